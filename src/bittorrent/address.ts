@@ -1,0 +1,123 @@
+/**
+ * IP addresses as raw bytes (4 for IPv4, 16 for IPv6) and the compact peer encodings of BEP 23 and BEP 7:
+ * 6 bytes (IPv4 + port) and 18 bytes (IPv6 + port). IPv4-mapped IPv6 addresses are IPv4 everywhere.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+
+export type Family = 4 | 6;
+export const COMPACT_V4_LENGTH = 6;
+export const COMPACT_V6_LENGTH = 18;
+
+/** Parses a textual IP address into 4 or 16 bytes; IPv4-mapped IPv6 becomes 4 bytes. Null when invalid. */
+export function parseIp(text: string): Buffer | null {
+  if (isIPv4(text)) return parseIPv4(text);
+  const zone = text.indexOf('%');
+  if (zone !== -1) text = text.slice(0, zone);
+  if (!isIPv6(text)) return null;
+  const bytes = parseIPv6(text);
+  return isV4Mapped(bytes) ? bytes.subarray(12) : bytes;
+}
+
+function parseIPv4(text: string): Buffer {
+  const out = Buffer.allocUnsafe(4);
+  let octet = 0;
+  let index = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46 /* . */) {
+      out[index++] = octet;
+      octet = 0;
+    } else {
+      octet = octet * 10 + (c - 48);
+    }
+  }
+  out[index] = octet;
+  return out;
+}
+
+/** Expects text that node:net already accepted as IPv6. */
+function parseIPv6(text: string): Buffer {
+  const out = Buffer.alloc(16);
+  const gap = text.indexOf('::');
+  const head = gap === -1 ? text : text.slice(0, gap);
+  const tail = gap === -1 ? '' : text.slice(gap + 2);
+  const headGroups = head === '' ? [] : head.split(':');
+  const tailGroups = tail === '' ? [] : tail.split(':');
+  const writeGroups = (groups: string[], start: number): number => {
+    let offset = start;
+    for (const group of groups) {
+      if (group.includes('.')) {
+        parseIPv4(group).copy(out, offset);
+        offset += 4;
+      } else {
+        out.writeUInt16BE(parseInt(group, 16), offset);
+        offset += 2;
+      }
+    }
+    return offset;
+  };
+  writeGroups(headGroups, 0);
+  const tailBytes = tailGroups.reduce((n, g) => n + (g.includes('.') ? 4 : 2), 0);
+  writeGroups(tailGroups, 16 - tailBytes);
+  return out;
+}
+
+function isV4Mapped(bytes: Buffer): boolean {
+  for (let i = 0; i < 10; i++) if (bytes[i] !== 0) return false;
+  return bytes[10] === 0xff && bytes[11] === 0xff;
+}
+
+export function familyOf(ip: Buffer): Family {
+  return ip.length === 4 ? 4 : 6;
+}
+
+/** Formats 4 or 16 address bytes as text (IPv6 in the RFC 5952 short form). */
+export function formatIp(ip: Uint8Array): string {
+  if (ip.length === 4) return `${ip[0]}.${ip[1]}.${ip[2]}.${ip[3]}`;
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((ip[i]! << 8) | ip[i + 1]!);
+  // Longest run of zero groups (length >= 2) collapses to "::".
+  let bestStart = -1;
+  let bestLength = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) { bestStart = i; bestLength = j - i; }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestLength < 2) return hex.join(':');
+  const left = hex.slice(0, bestStart).join(':');
+  const right = hex.slice(bestStart + bestLength).join(':');
+  return `${left}::${right}`;
+}
+
+/** The compact peer entry: address bytes followed by the port, big-endian. */
+export function compactPeer(ip: Buffer, port: number): Buffer {
+  const out = Buffer.allocUnsafe(ip.length + 2);
+  ip.copy(out, 0);
+  out.writeUInt16BE(port, ip.length);
+  return out;
+}
+
+/** Splits a packed list of compact peers (6 or 18 bytes each) into { ip, port } pairs. */
+export function decodeCompactPeers(packed: Uint8Array, family: Family): Array<{ ip: string; port: number }> {
+  const size = family === 4 ? COMPACT_V4_LENGTH : COMPACT_V6_LENGTH;
+  const peers: Array<{ ip: string; port: number }> = [];
+  for (let offset = 0; offset + size <= packed.length; offset += size) {
+    const ip = packed.subarray(offset, offset + size - 2);
+    const port = (packed[offset + size - 2]! << 8) | packed[offset + size - 1]!;
+    peers.push({ ip: formatIp(ip), port });
+  }
+  return peers;
+}
+
+/** True when the first `bits` bits of two addresses of the same family agree. */
+export function samePrefix(a: Uint8Array, aOffset: number, b: Uint8Array, bOffset: number, bits: number): boolean {
+  let i = 0;
+  for (; bits >= 8; bits -= 8, i++) if (a[aOffset + i] !== b[bOffset + i]) return false;
+  if (bits === 0) return true;
+  const mask = (0xff << (8 - bits)) & 0xff;
+  return (a[aOffset + i]! & mask) === (b[bOffset + i]! & mask);
+}

@@ -1,0 +1,58 @@
+/** The protocol's requests and answers, independent of HTTP or UDP. */
+
+export type AnnounceEvent = 'none' | 'started' | 'completed' | 'stopped';
+
+export interface AnnounceRequest {
+  infoHash: Buffer; // 20 bytes
+  peerId: Buffer; // 20 bytes
+  port: number; // 1..65535
+  uploaded: number;
+  downloaded: number;
+  left: number;
+  event: AnnounceEvent;
+  /** Undefined when the client did not ask: the tracker's default applies. */
+  numwant: number | undefined;
+  compact: boolean;
+  noPeerId: boolean;
+  /** The address the request came from (after trusted-proxy resolution), 4 or 16 bytes. */
+  sourceIp: Buffer;
+  /** Addresses the client claims for itself (BEP 7 `ip`, `ipv4`, `ipv6`); honoured only with allow_ip_spoofing. */
+  claimedIp?: Buffer;
+  claimedIpv4?: Buffer;
+  claimedIpv6?: Buffer;
+  passkey?: string;
+}
+
+export interface AnnounceResult {
+  interval: number;
+  minInterval: number;
+  complete: number;
+  incomplete: number;
+  downloaded: number;
+  /** Packed compact peers: 6 bytes each. */
+  peers4: Buffer;
+  /** Packed compact peers: 18 bytes each. */
+  peers6: Buffer;
+  /** 20-byte peer ids aligned with peers4/peers6 (all zero when unknown); only when asked for. */
+  peerIds4?: Buffer;
+  peerIds6?: Buffer;
+}
+
+export interface ScrapeRequest {
+  infoHashes: Buffer[];
+  passkey?: string;
+}
+
+export interface SwarmCounts {
+  complete: number;
+  incomplete: number;
+  downloaded: number;
+}
+
+export interface ScrapeResult {
+  files: Array<{ infoHash: Buffer; counts: SwarmCounts }>;
+  minRequestInterval: number;
+}
+
+export const INFO_HASH_LENGTH = 20;
+export const PEER_ID_LENGTH = 20;

@@ -1,0 +1,3 @@
+export * from './address.js';
+export * from './announce.js';
+export * from './errors.js';

@@ -1,0 +1,143 @@
+/** boot(): configuration -> drivers -> tracker -> listeners, and a graceful stop. */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino, type Logger } from 'pino';
+import type { Backend } from './backend/driver.js';
+import { backendDrivers } from './backend/registry.js';
+import { ConfigError, loadConfig, trustedProxyList, type Config, type LoadOptions } from './config/config.js';
+import { createHttpApp } from './frontend/http/app.js';
+import type { TrackerStore } from './tracker/driver.js';
+import { trackerDrivers } from './tracker/registry.js';
+import { Tracker } from './tracker/tracker.js';
+
+export interface BootOptions extends LoadOptions {
+  /** Use this logger instead of one made from `log.level`. */
+  logger?: Logger;
+  /** Stop gracefully and exit on SIGTERM and SIGINT (the CLI does; embedders usually manage this themselves). */
+  handleSignals?: boolean;
+}
+
+export interface RunningTracker {
+  config: Config;
+  logger: Logger;
+  tracker: Tracker;
+  /** The bound HTTP address (port 0 in the configuration becomes the real port here). */
+  httpAddress: AddressInfo;
+  /** Stops accepting, lets in-flight requests finish (up to shutdown_timeout), then closes the drivers. */
+  close(): Promise<void>;
+}
+
+export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
+  const config = loadConfig({ config: options.config, env: options.env ?? process.env });
+  const logger = options.logger ?? pino({ level: config.log.level });
+
+  const trackerDriver = trackerDrivers.get(config.tracker.driver);
+  if (!trackerDriver) throw new ConfigError('tracker.driver', `unknown driver ${JSON.stringify(config.tracker.driver)} (registered: ${trackerDrivers.names().join(', ')})`);
+  const backendDriver = backendDrivers.get(config.backend.driver);
+  if (!backendDriver) throw new ConfigError('backend.driver', `unknown driver ${JSON.stringify(config.backend.driver)} (registered: ${backendDrivers.names().join(', ')})`);
+  if (config.allow_full_scrape && config.tracker.driver !== 'memory') {
+    logger.warn('allow_full_scrape: the %s driver may not offer a full scrape; such scrapes get a failure reason', config.tracker.driver);
+  }
+
+  const store: TrackerStore = await trackerDriver.open(config.tracker.params, { peerTtl: config.peer_ttl, logger: logger.child({ driver: config.tracker.driver }) });
+  let backend: Backend;
+  try {
+    backend = await backendDriver.open(config.backend.params, { logger: logger.child({ backend: config.backend.driver }) });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+
+  const tracker = new Tracker(store, backendDriver.wantsRecords ? backend : null, {
+    announceInterval: config.announce_interval,
+    minAnnounceInterval: config.min_announce_interval,
+    intervalJitter: config.interval_jitter,
+    defaultNumwant: config.default_numwant,
+    maxNumwant: config.max_numwant,
+    maxScrapeInfoHashes: config.max_scrape_infohashes,
+    allowFullScrape: config.allow_full_scrape,
+    allowIpSpoofing: config.allow_ip_spoofing,
+    respectAf: config.respect_af,
+    subnet4: config.preferred_subnet ? config.preferred_ipv4_subnet : 0,
+    subnet6: config.preferred_subnet ? config.preferred_ipv6_subnet : 0,
+  });
+
+  const app = createHttpApp({
+    tracker,
+    logger,
+    maxQueryLength: config.http.max_query_length,
+    clientIp: {
+      trusted: config.trusted_proxies.length > 0 ? trustedProxyList(config.trusted_proxies) : null,
+      header: (config.real_ip_header || 'x-forwarded-for').toLowerCase(),
+    },
+  });
+  const server = createServer(app.callback());
+  try {
+    await listen(server, config.http.addr.host, config.http.addr.port);
+  } catch (error) {
+    await Promise.allSettled([store.close(), backend.close()]);
+    throw error;
+  }
+  const httpAddress = server.address() as AddressInfo;
+  logger.info(
+    { http: `${formatAddress(httpAddress)}`, tracker: config.tracker.driver, backend: config.backend.driver },
+    'tracker started',
+  );
+
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      await drain(server, config.shutdown_timeout * 1000);
+      await backend.flush().catch((error: unknown) => logger.error({ err: error }, 'backend flush failed at shutdown'));
+      await Promise.allSettled([backend.close(), store.close()]);
+      logger.info('tracker stopped');
+    })();
+    return closing;
+  };
+
+  if (options.handleSignals) {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      logger.info({ signal }, 'stopping');
+      close().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'unclean stop');
+          process.exit(1);
+        },
+      );
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  }
+
+  return { config, logger, tracker, httpAddress, close };
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    // "::" with ipv6Only off takes IPv4 too (as IPv4-mapped addresses).
+    server.listen({ host, port, ipv6Only: false }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function formatAddress(address: AddressInfo): string {
+  return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+}
+
+/** Stops accepting; idle keep-alive connections go at once, busy ones after their response or the timeout. */
+function drain(server: Server, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const sweeper = setInterval(() => server.closeIdleConnections(), 50);
+    const deadline = setTimeout(() => server.closeAllConnections(), timeoutMs);
+    server.close(() => {
+      clearInterval(sweeper);
+      clearTimeout(deadline);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}

@@ -1,0 +1,50 @@
+/**
+ * Every configuration key: its type, default and meaning. Defaults, validation, environment overrides,
+ * example.json and the README's table all follow this one list (a test keeps them in step).
+ */
+
+export type KeyKind = 'string' | 'int' | 'bool' | 'duration' | 'addr' | 'cidrs' | 'object' | 'level';
+
+export interface KeySpec {
+  path: string;
+  kind: KeyKind;
+  default: unknown;
+  min?: number;
+  max?: number;
+  /** Empty string allowed (turns the feature off). */
+  optional?: boolean;
+  doc: string;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export const SCHEMA: KeySpec[] = [
+  { path: 'http.addr', kind: 'addr', default: '[::]:6969', doc: 'HTTP tracker listener, "host:port". "[::]" listens on every IPv4 and IPv6 address.' },
+  { path: 'http.max_query_length', kind: 'int', default: 8192, min: 256, max: 65536, doc: 'Longest query string accepted, in bytes; longer requests get a failure reason.' },
+  { path: 'tracker.driver', kind: 'string', default: 'memory', doc: 'Tracker driver (where swarms live): "memory" built in, or one a custom program registered.' },
+  { path: 'tracker.params', kind: 'object', default: {}, doc: 'Parameters of the tracker driver (memory: reap_interval in ms).' },
+  { path: 'backend.driver', kind: 'string', default: 'noop', doc: 'Backend driver (where private-site accounting goes): "noop" built in.' },
+  { path: 'backend.params', kind: 'object', default: {}, doc: 'Parameters of the backend driver.' },
+  { path: 'announce_interval', kind: 'duration', default: 1800, min: 10, max: 86400, doc: 'Seconds between announces that clients are asked to keep (`interval`).' },
+  { path: 'min_announce_interval', kind: 'duration', default: 900, min: 1, max: 86400, doc: 'Seconds clients must wait at least between announces (`min interval`, and scrape `min_request_interval`).' },
+  { path: 'interval_jitter', kind: 'duration', default: 120, min: 0, max: 3600, doc: 'Up to this many seconds are added at random to each `interval`, to spread re-announce storms.' },
+  { path: 'peer_ttl', kind: 'duration', default: 3600, min: 10, max: 604800, doc: 'Seconds after which a peer that has not announced is dropped; must exceed announce_interval + interval_jitter.' },
+  { path: 'default_numwant', kind: 'int', default: 50, min: 0, max: 1000, doc: 'Peers returned when the client does not send numwant.' },
+  { path: 'max_numwant', kind: 'int', default: 200, min: 0, max: 1000, doc: 'Most peers returned to one announce, whatever numwant asks.' },
+  { path: 'max_scrape_infohashes', kind: 'int', default: 74, min: 1, max: 1000, doc: 'Most info_hashes in one scrape; more get a failure reason.' },
+  { path: 'allow_full_scrape', kind: 'bool', default: false, doc: 'Answer a scrape without info_hash with every swarm (memory driver only; costly on big trackers).' },
+  { path: 'allow_ip_spoofing', kind: 'bool', default: false, doc: 'Honour the ip, ipv4 and ipv6 parameters (BEP 7 dual-stack registration). Off: only the connection address counts.' },
+  { path: 'real_ip_header', kind: 'string', default: '', optional: true, doc: 'Header naming the client address when the request comes from a trusted proxy; empty means X-Forwarded-For.' },
+  { path: 'trusted_proxies', kind: 'cidrs', default: [], doc: 'CIDRs of proxies whose address header is believed, e.g. ["10.0.0.0/8", "::1/128"].' },
+  { path: 'respect_af', kind: 'bool', default: true, doc: 'Return only peers of the address families the announcer has. Off: other families fill what numwant leaves.' },
+  { path: 'preferred_subnet', kind: 'bool', default: false, doc: 'Return peers of the announcer\'s own subnet first.' },
+  { path: 'preferred_ipv4_subnet', kind: 'int', default: 24, min: 1, max: 32, doc: 'IPv4 prefix length that counts as the same subnet.' },
+  { path: 'preferred_ipv6_subnet', kind: 'int', default: 48, min: 1, max: 128, doc: 'IPv6 prefix length that counts as the same subnet.' },
+  { path: 'log.level', kind: 'level', default: 'info', doc: `Log level: ${LOG_LEVELS.join(', ')}.` },
+  { path: 'shutdown_timeout', kind: 'duration', default: 10, min: 0, max: 600, doc: 'On SIGTERM, seconds to let in-flight requests finish before connections are cut.' },
+];
+
+/** `http.addr` -> `TRACKER_HTTP_ADDR` */
+export function envName(path: string): string {
+  return 'TRACKER_' + path.replace(/\./g, '_').toUpperCase();
+}

@@ -1,0 +1,95 @@
+/** The HTTP frontend: Koa routes for announce, scrape and health. */
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { Logger } from 'pino';
+import { ClientError } from '../../bittorrent/errors.js';
+import type { Tracker } from '../../tracker/tracker.js';
+import { resolveClientIp, type ClientIpOptions } from './client-ip.js';
+import { parseAnnounce, parseScrape } from './parser.js';
+import { writeCompactAnnounce, writeDictAnnounce, writeFailure, writeScrape } from './writer.js';
+
+export interface HttpFrontendOptions {
+  tracker: Tracker;
+  logger: Logger;
+  maxQueryLength: number;
+  clientIp: ClientIpOptions;
+}
+
+/** Failures the client could not cause are logged, but at most once a second per message. */
+function throttledErrorLog(logger: Logger): (error: unknown) => void {
+  const lastLogged = new Map<string, number>();
+  return (error) => {
+    const message = error instanceof Error ? error.message : String(error);
+    const now = Date.now();
+    if ((lastLogged.get(message) ?? 0) > now - 1000) return;
+    if (lastLogged.size > 1000) lastLogged.clear();
+    lastLogged.set(message, now);
+    logger.error({ err: error }, 'request failed');
+  };
+}
+
+function queryOf(url: string | undefined): string {
+  if (!url) return '';
+  const mark = url.indexOf('?');
+  return mark === -1 ? '' : url.slice(mark + 1);
+}
+
+export function createHttpApp(options: HttpFrontendOptions): Koa {
+  const { tracker, maxQueryLength, clientIp } = options;
+  const logError = throttledErrorLog(options.logger);
+  const app = new Koa();
+  app.silent = true; // errors are logged by throttledErrorLog, not by Koa on stderr
+  const router = new Router();
+
+  /** Runs a tracker action; any failure becomes a bencoded `failure reason` with status 200. */
+  const bencoded = (action: (ctx: Koa.Context, query: string) => Promise<Buffer>) => async (ctx: Koa.Context) => {
+    let body: Buffer;
+    try {
+      const query = queryOf(ctx.req.url);
+      if (query.length > maxQueryLength) throw new ClientError(`query string too long (at most ${maxQueryLength} bytes)`);
+      body = await action(ctx, query);
+    } catch (error) {
+      if (error instanceof ClientError) {
+        body = writeFailure(error.message);
+      } else {
+        logError(error);
+        body = writeFailure('tracker is temporarily unavailable, try again later');
+      }
+    }
+    ctx.status = 200;
+    ctx.set('Content-Type', 'text/plain');
+    ctx.body = body;
+  };
+
+  const announce = bencoded(async (ctx, query) => {
+    const request = parseAnnounce(query);
+    const sourceIp = resolveClientIp(ctx.req.socket.remoteAddress, ctx.req.headers, clientIp);
+    if (!sourceIp) throw new ClientError('cannot determine your IP address');
+    const result = await tracker.announce({ ...request, sourceIp });
+    return request.compact ? writeCompactAnnounce(result) : writeDictAnnounce(result, !request.noPeerId);
+  });
+
+  const scrape = bencoded(async (_ctx, query) => {
+    const infoHashes = parseScrape(query, tracker.policy.maxScrapeInfoHashes);
+    return writeScrape(await tracker.scrape({ infoHashes }));
+  });
+
+  router.get('/announce', announce);
+  router.get('/scrape', scrape);
+  router.get('/healthz', (ctx) => {
+    ctx.body = 'ok\n';
+  });
+  router.get('/readyz', async (ctx) => {
+    let ready = false;
+    try {
+      ready = await tracker.store.ready();
+    } catch {
+      ready = false;
+    }
+    ctx.status = ready ? 200 : 503;
+    ctx.body = ready ? 'ready\n' : 'not ready: tracker store unreachable\n';
+  });
+
+  app.use(router.routes());
+  return app;
+}

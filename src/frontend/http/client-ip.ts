@@ -1,0 +1,45 @@
+/**
+ * The client's address: the socket's, or, when the socket belongs to a trusted proxy, the rightmost
+ * address in X-Forwarded-For (or the configured header) that is not itself a trusted proxy. Entries
+ * further left were written by the client and prove nothing.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { BlockList } from 'node:net';
+import { parseIp } from '../../bittorrent/address.js';
+
+export interface ClientIpOptions {
+  trusted: BlockList | null;
+  /** Lower-case header name; 'x-forwarded-for' by default. */
+  header: string;
+}
+
+function isTrusted(list: BlockList, ip: Buffer): boolean {
+  return ip.length === 4 ? list.check(ipText4(ip), 'ipv4') : list.check(ipText6(ip), 'ipv6');
+}
+
+function ipText4(ip: Buffer): string {
+  return `${ip[0]}.${ip[1]}.${ip[2]}.${ip[3]}`;
+}
+
+function ipText6(ip: Buffer): string {
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(ip.readUInt16BE(i).toString(16));
+  return groups.join(':');
+}
+
+export function resolveClientIp(socketAddress: string | undefined, headers: IncomingHttpHeaders, options: ClientIpOptions): Buffer | null {
+  const socketIp = socketAddress ? parseIp(socketAddress) : null;
+  if (!socketIp || !options.trusted || !isTrusted(options.trusted, socketIp)) return socketIp;
+  const raw = headers[options.header];
+  const value = Array.isArray(raw) ? raw.join(',') : raw;
+  if (!value) return socketIp;
+  const hops = value.split(',');
+  let nearest = socketIp;
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const ip = parseIp(hops[i]!.trim());
+    if (!ip) break; // a malformed hop ends what can be believed
+    if (!isTrusted(options.trusted, ip)) return ip;
+    nearest = ip;
+  }
+  return nearest;
+}

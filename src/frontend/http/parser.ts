@@ -1,0 +1,176 @@
+/**
+ * Query strings -> requests, binary-safe: `%XX` decodes to a byte, never through a UTF-8 string, and
+ * `+` is a literal plus (real clients escape every byte outside the unreserved set).
+ * Every problem is a ClientError whose message the client sees as its `failure reason`.
+ */
+import { parseIp } from '../../bittorrent/address.js';
+import type { AnnounceEvent, AnnounceRequest } from '../../bittorrent/announce.js';
+import { INFO_HASH_LENGTH, PEER_ID_LENGTH } from '../../bittorrent/announce.js';
+import { ClientError } from '../../bittorrent/errors.js';
+
+export type ParsedAnnounce = Omit<AnnounceRequest, 'sourceIp'>;
+
+const EVENTS: Record<string, AnnounceEvent> = {
+  '': 'none',
+  empty: 'none',
+  paused: 'none',
+  started: 'started',
+  completed: 'completed',
+  stopped: 'stopped',
+};
+
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 65 && c <= 70) return c - 55;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}
+
+/** Decodes query[start, end) into bytes; null when a `%` escape is malformed or a character is not a byte. */
+export function percentDecode(query: string, start: number, end: number): Buffer | null {
+  const out = Buffer.allocUnsafe(end - start);
+  let length = 0;
+  for (let i = start; i < end; i++) {
+    const c = query.charCodeAt(i);
+    if (c === 37 /* % */) {
+      if (i + 2 >= end) return null;
+      const high = hexValue(query.charCodeAt(i + 1));
+      const low = hexValue(query.charCodeAt(i + 2));
+      if (high < 0 || low < 0) return null;
+      out[length++] = (high << 4) | low;
+      i += 2;
+    } else if (c > 0xff) {
+      return null;
+    } else {
+      out[length++] = c;
+    }
+  }
+  return out.subarray(0, length);
+}
+
+function decodeText(query: string, start: number, end: number, name: string): string {
+  if (query.indexOf('%', start) === -1 || query.indexOf('%', start) >= end) return query.slice(start, end);
+  const bytes = percentDecode(query, start, end);
+  if (!bytes) throw new ClientError(`malformed percent-encoding in ${name}`);
+  return bytes.toString('latin1');
+}
+
+function decodeId(query: string, start: number, end: number, name: string, length: number): Buffer {
+  const bytes = percentDecode(query, start, end);
+  if (!bytes) throw new ClientError(`malformed percent-encoding in ${name}`);
+  if (bytes.length !== length) throw new ClientError(`invalid ${name}: must be ${length} bytes, got ${bytes.length}`);
+  return bytes;
+}
+
+function parseCount(text: string, name: string): number {
+  if (!/^\d{1,16}$/.test(text)) throw new ClientError(`invalid ${name}: must be a non-negative integer`);
+  const value = Number(text);
+  if (value > Number.MAX_SAFE_INTEGER) throw new ClientError(`invalid ${name}: too large`);
+  return value;
+}
+
+/** BEP 7 values may be an address or an endpoint ("1.2.3.4:6881", "[::1]:6881"); the port is not used. */
+function parseClaimedIp(text: string): Buffer | undefined {
+  const direct = parseIp(text);
+  if (direct) return direct;
+  const endpoint = /^\[([^\]]+)\]:\d+$/.exec(text) ?? /^([\d.]+):\d+$/.exec(text);
+  return (endpoint && parseIp(endpoint[1]!)) ?? undefined;
+}
+
+/** Calls `visit(key, valueStart, valueEnd)` for every `key=value` pair of the query. */
+function forEachPair(query: string, visit: (key: string, start: number, end: number) => void): void {
+  let start = 0;
+  while (start <= query.length) {
+    let end = query.indexOf('&', start);
+    if (end === -1) end = query.length;
+    if (end > start) {
+      const eq = query.indexOf('=', start);
+      if (eq === -1 || eq > end) visit(query.slice(start, end), end, end);
+      else visit(query.slice(start, eq), eq + 1, end);
+    }
+    start = end + 1;
+  }
+}
+
+export function parseAnnounce(query: string): ParsedAnnounce {
+  let infoHash: Buffer | undefined;
+  let peerId: Buffer | undefined;
+  let port: string | undefined;
+  let uploaded: string | undefined;
+  let downloaded: string | undefined;
+  let left: string | undefined;
+  let event: string | undefined;
+  let numwant: string | undefined;
+  let compact: string | undefined;
+  let noPeerId: string | undefined;
+  let ip: string | undefined;
+  let ipv4: string | undefined;
+  let ipv6: string | undefined;
+
+  forEachPair(query, (key, start, end) => {
+    // The first occurrence of a key wins.
+    switch (key) {
+      case 'info_hash': infoHash ??= decodeId(query, start, end, 'info_hash', INFO_HASH_LENGTH); break;
+      case 'peer_id': peerId ??= decodeId(query, start, end, 'peer_id', PEER_ID_LENGTH); break;
+      case 'port': port ??= decodeText(query, start, end, key); break;
+      case 'uploaded': uploaded ??= decodeText(query, start, end, key); break;
+      case 'downloaded': downloaded ??= decodeText(query, start, end, key); break;
+      case 'left': left ??= decodeText(query, start, end, key); break;
+      case 'event': event ??= decodeText(query, start, end, key); break;
+      case 'numwant': numwant ??= decodeText(query, start, end, key); break;
+      case 'compact': compact ??= decodeText(query, start, end, key); break;
+      case 'no_peer_id': noPeerId ??= decodeText(query, start, end, key); break;
+      case 'ip': ip ??= decodeText(query, start, end, key); break;
+      case 'ipv4': ipv4 ??= decodeText(query, start, end, key); break;
+      case 'ipv6': ipv6 ??= decodeText(query, start, end, key); break;
+    }
+  });
+
+  if (!infoHash) throw new ClientError('missing info_hash');
+  if (!peerId) throw new ClientError('missing peer_id');
+  if (port === undefined) throw new ClientError('missing port');
+  if (uploaded === undefined) throw new ClientError('missing uploaded');
+  if (downloaded === undefined) throw new ClientError('missing downloaded');
+  if (left === undefined) throw new ClientError('missing left');
+  if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) throw new ClientError('invalid port: must be 1-65535');
+  const parsedEvent = EVENTS[event ?? ''];
+  if (parsedEvent === undefined) throw new ClientError(`unknown event ${JSON.stringify(event)}`);
+  let parsedNumwant: number | undefined;
+  if (numwant !== undefined && numwant !== '' && numwant !== '-1') {
+    if (!/^\d{1,9}$/.test(numwant)) throw new ClientError('invalid numwant: must be a non-negative integer');
+    parsedNumwant = Number(numwant);
+  }
+
+  return {
+    infoHash,
+    peerId,
+    port: Number(port),
+    uploaded: parseCount(uploaded, 'uploaded'),
+    downloaded: parseCount(downloaded, 'downloaded'),
+    left: parseCount(left, 'left'),
+    event: parsedEvent,
+    numwant: parsedNumwant,
+    compact: compact !== '0',
+    noPeerId: noPeerId === '1',
+    claimedIp: ip === undefined ? undefined : parseClaimedIp(ip),
+    claimedIpv4: ipv4 === undefined ? undefined : parseClaimedIp(ipv4),
+    claimedIpv6: ipv6 === undefined ? undefined : parseClaimedIp(ipv6),
+  };
+}
+
+/** The info_hash values of a scrape, in order, duplicates dropped; refuses more than `max` before decoding them. */
+export function parseScrape(query: string, max: number): Buffer[] {
+  const hashes: Buffer[] = [];
+  const seen = new Set<string>();
+  let count = 0;
+  forEachPair(query, (key, start, end) => {
+    if (key !== 'info_hash') return;
+    if (++count > max) throw new ClientError(`too many info_hash values in one scrape (at most ${max})`);
+    const hash = decodeId(query, start, end, 'info_hash', INFO_HASH_LENGTH);
+    const id = hash.toString('latin1');
+    if (seen.has(id)) return;
+    seen.add(id);
+    hashes.push(hash);
+  });
+  return hashes;
+}

@@ -1,0 +1,66 @@
+/** Tracker responses in bencode, written straight from the packed peers the driver returned. */
+import { COMPACT_V4_LENGTH, COMPACT_V6_LENGTH, formatIp } from '../../bittorrent/address.js';
+import type { AnnounceResult, ScrapeResult } from '../../bittorrent/announce.js';
+import { bencode, type BencodeDict, type BencodeValue } from './bencode.js';
+
+const PEER_ID_LENGTH = 20;
+
+/** The hot path: one string for the integers, the peer bytes copied once. */
+export function writeCompactAnnounce(r: AnnounceResult): Buffer {
+  const head =
+    `d8:completei${r.complete}e10:downloadedi${r.downloaded}e10:incompletei${r.incomplete}e` +
+    `8:intervali${r.interval}e12:min intervali${r.minInterval}e5:peers${r.peers4.length}:`;
+  if (r.peers6.length === 0) {
+    const headLength = Buffer.byteLength(head, 'latin1');
+    const out = Buffer.allocUnsafe(headLength + r.peers4.length + 1);
+    out.write(head, 0, 'latin1');
+    r.peers4.copy(out, headLength);
+    out[out.length - 1] = 0x65; // e
+    return out;
+  }
+  const middle = `6:peers6${r.peers6.length}:`;
+  return Buffer.concat([Buffer.from(head, 'latin1'), r.peers4, Buffer.from(middle, 'latin1'), r.peers6, Buffer.from('e', 'latin1')]);
+}
+
+/** Non-compact (BEP 3) peers: a list of dicts, IPv4 and IPv6 together; `peer id` unless no_peer_id. */
+export function writeDictAnnounce(r: AnnounceResult, withPeerIds: boolean): Buffer {
+  const peers: BencodeValue[] = [];
+  const add = (packed: Buffer, ids: Buffer | undefined, size: number): void => {
+    for (let i = 0; i * size < packed.length; i++) {
+      const entry = packed.subarray(i * size, (i + 1) * size);
+      const peer: Record<string, BencodeValue> = {
+        ip: formatIp(entry.subarray(0, size - 2)),
+        port: entry.readUInt16BE(size - 2),
+      };
+      const id = ids?.subarray(i * PEER_ID_LENGTH, (i + 1) * PEER_ID_LENGTH);
+      if (withPeerIds && id && id.length === PEER_ID_LENGTH && id.some((b) => b !== 0)) peer['peer id'] = id;
+      peers.push(peer);
+    }
+  };
+  add(r.peers4, r.peerIds4, COMPACT_V4_LENGTH);
+  add(r.peers6, r.peerIds6, COMPACT_V6_LENGTH);
+  return bencode({
+    complete: r.complete,
+    downloaded: r.downloaded,
+    incomplete: r.incomplete,
+    interval: r.interval,
+    'min interval': r.minInterval,
+    peers,
+  });
+}
+
+export function writeScrape(r: ScrapeResult): Buffer {
+  const files = new Map<string, BencodeValue>();
+  for (const { infoHash, counts } of r.files) {
+    files.set(infoHash.toString('latin1'), {
+      complete: counts.complete,
+      downloaded: counts.downloaded,
+      incomplete: counts.incomplete,
+    } satisfies BencodeDict);
+  }
+  return bencode({ files, flags: { min_request_interval: r.minRequestInterval } });
+}
+
+export function writeFailure(reason: string): Buffer {
+  return bencode({ 'failure reason': reason });
+}

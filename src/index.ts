@@ -1,0 +1,16 @@
+/**
+ * The package's public API. A custom program registers its drivers, then calls boot():
+ *
+ *   import { boot, registerTrackerDriver } from 'shoal';
+ *   registerTrackerDriver('mine', myDriver);
+ *   await boot({ config: { tracker: { driver: 'mine', params: {} } }, handleSignals: true });
+ */
+export { boot, type BootOptions, type RunningTracker } from './boot.js';
+export { registerTrackerDriver, trackerDrivers } from './tracker/registry.js';
+export { registerBackendDriver, backendDrivers } from './backend/registry.js';
+export type { TrackerDriver, TrackerStore, DriverContext, SwarmAnnounce, SwarmResult } from './tracker/driver.js';
+export type { BackendDriver, Backend, BackendContext, AnnounceRecord } from './backend/driver.js';
+export { Tracker, type TrackerPolicy } from './tracker/tracker.js';
+export { MemoryStore } from './tracker/memory/store.js';
+export { loadConfig, ConfigError, type Config } from './config/config.js';
+export * from './bittorrent/index.js';

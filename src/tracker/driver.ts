@@ -1,0 +1,76 @@
+/**
+ * The tracker driver contract: where swarms live. A driver is registered by name (see registry.ts) and
+ * opened once per process with the `tracker.params` of the configuration.
+ *
+ * Obligations of every driver (the conformance suite in test/tracker/conformance.ts checks each one):
+ * - `announce` is atomic and, for a networked store, one round trip. It registers or refreshes the
+ *   announcer in the swarm of each family it has an address for, and applies the event:
+ *   `stopped` removes the peer and returns no peers; `completed` makes it a seeder and counts one snatch
+ *   unless it already was a seeder; `seeder` (left = 0) makes it a seeder without counting a snatch.
+ * - IPv4 and IPv6 swarms are separate: a peer is identified by its compact address (ip, port) within
+ *   one family, and peers of one family are only ever returned in that family's packed list.
+ * - Selection: never the announcer itself; a seeder receives leechers only; a leecher receives seeders
+ *   first, then leechers; a random sample, never "the first N"; with a subnet prefix set, peers sharing
+ *   the announcer's prefix come first. The cost is O(numwant), whatever the size of the swarm.
+ * - Peers the store has not seen for `ctx.peerTtl` seconds are expired and neither counted nor
+ *   returned (allowing a reaping lag of about a second); empty swarms do not hold memory; snatch
+ *   counts survive the swarm emptying.
+ * - Counts (`complete`, `incomplete`) are taken after the announce is applied and add up both families.
+ * - `scrape` is read-only and counts live peers only.
+ * - Errors (store unreachable, timeouts) reject the promise quickly; the driver never hangs a request.
+ */
+import type { Logger } from 'pino';
+import type { AnnounceEvent, SwarmCounts } from '../bittorrent/announce.js';
+
+export interface DriverContext {
+  /** Seconds after which a peer that has not announced is gone. */
+  peerTtl: number;
+  logger: Logger;
+}
+
+export interface SwarmAnnounce {
+  infoHash: Buffer;
+  peerId: Buffer;
+  /** The announcer's 6-byte compact address in the IPv4 swarm, if it has one. */
+  v4?: Buffer;
+  /** The announcer's 18-byte compact address in the IPv6 swarm, if it has one. */
+  v6?: Buffer;
+  /** left = 0 */
+  seeder: boolean;
+  event: AnnounceEvent;
+  /** Total peers wanted across families; 0 returns none. */
+  numwant: number;
+  /**
+   * Families whose peers the announcer wants. Its own families are filled first; the others (only
+   * when the tracker does not respect address families) take what remains of numwant.
+   */
+  want4: boolean;
+  want6: boolean;
+  /** Prefix lengths for same-subnet-first ordering; 0 turns grouping off. */
+  subnet4: number;
+  subnet6: number;
+  /** Return 20-byte peer ids aligned with the packed peers (non-compact responses). */
+  withPeerIds: boolean;
+}
+
+export interface SwarmResult extends SwarmCounts {
+  peers4: Buffer;
+  peers6: Buffer;
+  peerIds4?: Buffer;
+  peerIds6?: Buffer;
+}
+
+export interface TrackerStore {
+  announce(request: SwarmAnnounce): Promise<SwarmResult>;
+  /** Counts for each hash, in the order given; unknown hashes count zero. */
+  scrape(infoHashes: Buffer[]): Promise<SwarmCounts[]>;
+  /** Every live swarm, for a full scrape. Optional: a distributed store need not offer it. */
+  scrapeAll?(limit: number): Promise<Array<{ infoHash: Buffer; counts: SwarmCounts }>>;
+  /** True when the store can serve requests (for /readyz). */
+  ready(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface TrackerDriver {
+  open(params: Record<string, unknown>, ctx: DriverContext): Promise<TrackerStore>;
+}

@@ -1,0 +1,225 @@
+/** The `memory` tracker driver's store: every swarm in this process. */
+import type { Family } from '../../bittorrent/address.js';
+import type { SwarmCounts } from '../../bittorrent/announce.js';
+import type { SwarmAnnounce, SwarmResult, TrackerStore } from '../driver.js';
+import { sameSubnetFirst, samplePeers } from './select.js';
+import { AgeList, Peer, Swarm, Torrent } from './swarm.js';
+
+/** With subnet grouping, this many times numwant candidates are drawn before the near ones go first. */
+const SUBNET_OVERSAMPLING = 4;
+/** Expired peers removed inline per request: keeps a request's extra work bounded. */
+const INLINE_REAP_BUDGET = 64;
+/** Longest a background reaping slice may hold the event loop. */
+const REAP_SLICE_MS = 2;
+const PEER_ID_LENGTH = 20;
+const EMPTY = Buffer.alloc(0);
+
+export interface MemoryStoreOptions {
+  peerTtlMs: number;
+  reapIntervalMs: number;
+  now?: () => number;
+}
+
+export class MemoryStore implements TrackerStore {
+  private readonly torrents = new Map<string, Torrent>();
+  /** Survives the swarm emptying, like a tracker's completed counter should. */
+  private readonly snatches = new Map<string, number>();
+  private readonly ages = new AgeList();
+  private readonly now: () => number;
+  private readonly reapTimer: NodeJS.Timeout;
+  private reaping = false;
+  private peerCount = 0;
+
+  constructor(private readonly options: MemoryStoreOptions) {
+    this.now = options.now ?? Date.now;
+    this.reapTimer = setInterval(() => this.reapInBackground(), options.reapIntervalMs);
+    this.reapTimer.unref();
+  }
+
+  get stats(): { torrents: number; peers: number } {
+    return { torrents: this.torrents.size, peers: this.peerCount };
+  }
+
+  async announce(a: SwarmAnnounce): Promise<SwarmResult> {
+    const now = this.now();
+    this.reap(now, INLINE_REAP_BUDGET);
+    const key = a.infoHash.toString('latin1');
+    let torrent = this.torrents.get(key);
+
+    if (a.event === 'stopped') {
+      if (torrent) {
+        if (a.v4) this.removeByAddress(torrent, 4, a.v4);
+        if (a.v6) this.removeByAddress(torrent, 6, a.v6);
+        torrent = this.torrents.get(key);
+      }
+      return { ...this.countsOf(torrent, key), peers4: EMPTY, peers6: EMPTY };
+    }
+
+    if (!torrent) {
+      torrent = new Torrent(key, Buffer.from(a.infoHash));
+      this.torrents.set(key, torrent);
+    }
+    const own4 = a.v4 ? this.upsert(torrent, 4, a.v4, a, now) : undefined;
+    const own6 = a.v6 ? this.upsert(torrent, 6, a.v6, a, now) : undefined;
+    const wasSeeder = (own4?.wasSeeder ?? false) || (own6?.wasSeeder ?? false);
+    if (a.event === 'completed' && !wasSeeder) this.snatches.set(key, (this.snatches.get(key) ?? 0) + 1);
+
+    const seeder = a.seeder || a.event === 'completed';
+    let budget = a.numwant;
+    const picked4: Peer[] = [];
+    const picked6: Peer[] = [];
+    // The announcer's own families first, then the others with what remains.
+    if (own4 && a.want4) budget -= this.select(torrent.v4, own4.peer, seeder, budget, a.subnet4, picked4);
+    if (own6 && a.want6) budget -= this.select(torrent.v6, own6.peer, seeder, budget, a.subnet6, picked6);
+    if (!own4 && a.want4) budget -= this.select(torrent.v4, undefined, seeder, budget, 0, picked4);
+    if (!own6 && a.want6) this.select(torrent.v6, undefined, seeder, budget, 0, picked6);
+
+    const result: SwarmResult = {
+      ...this.countsOf(torrent, key),
+      peers4: packAddresses(picked4, 6),
+      peers6: packAddresses(picked6, 18),
+    };
+    if (a.withPeerIds) {
+      result.peerIds4 = packPeerIds(picked4);
+      result.peerIds6 = packPeerIds(picked6);
+    }
+    return result;
+  }
+
+  async scrape(infoHashes: Buffer[]): Promise<SwarmCounts[]> {
+    this.reap(this.now(), INLINE_REAP_BUDGET);
+    return infoHashes.map((infoHash) => {
+      const key = infoHash.toString('latin1');
+      return this.countsOf(this.torrents.get(key), key);
+    });
+  }
+
+  async scrapeAll(limit: number): Promise<Array<{ infoHash: Buffer; counts: SwarmCounts }>> {
+    const files: Array<{ infoHash: Buffer; counts: SwarmCounts }> = [];
+    for (const torrent of this.torrents.values()) {
+      if (files.length >= limit) break;
+      files.push({ infoHash: torrent.infoHash, counts: this.countsOf(torrent, torrent.key) });
+    }
+    return files;
+  }
+
+  async ready(): Promise<boolean> {
+    return true;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.reapTimer);
+  }
+
+  private upsert(torrent: Torrent, family: Family, addr: Buffer, a: SwarmAnnounce, now: number): { peer: Peer; wasSeeder: boolean } {
+    let swarm = torrent.swarm(family);
+    if (!swarm) {
+      swarm = new Swarm(torrent, family);
+      if (family === 4) torrent.v4 = swarm;
+      else torrent.v6 = swarm;
+    }
+    const key = addr.toString('latin1');
+    const seeder = a.seeder || a.event === 'completed';
+    const target = seeder ? swarm.seeders : swarm.leechers;
+    let peer = swarm.byKey.get(key);
+    let wasSeeder = false;
+    if (peer) {
+      wasSeeder = peer.set === swarm.seeders;
+      peer.peerId = a.peerId.equals(peer.peerId) ? peer.peerId : Buffer.from(a.peerId);
+      if (peer.set !== target) {
+        peer.set!.remove(peer);
+        target.add(peer);
+      }
+      this.ages.moveToTail(peer);
+    } else {
+      peer = new Peer(key, Buffer.from(addr), Buffer.from(a.peerId), swarm);
+      swarm.byKey.set(key, peer);
+      target.add(peer);
+      this.ages.append(peer);
+      this.peerCount++;
+    }
+    peer.lastSeen = now;
+    return { peer, wasSeeder };
+  }
+
+  /** Returns how many peers it picked. */
+  private select(swarm: Swarm | null, self: Peer | undefined, seeder: boolean, count: number, subnetBits: number, out: Peer[]): number {
+    if (!swarm || count <= 0) return 0;
+    const grouping = subnetBits > 0 && self !== undefined;
+    const draw = grouping ? count * SUBNET_OVERSAMPLING : count;
+    const candidates: Peer[] = [];
+    if (!seeder) samplePeers(swarm.seeders, draw, self, candidates);
+    samplePeers(swarm.leechers, draw - candidates.length, self, candidates);
+    const ordered = grouping ? sameSubnetFirst(candidates, self.addr, subnetBits) : candidates;
+    const taken = Math.min(count, ordered.length);
+    for (let i = 0; i < taken; i++) out.push(ordered[i]!);
+    return taken;
+  }
+
+  private removeByAddress(torrent: Torrent, family: Family, addr: Buffer): void {
+    const peer = torrent.swarm(family)?.byKey.get(addr.toString('latin1'));
+    if (peer) this.removePeer(peer);
+  }
+
+  private removePeer(peer: Peer): void {
+    const swarm = peer.swarm;
+    peer.set?.remove(peer);
+    swarm.byKey.delete(peer.key);
+    this.ages.unlink(peer);
+    this.peerCount--;
+    if (swarm.size > 0) return;
+    const torrent = swarm.torrent;
+    if (swarm.family === 4) torrent.v4 = null;
+    else torrent.v6 = null;
+    if (!torrent.v4 && !torrent.v6) this.torrents.delete(torrent.key);
+  }
+
+  private countsOf(torrent: Torrent | undefined, key: string): SwarmCounts {
+    const v4 = torrent?.v4;
+    const v6 = torrent?.v6;
+    return {
+      complete: (v4?.seeders.size ?? 0) + (v6?.seeders.size ?? 0),
+      incomplete: (v4?.leechers.size ?? 0) + (v6?.leechers.size ?? 0),
+      downloaded: this.snatches.get(key) ?? 0,
+    };
+  }
+
+  /** Removes up to `budget` expired peers; returns true when none are left to expire. */
+  private reap(now: number, budget: number): boolean {
+    const cutoff = now - this.options.peerTtlMs;
+    let peer = this.ages.head;
+    while (peer && peer.lastSeen < cutoff) {
+      if (budget-- <= 0) return false;
+      this.removePeer(peer);
+      peer = this.ages.head;
+    }
+    return true;
+  }
+
+  /** Expires in slices of a few milliseconds, yielding to requests in between. */
+  private reapInBackground(): void {
+    if (this.reaping) return;
+    this.reaping = true;
+    const slice = (): void => {
+      const started = performance.now();
+      let done = false;
+      while (!done && performance.now() - started < REAP_SLICE_MS) done = this.reap(this.now(), 512);
+      if (done) this.reaping = false;
+      else setImmediate(slice);
+    };
+    slice();
+  }
+}
+
+function packAddresses(peers: Peer[], size: number): Buffer {
+  if (peers.length === 0) return EMPTY;
+  const out = Buffer.allocUnsafe(peers.length * size);
+  for (let i = 0; i < peers.length; i++) peers[i]!.addr.copy(out, i * size);
+  return out;
+}
+
+function packPeerIds(peers: Peer[]): Buffer {
+  const out = Buffer.allocUnsafe(peers.length * PEER_ID_LENGTH);
+  for (let i = 0; i < peers.length; i++) peers[i]!.peerId.copy(out, i * PEER_ID_LENGTH);
+  return out;
+}

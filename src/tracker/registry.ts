@@ -1,0 +1,10 @@
+import { DriverRegistry } from '../registry.js';
+import type { TrackerDriver } from './driver.js';
+import { memoryDriver } from './memory/driver.js';
+
+export const trackerDrivers = new DriverRegistry<TrackerDriver>('tracker');
+trackerDrivers.register('memory', memoryDriver);
+
+export function registerTrackerDriver(name: string, driver: TrackerDriver): void {
+  trackerDrivers.register(name, driver);
+}
