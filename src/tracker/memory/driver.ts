@@ -3,11 +3,11 @@ import { MemoryStore } from './store.js';
 
 /**
  * The embedded default: swarms live in this process. Params: `reap_interval` (milliseconds between
- * background expiry passes, default 1000).
+ * background expiry passes, default 250).
  */
 export const memoryDriver: TrackerDriver = {
   async open(params, ctx) {
-    let reapIntervalMs = 1000;
+    let reapIntervalMs = 250;
     for (const [key, value] of Object.entries(params)) {
       if (key === 'reap_interval' && Number.isInteger(value) && (value as number) >= 10 && (value as number) <= 60_000) {
         reapIntervalMs = value as number;

@@ -1,0 +1,87 @@
+/** Starts trackers for tests: in-process via boot(), or as a child process of the real CLI. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { boot, type RunningTracker } from '../../src/boot.js';
+import { httpGet, type HttpReply } from './http.js';
+
+export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+
+export interface TestTracker {
+  running: RunningTracker;
+  port: number;
+  get(path: string, headers?: Record<string, string>, host?: string): Promise<HttpReply>;
+  close(): Promise<void>;
+}
+
+/** Boots a tracker in this process on a free port of every address ([::]:0). */
+export async function startTracker(config: Record<string, unknown> = {}): Promise<TestTracker> {
+  const running = await boot({
+    config: { ...config, http: { addr: '[::]:0', ...((config.http as object) ?? {}) } },
+    env: {},
+    logger: pino({ level: 'silent' }),
+  });
+  const port = running.httpAddress.port;
+  return {
+    running,
+    port,
+    get: (path, headers = {}, host = '127.0.0.1') => httpGet(host, port, path, headers),
+    close: () => running.close(),
+  };
+}
+
+export interface ChildTracker {
+  child: ChildProcess;
+  /** Every stdout line so far. */
+  lines: string[];
+  stderr: () => string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves with the first stdout line for which `match` is true. */
+  waitForLine(match: (line: string) => boolean, timeoutMs?: number): Promise<string>;
+}
+
+/** Spawns a node program (the CLI by default) with a clean TRACKER_* environment. */
+export function spawnNode(args: string[], env: Record<string, string> = {}): ChildTracker {
+  const cleanEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('TRACKER_') && v !== undefined) cleanEnv[k] = v;
+  const child = spawn(process.execPath, args, { env: { ...cleanEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  let err = '';
+  const waiters: Array<{ match: (line: string) => boolean; resolve: (line: string) => void }> = [];
+  let pending = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    pending += chunk.toString('utf8');
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) !== -1) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      lines.push(line);
+      for (const w of [...waiters]) if (w.match(line)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(line); }
+    }
+  });
+  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    child,
+    lines,
+    stderr: () => err,
+    exit,
+    waitForLine(match, timeoutMs = 10_000) {
+      const found = lines.find(match);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no matching line within ${timeoutMs} ms; stdout: ${lines.join('\n')} stderr: ${err}`)), timeoutMs);
+        waiters.push({ match, resolve: (line) => { clearTimeout(timer); resolve(line); } });
+        void exit.then(() => { clearTimeout(timer); reject(new Error(`process exited before the line; stdout: ${lines.join('\n')} stderr: ${err}`)); });
+      });
+    },
+  };
+}
+
+/** The port from the "tracker started" log line. */
+export function portFromStartLine(line: string): number {
+  const record = JSON.parse(line) as { http: string };
+  return Number(record.http.slice(record.http.lastIndexOf(':') + 1));
+}

@@ -1,0 +1,302 @@
+/**
+ * The tracker driver conformance suite: every obligation of the TrackerStore contract (src/tracker/driver.ts),
+ * written against the contract only, so that every driver runs it unchanged.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { SwarmAnnounce, TrackerStore } from '../../src/tracker/driver.js';
+
+export type StoreFactory = (options: { peerTtl: number }) => Promise<TrackerStore>;
+
+let portCounter = 1000;
+
+/** A distinct IPv4 peer address (10.x.y.z) with its own port. */
+export function v4Addr(a = 10, b = Math.floor(Math.random() * 256), c = Math.floor(Math.random() * 256), d = 1 + Math.floor(Math.random() * 254)): Buffer {
+  const buf = Buffer.alloc(6);
+  buf[0] = a; buf[1] = b; buf[2] = c; buf[3] = d;
+  buf.writeUInt16BE(1024 + (portCounter++ % 60000), 4);
+  return buf;
+}
+
+export function v6Addr(prefix = 0x2001): Buffer {
+  const buf = Buffer.alloc(18);
+  buf.writeUInt16BE(prefix, 0);
+  randomBytes(14).copy(buf, 2);
+  buf.writeUInt16BE(1024 + (portCounter++ % 60000), 16);
+  return buf;
+}
+
+function split(packed: Buffer, size: number): string[] {
+  const out: string[] = [];
+  for (let o = 0; o < packed.length; o += size) out.push(packed.subarray(o, o + size).toString('hex'));
+  return out;
+}
+
+export const peersOf = (packed: Buffer): string[] => split(packed, 6);
+export const peers6Of = (packed: Buffer): string[] => split(packed, 18);
+const hex = (b: Buffer): string => b.toString('hex');
+
+export function conformanceSuite(driverName: string, open: StoreFactory): void {
+  describe(`tracker driver conformance: ${driverName}`, () => {
+    let store: TrackerStore;
+    let hash: Buffer;
+    const ann = (overrides: Partial<SwarmAnnounce> & { v4?: Buffer; v6?: Buffer }): Promise<import('../../src/tracker/driver.js').SwarmResult> =>
+      store.announce({
+        infoHash: hash,
+        peerId: randomBytes(20),
+        seeder: false,
+        event: 'none',
+        numwant: 50,
+        want4: overrides.v4 !== undefined || overrides.v6 === undefined,
+        want6: overrides.v6 !== undefined,
+        subnet4: 0,
+        subnet6: 0,
+        withPeerIds: false,
+        ...overrides,
+      });
+
+    before(async () => {
+      store = await open({ peerTtl: 2 });
+    });
+    after(async () => {
+      await store.close();
+    });
+    const fresh = (): void => {
+      hash = randomBytes(20);
+    };
+
+    it('is ready', async () => {
+      assert.equal(await store.ready(), true);
+    });
+
+    it('registers a first leecher and returns no peers to it', async () => {
+      fresh();
+      const r = await ann({ v4: v4Addr(), event: 'started' });
+      assert.deepEqual([r.complete, r.incomplete, r.downloaded], [0, 1, 0]);
+      assert.equal(r.peers4.length, 0);
+      assert.equal(r.peers6.length, 0);
+    });
+
+    it('returns other peers, never the announcer itself', async () => {
+      fresh();
+      const a = v4Addr();
+      const b = v4Addr();
+      await ann({ v4: a });
+      const r = await ann({ v4: b });
+      assert.deepEqual(peersOf(r.peers4), [hex(a)]);
+      const again = await ann({ v4: a });
+      assert.deepEqual(peersOf(again.peers4), [hex(b)]);
+      assert.equal(again.incomplete, 2, 're-announcing refreshes, it does not add');
+    });
+
+    it('gives a seeder leechers only', async () => {
+      fresh();
+      const seeders = [v4Addr(), v4Addr(), v4Addr()];
+      const leechers = [v4Addr(), v4Addr()];
+      for (const s of seeders) await ann({ v4: s, seeder: true });
+      for (const l of leechers) await ann({ v4: l });
+      const r = await ann({ v4: seeders[0]!, seeder: true });
+      assert.deepEqual(peersOf(r.peers4).sort(), leechers.map(hex).sort());
+      assert.deepEqual([r.complete, r.incomplete], [3, 2]);
+    });
+
+    it('gives a leecher seeders first, then leechers', async () => {
+      fresh();
+      const seeders = [v4Addr(), v4Addr(), v4Addr()];
+      for (const s of seeders) await ann({ v4: s, seeder: true });
+      for (let i = 0; i < 30; i++) await ann({ v4: v4Addr() });
+      const me = v4Addr();
+      const three = await ann({ v4: me, numwant: 3 });
+      assert.deepEqual(peersOf(three.peers4).sort(), seeders.map(hex).sort());
+      const ten = await ann({ v4: me, numwant: 10 });
+      const got = peersOf(ten.peers4);
+      assert.equal(got.length, 10);
+      assert.deepEqual(got.slice(0, 3).sort(), seeders.map(hex).sort(), 'the seeders come first');
+      assert.equal(new Set(got).size, 10, 'no duplicates');
+      assert.ok(!got.includes(hex(me)));
+    });
+
+    it('honours numwant, including 0, and samples at random rather than the first N', async () => {
+      fresh();
+      const all = new Set<string>();
+      for (let i = 0; i < 100; i++) {
+        const a = v4Addr();
+        all.add(hex(a));
+        await ann({ v4: a });
+      }
+      const none = await ann({ v4: v4Addr(), numwant: 0 });
+      assert.equal(none.peers4.length, 0);
+      assert.equal(none.incomplete, 101);
+      const me = v4Addr();
+      const seen = new Set<string>();
+      for (let round = 0; round < 20; round++) {
+        const r = await ann({ v4: me, numwant: 10 });
+        const got = peersOf(r.peers4);
+        assert.equal(got.length, 10);
+        assert.equal(new Set(got).size, 10);
+        for (const p of got) {
+          assert.ok(all.has(p) || p !== hex(me));
+          seen.add(p);
+        }
+        assert.ok(!got.includes(hex(me)));
+      }
+      assert.ok(seen.size > 40, `20 samples of 10 from 101 peers should cover far more than 10 distinct peers (saw ${seen.size})`);
+    });
+
+    it('counts one snatch on completed, none on a repeated completed or on left=0', async () => {
+      fresh();
+      const a = v4Addr();
+      await ann({ v4: a, event: 'started' });
+      let r = await ann({ v4: a, event: 'completed', seeder: true });
+      assert.deepEqual([r.complete, r.incomplete, r.downloaded], [1, 0, 1]);
+      r = await ann({ v4: a, event: 'completed', seeder: true });
+      assert.equal(r.downloaded, 1, 'a seeder completing again is not a new snatch');
+      r = await ann({ v4: v4Addr(), seeder: true });
+      assert.deepEqual([r.complete, r.incomplete, r.downloaded], [2, 0, 1], 'left=0 makes a seeder without a snatch');
+      r = await ann({ v4: v4Addr(), event: 'completed', seeder: true });
+      assert.deepEqual([r.complete, r.downloaded], [3, 2], 'completed from a peer never seen counts');
+    });
+
+    it('moves a leecher to the seeders when left reaches 0, and back when it leeches again', async () => {
+      fresh();
+      const a = v4Addr();
+      await ann({ v4: a });
+      let r = await ann({ v4: a, seeder: true });
+      assert.deepEqual([r.complete, r.incomplete, r.downloaded], [1, 0, 0]);
+      r = await ann({ v4: a, seeder: false });
+      assert.deepEqual([r.complete, r.incomplete], [0, 1]);
+    });
+
+    it('removes a stopped peer, returns it no peers, and keeps the snatch count', async () => {
+      fresh();
+      const a = v4Addr();
+      const b = v4Addr();
+      await ann({ v4: a, event: 'completed', seeder: true });
+      await ann({ v4: b });
+      const r = await ann({ v4: a, event: 'stopped', seeder: true, numwant: 0 });
+      assert.equal(r.peers4.length, 0);
+      assert.deepEqual([r.complete, r.incomplete, r.downloaded], [0, 1, 1]);
+      const seen = await ann({ v4: v4Addr() });
+      assert.deepEqual(peersOf(seen.peers4), [hex(b)]);
+      await ann({ v4: b, event: 'stopped' });
+      const [counts] = await store.scrape([hash]);
+      assert.deepEqual(counts, { complete: 0, incomplete: 1, downloaded: 1 });
+    });
+
+    it('a stopped peer that was never there changes nothing', async () => {
+      fresh();
+      const r = await ann({ v4: v4Addr(), event: 'stopped' });
+      assert.deepEqual([r.complete, r.incomplete, r.downloaded], [0, 0, 0]);
+      const [counts] = await store.scrape([hash]);
+      assert.deepEqual(counts, { complete: 0, incomplete: 0, downloaded: 0 });
+    });
+
+    it('keeps IPv4 and IPv6 swarms apart', async () => {
+      fresh();
+      const a4 = v4Addr();
+      const b6 = v6Addr();
+      await ann({ v4: a4 });
+      const r6 = await ann({ v6: b6 });
+      assert.equal(r6.peers4.length, 0, 'an IPv6-only announcer that wants IPv6 only gets no IPv4 peers');
+      assert.equal(r6.peers6.length, 0);
+      const c6 = v6Addr();
+      const r = await ann({ v6: c6 });
+      assert.deepEqual(peers6Of(r.peers6), [hex(b6)]);
+      assert.deepEqual([r.complete, r.incomplete], [0, 3], 'counts add both families');
+    });
+
+    it('registers a dual-stack announcer in both swarms and fills its own families first', async () => {
+      fresh();
+      const p4 = v4Addr();
+      const p6 = v6Addr();
+      await ann({ v4: p4 });
+      await ann({ v6: p6 });
+      const dual = await ann({ v4: v4Addr(), v6: v6Addr(), want4: true, want6: true });
+      assert.deepEqual(peersOf(dual.peers4), [hex(p4)]);
+      assert.deepEqual(peers6Of(dual.peers6), [hex(p6)]);
+      const onlyV4 = await ann({ v4: v4Addr(), want4: true, want6: true, numwant: 1 });
+      assert.equal(onlyV4.peers4.length / 6 + onlyV4.peers6.length / 18, 1, 'numwant is the total across families');
+      assert.equal(onlyV4.peers4.length, 6, "the announcer's own family is filled first");
+      const other = await ann({ v4: v4Addr(), want4: true, want6: true, numwant: 50 });
+      assert.equal(other.peers6.length, 2 * 18, 'other families take what numwant leaves');
+    });
+
+    it('puts same-subnet peers first when a prefix is given', async () => {
+      fresh();
+      const near = Array.from({ length: 5 }, () => v4Addr(192, 168, 7));
+      for (const p of near) await ann({ v4: p });
+      for (let i = 0; i < 15; i++) await ann({ v4: v4Addr(10, 20 + i) });
+      const me = v4Addr(192, 168, 7);
+      for (let round = 0; round < 5; round++) {
+        const r = await ann({ v4: me, numwant: 5, subnet4: 24 });
+        assert.deepEqual(peersOf(r.peers4).sort(), near.map(hex).sort());
+      }
+      const n6 = v6Addr(0x2a00);
+      const far6 = v6Addr(0x2b00);
+      await ann({ v6: far6 });
+      await ann({ v6: n6 });
+      const me6 = Buffer.from(n6);
+      me6.writeUInt16BE(9, 16);
+      me6[15] = (me6[15]! + 1) % 256;
+      const r6 = await ann({ v6: me6, numwant: 1, subnet6: 16 });
+      assert.deepEqual(peers6Of(r6.peers6), [hex(n6)]);
+    });
+
+    it('returns peer ids aligned with the peers when asked', async () => {
+      fresh();
+      const id = randomBytes(20);
+      const a = v4Addr();
+      await store.announce({ infoHash: hash, peerId: id, v4: a, seeder: false, event: 'none', numwant: 50, want4: true, want6: false, subnet4: 0, subnet6: 0, withPeerIds: false });
+      const r = await ann({ v4: v4Addr(), withPeerIds: true });
+      assert.deepEqual(peersOf(r.peers4), [hex(a)]);
+      assert.ok(r.peerIds4, 'peer ids are returned');
+      const known = r.peerIds4!.subarray(0, 20);
+      assert.ok(known.equals(id) || known.equals(Buffer.alloc(20)), 'the id is the peer\'s, or all zero where the driver does not keep ids');
+    });
+
+    it('scrapes several hashes in order, unknown ones as zero', async () => {
+      fresh();
+      const first = hash;
+      await ann({ v4: v4Addr(), seeder: true });
+      await ann({ v4: v4Addr() });
+      await ann({ v4: v4Addr() });
+      fresh();
+      const second = hash;
+      await ann({ v4: v4Addr(), event: 'completed', seeder: true });
+      const counts = await store.scrape([second, randomBytes(20), first]);
+      assert.deepEqual(counts, [
+        { complete: 1, incomplete: 0, downloaded: 1 },
+        { complete: 0, incomplete: 0, downloaded: 0 },
+        { complete: 1, incomplete: 2, downloaded: 0 },
+      ]);
+    });
+
+    it('applies concurrent announces atomically', async () => {
+      fresh();
+      const results = await Promise.all(Array.from({ length: 200 }, () => ann({ v4: v4Addr(), numwant: 5 })));
+      const [counts] = await store.scrape([hash]);
+      assert.equal(counts!.incomplete, 200);
+      for (const r of results) assert.ok(r.incomplete >= 1 && r.incomplete <= 200);
+      assert.equal(Math.max(...results.map((r) => r.incomplete)), 200);
+    });
+
+    it('expires peers that stop announcing (peer TTL 2 s)', async () => {
+      fresh();
+      const stale = v4Addr();
+      const live = v4Addr();
+      await ann({ v4: stale });
+      await sleep(1200);
+      await ann({ v4: live });
+      await sleep(1500);
+      let [counts] = await store.scrape([hash]);
+      assert.equal(counts!.incomplete, 1, 'only the peer seen within the TTL counts');
+      const r = await ann({ v4: v4Addr() });
+      assert.deepEqual(peersOf(r.peers4), [hex(live)]);
+      await sleep(2500);
+      [counts] = await store.scrape([hash]);
+      assert.equal(counts!.incomplete, 0);
+    });
+  });
+}

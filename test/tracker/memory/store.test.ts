@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { MemoryStore } from '../../../src/tracker/memory/store.js';
+import type { SwarmAnnounce } from '../../../src/tracker/driver.js';
+import { v4Addr } from '../conformance.js';
+
+function announce(store: MemoryStore, infoHash: Buffer, v4: Buffer, extra: Partial<SwarmAnnounce> = {}) {
+  return store.announce({ infoHash, peerId: randomBytes(20), v4, seeder: false, event: 'none', numwant: 50, want4: true, want6: false, subnet4: 0, subnet6: 0, withPeerIds: false, ...extra });
+}
+
+describe('memory store', () => {
+  it('drops a swarm from memory when its last peer leaves, but keeps its snatch count', async () => {
+    const store = new MemoryStore({ peerTtlMs: 60_000, reapIntervalMs: 1000 });
+    const hash = randomBytes(20);
+    const a = v4Addr();
+    await announce(store, hash, a, { event: 'completed', seeder: true });
+    assert.deepEqual(store.stats, { torrents: 1, peers: 1 });
+    await announce(store, hash, a, { event: 'stopped' });
+    assert.deepEqual(store.stats, { torrents: 0, peers: 0 });
+    assert.deepEqual(await store.scrape([hash]), [{ complete: 0, incomplete: 0, downloaded: 1 }]);
+    await store.close();
+  });
+
+  it('expires inline at most a small budget per request, the rest in background slices', async () => {
+    let now = 1_000_000;
+    const store = new MemoryStore({ peerTtlMs: 10_000, reapIntervalMs: 60_000, now: () => now });
+    const hashes = Array.from({ length: 50 }, () => randomBytes(20));
+    for (let i = 0; i < 5000; i++) await announce(store, hashes[i % 50]!, v4Addr());
+    assert.equal(store.stats.peers, 5000);
+    now += 10_001;
+    await store.scrape([hashes[0]!]);
+    const left = store.stats.peers;
+    assert.ok(left >= 5000 - 64 && left < 5000, `one request reaps a bounded number of peers (left ${left})`);
+    // Drive the background pass directly (its timer is set far out in this test).
+    (store as unknown as { reapInBackground(): void }).reapInBackground();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(store.stats, { torrents: 0, peers: 0 });
+    await store.close();
+  });
+
+  it('selects from a large swarm without touching all of it', async () => {
+    const store = new MemoryStore({ peerTtlMs: 60_000, reapIntervalMs: 1000 });
+    const hash = randomBytes(20);
+    for (let i = 0; i < 20_000; i++) await announce(store, hash, v4Addr(), { numwant: 0 });
+    const r = await announce(store, hash, v4Addr(), { numwant: 200 });
+    assert.equal(r.peers4.length, 200 * 6);
+    const distinct = new Set<string>();
+    for (let o = 0; o < r.peers4.length; o += 6) distinct.add(r.peers4.subarray(o, o + 6).toString('hex'));
+    assert.equal(distinct.size, 200);
+    await store.close();
+  });
+});
