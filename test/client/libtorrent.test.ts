@@ -1,0 +1,69 @@
+/**
+ * A real client: libtorrent (Debian python3-libtorrent) seeds and leeches a file on loopback, with this
+ * tracker as its only peer source (no DHT, LSD, UPnP, NAT-PMP or peer exchange).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { decode, decodedKey, scrapePath } from '../helpers/http.js';
+import { startTracker } from '../helpers/tracker.js';
+
+const SCRIPT = fileURLToPath(new URL('../../../test/client/libtorrent_transfer.py', import.meta.url));
+const PYTHON = '/usr/bin/python3';
+
+function libtorrentMissing(): string | null {
+  try {
+    execFileSync(PYTHON, ['-c', 'import libtorrent'], { stdio: 'ignore' });
+    return null;
+  } catch {
+    return 'python3-libtorrent is not installed (apt-get install -y python3-libtorrent)';
+  }
+}
+
+function runTransfer(url: string, host: string): Promise<{ code: number | null; result: any; stderr: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-lt-'));
+  return new Promise((resolve) => {
+    const child = spawn(PYTHON, [SCRIPT, url, host, dir, '60'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c));
+    child.stderr.on('data', (c: Buffer) => (err += c));
+    child.on('exit', (code) => {
+      rmSync(dir, { recursive: true, force: true });
+      let result: any = null;
+      try {
+        result = JSON.parse(out.trim().split('\n').at(-1) ?? '');
+      } catch {
+        result = { raw: out };
+      }
+      resolve({ code, result, stderr: err });
+    });
+  });
+}
+
+const missing = libtorrentMissing();
+if (missing && process.env.CI === 'true') throw new Error(`${missing}: CI must install it (.ci/run does)`);
+if (missing) console.log(`# SKIP libtorrent client test: ${missing}`);
+
+describe('a real BitTorrent client (libtorrent)', { skip: missing ?? false }, () => {
+  for (const [family, host, urlHost] of [['IPv4', '127.0.0.1', '127.0.0.1'], ['IPv6', '[::1]', '[::1]']] as const) {
+    it(`seeder and leecher complete a transfer over HTTP announces (${family})`, { timeout: 90_000 }, async () => {
+      const t = await startTracker({ announce_interval: 30, min_announce_interval: 1, interval_jitter: 0, peer_ttl: 120 });
+      try {
+        const { code, result, stderr } = await runTransfer(`http://${urlHost}:${t.port}/announce`, host);
+        assert.equal(code, 0, `transfer failed: ${JSON.stringify(result)} ${stderr}`);
+        assert.deepEqual(result.peer_sources, ['tracker'], 'the leecher found its peer through the tracker only');
+        const hash = Buffer.from(result.info_hash, 'hex');
+        const s = decode((await t.get(scrapePath([hash]))).body);
+        const counts = s.files[decodedKey(hash)];
+        assert.deepEqual(counts, { complete: 0, downloaded: 1, incomplete: 0 }, 'the leecher reported completed, and both sent stopped as they quit');
+      } finally {
+        await t.close();
+      }
+    });
+  }
+});
