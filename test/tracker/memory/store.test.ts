@@ -50,4 +50,38 @@ describe('memory store', () => {
     assert.equal(distinct.size, 200);
     await store.close();
   });
+
+  it('keeps the packed addresses in step with the peers through random joins, moves and leaves', async () => {
+    const store = new MemoryStore({ peerTtlMs: 60_000, reapIntervalMs: 1000 });
+    const hash = randomBytes(20);
+    const pool = Array.from({ length: 300 }, () => v4Addr());
+    const seeders = new Set<string>();
+    const leechers = new Set<string>();
+    for (let step = 0; step < 3000; step++) {
+      const addr = pool[Math.floor(Math.random() * pool.length)]!;
+      const key = addr.toString('hex');
+      const roll = Math.random();
+      seeders.delete(key);
+      leechers.delete(key);
+      if (roll < 0.3) await announce(store, hash, addr, { event: 'stopped', numwant: 0 });
+      else if (roll < 0.6) {
+        await announce(store, hash, addr, { seeder: true, numwant: 0 });
+        seeders.add(key);
+      } else {
+        await announce(store, hash, addr, { numwant: 0 });
+        leechers.add(key);
+      }
+      if (step % 100 === 0) {
+        const probe = v4Addr();
+        const r = await announce(store, hash, probe, { numwant: 1000 });
+        const got = new Set<string>();
+        for (let o = 0; o < r.peers4.length; o += 6) got.add(r.peers4.subarray(o, o + 6).toString('hex'));
+        assert.deepEqual([...got].sort(), [...seeders, ...leechers].sort());
+        await announce(store, hash, probe, { event: 'stopped', numwant: 0 });
+        const [counts] = await store.scrape([hash]);
+        assert.deepEqual([counts!.complete, counts!.incomplete], [seeders.size, leechers.size]);
+      }
+    }
+    await store.close();
+  });
 });

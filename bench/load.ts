@@ -1,0 +1,174 @@
+/**
+ * HTTP load generator: many connections, each sending the next announce as soon as the previous answer
+ * is complete, keep-alive or one connection per request. Run as a child process:
+ *   node dist/bench/load.js '{"host":"127.0.0.1","port":6969,...}'   -> prints one JSON line of results
+ */
+import { randomBytes } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
+
+export interface LoadOptions {
+  host: string;
+  port: number;
+  seconds: number;
+  connections: number;
+  keepAlive: boolean;
+  torrents: number;
+  /** Zipf exponent of torrent popularity. */
+  zipf: number;
+  /** Share of announces from seeders (left=0). */
+  seeders: number;
+  numwant: number;
+  /** Distinct request lines prepared (peers cycle through them). */
+  pool: number;
+}
+
+export interface LoadResult {
+  requests: number;
+  failures: number;
+  errors: number;
+  seconds: number;
+  rps: number;
+  p50us: number;
+  p99us: number;
+  meanBodyBytes: number;
+}
+
+function escape(bytes: Buffer): string {
+  let out = '';
+  for (const b of bytes) out += '%' + (b < 16 ? '0' : '') + b.toString(16);
+  return out;
+}
+
+/** Torrent indices with Zipf(s) popularity, by inverse CDF. */
+function zipfSampler(n: number, s: number): () => number {
+  const cdf = new Float64Array(n);
+  let total = 0;
+  for (let i = 0; i < n; i++) cdf[i] = total += 1 / Math.pow(i + 1, s);
+  return () => {
+    const x = Math.random() * total;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cdf[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
+export function buildRequests(o: LoadOptions): Buffer[] {
+  const hashes = Array.from({ length: o.torrents }, () => escape(randomBytes(20)));
+  const pick = zipfSampler(o.torrents, o.zipf);
+  const connection = o.keepAlive ? 'keep-alive' : 'close';
+  const out: Buffer[] = [];
+  for (let i = 0; i < o.pool; i++) {
+    const left = Math.random() < o.seeders ? 0 : 1 + Math.floor(Math.random() * 1e9);
+    const port = 1024 + (i % 64000);
+    const path =
+      `/announce?info_hash=${hashes[pick()]}&peer_id=${escape(randomBytes(20))}&port=${port}` +
+      `&uploaded=0&downloaded=0&left=${left}&numwant=${o.numwant}&compact=1`;
+    out.push(Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${o.host}\r\nConnection: ${connection}\r\n\r\n`, 'latin1'));
+  }
+  return out;
+}
+
+const HEADER_END = Buffer.from('\r\n\r\n');
+const FAILURE = Buffer.from('d14:failure reason');
+
+export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  const requests = buildRequests(o);
+  const latencies = new Float64Array(Math.max(1, Math.ceil(o.seconds * 200_000)));
+  let count = 0;
+  let failures = 0;
+  let errors = 0;
+  let bodyBytes = 0;
+  let next = 0;
+  const started = performance.now();
+  const stopAt = started + o.seconds * 1000;
+
+  const record = (sentAt: number, body: Buffer): void => {
+    if (count < latencies.length) latencies[count] = (performance.now() - sentAt) * 1000;
+    count++;
+    bodyBytes += body.length;
+    if (body.subarray(0, FAILURE.length).equals(FAILURE)) failures++;
+  };
+
+  /** Splits complete responses off `pending`; returns the body of one, or null if incomplete. */
+  const takeResponse = (pending: Buffer): { body: Buffer; rest: Buffer } | null => {
+    const headerEnd = pending.indexOf(HEADER_END);
+    if (headerEnd === -1) return null;
+    const head = pending.subarray(0, headerEnd).toString('latin1');
+    const match = /content-length:\s*(\d+)/i.exec(head);
+    const length = match ? Number(match[1]) : 0;
+    const end = headerEnd + 4 + length;
+    if (pending.length < end) return null;
+    if (!head.startsWith('HTTP/1.1 200')) errors++;
+    return { body: pending.subarray(headerEnd + 4, end), rest: pending.subarray(end) };
+  };
+
+  const keepAliveWorker = (): Promise<void> =>
+    new Promise((resolve) => {
+      const socket: Socket = connect({ host: o.host, port: o.port, noDelay: true });
+      let pending: Buffer = Buffer.alloc(0);
+      let sentAt = 0;
+      const send = (): void => {
+        if (performance.now() >= stopAt) {
+          socket.end();
+          return resolve();
+        }
+        sentAt = performance.now();
+        socket.write(requests[next++ % requests.length]!);
+      };
+      socket.on('connect', send);
+      socket.on('data', (chunk: Buffer) => {
+        pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+        const response = takeResponse(pending);
+        if (!response) return;
+        pending = Buffer.from(response.rest);
+        record(sentAt, response.body);
+        send();
+      });
+      socket.on('error', () => {
+        errors++;
+        resolve();
+      });
+    });
+
+  const closeWorker = async (): Promise<void> => {
+    while (performance.now() < stopAt) {
+      await new Promise<void>((resolve) => {
+        const sentAt = performance.now();
+        const socket = connect({ host: o.host, port: o.port, noDelay: true }, () => socket.end(requests[next++ % requests.length]!));
+        const chunks: Buffer[] = [];
+        socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+        socket.on('close', () => {
+          const response = takeResponse(Buffer.concat(chunks));
+          if (response) record(sentAt, response.body);
+          else errors++;
+          resolve();
+        });
+        socket.on('error', () => {});
+      });
+    }
+  };
+
+  await Promise.all(Array.from({ length: o.connections }, () => (o.keepAlive ? keepAliveWorker() : closeWorker())));
+  const seconds = (performance.now() - started) / 1000;
+  const sorted = latencies.subarray(0, Math.min(count, latencies.length)).sort();
+  const at = (q: number): number => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : 0);
+  return {
+    requests: count,
+    failures,
+    errors,
+    seconds,
+    rps: count / seconds,
+    p50us: at(0.5),
+    p99us: at(0.99),
+    meanBodyBytes: count ? bodyBytes / count : 0,
+  };
+}
+
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  runLoad(JSON.parse(process.argv[2]!) as LoadOptions).then((result) => process.stdout.write(JSON.stringify(result) + '\n'));
+}

@@ -1,0 +1,160 @@
+/**
+ * `npm run bench`: the tracker (memory driver) against a bare node:http server under the same load, from a
+ * separate process, keep-alive and Connection: close; then the scaling case. Servers are pinned to CPU 0
+ * and the load generator to CPU 1 when `taskset` exists.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { LoadOptions, LoadResult } from './load.js';
+
+const HELP = `usage: npm run bench -- [--seconds N] [--connections N] [--torrents N] [--zipf S] [--seeders F] [--numwant N] [--no-scaling] [--sizes 10,100000,1000000]`;
+
+const args = process.argv.slice(2);
+if (args.includes('--help')) {
+  console.log(HELP);
+  process.exit(0);
+}
+const option = (name: string, fallback: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i === -1 ? fallback : Number(args[i + 1]);
+};
+const sizesArg = args.includes('--sizes') ? args[args.indexOf('--sizes') + 1]! : '10,100000,1000000';
+const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
+const CLI = here('../src/cli.js');
+
+const hasTaskset = ((): boolean => {
+  try {
+    execFileSync('taskset', ['-c', '0', 'true']);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+function spawnPinned(cpu: number, script: string, scriptArgs: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  const command = hasTaskset ? 'taskset' : process.execPath;
+  const argv = hasTaskset ? ['-c', String(cpu), process.execPath, script, ...scriptArgs] : [script, ...scriptArgs];
+  return spawn(command, argv, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+}
+
+function firstLine(child: ChildProcess, match: (line: string) => boolean): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    const onData = (chunk: Buffer): void => {
+      buffer += chunk.toString();
+      for (const line of buffer.split('\n')) {
+        if (match(line)) {
+          child.stdout!.off('data', onData);
+          return resolve(line);
+        }
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`process exited (${code}) before it was ready`)));
+  });
+}
+
+function allLines(child: ChildProcess): Promise<string[]> {
+  return new Promise((resolve) => {
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => (out += c));
+    child.on('exit', () => resolve(out.trim().split('\n').filter(Boolean)));
+  });
+}
+
+/** CPU seconds (user + system) a process has used, from /proc. */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** The pid of the node process under taskset (taskset execs, so it is the same pid). */
+async function load(server: ChildProcess, options: LoadOptions): Promise<LoadResult & { cpuUsPerRequest: number }> {
+  const cpuBefore = cpuSeconds(server.pid!);
+  const child = spawnPinned(1, here('./load.js'), [JSON.stringify(options)]);
+  const [line] = await allLines(child);
+  const result = JSON.parse(line!) as LoadResult;
+  const cpu = cpuSeconds(server.pid!) - cpuBefore;
+  return { ...result, cpuUsPerRequest: (cpu * 1e6) / Math.max(1, result.requests) };
+}
+
+async function startTracker(): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawnPinned(0, CLI, [], { ...process.env, TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_LOG_LEVEL: 'info' });
+  const line = await firstLine(child, (l) => l.includes('tracker started'));
+  const http = (JSON.parse(line) as { http: string }).http;
+  return { child, port: Number(http.slice(http.lastIndexOf(':') + 1)) };
+}
+
+async function startBare(): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawnPinned(0, here('./bare-server.js'), ['0']);
+  const line = await firstLine(child, (l) => l.startsWith('{'));
+  return { child, port: (JSON.parse(line) as { port: number }).port };
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+async function main(): Promise<void> {
+  const base: Omit<LoadOptions, 'host' | 'port' | 'keepAlive' | 'seconds'> = {
+    connections: option('connections', 50),
+    torrents: option('torrents', 10_000),
+    zipf: option('zipf', 1.0),
+    seeders: option('seeders', 0.3),
+    numwant: option('numwant', 50),
+    pool: 200_000,
+  };
+  const seconds = option('seconds', 8);
+  console.log(`shoal benchmark: node ${process.version}, ${hasTaskset ? 'servers on CPU 0, load on CPU 1' : 'unpinned (no taskset)'}`);
+  console.log(`load: ${base.connections} connections, ${base.torrents} torrents (Zipf s=${base.zipf}), ${base.seeders * 100}% seeders, numwant ${base.numwant}, ${seconds} s per case\n`);
+
+  const tracker = await startTracker();
+  // Warm-up: fills the swarms and lets the JIT settle.
+  await load(tracker.child, { ...base, host: '127.0.0.1', port: tracker.port, keepAlive: true, seconds: 3 });
+  const bare = await startBare();
+
+  const rows: Array<[string, LoadResult & { cpuUsPerRequest: number }]> = [];
+  for (const keepAlive of [true, false]) {
+    const mode = keepAlive ? 'keep-alive' : 'Connection: close';
+    const caseSeconds = keepAlive ? seconds : Math.min(seconds, 5);
+    rows.push([`tracker  ${mode}`, await load(tracker.child, { ...base, host: '127.0.0.1', port: tracker.port, keepAlive, seconds: caseSeconds })]);
+    rows.push([`bare     ${mode}`, await load(bare.child, { ...base, host: '127.0.0.1', port: bare.port, keepAlive, seconds: caseSeconds })]);
+  }
+  await Promise.all([stop(tracker.child), stop(bare.child)]);
+
+  console.log('case                        requests/s     p50 µs     p99 µs   server CPU µs/req   body B   failures  errors');
+  for (const [name, r] of rows) {
+    console.log(
+      `${name.padEnd(26)} ${fmt(r.rps).padStart(12)} ${fmt(r.p50us).padStart(10)} ${fmt(r.p99us).padStart(10)} ${fmt(r.cpuUsPerRequest, 1).padStart(19)} ${fmt(r.meanBodyBytes).padStart(8)} ${String(r.failures).padStart(10)} ${String(r.errors).padStart(7)}`,
+    );
+  }
+  const ratio = (i: number, j: number): string => (rows[i]![1].rps / rows[j]![1].rps).toFixed(2);
+  console.log(`\ntracker/bare throughput: keep-alive ${ratio(0, 1)}, Connection: close ${ratio(2, 3)}`);
+
+  if (!args.includes('--no-scaling')) {
+    console.log(`\nscaling (memory driver, in-process, one swarm, re-announces with numwant 50):`);
+    const child = spawnPinned(0, here('./scaling.js'), [sizesArg]);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      for (const line of chunk.toString().trim().split('\n')) {
+        const r = JSON.parse(line) as { swarm: number; usPerAnnounce: number; peersPerAnswer: number; heapBytesPerPeer: number | null };
+        console.log(
+          `  swarm ${fmt(r.swarm).padStart(9)} peers: ${r.usPerAnnounce.toFixed(2).padStart(7)} µs per announce, ${r.peersPerAnswer.toFixed(1)} peers per answer` +
+            (r.heapBytesPerPeer ? `, ~${fmt(r.heapBytesPerPeer)} heap bytes per peer` : ''),
+        );
+      }
+    });
+    await new Promise((resolve) => child.on('exit', resolve));
+  }
+}
+
+await main();

@@ -1,0 +1,50 @@
+/**
+ * Announce cost against swarm size: one swarm preloaded with N peers, then re-announces of random
+ * members (numwant 50) through the Tracker and the memory driver, timed in-process.
+ *   node dist/bench/scaling.js 10,100000,1000000   -> one JSON line per size
+ */
+import { pino } from 'pino';
+import { memoryDriver } from '../src/tracker/memory/driver.js';
+import { Tracker } from '../src/tracker/tracker.js';
+
+const sizes = (process.argv[2] ?? '10,100000,1000000').split(',').map(Number);
+const ANNOUNCES = 50_000;
+
+function ipOf(i: number): Buffer {
+  const ip = Buffer.allocUnsafe(4);
+  ip.writeUInt32BE(0x0a000000 + Math.floor(i / 60000));
+  return ip;
+}
+
+for (const size of sizes) {
+  const store = await memoryDriver.open({}, { peerTtl: 3600, logger: pino({ level: 'silent' }) });
+  const tracker = new Tracker(store, null, {
+    announceInterval: 1800, minAnnounceInterval: 900, intervalJitter: 0, defaultNumwant: 50, maxNumwant: 200,
+    maxScrapeInfoHashes: 74, allowFullScrape: false, allowIpSpoofing: false, respectAf: true, subnet4: 0, subnet6: 0,
+  });
+  const infoHash = Buffer.alloc(20, 7);
+  const peerId = Buffer.alloc(20, 1);
+  const request = (i: number, numwant: number) => ({
+    infoHash, peerId, port: 1024 + (i % 60000), uploaded: 0, downloaded: 0, left: i % 3 === 0 ? 0 : 1000,
+    event: 'none' as const, numwant, compact: true, noPeerId: false, sourceIp: ipOf(i),
+  });
+  const heapBefore = process.memoryUsage().heapUsed;
+  for (let i = 0; i < size; i++) await tracker.announce(request(i, 0));
+  const heapAfter = process.memoryUsage().heapUsed;
+  let peersReturned = 0;
+  const started = process.hrtime.bigint();
+  for (let n = 0; n < ANNOUNCES; n++) {
+    const r = await tracker.announce(request(Math.floor(Math.random() * size), 50));
+    peersReturned += r.peers4.length / 6;
+  }
+  const elapsedUs = Number(process.hrtime.bigint() - started) / 1000;
+  process.stdout.write(
+    JSON.stringify({
+      swarm: size,
+      usPerAnnounce: elapsedUs / ANNOUNCES,
+      peersPerAnswer: peersReturned / ANNOUNCES,
+      heapBytesPerPeer: size >= 100_000 ? (heapAfter - heapBefore) / size : null,
+    }) + '\n',
+  );
+  await store.close();
+}
