@@ -20,6 +20,8 @@ export interface LoadOptions {
   numwant: number;
   /** Distinct request lines prepared (peers cycle through them). */
   pool: number;
+  /** Stop after this many requests even if time remains (used to warm up with one pass over the pool). */
+  maxRequests?: number;
 }
 
 export interface LoadResult {
@@ -86,6 +88,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   let next = 0;
   const started = performance.now();
   const stopAt = started + o.seconds * 1000;
+  const maxRequests = o.maxRequests ?? Infinity;
+  const finished = (): boolean => next >= maxRequests || performance.now() >= stopAt;
 
   const record = (sentAt: number, body: Buffer): void => {
     if (count < latencies.length) latencies[count] = (performance.now() - sentAt) * 1000;
@@ -113,7 +117,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       let pending: Buffer = Buffer.alloc(0);
       let sentAt = 0;
       const send = (): void => {
-        if (performance.now() >= stopAt) {
+        if (finished()) {
           socket.end();
           return resolve();
         }
@@ -136,7 +140,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     });
 
   const closeWorker = async (): Promise<void> => {
-    while (performance.now() < stopAt) {
+    while (!finished()) {
       await new Promise<void>((resolve) => {
         const sentAt = performance.now();
         const socket = connect({ host: o.host, port: o.port, noDelay: true }, () => socket.end(requests[next++ % requests.length]!));

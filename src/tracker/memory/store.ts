@@ -3,7 +3,7 @@ import type { Family } from '../../bittorrent/address.js';
 import type { SwarmCounts } from '../../bittorrent/announce.js';
 import type { SwarmAnnounce, SwarmResult, TrackerStore } from '../driver.js';
 import { Picks, sameSubnetFirst, samplePeers } from './select.js';
-import { AgeList, Peer, type PeerSet, Swarm, Torrent } from './swarm.js';
+import { AgeList, Peer, PEER_ID_LENGTH, type PeerSet, Swarm, Torrent } from './swarm.js';
 
 /** With subnet grouping, this many times numwant candidates are drawn before the near ones go first. */
 const SUBNET_OVERSAMPLING = 4;
@@ -11,7 +11,6 @@ const SUBNET_OVERSAMPLING = 4;
 const INLINE_REAP_BUDGET = 64;
 /** Longest a background reaping slice may hold the event loop. */
 const REAP_SLICE_MS = 2;
-const PEER_ID_LENGTH = 20;
 const EMPTY = Buffer.alloc(0);
 
 export interface MemoryStoreOptions {
@@ -69,8 +68,8 @@ export class MemoryStore implements TrackerStore {
     const picked4 = new Picks();
     const picked6 = new Picks();
     // The announcer's own families first, then the others with what remains.
-    if (own4 && a.want4) budget -= this.select(torrent.v4, own4.peer, seeder, budget, a.subnet4, picked4);
-    if (own6 && a.want6) budget -= this.select(torrent.v6, own6.peer, seeder, budget, a.subnet6, picked6);
+    if (own4 && a.want4) budget -= this.select(torrent.v4, own4, seeder, budget, a.subnet4, picked4);
+    if (own6 && a.want6) budget -= this.select(torrent.v6, own6, seeder, budget, a.subnet6, picked6);
     if (!own4 && a.want4) budget -= this.select(torrent.v4, undefined, seeder, budget, 0, picked4);
     if (!own6 && a.want6) this.select(torrent.v6, undefined, seeder, budget, 0, picked6);
 
@@ -111,7 +110,7 @@ export class MemoryStore implements TrackerStore {
     clearInterval(this.reapTimer);
   }
 
-  private upsert(torrent: Torrent, family: Family, addr: Buffer, a: SwarmAnnounce, now: number): { peer: Peer; wasSeeder: boolean } {
+  private upsert(torrent: Torrent, family: Family, addr: Buffer, a: SwarmAnnounce, now: number): { peer: Peer; addr: Buffer; wasSeeder: boolean } {
     let swarm = torrent.swarm(family);
     if (!swarm) {
       swarm = new Swarm(torrent, family);
@@ -125,29 +124,30 @@ export class MemoryStore implements TrackerStore {
     let wasSeeder = false;
     if (peer) {
       wasSeeder = peer.set === swarm.seeders;
-      peer.peerId = a.peerId.equals(peer.peerId) ? peer.peerId : Buffer.from(a.peerId);
       if (peer.set !== target) {
         peer.set!.remove(peer);
-        target.add(peer);
+        target.add(peer, addr, a.peerId);
+      } else {
+        target.setPeerId(peer, a.peerId);
       }
       this.ages.moveToTail(peer);
     } else {
-      peer = new Peer(key, Buffer.from(addr), Buffer.from(a.peerId), swarm);
+      peer = new Peer(key, swarm);
       swarm.byKey.set(key, peer);
-      target.add(peer);
+      target.add(peer, addr, a.peerId);
       this.ages.append(peer);
       this.peerCount++;
     }
     peer.lastSeen = now;
-    return { peer, wasSeeder };
+    return { peer, addr, wasSeeder };
   }
 
   /** Appends up to `count` peers of `swarm` for an announcer (`self`, if in this swarm) to `out`; returns how many. */
-  private select(swarm: Swarm | null, self: Peer | undefined, seeder: boolean, count: number, subnetBits: number, out: Picks): number {
+  private select(swarm: Swarm | null, self: { peer: Peer; addr: Buffer } | undefined, seeder: boolean, count: number, subnetBits: number, out: Picks): number {
     if (!swarm || count <= 0) return 0;
     const grouping = subnetBits > 0 && self !== undefined;
     const draw = grouping ? count * SUBNET_OVERSAMPLING : count;
-    const excludeIn = (set: PeerSet): number => (self && self.set === set ? self.index : -1);
+    const excludeIn = (set: PeerSet): number => (self && self.peer.set === set ? self.peer.index : -1);
     let candidates = new Picks();
     if (!seeder) samplePeers(swarm.seeders, draw, excludeIn(swarm.seeders), candidates);
     samplePeers(swarm.leechers, draw - candidates.length, excludeIn(swarm.leechers), candidates);
@@ -227,6 +227,9 @@ function packAddresses(picks: Picks, size: number): Buffer {
 
 function packPeerIds(picks: Picks): Buffer {
   const out = Buffer.allocUnsafe(picks.length * PEER_ID_LENGTH);
-  for (let i = 0; i < picks.length; i++) picks.sets[i]!.peers[picks.indices[i]!]!.peerId.copy(out, i * PEER_ID_LENGTH);
+  for (let i = 0; i < picks.length; i++) {
+    const start = picks.indices[i]! * PEER_ID_LENGTH;
+    picks.sets[i]!.ids.copy(out, i * PEER_ID_LENGTH, start, start + PEER_ID_LENGTH);
+  }
   return out;
 }

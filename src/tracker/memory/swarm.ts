@@ -7,6 +7,7 @@
  */
 import type { Family } from '../../bittorrent/address.js';
 
+/** One peer: its place in a set and in the age list. Its address and id live packed in its PeerSet. */
 export class Peer {
   lastSeen = 0;
   index = -1;
@@ -15,58 +16,74 @@ export class Peer {
   next: Peer | null = null;
 
   constructor(
+    /** The compact address as a latin1 string: the swarm's map key. */
     readonly key: string,
-    readonly addr: Buffer,
-    public peerId: Buffer,
     readonly swarm: Swarm,
   ) {}
 }
 
+export const PEER_ID_LENGTH = 20;
+
 /**
- * The peers of one kind (seeders or leechers) of one swarm. Their compact addresses are also kept
- * packed side by side in `addrs`, index-aligned with `peers`, so that answering an announce copies
- * bytes from one buffer instead of chasing a peer object and its address per peer.
+ * The peers of one kind (seeders or leechers) of one swarm. Their compact addresses and peer ids are
+ * kept packed side by side in `addrs` and `ids`, index-aligned with `peers`: answering an announce
+ * copies bytes from one buffer instead of chasing objects, and a peer costs the collector one small
+ * object instead of three.
  */
 export class PeerSet {
   readonly peers: Peer[] = [];
   addrs: Buffer;
+  ids: Buffer;
+  private capacity = 4;
 
   constructor(readonly addrSize: number) {
-    this.addrs = Buffer.allocUnsafe(addrSize * 4);
+    this.addrs = Buffer.allocUnsafe(addrSize * this.capacity);
+    this.ids = Buffer.allocUnsafe(PEER_ID_LENGTH * this.capacity);
   }
 
   get size(): number {
     return this.peers.length;
   }
 
-  add(peer: Peer): void {
+  add(peer: Peer, addr: Buffer, peerId: Buffer): void {
     const index = this.peers.length;
-    const size = this.addrSize;
-    if ((index + 1) * size > this.addrs.length) this.resize(this.addrs.length * 2);
+    if (index === this.capacity) this.resize(this.capacity * 2);
     peer.set = this;
     peer.index = index;
     this.peers.push(peer);
-    peer.addr.copy(this.addrs, index * size);
+    addr.copy(this.addrs, index * this.addrSize);
+    peerId.copy(this.ids, index * PEER_ID_LENGTH);
+  }
+
+  setPeerId(peer: Peer, peerId: Buffer): void {
+    peerId.copy(this.ids, peer.index * PEER_ID_LENGTH);
   }
 
   remove(peer: Peer): void {
     const last = this.peers.pop()!;
-    const size = this.addrSize;
+    const count = this.peers.length;
     if (last !== peer) {
-      this.peers[peer.index] = last;
-      last.index = peer.index;
-      this.addrs.copy(this.addrs, peer.index * size, this.peers.length * size, (this.peers.length + 1) * size);
+      const index = peer.index;
+      this.peers[index] = last;
+      last.index = index;
+      this.addrs.copy(this.addrs, index * this.addrSize, count * this.addrSize, (count + 1) * this.addrSize);
+      this.ids.copy(this.ids, index * PEER_ID_LENGTH, count * PEER_ID_LENGTH, (count + 1) * PEER_ID_LENGTH);
     }
     peer.set = null;
     peer.index = -1;
     // Give memory back when a big swarm has shrunk to a quarter.
-    if (this.addrs.length > size * 256 && this.peers.length * size * 4 < this.addrs.length) this.resize(this.addrs.length / 2);
+    if (this.capacity > 256 && count * 4 < this.capacity) this.resize(this.capacity / 2);
   }
 
-  private resize(bytes: number): void {
-    const next = Buffer.allocUnsafe(bytes);
-    this.addrs.copy(next, 0, 0, this.peers.length * this.addrSize);
-    this.addrs = next;
+  private resize(capacity: number): void {
+    const count = this.peers.length;
+    const addrs = Buffer.allocUnsafe(capacity * this.addrSize);
+    this.addrs.copy(addrs, 0, 0, count * this.addrSize);
+    const ids = Buffer.allocUnsafe(capacity * PEER_ID_LENGTH);
+    this.ids.copy(ids, 0, 0, count * PEER_ID_LENGTH);
+    this.addrs = addrs;
+    this.ids = ids;
+    this.capacity = capacity;
   }
 }
 
