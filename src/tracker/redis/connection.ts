@@ -1,0 +1,52 @@
+/** ioredis clients for the three deployments: standalone, Sentinel, Cluster. */
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import type { RedisParams } from './params.js';
+
+export type RedisClient = Redis | Cluster;
+
+/** Reconnect forever, backing off to one attempt a second: the tracker must recover by itself. */
+const reconnectDelay = (attempt: number): number => Math.min(50 * attempt, 1000);
+
+export function connectRedis(params: RedisParams, logger: Logger): RedisClient {
+  const common: RedisOptions = {
+    commandTimeout: params.commandTimeout,
+    connectTimeout: params.connectTimeout,
+    // Commands wait out a short reconnect in the offline queue, bounded by commandTimeout.
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: 1,
+    retryStrategy: reconnectDelay,
+    enableAutoPipelining: true,
+    username: params.username,
+    password: params.password,
+  };
+  let client: RedisClient;
+  if (params.cluster) {
+    const options: ClusterOptions = {
+      redisOptions: common,
+      enableAutoPipelining: true,
+      enableOfflineQueue: true,
+      scaleReads: params.scrapeFromReplicas ? 'slave' : 'master',
+      clusterRetryStrategy: reconnectDelay,
+      retryDelayOnFailover: 100,
+      retryDelayOnClusterDown: 100,
+      retryDelayOnTryAgain: 100,
+      slotsRefreshTimeout: params.connectTimeout,
+      slotsRefreshInterval: 5000,
+    };
+    client = new Cluster(params.cluster, options);
+  } else if (params.sentinels) {
+    client = new Redis({ ...common, sentinels: params.sentinels, name: params.name, sentinelRetryStrategy: reconnectDelay });
+  } else {
+    client = new Redis(params.url ?? 'redis://127.0.0.1:6379', common);
+  }
+  // Without a listener an 'error' event would crash the process; ioredis reconnects by itself.
+  let lastLogged = 0;
+  client.on('error', (error: Error) => {
+    const now = Date.now();
+    if (now - lastLogged < 5000) return;
+    lastLogged = now;
+    logger.error({ err: error }, 'redis connection error (reconnecting)');
+  });
+  return client;
+}

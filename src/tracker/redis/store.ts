@@ -1,0 +1,111 @@
+/** The `redis` tracker driver's store: every announce is one Lua script call, one round trip. */
+import { readFileSync } from 'node:fs';
+import type { SwarmCounts } from '../../bittorrent/announce.js';
+import type { DriverContext, SwarmAnnounce, SwarmResult, TrackerStore } from '../driver.js';
+import type { RedisClient } from './connection.js';
+import { KEYS_PER_SWARM, swarmKeys } from './keys.js';
+import type { RedisParams } from './params.js';
+
+const EVENT_CODES = { none: '0', completed: '1', started: '2', stopped: '3' } as const;
+
+function lua(name: string): string {
+  return readFileSync(new URL(`../../../../lua/${name}.lua`, import.meta.url), 'utf8');
+}
+
+type AnnounceReply = [number, number, number, Buffer, Buffer];
+type ScrapeReply = [number, number, number];
+
+interface ScriptedClient {
+  trackerAnnounceBuffer(...args: Array<string | Buffer | number>): Promise<AnnounceReply>;
+  trackerScrape(...args: Array<string | number>): Promise<ScrapeReply>;
+}
+
+/** Errors of a broken connection, after which the same call may succeed on the next one. */
+function isConnectionError(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : '';
+  return /Connection is closed|ECONNRESET|ECONNREFUSED|EPIPE|READONLY|LOADING|CLUSTERDOWN|TRYAGAIN/.test(message);
+}
+
+export class RedisStore implements TrackerStore {
+  private readonly scripted: ScriptedClient;
+
+  constructor(
+    private readonly client: RedisClient,
+    private readonly params: RedisParams,
+    private readonly ctx: DriverContext,
+  ) {
+    // A fixed number of keys per command: a variable count breaks auto-pipelining on Cluster.
+    client.defineCommand('trackerAnnounce', { numberOfKeys: KEYS_PER_SWARM, lua: lua('announce') });
+    client.defineCommand('trackerScrape', { numberOfKeys: KEYS_PER_SWARM, lua: lua('scrape'), readOnly: true });
+    this.scripted = client as unknown as ScriptedClient;
+  }
+
+  async announce(a: SwarmAnnounce): Promise<SwarmResult> {
+    const keys = swarmKeys(this.params.prefix, a.infoHash);
+    const reply = await this.withRetries(() =>
+      this.scripted.trackerAnnounceBuffer(
+        ...keys,
+        a.v4 ?? '',
+        a.v6 ?? '',
+        a.seeder ? '1' : '0',
+        EVENT_CODES[a.event],
+        a.numwant,
+        a.want4 ? '1' : '0',
+        a.want6 ? '1' : '0',
+        a.subnet4,
+        a.subnet6,
+        this.ctx.peerTtl,
+        this.params.windowThreshold,
+        Math.floor(Math.random() * 0x7fffffff),
+        this.params.torrentTtl,
+      ),
+    );
+    const [complete, incomplete, downloaded, peers4, peers6] = reply;
+    const result: SwarmResult = { complete, incomplete, downloaded, peers4, peers6 };
+    if (a.withPeerIds) {
+      // Peer ids are not kept in Redis (20 bytes a peer for a rarely used answer): all zero means unknown.
+      result.peerIds4 = Buffer.alloc((peers4.length / 6) * 20);
+      result.peerIds6 = Buffer.alloc((peers6.length / 18) * 20);
+    }
+    return result;
+  }
+
+  async scrape(infoHashes: Buffer[]): Promise<SwarmCounts[]> {
+    // One small read-only script per hash; auto-pipelining batches them per node.
+    const replies = await Promise.all(
+      infoHashes.map((infoHash) =>
+        this.withRetries(() => this.scripted.trackerScrape(...swarmKeys(this.params.prefix, infoHash), this.ctx.peerTtl)),
+      ),
+    );
+    return replies.map(([complete, incomplete, downloaded]) => ({ complete, incomplete, downloaded }));
+  }
+
+  async ready(): Promise<boolean> {
+    if (this.client.status !== 'ready') return false;
+    try {
+      return (await this.client.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    const quit = this.client.quit().catch(() => undefined);
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, 1000).unref());
+    await Promise.race([quit, timeout]);
+    this.client.disconnect();
+  }
+
+  /** A bounded retry: only after connection errors, and never past the command timeout. */
+  private async withRetries<T>(call: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.params.commandTimeout;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await call();
+      } catch (error) {
+        if (attempt >= this.params.retries || !isConnectionError(error) || Date.now() + 50 > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    }
+  }
+}
