@@ -8,6 +8,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+/** The Redis configuration the project ships for deployments. */
+export const SHIPPED_CONFIG = fileURLToPath(new URL('../../../redis.conf', import.meta.url));
 
 const children = new Set<ChildProcess>();
 const dirs = new Set<string>();
@@ -81,7 +85,9 @@ export class RedisServer {
   }
 
   async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--loglevel', 'warning', ...this.args], {
+    const configFile = this.args[0]?.endsWith('.conf') ? [this.args[0]] : [];
+    const extra = configFile.length ? this.args.slice(1) : this.args;
+    const child = spawn('redis-server', [...configFile, '--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--loglevel', 'warning', ...extra], {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     children.add(child);
@@ -150,7 +156,7 @@ export async function startCluster(): Promise<RedisCluster> {
     const port = await freePort();
     const dir = join(root, String(port));
     mkdirSync(dir);
-    const node = new RedisServer(port, ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', '--cluster-replica-validity-factor', '0'], dir);
+    const node = new RedisServer(port, [SHIPPED_CONFIG, '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', '--cluster-replica-validity-factor', '0'], dir);
     await node.start();
     nodes.push(node);
   }

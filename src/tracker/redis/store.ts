@@ -26,6 +26,15 @@ function isConnectionError(error: unknown): boolean {
   return /Connection is closed|ECONNRESET|ECONNREFUSED|EPIPE|READONLY|LOADING|CLUSTERDOWN|TRYAGAIN/.test(message);
 }
 
+function withDeadline<T>(promise: Promise<T>, deadline: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('redis command timed out')), Math.max(0, deadline - Date.now()));
+  });
+  promise.catch(() => undefined); // a late rejection after the deadline is not unhandled
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
+
 export class RedisStore implements TrackerStore {
   private readonly scripted: ScriptedClient;
 
@@ -96,12 +105,16 @@ export class RedisStore implements TrackerStore {
     this.client.disconnect();
   }
 
-  /** A bounded retry: only after connection errors, and never past the command timeout. */
+  /**
+   * A bounded retry, only after connection errors, and a hard deadline of command_timeout for the whole:
+   * whatever ioredis does inside (offline queue, Cluster redirections during a failover), the client
+   * hears back in time.
+   */
   private async withRetries<T>(call: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.params.commandTimeout;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await call();
+        return await withDeadline(call(), deadline);
       } catch (error) {
         if (attempt >= this.params.retries || !isConnectionError(error) || Date.now() + 50 > deadline) throw error;
         await new Promise((resolve) => setTimeout(resolve, 25));
