@@ -9,6 +9,8 @@ KEYS[2]  leechers, IPv4    ZSET
 KEYS[3]  seeders, IPv6     ZSET  member = 18-byte compact address
 KEYS[4]  leechers, IPv6    ZSET
 KEYS[5]  torrent           HASH  field "d" = snatches
+KEYS[6..9] only in exact subnet mode (registered as its own command with 9 keys): lexicographic
+         indexes of KEYS[1..4], ZSETs of the same members with score 0, for ZRANGEBYLEX by prefix
 ARGV[1]  announcer's IPv4 compact address, or ""
 ARGV[2]  announcer's IPv6 compact address, or ""
 ARGV[3]  "1" when the announcer reports left = 0
@@ -35,15 +37,46 @@ math.randomseed(tonumber(ARGV[12]))
 
 local time = redis.call('TIME')
 local now = tonumber(time[1])
+local exact = #KEYS == 9
 -- Scores are whole seconds (compact in a listpack), up to a second older than the announce: a peer
 -- goes between its TTL and a second after it, never early.
 local cutoff = now + tonumber(time[2]) / 1000000 - ttl - 1
 local stopped = event == 3
 local seeder = ARGV[3] == '1' or event == 1
 
+-- The lexicographic index of each peer set, in exact subnet mode.
+local index = {}
+if exact then
+  for i = 1, 4 do index[KEYS[i]] = KEYS[i + 5] end
+end
+
 -- Lazy expiry of this swarm, on touch.
 for i = 1, 4 do
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. cutoff)
+  local key = KEYS[i]
+  if exact then
+    local gone = redis.call('ZRANGEBYSCORE', key, '-inf', '(' .. cutoff)
+    if #gone > 0 then
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. cutoff)
+      for j = 1, #gone, 1000 do
+        redis.call('ZREM', index[key], unpack(gone, j, math.min(j + 999, #gone)))
+      end
+    end
+  else
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. cutoff)
+  end
+end
+
+local function add(key, addr)
+  redis.call('ZADD', key, now, addr)
+  redis.call('EXPIRE', key, ttl + 1)
+  if exact then
+    redis.call('ZADD', index[key], 0, addr)
+    redis.call('EXPIRE', index[key], ttl + 1)
+  end
+end
+
+local function remove(key, addr)
+  if redis.call('ZREM', key, addr) == 1 and exact then redis.call('ZREM', index[key], addr) end
 end
 
 local wasSeeder = false
@@ -51,16 +84,14 @@ local function apply(addr, skey, lkey)
   if addr == '' then return end
   if redis.call('ZSCORE', skey, addr) then wasSeeder = true end
   if stopped then
-    redis.call('ZREM', skey, addr)
-    redis.call('ZREM', lkey, addr)
+    remove(skey, addr)
+    remove(lkey, addr)
   elseif seeder then
-    redis.call('ZADD', skey, now, addr)
-    redis.call('ZREM', lkey, addr)
-    redis.call('EXPIRE', skey, ttl + 1)
+    add(skey, addr)
+    remove(lkey, addr)
   else
-    redis.call('ZADD', lkey, now, addr)
-    redis.call('ZREM', skey, addr)
-    redis.call('EXPIRE', lkey, ttl + 1)
+    add(lkey, addr)
+    remove(skey, addr)
   end
 end
 apply(addr4, s4, l4)
@@ -77,11 +108,12 @@ local ns4, nl4 = redis.call('ZCARD', s4), redis.call('ZCARD', l4)
 local ns6, nl6 = redis.call('ZCARD', s6), redis.call('ZCARD', l6)
 local downloaded = tonumber(redis.call('HGET', meta, 'd') or '0')
 
--- Up to `count` random members of `key` (of size n), leaving out `self` when it is a member.
-local function sample(key, n, count, self, out)
+-- Appends up to `count` random members of `key` (of size n) to `out`, skipping `self` and members
+-- already in `chosen`.
+local function sample(key, n, count, self, chosen, out)
   if count <= 0 or n == 0 then return end
-  local take = count
-  if self ~= '' then take = count + 1 end
+  local take = count + chosen.size
+  if self ~= '' then take = take + 1 end
   local members
   if n <= take then
     members = redis.call('ZRANGE', key, 0, -1)
@@ -94,12 +126,55 @@ local function sample(key, n, count, self, out)
   end
   local added = 0
   for i = 1, #members do
-    if members[i] ~= self then
-      out[#out + 1] = members[i]
+    local m = members[i]
+    if m ~= self and not chosen[m] then
+      out[#out + 1] = m
+      chosen[m] = true
+      chosen.size = chosen.size + 1
       added = added + 1
       if added == count then return end
     end
   end
+end
+
+-- Exact mode: up to `count` random members of the index `lexKey` within the prefix range [lo, hi].
+local function sampleRange(lexKey, lo, hi, count, self, chosen, out)
+  if count <= 0 then return end
+  local n = redis.call('ZLEXCOUNT', lexKey, lo, hi)
+  if n == 0 then return end
+  local take = count + 1
+  local members
+  if n <= take then
+    members = redis.call('ZRANGEBYLEX', lexKey, lo, hi)
+  else
+    members = redis.call('ZRANGEBYLEX', lexKey, lo, hi, 'LIMIT', math.random(0, n - take), take)
+  end
+  local added = 0
+  for i = 1, #members do
+    local m = members[i]
+    if m ~= self and not chosen[m] then
+      out[#out + 1] = m
+      chosen[m] = true
+      chosen.size = chosen.size + 1
+      added = added + 1
+      if added == count then return end
+    end
+  end
+end
+
+-- The index range of addresses sharing the first `bits` bits of `addr`.
+local function prefixRange(addr, bits)
+  local whole = math.floor(bits / 8)
+  local low = string.sub(addr, 1, whole)
+  local high = low
+  local rest = bits % 8
+  if rest > 0 then
+    local mask = 256 - 2 ^ (8 - rest)
+    local byte = bit.band(string.byte(addr, whole + 1), mask)
+    low = low .. string.char(byte)
+    high = high .. string.char(byte + 255 - mask)
+  end
+  return '[' .. low, '[' .. high .. string.rep('\255', #addr - #high)
 end
 
 local function samePrefix(a, b, bits)
@@ -111,17 +186,27 @@ local function samePrefix(a, b, bits)
   return bit.band(string.byte(a, whole + 1), mask) == bit.band(string.byte(b, whole + 1), mask)
 end
 
--- Seeders first for a leecher, leechers only for a seeder; same-subnet first by over-sampling.
+-- Seeders first for a leecher, leechers only for a seeder. Same-subnet first: in exact mode by the
+-- prefix range of the indexes, otherwise by over-sampling four times and putting near peers first.
 local function pick(skey, lkey, ns, nl, self, count, bits)
   if count <= 0 or stopped then return {} end
   local grouping = bits > 0 and self ~= ''
-  local draw = count
-  if grouping then draw = count * 4 end
-  local candidates = {}
-  if not seeder then sample(skey, ns, draw, '', candidates) end
   local selfAmongLeechers = ''
   if not seeder then selfAmongLeechers = self end
-  sample(lkey, nl, draw - #candidates, selfAmongLeechers, candidates)
+  local chosen = { size = 0 }
+  local candidates = {}
+  if grouping and exact then
+    local lo, hi = prefixRange(self, bits)
+    if not seeder then sampleRange(index[skey], lo, hi, count, '', chosen, candidates) end
+    sampleRange(index[lkey], lo, hi, count - #candidates, selfAmongLeechers, chosen, candidates)
+    if not seeder then sample(skey, ns, count - #candidates, '', chosen, candidates) end
+    sample(lkey, nl, count - #candidates, selfAmongLeechers, chosen, candidates)
+    return candidates
+  end
+  local draw = count
+  if grouping then draw = count * 4 end
+  if not seeder then sample(skey, ns, draw, '', chosen, candidates) end
+  sample(lkey, nl, draw - #candidates, selfAmongLeechers, chosen, candidates)
   if grouping then
     local near, far = {}, {}
     for i = 1, #candidates do

@@ -28,6 +28,8 @@ export interface RedisParams {
   torrentTtl: number;
   /** Cluster: send scrapes to replicas. */
   scrapeFromReplicas: boolean;
+  /** Exact same-subnet-first selection through lexicographic indexes (twice the memory). */
+  subnetIndex: boolean;
 }
 
 export const REDIS_PARAM_DOCS: Record<string, string> = {
@@ -44,6 +46,7 @@ export const REDIS_PARAM_DOCS: Record<string, string> = {
   window_threshold: 'swarm size above which peers are picked from a random window instead of ZRANDMEMBER (default 10000)',
   torrent_ttl: 'seconds a torrent\'s snatch count outlives its last announce; 0 keeps it (default 30 days)',
   scrape_from_replicas: 'Cluster: answer scrapes from replicas (default false)',
+  subnet_index: 'exact same-subnet-first selection with a lexicographic index per peer set: twice the memory (default false: over-sampling)',
 };
 
 function fail(key: string, reason: string): never {
@@ -78,6 +81,7 @@ export function parseRedisParams(raw: Record<string, unknown>): RedisParams {
     windowThreshold: 10_000,
     torrentTtl: 30 * 86400,
     scrapeFromReplicas: false,
+    subnetIndex: false,
   };
   for (const [key, value] of Object.entries(raw)) {
     switch (key) {
@@ -102,6 +106,10 @@ export function parseRedisParams(raw: Record<string, unknown>): RedisParams {
       case 'scrape_from_replicas':
         if (typeof value !== 'boolean') fail(key, 'must be true or false');
         params.scrapeFromReplicas = value;
+        break;
+      case 'subnet_index':
+        if (typeof value !== 'boolean') fail(key, 'must be true or false');
+        params.subnetIndex = value;
         break;
       default:
         fail(key, `unknown parameter of the redis driver (it takes ${Object.keys(REDIS_PARAM_DOCS).join(', ')})`);

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { SwarmCounts } from '../../bittorrent/announce.js';
 import type { DriverContext, SwarmAnnounce, SwarmResult, TrackerStore } from '../driver.js';
 import type { RedisClient } from './connection.js';
-import { KEYS_PER_SWARM, swarmKeys } from './keys.js';
+import { indexedSwarmKeys, KEYS_PER_SWARM, KEYS_PER_SWARM_INDEXED, swarmKeys } from './keys.js';
 import type { RedisParams } from './params.js';
 
 const EVENT_CODES = { none: '0', completed: '1', started: '2', stopped: '3' } as const;
@@ -17,6 +17,7 @@ type ScrapeReply = [number, number, number];
 
 interface ScriptedClient {
   trackerAnnounceBuffer(...args: Array<string | Buffer | number>): Promise<AnnounceReply>;
+  trackerAnnounceIndexedBuffer(...args: Array<string | Buffer | number>): Promise<AnnounceReply>;
   trackerScrape(...args: Array<string | number>): Promise<ScrapeReply>;
 }
 
@@ -44,15 +45,20 @@ export class RedisStore implements TrackerStore {
     private readonly ctx: DriverContext,
   ) {
     // A fixed number of keys per command: a variable count breaks auto-pipelining on Cluster.
+    // One script, two commands: exact subnet mode passes the four index keys as well.
     client.defineCommand('trackerAnnounce', { numberOfKeys: KEYS_PER_SWARM, lua: lua('announce') });
+    client.defineCommand('trackerAnnounceIndexed', { numberOfKeys: KEYS_PER_SWARM_INDEXED, lua: lua('announce') });
     client.defineCommand('trackerScrape', { numberOfKeys: KEYS_PER_SWARM, lua: lua('scrape'), readOnly: true });
     this.scripted = client as unknown as ScriptedClient;
   }
 
   async announce(a: SwarmAnnounce): Promise<SwarmResult> {
-    const keys = swarmKeys(this.params.prefix, a.infoHash);
+    const indexed = this.params.subnetIndex;
+    const keys = indexed ? indexedSwarmKeys(this.params.prefix, a.infoHash) : swarmKeys(this.params.prefix, a.infoHash);
+    const command = indexed ? this.scripted.trackerAnnounceIndexedBuffer : this.scripted.trackerAnnounceBuffer;
     const reply = await this.withRetries(() =>
-      this.scripted.trackerAnnounceBuffer(
+      command.call(
+        this.scripted,
         ...keys,
         a.v4 ?? '',
         a.v6 ?? '',

@@ -39,3 +39,12 @@ describe('redis driver', { skip: missing ?? false }, () => {
     conformanceSuite('redis (cluster of 3 masters and 3 replicas)', ({ peerTtl }) => redisDriver.open({ cluster: cluster.addresses }, { peerTtl, logger }));
   });
 });
+
+describe('redis driver, exact subnet mode', { skip: missing ?? false }, () => {
+  let server: RedisServer;
+  before(async () => {
+    server = await startRedis();
+  });
+  after(() => server.kill());
+  conformanceSuite('redis (standalone, subnet_index)', ({ peerTtl }) => redisDriver.open({ url: server.url, subnet_index: true }, { peerTtl, logger }));
+});
