@@ -181,6 +181,14 @@ export async function startCluster(): Promise<RedisCluster> {
     },
   };
   await cluster.waitHealthy();
+  // Replicas appear in CLUSTER SLOTS once gossip has spread them: clients read the topology from there.
+  await waitFor('every node listing a replica for every slot range', async () => {
+    for (const node of nodes) {
+      const ranges = JSON.parse(await redisCli(node.port, '--json', 'cluster', 'slots')) as unknown[][];
+      if (ranges.length !== 3 || ranges.some((range) => range.length < 4)) return false;
+    }
+    return true;
+  }, 30_000);
   return cluster;
 }
 

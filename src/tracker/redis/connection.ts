@@ -27,6 +27,9 @@ export function connectRedis(params: RedisParams, logger: Logger): RedisClient {
       enableAutoPipelining: true,
       enableOfflineQueue: true,
       scaleReads: params.scrapeFromReplicas ? 'slave' : 'master',
+      // ioredis routes an auto-pipelined custom script by its name, which it does not know to be
+      // read-only: sent alone, the scrape script's readOnly flag takes it to a replica.
+      autoPipeliningIgnoredCommands: params.scrapeFromReplicas ? ['trackerScrape'] : [],
       clusterRetryStrategy: reconnectDelay,
       retryDelayOnFailover: 100,
       retryDelayOnClusterDown: 100,

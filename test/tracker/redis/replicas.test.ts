@@ -109,6 +109,38 @@ describe('tracker replicas sharing Redis', { skip: missing ?? false }, () => {
     });
     sharedStateTests(() => trackers);
 
+    it('answers scrapes from replicas with scrape_from_replicas', async () => {
+      const prefix = `q${randomBytes(3).toString('hex')}:`;
+      const writer = await startTracker({ tracker: { driver: 'redis', params: { cluster: cluster.addresses, prefix } } });
+      const reader = await startTracker({ tracker: { driver: 'redis', params: { cluster: cluster.addresses, prefix, scrape_from_replicas: true } } });
+      try {
+        const replicaCalls = async (): Promise<number> => {
+          let calls = 0;
+          for (const node of cluster.nodes) {
+            if (!(await redisCli(node.port, 'info', 'replication')).includes('role:slave')) continue;
+            // EVALSHA, or EVAL when the script was not yet cached on that replica.
+            for (const m of (await redisCli(node.port, 'info', 'commandstats')).matchAll(/cmdstat_eval(?:sha)?:calls=(\d+)/g)) calls += Number(m[1]);
+          }
+          return calls;
+        };
+        const before = await replicaCalls();
+        const hashes = Array.from({ length: 12 }, () => randomHash());
+        for (const h of hashes) await writer.get(announcePath({ infoHash: h, port: 6500, left: 0 }));
+        const deadline = Date.now() + 5000;
+        let files: Record<string, unknown> = {};
+        while (Date.now() < deadline) {
+          files = decode((await reader.get(scrapePath(hashes))).body).files;
+          if (hashes.every((h) => JSON.stringify(files[decodedKey(h)]) === JSON.stringify({ complete: 1, downloaded: 0, incomplete: 0 }))) break;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        for (const h of hashes) assert.deepEqual(files[decodedKey(h)], { complete: 1, downloaded: 0, incomplete: 0 });
+        assert.ok((await replicaCalls()) - before >= 12, 'the scrape scripts ran on replicas');
+      } finally {
+        await writer.close();
+        await reader.close();
+      }
+    });
+
     it('scrapes many hashes spread over every master in one request', async () => {
       const hashes = Array.from({ length: 60 }, () => randomHash());
       await Promise.all(hashes.map((h, i) => trackers[i % 3]!.get(announcePath({ infoHash: h, port: 6000 + i, left: i % 2 }))));
