@@ -21,8 +21,8 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export const SCHEMA: KeySpec[] = [
   { path: 'http.addr', kind: 'addr', default: '[::]:6969', doc: 'HTTP tracker listener, "host:port". "[::]" listens on every IPv4 and IPv6 address.' },
   { path: 'http.max_query_length', kind: 'int', default: 8192, min: 256, max: 65536, doc: 'Longest query string accepted, in bytes; longer requests get a failure reason.' },
-  { path: 'tracker.driver', kind: 'string', default: 'memory', doc: 'Tracker driver (where swarms live): "memory" built in, or one a custom program registered.' },
-  { path: 'tracker.params', kind: 'object', default: {}, doc: 'Parameters of the tracker driver (memory: reap_interval, milliseconds between background expiry passes, default 250).' },
+  { path: 'tracker.driver', kind: 'string', default: 'memory', doc: 'Tracker driver (where swarms live): "memory" or "redis" built in, or one a custom program registered.' },
+  { path: 'tracker.params', kind: 'object', default: {}, doc: 'Parameters of the tracker driver (memory: reap_interval, milliseconds between background expiry passes, default 250; redis: see below).' },
   { path: 'backend.driver', kind: 'string', default: 'noop', doc: 'Backend driver (where private-site accounting goes): "noop" built in.' },
   { path: 'backend.params', kind: 'object', default: {}, doc: 'Parameters of the backend driver.' },
   { path: 'announce_interval', kind: 'duration', default: 1800, min: 10, max: 86400, doc: 'Seconds between announces that clients are asked to keep (`interval`).' },
