@@ -2,13 +2,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { boot, type RunningTracker } from '../../src/boot.js';
+import { boot } from '../../src/boot.js';
 import { httpGet, type HttpReply } from './http.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
 export interface TestTracker {
-  running: RunningTracker;
   port: number;
   get(path: string, headers?: Record<string, string>, host?: string): Promise<HttpReply>;
   close(): Promise<void>;
@@ -23,7 +22,6 @@ export async function startTracker(config: Record<string, unknown> = {}): Promis
   });
   const port = running.httpAddress.port;
   return {
-    running,
     port,
     get: (path, headers = {}, host = '127.0.0.1') => httpGet(host, port, path, headers),
     close: () => running.close(),
@@ -76,6 +74,23 @@ export function spawnNode(args: string[], env: Record<string, string> = {}): Chi
         waiters.push({ match, resolve: (line) => { clearTimeout(timer); resolve(line); } });
         void exit.then(() => { clearTimeout(timer); reject(new Error(`process exited before the line; stdout: ${lines.join('\n')} stderr: ${err}`)); });
       });
+    },
+  };
+}
+
+/** The tracker CLI as a separate process (configured through the environment), as a TestTracker. */
+export async function startTrackerProcess(env: Record<string, string>): Promise<TestTracker & { proc: ChildTracker }> {
+  const proc = spawnNode([CLI], { TRACKER_HTTP_ADDR: '[::]:0', TRACKER_LOG_LEVEL: 'info', ...env });
+  const line = await proc.waitForLine((l) => l.includes('"tracker started"'), 15_000).catch(() => null);
+  if (!line) throw new Error(`tracker process did not start: ${proc.stderr()}`);
+  const port = portFromStartLine(line);
+  return {
+    proc,
+    port,
+    get: (path, headers = {}, host = '127.0.0.1') => httpGet(host, port, path, headers),
+    async close() {
+      proc.child.kill('SIGTERM');
+      await proc.exit;
     },
   };
 }

@@ -5,13 +5,15 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { announcePath, decode, decodedKey, peerList, randomHash, scrapePath } from '../../helpers/http.js';
 import { redisCli, redisMissing, SHIPPED_CONFIG, startCluster, startRedis, type RedisCluster, type RedisServer } from '../../helpers/redis.js';
-import { startTracker, type TestTracker } from '../../helpers/tracker.js';
+import { startTracker, startTrackerProcess, type TestTracker } from '../../helpers/tracker.js';
 
 const missing = redisMissing();
 
+/** Three tracker processes (the real CLI), each with its own port and its own Redis connections. */
 async function threeTrackers(params: Record<string, unknown>): Promise<TestTracker[]> {
   const prefix = `r${randomBytes(3).toString('hex')}:`;
-  return Promise.all([0, 1, 2].map(() => startTracker({ tracker: { driver: 'redis', params: { ...params, prefix } } })));
+  const env = { TRACKER_TRACKER_DRIVER: 'redis', TRACKER_TRACKER_PARAMS: JSON.stringify({ ...params, prefix }) };
+  return Promise.all([0, 1, 2].map(() => startTrackerProcess(env)));
 }
 
 function sharedStateTests(getTrackers: () => TestTracker[]): void {
