@@ -85,7 +85,7 @@ async function load(server: ChildProcess, options: LoadOptions): Promise<LoadRes
 }
 
 async function startTracker(env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawnPinned(0, CLI, [], { ...process.env, TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_LOG_LEVEL: 'info', ...env });
+  const child = spawnPinned(0, CLI, [], { ...process.env, TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_UDP_ADDR: '127.0.0.1:0', TRACKER_UDP_SECRET: 'benchmark-secret-0123456789', TRACKER_LOG_LEVEL: 'info', ...env });
   const line = await firstLine(child, (l) => l.includes('tracker started'));
   const http = (JSON.parse(line) as { http: string }).http;
   return { child, port: Number(http.slice(http.lastIndexOf(':') + 1)) };

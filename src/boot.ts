@@ -5,7 +5,10 @@ import { pino, type Logger } from 'pino';
 import type { Backend } from './backend/driver.js';
 import { backendDrivers } from './backend/registry.js';
 import { ConfigError, loadConfig, trustedProxyList, type Config, type LoadOptions } from './config/config.js';
+import { randomBytes } from 'node:crypto';
 import { createHttpApp } from './frontend/http/app.js';
+import { ConnectionIds } from './frontend/udp/connection-id.js';
+import { UdpFrontend } from './frontend/udp/server.js';
 import type { TrackerStore } from './tracker/driver.js';
 import { trackerDrivers } from './tracker/registry.js';
 import { Tracker } from './tracker/tracker.js';
@@ -23,6 +26,8 @@ export interface RunningTracker {
   tracker: Tracker;
   /** The bound HTTP address (port 0 in the configuration becomes the real port here). */
   httpAddress: AddressInfo;
+  /** The bound UDP address, when UDP is on. */
+  udpAddress: AddressInfo | null;
   /** Stops accepting, lets in-flight requests finish (up to shutdown_timeout), then closes the drivers. */
   close(): Promise<void>;
 }
@@ -72,22 +77,32 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     },
   });
   const server = createServer(app.callback());
+  let udp: UdpFrontend | null = null;
+  let udpAddress: AddressInfo | null = null;
   try {
     await listen(server, config.http.addr.host, config.http.addr.port);
+    if (config.udp.addr) {
+      // With the memory driver there is one process, so a key of its own is correct; shared drivers
+      // must configure one (config validation insists), so that every replica accepts every id.
+      const secret = config.udp.secret || randomBytes(32).toString('hex');
+      udp = new UdpFrontend({ tracker, logger, ids: new ConnectionIds(secret, config.udp.previous_secret, config.udp.connection_id_grace) });
+      udpAddress = await udp.listen(config.udp.addr.host, config.udp.addr.port);
+    }
   } catch (error) {
-    await Promise.allSettled([store.close(), backend.close()]);
+    server.close();
+    await Promise.allSettled([store.close(), backend.close(), udp?.close()]);
     throw error;
   }
   const httpAddress = server.address() as AddressInfo;
   logger.info(
-    { http: `${formatAddress(httpAddress)}`, tracker: config.tracker.driver, backend: config.backend.driver },
+    { http: formatAddress(httpAddress), udp: udpAddress ? formatAddress(udpAddress) : null, tracker: config.tracker.driver, backend: config.backend.driver },
     'tracker started',
   );
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      await drain(server, config.shutdown_timeout * 1000);
+      await Promise.all([drain(server, config.shutdown_timeout * 1000), udp?.close()]);
       await backend.flush().catch((error: unknown) => logger.error({ err: error }, 'backend flush failed at shutdown'));
       await Promise.allSettled([backend.close(), store.close()]);
       logger.info('tracker stopped');
@@ -110,7 +125,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     process.once('SIGINT', onSignal);
   }
 
-  return { config, logger, tracker, httpAddress, close };
+  return { config, logger, tracker, httpAddress, udpAddress, close };
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

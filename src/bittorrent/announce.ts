@@ -21,6 +21,8 @@ export interface AnnounceRequest {
   claimedIpv4?: Buffer;
   claimedIpv6?: Buffer;
   passkey?: string;
+  /** Only peers of this family are wanted (UDP answers in the family of the packet). */
+  peerFamily?: 4 | 6;
 }
 
 export interface AnnounceResult {

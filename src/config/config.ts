@@ -11,6 +11,8 @@ export interface ListenAddress {
 
 export interface Config {
   http: { addr: ListenAddress; max_query_length: number };
+  /** addr is null when UDP is off. */
+  udp: { addr: ListenAddress | null; secret: string; previous_secret: string; connection_id_grace: number };
   tracker: { driver: string; params: Record<string, unknown> };
   backend: { driver: string; params: Record<string, unknown> };
   announce_interval: number;
@@ -110,6 +112,10 @@ function validate(spec: KeySpec, value: unknown): unknown {
       if (typeof value !== 'string') return fail('must be a string');
       if (value === '' && !spec.optional) fail('must not be empty');
       return value;
+    case 'secret':
+      if (typeof value !== 'string') return fail('must be a string');
+      if (value !== '' && value.length < 16) fail('must be at least 16 characters');
+      return value;
     case 'level':
       if (typeof value !== 'string' || !LOG_LEVELS.includes(value)) return fail(`must be one of ${LOG_LEVELS.join(', ')}`);
       return value;
@@ -125,6 +131,7 @@ function validate(spec: KeySpec, value: unknown): unknown {
       return inRange(seconds);
     }
     case 'addr': {
+      if (value === '' && spec.optional) return null;
       const parsed = typeof value === 'string' ? parseListenAddress(value) : null;
       return parsed ?? fail('must be "host:port" with an IP address host, e.g. "[::]:6969" or "0.0.0.0:6969"');
     }
@@ -215,6 +222,9 @@ function crossCheck(config: Config): void {
   }
   if (config.default_numwant > config.max_numwant) {
     throw new ConfigError('default_numwant', `must not exceed max_numwant (${config.max_numwant})`);
+  }
+  if (config.udp.addr && config.udp.secret === '' && config.tracker.driver !== 'memory') {
+    throw new ConfigError('udp.secret', 'required with a shared tracker driver: every replica must accept the connection ids the others issue (set TRACKER_UDP_SECRET)');
   }
   if (config.real_ip_header !== '' && !/^[A-Za-z0-9-]+$/.test(config.real_ip_header)) {
     throw new ConfigError('real_ip_header', 'must be a header name');

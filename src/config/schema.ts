@@ -3,7 +3,7 @@
  * example.json and the README's table all follow this one list (a test keeps them in step).
  */
 
-export type KeyKind = 'string' | 'int' | 'bool' | 'duration' | 'addr' | 'cidrs' | 'object' | 'level';
+export type KeyKind = 'string' | 'secret' | 'int' | 'bool' | 'duration' | 'addr' | 'cidrs' | 'object' | 'level';
 
 export interface KeySpec {
   path: string;
@@ -21,6 +21,10 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export const SCHEMA: KeySpec[] = [
   { path: 'http.addr', kind: 'addr', default: '[::]:6969', doc: 'HTTP tracker listener, "host:port". "[::]" listens on every IPv4 and IPv6 address.' },
   { path: 'http.max_query_length', kind: 'int', default: 8192, min: 256, max: 65536, doc: 'Longest query string accepted, in bytes; longer requests get a failure reason.' },
+  { path: 'udp.addr', kind: 'addr', default: '[::]:6969', optional: true, doc: 'UDP tracker listener (BEP 15), "host:port"; "" turns UDP off.' },
+  { path: 'udp.secret', kind: 'secret', default: '', optional: true, doc: 'Key of the UDP connection ids, shared by every replica (at least 16 characters). Required with a shared tracker driver; with the memory driver an unset key is made at random at start.' },
+  { path: 'udp.previous_secret', kind: 'secret', default: '', optional: true, doc: 'The key before the last rotation, still accepted so that clients holding its ids are not refused.' },
+  { path: 'udp.connection_id_grace', kind: 'duration', default: 60, min: 0, max: 3600, doc: 'Seconds a UDP connection id stays valid past the two minutes of BEP 15 (some clients keep ids longer).' },
   { path: 'tracker.driver', kind: 'string', default: 'memory', doc: 'Tracker driver (where swarms live): "memory" or "redis" built in, or one a custom program registered.' },
   { path: 'tracker.params', kind: 'object', default: {}, doc: 'Parameters of the tracker driver (memory: reap_interval, milliseconds between background expiry passes, default 250; redis: see below).' },
   { path: 'backend.driver', kind: 'string', default: 'noop', doc: 'Backend driver (where private-site accounting goes): "noop" built in.' },

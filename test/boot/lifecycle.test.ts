@@ -14,7 +14,7 @@ const isStartLine = (line: string): boolean => line.includes('"tracker started"'
 
 describe('a custom program with its own driver', () => {
   it('registers the driver, boots, and serves announces from it', async () => {
-    const proc = spawnNode([FIXTURE], { TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_TRACKER_PARAMS: '{"peer":"10.9.8.7:4242"}' });
+    const proc = spawnNode([FIXTURE], { TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_UDP_ADDR: '', TRACKER_TRACKER_PARAMS: '{"peer":"10.9.8.7:4242"}' });
     try {
       const port = portFromStartLine(await proc.waitForLine(isStartLine));
       assert.match(proc.lines[0]!, /"tracker":"fixed"/);
@@ -29,7 +29,7 @@ describe('a custom program with its own driver', () => {
 
 describe('graceful stop', () => {
   it('on SIGTERM stops accepting, finishes the request in flight, and exits 0', async () => {
-    const proc = spawnNode([FIXTURE], { TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_TRACKER_PARAMS: '{"peer":"10.0.0.1:1","delay_ms":800}' });
+    const proc = spawnNode([FIXTURE], { TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_UDP_ADDR: '', TRACKER_TRACKER_PARAMS: '{"peer":"10.0.0.1:1","delay_ms":800}' });
     const port = portFromStartLine(await proc.waitForLine(isStartLine));
     const inFlight = httpGet('127.0.0.1', port, announcePath({ infoHash: randomHash() }));
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -51,7 +51,7 @@ describe('the CLI', () => {
     try {
       const line = await proc.waitForLine(isStartLine);
       const record = JSON.parse(line);
-      assert.deepEqual([record.http, record.tracker, record.backend], ['[::]:6969', 'memory', 'noop']);
+      assert.deepEqual([record.http, record.udp, record.tracker, record.backend], ['[::]:6969', '[::]:6969', 'memory', 'noop']);
       const hash = randomHash();
       await httpGet('127.0.0.1', 6969, announcePath({ infoHash: hash, port: 1111 }));
       const d = decode((await httpGet('::1', 6969, announcePath({ infoHash: hash, port: 2222 }))).body);
@@ -91,10 +91,12 @@ describe('the CLI', () => {
     ['an unknown driver', [], { TRACKER_TRACKER_DRIVER: 'postgres' }, 2, /tracker\.driver: unknown driver "postgres" \(registered: memory, redis\)/],
     ['bad driver parameters', [], { TRACKER_TRACKER_PARAMS: '{"reap_interval":1}' }, 1, /tracker\.params\.reap_interval/],
     ['an unknown argument', ['--verbose'], {}, 2, /--verbose: unknown argument/],
+    ['UDP on a shared driver without a key', [], { TRACKER_TRACKER_DRIVER: 'redis', TRACKER_UDP_SECRET: '' }, 2, /udp\.secret: required with a shared tracker driver/],
+    ['a short UDP key', [], { TRACKER_UDP_SECRET: 'short' }, 2, /TRACKER_UDP_SECRET \(udp\.secret\): must be at least 16 characters/],
   ];
   for (const [name, args, env, exitCode, message] of refusals) {
     it(`refuses to start with ${name}, naming the key`, async () => {
-      const proc = spawnNode([CLI, ...args], { TRACKER_HTTP_ADDR: '127.0.0.1:0', ...env });
+      const proc = spawnNode([CLI, ...args], { TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_UDP_ADDR: '127.0.0.1:0', TRACKER_UDP_SECRET: 'a-secret-of-16-chars-or-more', ...env });
       const { code } = await proc.exit;
       assert.equal(code, exitCode, proc.stderr());
       assert.match(proc.stderr(), message);
@@ -107,7 +109,7 @@ describe('the CLI', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as { port: number }).port;
     try {
-      const proc = spawnNode([CLI], { TRACKER_HTTP_ADDR: `127.0.0.1:${port}` });
+      const proc = spawnNode([CLI], { TRACKER_HTTP_ADDR: `127.0.0.1:${port}`, TRACKER_UDP_ADDR: '' });
       assert.equal((await proc.exit).code, 1);
       assert.match(proc.stderr(), /EADDRINUSE/);
     } finally {
@@ -116,7 +118,7 @@ describe('the CLI', () => {
   });
 
   it('reports failure reasons, not crashes, for garbage', async () => {
-    const proc = spawnNode([CLI], { TRACKER_HTTP_ADDR: '127.0.0.1:0' });
+    const proc = spawnNode([CLI], { TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_UDP_ADDR: '127.0.0.1:0' });
     try {
       const port = portFromStartLine(await proc.waitForLine(isStartLine));
       const reply = await httpGet('127.0.0.1', port, '/announce?%%%%&&&==');

@@ -94,6 +94,15 @@ describe('configuration', () => {
     fails({ env: { TRACKER_RESPECT_AF: 'perhaps' } }, 'TRACKER_RESPECT_AF', /true or false/);
     fails({ env: { TRACKER_TRACKER_PARAMS: '{' } }, 'TRACKER_TRACKER_PARAMS', /JSON object/);
     fails({ config: '/nonexistent/shoal.json' }, '--config', /cannot read/);
+    fails({ config: { tracker: { driver: 'redis' } } }, 'udp.secret', /required with a shared tracker driver/);
+    fails({ config: { udp: { secret: 'short' } } }, 'udp.secret', /at least 16 characters/);
+    fails({ config: { udp: { addr: 'somewhere' } } }, 'udp.addr', /host:port/);
+  });
+
+  it('turns UDP off with an empty address, and needs no key then', () => {
+    const c = loadConfig({ config: { tracker: { driver: 'redis' }, udp: { addr: '' } } });
+    assert.equal(c.udp.addr, null);
+    assert.deepEqual(loadConfig().udp.addr, { host: '::', port: 6969 });
   });
 
   it('parses durations', () => {

@@ -5,10 +5,14 @@ import { pino } from 'pino';
 import { boot } from '../../src/boot.js';
 import { httpGet, type HttpReply } from './http.js';
 
+/** The UDP connection-id key the test trackers share. */
+export const TEST_UDP_SECRET = 'test-secret-0123456789abcdef';
+
 export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
 export interface TestTracker {
   port: number;
+  udpPort: number;
   get(path: string, headers?: Record<string, string>, host?: string): Promise<HttpReply>;
   close(): Promise<void>;
 }
@@ -16,13 +20,18 @@ export interface TestTracker {
 /** Boots a tracker in this process on a free port of every address ([::]:0). */
 export async function startTracker(config: Record<string, unknown> = {}): Promise<TestTracker> {
   const running = await boot({
-    config: { ...config, http: { addr: '[::]:0', ...((config.http as object) ?? {}) } },
+    config: {
+      ...config,
+      http: { addr: '[::]:0', ...((config.http as object) ?? {}) },
+      udp: { addr: '[::]:0', secret: TEST_UDP_SECRET, ...((config.udp as object) ?? {}) },
+    },
     env: {},
     logger: pino({ level: 'silent' }),
   });
   const port = running.httpAddress.port;
   return {
     port,
+    udpPort: running.udpAddress?.port ?? 0,
     get: (path, headers = {}, host = '127.0.0.1') => httpGet(host, port, path, headers),
     close: () => running.close(),
   };
@@ -80,12 +89,14 @@ export function spawnNode(args: string[], env: Record<string, string> = {}): Chi
 
 /** The tracker CLI as a separate process (configured through the environment), as a TestTracker. */
 export async function startTrackerProcess(env: Record<string, string>): Promise<TestTracker & { proc: ChildTracker }> {
-  const proc = spawnNode([CLI], { TRACKER_HTTP_ADDR: '[::]:0', TRACKER_LOG_LEVEL: 'info', ...env });
+  const proc = spawnNode([CLI], { TRACKER_HTTP_ADDR: '[::]:0', TRACKER_UDP_ADDR: '[::]:0', TRACKER_UDP_SECRET: TEST_UDP_SECRET, TRACKER_LOG_LEVEL: 'info', ...env });
   const line = await proc.waitForLine((l) => l.includes('"tracker started"'), 15_000).catch(() => null);
   if (!line) throw new Error(`tracker process did not start: ${proc.stderr()}`);
   const port = portFromStartLine(line);
+  const udpPort = udpPortFromStartLine(line);
   return {
     proc,
+    udpPort,
     port,
     get: (path, headers = {}, host = '127.0.0.1') => httpGet(host, port, path, headers),
     async close() {
@@ -95,8 +106,14 @@ export async function startTrackerProcess(env: Record<string, string>): Promise<
   };
 }
 
-/** The port from the "tracker started" log line. */
+/** The HTTP port from the "tracker started" log line. */
 export function portFromStartLine(line: string): number {
   const record = JSON.parse(line) as { http: string };
   return Number(record.http.slice(record.http.lastIndexOf(':') + 1));
+}
+
+/** The UDP port from the "tracker started" log line (0 when UDP is off). */
+export function udpPortFromStartLine(line: string): number {
+  const record = JSON.parse(line) as { udp: string | null };
+  return record.udp ? Number(record.udp.slice(record.udp.lastIndexOf(':') + 1)) : 0;
 }

@@ -4,6 +4,7 @@ import Koa from 'koa';
 import type { Logger } from 'pino';
 import { ClientError } from '../../bittorrent/errors.js';
 import type { Tracker } from '../../tracker/tracker.js';
+import { throttledErrorLog } from '../errors.js';
 import { resolveClientIp, type ClientIpOptions } from './client-ip.js';
 import { parseAnnounce, parseScrape } from './parser.js';
 import { writeCompactAnnounce, writeDictAnnounce, writeFailure, writeScrape } from './writer.js';
@@ -13,19 +14,6 @@ export interface HttpFrontendOptions {
   logger: Logger;
   maxQueryLength: number;
   clientIp: ClientIpOptions;
-}
-
-/** Failures the client could not cause are logged, but at most once a second per message. */
-function throttledErrorLog(logger: Logger): (error: unknown) => void {
-  const lastLogged = new Map<string, number>();
-  return (error) => {
-    const message = error instanceof Error ? error.message : String(error);
-    const now = Date.now();
-    if ((lastLogged.get(message) ?? 0) > now - 1000) return;
-    if (lastLogged.size > 1000) lastLogged.clear();
-    lastLogged.set(message, now);
-    logger.error({ err: error }, 'request failed');
-  };
 }
 
 function queryOf(url: string | undefined): string {

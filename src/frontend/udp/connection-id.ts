@@ -1,0 +1,49 @@
+/**
+ * Stateless UDP connection ids (BEP 15): issue time (u32, seconds) followed by the first four bytes of
+ * HMAC-SHA256(secret, issue time || client IP). Any process holding the secret accepts an id issued by
+ * any other, so a client's connect and announce may reach different replicas. The previous secret is
+ * still accepted, so the key can rotate without dropping clients.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/** BEP 15: a client may use a connection id for two minutes. */
+export const CONNECTION_ID_LIFETIME = 120;
+/** Allowed clock difference between replicas, seconds. */
+const CLOCK_SKEW = 5;
+
+export class ConnectionIds {
+  private readonly keys: Buffer[];
+
+  constructor(
+    secret: string,
+    previousSecret: string,
+    private readonly graceSeconds: number,
+  ) {
+    this.keys = [Buffer.from(secret, 'utf8')];
+    if (previousSecret) this.keys.push(Buffer.from(previousSecret, 'utf8'));
+  }
+
+  issue(ip: Buffer, nowSeconds = Math.floor(Date.now() / 1000)): Buffer {
+    const id = Buffer.allocUnsafe(8);
+    id.writeUInt32BE(nowSeconds >>> 0, 0);
+    this.mac(this.keys[0]!, id, ip).copy(id, 4, 0, 4);
+    return id;
+  }
+
+  /** `id` is the 8 bytes at `offset` of `packet`. */
+  verify(packet: Buffer, offset: number, ip: Buffer, nowSeconds = Math.floor(Date.now() / 1000)): boolean {
+    const issued = packet.readUInt32BE(offset);
+    const age = nowSeconds - issued;
+    if (age > CONNECTION_ID_LIFETIME + this.graceSeconds || age < -CLOCK_SKEW) return false;
+    const given = packet.subarray(offset + 4, offset + 8);
+    const time = packet.subarray(offset, offset + 4);
+    let valid = false;
+    // Every key is tried, whatever matched, so the time taken does not tell which key it was.
+    for (const key of this.keys) if (timingSafeEqual(this.mac(key, time, ip).subarray(0, 4), given)) valid = true;
+    return valid;
+  }
+
+  private mac(key: Buffer, time: Buffer, ip: Buffer): Buffer {
+    return createHmac('sha256', key).update(time.subarray(0, 4)).update(ip).digest();
+  }
+}

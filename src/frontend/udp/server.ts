@@ -1,0 +1,137 @@
+/** The UDP frontend (BEP 15, BEP 41): connect, announce, scrape, error, over IPv4 and IPv6. */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { parseIp } from '../../bittorrent/address.js';
+import { ClientError } from '../../bittorrent/errors.js';
+import type { Tracker } from '../../tracker/tracker.js';
+import { throttledErrorLog } from '../errors.js';
+import { ConnectionIds } from './connection-id.js';
+import {
+  ACTION_ANNOUNCE,
+  ACTION_CONNECT,
+  ACTION_SCRAPE,
+  ANNOUNCE_LENGTH,
+  MIN_PACKET_LENGTH,
+  parseAnnounce,
+  passkeyOf,
+  PROTOCOL_ID,
+  SCRAPE_HEADER_LENGTH,
+  writeAnnounce,
+  writeConnect,
+  writeError,
+  writeScrape,
+} from './packets.js';
+
+/** Peers per reply that keep it under about 1,500 bytes (what opentracker does too). */
+const MAX_PEERS_V4 = 200;
+const MAX_PEERS_V6 = 66;
+
+export interface UdpFrontendOptions {
+  tracker: Tracker;
+  logger: Logger;
+  ids: ConnectionIds;
+}
+
+export class UdpFrontend {
+  private socket: Socket | null = null;
+  private readonly logError: (error: unknown) => void;
+
+  constructor(private readonly options: UdpFrontendOptions) {
+    this.logError = throttledErrorLog(options.logger);
+  }
+
+  listen(host: string, port: number): Promise<AddressInfo> {
+    const ipv4Host = /^\d+\.\d+\.\d+\.\d+$/.test(host);
+    // "::" with ipv6Only off takes IPv4 too, as IPv4-mapped addresses.
+    const socket = createSocket({ type: ipv4Host ? 'udp4' : 'udp6', ipv6Only: false, recvBufferSize: 4 << 20 });
+    socket.on('message', (packet, rinfo) => void this.handle(packet, rinfo, socket));
+    socket.on('error', (error) => this.logError(error));
+    this.socket = socket;
+    return new Promise((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind({ address: host, port }, () => {
+        socket.off('error', reject);
+        resolve(socket.address());
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    const socket = this.socket;
+    this.socket = null;
+    return new Promise((resolve) => (socket ? socket.close(() => resolve()) : resolve()));
+  }
+
+  /** Answers one datagram, or stays silent when it is not a tracker packet at all. */
+  async handle(packet: Buffer, rinfo: RemoteInfo, socket: Socket): Promise<void> {
+    if (packet.length < MIN_PACKET_LENGTH) return;
+    const ip = parseIp(rinfo.address);
+    if (!ip) return;
+    const action = packet.readUInt32BE(8);
+    const transactionId = packet.readUInt32BE(12);
+    const send = (reply: Buffer): void => socket.send(reply, rinfo.port, rinfo.address);
+
+    if (action === ACTION_CONNECT) {
+      if (packet.readBigUInt64BE(0) !== PROTOCOL_ID) return;
+      send(writeConnect(transactionId, this.options.ids.issue(ip)));
+      return;
+    }
+    if (!this.options.ids.verify(packet, 0, ip)) {
+      // No valid connection id: the sender may be spoofed, so never answer with more than it sent.
+      send(writeError(transactionId, 'invalid connection id').subarray(0, packet.length));
+      return;
+    }
+    try {
+      if (action === ACTION_ANNOUNCE) send(await this.announce(packet, transactionId, ip));
+      else if (action === ACTION_SCRAPE) send(await this.scrape(packet, transactionId));
+      else send(writeError(transactionId, `unknown action ${action}`));
+    } catch (error) {
+      if (error instanceof ClientError) {
+        send(writeError(transactionId, error.message));
+      } else {
+        this.logError(error);
+        send(writeError(transactionId, 'tracker is temporarily unavailable, try again later'));
+      }
+    }
+  }
+
+  private async announce(packet: Buffer, transactionId: number, ip: Buffer): Promise<Buffer> {
+    if (packet.length < ANNOUNCE_LENGTH) throw new ClientError(`announce packet too short (${packet.length} bytes, needs ${ANNOUNCE_LENGTH})`);
+    const a = parseAnnounce(packet);
+    if (a.event === null) throw new ClientError('unknown event');
+    if (a.port === 0) throw new ClientError('invalid port: must be 1-65535');
+    if (a.left < 0 || a.uploaded < 0 || a.downloaded < 0) throw new ClientError('invalid left/uploaded/downloaded: must not be negative');
+    const family = ip.length === 4 ? 4 : 6;
+    const cap = family === 4 ? MAX_PEERS_V4 : MAX_PEERS_V6;
+    const claimed = a.ip !== 0 && family === 4 ? Buffer.from([a.ip >>> 24, (a.ip >>> 16) & 0xff, (a.ip >>> 8) & 0xff, a.ip & 0xff]) : undefined;
+    const result = await this.options.tracker.announce({
+      infoHash: a.infoHash,
+      peerId: a.peerId,
+      port: a.port,
+      uploaded: a.uploaded,
+      downloaded: a.downloaded,
+      left: a.left,
+      event: a.event,
+      numwant: Math.min(a.numwant < 0 ? this.options.tracker.policy.defaultNumwant : a.numwant, cap),
+      compact: true,
+      noPeerId: true,
+      sourceIp: ip,
+      claimedIp: claimed,
+      passkey: passkeyOf(a.urlData),
+      peerFamily: family,
+    });
+    // A UDP answer carries the peers of the family the packet came over.
+    const peers = family === 4 ? result.peers4 : result.peers6;
+    return writeAnnounce(transactionId, result.interval, result.incomplete, result.complete, peers);
+  }
+
+  private async scrape(packet: Buffer, transactionId: number): Promise<Buffer> {
+    const count = Math.floor((packet.length - SCRAPE_HEADER_LENGTH) / 20);
+    if (count === 0) throw new ClientError('no info_hash in scrape');
+    const infoHashes: Buffer[] = [];
+    for (let i = 0; i < count; i++) infoHashes.push(Buffer.from(packet.subarray(16 + i * 20, 36 + i * 20)));
+    const result = await this.options.tracker.scrape({ infoHashes });
+    return writeScrape(transactionId, result.files.map((f) => f.counts));
+  }
+}
