@@ -59,20 +59,49 @@ function zipfSampler(n: number, s: number): () => number {
   };
 }
 
-export function buildRequests(o: LoadOptions): Buffer[] {
-  const hashes = Array.from({ length: o.torrents }, () => escape(randomBytes(20)));
+export interface PoolPeer {
+  infoHash: Buffer;
+  peerId: Buffer;
+  port: number;
+  left: number;
+}
+
+/** The simulated peers: each announces one torrent, picked by Zipf popularity; a share are seeders. */
+export function buildPool(o: Pick<LoadOptions, 'torrents' | 'zipf' | 'seeders' | 'pool'>): PoolPeer[] {
+  const hashes = Array.from({ length: o.torrents }, () => randomBytes(20));
   const pick = zipfSampler(o.torrents, o.zipf);
+  return Array.from({ length: o.pool }, (_, i) => ({
+    infoHash: hashes[pick()]!,
+    peerId: randomBytes(20),
+    port: 1024 + (i % 64000),
+    left: Math.random() < o.seeders ? 0 : 1 + Math.floor(Math.random() * 1e9),
+  }));
+}
+
+export function buildRequests(o: LoadOptions): Buffer[] {
   const connection = o.keepAlive ? 'keep-alive' : 'close';
-  const out: Buffer[] = [];
-  for (let i = 0; i < o.pool; i++) {
-    const left = Math.random() < o.seeders ? 0 : 1 + Math.floor(Math.random() * 1e9);
-    const port = 1024 + (i % 64000);
+  return buildPool(o).map((p) => {
     const path =
-      `/announce?info_hash=${hashes[pick()]}&peer_id=${escape(randomBytes(20))}&port=${port}` +
-      `&uploaded=0&downloaded=0&left=${left}&numwant=${o.numwant}&compact=1`;
-    out.push(Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${o.host}\r\nConnection: ${connection}\r\n\r\n`, 'latin1'));
-  }
-  return out;
+      `/announce?info_hash=${escape(p.infoHash)}&peer_id=${escape(p.peerId)}&port=${p.port}` +
+      `&uploaded=0&downloaded=0&left=${p.left}&numwant=${o.numwant}&compact=1`;
+    return Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${o.host}\r\nConnection: ${connection}\r\n\r\n`, 'latin1');
+  });
+}
+
+/** Requests/s and latency percentiles from the recorded latencies (microseconds). */
+export function summarize(latencies: Float64Array, count: number, seconds: number, extra: { failures: number; errors: number; bodyBytes: number }): LoadResult {
+  const sorted = latencies.subarray(0, Math.min(count, latencies.length)).sort();
+  const at = (q: number): number => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : 0);
+  return {
+    requests: count,
+    failures: extra.failures,
+    errors: extra.errors,
+    seconds,
+    rps: count / seconds,
+    p50us: at(0.5),
+    p99us: at(0.99),
+    meanBodyBytes: count ? extra.bodyBytes / count : 0,
+  };
 }
 
 const HEADER_END = Buffer.from('\r\n\r\n');
@@ -158,19 +187,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   };
 
   await Promise.all(Array.from({ length: o.connections }, () => (o.keepAlive ? keepAliveWorker() : closeWorker())));
-  const seconds = (performance.now() - started) / 1000;
-  const sorted = latencies.subarray(0, Math.min(count, latencies.length)).sort();
-  const at = (q: number): number => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : 0);
-  return {
-    requests: count,
-    failures,
-    errors,
-    seconds,
-    rps: count / seconds,
-    p50us: at(0.5),
-    p99us: at(0.99),
-    meanBodyBytes: count ? bodyBytes / count : 0,
-  };
+  return summarize(latencies, count, (performance.now() - started) / 1000, { failures, errors, bodyBytes });
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {

@@ -75,20 +75,20 @@ function cpuSeconds(pid: number): number {
 }
 
 /** The pid of the node process under taskset (taskset execs, so it is the same pid). */
-async function load(server: ChildProcess, options: LoadOptions): Promise<LoadResult & { cpuUsPerRequest: number }> {
+async function load(server: ChildProcess, options: LoadOptions, generator = './load.js'): Promise<LoadResult & { cpuUsPerRequest: number }> {
   const cpuBefore = cpuSeconds(server.pid!);
-  const child = spawnPinned(1, here('./load.js'), [JSON.stringify(options)]);
+  const child = spawnPinned(1, here(generator), [JSON.stringify(options)]);
   const [line] = await allLines(child);
   const result = JSON.parse(line!) as LoadResult;
   const cpu = cpuSeconds(server.pid!) - cpuBefore;
   return { ...result, cpuUsPerRequest: (cpu * 1e6) / Math.max(1, result.requests) };
 }
 
-async function startTracker(env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number }> {
+async function startTracker(env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number; udpPort: number }> {
   const child = spawnPinned(0, CLI, [], { ...process.env, TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_UDP_ADDR: '127.0.0.1:0', TRACKER_UDP_SECRET: 'benchmark-secret-0123456789', TRACKER_LOG_LEVEL: 'info', ...env });
   const line = await firstLine(child, (l) => l.includes('tracker started'));
-  const http = (JSON.parse(line) as { http: string }).http;
-  return { child, port: Number(http.slice(http.lastIndexOf(':') + 1)) };
+  const { http, udp } = JSON.parse(line) as { http: string; udp: string };
+  return { child, port: Number(http.slice(http.lastIndexOf(':') + 1)), udpPort: Number(udp.slice(udp.lastIndexOf(':') + 1)) };
 }
 
 async function startBare(): Promise<{ child: ChildProcess; port: number }> {
@@ -164,10 +164,12 @@ async function main(): Promise<void> {
     rows.push([`tracker  ${mode}`, await load(tracker.child, { ...base, host: '127.0.0.1', port: tracker.port, keepAlive, seconds: caseSeconds })]);
     rows.push([`bare     ${mode}`, await load(bare.child, { ...base, host: '127.0.0.1', port: bare.port, keepAlive, seconds: caseSeconds })]);
   }
+  const udpMemory = await load(tracker.child, { ...base, host: '127.0.0.1', port: tracker.udpPort, keepAlive: true, seconds }, './udp-load.js');
   await Promise.all([stop(tracker.child), stop(bare.child)]);
 
   // The redis driver under the same load: Redis on CPU 1 beside the load generator, the tracker on CPU 0.
   let redisRow: [string, LoadResult & { cpuUsPerRequest: number }] | null = null;
+  let udpRedis: (LoadResult & { cpuUsPerRequest: number }) | null = null;
   let redisStats = '';
   const hasRedis = ((): boolean => {
     try {
@@ -190,12 +192,15 @@ async function main(): Promise<void> {
       `redis driver: ${(calls / Math.max(1, result.requests)).toFixed(3)} script calls per announce, ` +
       `${evalsha ? evalsha[3] : '?'} µs of Redis time per announce (INFO commandstats)`;
     redisRow = ['tracker  keep-alive, redis', result];
+    udpRedis = await load(redisTracker.child, { ...base, host: '127.0.0.1', port: redisTracker.udpPort, keepAlive: true, seconds }, './udp-load.js');
     await stop(redisTracker.child);
     redis.child.kill('SIGKILL');
   } else {
     redisStats = hasRedis ? 'redis driver: skipped (--no-redis)' : 'redis driver: skipped (redis-server not installed)';
   }
   if (redisRow) rows.push(redisRow);
+  rows.push(['tracker  UDP', udpMemory]);
+  if (udpRedis) rows.push(['tracker  UDP, redis', udpRedis]);
 
   console.log('case                        requests/s     p50 µs     p99 µs   server CPU µs/req   body B   failures  errors');
   for (const [name, r] of rows) {
@@ -206,6 +211,8 @@ async function main(): Promise<void> {
   const ratio = (i: number, j: number): string => (rows[i]![1].rps / rows[j]![1].rps).toFixed(2);
   console.log(`\ntracker/bare throughput: keep-alive ${ratio(0, 1)}, Connection: close ${ratio(2, 3)}`);
   if (redisRow) console.log(`redis/memory driver throughput (keep-alive): ${ratio(4, 0)}`);
+  const udpRow = rows.findIndex(([name]) => name === 'tracker  UDP');
+  console.log(`UDP/HTTP keep-alive throughput: memory ${ratio(udpRow, 0)}` + (udpRedis ? `, redis ${(udpRedis.rps / redisRow![1].rps).toFixed(2)}` : ''));
   console.log(redisStats);
 
   if (!args.includes('--no-scaling')) {
