@@ -108,6 +108,21 @@ local ns4, nl4 = redis.call('ZCARD', s4), redis.call('ZCARD', l4)
 local ns6, nl6 = redis.call('ZCARD', s6), redis.call('ZCARD', l6)
 local downloaded = tonumber(redis.call('HGET', meta, 'd') or '0')
 
+-- Appends up to `count` of `members` to `out`, skipping `self` and members already in `chosen`.
+local function keep(members, count, self, chosen, out)
+  local added = 0
+  for i = 1, #members do
+    local m = members[i]
+    if m ~= self and not chosen[m] then
+      out[#out + 1] = m
+      chosen[m] = true
+      chosen.size = chosen.size + 1
+      added = added + 1
+      if added == count then return end
+    end
+  end
+end
+
 -- Appends up to `count` random members of `key` (of size n) to `out`, skipping `self` and members
 -- already in `chosen`.
 local function sample(key, n, count, self, chosen, out)
@@ -124,17 +139,7 @@ local function sample(key, n, count, self, chosen, out)
     local start = math.random(0, n - take)
     members = redis.call('ZRANGE', key, start, start + take - 1)
   end
-  local added = 0
-  for i = 1, #members do
-    local m = members[i]
-    if m ~= self and not chosen[m] then
-      out[#out + 1] = m
-      chosen[m] = true
-      chosen.size = chosen.size + 1
-      added = added + 1
-      if added == count then return end
-    end
-  end
+  keep(members, count, self, chosen, out)
 end
 
 -- Exact mode: up to `count` random members of the index `lexKey` within the prefix range [lo, hi].
@@ -149,17 +154,7 @@ local function sampleRange(lexKey, lo, hi, count, self, chosen, out)
   else
     members = redis.call('ZRANGEBYLEX', lexKey, lo, hi, 'LIMIT', math.random(0, n - take), take)
   end
-  local added = 0
-  for i = 1, #members do
-    local m = members[i]
-    if m ~= self and not chosen[m] then
-      out[#out + 1] = m
-      chosen[m] = true
-      chosen.size = chosen.size + 1
-      added = added + 1
-      if added == count then return end
-    end
-  end
+  keep(members, count, self, chosen, out)
 end
 
 -- The index range of addresses sharing the first `bits` bits of `addr`.
