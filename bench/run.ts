@@ -85,7 +85,7 @@ async function load(server: ChildProcess, options: LoadOptions, generator = './l
 }
 
 async function startTracker(env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number; udpPort: number }> {
-  const child = spawnPinned(0, CLI, [], { ...process.env, TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_UDP_ADDR: '127.0.0.1:0', TRACKER_UDP_SECRET: 'benchmark-secret-0123456789', TRACKER_LOG_LEVEL: 'info', ...env });
+  const child = spawnPinned(0, CLI, [], { ...process.env, TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_UDP_ADDR: '127.0.0.1:0', TRACKER_UDP_SECRET: 'benchmark-secret-0123456789', TRACKER_METRICS_ADDR: '', TRACKER_LOG_LEVEL: 'info', ...env });
   const line = await firstLine(child, (l) => l.includes('tracker started'));
   const { http, udp } = JSON.parse(line) as { http: string; udp: string };
   return { child, port: Number(http.slice(http.lastIndexOf(':') + 1)), udpPort: Number(udp.slice(udp.lastIndexOf(':') + 1)) };

@@ -8,6 +8,8 @@ import { ConfigError, loadConfig, trustedProxyList, type Config, type LoadOption
 import { randomBytes } from 'node:crypto';
 import { createHttpApp } from './frontend/http/app.js';
 import { ConnectionIds } from './frontend/udp/connection-id.js';
+import { TrackerMetrics } from './metrics/metrics.js';
+import { listenMetrics } from './metrics/server.js';
 import { UdpFrontend } from './frontend/udp/server.js';
 import type { TrackerStore } from './tracker/driver.js';
 import { trackerDrivers } from './tracker/registry.js';
@@ -28,6 +30,8 @@ export interface RunningTracker {
   httpAddress: AddressInfo;
   /** The bound UDP address, when UDP is on. */
   udpAddress: AddressInfo | null;
+  /** The bound metrics address, when metrics are on. */
+  metricsAddress: AddressInfo | null;
   /** Stops accepting, lets in-flight requests finish (up to shutdown_timeout), then closes the drivers. */
   close(): Promise<void>;
 }
@@ -44,7 +48,9 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     logger.warn('allow_full_scrape: the %s driver may not offer a full scrape; such scrapes get a failure reason', config.tracker.driver);
   }
 
-  const store: TrackerStore = await trackerDriver.open(config.tracker.params, { peerTtl: config.peer_ttl, logger: logger.child({ driver: config.tracker.driver }) });
+  const rawStore: TrackerStore = await trackerDriver.open(config.tracker.params, { peerTtl: config.peer_ttl, logger: logger.child({ driver: config.tracker.driver }) });
+  const metrics = new TrackerMetrics(config.tracker.driver, rawStore);
+  const store = metrics.instrument(rawStore);
   let backend: Backend;
   try {
     backend = await backendDriver.open(config.backend.params, { logger: logger.child({ backend: config.backend.driver }) });
@@ -69,6 +75,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
 
   const app = createHttpApp({
     tracker,
+    metrics,
     logger,
     maxQueryLength: config.http.max_query_length,
     clientIp: {
@@ -79,23 +86,29 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   const server = createServer(app.callback());
   let udp: UdpFrontend | null = null;
   let udpAddress: AddressInfo | null = null;
+  let metricsServer: Server | null = null;
+  let metricsAddress: AddressInfo | null = null;
   try {
     await listen(server, config.http.addr.host, config.http.addr.port);
     if (config.udp.addr) {
       // With the memory driver there is one process, so a key of its own is correct; shared drivers
       // must configure one (config validation insists), so that every replica accepts every id.
       const secret = config.udp.secret || randomBytes(32).toString('hex');
-      udp = new UdpFrontend({ tracker, logger, ids: new ConnectionIds(secret, config.udp.previous_secret, config.udp.connection_id_grace) });
+      udp = new UdpFrontend({ tracker, metrics, logger, ids: new ConnectionIds(secret, config.udp.previous_secret, config.udp.connection_id_grace) });
       udpAddress = await udp.listen(config.udp.addr.host, config.udp.addr.port);
+    }
+    if (config.metrics.addr) {
+      ({ server: metricsServer, address: metricsAddress } = await listenMetrics(metrics, config.metrics.addr.host, config.metrics.addr.port));
     }
   } catch (error) {
     server.close();
+    metricsServer?.close();
     await Promise.allSettled([store.close(), backend.close(), udp?.close()]);
     throw error;
   }
   const httpAddress = server.address() as AddressInfo;
   logger.info(
-    { http: formatAddress(httpAddress), udp: udpAddress ? formatAddress(udpAddress) : null, tracker: config.tracker.driver, backend: config.backend.driver },
+    { http: formatAddress(httpAddress), udp: udpAddress ? formatAddress(udpAddress) : null, metrics: metricsAddress ? formatAddress(metricsAddress) : null, tracker: config.tracker.driver, backend: config.backend.driver },
     'tracker started',
   );
 
@@ -103,6 +116,8 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   const close = (): Promise<void> => {
     closing ??= (async () => {
       await Promise.all([drain(server, config.shutdown_timeout * 1000), udp?.close()]);
+      metricsServer?.closeAllConnections();
+      metricsServer?.close();
       await backend.flush().catch((error: unknown) => logger.error({ err: error }, 'backend flush failed at shutdown'));
       await Promise.allSettled([backend.close(), store.close()]);
       logger.info('tracker stopped');
@@ -125,7 +140,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     process.once('SIGINT', onSignal);
   }
 
-  return { config, logger, tracker, httpAddress, udpAddress, close };
+  return { config, logger, tracker, httpAddress, udpAddress, metricsAddress, close };
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

@@ -13,6 +13,7 @@ export interface Config {
   http: { addr: ListenAddress; max_query_length: number };
   /** addr is null when UDP is off. */
   udp: { addr: ListenAddress | null; secret: string; previous_secret: string; connection_id_grace: number };
+  metrics: { addr: ListenAddress | null };
   tracker: { driver: string; params: Record<string, unknown> };
   backend: { driver: string; params: Record<string, unknown> };
   announce_interval: number;

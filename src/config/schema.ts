@@ -25,6 +25,7 @@ export const SCHEMA: KeySpec[] = [
   { path: 'udp.secret', kind: 'secret', default: '', optional: true, doc: 'Key of the UDP connection ids, shared by every replica (at least 16 characters). Required with a shared tracker driver; with the memory driver an unset key is made at random at start.' },
   { path: 'udp.previous_secret', kind: 'secret', default: '', optional: true, doc: 'The key before the last rotation, still accepted so that clients holding its ids are not refused.' },
   { path: 'udp.connection_id_grace', kind: 'duration', default: 60, min: 0, max: 3600, doc: 'Seconds a UDP connection id stays valid past the two minutes of BEP 15 (some clients keep ids longer).' },
+  { path: 'metrics.addr', kind: 'addr', default: '[::]:6880', optional: true, doc: 'Metrics listener: Prometheus text on /metrics, the same numbers as JSON on /stats; "" turns it off.' },
   { path: 'tracker.driver', kind: 'string', default: 'memory', doc: 'Tracker driver (where swarms live): "memory" or "redis" built in, or one a custom program registered.' },
   { path: 'tracker.params', kind: 'object', default: {}, doc: 'Parameters of the tracker driver (memory: reap_interval, milliseconds between background expiry passes, default 250; redis: see below).' },
   { path: 'backend.driver', kind: 'string', default: 'noop', doc: 'Backend driver (where private-site accounting goes): "noop" built in.' },

@@ -66,6 +66,8 @@ export interface TrackerStore {
   scrape(infoHashes: Buffer[]): Promise<SwarmCounts[]>;
   /** Every live swarm, for a full scrape. Optional: a distributed store need not offer it. */
   scrapeAll?(limit: number): Promise<Array<{ infoHash: Buffer; counts: SwarmCounts }>>;
+  /** Swarm and peer totals for metrics, if the store keeps them at no cost (never by a scan). */
+  stats?(): Promise<{ swarms: number; peers: number }>;
   /** True when the store can serve requests (for /readyz). */
   ready(): Promise<boolean>;
   close(): Promise<void>;

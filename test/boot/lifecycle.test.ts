@@ -14,7 +14,7 @@ const isStartLine = (line: string): boolean => line.includes('"tracker started"'
 
 describe('a custom program with its own driver', () => {
   it('registers the driver, boots, and serves announces from it', async () => {
-    const proc = spawnNode([FIXTURE], { TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_UDP_ADDR: '', TRACKER_TRACKER_PARAMS: '{"peer":"10.9.8.7:4242"}' });
+    const proc = spawnNode([FIXTURE], { TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_UDP_ADDR: '', TRACKER_METRICS_ADDR: '', TRACKER_TRACKER_PARAMS: '{"peer":"10.9.8.7:4242"}' });
     try {
       const port = portFromStartLine(await proc.waitForLine(isStartLine));
       assert.match(proc.lines[0]!, /"tracker":"fixed"/);
@@ -29,7 +29,7 @@ describe('a custom program with its own driver', () => {
 
 describe('graceful stop', () => {
   it('on SIGTERM stops accepting, finishes the request in flight, and exits 0', async () => {
-    const proc = spawnNode([FIXTURE], { TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_UDP_ADDR: '', TRACKER_TRACKER_PARAMS: '{"peer":"10.0.0.1:1","delay_ms":800}' });
+    const proc = spawnNode([FIXTURE], { TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_UDP_ADDR: '', TRACKER_METRICS_ADDR: '', TRACKER_TRACKER_PARAMS: '{"peer":"10.0.0.1:1","delay_ms":800}' });
     const port = portFromStartLine(await proc.waitForLine(isStartLine));
     const inFlight = httpGet('127.0.0.1', port, announcePath({ infoHash: randomHash() }));
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -51,13 +51,17 @@ describe('the CLI', () => {
     try {
       const line = await proc.waitForLine(isStartLine);
       const record = JSON.parse(line);
-      assert.deepEqual([record.http, record.udp, record.tracker, record.backend], ['[::]:6969', '[::]:6969', 'memory', 'noop']);
+      assert.deepEqual([record.http, record.udp, record.metrics, record.tracker, record.backend], ['[::]:6969', '[::]:6969', '[::]:6880', 'memory', 'noop']);
       const hash = randomHash();
       await httpGet('127.0.0.1', 6969, announcePath({ infoHash: hash, port: 1111 }));
       const d = decode((await httpGet('::1', 6969, announcePath({ infoHash: hash, port: 2222 }))).body);
       assert.deepEqual([d.complete, d.incomplete], [0, 2]);
       for (let i = 0; i < 10; i++) await httpGet('127.0.0.1', 6969, announcePath({ infoHash: hash }));
       await httpGet('127.0.0.1', 6969, '/announce?info_hash=bad');
+      const metrics = (await httpGet('127.0.0.1', 6880, '/metrics')).body.toString();
+      assert.match(metrics, /tracker_requests_total\{protocol="http",action="announce",family="4",outcome="ok"\} 11/);
+      assert.match(metrics, /tracker_requests_total\{protocol="http",action="announce",family="6",outcome="ok"\} 1/);
+      assert.match(metrics, /tracker_requests_total\{protocol="http",action="announce",family="4",outcome="client_error"\} 1/);
       proc.child.kill('SIGTERM');
       assert.equal((await proc.exit).code, 0);
       const infoLines = proc.lines.filter((l) => l.includes('"level":30'));
@@ -96,7 +100,7 @@ describe('the CLI', () => {
   ];
   for (const [name, args, env, exitCode, message] of refusals) {
     it(`refuses to start with ${name}, naming the key`, async () => {
-      const proc = spawnNode([CLI, ...args], { TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_UDP_ADDR: '127.0.0.1:0', TRACKER_UDP_SECRET: 'a-secret-of-16-chars-or-more', ...env });
+      const proc = spawnNode([CLI, ...args], { TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_UDP_ADDR: '127.0.0.1:0', TRACKER_METRICS_ADDR: '', TRACKER_UDP_SECRET: 'a-secret-of-16-chars-or-more', ...env });
       const { code } = await proc.exit;
       assert.equal(code, exitCode, proc.stderr());
       assert.match(proc.stderr(), message);
@@ -109,7 +113,7 @@ describe('the CLI', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as { port: number }).port;
     try {
-      const proc = spawnNode([CLI], { TRACKER_HTTP_ADDR: `127.0.0.1:${port}`, TRACKER_UDP_ADDR: '' });
+      const proc = spawnNode([CLI], { TRACKER_HTTP_ADDR: `127.0.0.1:${port}`, TRACKER_UDP_ADDR: '', TRACKER_METRICS_ADDR: '' });
       assert.equal((await proc.exit).code, 1);
       assert.match(proc.stderr(), /EADDRINUSE/);
     } finally {
@@ -118,7 +122,7 @@ describe('the CLI', () => {
   });
 
   it('reports failure reasons, not crashes, for garbage', async () => {
-    const proc = spawnNode([CLI], { TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_UDP_ADDR: '127.0.0.1:0' });
+    const proc = spawnNode([CLI], { TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_UDP_ADDR: '127.0.0.1:0', TRACKER_METRICS_ADDR: '' });
     try {
       const port = portFromStartLine(await proc.waitForLine(isStartLine));
       const reply = await httpGet('127.0.0.1', port, '/announce?%%%%&&&==');

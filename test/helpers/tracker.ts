@@ -12,6 +12,8 @@ export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
 export interface TestTracker {
   port: number;
+  /** 0 when metrics are off (the default in tests). */
+  metricsPort?: number;
   udpPort: number;
   get(path: string, headers?: Record<string, string>, host?: string): Promise<HttpReply>;
   close(): Promise<void>;
@@ -24,12 +26,14 @@ export async function startTracker(config: Record<string, unknown> = {}): Promis
       ...config,
       http: { addr: '[::]:0', ...((config.http as object) ?? {}) },
       udp: { addr: '[::]:0', secret: TEST_UDP_SECRET, ...((config.udp as object) ?? {}) },
+      metrics: { addr: '', ...((config.metrics as object) ?? {}) },
     },
     env: {},
     logger: pino({ level: 'silent' }),
   });
   const port = running.httpAddress.port;
   return {
+    metricsPort: running.metricsAddress?.port ?? 0,
     port,
     udpPort: running.udpAddress?.port ?? 0,
     get: (path, headers = {}, host = '127.0.0.1') => httpGet(host, port, path, headers),
@@ -89,7 +93,7 @@ export function spawnNode(args: string[], env: Record<string, string> = {}): Chi
 
 /** The tracker CLI as a separate process (configured through the environment), as a TestTracker. */
 export async function startTrackerProcess(env: Record<string, string>): Promise<TestTracker & { proc: ChildTracker }> {
-  const proc = spawnNode([CLI], { TRACKER_HTTP_ADDR: '[::]:0', TRACKER_UDP_ADDR: '[::]:0', TRACKER_UDP_SECRET: TEST_UDP_SECRET, TRACKER_LOG_LEVEL: 'info', ...env });
+  const proc = spawnNode([CLI], { TRACKER_HTTP_ADDR: '[::]:0', TRACKER_UDP_ADDR: '[::]:0', TRACKER_UDP_SECRET: TEST_UDP_SECRET, TRACKER_METRICS_ADDR: '', TRACKER_LOG_LEVEL: 'info', ...env });
   const line = await proc.waitForLine((l) => l.includes('"tracker started"'), 15_000).catch(() => null);
   if (!line) throw new Error(`tracker process did not start: ${proc.stderr()}`);
   const port = portFromStartLine(line);

@@ -3,6 +3,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import { ClientError } from '../../bittorrent/errors.js';
+import type { Outcome, TrackerMetrics } from '../../metrics/metrics.js';
 import type { Tracker } from '../../tracker/tracker.js';
 import { throttledErrorLog } from '../errors.js';
 import { resolveClientIp, type ClientIpOptions } from './client-ip.js';
@@ -11,6 +12,7 @@ import { writeCompactAnnounce, writeDictAnnounce, writeFailure, writeScrape } fr
 
 export interface HttpFrontendOptions {
   tracker: Tracker;
+  metrics?: TrackerMetrics;
   logger: Logger;
   maxQueryLength: number;
   clientIp: ClientIpOptions;
@@ -23,33 +25,42 @@ function queryOf(url: string | undefined): string {
 }
 
 export function createHttpApp(options: HttpFrontendOptions): Koa {
-  const { tracker, maxQueryLength, clientIp } = options;
+  const { tracker, maxQueryLength, clientIp, metrics } = options;
   const logError = throttledErrorLog(options.logger);
   const app = new Koa();
   app.silent = true; // errors are logged by throttledErrorLog, not by Koa on stderr
   const router = new Router();
 
   /** Runs a tracker action; any failure becomes a bencoded `failure reason` with status 200. */
-  const bencoded = (action: (ctx: Koa.Context, query: string) => Promise<Buffer>) => async (ctx: Koa.Context) => {
+  const bencoded = (name: 'announce' | 'scrape', action: (ctx: Koa.Context, query: string) => Promise<Buffer>) => async (ctx: Koa.Context) => {
+    const started = performance.now();
     let body: Buffer;
+    let outcome: Outcome = 'ok';
     try {
       const query = queryOf(ctx.req.url);
       if (query.length > maxQueryLength) throw new ClientError(`query string too long (at most ${maxQueryLength} bytes)`);
       body = await action(ctx, query);
     } catch (error) {
       if (error instanceof ClientError) {
+        outcome = 'client_error';
         body = writeFailure(error.message);
       } else {
+        outcome = 'server_error';
         logError(error);
         body = writeFailure('tracker is temporarily unavailable, try again later');
       }
+    }
+    if (metrics) {
+      const address = ctx.req.socket.remoteAddress ?? '';
+      const family = address.includes(':') && !address.startsWith('::ffff:') ? 6 : 4;
+      metrics.request('http', name, family, outcome, (performance.now() - started) / 1000);
     }
     ctx.status = 200;
     ctx.set('Content-Type', 'text/plain');
     ctx.body = body;
   };
 
-  const announce = bencoded(async (ctx, query) => {
+  const announce = bencoded('announce', async (ctx, query) => {
     const request = parseAnnounce(query);
     const sourceIp = resolveClientIp(ctx.req.socket.remoteAddress, ctx.req.headers, clientIp);
     if (!sourceIp) throw new ClientError('cannot determine your IP address');
@@ -57,7 +68,7 @@ export function createHttpApp(options: HttpFrontendOptions): Koa {
     return request.compact ? writeCompactAnnounce(result) : writeDictAnnounce(result, !request.noPeerId);
   });
 
-  const scrape = bencoded(async (_ctx, query) => {
+  const scrape = bencoded('scrape', async (_ctx, query) => {
     const infoHashes = parseScrape(query, tracker.policy.maxScrapeInfoHashes);
     return writeScrape(await tracker.scrape({ infoHashes }));
   });

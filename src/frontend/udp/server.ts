@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { parseIp } from '../../bittorrent/address.js';
 import { ClientError } from '../../bittorrent/errors.js';
+import type { Outcome, TrackerMetrics } from '../../metrics/metrics.js';
 import type { Tracker } from '../../tracker/tracker.js';
 import { throttledErrorLog } from '../errors.js';
 import { ConnectionIds } from './connection-id.js';
@@ -29,6 +30,7 @@ const MAX_PEERS_V6 = 66;
 
 export interface UdpFrontendOptions {
   tracker: Tracker;
+  metrics?: TrackerMetrics;
   logger: Logger;
   ids: ConnectionIds;
 }
@@ -68,30 +70,40 @@ export class UdpFrontend {
     if (packet.length < MIN_PACKET_LENGTH) return;
     const ip = parseIp(rinfo.address);
     if (!ip) return;
+    const started = performance.now();
     const action = packet.readUInt32BE(8);
     const transactionId = packet.readUInt32BE(12);
+    const family = ip.length === 4 ? 4 : 6;
     const send = (reply: Buffer): void => socket.send(reply, rinfo.port, rinfo.address);
+    const count = (name: 'connect' | 'announce' | 'scrape', outcome: Outcome): void =>
+      this.options.metrics?.request('udp', name, family, outcome, (performance.now() - started) / 1000);
 
     if (action === ACTION_CONNECT) {
       if (packet.readBigUInt64BE(0) !== PROTOCOL_ID) return;
       send(writeConnect(transactionId, this.options.ids.issue(ip)));
+      count('connect', 'ok');
       return;
     }
+    const name = action === ACTION_ANNOUNCE ? 'announce' : 'scrape';
     if (!this.options.ids.verify(packet, 0, ip)) {
       // No valid connection id: the sender may be spoofed, so never answer with more than it sent.
       send(writeError(transactionId, 'invalid connection id').subarray(0, packet.length));
+      count(name, 'client_error');
       return;
     }
     try {
       if (action === ACTION_ANNOUNCE) send(await this.announce(packet, transactionId, ip));
       else if (action === ACTION_SCRAPE) send(await this.scrape(packet, transactionId));
-      else send(writeError(transactionId, `unknown action ${action}`));
+      else throw new ClientError(`unknown action ${action}`);
+      count(name, 'ok');
     } catch (error) {
       if (error instanceof ClientError) {
         send(writeError(transactionId, error.message));
+        count(name, 'client_error');
       } else {
         this.logError(error);
         send(writeError(transactionId, 'tracker is temporarily unavailable, try again later'));
+        count(name, 'server_error');
       }
     }
   }

@@ -35,8 +35,12 @@ export class MemoryStore implements TrackerStore {
     this.reapTimer.unref();
   }
 
-  get stats(): { torrents: number; peers: number } {
+  get counters(): { torrents: number; peers: number } {
     return { torrents: this.torrents.size, peers: this.peerCount };
+  }
+
+  async stats(): Promise<{ swarms: number; peers: number }> {
+    return { swarms: this.torrents.size, peers: this.peerCount };
   }
 
   async announce(a: SwarmAnnounce): Promise<SwarmResult> {

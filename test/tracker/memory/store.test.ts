@@ -15,9 +15,9 @@ describe('memory store', () => {
     const hash = randomBytes(20);
     const a = v4Addr();
     await announce(store, hash, a, { event: 'completed', seeder: true });
-    assert.deepEqual(store.stats, { torrents: 1, peers: 1 });
+    assert.deepEqual(store.counters, { torrents: 1, peers: 1 });
     await announce(store, hash, a, { event: 'stopped' });
-    assert.deepEqual(store.stats, { torrents: 0, peers: 0 });
+    assert.deepEqual(store.counters, { torrents: 0, peers: 0 });
     assert.deepEqual(await store.scrape([hash]), [{ complete: 0, incomplete: 0, downloaded: 1 }]);
     await store.close();
   });
@@ -27,15 +27,15 @@ describe('memory store', () => {
     const store = new MemoryStore({ peerTtlMs: 10_000, reapIntervalMs: 60_000, now: () => now });
     const hashes = Array.from({ length: 50 }, () => randomBytes(20));
     for (let i = 0; i < 5000; i++) await announce(store, hashes[i % 50]!, v4Addr());
-    assert.equal(store.stats.peers, 5000);
+    assert.equal(store.counters.peers, 5000);
     now += 10_001;
     await store.scrape([hashes[0]!]);
-    const left = store.stats.peers;
+    const left = store.counters.peers;
     assert.ok(left >= 5000 - 64 && left < 5000, `one request reaps a bounded number of peers (left ${left})`);
     // Drive the background pass directly (its timer is set far out in this test).
     (store as unknown as { reapInBackground(): void }).reapInBackground();
     await new Promise((resolve) => setTimeout(resolve, 200));
-    assert.deepEqual(store.stats, { torrents: 0, peers: 0 });
+    assert.deepEqual(store.counters, { torrents: 0, peers: 0 });
     await store.close();
   });
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { announcePath, decode, randomHash, text } from '../../helpers/http.js';
+import { announcePath, decode, httpGet, randomHash, text } from '../../helpers/http.js';
 import { plannedRedis, redisCli, redisMissing, startCluster, startRedis } from '../../helpers/redis.js';
 import { startTracker, type TestTracker } from '../../helpers/tracker.js';
 
@@ -53,7 +53,7 @@ async function waitReady(t: TestTracker, timeoutMs: number): Promise<number> {
 describe('Redis faults', { skip: missing ?? false }, () => {
   it('(a) Redis down at start: the tracker starts, is not ready, fails announces within 1 s, and recovers by itself', async () => {
     const redis = await plannedRedis();
-    const t = await startTracker({ tracker: { driver: 'redis', params: { url: redis.url } } });
+    const t = await startTracker({ tracker: { driver: 'redis', params: { url: redis.url } }, metrics: { addr: '127.0.0.1:0' } });
     try {
       assert.equal((await t.get('/readyz')).status, 503);
       assert.equal((await t.get('/healthz')).status, 200, 'alive all the same');
@@ -63,6 +63,10 @@ describe('Redis faults', { skip: missing ?? false }, () => {
         assert.match(outcome.reason!, /temporarily unavailable/);
         assert.ok(outcome.ms < 1000, `failed in ${outcome.ms} ms`);
       }
+      const metrics = (await httpGet('127.0.0.1', t.metricsPort!, '/metrics')).body.toString();
+      assert.match(metrics, /tracker_driver_errors_total\{driver="redis",operation="announce"\} 3/);
+      assert.match(metrics, /tracker_driver_ready 0/);
+      assert.match(metrics, /tracker_requests_total\{protocol="http",action="announce",family="4",outcome="server_error"\} 3/);
       await redis.start();
       const ms = await waitReady(t, 10_000);
       console.log(`# ready ${ms} ms after Redis came up`);

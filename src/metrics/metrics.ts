@@ -1,0 +1,102 @@
+/**
+ * Prometheus metrics (prom-client). Label children are created once and kept, so counting a request
+ * on the hot path is a map lookup and an add, not a label hash.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { SwarmCounts } from '../bittorrent/announce.js';
+import type { SwarmAnnounce, SwarmResult, TrackerStore } from '../tracker/driver.js';
+
+export type Protocol = 'http' | 'udp';
+export type Action = 'announce' | 'scrape' | 'connect';
+export type Outcome = 'ok' | 'client_error' | 'server_error';
+
+const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
+export class TrackerMetrics {
+  readonly registry = new Registry();
+  readonly started = Date.now();
+  private readonly requests: Counter<'protocol' | 'action' | 'family' | 'outcome'>;
+  private readonly latency: Histogram<'protocol' | 'action'>;
+  private readonly driverLatency: Histogram<'driver' | 'operation'>;
+  private readonly driverErrors: Counter<'driver' | 'operation'>;
+  private readonly requestChildren = new Map<string, { inc(): void }>();
+  private readonly latencyChildren = new Map<string, { observe(value: number): void }>();
+
+  constructor(
+    private readonly driverName: string,
+    store: TrackerStore,
+  ) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.requests = new Counter({ name: 'tracker_requests_total', help: 'Requests answered, by protocol, action, client address family and outcome.', labelNames: ['protocol', 'action', 'family', 'outcome'], registers });
+    this.latency = new Histogram({ name: 'tracker_request_duration_seconds', help: 'Time from a parsed request to its answer.', labelNames: ['protocol', 'action'], buckets: LATENCY_BUCKETS, registers });
+    this.driverLatency = new Histogram({ name: 'tracker_driver_duration_seconds', help: 'Tracker driver calls.', labelNames: ['driver', 'operation'], buckets: LATENCY_BUCKETS, registers });
+    this.driverErrors = new Counter({ name: 'tracker_driver_errors_total', help: 'Tracker driver calls that failed.', labelNames: ['driver', 'operation'], registers });
+    new Gauge({ name: 'tracker_driver_ready', help: '1 when the tracker driver can serve (as /readyz).', registers, async collect() { this.set((await store.ready().catch(() => false)) ? 1 : 0); } });
+    if (store.stats) {
+      const stats = store.stats.bind(store);
+      new Gauge({ name: 'tracker_swarms', help: 'Torrents with at least one live peer, from the driver\'s own counters (never a scan).', registers, async collect() { this.set((await stats().catch(() => null))?.swarms ?? 0); } });
+      new Gauge({ name: 'tracker_peers', help: 'Live peers of both families, from the driver\'s own counters (never a scan).', registers, async collect() { this.set((await stats().catch(() => null))?.peers ?? 0); } });
+    }
+  }
+
+  request(protocol: Protocol, action: Action, family: 4 | 6, outcome: Outcome, seconds: number): void {
+    const key = `${protocol}${action}${family}${outcome}`;
+    let counter = this.requestChildren.get(key);
+    if (!counter) {
+      counter = this.requests.labels(protocol, action, String(family), outcome);
+      this.requestChildren.set(key, counter);
+    }
+    counter.inc();
+    const latencyKey = protocol + action;
+    let histogram = this.latencyChildren.get(latencyKey);
+    if (!histogram) {
+      histogram = this.latency.labels(protocol, action);
+      this.latencyChildren.set(latencyKey, histogram);
+    }
+    histogram.observe(seconds);
+  }
+
+  /** The store, with every call timed and every failure counted. */
+  instrument(store: TrackerStore): TrackerStore {
+    const announceLatency = this.driverLatency.labels(this.driverName, 'announce');
+    const scrapeLatency = this.driverLatency.labels(this.driverName, 'scrape');
+    const announceErrors = this.driverErrors.labels(this.driverName, 'announce');
+    const scrapeErrors = this.driverErrors.labels(this.driverName, 'scrape');
+    const timed = async <T>(call: Promise<T>, latency: { observe(v: number): void }, errors: { inc(): void }): Promise<T> => {
+      const started = performance.now();
+      try {
+        return await call;
+      } catch (error) {
+        errors.inc();
+        throw error;
+      } finally {
+        latency.observe((performance.now() - started) / 1000);
+      }
+    };
+    const instrumented: TrackerStore = {
+      announce: (a: SwarmAnnounce): Promise<SwarmResult> => timed(store.announce(a), announceLatency, announceErrors),
+      scrape: (hashes: Buffer[]): Promise<SwarmCounts[]> => timed(store.scrape(hashes), scrapeLatency, scrapeErrors),
+      ready: () => store.ready(),
+      close: () => store.close(),
+    };
+    if (store.scrapeAll) instrumented.scrapeAll = store.scrapeAll.bind(store);
+    if (store.stats) instrumented.stats = store.stats.bind(store);
+    return instrumented;
+  }
+
+  /** The seed-era JSON view of the same numbers. */
+  async stats(): Promise<Record<string, unknown>> {
+    const requests: Record<string, number> = {};
+    for (const { labels, value } of (await this.requests.get()).values) {
+      const key = `${labels.protocol}_${labels.action}_${labels.outcome}`;
+      requests[key] = (requests[key] ?? 0) + value;
+    }
+    const gauges: Record<string, number> = {};
+    for (const name of ['tracker_swarms', 'tracker_peers', 'tracker_driver_ready']) {
+      const metric = this.registry.getSingleMetric(name);
+      if (metric) gauges[name.replace('tracker_', '')] = (await metric.get()).values[0]?.value ?? 0;
+    }
+    return { uptime_seconds: Math.floor((Date.now() - this.started) / 1000), driver: this.driverName, requests, ...gauges };
+  }
+}

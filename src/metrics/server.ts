@@ -1,0 +1,30 @@
+/** The metrics listener: `/metrics` for Prometheus, `/stats` as JSON. */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { TrackerMetrics } from './metrics.js';
+
+export function listenMetrics(metrics: TrackerMetrics, host: string, port: number): Promise<{ server: Server; address: AddressInfo }> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    const answer = async (): Promise<void> => {
+      if (req.method !== 'GET') {
+        res.writeHead(405).end();
+      } else if (path === '/metrics') {
+        const body = await metrics.registry.metrics();
+        res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(body);
+      } else if (path === '/stats') {
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(await metrics.stats()) + '\n');
+      } else {
+        res.writeHead(404).end();
+      }
+    };
+    answer().catch(() => res.writeHead(500).end());
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port, ipv6Only: false }, () => {
+      server.off('error', reject);
+      resolve({ server, address: server.address() as AddressInfo });
+    });
+  });
+}
