@@ -10,9 +10,9 @@ export interface HttpReply {
 }
 
 /** GET `path` (already encoded) from host:port, on a fresh connection. */
-export function httpGet(host: string, port: number, path: string, headers: Record<string, string> = {}): Promise<HttpReply> {
+export function httpGet(host: string, port: number, path: string, headers: Record<string, string> = {}, localAddress?: string): Promise<HttpReply> {
   return new Promise((resolve, reject) => {
-    const req = request({ host, port, path, method: 'GET', headers, agent: false }, (res) => {
+    const req = request({ host, port, path, method: 'GET', headers, agent: false, localAddress }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));

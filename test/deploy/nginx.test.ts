@@ -1,0 +1,105 @@
+/**
+ * The repository's nginx configuration, run by a real nginx in front of three tracker processes that
+ * share one Redis: client addresses arrive through X-Forwarded-For, state is shared, and an untrusted
+ * X-Forwarded-For sent straight to a tracker is ignored. Clients use distinct loopback addresses
+ * (127.0.0.2, ...) so that their address differs from the proxy's (127.0.0.1).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { announcePath, decode, decodedKey, httpGet, peerList, randomHash, scrapePath } from '../helpers/http.js';
+import { freePort, redisMissing, startRedis, type RedisServer } from '../helpers/redis.js';
+import { startTrackerProcess, type TestTracker } from '../helpers/tracker.js';
+
+const NGINX_CONF = fileURLToPath(new URL('../../../nginx/nginx.conf', import.meta.url));
+
+function nginxMissing(): string | null {
+  try {
+    execFileSync('nginx', ['-v'], { stdio: 'ignore' });
+    return null;
+  } catch {
+    const reason = 'nginx is not installed (apt-get install -y nginx)';
+    if (process.env.CI === 'true') throw new Error(`${reason}: CI must install it (.ci/run does)`);
+    console.log(`# SKIP nginx test: ${reason}`);
+    return reason;
+  }
+}
+
+const missing = nginxMissing() ?? redisMissing();
+
+/** The shipped configuration with the upstream pointed at the test's trackers and a test port. */
+function testConfig(trackerPorts: number[], listenPort: number, dir: string): string {
+  const shipped = readFileSync(NGINX_CONF, 'utf8');
+  assert.match(shipped, /server tracker:6969[^;]*;/);
+  return shipped
+    .replace(/server tracker:6969([^;]*);/, trackerPorts.map((p) => `server 127.0.0.1:${p}$1;`).join('\n    '))
+    .replace(/listen 80 reuseport;\s*listen \[::\]:80 reuseport;/, `listen 127.0.0.1:${listenPort};`)
+    .replace('worker_processes auto;', `worker_processes 1;\npid ${join(dir, 'nginx.pid')};\nerror_log ${join(dir, 'error.log')} warn;`);
+}
+
+describe('nginx in front of three trackers', { skip: missing ?? false }, () => {
+  let redis: RedisServer;
+  let trackers: TestTracker[];
+  let nginx: ChildProcess;
+  let port: number;
+  const viaNginx = (path: string, from: string, headers: Record<string, string> = {}) => httpGet('127.0.0.1', port, path, headers, from);
+
+  before(async () => {
+    redis = await startRedis();
+    const env = { TRACKER_TRACKER_DRIVER: 'redis', TRACKER_TRACKER_PARAMS: JSON.stringify({ url: redis.url }), TRACKER_TRUSTED_PROXIES: '127.0.0.1/32' };
+    trackers = await Promise.all([0, 1, 2].map(() => startTrackerProcess(env)));
+    const dir = mkdtempSync(join(tmpdir(), 'shoal-nginx-'));
+    port = await freePort();
+    const conf = join(dir, 'nginx.conf');
+    writeFileSync(conf, testConfig(trackers.map((t) => t.port), port, dir));
+    execFileSync('nginx', ['-t', '-q', '-p', dir, '-c', conf], { stdio: 'inherit' });
+    nginx = spawn('nginx', ['-p', dir, '-c', conf, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    for (let i = 0; i < 100; i++) {
+      try {
+        if ((await httpGet('127.0.0.1', port, '/healthz')).status === 200) break;
+      } catch {
+        await sleep(50);
+      }
+    }
+  });
+  after(async () => {
+    nginx?.kill('SIGTERM');
+    await Promise.all((trackers ?? []).map((t) => t.close()));
+    await redis?.kill();
+  });
+
+  it('the trackers see the client address nginx passes on, not nginx', async () => {
+    const hash = randomHash();
+    await viaNginx(announcePath({ infoHash: hash, port: 7001, left: 0 }), '127.0.0.2');
+    const d = decode((await viaNginx(announcePath({ infoHash: hash, port: 7002 }), '127.0.0.3')).body);
+    assert.deepEqual(peerList(d.peers, 4), ['127.0.0.2:7001']);
+  });
+
+  it('a client cannot spoof its address through nginx', async () => {
+    const hash = randomHash();
+    await viaNginx(announcePath({ infoHash: hash, port: 7101 }), '127.0.0.6', { 'X-Forwarded-For': '203.0.113.66' });
+    const d = decode((await viaNginx(announcePath({ infoHash: hash, port: 7102 }), '127.0.0.7')).body);
+    assert.deepEqual(peerList(d.peers, 4), ['127.0.0.6:7101'], 'nginx appends the real address; the tracker takes it');
+  });
+
+  it('state is shared whichever replica nginx picks', async () => {
+    const hash = randomHash();
+    for (let i = 0; i < 12; i++) await viaNginx(announcePath({ infoHash: hash, port: 7200 + i }), '127.0.0.4');
+    for (const t of trackers) {
+      const s = decode((await t.get(scrapePath([hash]))).body);
+      assert.equal(s.files[decodedKey(hash)].incomplete, 12);
+    }
+  });
+
+  it('an untrusted X-Forwarded-For sent straight to a tracker is ignored', async () => {
+    const hash = randomHash();
+    await httpGet('127.0.0.1', trackers[0]!.port, announcePath({ infoHash: hash, port: 7301 }), { 'X-Forwarded-For': '198.51.100.9' }, '127.0.0.5');
+    const d = decode((await trackers[1]!.get(announcePath({ infoHash: hash, port: 7302 }))).body);
+    assert.deepEqual(peerList(d.peers, 4), ['127.0.0.5:7301']);
+  });
+});
