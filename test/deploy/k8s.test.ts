@@ -1,0 +1,112 @@
+/**
+ * The Kubernetes manifests, checked offline: every object against the Kubernetes schemas
+ * (kubernetes-models), every kustomization's files present, the ConfigMap's config.json (with the
+ * Secret's overrides) through the tracker's own validation, and the operational settings that matter.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { loadConfig } from '../../src/config/config.js';
+import { parseRedisParams } from '../../src/tracker/redis/params.js';
+
+const require = createRequire(import.meta.url);
+const K8S = fileURLToPath(new URL('../../../k8s/', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+type Manifest = { apiVersion: string; kind: string; metadata: { name: string }; [key: string]: any };
+
+function yamlFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? yamlFiles(path) : name.endsWith('.yaml') ? [path] : [];
+  });
+}
+
+const manifests = new Map<string, Manifest[]>();
+for (const file of yamlFiles(K8S)) {
+  manifests.set(file, parseAllDocuments(readFileSync(file, 'utf8')).map((doc) => doc.toJS() as Manifest).filter(Boolean));
+}
+const base = [...manifests.entries()].filter(([file]) => !file.includes('redis-cluster')).flatMap(([, docs]) => docs);
+const find = (kind: string, name: string): Manifest => {
+  const found = base.find((m) => m.kind === kind && m.metadata?.name === name);
+  assert.ok(found, `${kind}/${name} is missing`);
+  return found;
+};
+
+describe('k8s manifests', () => {
+  it('are valid Kubernetes objects', () => {
+    let checked = 0;
+    for (const [file, docs] of manifests) {
+      for (const doc of docs) {
+        if (doc.kind === 'Kustomization') continue;
+        const module = require(`kubernetes-models/${doc.apiVersion}`) as Record<string, new (data: unknown) => { validate(): void }>;
+        const Model = module[doc.kind];
+        assert.ok(Model, `${file}: unknown kind ${doc.apiVersion} ${doc.kind}`);
+        assert.doesNotThrow(() => new Model(doc).validate(), `${file}: ${doc.kind}/${doc.metadata?.name}`);
+        checked++;
+      }
+    }
+    assert.ok(checked >= 12, `checked ${checked} objects`);
+  });
+
+  it('list only files that exist in their kustomizations', () => {
+    for (const [file, docs] of manifests) {
+      for (const doc of docs.filter((d) => d.kind === 'Kustomization')) {
+        const dir = join(file, '..');
+        for (const resource of doc.resources ?? []) assert.ok(existsSync(join(dir, resource)), `${file}: ${resource}`);
+        for (const patch of doc.patches ?? []) if (patch.path) assert.ok(existsSync(join(dir, patch.path)), `${file}: ${patch.path}`);
+      }
+    }
+    const listed = (manifests.get(join(K8S, 'kustomization.yaml'))![0]!.resources as string[]).sort();
+    const present = readdirSync(K8S).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort();
+    assert.deepEqual(listed, present, 'every manifest is in the kustomization');
+  });
+
+  it("the ConfigMap's config.json, with the Secret's overrides, passes the tracker's own validation", () => {
+    const json = JSON.parse(find('ConfigMap', 'tracker-config').data['config.json']);
+    const secret = find('Secret', 'tracker-secrets').stringData as Record<string, string>;
+    const config = loadConfig({ config: json, env: secret });
+    assert.equal(config.tracker.driver, 'redis');
+    assert.ok(config.udp.secret.length >= 16);
+    parseRedisParams(config.tracker.params);
+    const overlay = manifests.get(join(K8S, 'redis-cluster', 'tracker-params.yaml'))![0]!;
+    const clustered = loadConfig({ config: json, env: { ...secret, ...overlay.stringData } });
+    assert.equal(parseRedisParams(clustered.tracker.params).cluster?.length, 3);
+  });
+
+  it('the Deployment probes, drains and runs locked down', () => {
+    const deployment = find('Deployment', 'tracker');
+    const pod = deployment.spec.template.spec;
+    const container = pod.containers[0];
+    assert.ok(deployment.spec.replicas >= 3);
+    assert.equal(container.readinessProbe.httpGet.path, '/readyz');
+    assert.equal(container.livenessProbe.httpGet.path, '/healthz');
+    assert.deepEqual(container.lifecycle.preStop.exec.command, ['sleep', '5']);
+    const config = loadConfig({ config: JSON.parse(find('ConfigMap', 'tracker-config').data['config.json']), env: find('Secret', 'tracker-secrets').stringData });
+    assert.ok(pod.terminationGracePeriodSeconds > 5 + config.shutdown_timeout, 'grace covers preStop and the drain');
+    assert.deepEqual(
+      container.ports.map((p: { containerPort: number; protocol: string }) => `${p.containerPort}/${p.protocol}`),
+      [`${config.http.addr.port}/TCP`, `${config.udp.addr!.port}/UDP`, `${config.metrics.addr!.port}/TCP`],
+    );
+    assert.equal(pod.securityContext.runAsNonRoot, true);
+    assert.equal(container.securityContext.readOnlyRootFilesystem, true);
+    assert.ok(container.resources.requests.cpu && container.resources.limits.memory);
+  });
+
+  it('keeps UDP source addresses and scales on CPU with a disruption budget', () => {
+    const udp = find('Service', 'tracker-udp');
+    assert.equal(udp.spec.externalTrafficPolicy, 'Local');
+    assert.equal(udp.spec.ports[0].protocol, 'UDP');
+    assert.equal(find('HorizontalPodAutoscaler', 'tracker').spec.metrics[0].resource.name, 'cpu');
+    assert.ok(find('PodDisruptionBudget', 'tracker').spec.minAvailable >= 1);
+  });
+
+  it("ships the repository's redis.conf to the Redis StatefulSet", () => {
+    assert.equal(find('ConfigMap', 'redis-config').data['redis.conf'], readFileSync(join(ROOT, 'redis.conf'), 'utf8'));
+    find('StatefulSet', 'redis');
+  });
+});
