@@ -84,11 +84,12 @@ async function load(server: ChildProcess, options: LoadOptions, generator = './l
   return { ...result, cpuUsPerRequest: (cpu * 1e6) / Math.max(1, result.requests) };
 }
 
-async function startTracker(env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number; udpPort: number }> {
-  const child = spawnPinned(0, CLI, [], { ...process.env, TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_UDP_ADDR: '127.0.0.1:0', TRACKER_UDP_SECRET: 'benchmark-secret-0123456789', TRACKER_METRICS_ADDR: '', TRACKER_LOG_LEVEL: 'info', ...env });
+async function startTracker(env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number; udpPort: number; metricsPort: number }> {
+  const child = spawnPinned(0, CLI, [], { ...process.env, TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_UDP_ADDR: '127.0.0.1:0', TRACKER_UDP_SECRET: 'benchmark-secret-0123456789', TRACKER_METRICS_ADDR: '127.0.0.1:0', TRACKER_LOG_LEVEL: 'info', ...env });
   const line = await firstLine(child, (l) => l.includes('tracker started'));
-  const { http, udp } = JSON.parse(line) as { http: string; udp: string };
-  return { child, port: Number(http.slice(http.lastIndexOf(':') + 1)), udpPort: Number(udp.slice(udp.lastIndexOf(':') + 1)) };
+  const { http, udp, metrics } = JSON.parse(line) as { http: string; udp: string; metrics: string };
+  const portOf = (address: string): number => Number(address.slice(address.lastIndexOf(':') + 1));
+  return { child, port: portOf(http), udpPort: portOf(udp), metricsPort: portOf(metrics) };
 }
 
 async function startBare(): Promise<{ child: ChildProcess; port: number }> {
@@ -165,6 +166,7 @@ async function main(): Promise<void> {
     rows.push([`bare     ${mode}`, await load(bare.child, { ...base, host: '127.0.0.1', port: bare.port, keepAlive, seconds: caseSeconds })]);
   }
   const udpMemory = await load(tracker.child, { ...base, host: '127.0.0.1', port: tracker.udpPort, keepAlive: true, seconds }, './udp-load.js');
+  const metricsText = await (await fetch(`http://127.0.0.1:${tracker.metricsPort}/metrics`)).text();
   await Promise.all([stop(tracker.child), stop(bare.child)]);
 
   // The redis driver under the same load: Redis on CPU 1 beside the load generator, the tracker on CPU 0.
@@ -214,6 +216,10 @@ async function main(): Promise<void> {
   const udpRow = rows.findIndex(([name]) => name === 'tracker  UDP');
   console.log(`UDP/HTTP keep-alive throughput: memory ${ratio(udpRow, 0)}` + (udpRedis ? `, redis ${(udpRedis.rps / redisRow![1].rps).toFixed(2)}` : ''));
   console.log(redisStats);
+  console.log('\n/metrics of the memory-driver tracker after its runs (excerpt):');
+  for (const line of metricsText.split('\n')) {
+    if (/^tracker_(requests_total|swarms|peers|driver_ready)|^tracker_request_duration_seconds_(count|sum)|^tracker_driver_duration_seconds_count|^process_resident_memory_bytes|^nodejs_eventloop_lag_p99_seconds/.test(line)) console.log(`  ${line}`);
+  }
 
   if (!args.includes('--no-scaling')) {
     console.log(`\nscaling (memory driver, in-process, one swarm, re-announces with numwant 50):`);
