@@ -80,6 +80,18 @@ while time.time() < deadline:
         last_reannounce = time.time()
     time.sleep(0.05)
 
+# The leecher's "completed" announce follows completion: wait until the tracker has answered an
+# announce of the leecher's made after it finished (a forced one, queued behind "completed").
+if done:
+    leech_handle.force_reannounce(0, -1, lt.reannounce_flags_t.ignore_min_interval)
+    until = time.time() + 10
+    answered = False
+    while time.time() < until and not answered:
+        for alert in leecher.pop_alerts():
+            if isinstance(alert, lt.tracker_reply_alert):
+                answered = True
+        time.sleep(0.05)
+
 received = b""
 path = os.path.join(leech_dir, "payload.bin")
 if os.path.exists(path):
