@@ -108,6 +108,13 @@ local ns4, nl4 = redis.call('ZCARD', s4), redis.call('ZCARD', l4)
 local ns6, nl6 = redis.call('ZCARD', s6), redis.call('ZCARD', l6)
 local downloaded = tonumber(redis.call('HGET', meta, 'd') or '0')
 
+local function shuffle(list)
+  for i = #list, 2, -1 do
+    local j = math.random(1, i)
+    list[i], list[j] = list[j], list[i]
+  end
+end
+
 -- Appends up to `count` of `members` to `out`, skipping `self` and members already in `chosen`.
 local function keep(members, count, self, chosen, out)
   local added = 0
@@ -131,7 +138,9 @@ local function sample(key, n, count, self, chosen, out)
   if self ~= '' then take = take + 1 end
   local members
   if n <= take then
+    -- The whole set, in score order: shuffle it, or a cut would always keep the oldest peers.
     members = redis.call('ZRANGE', key, 0, -1)
+    shuffle(members)
   elseif n <= window then
     members = redis.call('ZRANDMEMBER', key, take)
   else
@@ -151,6 +160,7 @@ local function sampleRange(lexKey, lo, hi, count, self, chosen, out)
   local members
   if n <= take then
     members = redis.call('ZRANGEBYLEX', lexKey, lo, hi)
+    shuffle(members)
   else
     members = redis.call('ZRANGEBYLEX', lexKey, lo, hi, 'LIMIT', math.random(0, n - take), take)
   end

@@ -115,7 +115,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      await Promise.all([drain(server, config.shutdown_timeout * 1000), udp?.close()]);
+      await Promise.all([drain(server, config.shutdown_timeout * 1000), udp?.close(config.shutdown_timeout * 1000)]);
       metricsServer?.closeAllConnections();
       metricsServer?.close();
       await backend.flush().catch((error: unknown) => logger.error({ err: error }, 'backend flush failed at shutdown'));

@@ -67,6 +67,14 @@ function isV4Mapped(bytes: Buffer): boolean {
   return bytes[10] === 0xff && bytes[11] === 0xff;
 }
 
+/** An address written as an address or an endpoint: "1.2.3.4", "1.2.3.4:6881", "[2001:db8::1]", "[2001:db8::1]:6881". */
+export function parseEndpointIp(text: string): Buffer | null {
+  const direct = parseIp(text);
+  if (direct) return direct;
+  const endpoint = /^\[([^\]]+)\](?::\d+)?$/.exec(text) ?? /^([\d.]+):\d+$/.exec(text);
+  return endpoint ? parseIp(endpoint[1]!) : null;
+}
+
 export function familyOf(ip: Buffer): Family {
   return ip.length === 4 ? 4 : 6;
 }

@@ -71,6 +71,7 @@ function setPath(tree: Tree, path: string, value: unknown): void {
 function checkKnownKeys(tree: Tree, prefix = ''): void {
   for (const [name, value] of Object.entries(tree)) {
     const path = prefix + name;
+    if (name.includes('.')) throw new ConfigError(path, 'unknown configuration key (nest it: {"http": {"addr": ...}}, not {"http.addr": ...})');
     const spec = SCHEMA.find((s) => s.path === path);
     if (spec) continue;
     if (isTree(value) && SCHEMA.some((s) => s.path.startsWith(path + '.'))) checkKnownKeys(value, path + '.');
@@ -129,6 +130,7 @@ function validate(spec: KeySpec, value: unknown): unknown {
     case 'duration': {
       const seconds = parseDuration(value);
       if (seconds === null) return fail('must be a number of seconds or a duration such as "30m", "90s", "1h"');
+      if (spec.wholeSeconds && !Number.isInteger(seconds)) fail(`must be a whole number of seconds (got ${seconds})`);
       return inRange(seconds);
     }
     case 'addr': {

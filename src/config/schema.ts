@@ -13,6 +13,8 @@ export interface KeySpec {
   max?: number;
   /** Empty string allowed (turns the feature off). */
   optional?: boolean;
+  /** Durations that must be whole seconds (they go into bencoded integers and Redis TTLs). */
+  wholeSeconds?: boolean;
   doc: string;
 }
 
@@ -30,10 +32,10 @@ export const SCHEMA: KeySpec[] = [
   { path: 'tracker.params', kind: 'object', default: {}, doc: 'Parameters of the tracker driver (memory: reap_interval, milliseconds between background expiry passes, default 250; redis: see below).' },
   { path: 'backend.driver', kind: 'string', default: 'noop', doc: 'Backend driver (where private-site accounting goes): "noop" built in.' },
   { path: 'backend.params', kind: 'object', default: {}, doc: 'Parameters of the backend driver.' },
-  { path: 'announce_interval', kind: 'duration', default: 1800, min: 10, max: 86400, doc: 'Seconds between announces that clients are asked to keep (`interval`).' },
-  { path: 'min_announce_interval', kind: 'duration', default: 900, min: 1, max: 86400, doc: 'Seconds clients must wait at least between announces (`min interval`, and scrape `min_request_interval`).' },
-  { path: 'interval_jitter', kind: 'duration', default: 120, min: 0, max: 3600, doc: 'Up to this many seconds are added at random to each `interval`, to spread re-announce storms.' },
-  { path: 'peer_ttl', kind: 'duration', default: 3600, min: 10, max: 604800, doc: 'Seconds after which a peer that has not announced is dropped; must exceed announce_interval + interval_jitter.' },
+  { path: 'announce_interval', kind: 'duration', wholeSeconds: true, default: 1800, min: 10, max: 86400, doc: 'Seconds between announces that clients are asked to keep (`interval`).' },
+  { path: 'min_announce_interval', kind: 'duration', wholeSeconds: true, default: 900, min: 1, max: 86400, doc: 'Seconds clients must wait at least between announces (`min interval`, and scrape `min_request_interval`).' },
+  { path: 'interval_jitter', kind: 'duration', wholeSeconds: true, default: 120, min: 0, max: 3600, doc: 'Up to this many seconds are added at random to each `interval`, to spread re-announce storms.' },
+  { path: 'peer_ttl', kind: 'duration', wholeSeconds: true, default: 3600, min: 10, max: 604800, doc: 'Seconds after which a peer that has not announced is dropped; must exceed announce_interval + interval_jitter.' },
   { path: 'default_numwant', kind: 'int', default: 50, min: 0, max: 1000, doc: 'Peers returned when the client does not send numwant.' },
   { path: 'max_numwant', kind: 'int', default: 200, min: 0, max: 1000, doc: 'Most peers returned to one announce, whatever numwant asks.' },
   { path: 'max_scrape_infohashes', kind: 'int', default: 74, min: 1, max: 1000, doc: 'Most info_hashes in one scrape; more get a failure reason.' },

@@ -7,7 +7,7 @@ import type { SwarmCounts } from '../bittorrent/announce.js';
 import type { SwarmAnnounce, SwarmResult, TrackerStore } from '../tracker/driver.js';
 
 export type Protocol = 'http' | 'udp';
-export type Action = 'announce' | 'scrape' | 'connect';
+export type Action = 'announce' | 'scrape' | 'connect' | 'unknown';
 export type Outcome = 'ok' | 'client_error' | 'server_error';
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];

@@ -147,6 +147,26 @@ export function conformanceSuite(driverName: string, open: StoreFactory): void {
       assert.ok(seen.size > 40, `20 samples of 10 from 101 peers should cover far more than 10 distinct peers (saw ${seen.size})`);
     });
 
+    it('samples leechers at random after the seeders too, not the oldest ones', async () => {
+      fresh();
+      for (let i = 0; i < 30; i++) await ann({ v4: v4Addr(), seeder: true, numwant: 0 });
+      const leechers = new Set<string>();
+      for (let i = 0; i < 45; i++) {
+        const a = v4Addr();
+        leechers.add(hex(a));
+        await ann({ v4: a, numwant: 0 });
+      }
+      const me = v4Addr();
+      const seen = new Set<string>();
+      for (let round = 0; round < 30; round++) {
+        const got = peersOf((await ann({ v4: me, numwant: 50 })).peers4);
+        assert.equal(got.length, 50);
+        for (const p of got.slice(30)) seen.add(p);
+      }
+      assert.ok([...seen].every((p) => leechers.has(p)));
+      assert.ok(seen.size > 30, `30 answers of 20 leechers out of 45 should cover most of them (saw ${seen.size})`);
+    });
+
     it('counts one snatch on completed, none on a repeated completed or on left=0', async () => {
       fresh();
       const a = v4Addr();

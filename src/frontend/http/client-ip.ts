@@ -5,7 +5,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { BlockList } from 'node:net';
-import { parseIp } from '../../bittorrent/address.js';
+import { parseEndpointIp, parseIp } from '../../bittorrent/address.js';
 
 export interface ClientIpOptions {
   trusted: BlockList | null;
@@ -36,7 +36,8 @@ export function resolveClientIp(socketAddress: string | undefined, headers: Inco
   const hops = value.split(',');
   let nearest = socketIp;
   for (let i = hops.length - 1; i >= 0; i--) {
-    const ip = parseIp(hops[i]!.trim());
+    // Some proxies write "ip:port" or "[ipv6]": the address is what counts.
+    const ip = parseEndpointIp(hops[i]!.trim());
     if (!ip) break; // a malformed hop ends what can be believed
     if (!isTrusted(options.trusted, ip)) return ip;
     nearest = ip;

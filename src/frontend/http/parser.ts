@@ -3,7 +3,7 @@
  * `+` is a literal plus (real clients escape every byte outside the unreserved set).
  * Every problem is a ClientError whose message the client sees as its `failure reason`.
  */
-import { parseIp } from '../../bittorrent/address.js';
+import { parseEndpointIp } from '../../bittorrent/address.js';
 import type { AnnounceEvent, AnnounceRequest } from '../../bittorrent/announce.js';
 import { INFO_HASH_LENGTH, PEER_ID_LENGTH } from '../../bittorrent/announce.js';
 import { ClientError } from '../../bittorrent/errors.js';
@@ -71,10 +71,7 @@ function parseCount(text: string, name: string): number {
 
 /** BEP 7 values may be an address or an endpoint ("1.2.3.4:6881", "[::1]:6881"); the port is not used. */
 function parseClaimedIp(text: string): Buffer | undefined {
-  const direct = parseIp(text);
-  if (direct) return direct;
-  const endpoint = /^\[([^\]]+)\]:\d+$/.exec(text) ?? /^([\d.]+):\d+$/.exec(text);
-  return (endpoint && parseIp(endpoint[1]!)) ?? undefined;
+  return parseEndpointIp(text) ?? undefined;
 }
 
 /** Calls `visit(key, valueStart, valueEnd)` for every `key=value` pair of the query. */

@@ -38,6 +38,9 @@ export interface UdpFrontendOptions {
 export class UdpFrontend {
   private socket: Socket | null = null;
   private readonly logError: (error: unknown) => void;
+  /** Packets being answered and replies being sent: a stop waits for them before closing the socket. */
+  private pending = 0;
+  private drained: (() => void) | null = null;
 
   constructor(private readonly options: UdpFrontendOptions) {
     this.logError = throttledErrorLog(options.logger);
@@ -47,7 +50,12 @@ export class UdpFrontend {
     const ipv4Host = /^\d+\.\d+\.\d+\.\d+$/.test(host);
     // "::" with ipv6Only off takes IPv4 too, as IPv4-mapped addresses.
     const socket = createSocket({ type: ipv4Host ? 'udp4' : 'udp6', ipv6Only: false, recvBufferSize: 4 << 20 });
-    socket.on('message', (packet, rinfo) => void this.handle(packet, rinfo, socket));
+    socket.on('message', (packet, rinfo) => {
+      this.pending++;
+      this.handle(packet, rinfo, socket)
+        .catch((error: unknown) => this.logError(error))
+        .finally(() => this.settle());
+    });
     socket.on('error', (error) => this.logError(error));
     this.socket = socket;
     return new Promise((resolve, reject) => {
@@ -59,23 +67,46 @@ export class UdpFrontend {
     });
   }
 
-  close(): Promise<void> {
+  /** Stops after the packets being answered are answered (or `timeoutMs` passes). */
+  async close(timeoutMs = 10_000): Promise<void> {
     const socket = this.socket;
+    if (!socket) return;
+    if (this.pending > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        this.drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
     this.socket = null;
-    return new Promise((resolve) => (socket ? socket.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+  }
+
+  private settle(): void {
+    if (--this.pending === 0) this.drained?.();
   }
 
   /** Answers one datagram, or stays silent when it is not a tracker packet at all. */
   async handle(packet: Buffer, rinfo: RemoteInfo, socket: Socket): Promise<void> {
-    if (packet.length < MIN_PACKET_LENGTH) return;
+    // Port 0 cannot be answered (and a reply attempt would throw).
+    if (packet.length < MIN_PACKET_LENGTH || rinfo.port === 0) return;
     const ip = parseIp(rinfo.address);
     if (!ip) return;
     const started = performance.now();
     const action = packet.readUInt32BE(8);
     const transactionId = packet.readUInt32BE(12);
     const family = ip.length === 4 ? 4 : 6;
-    const send = (reply: Buffer): void => socket.send(reply, rinfo.port, rinfo.address);
-    const count = (name: 'connect' | 'announce' | 'scrape', outcome: Outcome): void =>
+    const send = (reply: Buffer): void => {
+      if (this.socket !== socket) return; // stopped meanwhile
+      this.pending++;
+      socket.send(reply, rinfo.port, rinfo.address, (error) => {
+        if (error) this.logError(error);
+        this.settle();
+      });
+    };
+    const count = (name: 'connect' | 'announce' | 'scrape' | 'unknown', outcome: Outcome): void =>
       this.options.metrics?.request('udp', name, family, outcome, (performance.now() - started) / 1000);
 
     if (action === ACTION_CONNECT) {
@@ -84,7 +115,7 @@ export class UdpFrontend {
       count('connect', 'ok');
       return;
     }
-    const name = action === ACTION_ANNOUNCE ? 'announce' : 'scrape';
+    const name = action === ACTION_ANNOUNCE ? 'announce' : action === ACTION_SCRAPE ? 'scrape' : 'unknown';
     if (!this.options.ids.verify(packet, 0, ip)) {
       // No valid connection id: the sender may be spoofed, so never answer with more than it sent.
       send(writeError(transactionId, 'invalid connection id').subarray(0, packet.length));

@@ -3,7 +3,7 @@ import type { Family } from '../../bittorrent/address.js';
 import type { SwarmCounts } from '../../bittorrent/announce.js';
 import type { SwarmAnnounce, SwarmResult, TrackerStore } from '../driver.js';
 import { Picks, sameSubnetFirst, samplePeers } from './select.js';
-import { AgeList, Peer, PEER_ID_LENGTH, type PeerSet, Swarm, Torrent } from './swarm.js';
+import { AgeList, Peer, PEER_ID_LENGTH, type PeerSet, SnatchRecord, Swarm, Torrent } from './swarm.js';
 
 /** With subnet grouping, this many times numwant candidates are drawn before the near ones go first. */
 const SUBNET_OVERSAMPLING = 4;
@@ -16,14 +16,17 @@ const EMPTY = Buffer.alloc(0);
 export interface MemoryStoreOptions {
   peerTtlMs: number;
   reapIntervalMs: number;
+  /** How long a snatch count outlives the last announce of its torrent; 0 keeps it forever. */
+  torrentTtlMs?: number;
   now?: () => number;
 }
 
 export class MemoryStore implements TrackerStore {
   private readonly torrents = new Map<string, Torrent>();
-  /** Survives the swarm emptying, like a tracker's completed counter should. */
-  private readonly snatches = new Map<string, number>();
-  private readonly ages = new AgeList();
+  /** Survives the swarm emptying, like a tracker's completed counter should, for torrent_ttl. */
+  private readonly snatches = new Map<string, SnatchRecord>();
+  private readonly snatchAges = new AgeList<SnatchRecord>();
+  private readonly ages = new AgeList<Peer>();
   private readonly now: () => number;
   private readonly reapTimer: NodeJS.Timeout;
   private reaping = false;
@@ -35,8 +38,8 @@ export class MemoryStore implements TrackerStore {
     this.reapTimer.unref();
   }
 
-  get counters(): { torrents: number; peers: number } {
-    return { torrents: this.torrents.size, peers: this.peerCount };
+  get counters(): { torrents: number; peers: number; snatchCounts: number } {
+    return { torrents: this.torrents.size, peers: this.peerCount, snatchCounts: this.snatches.size };
   }
 
   async stats(): Promise<{ swarms: number; peers: number }> {
@@ -65,7 +68,19 @@ export class MemoryStore implements TrackerStore {
     const own4 = a.v4 ? this.upsert(torrent, 4, a.v4, a, now) : undefined;
     const own6 = a.v6 ? this.upsert(torrent, 6, a.v6, a, now) : undefined;
     const wasSeeder = (own4?.wasSeeder ?? false) || (own6?.wasSeeder ?? false);
-    if (a.event === 'completed' && !wasSeeder) this.snatches.set(key, (this.snatches.get(key) ?? 0) + 1);
+    let snatch = this.snatches.get(key);
+    if (a.event === 'completed' && !wasSeeder) {
+      if (!snatch) {
+        snatch = new SnatchRecord(key);
+        this.snatches.set(key, snatch);
+        this.snatchAges.append(snatch);
+      }
+      snatch.count++;
+    }
+    if (snatch) {
+      snatch.touched = now;
+      this.snatchAges.moveToTail(snatch);
+    }
 
     const seeder = a.seeder || a.event === 'completed';
     let budget = a.numwant;
@@ -185,11 +200,11 @@ export class MemoryStore implements TrackerStore {
     return {
       complete: (v4?.seeders.size ?? 0) + (v6?.seeders.size ?? 0),
       incomplete: (v4?.leechers.size ?? 0) + (v6?.leechers.size ?? 0),
-      downloaded: this.snatches.get(key) ?? 0,
+      downloaded: this.snatches.get(key)?.count ?? 0,
     };
   }
 
-  /** Removes up to `budget` expired peers; returns true when none are left to expire. */
+  /** Removes up to `budget` expired peers and snatch counts; returns true when none are left to expire. */
   private reap(now: number, budget: number): boolean {
     const cutoff = now - this.options.peerTtlMs;
     let peer = this.ages.head;
@@ -197,6 +212,16 @@ export class MemoryStore implements TrackerStore {
       if (budget-- <= 0) return false;
       this.removePeer(peer);
       peer = this.ages.head;
+    }
+    const torrentTtlMs = this.options.torrentTtlMs ?? 0;
+    if (torrentTtlMs > 0) {
+      let snatch = this.snatchAges.head;
+      while (snatch && snatch.touched < now - torrentTtlMs) {
+        if (budget-- <= 0) return false;
+        this.snatchAges.unlink(snatch);
+        this.snatches.delete(snatch.key);
+        snatch = this.snatchAges.head;
+      }
     }
     return true;
   }

@@ -120,12 +120,27 @@ export class Torrent {
   }
 }
 
-/** Doubly linked list of peers, oldest announce first. */
-export class AgeList {
-  head: Peer | null = null;
-  tail: Peer | null = null;
+/** A torrent's snatch count, which outlives its swarms (until `torrent_ttl` without announces). */
+export class SnatchRecord {
+  count = 0;
+  touched = 0;
+  prev: SnatchRecord | null = null;
+  next: SnatchRecord | null = null;
 
-  append(peer: Peer): void {
+  constructor(readonly key: string) {}
+}
+
+interface Aged<T> {
+  prev: T | null;
+  next: T | null;
+}
+
+/** Doubly linked list, least recently touched first. */
+export class AgeList<T extends Aged<T>> {
+  head: T | null = null;
+  tail: T | null = null;
+
+  append(peer: T): void {
     peer.prev = this.tail;
     peer.next = null;
     if (this.tail) this.tail.next = peer;
@@ -133,7 +148,7 @@ export class AgeList {
     this.tail = peer;
   }
 
-  unlink(peer: Peer): void {
+  unlink(peer: T): void {
     if (peer.prev) peer.prev.next = peer.next;
     else this.head = peer.next;
     if (peer.next) peer.next.prev = peer.prev;
@@ -141,7 +156,7 @@ export class AgeList {
     peer.prev = peer.next = null;
   }
 
-  moveToTail(peer: Peer): void {
+  moveToTail(peer: T): void {
     if (this.tail === peer) return;
     this.unlink(peer);
     this.append(peer);

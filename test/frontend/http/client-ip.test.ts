@@ -24,6 +24,9 @@ describe('client address', () => {
     assert.equal(resolve('127.0.0.1', '10.0.0.5, 10.0.0.6'), '10.0.0.5', 'all trusted: the leftmost');
     assert.equal(resolve('127.0.0.1', 'garbage, 10.0.0.6'), '10.0.0.6', 'a malformed hop stops the walk');
     assert.equal(resolve('127.0.0.1'), '127.0.0.1', 'no header: the socket');
+    assert.equal(resolve('127.0.0.1', '198.51.100.4:5555'), '198.51.100.4', 'a hop with a port');
+    assert.equal(resolve('127.0.0.1', '[2001:db8::1]:443'), '2001:db8::1', 'a bracketed IPv6 hop');
+    assert.equal(resolve('127.0.0.1', '[2001:db8::2]'), '2001:db8::2');
   });
 
   it('reads a configured header instead', () => {

@@ -15,9 +15,9 @@ describe('memory store', () => {
     const hash = randomBytes(20);
     const a = v4Addr();
     await announce(store, hash, a, { event: 'completed', seeder: true });
-    assert.deepEqual(store.counters, { torrents: 1, peers: 1 });
+    assert.deepEqual(store.counters, { torrents: 1, peers: 1, snatchCounts: 1 });
     await announce(store, hash, a, { event: 'stopped' });
-    assert.deepEqual(store.counters, { torrents: 0, peers: 0 });
+    assert.deepEqual(store.counters, { torrents: 0, peers: 0, snatchCounts: 1 });
     assert.deepEqual(await store.scrape([hash]), [{ complete: 0, incomplete: 0, downloaded: 1 }]);
     await store.close();
   });
@@ -35,7 +35,7 @@ describe('memory store', () => {
     // Drive the background pass directly (its timer is set far out in this test).
     (store as unknown as { reapInBackground(): void }).reapInBackground();
     await new Promise((resolve) => setTimeout(resolve, 200));
-    assert.deepEqual(store.counters, { torrents: 0, peers: 0 });
+    assert.deepEqual(store.counters, { torrents: 0, peers: 0, snatchCounts: 0 });
     await store.close();
   });
 
@@ -82,6 +82,22 @@ describe('memory store', () => {
         assert.deepEqual([counts!.complete, counts!.incomplete], [seeders.size, leechers.size]);
       }
     }
+    await store.close();
+  });
+
+  it('forgets a snatch count torrent_ttl after its torrent was last announced', async () => {
+    let now = 1_000_000;
+    const store = new MemoryStore({ peerTtlMs: 10_000, reapIntervalMs: 60_000, torrentTtlMs: 100_000, now: () => now });
+    const kept = randomBytes(20);
+    const dropped = randomBytes(20);
+    await announce(store, kept, v4Addr(), { event: 'completed', seeder: true });
+    await announce(store, dropped, v4Addr(), { event: 'completed', seeder: true });
+    now += 60_000;
+    await announce(store, kept, v4Addr()); // keeps its count alive
+    now += 50_000;
+    await store.scrape([]);
+    assert.deepEqual((await store.scrape([kept, dropped])).map((c) => c.downloaded), [1, 0]);
+    assert.equal(store.counters.snatchCounts, 1);
     await store.close();
   });
 });
