@@ -3,7 +3,6 @@
  * is complete, keep-alive or one connection per request. Run as a child process:
  *   node dist/bench/load.js '{"host":"127.0.0.1","port":6969,...}'   -> prints one JSON line of results
  */
-import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 
 export interface LoadOptions {
@@ -41,13 +40,34 @@ function escape(bytes: Buffer): string {
   return out;
 }
 
+/**
+ * A seeded PRNG (mulberry32): every load process builds the same peers and torrents, so the warm-up
+ * pass really fills the swarms the measured runs announce to.
+ */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function seededBytes(random: () => number, length: number): Buffer {
+  const out = Buffer.allocUnsafe(length);
+  for (let i = 0; i < length; i++) out[i] = Math.floor(random() * 256);
+  return out;
+}
+
 /** Torrent indices with Zipf(s) popularity, by inverse CDF. */
-function zipfSampler(n: number, s: number): () => number {
+function zipfSampler(n: number, s: number, random: () => number): () => number {
   const cdf = new Float64Array(n);
   let total = 0;
   for (let i = 0; i < n; i++) cdf[i] = total += 1 / Math.pow(i + 1, s);
   return () => {
-    const x = Math.random() * total;
+    const x = random() * total;
     let lo = 0;
     let hi = n - 1;
     while (lo < hi) {
@@ -68,13 +88,14 @@ export interface PoolPeer {
 
 /** The simulated peers: each announces one torrent, picked by Zipf popularity; a share are seeders. */
 export function buildPool(o: Pick<LoadOptions, 'torrents' | 'zipf' | 'seeders' | 'pool'>): PoolPeer[] {
-  const hashes = Array.from({ length: o.torrents }, () => randomBytes(20));
-  const pick = zipfSampler(o.torrents, o.zipf);
+  const random = seededRandom(0x5eed);
+  const hashes = Array.from({ length: o.torrents }, () => seededBytes(random, 20));
+  const pick = zipfSampler(o.torrents, o.zipf, random);
   return Array.from({ length: o.pool }, (_, i) => ({
     infoHash: hashes[pick()]!,
-    peerId: randomBytes(20),
+    peerId: seededBytes(random, 20),
     port: 1024 + (i % 64000),
-    left: Math.random() < o.seeders ? 0 : 1 + Math.floor(Math.random() * 1e9),
+    left: random() < o.seeders ? 0 : 1 + Math.floor(random() * 1e9),
   }));
 }
 
