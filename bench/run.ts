@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { LoadOptions, LoadResult } from './load.js';
 
-const HELP = `usage: npm run bench -- [--seconds N] [--connections N] [--torrents N] [--zipf S] [--seeders F] [--numwant N] [--peers N] [--no-scaling] [--no-redis] [--sizes 10,100000,1000000]`;
+const HELP = `usage: npm run bench -- [--seconds N] [--connections N] [--torrents N] [--zipf S] [--seeders F] [--numwant N] [--peers N] [--no-scaling] [--no-redis] [--seconds N] [--rounds N] [--sizes 10,100000,1000000]`;
 
 const args = process.argv.slice(2);
 if (args.includes('--help')) {
@@ -147,32 +147,8 @@ async function main(): Promise<void> {
     numwant: option('numwant', 50),
     pool: option('peers', 100_000),
   };
-  const seconds = option('seconds', 8);
-  console.log(`shoal benchmark: node ${process.version}, ${hasTaskset ? 'servers on CPU 0, load on CPU 1' : 'unpinned (no taskset)'}`);
-  console.log(`load: ${base.connections} connections, ${base.pool} peers over ${base.torrents} torrents (Zipf s=${base.zipf}), ${base.seeders * 100}% seeders, numwant ${base.numwant}, ${seconds} s per case`);
-  console.log('the tracker is warmed up with one announce from every peer; measured announces are re-announces\n');
-
-  const tracker = await startTracker();
-  // Warm-up: one pass over every peer fills the swarms, so the measured announces are the steady
-  // state of a tracker (re-announces of known peers), and the JIT settles.
-  await load(tracker.child, { ...base, host: '127.0.0.1', port: tracker.port, keepAlive: true, seconds: 120, maxRequests: base.pool });
-  const bare = await startBare();
-
-  const rows: Array<[string, LoadResult & { cpuUsPerRequest: number }]> = [];
-  for (const keepAlive of [true, false]) {
-    const mode = keepAlive ? 'keep-alive' : 'Connection: close';
-    const caseSeconds = keepAlive ? seconds : Math.min(seconds, 5);
-    rows.push([`tracker  ${mode}`, await load(tracker.child, { ...base, host: '127.0.0.1', port: tracker.port, keepAlive, seconds: caseSeconds })]);
-    rows.push([`bare     ${mode}`, await load(bare.child, { ...base, host: '127.0.0.1', port: bare.port, keepAlive, seconds: caseSeconds })]);
-  }
-  const udpMemory = await load(tracker.child, { ...base, host: '127.0.0.1', port: tracker.udpPort, keepAlive: true, seconds }, './udp-load.js');
-  const metricsText = await (await fetch(`http://127.0.0.1:${tracker.metricsPort}/metrics`)).text();
-  await Promise.all([stop(tracker.child), stop(bare.child)]);
-
-  // The redis driver under the same load: Redis on CPU 1 beside the load generator, the tracker on CPU 0.
-  let redisRow: [string, LoadResult & { cpuUsPerRequest: number }] | null = null;
-  let udpRedis: (LoadResult & { cpuUsPerRequest: number }) | null = null;
-  let redisStats = '';
+  const seconds = option('seconds', 5);
+  const rounds = option('rounds', 3);
   const hasRedis = ((): boolean => {
     try {
       execFileSync('redis-server', ['--version']);
@@ -181,40 +157,91 @@ async function main(): Promise<void> {
       return false;
     }
   })();
-  if (hasRedis && !args.includes('--no-redis')) {
-    const redis = await startRedisServer();
-    const redisTracker = await startTracker({ TRACKER_TRACKER_DRIVER: 'redis', TRACKER_TRACKER_PARAMS: JSON.stringify({ url: `redis://127.0.0.1:${redis.port}` }) });
-    await load(redisTracker.child, { ...base, host: '127.0.0.1', port: redisTracker.port, keepAlive: true, seconds: 120, maxRequests: base.pool });
-    redisCli(redis.port, 'config', 'resetstat');
-    const result = await load(redisTracker.child, { ...base, host: '127.0.0.1', port: redisTracker.port, keepAlive: true, seconds });
+  const withRedis = hasRedis && !args.includes('--no-redis');
+  console.log(`shoal benchmark: node ${process.version}, ${hasTaskset ? 'servers on CPU 0, load generator and Redis on CPU 1' : 'unpinned (no taskset)'}`);
+  console.log(`load: ${base.connections} connections, ${base.pool} peers over ${base.torrents} torrents (Zipf s=${base.zipf}), ${base.seeders * 100}% seeders, numwant ${base.numwant}`);
+  console.log(`every case runs ${seconds} s in each of ${rounds} interleaved rounds (this VM's speed drifts); the table shows medians`);
+  console.log('each tracker is warmed up with one announce from every peer; measured announces are re-announces\n');
+
+  const tracker = await startTracker();
+  const bare = await startBare();
+  const redis = withRedis ? await startRedisServer() : null;
+  const redisTracker = redis ? await startTracker({ TRACKER_TRACKER_DRIVER: 'redis', TRACKER_TRACKER_PARAMS: JSON.stringify({ url: `redis://127.0.0.1:${redis.port}` }) }) : null;
+  // Warm-up: one pass over every peer fills the swarms and lets the JIT settle.
+  for (const t of [tracker, redisTracker]) if (t) await load(t.child, { ...base, host: '127.0.0.1', port: t.port, keepAlive: true, seconds: 120, maxRequests: base.pool });
+  if (redis) redisCli(redis.port, 'config', 'resetstat');
+
+  type Measured = LoadResult & { cpuUsPerRequest: number };
+  type Case = { name: string; run: () => Promise<Measured> };
+  const http = (t: { child: ChildProcess; port: number }, keepAlive: boolean) => () =>
+    load(t.child, { ...base, host: '127.0.0.1', port: t.port, keepAlive, seconds });
+  const udp = (t: { child: ChildProcess; udpPort: number }) => () =>
+    load(t.child, { ...base, host: '127.0.0.1', port: t.udpPort, keepAlive: true, seconds }, './udp-load.js');
+  const cases: Case[] = [
+    { name: 'tracker  keep-alive', run: http(tracker, true) },
+    { name: 'bare     keep-alive', run: http(bare, true) },
+    { name: 'tracker  Connection: close', run: http(tracker, false) },
+    { name: 'bare     Connection: close', run: http(bare, false) },
+    { name: 'tracker  UDP', run: udp(tracker) },
+  ];
+  if (redisTracker) cases.push({ name: 'tracker  keep-alive, redis', run: http(redisTracker, true) }, { name: 'tracker  UDP, redis', run: udp(redisTracker) });
+  const results = new Map<string, Measured[]>(cases.map((c) => [c.name, []]));
+  let redisHttpRequests = 0;
+  for (let round = 0; round < rounds; round++) {
+    for (const c of cases) {
+      const result = await c.run();
+      results.get(c.name)!.push(result);
+      if (c.name === 'tracker  keep-alive, redis') redisHttpRequests += result.requests;
+    }
+  }
+  const metricsText = await (await fetch(`http://127.0.0.1:${tracker.metricsPort}/metrics`)).text();
+  let redisStats = withRedis ? '' : hasRedis ? 'redis driver: skipped (--no-redis)' : 'redis driver: skipped (redis-server not installed)';
+  let redisMicros = NaN;
+  if (redis && redisTracker) {
+    // Script calls counted over the whole run, divided by the announces of all redis cases (HTTP and UDP).
     const stats = redisCli(redis.port, 'info', 'commandstats');
     const evalsha = /cmdstat_evalsha:calls=(\d+),usec=(\d+),usec_per_call=([\d.]+)/.exec(stats);
-    const calls = evalsha ? Number(evalsha[1]) : 0;
-    redisStats =
-      `redis driver: ${(calls / Math.max(1, result.requests)).toFixed(3)} script calls per announce, ` +
-      `${evalsha ? evalsha[3] : '?'} µs of Redis time per announce (INFO commandstats)`;
-    redisRow = ['tracker  keep-alive, redis', result];
-    udpRedis = await load(redisTracker.child, { ...base, host: '127.0.0.1', port: redisTracker.udpPort, keepAlive: true, seconds }, './udp-load.js');
+    const udpRequests = results.get('tracker  UDP, redis')!.reduce((n, r) => n + r.requests, 0);
+    redisMicros = evalsha ? Number(evalsha[3]) : NaN;
+    redisStats = `redis driver: ${((evalsha ? Number(evalsha[1]) : 0) / Math.max(1, redisHttpRequests + udpRequests)).toFixed(3)} script calls per announce, ${redisMicros.toFixed(1)} µs of Redis time per announce (INFO commandstats)`;
     await stop(redisTracker.child);
     redis.child.kill('SIGKILL');
-  } else {
-    redisStats = hasRedis ? 'redis driver: skipped (--no-redis)' : 'redis driver: skipped (redis-server not installed)';
   }
-  if (redisRow) rows.push(redisRow);
-  rows.push(['tracker  UDP', udpMemory]);
-  if (udpRedis) rows.push(['tracker  UDP, redis', udpRedis]);
+  await Promise.all([stop(tracker.child), stop(bare.child)]);
+
+  const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const med = (name: string, pick: (r: Measured) => number): number => median(results.get(name)!.map(pick));
+  /** The median over rounds of a per-round ratio, so both sides of each ratio ran minutes apart at most. */
+  const roundRatio = (a: string, b: string, pick: (r: Measured) => number): number =>
+    median(results.get(a)!.map((r, i) => pick(r) / pick(results.get(b)![i]!)));
 
   console.log('case                        requests/s     p50 µs     p99 µs   server CPU µs/req   body B   failures  errors');
-  for (const [name, r] of rows) {
+  for (const c of cases) {
+    const all = results.get(c.name)!;
+    const failures = all.reduce((n, r) => n + r.failures, 0);
+    const errors = all.reduce((n, r) => n + r.errors, 0);
     console.log(
-      `${name.padEnd(26)} ${fmt(r.rps).padStart(12)} ${fmt(r.p50us).padStart(10)} ${fmt(r.p99us).padStart(10)} ${fmt(r.cpuUsPerRequest, 1).padStart(19)} ${fmt(r.meanBodyBytes).padStart(8)} ${String(r.failures).padStart(10)} ${String(r.errors).padStart(7)}`,
+      `${c.name.padEnd(26)} ${fmt(med(c.name, (r) => r.rps)).padStart(12)} ${fmt(med(c.name, (r) => r.p50us)).padStart(10)} ${fmt(med(c.name, (r) => r.p99us)).padStart(10)} ${fmt(med(c.name, (r) => r.cpuUsPerRequest), 1).padStart(19)} ${fmt(med(c.name, (r) => r.meanBodyBytes)).padStart(8)} ${String(failures).padStart(10)} ${String(errors).padStart(7)}`,
     );
   }
-  const ratio = (i: number, j: number): string => (rows[i]![1].rps / rows[j]![1].rps).toFixed(2);
-  console.log(`\ntracker/bare throughput: keep-alive ${ratio(0, 1)}, Connection: close ${ratio(2, 3)}`);
-  if (redisRow) console.log(`redis/memory driver throughput (keep-alive): ${ratio(4, 0)}`);
-  const udpRow = rows.findIndex(([name]) => name === 'tracker  UDP');
-  console.log(`UDP/HTTP keep-alive throughput: memory ${ratio(udpRow, 0)}` + (udpRedis ? `, redis ${(udpRedis.rps / redisRow![1].rps).toFixed(2)}` : ''));
+  const rps = (r: Measured): number => r.rps;
+  const cpu = (r: Measured): number => r.cpuUsPerRequest;
+  console.log(`\ntracker/bare throughput: keep-alive ${roundRatio('tracker  keep-alive', 'bare     keep-alive', rps).toFixed(2)}, Connection: close ${roundRatio('tracker  Connection: close', 'bare     Connection: close', rps).toFixed(2)}`);
+  console.log(
+    `UDP/HTTP keep-alive throughput (memory driver, same tracker, same core): ${roundRatio('tracker  UDP', 'tracker  keep-alive', rps).toFixed(2)}` +
+      `; tracker CPU per announce HTTP/UDP: ${roundRatio('tracker  keep-alive', 'tracker  UDP', cpu).toFixed(2)}`,
+  );
+  if (redisTracker) {
+    const trackerCpu = med('tracker  keep-alive, redis', cpu);
+    console.log(`redis/memory driver throughput (keep-alive), measured with Redis beside the load generator: ${roundRatio('tracker  keep-alive, redis', 'tracker  keep-alive', rps).toFixed(2)}`);
+    // On two cores Redis shares the load generator's core, which the measured ratio pays for. With Redis on
+    // a core of its own the tracker's core is the limit while Redis needs less time per announce than the
+    // tracker does; the ratio is then that of tracker CPU per announce.
+    console.log(
+      `redis/memory driver throughput with Redis on a core of its own: ${roundRatio('tracker  keep-alive', 'tracker  keep-alive, redis', cpu).toFixed(2)} ` +
+        `(tracker CPU per announce, memory/redis; ${redisMicros < trackerCpu ? 'tracker-bound' : 'Redis-bound'}: Redis ${redisMicros.toFixed(1)} µs vs tracker ${trackerCpu.toFixed(1)} µs per announce)`,
+    );
+  }
   console.log(redisStats);
   console.log('\n/metrics of the memory-driver tracker after its runs (excerpt):');
   for (const line of metricsText.split('\n')) {
