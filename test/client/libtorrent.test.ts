@@ -3,26 +3,18 @@
  * tracker as its only peer source (no DHT, LSD, UPnP, NAT-PMP or peer exchange).
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { decode, decodedKey, scrapePath } from '../helpers/http.js';
+import { toolMissing } from '../helpers/tools.js';
 import { startTracker } from '../helpers/tracker.js';
 
 const SCRIPT = fileURLToPath(new URL('../../../test/client/libtorrent_transfer.py', import.meta.url));
 const PYTHON = '/usr/bin/python3';
-
-function libtorrentMissing(): string | null {
-  try {
-    execFileSync(PYTHON, ['-c', 'import libtorrent'], { stdio: 'ignore' });
-    return null;
-  } catch {
-    return 'python3-libtorrent is not installed (apt-get install -y python3-libtorrent)';
-  }
-}
 
 function runTransfer(url: string, host: string): Promise<{ code: number | null; result: any; stderr: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'shoal-lt-'));
@@ -45,9 +37,7 @@ function runTransfer(url: string, host: string): Promise<{ code: number | null; 
   });
 }
 
-const missing = libtorrentMissing();
-if (missing && process.env.CI === 'true') throw new Error(`${missing}: CI must install it (.ci/run does)`);
-if (missing) console.log(`# SKIP libtorrent client test: ${missing}`);
+const missing = toolMissing('python3-libtorrent', 'python3-libtorrent', [[PYTHON, ['-c', 'import libtorrent']]]);
 
 describe('a real BitTorrent client (libtorrent)', { skip: missing ?? false }, () => {
   const cases = [

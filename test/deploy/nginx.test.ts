@@ -14,23 +14,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { announcePath, decode, decodedKey, httpGet, peerList, randomHash, scrapePath } from '../helpers/http.js';
 import { freePort, redisMissing, startRedis, type RedisServer } from '../helpers/redis.js';
+import { toolMissing } from '../helpers/tools.js';
 import { startTrackerProcess, type TestTracker } from '../helpers/tracker.js';
 
 const NGINX_CONF = fileURLToPath(new URL('../../../nginx/nginx.conf', import.meta.url));
 
-function nginxMissing(): string | null {
-  try {
-    execFileSync('nginx', ['-v'], { stdio: 'ignore' });
-    return null;
-  } catch {
-    const reason = 'nginx is not installed (apt-get install -y nginx)';
-    if (process.env.CI === 'true') throw new Error(`${reason}: CI must install it (.ci/run does)`);
-    console.log(`# SKIP nginx test: ${reason}`);
-    return reason;
-  }
-}
-
-const missing = nginxMissing() ?? redisMissing();
+const missing = toolMissing('nginx', 'nginx', [['nginx', ['-v']]]) ?? redisMissing();
 
 /** The shipped configuration with the upstream pointed at the test's trackers and a test port. */
 function testConfig(trackerPorts: number[], listenPort: number, dir: string): string {

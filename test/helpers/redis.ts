@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { toolMissing } from './tools.js';
 
 /** The Redis configuration the project ships for deployments. */
 export const SHIPPED_CONFIG = fileURLToPath(new URL('../../../redis.conf', import.meta.url));
@@ -22,16 +23,7 @@ process.on('exit', () => {
 
 /** Throws under CI=true when redis-server is missing; otherwise returns a reason to skip, or null. */
 export function redisMissing(): string | null {
-  try {
-    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
-    execFileSync('redis-cli', ['--version'], { stdio: 'ignore' });
-    return null;
-  } catch {
-    const reason = 'redis-server is not installed (apt-get install -y redis-server)';
-    if (process.env.CI === 'true') throw new Error(`${reason}: CI must install it (.ci/run does)`);
-    console.log(`# SKIP Redis tests: ${reason}`);
-    return reason;
-  }
+  return toolMissing('redis-server', 'redis-server', [['redis-server', ['--version']], ['redis-cli', ['--version']]]);
 }
 
 function portFree(port: number): Promise<boolean> {
