@@ -75,10 +75,6 @@ export function parseEndpointIp(text: string): Buffer | null {
   return endpoint ? parseIp(endpoint[1]!) : null;
 }
 
-export function familyOf(ip: Buffer): Family {
-  return ip.length === 4 ? 4 : 6;
-}
-
 /** Formats 4 or 16 address bytes as text (IPv6 in the RFC 5952 short form). */
 export function formatIp(ip: Uint8Array): string {
   if (ip.length === 4) return `${ip[0]}.${ip[1]}.${ip[2]}.${ip[3]}`;

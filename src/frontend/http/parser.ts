@@ -69,11 +69,6 @@ function parseCount(text: string, name: string): number {
   return value;
 }
 
-/** BEP 7 values may be an address or an endpoint ("1.2.3.4:6881", "[::1]:6881"); the port is not used. */
-function parseClaimedIp(text: string): Buffer | undefined {
-  return parseEndpointIp(text) ?? undefined;
-}
-
 /** Calls `visit(key, valueStart, valueEnd)` for every `key=value` pair of the query. */
 function forEachPair(query: string, visit: (key: string, start: number, end: number) => void): void {
   let start = 0;
@@ -149,9 +144,10 @@ export function parseAnnounce(query: string): ParsedAnnounce {
     numwant: parsedNumwant,
     compact: compact !== '0',
     noPeerId: noPeerId === '1',
-    claimedIp: ip === undefined ? undefined : parseClaimedIp(ip),
-    claimedIpv4: ipv4 === undefined ? undefined : parseClaimedIp(ipv4),
-    claimedIpv6: ipv6 === undefined ? undefined : parseClaimedIp(ipv6),
+    // BEP 7 values may be an address or an endpoint ("1.2.3.4:6881", "[::1]:6881"); the port is not used.
+    claimedIp: (ip !== undefined && parseEndpointIp(ip)) || undefined,
+    claimedIpv4: (ipv4 !== undefined && parseEndpointIp(ipv4)) || undefined,
+    claimedIpv6: (ipv6 !== undefined && parseEndpointIp(ipv6)) || undefined,
   };
 }
 
