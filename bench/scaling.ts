@@ -21,6 +21,7 @@ for (const size of sizes) {
   const tracker = new Tracker(store, null, {
     announceInterval: 1800, minAnnounceInterval: 900, intervalJitter: 0, defaultNumwant: 50, maxNumwant: 200,
     maxScrapeInfoHashes: 74, allowFullScrape: false, allowIpSpoofing: false, respectAf: true, subnet4: 0, subnet6: 0,
+    private: false, approvedClientsOnly: false, approvedTorrentsOnly: false,
   });
   const infoHash = Buffer.alloc(20, 7);
   const peerId = Buffer.alloc(20, 1);

@@ -8,7 +8,7 @@ import { ConfigError, loadConfig, trustedProxyList, type Config, type LoadOption
 import { randomBytes } from 'node:crypto';
 import { createHttpApp } from './frontend/http/app.js';
 import { ConnectionIds } from './frontend/udp/connection-id.js';
-import { TrackerMetrics } from './metrics/metrics.js';
+import { BackendMetrics, TrackerMetrics } from './metrics/metrics.js';
 import { listenMetrics } from './metrics/server.js';
 import { UdpFrontend } from './frontend/udp/server.js';
 import type { TrackerStore } from './tracker/driver.js';
@@ -53,7 +53,10 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   const store = metrics.instrument(rawStore);
   let backend: Backend;
   try {
-    backend = await backendDriver.open(config.backend.params, { logger: logger.child({ backend: config.backend.driver }) });
+    backend = await backendDriver.open(config.backend.params, {
+      logger: logger.child({ backend: config.backend.driver }),
+      metrics: new BackendMetrics(metrics.registry, config.backend.driver),
+    });
   } catch (error) {
     await store.close();
     throw error;
@@ -71,6 +74,9 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     respectAf: config.respect_af,
     subnet4: config.preferred_subnet ? config.preferred_ipv4_subnet : 0,
     subnet6: config.preferred_subnet ? config.preferred_ipv6_subnet : 0,
+    private: config.private_enabled,
+    approvedClientsOnly: config.approved_clients_only,
+    approvedTorrentsOnly: config.approved_torrents_only,
   });
 
   const app = createHttpApp({

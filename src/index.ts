@@ -8,8 +8,11 @@
 export { boot, type BootOptions, type RunningTracker } from './boot.js';
 export { registerTrackerDriver, trackerDrivers } from './tracker/registry.js';
 export { registerBackendDriver, backendDrivers } from './backend/registry.js';
-export type { TrackerDriver, TrackerStore, DriverContext, SwarmAnnounce, SwarmResult } from './tracker/driver.js';
-export type { BackendDriver, Backend, BackendContext, AnnounceRecord } from './backend/driver.js';
+export type { TrackerDriver, TrackerStore, DriverContext, SwarmAnnounce, SwarmResult, SwarmAccess, Refusal, TorrentTerms } from './tracker/driver.js';
+export type { BackendDriver, Backend, BackendContext, AccountingRecord } from './backend/driver.js';
+export type { Catalogue, User, TorrentEntry, ClientEntry, HashList } from './tracker/catalogue.js';
+export { CatalogueConflict } from './tracker/catalogue.js';
+export { BackendMetrics } from './metrics/metrics.js';
 export { Tracker, type TrackerPolicy } from './tracker/tracker.js';
 export { MemoryStore } from './tracker/memory/store.js';
 export { loadConfig, ConfigError, type Config } from './config/config.js';

@@ -1,30 +1,48 @@
 /**
- * The backend driver contract: where a private site's accounting goes. The tracker hands it one
- * record per announce; the driver batches them for the site's slower database. `record` must never
- * make the announce wait on that database.
+ * The backend driver contract: where a private site's accounting goes. The tracker hands it one record
+ * per private announce; the driver batches them for the site's slower database.
+ *
+ * Obligations: `record` never waits on that database. It returns nothing while the driver has room, and
+ * a promise only when its bounded buffer is full and its overflow policy is to make the announce wait.
+ * `flush` writes out everything accepted so far (the tracker calls it on SIGTERM).
  */
 import type { Logger } from 'pino';
+import type { AnnounceEvent } from '../bittorrent/announce.js';
+import type { BackendMetrics } from '../metrics/metrics.js';
 
-export interface AnnounceRecord {
+/** One private announce's accounting: what the peer moved since its previous announce. */
+export interface AccountingRecord {
+  /** Unique across processes and time: a consumer applies each id at most once. */
+  id: string;
+  userId: number;
+  torrentId: number;
   infoHash: Buffer;
   peerId: Buffer;
-  event: string;
+  event: AnnounceEvent;
+  /** Bytes since the previous announce, as reported (a counter that went backwards counts from zero). */
+  rawUploaded: number;
+  rawDownloaded: number;
+  /** The same after user and torrent multipliers and freeleech: what the site credits. */
   uploaded: number;
   downloaded: number;
   left: number;
+  /** This announce completed the torrent for this peer (counted once). */
+  snatched: boolean;
   /** Unix milliseconds. */
   time: number;
 }
 
 export interface Backend {
-  record(entry: AnnounceRecord): void;
-  /** Flushes what is buffered; called on shutdown. */
+  record(entry: AccountingRecord): void | Promise<void>;
+  /** Writes out what is buffered; called on shutdown. */
   flush(): Promise<void>;
   close(): Promise<void>;
 }
 
 export interface BackendContext {
   logger: Logger;
+  /** Where the driver reports its queue depth, flushes, failures and drops. */
+  metrics?: BackendMetrics;
 }
 
 export interface BackendDriver {

@@ -16,6 +16,12 @@ export interface Config {
   metrics: { addr: ListenAddress | null };
   tracker: { driver: string; params: Record<string, unknown> };
   backend: { driver: string; params: Record<string, unknown> };
+  private_enabled: boolean;
+  approved_clients_only: boolean;
+  approved_torrents_only: boolean;
+  /** addr is null when the management API is off. */
+  admin: { addr: ListenAddress | null; token: string };
+  consumer: { postgres_url: string; group: string; name: string; batch_size: number; claim_idle: number };
   announce_interval: number;
   min_announce_interval: number;
   interval_jitter: number;
@@ -228,6 +234,9 @@ function crossCheck(config: Config): void {
   }
   if (config.udp.addr && config.udp.secret === '' && config.tracker.driver !== 'memory') {
     throw new ConfigError('udp.secret', 'required with a shared tracker driver: every replica must accept the connection ids the others issue (set TRACKER_UDP_SECRET)');
+  }
+  if (config.admin.addr && config.admin.token === '') {
+    throw new ConfigError('admin.token', 'required when admin.addr is set (set TRACKER_ADMIN_TOKEN)');
   }
   if (config.real_ip_header !== '' && !/^[A-Za-z0-9-]+$/.test(config.real_ip_header)) {
     throw new ConfigError('real_ip_header', 'must be a header name');

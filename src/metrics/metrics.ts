@@ -12,6 +12,50 @@ export type Outcome = 'ok' | 'client_error' | 'server_error';
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 
+/** What a backend driver reports about its queue; a driver without a queue leaves these at zero. */
+export class BackendMetrics {
+  private readonly depthGauge: { set(value: number): void };
+  private readonly recordCounter: { inc(value?: number): void };
+  private readonly flushOk: { inc(value?: number): void };
+  private readonly flushError: { inc(value?: number): void };
+  private readonly dropCounter: { inc(value?: number): void };
+  private readonly blockCounter: { inc(value?: number): void };
+
+  constructor(registry: Registry, backend: string) {
+    const registers = [registry];
+    const labelNames = ['backend'] as const;
+    this.depthGauge = new Gauge({ name: 'tracker_backend_queue_depth', help: 'Accounting records buffered in memory, not yet written to the queue.', labelNames, registers }).labels(backend);
+    this.recordCounter = new Counter({ name: 'tracker_backend_records_total', help: 'Accounting records handed to the backend.', labelNames, registers }).labels(backend);
+    const flushes = new Counter({ name: 'tracker_backend_flushes_total', help: 'Batches written to the queue, by outcome (ok, error; an error is retried).', labelNames: ['backend', 'outcome'], registers });
+    this.flushOk = flushes.labels(backend, 'ok');
+    this.flushError = flushes.labels(backend, 'error');
+    this.dropCounter = new Counter({ name: 'tracker_backend_dropped_total', help: 'Accounting records dropped because the buffer was full (overflow policy drop_oldest).', labelNames, registers }).labels(backend);
+    this.blockCounter = new Counter({ name: 'tracker_backend_blocked_total', help: 'Announces that waited for room in a full buffer (overflow policy block).', labelNames, registers }).labels(backend);
+    this.depthGauge.set(0);
+    for (const counter of [this.recordCounter, this.flushOk, this.flushError, this.dropCounter, this.blockCounter]) counter.inc(0);
+  }
+
+  depth(records: number): void {
+    this.depthGauge.set(records);
+  }
+
+  recorded(): void {
+    this.recordCounter.inc();
+  }
+
+  flushed(ok: boolean): void {
+    (ok ? this.flushOk : this.flushError).inc();
+  }
+
+  dropped(records = 1): void {
+    this.dropCounter.inc(records);
+  }
+
+  blocked(): void {
+    this.blockCounter.inc();
+  }
+}
+
 export class TrackerMetrics {
   readonly registry = new Registry();
   readonly started = Date.now();
@@ -75,6 +119,7 @@ export class TrackerMetrics {
       }
     };
     const instrumented: TrackerStore = {
+      catalogue: store.catalogue,
       announce: (a: SwarmAnnounce): Promise<SwarmResult> => timed(store.announce(a), announceLatency, announceErrors),
       scrape: (hashes: Buffer[]): Promise<SwarmCounts[]> => timed(store.scrape(hashes), scrapeLatency, scrapeErrors),
       ready: () => store.ready(),

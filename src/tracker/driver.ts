@@ -18,9 +18,17 @@
  * - Counts (`complete`, `incomplete`) are taken after the announce is applied and add up both families.
  * - `scrape` is read-only and counts live peers only.
  * - Errors (store unreachable, timeouts) reject the promise quickly; the driver never hangs a request.
+ * - Access (`access`): before anything changes, an announce for a hash on the deny list is refused
+ *   ('denied'); with `requireAllowed`, one not on the allow list ('not_allowed'); with `requireRegistered`,
+ *   one not registered in the catalogue ('unregistered'). A refused announce changes nothing.
+ * - Private mode (`access.userId`): the peer's previous reported totals, kept per (user, torrent,
+ *   peer_id), are returned and replaced by the new ones in the same atomic step (removed on `stopped`,
+ *   expired with the peer); peers of the same user are never returned to each other; `snatched` says
+ *   whether this announce counted a snatch.
  */
 import type { Logger } from 'pino';
 import type { AnnounceEvent, SwarmCounts } from '../bittorrent/announce.js';
+import type { Catalogue } from './catalogue.js';
 
 export interface DriverContext {
   /** Seconds after which a peer that has not announced is gone. */
@@ -51,6 +59,27 @@ export interface SwarmAnnounce {
   subnet6: number;
   /** Return 20-byte peer ids aligned with the packed peers (non-compact responses). */
   withPeerIds: boolean;
+  access?: SwarmAccess;
+}
+
+export interface SwarmAccess {
+  /** Private mode: only torrents registered in the catalogue. */
+  requireRegistered: boolean;
+  /** Only info hashes on the allow list. (The deny list is always checked.) */
+  requireAllowed: boolean;
+  /** Private mode: the announcer's user and the totals it reports now. */
+  userId?: number;
+  uploaded?: number;
+  downloaded?: number;
+}
+
+export type Refusal = 'denied' | 'not_allowed' | 'unregistered';
+
+export interface TorrentTerms {
+  id: number;
+  upMultiplier: number;
+  downMultiplier: number;
+  freeleech: boolean;
 }
 
 export interface SwarmResult extends SwarmCounts {
@@ -58,9 +87,18 @@ export interface SwarmResult extends SwarmCounts {
   peers6: Buffer;
   peerIds4?: Buffer;
   peerIds6?: Buffer;
+  /** Set when access rules refused the announce; nothing was changed and the rest is empty. */
+  refused?: Refusal;
+  /** Private mode: the registered torrent's terms. */
+  torrent?: TorrentTerms;
+  /** Private mode: the totals this peer reported last time, or null for a peer unknown until now. */
+  previous?: { uploaded: number; downloaded: number } | null;
+  /** This announce counted a snatch (completed, and not already a seeder). */
+  snatched?: boolean;
 }
 
 export interface TrackerStore {
+  readonly catalogue: Catalogue;
   announce(request: SwarmAnnounce): Promise<SwarmResult>;
   /** Counts for each hash, in the order given; unknown hashes count zero. */
   scrape(infoHashes: Buffer[]): Promise<SwarmCounts[]>;

@@ -2,11 +2,13 @@
  * The tracker's policy, shared by every frontend: which addresses a peer registers, how many peers it
  * gets, the intervals it is told, and what goes to the backend. Storage is the driver's business.
  */
+import { randomBytes } from 'node:crypto';
 import { compactPeer } from '../bittorrent/address.js';
 import type { AnnounceRequest, AnnounceResult, ScrapeRequest, ScrapeResult } from '../bittorrent/announce.js';
 import { ClientError } from '../bittorrent/errors.js';
-import type { Backend } from '../backend/driver.js';
-import type { SwarmAnnounce, TrackerStore } from './driver.js';
+import type { AccountingRecord, Backend } from '../backend/driver.js';
+import type { User } from './catalogue.js';
+import type { Refusal, SwarmAccess, SwarmAnnounce, SwarmResult, TrackerStore } from './driver.js';
 
 export interface TrackerPolicy {
   announceInterval: number;
@@ -21,12 +23,26 @@ export interface TrackerPolicy {
   /** Prefix lengths for same-subnet-first ordering; 0 when grouping is off. */
   subnet4: number;
   subnet6: number;
+  /** Passkeys, registered torrents and accounting. */
+  private: boolean;
+  approvedClientsOnly: boolean;
+  approvedTorrentsOnly: boolean;
 }
+
+const REFUSALS: Record<Refusal, string> = {
+  denied: 'this torrent is not allowed on this tracker',
+  not_allowed: 'this torrent is not on the allow list of this tracker',
+  unregistered: 'unregistered torrent',
+};
 
 /** Most swarms a full scrape lists: the answer must stay a sane size. */
 const FULL_SCRAPE_LIMIT = 10_000;
 
 export class Tracker {
+  /** Accounting record ids: this process's random prefix and a counter, unique without coordination. */
+  private readonly recordPrefix = randomBytes(8).toString('hex');
+  private recordCount = 0;
+
   constructor(
     readonly store: TrackerStore,
     private readonly backend: Backend | null,
@@ -35,6 +51,17 @@ export class Tracker {
 
   async announce(req: AnnounceRequest): Promise<AnnounceResult> {
     const policy = this.policy;
+    const catalogue = this.store.catalogue;
+    if (policy.approvedClientsOnly && !catalogue.approvedClient(req.peerId)) {
+      throw new ClientError('your client is not approved on this tracker; see the site\'s list of allowed clients');
+    }
+    const user = policy.private ? await this.userOf(req.passkey) : null;
+    const access: SwarmAccess = { requireRegistered: policy.private, requireAllowed: policy.approvedTorrentsOnly };
+    if (user) {
+      access.userId = user.id;
+      access.uploaded = req.uploaded;
+      access.downloaded = req.downloaded;
+    }
     const { v4, v6 } = this.addresses(req);
     const numwant = req.event === 'stopped' ? 0 : Math.min(req.numwant ?? policy.defaultNumwant, policy.maxNumwant);
     const swarmAnnounce: SwarmAnnounce = {
@@ -50,17 +77,14 @@ export class Tracker {
       subnet4: policy.subnet4,
       subnet6: policy.subnet6,
       withPeerIds: !req.compact && !req.noPeerId,
+      access,
     };
     const swarm = await this.store.announce(swarmAnnounce);
-    this.backend?.record({
-      infoHash: req.infoHash,
-      peerId: req.peerId,
-      event: req.event,
-      uploaded: req.uploaded,
-      downloaded: req.downloaded,
-      left: req.left,
-      time: Date.now(),
-    });
+    if (swarm.refused) throw new ClientError(REFUSALS[swarm.refused]);
+    if (user && this.backend) {
+      const waiting = this.backend.record(this.accounting(req, user, swarm));
+      if (waiting) await waiting;
+    }
     return {
       interval: policy.announceInterval + Math.floor(Math.random() * (policy.intervalJitter + 1)),
       minInterval: policy.minAnnounceInterval,
@@ -76,6 +100,7 @@ export class Tracker {
 
   async scrape(req: ScrapeRequest): Promise<ScrapeResult> {
     const minRequestInterval = this.policy.minAnnounceInterval;
+    if (this.policy.private) await this.userOf(req.passkey);
     if (req.infoHashes.length === 0) {
       if (!this.policy.allowFullScrape || !this.store.scrapeAll) throw new ClientError('full scrape is not allowed: name at least one info_hash');
       return { files: await this.store.scrapeAll(FULL_SCRAPE_LIMIT), minRequestInterval };
@@ -85,6 +110,43 @@ export class Tracker {
     }
     const counts = await this.store.scrape(req.infoHashes);
     return { files: req.infoHashes.map((infoHash, i) => ({ infoHash, counts: counts[i]! })), minRequestInterval };
+  }
+
+  /** Private mode: the enabled user holding this passkey, or a failure reason. */
+  private async userOf(passkey: string | undefined): Promise<User> {
+    if (!passkey) throw new ClientError('this is a private tracker: use the announce URL with your passkey (/PASSKEY/announce)');
+    if (passkey.length > 128) throw new ClientError('unknown passkey');
+    const user = await this.store.catalogue.userByPasskey(passkey);
+    if (!user) throw new ClientError('unknown passkey');
+    if (!user.enabled) throw new ClientError('your account is disabled on this tracker');
+    return user;
+  }
+
+  /**
+   * What this announce moved since the peer's previous one. A counter below its previous value (the
+   * client restarted) counts from zero; an unknown peer's totals count from zero too.
+   */
+  private accounting(req: AnnounceRequest, user: User, swarm: SwarmResult): AccountingRecord {
+    const previous = swarm.previous;
+    const rawUploaded = previous && req.uploaded >= previous.uploaded ? req.uploaded - previous.uploaded : req.uploaded;
+    const rawDownloaded = previous && req.downloaded >= previous.downloaded ? req.downloaded - previous.downloaded : req.downloaded;
+    const terms = swarm.torrent;
+    const freeleech = (terms?.freeleech ?? false) || this.store.catalogue.globalFreeleech();
+    return {
+      id: `${this.recordPrefix}-${(this.recordCount++).toString(36)}`,
+      userId: user.id,
+      torrentId: terms?.id ?? 0,
+      infoHash: req.infoHash,
+      peerId: req.peerId,
+      event: req.event,
+      rawUploaded,
+      rawDownloaded,
+      uploaded: Math.floor(rawUploaded * user.upMultiplier * (terms?.upMultiplier ?? 1)),
+      downloaded: freeleech ? 0 : Math.floor(rawDownloaded * user.downMultiplier * (terms?.downMultiplier ?? 1)),
+      left: req.left,
+      snatched: swarm.snatched ?? false,
+      time: Date.now(),
+    };
   }
 
   /** The compact addresses the announcer registers: its source address, plus BEP 7 claims if allowed. */

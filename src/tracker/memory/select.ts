@@ -24,17 +24,20 @@ export class Picks {
 }
 
 /**
- * Appends up to `count` distinct random members of `set` to `out`, skipping index `exclude` (-1: none).
+ * Appends up to `count` distinct random members of `set` to `out`, skipping index `exclude` (-1: none)
+ * and, in private mode, peers of user `excludeUser` (0: none).
  * Small sets (at most twice the count) are shuffled partially; large ones are sampled by index with
- * rejection of repeats, which stays O(count) because at most half the indices are ever taken.
+ * rejection of repeats, which stays O(count) because at most half the indices are ever taken (and the
+ * attempts are capped, so a swarm crowded with one user's peers cannot make it spin).
  */
-export function samplePeers(set: PeerSet, count: number, exclude: number, out: Picks): void {
+export function samplePeers(set: PeerSet, count: number, exclude: number, out: Picks, excludeUser = 0): void {
   const size = set.size;
   const available = size - (exclude >= 0 ? 1 : 0);
   if (count <= 0 || available <= 0) return;
+  const peers = set.peers;
   if (available <= count * 2) {
     const pool: number[] = [];
-    for (let i = 0; i < size; i++) if (i !== exclude) pool.push(i);
+    for (let i = 0; i < size; i++) if (i !== exclude && (excludeUser === 0 || peers[i]!.userId !== excludeUser)) pool.push(i);
     const take = Math.min(count, pool.length);
     for (let i = 0; i < take; i++) {
       const j = i + Math.floor(Math.random() * (pool.length - i));
@@ -45,11 +48,15 @@ export function samplePeers(set: PeerSet, count: number, exclude: number, out: P
     return;
   }
   const taken = new Set<number>();
-  while (taken.size < count) {
+  let found = 0;
+  // Without a user to skip every attempt succeeds at least half the time, so no cap is needed there.
+  for (let attempts = excludeUser === 0 ? Infinity : count * 4 + 16; found < count && attempts > 0; attempts--) {
     const index = Math.floor(Math.random() * size);
     if (index === exclude || taken.has(index)) continue;
     taken.add(index);
+    if (excludeUser !== 0 && peers[index]!.userId === excludeUser) continue;
     out.push(set, index);
+    found++;
   }
 }
 

@@ -1,9 +1,10 @@
 /** The `memory` tracker driver's store: every swarm in this process. */
 import type { Family } from '../../bittorrent/address.js';
 import type { SwarmCounts } from '../../bittorrent/announce.js';
-import type { SwarmAnnounce, SwarmResult, TrackerStore } from '../driver.js';
+import type { Refusal, SwarmAnnounce, SwarmResult, TorrentTerms, TrackerStore } from '../driver.js';
+import { MemoryCatalogue } from './catalogue.js';
 import { Picks, sameSubnetFirst, samplePeers } from './select.js';
-import { AgeList, Peer, PEER_ID_LENGTH, type PeerSet, SnatchRecord, Swarm, Torrent } from './swarm.js';
+import { AgeList, Peer, PEER_ID_LENGTH, type PeerSet, SnatchRecord, Swarm, Torrent, TotalsRecord } from './swarm.js';
 
 /** With subnet grouping, this many times numwant candidates are drawn before the near ones go first. */
 const SUBNET_OVERSAMPLING = 4;
@@ -22,11 +23,15 @@ export interface MemoryStoreOptions {
 }
 
 export class MemoryStore implements TrackerStore {
+  readonly catalogue = new MemoryCatalogue();
   private readonly torrents = new Map<string, Torrent>();
   /** Survives the swarm emptying, like a tracker's completed counter should, for torrent_ttl. */
   private readonly snatches = new Map<string, SnatchRecord>();
   private readonly snatchAges = new AgeList<SnatchRecord>();
   private readonly ages = new AgeList<Peer>();
+  /** Private mode: last reported totals by torrent, user and peer_id. */
+  private readonly totals = new Map<string, TotalsRecord>();
+  private readonly totalsAges = new AgeList<TotalsRecord>();
   private readonly now: () => number;
   private readonly reapTimer: NodeJS.Timeout;
   private reaping = false;
@@ -38,8 +43,8 @@ export class MemoryStore implements TrackerStore {
     this.reapTimer.unref();
   }
 
-  get counters(): { torrents: number; peers: number; snatchCounts: number } {
-    return { torrents: this.torrents.size, peers: this.peerCount, snatchCounts: this.snatches.size };
+  get counters(): { torrents: number; peers: number; snatchCounts: number; totals: number } {
+    return { torrents: this.torrents.size, peers: this.peerCount, snatchCounts: this.snatches.size, totals: this.totals.size };
   }
 
   async stats(): Promise<{ swarms: number; peers: number }> {
@@ -50,6 +55,14 @@ export class MemoryStore implements TrackerStore {
     const now = this.now();
     this.reap(now, INLINE_REAP_BUDGET);
     const key = a.infoHash.toString('latin1');
+    let terms: TorrentTerms | undefined;
+    if (a.access) {
+      const verdict = this.catalogue.check(key, a.access);
+      if (verdict.refused) return refusedResult(verdict.refused);
+      terms = verdict.terms;
+    }
+    const userId = a.access?.userId ?? 0;
+    const previous = userId > 0 ? this.swapTotals(key, userId, a, now) : undefined;
     let torrent = this.torrents.get(key);
 
     if (a.event === 'stopped') {
@@ -58,18 +71,19 @@ export class MemoryStore implements TrackerStore {
         if (a.v6) this.removeByAddress(torrent, 6, a.v6);
         torrent = this.torrents.get(key);
       }
-      return { ...this.countsOf(torrent, key), peers4: EMPTY, peers6: EMPTY };
+      return { ...this.countsOf(torrent, key), peers4: EMPTY, peers6: EMPTY, torrent: terms, previous, snatched: false };
     }
 
     if (!torrent) {
       torrent = new Torrent(key, Buffer.from(a.infoHash));
       this.torrents.set(key, torrent);
     }
-    const own4 = a.v4 ? this.upsert(torrent, 4, a.v4, a, now) : undefined;
-    const own6 = a.v6 ? this.upsert(torrent, 6, a.v6, a, now) : undefined;
+    const own4 = a.v4 ? this.upsert(torrent, 4, a.v4, a, now, userId) : undefined;
+    const own6 = a.v6 ? this.upsert(torrent, 6, a.v6, a, now, userId) : undefined;
     const wasSeeder = (own4?.wasSeeder ?? false) || (own6?.wasSeeder ?? false);
+    const snatched = a.event === 'completed' && !wasSeeder;
     let snatch = this.snatches.get(key);
-    if (a.event === 'completed' && !wasSeeder) {
+    if (snatched) {
       if (!snatch) {
         snatch = new SnatchRecord(key);
         this.snatches.set(key, snatch);
@@ -87,16 +101,21 @@ export class MemoryStore implements TrackerStore {
     const picked4 = new Picks();
     const picked6 = new Picks();
     // The announcer's own families first, then the others with what remains.
-    if (own4 && a.want4) budget -= this.select(torrent.v4, own4, seeder, budget, a.subnet4, picked4);
-    if (own6 && a.want6) budget -= this.select(torrent.v6, own6, seeder, budget, a.subnet6, picked6);
-    if (!own4 && a.want4) budget -= this.select(torrent.v4, undefined, seeder, budget, 0, picked4);
-    if (!own6 && a.want6) this.select(torrent.v6, undefined, seeder, budget, 0, picked6);
+    if (own4 && a.want4) budget -= this.select(torrent.v4, own4, seeder, budget, a.subnet4, picked4, userId);
+    if (own6 && a.want6) budget -= this.select(torrent.v6, own6, seeder, budget, a.subnet6, picked6, userId);
+    if (!own4 && a.want4) budget -= this.select(torrent.v4, undefined, seeder, budget, 0, picked4, userId);
+    if (!own6 && a.want6) this.select(torrent.v6, undefined, seeder, budget, 0, picked6, userId);
 
     const result: SwarmResult = {
       ...this.countsOf(torrent, key),
       peers4: packAddresses(picked4, 6),
       peers6: packAddresses(picked6, 18),
+      snatched,
     };
+    if (userId > 0) {
+      result.torrent = terms;
+      result.previous = previous;
+    }
     if (a.withPeerIds) {
       result.peerIds4 = packPeerIds(picked4);
       result.peerIds6 = packPeerIds(picked6);
@@ -129,7 +148,32 @@ export class MemoryStore implements TrackerStore {
     clearInterval(this.reapTimer);
   }
 
-  private upsert(torrent: Torrent, family: Family, addr: Buffer, a: SwarmAnnounce, now: number): { peer: Peer; addr: Buffer; wasSeeder: boolean } {
+  /** Private mode: returns the totals this peer reported last (null if none) and keeps the new ones. */
+  private swapTotals(torrentKey: string, userId: number, a: SwarmAnnounce, now: number): { uploaded: number; downloaded: number } | null {
+    const key = `${torrentKey}${userId}:${a.peerId.toString('latin1')}`;
+    let record = this.totals.get(key);
+    const previous = record ? { uploaded: record.uploaded, downloaded: record.downloaded } : null;
+    if (a.event === 'stopped') {
+      if (record) {
+        this.totals.delete(key);
+        this.totalsAges.unlink(record);
+      }
+      return previous;
+    }
+    if (!record) {
+      record = new TotalsRecord(key);
+      this.totals.set(key, record);
+      this.totalsAges.append(record);
+    } else {
+      this.totalsAges.moveToTail(record);
+    }
+    record.uploaded = a.access?.uploaded ?? 0;
+    record.downloaded = a.access?.downloaded ?? 0;
+    record.touched = now;
+    return previous;
+  }
+
+  private upsert(torrent: Torrent, family: Family, addr: Buffer, a: SwarmAnnounce, now: number, userId: number): { peer: Peer; addr: Buffer; wasSeeder: boolean } {
     let swarm = torrent.swarm(family);
     if (!swarm) {
       swarm = new Swarm(torrent, family);
@@ -158,18 +202,19 @@ export class MemoryStore implements TrackerStore {
       this.peerCount++;
     }
     peer.lastSeen = now;
+    peer.userId = userId;
     return { peer, addr, wasSeeder };
   }
 
   /** Appends up to `count` peers of `swarm` for an announcer (`self`, if in this swarm) to `out`; returns how many. */
-  private select(swarm: Swarm | null, self: { peer: Peer; addr: Buffer } | undefined, seeder: boolean, count: number, subnetBits: number, out: Picks): number {
+  private select(swarm: Swarm | null, self: { peer: Peer; addr: Buffer } | undefined, seeder: boolean, count: number, subnetBits: number, out: Picks, userId: number): number {
     if (!swarm || count <= 0) return 0;
     const grouping = subnetBits > 0 && self !== undefined;
     const draw = grouping ? count * SUBNET_OVERSAMPLING : count;
     const excludeIn = (set: PeerSet): number => (self && self.peer.set === set ? self.peer.index : -1);
     let candidates = new Picks();
-    if (!seeder) samplePeers(swarm.seeders, draw, excludeIn(swarm.seeders), candidates);
-    samplePeers(swarm.leechers, draw - candidates.length, excludeIn(swarm.leechers), candidates);
+    if (!seeder) samplePeers(swarm.seeders, draw, excludeIn(swarm.seeders), candidates, userId);
+    samplePeers(swarm.leechers, draw - candidates.length, excludeIn(swarm.leechers), candidates, userId);
     if (grouping) candidates = sameSubnetFirst(candidates, self.addr, subnetBits);
     candidates.truncate(count);
     for (let i = 0; i < candidates.length; i++) out.push(candidates.sets[i]!, candidates.indices[i]!);
@@ -213,6 +258,13 @@ export class MemoryStore implements TrackerStore {
       this.removePeer(peer);
       peer = this.ages.head;
     }
+    let totals = this.totalsAges.head;
+    while (totals && totals.touched < cutoff) {
+      if (budget-- <= 0) return false;
+      this.totalsAges.unlink(totals);
+      this.totals.delete(totals.key);
+      totals = this.totalsAges.head;
+    }
     const torrentTtlMs = this.options.torrentTtlMs ?? 0;
     if (torrentTtlMs > 0) {
       let snatch = this.snatchAges.head;
@@ -239,6 +291,10 @@ export class MemoryStore implements TrackerStore {
     };
     slice();
   }
+}
+
+function refusedResult(refused: Refusal): SwarmResult {
+  return { complete: 0, incomplete: 0, downloaded: 0, peers4: EMPTY, peers6: EMPTY, refused };
 }
 
 function packAddresses(picks: Picks, size: number): Buffer {

@@ -10,6 +10,8 @@ import type { Family } from '../../bittorrent/address.js';
 /** One peer: its place in a set and in the age list. Its address and id live packed in its PeerSet. */
 export class Peer {
   lastSeen = 0;
+  /** Private mode: the user this peer announces for (0 in public mode). */
+  userId = 0;
   index = -1;
   set: PeerSet | null = null;
   prev: Peer | null = null;
@@ -126,6 +128,17 @@ export class SnatchRecord {
   touched = 0;
   prev: SnatchRecord | null = null;
   next: SnatchRecord | null = null;
+
+  constructor(readonly key: string) {}
+}
+
+/** Private mode: the totals a peer reported last, per (torrent, user, peer_id); expire with peers. */
+export class TotalsRecord {
+  uploaded = 0;
+  downloaded = 0;
+  touched = 0;
+  prev: TotalsRecord | null = null;
+  next: TotalsRecord | null = null;
 
   constructor(readonly key: string) {}
 }

@@ -11,7 +11,7 @@ import { Tracker } from '../../../src/tracker/tracker.js';
 import { announcePacket, connectPacket, readAnnounceReply, udpConnect } from '../../helpers/udp.js';
 import { randomHash } from '../../helpers/http.js';
 
-const POLICY = { announceInterval: 1800, minAnnounceInterval: 900, intervalJitter: 0, defaultNumwant: 50, maxNumwant: 200, maxScrapeInfoHashes: 74, allowFullScrape: false, allowIpSpoofing: false, respectAf: true, subnet4: 0, subnet6: 0 };
+const POLICY = { announceInterval: 1800, minAnnounceInterval: 900, intervalJitter: 0, defaultNumwant: 50, maxNumwant: 200, maxScrapeInfoHashes: 74, allowFullScrape: false, allowIpSpoofing: false, respectAf: true, subnet4: 0, subnet6: 0, private: false, approvedClientsOnly: false, approvedTorrentsOnly: false };
 
 function frontend(store: TrackerStore): UdpFrontend {
   return new UdpFrontend({ tracker: new Tracker(store, null, POLICY), logger: pino({ level: 'silent' }), ids: new ConnectionIds('unit-test-secret-0123456789', '', 60) });
@@ -34,6 +34,7 @@ describe('UDP frontend', () => {
   it('answers the packets in flight before it stops', async () => {
     const memory = new MemoryStore({ peerTtlMs: 60_000, reapIntervalMs: 1000 });
     const slow: TrackerStore = {
+      catalogue: memory.catalogue,
       announce: async (a) => {
         await new Promise((resolve) => setTimeout(resolve, 300));
         return memory.announce(a);

@@ -1,0 +1,65 @@
+/**
+ * An accounting record as the flat field list of one Redis Stream entry, and back. Shared by the
+ * queue driver (producer) and the reference consumer, so the two cannot drift apart. Numbers are
+ * written as decimal integers; binary values as hex.
+ */
+import type { AnnounceEvent } from '../../bittorrent/announce.js';
+import type { AccountingRecord } from '../driver.js';
+
+const EVENTS: readonly AnnounceEvent[] = ['none', 'started', 'completed', 'stopped'];
+
+export function toFields(r: AccountingRecord): string[] {
+  return [
+    'id', r.id,
+    'user', String(r.userId),
+    'torrent', String(r.torrentId),
+    'info_hash', r.infoHash.toString('hex'),
+    'peer_id', r.peerId.toString('hex'),
+    'event', r.event,
+    'raw_up', String(r.rawUploaded),
+    'raw_down', String(r.rawDownloaded),
+    'up', String(r.uploaded),
+    'down', String(r.downloaded),
+    'left', String(r.left),
+    'snatched', r.snatched ? '1' : '0',
+    'time', String(r.time),
+  ];
+}
+
+function integer(fields: Map<string, string>, name: string): number {
+  const text = fields.get(name);
+  const value = text === undefined ? NaN : Number(text);
+  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`stream entry: field ${name} is not a non-negative integer (${JSON.stringify(text)})`);
+  return value;
+}
+
+function hex(fields: Map<string, string>, name: string, bytes: number): Buffer {
+  const text = fields.get(name) ?? '';
+  if (!new RegExp(`^[0-9a-f]{${bytes * 2}}$`).test(text)) throw new Error(`stream entry: field ${name} is not ${bytes} bytes of hex`);
+  return Buffer.from(text, 'hex');
+}
+
+/** Throws on a malformed entry: the consumer sets such entries aside instead of guessing. */
+export function fromFields(list: string[]): AccountingRecord {
+  const fields = new Map<string, string>();
+  for (let i = 0; i + 1 < list.length; i += 2) fields.set(list[i]!, list[i + 1]!);
+  const id = fields.get('id');
+  if (!id || id.length > 64) throw new Error('stream entry: missing or overlong id');
+  const event = fields.get('event') as AnnounceEvent;
+  if (!EVENTS.includes(event)) throw new Error(`stream entry: unknown event ${JSON.stringify(event)}`);
+  return {
+    id,
+    userId: integer(fields, 'user'),
+    torrentId: integer(fields, 'torrent'),
+    infoHash: hex(fields, 'info_hash', 20),
+    peerId: hex(fields, 'peer_id', 20),
+    event,
+    rawUploaded: integer(fields, 'raw_up'),
+    rawDownloaded: integer(fields, 'raw_down'),
+    uploaded: integer(fields, 'up'),
+    downloaded: integer(fields, 'down'),
+    left: integer(fields, 'left'),
+    snatched: fields.get('snatched') === '1',
+    time: integer(fields, 'time'),
+  };
+}

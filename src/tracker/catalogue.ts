@@ -1,0 +1,77 @@
+/**
+ * The private site's catalogue: users (passkeys), registered torrents, approved clients, info-hash
+ * allow/deny lists and the global freeleech switch. Every tracker driver keeps one (`store.catalogue`).
+ *
+ * Obligations of a catalogue:
+ * - The hot-path reads (`userByPasskey`, `approvedClient`, `globalFreeleech`) cost no round trip in the
+ *   common case: a remote store answers them from an in-process cache of bounded size, and a change made
+ *   through any replica is seen by every replica within a second.
+ * - Torrent registrations and allow/deny entries are not read here on the hot path: the store's
+ *   `announce` checks them atomically with the swarm update (see SwarmAccess in driver.ts).
+ * - Writes validate nothing: the management API does; a passkey already held by another user is a
+ *   CatalogueConflict.
+ */
+
+export interface User {
+  /** The site's user id, 1 .. 2^32-1. */
+  id: number;
+  passkey: string;
+  upMultiplier: number;
+  downMultiplier: number;
+  enabled: boolean;
+}
+
+export interface TorrentEntry {
+  infoHash: Buffer;
+  /** The site's torrent id, 1 .. 2^53-1. */
+  id: number;
+  upMultiplier: number;
+  downMultiplier: number;
+  freeleech: boolean;
+}
+
+export interface ClientEntry {
+  /** Leading bytes of the peer_id, e.g. "-qB46" (Azureus style) or "M7-" (Shadow/Mainline style). */
+  prefix: string;
+  name: string;
+}
+
+export type HashList = 'allow' | 'deny';
+
+export class CatalogueConflict extends Error {}
+
+export interface Catalogue {
+  userByPasskey(passkey: string): Promise<User | null>;
+  /** True when `peerId` starts with an approved prefix. Synchronous: served from memory. */
+  approvedClient(peerId: Buffer): boolean;
+  globalFreeleech(): boolean;
+
+  getUser(id: number): Promise<User | null>;
+  putUser(user: User): Promise<void>;
+  deleteUser(id: number): Promise<boolean>;
+
+  getTorrent(infoHash: Buffer): Promise<TorrentEntry | null>;
+  putTorrent(torrent: TorrentEntry): Promise<void>;
+  deleteTorrent(infoHash: Buffer): Promise<boolean>;
+
+  listClients(): Promise<ClientEntry[]>;
+  putClient(client: ClientEntry): Promise<void>;
+  deleteClient(prefix: string): Promise<boolean>;
+
+  listHashes(list: HashList): Promise<Buffer[]>;
+  addHash(list: HashList, infoHash: Buffer): Promise<void>;
+  removeHash(list: HashList, infoHash: Buffer): Promise<boolean>;
+
+  setGlobalFreeleech(on: boolean): Promise<void>;
+}
+
+/** Longest approved-client prefix: a peer_id has 20 bytes. */
+export const MAX_CLIENT_PREFIX = 20;
+
+/** Prefix matching over a sorted-by-nothing small list; approved lists hold tens of entries. */
+export function matchesPrefix(peerId: Buffer, prefixes: readonly Buffer[]): boolean {
+  for (const prefix of prefixes) {
+    if (prefix.length <= peerId.length && peerId.compare(prefix, 0, prefix.length, 0, prefix.length) === 0) return true;
+  }
+  return false;
+}
