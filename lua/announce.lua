@@ -1,15 +1,21 @@
 #!lua
 --[[
 announce: one peer's announce applied to one swarm, atomically, in one round trip.
-Expires stale peers, registers or refreshes the announcer (or removes it on stopped), moves it between
-leechers and seeders, counts a snatch, counts the swarm and picks peers, already packed.
+Checks the torrent's access rules, expires stale peers, registers or refreshes the announcer (or
+removes it on stopped), moves it between leechers and seeders, counts a snatch, swaps a private
+peer's reported totals, counts the swarm and picks peers, already packed.
 
-KEYS[1]  seeders, IPv4     ZSET  member = 6-byte compact address, score = last announce (unix seconds)
+KEYS[1]  seeders, IPv4     ZSET  member = 6-byte compact address (private mode: + 4-byte user id),
+                                 score = last announce (unix seconds)
 KEYS[2]  leechers, IPv4    ZSET
-KEYS[3]  seeders, IPv6     ZSET  member = 18-byte compact address
+KEYS[3]  seeders, IPv6     ZSET  member = 18-byte compact address (private mode: + 4-byte user id)
 KEYS[4]  leechers, IPv6    ZSET
-KEYS[5]  torrent           HASH  field "d" = snatches
-KEYS[6..9] only in exact subnet mode (registered as its own command with 9 keys): lexicographic
+KEYS[5]  snatches          HASH  field "d" = snatches
+KEYS[6]  torrent           HASH  registration (id, up, down, fl) and list membership (allow, deny);
+                                 written by the management API, only read here
+KEYS[7]  totals            HASH  private mode: user id (4 bytes) .. peer_id -> "uploaded:downloaded"
+KEYS[8]  totals ages       ZSET  the same fields, score = last announce
+KEYS[9..12] only in exact subnet mode (registered as its own command with 12 keys): lexicographic
          indexes of KEYS[1..4], ZSETs of the same members with score 0, for ZRANGEBYLEX by prefix
 ARGV[1]  announcer's IPv4 compact address, or ""
 ARGV[2]  announcer's IPv6 compact address, or ""
@@ -23,11 +29,38 @@ ARGV[9]  IPv6 prefix length (0: off)
 ARGV[10] peer TTL, seconds
 ARGV[11] swarm size above which a random window replaces ZRANDMEMBER
 ARGV[12] random seed
-ARGV[13] TTL of the torrent hash, seconds (0: no expiry)
-Reply: { complete, incomplete, downloaded, peers4 (6-byte entries), peers6 (18-byte entries) }
+ARGV[13] TTL of the snatch hash, seconds (0: no expiry)
+ARGV[14] "1": only registered torrents (private mode)
+ARGV[15] "1": only torrents on the allow list
+ARGV[16] private mode: the user id as 4 bytes, big-endian; "" in public mode
+ARGV[17] private mode: the peer_id
+ARGV[18] private mode: the totals reported now, "uploaded:downloaded"
+Reply: { complete, incomplete, downloaded, peers4 (6-byte entries), peers6 (18-byte entries),
+         refusal ("" or denied / not_allowed / unregistered: then nothing was changed),
+         snatched (0/1), previous totals ("" when unknown), torrent id, up multiplier,
+         down multiplier, freeleech ("" when unregistered) }
 ]]
 local s4, l4, s6, l6, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+
+-- Access first: a refused announce changes nothing.
+local terms = redis.call('HMGET', KEYS[6], 'deny', 'allow', 'id', 'up', 'down', 'fl')
+local refusal = ''
+if terms[1] then
+  refusal = 'denied'
+elseif ARGV[15] == '1' and not terms[2] then
+  refusal = 'not_allowed'
+elseif ARGV[14] == '1' and not terms[3] then
+  refusal = 'unregistered'
+end
+if refusal ~= '' then return { 0, 0, 0, '', '', refusal } end
+
+local user = ARGV[16]
+local private = user ~= ''
 local addr4, addr6 = ARGV[1], ARGV[2]
+if private then
+  if addr4 ~= '' then addr4 = addr4 .. user end
+  if addr6 ~= '' then addr6 = addr6 .. user end
+end
 local event = tonumber(ARGV[4])
 local numwant = tonumber(ARGV[5])
 local ttl = tonumber(ARGV[10])
@@ -37,7 +70,7 @@ math.randomseed(tonumber(ARGV[12]))
 
 local time = redis.call('TIME')
 local now = tonumber(time[1])
-local exact = #KEYS == 9
+local exact = #KEYS == 12
 -- Scores are whole seconds (compact in a listpack), up to a second older than the announce: a peer
 -- goes between its TTL and a second after it, never early.
 local cutoff = now + tonumber(time[2]) / 1000000 - ttl - 1
@@ -47,7 +80,7 @@ local seeder = ARGV[3] == '1' or event == 1
 -- The lexicographic index of each peer set, in exact subnet mode.
 local index = {}
 if exact then
-  for i = 1, 4 do index[KEYS[i]] = KEYS[i + 5] end
+  for i = 1, 4 do index[KEYS[i]] = KEYS[i + 8] end
 end
 
 -- Lazy expiry of this swarm, on touch.
@@ -97,11 +130,36 @@ end
 apply(addr4, s4, l4)
 apply(addr6, s6, l6)
 
+local snatched = 0
 if event == 1 and not wasSeeder then
   redis.call('HINCRBY', meta, 'd', 1)
+  snatched = 1
 end
 if metaTtl > 0 and not stopped then
   redis.call('EXPIRE', meta, metaTtl)
+end
+
+-- Private mode: the peer's last reported totals, swapped for the new ones; stale ones expire with
+-- the peers, a bounded number per call.
+local previous = ''
+if private then
+  local totals, ages = KEYS[7], KEYS[8]
+  local old = redis.call('ZRANGEBYSCORE', ages, '-inf', '(' .. cutoff, 'LIMIT', 0, 64)
+  if #old > 0 then
+    redis.call('HDEL', totals, unpack(old))
+    redis.call('ZREM', ages, unpack(old))
+  end
+  local field = user .. ARGV[17]
+  previous = redis.call('HGET', totals, field) or ''
+  if stopped then
+    redis.call('HDEL', totals, field)
+    redis.call('ZREM', ages, field)
+  else
+    redis.call('HSET', totals, field, ARGV[18])
+    redis.call('ZADD', ages, now, field)
+    redis.call('EXPIRE', totals, ttl + 1)
+    redis.call('EXPIRE', ages, ttl + 1)
+  end
 end
 
 local ns4, nl4 = redis.call('ZCARD', s4), redis.call('ZCARD', l4)
@@ -115,12 +173,13 @@ local function shuffle(list)
   end
 end
 
--- Appends up to `count` of `members` to `out`, skipping `self` and members already in `chosen`.
+-- Appends up to `count` of `members` to `out`, skipping `self`, members already in `chosen` and,
+-- in private mode, the announcer's own user's peers.
 local function keep(members, count, self, chosen, out)
   local added = 0
   for i = 1, #members do
     local m = members[i]
-    if m ~= self and not chosen[m] then
+    if m ~= self and not chosen[m] and not (private and string.sub(m, -4) == user) then
       out[#out + 1] = m
       chosen[m] = true
       chosen.size = chosen.size + 1
@@ -136,6 +195,8 @@ local function sample(key, n, count, self, chosen, out)
   if count <= 0 or n == 0 then return end
   local take = count + chosen.size
   if self ~= '' then take = take + 1 end
+  -- A user's other peers are skipped: draw a few more so that they rarely leave the answer short.
+  if private then take = take + 4 end
   local members
   if n <= take then
     -- The whole set, in score order: shuffle it, or a cut would always keep the oldest peers.
@@ -157,6 +218,7 @@ local function sampleRange(lexKey, lo, hi, count, self, chosen, out)
   local n = redis.call('ZLEXCOUNT', lexKey, lo, hi)
   if n == 0 then return end
   local take = count + 1
+  if private then take = take + 4 end
   local members
   if n <= take then
     members = redis.call('ZRANGEBYLEX', lexKey, lo, hi)
@@ -233,4 +295,14 @@ if want6 and addr6 ~= '' then peers6 = pick(s6, l6, ns6, nl6, addr6, budget, ton
 if want4 and addr4 == '' then peers4 = pick(s4, l4, ns4, nl4, '', budget, 0); budget = budget - #peers4 end
 if want6 and addr6 == '' then peers6 = pick(s6, l6, ns6, nl6, '', budget, 0) end
 
-return { ns4 + ns6, nl4 + nl6, downloaded, table.concat(peers4), table.concat(peers6) }
+-- Private members carry the user id: the answer has the compact addresses only.
+local function pack(members, size)
+  if not private then return table.concat(members) end
+  for i = 1, #members do members[i] = string.sub(members[i], 1, size) end
+  return table.concat(members)
+end
+
+return {
+  ns4 + ns6, nl4 + nl6, downloaded, pack(peers4, 6), pack(peers6, 18),
+  '', snatched, previous, terms[3] or '', terms[4] or '', terms[5] or '', terms[6] or '',
+}

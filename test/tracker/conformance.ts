@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { SwarmAnnounce, TrackerStore } from '../../src/tracker/driver.js';
+import { CatalogueConflict } from '../../src/tracker/catalogue.js';
+import type { SwarmAccess, SwarmAnnounce, TrackerStore } from '../../src/tracker/driver.js';
 
 export type StoreFactory = (options: { peerTtl: number }) => Promise<TrackerStore>;
 
@@ -319,6 +320,157 @@ export function conformanceSuite(driverName: string, open: StoreFactory): void {
       await sleep(2200);
       [counts] = await store.scrape([hash]);
       assert.equal(counts!.incomplete, 1, 'the last announcer is still live, the earlier one is gone');
+    });
+
+    describe('catalogue and access', () => {
+      const uid = (): number => 1 + Math.floor(Math.random() * 0xfffffff0);
+      const passkey = (): string => randomBytes(16).toString('hex');
+      /** Waits for a change to reach this store's caches: at most a second, as the contract says. */
+      const eventually = async (check: () => Promise<boolean> | boolean, what: string): Promise<void> => {
+        const deadline = Date.now() + 1000;
+        while (!(await check())) {
+          if (Date.now() > deadline) assert.fail(`not seen within 1 s: ${what}`);
+          await sleep(20);
+        }
+      };
+      const priv = (userId: number, uploaded: number, downloaded: number): SwarmAccess => ({ requireRegistered: true, requireAllowed: false, userId, uploaded, downloaded });
+
+      it('stores users, finds them by passkey, and refuses a passkey held by another user', async () => {
+        const id = uid();
+        const key = passkey();
+        assert.equal(await store.catalogue.userByPasskey(key), null);
+        await store.catalogue.putUser({ id, passkey: key, upMultiplier: 1.5, downMultiplier: 0.5, enabled: true });
+        await eventually(async () => (await store.catalogue.userByPasskey(key))?.id === id, 'a new user');
+        assert.deepEqual(await store.catalogue.getUser(id), { id, passkey: key, upMultiplier: 1.5, downMultiplier: 0.5, enabled: true });
+        await assert.rejects(store.catalogue.putUser({ id: id + 1, passkey: key, upMultiplier: 1, downMultiplier: 1, enabled: true }), CatalogueConflict);
+        const newKey = passkey();
+        await store.catalogue.putUser({ id, passkey: newKey, upMultiplier: 1, downMultiplier: 1, enabled: false });
+        await eventually(async () => (await store.catalogue.userByPasskey(key)) === null, 'the old passkey gone');
+        await eventually(async () => (await store.catalogue.userByPasskey(newKey))?.enabled === false, 'the new passkey, disabled');
+        assert.equal(await store.catalogue.deleteUser(id), true);
+        assert.equal(await store.catalogue.deleteUser(id), false);
+        await eventually(async () => (await store.catalogue.userByPasskey(newKey)) === null, 'a deleted user');
+        assert.equal(await store.catalogue.getUser(id), null);
+      });
+
+      it('approves clients by peer_id prefix, Azureus and Shadow style', async () => {
+        await store.catalogue.putClient({ prefix: '-qB46', name: 'qBittorrent 4.6' });
+        await store.catalogue.putClient({ prefix: 'M7-', name: 'Mainline 7' });
+        const qb = Buffer.from('-qB4630-abcdefghijkl');
+        const mainline = Buffer.from('M7-4-0--abcdefghijkl');
+        const other = Buffer.from('-TR3000-abcdefghijkl');
+        await eventually(() => store.catalogue.approvedClient(qb) && store.catalogue.approvedClient(mainline), 'approved prefixes');
+        assert.equal(store.catalogue.approvedClient(other), false);
+        assert.ok((await store.catalogue.listClients()).some((c) => c.prefix === '-qB46' && c.name === 'qBittorrent 4.6'));
+        assert.equal(await store.catalogue.deleteClient('M7-'), true);
+        await eventually(() => !store.catalogue.approvedClient(mainline), 'a removed prefix');
+      });
+
+      it('refuses a denied hash, one off the allow list, or an unregistered one, and changes nothing', async () => {
+        fresh();
+        await store.catalogue.addHash('deny', hash);
+        let r = await ann({ v4: v4Addr(), access: { requireRegistered: false, requireAllowed: false } });
+        assert.equal(r.refused, 'denied');
+        assert.deepEqual(await store.scrape([hash]), [{ complete: 0, incomplete: 0, downloaded: 0 }]);
+        assert.ok((await store.catalogue.listHashes('deny')).some((h) => h.equals(hash)));
+        assert.equal(await store.catalogue.removeHash('deny', hash), true);
+        r = await ann({ v4: v4Addr(), access: { requireRegistered: false, requireAllowed: true } });
+        assert.equal(r.refused, 'not_allowed');
+        await store.catalogue.addHash('allow', hash);
+        r = await ann({ v4: v4Addr(), access: { requireRegistered: false, requireAllowed: true } });
+        assert.equal(r.refused, undefined);
+        assert.equal(r.incomplete, 1);
+        fresh();
+        r = await ann({ v4: v4Addr(), access: priv(uid(), 0, 0) });
+        assert.equal(r.refused, 'unregistered');
+        assert.deepEqual(await store.scrape([hash]), [{ complete: 0, incomplete: 0, downloaded: 0 }]);
+      });
+
+      it('returns a registered torrent\'s terms, and forgets them when it is deleted', async () => {
+        fresh();
+        await store.catalogue.putTorrent({ infoHash: hash, id: 2 ** 40 + 7, upMultiplier: 2, downMultiplier: 0.5, freeleech: true });
+        assert.deepEqual(await store.catalogue.getTorrent(hash), { infoHash: hash, id: 2 ** 40 + 7, upMultiplier: 2, downMultiplier: 0.5, freeleech: true });
+        const r = await ann({ v4: v4Addr(), access: priv(uid(), 0, 0) });
+        assert.deepEqual(r.torrent, { id: 2 ** 40 + 7, upMultiplier: 2, downMultiplier: 0.5, freeleech: true });
+        assert.equal(await store.catalogue.deleteTorrent(hash), true);
+        assert.equal(await store.catalogue.getTorrent(hash), null);
+        assert.equal((await ann({ v4: v4Addr(), access: priv(uid(), 0, 0) })).refused, 'unregistered');
+      });
+
+      it('swaps a private peer\'s totals atomically, per user and peer_id, and drops them on stopped', async () => {
+        fresh();
+        await store.catalogue.putTorrent({ infoHash: hash, id: 1, upMultiplier: 1, downMultiplier: 1, freeleech: false });
+        const user = uid();
+        const peerId = randomBytes(20);
+        const addr = v4Addr();
+        let r = await ann({ v4: addr, peerId, event: 'started', access: priv(user, 0, 0) });
+        assert.equal(r.previous, null);
+        r = await ann({ v4: addr, peerId, access: priv(user, 2 ** 40, 12345) });
+        assert.deepEqual(r.previous, { uploaded: 0, downloaded: 0 });
+        r = await ann({ v4: addr, peerId, access: priv(user, 2 ** 41, 99999) });
+        assert.deepEqual(r.previous, { uploaded: 2 ** 40, downloaded: 12345 });
+        const other = await ann({ v4: v4Addr(), peerId, access: priv(user + 1, 5, 5) });
+        assert.equal(other.previous, null, 'another user with the same peer_id has totals of its own');
+        r = await ann({ v4: addr, peerId, event: 'stopped', access: priv(user, 2 ** 41 + 1, 99999) });
+        assert.deepEqual(r.previous, { uploaded: 2 ** 41, downloaded: 99999 });
+        r = await ann({ v4: addr, peerId, event: 'started', access: priv(user, 0, 0) });
+        assert.equal(r.previous, null, 'a stopped peer starts afresh');
+      });
+
+      it('counts a snatch once and says so', async () => {
+        fresh();
+        await store.catalogue.putTorrent({ infoHash: hash, id: 3, upMultiplier: 1, downMultiplier: 1, freeleech: false });
+        const addr = v4Addr();
+        const peerId = randomBytes(20);
+        const user = uid();
+        assert.equal((await ann({ v4: addr, peerId, access: priv(user, 0, 0) })).snatched, false);
+        const done = await ann({ v4: addr, peerId, event: 'completed', seeder: true, access: priv(user, 0, 100) });
+        assert.equal(done.snatched, true);
+        assert.equal(done.downloaded, 1);
+        assert.equal((await ann({ v4: addr, peerId, event: 'completed', seeder: true, access: priv(user, 0, 100) })).snatched, false);
+      });
+
+      it('never returns a user\'s own peers to it, in either family', async () => {
+        fresh();
+        await store.catalogue.putTorrent({ infoHash: hash, id: 4, upMultiplier: 1, downMultiplier: 1, freeleech: false });
+        const me = uid();
+        const mine4 = [v4Addr(), v4Addr(), v4Addr()];
+        const mine6 = [v6Addr(), v6Addr()];
+        for (const v4 of mine4) await ann({ v4, seeder: true, access: priv(me, 0, 0) });
+        for (const v6 of mine6) await ann({ v6, seeder: true, access: priv(me, 0, 0) });
+        const theirs4 = v4Addr();
+        const theirs6 = v6Addr();
+        await ann({ v4: theirs4, seeder: true, access: priv(me + 1, 0, 0) });
+        await ann({ v6: theirs6, seeder: true, access: priv(me + 1, 0, 0) });
+        const dual4 = v4Addr();
+        const r = await ann({ v4: dual4, v6: v6Addr(), want4: true, want6: true, access: priv(me, 0, 0) });
+        assert.deepEqual(peersOf(r.peers4), [hex(theirs4)]);
+        assert.deepEqual(peers6Of(r.peers6), [hex(theirs6)]);
+        assert.equal(r.complete, 7);
+        const stranger = await ann({ v4: v4Addr(), access: priv(me + 2, 0, 0) });
+        assert.equal(peersOf(stranger.peers4).length, 5, 'another user gets them all, as plain compact addresses');
+        assert.deepEqual(new Set(peersOf(stranger.peers4)), new Set([...mine4, theirs4, dual4].map(hex)));
+      });
+
+      it('switches global freeleech', async () => {
+        await store.catalogue.setGlobalFreeleech(true);
+        await eventually(() => store.catalogue.globalFreeleech(), 'freeleech on');
+        await store.catalogue.setGlobalFreeleech(false);
+        await eventually(() => !store.catalogue.globalFreeleech(), 'freeleech off');
+      });
+
+      it('expires a private peer\'s totals with the peer', async () => {
+        fresh();
+        await store.catalogue.putTorrent({ infoHash: hash, id: 5, upMultiplier: 1, downMultiplier: 1, freeleech: false });
+        const user = uid();
+        const peerId = randomBytes(20);
+        const addr = v4Addr();
+        await ann({ v4: addr, peerId, access: priv(user, 10, 10) });
+        await sleep(4300);
+        await ann({ v4: v4Addr(), access: priv(uid(), 0, 0) }); // any announce lets the store expire stale entries
+        const r = await ann({ v4: addr, peerId, access: priv(user, 20, 20) });
+        assert.equal(r.previous, null);
+      });
     });
   });
 }

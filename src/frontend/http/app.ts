@@ -64,17 +64,22 @@ export function createHttpApp(options: HttpFrontendOptions): Koa {
     const request = parseAnnounce(query);
     const sourceIp = resolveClientIp(ctx.req.socket.remoteAddress, ctx.req.headers, clientIp);
     if (!sourceIp) throw new ClientError('cannot determine your IP address');
-    const result = await tracker.announce({ ...request, sourceIp });
+    const result = await tracker.announce({ ...request, sourceIp, passkey: ctx.params.passkey });
     return request.compact ? writeCompactAnnounce(result) : writeDictAnnounce(result, !request.noPeerId);
   });
 
-  const scrape = bencoded('scrape', async (_ctx, query) => {
+  const scrape = bencoded('scrape', async (ctx, query) => {
     const infoHashes = parseScrape(query, tracker.policy.maxScrapeInfoHashes);
-    return writeScrape(await tracker.scrape({ infoHashes }));
+    return writeScrape(await tracker.scrape({ infoHashes, passkey: ctx.params.passkey }));
   });
 
   router.get('/announce', announce);
   router.get('/scrape', scrape);
+  // Private mode: the passkey in the path, as Gazelle-era sites hand it out (and the seed-era /users/ form).
+  router.get('/:passkey/announce', announce);
+  router.get('/:passkey/scrape', scrape);
+  router.get('/users/:passkey/announce', announce);
+  router.get('/users/:passkey/scrape', scrape);
   router.get('/healthz', (ctx) => {
     ctx.body = 'ok\n';
   });

@@ -1,19 +1,47 @@
 /**
  * Key names. Every key of a swarm carries the hash tag of the hex info hash, so that one script call
- * touches one Cluster slot (raw bytes could contain "{" or "}").
+ * touches one Cluster slot (raw bytes could contain "{" or "}"). Catalogue keys outside a swarm are
+ * read only by the management API and by cache misses, never per announce.
  */
-export const KEYS_PER_SWARM = 5;
+export const KEYS_PER_SWARM = 8;
 /** Exact subnet mode adds a lexicographic index per peer set. */
-export const KEYS_PER_SWARM_INDEXED = 9;
+export const KEYS_PER_SWARM_INDEXED = 12;
 
-/** seeders v4, leechers v4, seeders v6, leechers v6, torrent hash */
+function tagOf(prefix: string, infoHash: Buffer): string {
+  return `${prefix}{${infoHash.toString('hex')}}:`;
+}
+
+/**
+ * seeders v4, leechers v4, seeders v6, leechers v6, snatch hash, torrent registration and list
+ * membership, private mode's last reported totals and their ages.
+ */
 export function swarmKeys(prefix: string, infoHash: Buffer): string[] {
-  const tag = `${prefix}{${infoHash.toString('hex')}}:`;
-  return [tag + 's4', tag + 'l4', tag + 's6', tag + 'l6', tag + 'm'];
+  const tag = tagOf(prefix, infoHash);
+  return [tag + 's4', tag + 'l4', tag + 's6', tag + 'l6', tag + 'm', tag + 't', tag + 'p', tag + 'pa'];
 }
 
 /** swarmKeys, then the indexes of the four peer sets. */
 export function indexedSwarmKeys(prefix: string, infoHash: Buffer): string[] {
-  const tag = `${prefix}{${infoHash.toString('hex')}}:`;
-  return [tag + 's4', tag + 'l4', tag + 's6', tag + 'l6', tag + 'm', tag + 'xs4', tag + 'xl4', tag + 'xs6', tag + 'xl6'];
+  const tag = tagOf(prefix, infoHash);
+  return [...swarmKeys(prefix, infoHash), tag + 'xs4', tag + 'xl4', tag + 'xs6', tag + 'xl6'];
 }
+
+/** The torrent's registration and list membership (HASH: id, up, down, fl, allow, deny). */
+export function torrentKey(prefix: string, infoHash: Buffer): string {
+  return tagOf(prefix, infoHash) + 't';
+}
+
+export const catalogueKeys = (prefix: string) => ({
+  /** HASH id, up, down, en: the hot-path lookup on a cache miss. */
+  user: (passkey: string) => `${prefix}u:${passkey}`,
+  /** STRING: the passkey of a user id, for the management API. */
+  userId: (id: number) => `${prefix}uid:${id}`,
+  /** HASH prefix -> name. */
+  clients: `${prefix}clients`,
+  /** HASH fl. */
+  global: `${prefix}global`,
+  /** SET of hex info hashes, for listing only (membership is checked in the torrent hash). */
+  list: (list: string) => `${prefix}list:${list}`,
+  /** Pub/sub channel of catalogue changes, so every replica drops what it cached. */
+  channel: `${prefix}catalogue`,
+});

@@ -30,6 +30,8 @@ export interface RedisParams {
   scrapeFromReplicas: boolean;
   /** Exact same-subnet-first selection through lexicographic indexes (twice the memory). */
   subnetIndex: boolean;
+  /** Private mode: passkeys cached in process (least recently used go first). */
+  userCacheSize: number;
 }
 
 export const REDIS_PARAM_DOCS: Record<string, string> = {
@@ -46,6 +48,7 @@ export const REDIS_PARAM_DOCS: Record<string, string> = {
   window_threshold: 'swarm size above which peers are picked from a random window instead of ZRANDMEMBER (default 10000)',
   torrent_ttl: 'seconds a torrent\'s snatch count outlives its last announce; 0 keeps it (default 30 days)',
   scrape_from_replicas: 'Cluster: answer scrapes from replicas (default false)',
+  user_cache_size: 'private mode: users cached in each process by passkey, least recently used dropped first (default 100000)',
   subnet_index: 'exact same-subnet-first selection with a lexicographic index per peer set: twice the memory (default false: over-sampling)',
 };
 
@@ -82,6 +85,7 @@ export function parseRedisParams(raw: Record<string, unknown>): RedisParams {
     torrentTtl: 30 * 86400,
     scrapeFromReplicas: false,
     subnetIndex: false,
+    userCacheSize: 100_000,
   };
   for (const [key, value] of Object.entries(raw)) {
     switch (key) {
@@ -102,6 +106,7 @@ export function parseRedisParams(raw: Record<string, unknown>): RedisParams {
       case 'connect_timeout': params.connectTimeout = integer(key, value, 10, 60_000); break;
       case 'retries': params.retries = integer(key, value, 0, 5); break;
       case 'window_threshold': params.windowThreshold = integer(key, value, 100, 10_000_000); break;
+      case 'user_cache_size': params.userCacheSize = integer(key, value, 1, 10_000_000); break;
       case 'torrent_ttl': params.torrentTtl = integer(key, value, 0, 10 * 365 * 86400); break;
       case 'scrape_from_replicas':
         if (typeof value !== 'boolean') fail(key, 'must be true or false');

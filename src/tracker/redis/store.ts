@@ -1,7 +1,8 @@
 /** The `redis` tracker driver's store: every announce is one Lua script call, one round trip. */
 import { readFileSync } from 'node:fs';
 import type { SwarmCounts } from '../../bittorrent/announce.js';
-import type { DriverContext, SwarmAnnounce, SwarmResult, TrackerStore } from '../driver.js';
+import type { DriverContext, Refusal, SwarmAnnounce, SwarmResult, TrackerStore } from '../driver.js';
+import { RedisCatalogue } from './catalogue.js';
 import type { RedisClient } from './connection.js';
 import { indexedSwarmKeys, KEYS_PER_SWARM, KEYS_PER_SWARM_INDEXED, swarmKeys } from './keys.js';
 import type { RedisParams } from './params.js';
@@ -12,13 +13,33 @@ function lua(name: string): string {
   return readFileSync(new URL(`../../../../lua/${name}.lua`, import.meta.url), 'utf8');
 }
 
-type AnnounceReply = [number, number, number, Buffer, Buffer];
+type AnnounceReply = [number, number, number, Buffer, Buffer, Buffer?, number?, Buffer?, Buffer?, Buffer?, Buffer?, Buffer?];
+const REFUSALS = new Set<string>(['denied', 'not_allowed', 'unregistered']);
+const NO_USER = Buffer.alloc(0);
 type ScrapeReply = [number, number, number];
 
 interface ScriptedClient {
   trackerAnnounceBuffer(...args: Array<string | Buffer | number>): Promise<AnnounceReply>;
   trackerAnnounceIndexedBuffer(...args: Array<string | Buffer | number>): Promise<AnnounceReply>;
   trackerScrape(...args: Array<string | number>): Promise<ScrapeReply>;
+}
+
+/** Scrape reads the peer sets and the snatch hash only. */
+const SCRAPE_KEYS = 5;
+
+function userBytes(id: number): Buffer {
+  const out = Buffer.allocUnsafe(4);
+  out.writeUInt32BE(id, 0);
+  return out;
+}
+
+/** "uploaded:downloaded" as the script stores it. */
+function parseTotals(text: Buffer | undefined): { uploaded: number; downloaded: number } | null {
+  if (!text || text.length === 0) return null;
+  const [up, down] = text.toString('latin1').split(':');
+  const uploaded = Number(up);
+  const downloaded = Number(down);
+  return Number.isFinite(uploaded) && Number.isFinite(downloaded) ? { uploaded, downloaded } : null;
 }
 
 /** Errors of a broken connection, after which the same call may succeed on the next one. */
@@ -37,6 +58,7 @@ function withDeadline<T>(promise: Promise<T>, deadline: number): Promise<T> {
 }
 
 export class RedisStore implements TrackerStore {
+  readonly catalogue: RedisCatalogue;
   private readonly scripted: ScriptedClient;
 
   constructor(
@@ -44,11 +66,12 @@ export class RedisStore implements TrackerStore {
     private readonly params: RedisParams,
     private readonly ctx: DriverContext,
   ) {
+    this.catalogue = new RedisCatalogue(client, params, ctx.logger);
     // A fixed number of keys per command: a variable count breaks auto-pipelining on Cluster.
     // One script, two commands: exact subnet mode passes the four index keys as well.
     client.defineCommand('trackerAnnounce', { numberOfKeys: KEYS_PER_SWARM, lua: lua('announce') });
     client.defineCommand('trackerAnnounceIndexed', { numberOfKeys: KEYS_PER_SWARM_INDEXED, lua: lua('announce') });
-    client.defineCommand('trackerScrape', { numberOfKeys: KEYS_PER_SWARM, lua: lua('scrape'), readOnly: true });
+    client.defineCommand('trackerScrape', { numberOfKeys: SCRAPE_KEYS, lua: lua('scrape'), readOnly: true });
     this.scripted = client as unknown as ScriptedClient;
   }
 
@@ -56,6 +79,8 @@ export class RedisStore implements TrackerStore {
     const indexed = this.params.subnetIndex;
     const keys = indexed ? indexedSwarmKeys(this.params.prefix, a.infoHash) : swarmKeys(this.params.prefix, a.infoHash);
     const command = indexed ? this.scripted.trackerAnnounceIndexedBuffer : this.scripted.trackerAnnounceBuffer;
+    const access = a.access;
+    const userId = access?.userId ?? 0;
     const reply = await this.withRetries(() =>
       command.call(
         this.scripted,
@@ -73,10 +98,31 @@ export class RedisStore implements TrackerStore {
         this.params.windowThreshold,
         Math.floor(Math.random() * 0x7fffffff),
         this.params.torrentTtl,
+        access?.requireRegistered ? '1' : '0',
+        access?.requireAllowed ? '1' : '0',
+        userId > 0 ? userBytes(userId) : NO_USER,
+        userId > 0 ? a.peerId : NO_USER,
+        userId > 0 ? `${access!.uploaded ?? 0}:${access!.downloaded ?? 0}` : '',
       ),
     );
-    const [complete, incomplete, downloaded, peers4, peers6] = reply;
-    const result: SwarmResult = { complete, incomplete, downloaded, peers4, peers6 };
+    const [complete, incomplete, downloaded, peers4, peers6, refusal, snatched, previous, torrentId, up, down, freeleech] = reply;
+    if (refusal && refusal.length > 0) {
+      const reason = refusal.toString('latin1');
+      if (!REFUSALS.has(reason)) throw new Error(`announce script: unexpected refusal ${JSON.stringify(reason)}`);
+      return { complete: 0, incomplete: 0, downloaded: 0, peers4, peers6, refused: reason as Refusal };
+    }
+    const result: SwarmResult = { complete, incomplete, downloaded, peers4, peers6, snatched: snatched === 1 };
+    if (userId > 0) {
+      result.previous = parseTotals(previous);
+      if (torrentId && torrentId.length > 0) {
+        result.torrent = {
+          id: Number(torrentId.toString('latin1')),
+          upMultiplier: Number(up!.toString('latin1')),
+          downMultiplier: Number(down!.toString('latin1')),
+          freeleech: freeleech!.toString('latin1') === '1',
+        };
+      }
+    }
     if (a.withPeerIds) {
       // Peer ids are not kept in Redis (20 bytes a peer for a rarely used answer): all zero means unknown.
       result.peerIds4 = Buffer.alloc((peers4.length / 6) * 20);
@@ -89,7 +135,7 @@ export class RedisStore implements TrackerStore {
     // One small read-only script per hash; auto-pipelining batches them per node.
     const replies = await Promise.all(
       infoHashes.map((infoHash) =>
-        this.withRetries(() => this.scripted.trackerScrape(...swarmKeys(this.params.prefix, infoHash), this.ctx.peerTtl)),
+        this.withRetries(() => this.scripted.trackerScrape(...swarmKeys(this.params.prefix, infoHash).slice(0, SCRAPE_KEYS), this.ctx.peerTtl)),
       ),
     );
     return replies.map(([complete, incomplete, downloaded]) => ({ complete, incomplete, downloaded }));
@@ -105,6 +151,7 @@ export class RedisStore implements TrackerStore {
   }
 
   async close(): Promise<void> {
+    await this.catalogue.close();
     const quit = this.client.quit().catch(() => undefined);
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, 1000).unref());
     await Promise.race([quit, timeout]);

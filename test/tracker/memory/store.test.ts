@@ -15,9 +15,9 @@ describe('memory store', () => {
     const hash = randomBytes(20);
     const a = v4Addr();
     await announce(store, hash, a, { event: 'completed', seeder: true });
-    assert.deepEqual(store.counters, { torrents: 1, peers: 1, snatchCounts: 1 });
+    assert.deepEqual(store.counters, { torrents: 1, peers: 1, snatchCounts: 1, totals: 0 });
     await announce(store, hash, a, { event: 'stopped' });
-    assert.deepEqual(store.counters, { torrents: 0, peers: 0, snatchCounts: 1 });
+    assert.deepEqual(store.counters, { torrents: 0, peers: 0, snatchCounts: 1, totals: 0 });
     assert.deepEqual(await store.scrape([hash]), [{ complete: 0, incomplete: 0, downloaded: 1 }]);
     await store.close();
   });
@@ -35,7 +35,7 @@ describe('memory store', () => {
     // Drive the background pass directly (its timer is set far out in this test).
     (store as unknown as { reapInBackground(): void }).reapInBackground();
     await new Promise((resolve) => setTimeout(resolve, 200));
-    assert.deepEqual(store.counters, { torrents: 0, peers: 0, snatchCounts: 0 });
+    assert.deepEqual(store.counters, { torrents: 0, peers: 0, snatchCounts: 0, totals: 0 });
     await store.close();
   });
 

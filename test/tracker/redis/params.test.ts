@@ -32,8 +32,8 @@ describe('redis driver parameters', () => {
   it('puts every key of a swarm under the hash tag of the hex info hash', () => {
     const hash = Buffer.from('7b7d' + '00'.repeat(18), 'hex'); // raw "{" and "}" bytes
     const keys = swarmKeys('t:', hash);
-    assert.deepEqual(keys, ['s4', 'l4', 's6', 'l6', 'm'].map((k) => `t:{7b7d${'00'.repeat(18)}}:${k}`));
-    assert.equal(indexedSwarmKeys('t:', hash).length, 9);
+    assert.deepEqual(keys, ['s4', 'l4', 's6', 'l6', 'm', 't', 'p', 'pa'].map((k) => `t:{7b7d${'00'.repeat(18)}}:${k}`));
+    assert.equal(indexedSwarmKeys('t:', hash).length, 12);
     assert.ok(indexedSwarmKeys('t:', hash).every((k) => k.startsWith(`t:{7b7d${'00'.repeat(18)}}:`)));
   });
 });

@@ -1,0 +1,212 @@
+/**
+ * The redis driver's catalogue. Torrent registrations and allow/deny membership live in each swarm's
+ * own hash slot (the announce script reads them: no extra round trip). Users, approved clients and the
+ * freeleech switch are cached in process; every change is published on a channel, and each replica
+ * drops what it cached within a round trip of the change. A replica that lost its subscription (a
+ * reconnect) drops everything, because it may have missed messages; a slow refresh bounds staleness
+ * even so.
+ */
+import type { Logger } from 'pino';
+import { type Catalogue, CatalogueConflict, type ClientEntry, type HashList, matchesPrefix, type TorrentEntry, type User } from '../catalogue.js';
+import type { RedisClient } from './connection.js';
+import { catalogueKeys, torrentKey } from './keys.js';
+import type { RedisParams } from './params.js';
+
+/** A cached user is trusted this long even without any message (a safety net, not the mechanism). */
+const USER_TTL_MS = 60_000;
+/** Unknown passkeys are remembered briefly, so that a client hammering with a bad one costs no Redis. */
+const UNKNOWN_TTL_MS = 5_000;
+const SHARED_REFRESH_MS = 30_000;
+
+interface Cached {
+  user: User | null;
+  expires: number;
+}
+
+function userFrom(fields: Record<string, string>, passkey: string): User | null {
+  if (!fields.id) return null;
+  return {
+    id: Number(fields.id),
+    passkey,
+    upMultiplier: Number(fields.up ?? '1'),
+    downMultiplier: Number(fields.down ?? '1'),
+    enabled: fields.en !== '0',
+  };
+}
+
+export class RedisCatalogue implements Catalogue {
+  private readonly keys: ReturnType<typeof catalogueKeys>;
+  /** Map order is recency: a hit moves the entry to the end, eviction takes the first. */
+  private readonly users = new Map<string, Cached>();
+  private readonly loading = new Map<string, Promise<User | null>>();
+  /** Bumped by every invalidation: a lookup that started before one must not cache its answer. */
+  private generation = 0;
+  private clientPrefixes: Buffer[] | null = null;
+  private freeleech = false;
+  private readonly subscriber: RedisClient;
+  private readonly refreshTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly client: RedisClient,
+    private readonly params: RedisParams,
+    private readonly logger: Logger,
+  ) {
+    this.keys = catalogueKeys(params.prefix);
+    this.subscriber = (client.duplicate as () => RedisClient).call(client);
+    client.on('ready', () => void this.reloadShared());
+    this.subscriber.on('error', () => undefined); // the main connection logs Redis errors
+    this.subscriber.on('message', (_channel: string, message: string) => this.invalidate(message));
+    this.subscriber.on('ready', () => {
+      this.generation++;
+      this.users.clear();
+      void this.reloadShared();
+    });
+    this.subscriber.subscribe(this.keys.channel).catch(() => undefined); // resubscribed on every reconnect
+    this.refreshTimer = setInterval(() => void this.reloadShared(), SHARED_REFRESH_MS);
+    this.refreshTimer.unref();
+  }
+
+  async userByPasskey(passkey: string): Promise<User | null> {
+    const cached = this.users.get(passkey);
+    if (cached && cached.expires > Date.now()) {
+      this.users.delete(passkey);
+      this.users.set(passkey, cached);
+      return cached.user;
+    }
+    let pending = this.loading.get(passkey);
+    if (!pending) {
+      pending = this.fetchUser(passkey).finally(() => this.loading.delete(passkey));
+      this.loading.set(passkey, pending);
+    }
+    return pending;
+  }
+
+  approvedClient(peerId: Buffer): boolean {
+    // Not a refusal: the list is unknown until Redis answers once, and the client should retry.
+    if (!this.clientPrefixes) throw new Error('approved clients not loaded yet: Redis has not answered');
+    return matchesPrefix(peerId, this.clientPrefixes);
+  }
+
+  globalFreeleech(): boolean {
+    return this.freeleech;
+  }
+
+  async getUser(id: number): Promise<User | null> {
+    const passkey = await this.client.get(this.keys.userId(id));
+    if (!passkey) return null;
+    return userFrom(await this.client.hgetall(this.keys.user(passkey)), passkey);
+  }
+
+  async putUser(user: User): Promise<void> {
+    const holder = await this.client.hget(this.keys.user(user.passkey), 'id');
+    if (holder && Number(holder) !== user.id) throw new CatalogueConflict(`passkey already belongs to user ${holder}`);
+    const old = await this.client.get(this.keys.userId(user.id));
+    await this.client.hset(this.keys.user(user.passkey), { id: user.id, up: user.upMultiplier, down: user.downMultiplier, en: user.enabled ? '1' : '0' });
+    await this.client.set(this.keys.userId(user.id), user.passkey);
+    if (old && old !== user.passkey) {
+      await this.client.del(this.keys.user(old));
+      await this.publish(`u:${old}`);
+    }
+    await this.publish(`u:${user.passkey}`);
+  }
+
+  async deleteUser(id: number): Promise<boolean> {
+    const passkey = await this.client.get(this.keys.userId(id));
+    if (!passkey) return false;
+    await this.client.del(this.keys.user(passkey));
+    await this.client.del(this.keys.userId(id));
+    await this.publish(`u:${passkey}`);
+    return true;
+  }
+
+  async getTorrent(infoHash: Buffer): Promise<TorrentEntry | null> {
+    const [id, up, down, fl] = await this.client.hmget(torrentKey(this.params.prefix, infoHash), 'id', 'up', 'down', 'fl');
+    if (!id) return null;
+    return { infoHash: Buffer.from(infoHash), id: Number(id), upMultiplier: Number(up ?? '1'), downMultiplier: Number(down ?? '1'), freeleech: fl === '1' };
+  }
+
+  async putTorrent(t: TorrentEntry): Promise<void> {
+    await this.client.hset(torrentKey(this.params.prefix, t.infoHash), { id: t.id, up: t.upMultiplier, down: t.downMultiplier, fl: t.freeleech ? '1' : '0' });
+  }
+
+  async deleteTorrent(infoHash: Buffer): Promise<boolean> {
+    return (await this.client.hdel(torrentKey(this.params.prefix, infoHash), 'id', 'up', 'down', 'fl')) > 0;
+  }
+
+  async listClients(): Promise<ClientEntry[]> {
+    const all = await this.client.hgetall(this.keys.clients);
+    return Object.entries(all)
+      .map(([prefix, name]) => ({ prefix, name }))
+      .sort((a, b) => (a.prefix < b.prefix ? -1 : 1));
+  }
+
+  async putClient(client: ClientEntry): Promise<void> {
+    await this.client.hset(this.keys.clients, client.prefix, client.name);
+    await this.publish('clients');
+  }
+
+  async deleteClient(prefix: string): Promise<boolean> {
+    const removed = (await this.client.hdel(this.keys.clients, prefix)) > 0;
+    await this.publish('clients');
+    return removed;
+  }
+
+  async listHashes(list: HashList): Promise<Buffer[]> {
+    return (await this.client.smembers(this.keys.list(list))).sort().map((hex) => Buffer.from(hex, 'hex'));
+  }
+
+  async addHash(list: HashList, infoHash: Buffer): Promise<void> {
+    // The torrent hash is what announces obey; the set only lets the API list the entries.
+    await this.client.hset(torrentKey(this.params.prefix, infoHash), list, '1');
+    await this.client.sadd(this.keys.list(list), infoHash.toString('hex'));
+  }
+
+  async removeHash(list: HashList, infoHash: Buffer): Promise<boolean> {
+    const removed = (await this.client.hdel(torrentKey(this.params.prefix, infoHash), list)) > 0;
+    await this.client.srem(this.keys.list(list), infoHash.toString('hex'));
+    return removed;
+  }
+
+  async setGlobalFreeleech(on: boolean): Promise<void> {
+    await this.client.hset(this.keys.global, 'fl', on ? '1' : '0');
+    await this.publish('global');
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.refreshTimer);
+    this.subscriber.disconnect();
+  }
+
+  private async fetchUser(passkey: string): Promise<User | null> {
+    const generation = this.generation;
+    const user = userFrom(await this.client.hgetall(this.keys.user(passkey)), passkey);
+    if (generation === this.generation) {
+      if (this.users.size >= this.params.userCacheSize) this.users.delete(this.users.keys().next().value!);
+      this.users.set(passkey, { user, expires: Date.now() + (user ? USER_TTL_MS : UNKNOWN_TTL_MS) });
+    }
+    return user;
+  }
+
+  private invalidate(message: string): void {
+    if (message.startsWith('u:')) {
+      this.generation++;
+      this.users.delete(message.slice(2));
+    } else {
+      void this.reloadShared();
+    }
+  }
+
+  private async reloadShared(): Promise<void> {
+    try {
+      const [clients, freeleech] = await Promise.all([this.client.hkeys(this.keys.clients), this.client.hget(this.keys.global, 'fl')]);
+      this.clientPrefixes = clients.map((prefix) => Buffer.from(prefix, 'latin1'));
+      this.freeleech = freeleech === '1';
+    } catch (error) {
+      this.logger.debug({ err: error }, 'catalogue refresh failed; keeping what was loaded');
+    }
+  }
+
+  private async publish(message: string): Promise<void> {
+    await this.client.publish(this.keys.channel, message);
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * Private mode's policy and accounting in the Tracker, over the memory store: passkeys, registered
+ * torrents, approved clients, and the delta each announce hands to the backend.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import type { AccountingRecord, Backend } from '../../src/backend/driver.js';
+import type { AnnounceRequest } from '../../src/bittorrent/announce.js';
+import { ClientError } from '../../src/bittorrent/errors.js';
+import { MemoryStore } from '../../src/tracker/memory/store.js';
+import { Tracker, type TrackerPolicy } from '../../src/tracker/tracker.js';
+
+const POLICY: TrackerPolicy = {
+  announceInterval: 1800, minAnnounceInterval: 900, intervalJitter: 0, defaultNumwant: 50, maxNumwant: 200, maxScrapeInfoHashes: 74,
+  allowFullScrape: false, allowIpSpoofing: false, respectAf: true, subnet4: 0, subnet6: 0,
+  private: true, approvedClientsOnly: false, approvedTorrentsOnly: false,
+};
+
+/** A backend that keeps what it is given, so the test can read the records back. */
+class KeepingBackend implements Backend {
+  readonly records: AccountingRecord[] = [];
+  record(entry: AccountingRecord): void {
+    this.records.push(entry);
+  }
+  async flush(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+describe('private mode accounting', () => {
+  let store: MemoryStore;
+  let backend: KeepingBackend;
+  let tracker: Tracker;
+  const infoHash = randomBytes(20);
+  const passkey = 'a'.repeat(32);
+
+  before(async () => {
+    store = new MemoryStore({ peerTtlMs: 60_000, reapIntervalMs: 1000 });
+    backend = new KeepingBackend();
+    tracker = new Tracker(store, backend, POLICY);
+    await store.catalogue.putUser({ id: 7, passkey, upMultiplier: 2, downMultiplier: 1, enabled: true });
+    await store.catalogue.putTorrent({ infoHash, id: 99, upMultiplier: 1, downMultiplier: 0.5, freeleech: false });
+  });
+  after(() => store.close());
+
+  const request = (overrides: Partial<AnnounceRequest>): AnnounceRequest => ({
+    infoHash, peerId: Buffer.from('-qB4630-000000000001'), port: 6881, uploaded: 0, downloaded: 0, left: 1000, event: 'none',
+    numwant: 10, compact: true, noPeerId: true, sourceIp: Buffer.from([10, 0, 0, 1]), passkey, ...overrides,
+  });
+  const last = (): AccountingRecord => backend.records.at(-1)!;
+
+  it('refuses announces without a passkey, with an unknown one, or for a disabled user', async () => {
+    await assert.rejects(tracker.announce(request({ passkey: undefined })), (e: Error) => e instanceof ClientError && /private tracker/.test(e.message));
+    await assert.rejects(tracker.announce(request({ passkey: 'nope' })), /unknown passkey/);
+    await store.catalogue.putUser({ id: 8, passkey: 'b'.repeat(32), upMultiplier: 1, downMultiplier: 1, enabled: false });
+    await assert.rejects(tracker.announce(request({ passkey: 'b'.repeat(32) })), /disabled/);
+    await assert.rejects(tracker.announce(request({ infoHash: randomBytes(20) })), /unregistered torrent/);
+    await assert.rejects(tracker.scrape({ infoHashes: [infoHash] }), /private tracker/);
+    assert.equal(backend.records.length, 0, 'refused announces are not accounted');
+  });
+
+  it('hands the backend each announce\'s delta, multiplied, with a unique id', async () => {
+    await tracker.announce(request({ event: 'started' }));
+    assert.deepEqual([last().rawUploaded, last().rawDownloaded, last().uploaded, last().downloaded], [0, 0, 0, 0]);
+    await tracker.announce(request({ uploaded: 1000, downloaded: 4000 }));
+    assert.deepEqual([last().rawUploaded, last().rawDownloaded, last().uploaded, last().downloaded], [1000, 4000, 2000, 2000]);
+    await tracker.announce(request({ uploaded: 1500, downloaded: 4000 }));
+    assert.deepEqual([last().rawUploaded, last().rawDownloaded, last().uploaded, last().downloaded], [500, 0, 1000, 0]);
+    assert.equal(last().userId, 7);
+    assert.equal(last().torrentId, 99);
+    assert.ok(last().infoHash.equals(infoHash));
+    assert.equal(new Set(backend.records.map((r) => r.id)).size, backend.records.length);
+  });
+
+  it('counts a counter that went backwards (a client restart) from zero', async () => {
+    await tracker.announce(request({ uploaded: 300, downloaded: 10 }));
+    assert.deepEqual([last().rawUploaded, last().rawDownloaded], [300, 10]);
+  });
+
+  it('marks the snatch once, and counts nothing downloaded under freeleech', async () => {
+    await tracker.announce(request({ event: 'completed', left: 0, uploaded: 300, downloaded: 20 }));
+    assert.equal(last().snatched, true);
+    assert.equal(last().downloaded, 5);
+    await store.catalogue.setGlobalFreeleech(true);
+    await tracker.announce(request({ left: 0, uploaded: 400, downloaded: 120 }));
+    assert.deepEqual([last().snatched, last().rawDownloaded, last().downloaded, last().uploaded], [false, 100, 0, 200]);
+    await store.catalogue.setGlobalFreeleech(false);
+    await store.catalogue.putTorrent({ infoHash, id: 99, upMultiplier: 1, downMultiplier: 0.5, freeleech: true });
+    await tracker.announce(request({ left: 0, uploaded: 400, downloaded: 220 }));
+    assert.deepEqual([last().rawDownloaded, last().downloaded], [100, 0]);
+  });
+
+  it('accounts the stop and forgets the totals, so a new start counts from zero', async () => {
+    await tracker.announce(request({ event: 'stopped', left: 0, uploaded: 450, downloaded: 220 }));
+    assert.deepEqual([last().event, last().rawUploaded], ['stopped', 50]);
+    await tracker.announce(request({ event: 'started', uploaded: 5, downloaded: 0 }));
+    assert.deepEqual([last().event, last().rawUploaded], ['started', 5]);
+  });
+
+  it('admits only approved clients when asked to', async () => {
+    const strict = new Tracker(store, backend, { ...POLICY, approvedClientsOnly: true });
+    await assert.rejects(strict.announce(request({})), /client is not approved/);
+    await store.catalogue.putClient({ prefix: '-qB46', name: 'qBittorrent 4.6' });
+    await strict.announce(request({ uploaded: 5 }));
+    await assert.rejects(strict.announce(request({ peerId: Buffer.from('-TR3000-000000000001') })), /client is not approved/);
+  });
+});
