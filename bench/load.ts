@@ -21,6 +21,13 @@ export interface LoadOptions {
   pool: number;
   /** Stop after this many requests even if time remains (used to warm up with one pass over the pool). */
   maxRequests?: number;
+  /** Private mode: peers announce as this many users, through /PASSKEY/announce (see benchPasskey). */
+  users?: number;
+}
+
+/** The passkey of benchmark user `n` (ids start at 1). */
+export function benchPasskey(n: number): string {
+  return `bench${String(n).padStart(27, '0')}`;
 }
 
 export interface LoadResult {
@@ -101,9 +108,10 @@ export function buildPool(o: Pick<LoadOptions, 'torrents' | 'zipf' | 'seeders' |
 
 export function buildRequests(o: LoadOptions): Buffer[] {
   const connection = o.keepAlive ? 'keep-alive' : 'close';
-  return buildPool(o).map((p) => {
+  return buildPool(o).map((p, i) => {
+    const route = o.users ? `/${benchPasskey(1 + (i % o.users))}/announce` : '/announce';
     const path =
-      `/announce?info_hash=${escape(p.infoHash)}&peer_id=${escape(p.peerId)}&port=${p.port}` +
+      `${route}?info_hash=${escape(p.infoHash)}&peer_id=${escape(p.peerId)}&port=${p.port}` +
       `&uploaded=0&downloaded=0&left=${p.left}&numwant=${o.numwant}&compact=1`;
     return Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${o.host}\r\nConnection: ${connection}\r\n\r\n`, 'latin1');
   });
