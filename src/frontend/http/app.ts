@@ -1,5 +1,5 @@
 /** The HTTP frontend: Koa routes for announce, scrape and health. */
-import Router from '@koa/router';
+import Router, { type RouterContext } from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import { ClientError } from '../../bittorrent/errors.js';
@@ -32,7 +32,7 @@ export function createHttpApp(options: HttpFrontendOptions): Koa {
   const router = new Router();
 
   /** Runs a tracker action; any failure becomes a bencoded `failure reason` with status 200. */
-  const bencoded = (name: 'announce' | 'scrape', action: (ctx: Koa.Context, query: string) => Promise<Buffer>) => async (ctx: Koa.Context) => {
+  const bencoded = (name: 'announce' | 'scrape', action: (ctx: RouterContext, query: string) => Promise<Buffer>) => async (ctx: RouterContext) => {
     const started = performance.now();
     let body: Buffer;
     let outcome: Outcome = 'ok';
@@ -64,17 +64,23 @@ export function createHttpApp(options: HttpFrontendOptions): Koa {
     const request = parseAnnounce(query);
     const sourceIp = resolveClientIp(ctx.req.socket.remoteAddress, ctx.req.headers, clientIp);
     if (!sourceIp) throw new ClientError('cannot determine your IP address');
-    const result = await tracker.announce({ ...request, sourceIp });
+    const result = await tracker.announce({ ...request, sourceIp, passkey: ctx.params.passkey });
     return request.compact ? writeCompactAnnounce(result) : writeDictAnnounce(result, !request.noPeerId);
   });
 
-  const scrape = bencoded('scrape', async (_ctx, query) => {
+  const scrape = bencoded('scrape', async (ctx, query) => {
     const infoHashes = parseScrape(query, tracker.policy.maxScrapeInfoHashes);
-    return writeScrape(await tracker.scrape({ infoHashes }));
+    return writeScrape(await tracker.scrape({ infoHashes, passkey: ctx.params.passkey }));
   });
 
+  // Private mode takes the passkey from the path (the tracker decides whether one is needed):
+  // /PASSKEY/announce as Ocelot and Gazelle hand out, and the older /users/PASSKEY/announce.
   router.get('/announce', announce);
+  router.get('/:passkey/announce', announce);
+  router.get('/users/:passkey/announce', announce);
   router.get('/scrape', scrape);
+  router.get('/:passkey/scrape', scrape);
+  router.get('/users/:passkey/scrape', scrape);
   router.get('/healthz', (ctx) => {
     ctx.body = 'ok\n';
   });
