@@ -2,6 +2,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
+import { createAdminApp } from './admin/app.js';
 import type { Backend } from './backend/driver.js';
 import { backendDrivers } from './backend/registry.js';
 import { ConfigError, loadConfig, trustedProxyList, type Config, type LoadOptions } from './config/config.js';
@@ -32,6 +33,8 @@ export interface RunningTracker {
   udpAddress: AddressInfo | null;
   /** The bound metrics address, when metrics are on. */
   metricsAddress: AddressInfo | null;
+  /** The bound management API address, when admin.addr is set. */
+  adminAddress: AddressInfo | null;
   /** Stops accepting, lets in-flight requests finish (up to shutdown_timeout), then closes the drivers. */
   close(): Promise<void>;
 }
@@ -94,6 +97,8 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   let udpAddress: AddressInfo | null = null;
   let metricsServer: Server | null = null;
   let metricsAddress: AddressInfo | null = null;
+  let adminServer: Server | null = null;
+  let adminAddress: AddressInfo | null = null;
   try {
     await listen(server, config.http.addr.host, config.http.addr.port);
     if (config.udp.addr) {
@@ -106,22 +111,39 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     if (config.metrics.addr) {
       ({ server: metricsServer, address: metricsAddress } = await listenMetrics(metrics, config.metrics.addr.host, config.metrics.addr.port));
     }
+    if (config.admin.addr) {
+      adminServer = createServer(createAdminApp({ store, token: config.admin.token, logger: logger.child({ admin: true }) }).callback());
+      await listen(adminServer, config.admin.addr.host, config.admin.addr.port);
+      adminAddress = adminServer.address() as AddressInfo;
+    }
   } catch (error) {
     server.close();
     metricsServer?.close();
+    adminServer?.close();
     await Promise.allSettled([store.close(), backend.close(), udp?.close()]);
     throw error;
   }
   const httpAddress = server.address() as AddressInfo;
   logger.info(
-    { http: formatAddress(httpAddress), udp: udpAddress ? formatAddress(udpAddress) : null, metrics: metricsAddress ? formatAddress(metricsAddress) : null, tracker: config.tracker.driver, backend: config.backend.driver },
+    {
+      http: formatAddress(httpAddress),
+      udp: udpAddress ? formatAddress(udpAddress) : null,
+      metrics: metricsAddress ? formatAddress(metricsAddress) : null,
+      admin: adminAddress ? formatAddress(adminAddress) : null,
+      tracker: config.tracker.driver,
+      backend: config.backend.driver,
+    },
     'tracker started',
   );
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      await Promise.all([drain(server, config.shutdown_timeout * 1000), udp?.close(config.shutdown_timeout * 1000)]);
+      await Promise.all([
+        drain(server, config.shutdown_timeout * 1000),
+        udp?.close(config.shutdown_timeout * 1000),
+        adminServer && drain(adminServer, config.shutdown_timeout * 1000),
+      ]);
       metricsServer?.closeAllConnections();
       metricsServer?.close();
       await backend.flush().catch((error: unknown) => logger.error({ err: error }, 'backend flush failed at shutdown'));
@@ -146,7 +168,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     process.once('SIGINT', onSignal);
   }
 
-  return { config, logger, tracker, httpAddress, udpAddress, metricsAddress, close };
+  return { config, logger, tracker, httpAddress, udpAddress, metricsAddress, adminAddress, close };
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

@@ -11,16 +11,33 @@ export interface HttpReply {
 
 /** GET `path` (already encoded) from host:port, on a fresh connection. */
 export function httpGet(host: string, port: number, path: string, headers: Record<string, string> = {}, localAddress?: string): Promise<HttpReply> {
+  return httpRequest({ host, port, method: 'GET', path, headers, localAddress });
+}
+
+export interface HttpRequest {
+  host: string;
+  port: number;
+  method: string;
+  /** Already encoded. */
+  path: string;
+  headers?: Record<string, string>;
+  body?: Buffer | string;
+  localAddress?: string;
+}
+
+/** Any method, with an optional body, on a fresh connection. */
+export function httpRequest(r: HttpRequest): Promise<HttpReply> {
   return new Promise((resolve, reject) => {
-    const req = request({ host, port, path, method: 'GET', headers, agent: false, localAddress }, (res) => {
+    const { host, port, method, path, localAddress } = r;
+    const req = request({ host, port, path, method, headers: r.headers ?? {}, agent: false, localAddress }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
       res.on('error', reject);
     });
     req.on('error', reject);
-    req.setTimeout(10_000, () => req.destroy(new Error(`timeout GET ${path}`)));
-    req.end();
+    req.setTimeout(10_000, () => req.destroy(new Error(`timeout ${method} ${path}`)));
+    req.end(r.body);
   });
 }
 

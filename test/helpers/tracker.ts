@@ -15,6 +15,8 @@ export interface TestTracker {
   /** 0 when metrics are off (the default in tests). */
   metricsPort?: number;
   udpPort: number;
+  /** 0 when the management API is off (the default). */
+  adminPort?: number;
   get(path: string, headers?: Record<string, string>, host?: string): Promise<HttpReply>;
   close(): Promise<void>;
 }
@@ -34,6 +36,7 @@ export async function startTracker(config: Record<string, unknown> = {}): Promis
   const port = running.httpAddress.port;
   return {
     metricsPort: running.metricsAddress?.port ?? 0,
+    adminPort: running.adminAddress?.port ?? 0,
     port,
     udpPort: running.udpAddress?.port ?? 0,
     get: (path, headers = {}, host = '127.0.0.1') => httpGet(host, port, path, headers),

@@ -1,0 +1,66 @@
+/** Request bodies of the management API: one JSON object, of bounded size. */
+import type { IncomingMessage } from 'node:http';
+import type Koa from 'koa';
+import { ApiError, badRequest } from './errors.js';
+
+/** Far above any resource's JSON (a user is under 200 bytes), far below anything that could hurt. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export type JsonObject = Record<string, unknown>;
+
+export async function readJsonObject(ctx: Koa.Context, limit = MAX_BODY_BYTES): Promise<JsonObject> {
+  if (ctx.get('Content-Type') !== '' && ctx.is('application/json') === false) {
+    throw new ApiError(415, 'the body must be JSON (Content-Type: application/json)');
+  }
+  const bytes = await readLimited(ctx.req, limit);
+  if (bytes.length === 0) badRequest('a JSON object is required as the body');
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    badRequest('the body is not valid UTF-8');
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    badRequest('the body is not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) badRequest('the body must be a JSON object');
+  return value as JsonObject;
+}
+
+/**
+ * The whole body, or a 413 as soon as it (or its declared Content-Length) passes `limit`. The rest of
+ * an oversized body is read and discarded rather than cut off: closing a socket with unread data
+ * resets the connection, and the caller would lose the 413 (callers are authenticated by now).
+ */
+function readLimited(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (error: Error | null): void => {
+      req.off('data', onData).off('end', onEnd).off('error', onCut).off('close', onCut);
+      if (error) {
+        req.resume();
+        reject(error);
+      } else {
+        resolve(Buffer.concat(chunks, size));
+      }
+    };
+    const tooLarge = (): Error => new ApiError(413, `the body is larger than ${limit} bytes`);
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) finish(tooLarge());
+      else chunks.push(chunk);
+    };
+    const onEnd = (): void => finish(null);
+    // A caller that hangs up mid-body gets no answer anyway; a 400 keeps it out of the error log.
+    const onCut = (): void => finish(new ApiError(400, 'the body was cut short'));
+    if (Number(req.headers['content-length'] ?? 0) > limit) {
+      finish(tooLarge());
+      return;
+    }
+    req.on('data', onData).on('end', onEnd).on('error', onCut).on('close', onCut);
+  });
+}

@@ -1,0 +1,317 @@
+/** The management API over real sockets, against a tracker started with boot() and the memory driver. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { MemoryStore } from '../../src/tracker/memory/store.js';
+import { registerTrackerDriver } from '../../src/tracker/registry.js';
+import type { Catalogue } from '../../src/tracker/catalogue.js';
+import { ADMIN_TOKEN, adminClient, startAdminTracker, type AdminClient, type AdminReply } from '../helpers/admin.js';
+import { announcePath, randomHash } from '../helpers/http.js';
+import type { TestTracker } from '../helpers/tracker.js';
+
+/** Every error: the status, a JSON `{"error"}` matching `message`, and nothing like a stack trace. */
+function assertError(reply: AdminReply, status: number, message: RegExp): void {
+  assert.equal(reply.status, status, reply.body.toString());
+  assert.match(String(reply.headers['content-type']), /^application\/json/);
+  assert.deepEqual(Object.keys(reply.json), ['error']);
+  assert.match(reply.json.error, message);
+  assert.doesNotMatch(reply.body.toString(), /\bat .*\.js|Error:/, 'no stack trace');
+}
+
+const hex = (): string => randomHash().toString('hex');
+
+describe('management API', () => {
+  let t: TestTracker & { admin: AdminClient };
+  let api: AdminClient;
+  before(async () => {
+    t = await startAdminTracker();
+    api = t.admin;
+  });
+  after(() => t.close());
+
+  describe('authentication', () => {
+    it('refuses a request without a token with 401 and WWW-Authenticate: Bearer', async () => {
+      const reply = await api.send('GET', '/freeleech', { headers: { authorization: '' } });
+      assertError(reply, 401, /missing bearer token/);
+      assert.match(String(reply.headers['www-authenticate']), /^Bearer /);
+    });
+
+    it('refuses a wrong token, a token of another length, and another scheme', async () => {
+      for (const authorization of [`Bearer ${ADMIN_TOKEN.slice(0, -1)}x`, `Bearer ${ADMIN_TOKEN}x`, 'Bearer x', `Basic ${ADMIN_TOKEN}`, ADMIN_TOKEN]) {
+        const reply = await api.send('GET', '/freeleech', { headers: { authorization } });
+        assertError(reply, 401, /bearer token/);
+        assert.match(String(reply.headers['www-authenticate']), /^Bearer /);
+      }
+      assert.equal((await adminClient(t.adminPort!, 'not-the-token-0123456789').get('/freeleech')).status, 401);
+    });
+
+    it('checks the token before routing: an unknown path is a 401, not a 404', async () => {
+      assertError(await api.send('GET', '/nothing-here', { headers: { authorization: '' } }), 401, /token/);
+    });
+
+    it('accepts the scheme in any case', async () => {
+      assert.equal((await api.send('GET', '/freeleech', { headers: { authorization: `bearer ${ADMIN_TOKEN}` } })).status, 200);
+    });
+  });
+
+  describe('/users/:id', () => {
+    it('creates (201, defaults filled in), reads, replaces (200) and deletes (204) a user', async () => {
+      assertError(await api.get('/users/41'), 404, /user 41 not found/);
+      const created = await api.put('/users/41', { passkey: 'a'.repeat(32) });
+      assert.equal(created.status, 201);
+      assert.deepEqual(created.json, { id: 41, passkey: 'a'.repeat(32), up_multiplier: 1, down_multiplier: 1, enabled: true });
+      assert.deepEqual((await api.get('/users/41')).json, created.json);
+
+      const replaced = await api.put('/users/41', { passkey: 'Bb_-9', up_multiplier: 2.5, down_multiplier: 0, enabled: false });
+      assert.equal(replaced.status, 200);
+      assert.deepEqual(replaced.json, { id: 41, passkey: 'Bb_-9', up_multiplier: 2.5, down_multiplier: 0, enabled: false });
+      // A GET answer sent back as is (with its id) is a valid PUT; a PUT replaces, so omitted fields reset.
+      assert.equal((await api.put('/users/41', (await api.get('/users/41')).json)).status, 200);
+      assert.deepEqual((await api.put('/users/41', { passkey: 'Bb_-9' })).json.enabled, true);
+
+      assert.equal((await api.delete('/users/41')).status, 204);
+      assertError(await api.get('/users/41'), 404, /not found/);
+      assertError(await api.delete('/users/41'), 404, /user 41 not found/);
+    });
+
+    it('accepts the ends of the id range and refuses what is outside it, naming the id', async () => {
+      assert.equal((await api.put('/users/1', { passkey: 'first' })).status, 201);
+      assert.equal((await api.put('/users/4294967295', { passkey: 'last' })).status, 201);
+      for (const id of ['0', '4294967296', '-1', 'abc', '1e3', '0x10', '7.0', '%201', '99999999999999999999']) {
+        assertError(await api.get(`/users/${id}`), 400, /^id: must be an integer from 1 to 4294967295$/);
+        assertError(await api.put(`/users/${id}`, { passkey: 'x' }), 400, /^id: /);
+      }
+    });
+
+    it('refuses a passkey already held by another user with 409, and leaves both users as they were', async () => {
+      await api.put('/users/51', { passkey: 'shared-key' });
+      assertError(await api.put('/users/52', { passkey: 'shared-key' }), 409, /passkey already belongs to user 51/);
+      assertError(await api.get('/users/52'), 404, /not found/);
+      assert.equal((await api.get('/users/51')).json.passkey, 'shared-key');
+    });
+
+    it('refuses bad fields with 400 naming the field', async () => {
+      const cases: Array<[unknown, RegExp]> = [
+        [{}, /^passkey: required$/],
+        [{ passkey: '' }, /^passkey: must be 1 to 128 characters/],
+        [{ passkey: 'a'.repeat(129) }, /^passkey: /],
+        [{ passkey: 'has space' }, /^passkey: /],
+        [{ passkey: 'slash/y' }, /^passkey: /],
+        [{ passkey: 'ünicode' }, /^passkey: /],
+        [{ passkey: 42 }, /^passkey: /],
+        [{ passkey: 'ok', up_multiplier: -0.5 }, /^up_multiplier: must be a number from 0 to 100$/],
+        [{ passkey: 'ok', up_multiplier: 100.01 }, /^up_multiplier: /],
+        [{ passkey: 'ok', down_multiplier: '1' }, /^down_multiplier: /],
+        [{ passkey: 'ok', down_multiplier: null }, /^down_multiplier: /],
+        [{ passkey: 'ok', enabled: 'yes' }, /^enabled: must be true or false$/],
+        [{ passkey: 'ok', enabled: 1 }, /^enabled: /],
+        [{ passkey: 'ok', upMultiplier: 2 }, /^upMultiplier: unknown field/],
+        [{ passkey: 'ok', id: 8 }, /^id: does not match the URL$/],
+      ];
+      for (const [body, message] of cases) assertError(await api.put('/users/7', body), 400, message);
+      // JSON itself cannot say Infinity, but an overflowing literal becomes one.
+      assertError(await api.send('PUT', '/users/7', { body: '{"passkey":"ok","up_multiplier":1e999}' }), 400, /^up_multiplier: /);
+      assertError(await api.get('/users/7'), 404, /not found/);
+      assert.equal((await api.put('/users/7', { passkey: 'a'.repeat(128), up_multiplier: 100, down_multiplier: 0 })).status, 201);
+    });
+  });
+
+  describe('/torrents/:info_hash', () => {
+    it('registers (201), reads, replaces (200) and unregisters (204) a torrent; hex in any case', async () => {
+      const hash = hex();
+      assertError(await api.get(`/torrents/${hash}`), 404, new RegExp(`torrent ${hash} not found`));
+      const created = await api.put(`/torrents/${hash.toUpperCase()}`, { id: 9 });
+      assert.equal(created.status, 201);
+      assert.deepEqual(created.json, { info_hash: hash, id: 9, up_multiplier: 1, down_multiplier: 1, freeleech: false });
+      assert.deepEqual((await api.get(`/torrents/${hash}`)).json, created.json);
+      const replaced = await api.put(`/torrents/${hash}`, { info_hash: hash.toUpperCase(), id: 2 ** 53 - 1, up_multiplier: 0.5, down_multiplier: 2, freeleech: true });
+      assert.equal(replaced.status, 200);
+      assert.deepEqual(replaced.json, { info_hash: hash, id: 2 ** 53 - 1, up_multiplier: 0.5, down_multiplier: 2, freeleech: true });
+      assert.equal((await api.delete(`/torrents/${hash}`)).status, 204);
+      assertError(await api.delete(`/torrents/${hash}`), 404, /not found/);
+    });
+
+    it('refuses a bad info hash or bad fields with 400 naming them', async () => {
+      for (const bad of ['abc', hex().slice(1), hex() + '0', 'g'.repeat(40), '%20' + hex().slice(3)]) {
+        assertError(await api.get(`/torrents/${bad}`), 400, /^info_hash: must be 40 hexadecimal characters$/);
+        assertError(await api.get(`/torrents/${bad}/swarm`), 400, /^info_hash: /);
+      }
+      const hash = hex();
+      const cases: Array<[unknown, RegExp]> = [
+        [{}, /^id: required$/],
+        [{ id: 0 }, /^id: must be an integer from 1 to 9007199254740991$/],
+        [{ id: 2 ** 53 }, /^id: /],
+        [{ id: 1.5 }, /^id: /],
+        [{ id: '3' }, /^id: /],
+        [{ id: 3, freeleech: 'true' }, /^freeleech: must be true or false$/],
+        [{ id: 3, up_multiplier: 101 }, /^up_multiplier: /],
+        [{ id: 3, info_hash: hex() }, /^info_hash: does not match the URL$/],
+        [{ id: 3, name: 'x' }, /^name: unknown field/],
+      ];
+      for (const [body, message] of cases) assertError(await api.put(`/torrents/${hash}`, body), 400, message);
+      assertError(await api.get(`/torrents/${hash}`), 404, /not found/);
+    });
+
+    it('GET /torrents/:info_hash/swarm gives the live counts, registered or not', async () => {
+      const hash = randomHash();
+      assert.deepEqual((await api.get(`/torrents/${hash.toString('hex')}/swarm`)).json, { complete: 0, incomplete: 0, downloaded: 0 });
+      await t.get(announcePath({ infoHash: hash, port: 7001, left: 0 }));
+      await t.get(announcePath({ infoHash: hash, port: 7002 }));
+      await t.get(announcePath({ infoHash: hash, port: 7003, event: 'completed', left: 0 }));
+      assert.deepEqual((await api.get(`/torrents/${hash.toString('hex')}/swarm`)).json, { complete: 2, incomplete: 1, downloaded: 1 });
+    });
+  });
+
+  describe('/clients', () => {
+    it('approves prefixes (201, then 200), lists them sorted and percent-encoded where needed, and removes them', async () => {
+      assert.deepEqual((await api.get('/clients')).json, { clients: [] });
+      assert.equal((await api.put('/clients/-qB46', { name: 'qBittorrent 4.6' })).status, 201);
+      assert.equal((await api.put('/clients/-qB46', { name: 'qBittorrent 4.6.x' })).status, 200);
+      assert.equal((await api.put('/clients/M7-', { name: 'Mainline 7' })).status, 201);
+      assert.equal((await api.put('/clients/T03', { name: 'BitTornado 0.3' })).status, 201);
+      // BitComet follows its tag with binary version bytes: any byte goes, percent-encoded.
+      const bitcomet = await api.put('/clients/exbc%00%38', { name: 'BitComet' });
+      assert.equal(bitcomet.status, 201);
+      assert.deepEqual(bitcomet.json, { prefix: 'exbc%008', name: 'BitComet' });
+      // An escaped unreserved character is the same prefix.
+      assert.equal((await api.put('/clients/%2DqB46', { prefix: '-qB46', name: 'qBittorrent' })).status, 200);
+      assert.deepEqual((await api.get('/clients')).json.clients, [
+        { prefix: '-qB46', name: 'qBittorrent' },
+        { prefix: 'M7-', name: 'Mainline 7' },
+        { prefix: 'T03', name: 'BitTornado 0.3' },
+        { prefix: 'exbc%008', name: 'BitComet' },
+      ]);
+      // What GET shows goes straight back into a URL.
+      for (const client of (await api.get('/clients')).json.clients) assert.equal((await api.delete(`/clients/${client.prefix}`)).status, 204);
+      assertError(await api.delete('/clients/M7-'), 404, /client M7- not found/);
+      assert.deepEqual((await api.get('/clients')).json, { clients: [] });
+    });
+
+    it('refuses a prefix of more than 20 bytes, a malformed escape, and a bad name', async () => {
+      assert.equal((await api.put(`/clients/${'A'.repeat(20)}`, { name: 'twenty' })).status, 201);
+      assertError(await api.put(`/clients/${'A'.repeat(21)}`, { name: 'x' }), 400, /^prefix: must be 1 to 20 bytes/);
+      assertError(await api.put(`/clients/${'%41'.repeat(21)}`, { name: 'x' }), 400, /^prefix: /);
+      assertError(await api.put('/clients/-qB%G6', { name: 'x' }), 400, /^prefix: /);
+      assertError(await api.put('/clients/-qB%4', { name: 'x' }), 400, /^prefix: /);
+      assertError(await api.delete('/clients/%ZZ'), 400, /^prefix: /);
+      assertError(await api.put('/clients/-XX1', {}), 400, /^name: required$/);
+      assertError(await api.put('/clients/-XX1', { name: ' ' }), 400, /^name: must be a non-empty string/);
+      assertError(await api.put('/clients/-XX1', { name: 'x'.repeat(101) }), 400, /^name: /);
+      assertError(await api.put('/clients/-XX1', { name: 'x', prefix: '-XX2' }), 400, /^prefix: does not match the URL$/);
+      assert.equal((await api.delete(`/clients/${'A'.repeat(20)}`)).status, 204);
+    });
+  });
+
+  describe('/lists/:list', () => {
+    it('adds, lists and removes hashes on the allow and deny lists, separately', async () => {
+      const [a, b] = [hex(), hex()];
+      const added = await api.put(`/lists/allow/${a.toUpperCase()}`);
+      assert.equal(added.status, 200);
+      assert.deepEqual(added.json, { list: 'allow', info_hash: a });
+      assert.equal((await api.put(`/lists/allow/${a}`)).status, 200, 'adding twice is harmless');
+      await api.put(`/lists/deny/${b}`);
+      assert.deepEqual((await api.get('/lists/allow')).json, { info_hashes: [a] });
+      assert.deepEqual((await api.get('/lists/deny')).json, { info_hashes: [b] });
+      assertError(await api.delete(`/lists/deny/${a}`), 404, new RegExp(`${a} on the deny list not found`));
+      assert.equal((await api.delete(`/lists/allow/${a}`)).status, 204);
+      assert.equal((await api.delete(`/lists/deny/${b}`)).status, 204);
+      assert.deepEqual((await api.get('/lists/allow')).json, { info_hashes: [] });
+    });
+
+    it('answers 404 for a list other than allow and deny, 400 for a bad hash', async () => {
+      assertError(await api.get('/lists/grey'), 404, /no such list/);
+      assertError(await api.put(`/lists/grey/${hex()}`), 404, /no such list/);
+      assertError(await api.put('/lists/allow/xyz'), 400, /^info_hash: /);
+      assertError(await api.delete('/lists/deny/xyz'), 400, /^info_hash: /);
+    });
+  });
+
+  describe('/freeleech', () => {
+    it('reads and sets the global switch', async () => {
+      assert.deepEqual((await api.get('/freeleech')).json, { enabled: false });
+      assert.deepEqual((await api.put('/freeleech', { enabled: true })).json, { enabled: true });
+      assert.deepEqual((await api.get('/freeleech')).json, { enabled: true });
+      assert.deepEqual((await api.put('/freeleech', { enabled: false })).json, { enabled: false });
+      assertError(await api.put('/freeleech', { enabled: 'on' }), 400, /^enabled: must be true or false$/);
+      assertError(await api.put('/freeleech', {}), 400, /^enabled: required$/);
+    });
+  });
+
+  describe('errors', () => {
+    it('answers 404 for an unknown route', async () => {
+      for (const path of ['/', '/user/1', '/users', '/users/1/extra', '/torrents']) assertError(await api.get(path), 404, /no such route/);
+    });
+
+    it('answers 405 with Allow for a known path under another method', async () => {
+      const reply = await api.send('POST', '/users/1', { body: '{}', headers: { 'content-type': 'application/json' } });
+      assertError(reply, 405, /method POST not allowed/);
+      assert.deepEqual(String(reply.headers.allow).split(', ').sort(), ['DELETE', 'GET', 'HEAD', 'PUT']);
+      assert.equal((await api.send('DELETE', '/clients')).headers.allow, 'HEAD, GET');
+      assertError(await api.send('PUT', `/torrents/${hex()}/swarm`), 405, /not allowed/);
+      assertError(await api.send('PATCH', '/freeleech'), 405, /not allowed/);
+      assertError(await api.send('PROPFIND', '/freeleech'), 405, /not allowed/);
+      const options = await api.send('OPTIONS', '/freeleech');
+      assertError(options, 405, /not allowed/);
+      assert.equal(options.headers.allow, 'HEAD, GET, PUT');
+    });
+
+    it('answers 400 for a body that is not one JSON object, 415 for another media type', async () => {
+      const json = { 'content-type': 'application/json' };
+      assertError(await api.send('PUT', '/users/3', { body: '{"passkey": ', headers: json }), 400, /not valid JSON/);
+      assertError(await api.send('PUT', '/users/3', { body: '["passkey"]', headers: json }), 400, /must be a JSON object/);
+      assertError(await api.send('PUT', '/users/3', { body: 'null', headers: json }), 400, /must be a JSON object/);
+      assertError(await api.send('PUT', '/users/3', { headers: json }), 400, /a JSON object is required/);
+      assertError(await api.send('PUT', '/users/3', { body: Buffer.from('{"passkey":"\xff"}', 'latin1'), headers: json }), 400, /not valid UTF-8/);
+      assertError(await api.send('PUT', '/users/3', { body: 'passkey=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, /must be JSON/);
+      // A body without a Content-Type is read as JSON (curl -d sends form-urlencoded, -H fixes that).
+      assert.equal((await api.send('PUT', '/users/3', { body: '{"passkey":"ok3"}' })).status, 201);
+    });
+
+    it('answers 413 for a body over 64 KiB, declared or chunked, and stays up', async () => {
+      const big = JSON.stringify({ passkey: 'x', pad: 'y'.repeat(64 * 1024) });
+      assertError(await api.send('PUT', '/users/4', { body: big }), 413, /larger than 65536 bytes/);
+      assertError(await api.send('PUT', '/users/4', { body: big, headers: { 'transfer-encoding': 'chunked' } }), 413, /larger than 65536 bytes/);
+      assert.equal((await api.get('/freeleech')).status, 200);
+    });
+
+  });
+});
+
+describe('management API with an unreachable store', () => {
+  // The catalogue of a store whose backing service is down: every call fails as a Redis driver's would.
+  registerTrackerDriver('unreachable-catalogue', {
+    async open(_params, ctx) {
+      const memory = new MemoryStore({ peerTtlMs: ctx.peerTtl * 1000, reapIntervalMs: 1000 });
+      const down = (): never => {
+        throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
+      };
+      const catalogue = new Proxy({} as Catalogue, { get: () => down });
+      return { catalogue, announce: (a) => memory.announce(a), scrape: down, ready: async () => false, close: () => memory.close() };
+    },
+  });
+  let t: TestTracker & { admin: AdminClient };
+  before(async () => {
+    t = await startAdminTracker({ tracker: { driver: 'unreachable-catalogue', params: {} } });
+  });
+  after(() => t.close());
+
+  it('answers 503 JSON without the driver\'s message, for reads and writes alike', async () => {
+    const replies = [
+      await t.admin.get('/users/1'),
+      await t.admin.put('/users/1', { passkey: 'k' }),
+      await t.admin.delete(`/torrents/${hex()}`),
+      await t.admin.get(`/torrents/${hex()}/swarm`),
+      await t.admin.get('/clients'),
+      await t.admin.get('/lists/deny'),
+      await t.admin.get('/freeleech'),
+      await t.admin.put('/freeleech', { enabled: true }),
+    ];
+    for (const reply of replies) {
+      assertError(reply, 503, /^the tracker store is unavailable, try again later$/);
+      assert.doesNotMatch(reply.body.toString(), /ECONNREFUSED/);
+    }
+  });
+
+  it('still validates before touching the store', async () => {
+    assertError(await t.admin.put('/users/0', { passkey: 'k' }), 400, /^id: /);
+  });
+});
