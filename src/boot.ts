@@ -52,6 +52,11 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   }
 
   const rawStore: TrackerStore = await trackerDriver.open(config.tracker.params, { peerTtl: config.peer_ttl, logger: logger.child({ driver: config.tracker.driver }) });
+  // A custom driver written for a public tracker may come without a catalogue: fine, unless asked for one.
+  if (!rawStore.catalogue && (config.private_enabled || config.approved_clients_only || config.approved_torrents_only)) {
+    await rawStore.close();
+    throw new ConfigError('tracker.driver', `the ${config.tracker.driver} driver keeps no catalogue, which private_enabled and approved_*_only need`);
+  }
   const metrics = new TrackerMetrics(config.tracker.driver, rawStore);
   const store = metrics.instrument(rawStore);
   let backend: Backend;
