@@ -1,19 +1,29 @@
 /** ioredis clients for the three deployments: standalone, Sentinel, Cluster. */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import type { RedisParams } from './params.js';
+import type { RedisConnectionParams } from './params.js';
 
 export type RedisClient = Redis | Cluster;
 
 /** Reconnect forever, backing off to one attempt a second: the tracker must recover by itself. */
 const reconnectDelay = (attempt: number): number => Math.min(50 * attempt, 1000);
 
-export function connectRedis(params: RedisParams, logger: Logger): RedisClient {
+export interface ConnectOptions {
+  /**
+   * Let commands wait out a reconnect in ioredis' offline queue (default). A command that times out
+   * there is still sent later, so a caller that retries by itself turns this off.
+   */
+  offlineQueue?: boolean;
+}
+
+/** Also used by the redis-stream backend driver and its consumer, which never read from replicas. */
+export function connectRedis(params: RedisConnectionParams & { scrapeFromReplicas?: boolean }, logger: Logger, connect: ConnectOptions = {}): RedisClient {
+  const offlineQueue = connect.offlineQueue ?? true;
   const common: RedisOptions = {
     commandTimeout: params.commandTimeout,
     connectTimeout: params.connectTimeout,
-    // Commands wait out a short reconnect in the offline queue, bounded by commandTimeout.
-    enableOfflineQueue: true,
+    // Unless turned off, commands wait out a short reconnect in the offline queue, bounded by commandTimeout.
+    enableOfflineQueue: offlineQueue,
     maxRetriesPerRequest: 1,
     retryStrategy: reconnectDelay,
     enableAutoPipelining: true,
@@ -25,7 +35,7 @@ export function connectRedis(params: RedisParams, logger: Logger): RedisClient {
     const options: ClusterOptions = {
       redisOptions: common,
       enableAutoPipelining: true,
-      enableOfflineQueue: true,
+      enableOfflineQueue: offlineQueue,
       scaleReads: params.scrapeFromReplicas ? 'slave' : 'master',
       // ioredis routes an auto-pipelined custom script by its name, which it does not know to be
       // read-only: sent alone, the scrape script's readOnly flag takes it to a replica.

@@ -1,0 +1,250 @@
+/**
+ * The `redis-stream` backend driver: accounting records are buffered in memory and written in batches
+ * to a Redis Stream (pipelined XADD, one entry per record), which the reference consumer (or the
+ * site's own) applies to its database. Records stay in the buffer, in order, until Redis has taken
+ * them, so a Redis outage costs memory up to `buffer_limit`, then backpressure or the oldest records,
+ * as the overflow policy says; never unbounded memory.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { BackendMetrics } from '../../metrics/metrics.js';
+import { connectRedis, type RedisClient } from '../../tracker/redis/connection.js';
+import type { AccountingRecord, Backend, BackendDriver } from '../driver.js';
+import { toFields } from './entry.js';
+import { parseStreamParams, type StreamParams } from './params.js';
+import { Ring } from './ring.js';
+
+/** Backoff after failed flushes: 100 ms doubling to 5 s, with jitter so that replicas do not retry in step. */
+export function retryDelay(failures: number): number {
+  const base = Math.min(100 * 2 ** Math.max(0, failures - 1), 5000);
+  return Math.round(base * (0.8 + Math.random() * 0.4));
+}
+
+interface Blocked {
+  fields: string[];
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+export class StreamBackend implements Backend {
+  private readonly buffer: Ring<string[]>;
+  /** Records that found the buffer full under the block policy, in arrival order. */
+  private readonly blocked: Blocked[] = [];
+  /** Called after every change of the buffer's front, for flush() to see its records go. */
+  private readonly progressListeners = new Set<() => void>();
+  private readonly trim: string[];
+  private timer: NodeJS.Timeout | null = null;
+  private loop: Promise<void> | null = null;
+  /** Records with a sequence number below this are due now: their interval passed or flush() asked. */
+  private dueSeq = 0;
+  private failures = 0;
+  private lastErrorLog = 0;
+  /** flush() and close() share one deadline, so a shutdown waits close_timeout in all, not per call. */
+  private giveUpAt: number | null = null;
+  private closing: Promise<void> | null = null;
+  private readonly stop = new AbortController();
+
+  constructor(
+    private readonly client: RedisClient,
+    private readonly params: StreamParams,
+    private readonly logger: Logger,
+    private readonly metrics?: BackendMetrics,
+  ) {
+    this.buffer = new Ring(params.bufferLimit);
+    this.trim = params.maxLen > 0 ? ['MAXLEN', '~', String(params.maxLen)] : [];
+  }
+
+  record(entry: AccountingRecord): void | Promise<void> {
+    if (this.closing) throw new Error('the redis-stream backend is closed');
+    this.metrics?.recorded();
+    const fields = toFields(entry);
+    // Behind records already waiting, a new one waits too, or it would overtake them.
+    if (this.buffer.full || this.blocked.length > 0) {
+      if (this.params.overflow === 'block') {
+        this.metrics?.blocked();
+        return new Promise<void>((resolve, reject) => this.blocked.push({ fields, resolve, reject }));
+      }
+      this.buffer.shift();
+      this.metrics?.dropped();
+      this.progressed();
+    }
+    this.admit(fields);
+  }
+
+  flush(): Promise<void> {
+    const target = this.buffer.endSeq + this.blocked.length;
+    if (this.buffer.frontSeq >= target) return Promise.resolve();
+    this.dueSeq = Math.max(this.dueSeq, target);
+    this.giveUpAt ??= Date.now() + this.params.closeTimeout;
+    this.kick();
+    return this.waitFor(target, this.giveUpAt - Date.now()).then(() => {
+      this.giveUpAt = null;
+    });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      try {
+        await this.flush();
+      } catch (error) {
+        this.logger.error({ err: error, lost: this.buffer.length + this.blocked.length }, 'accounting records lost at shutdown: Redis did not take them within close_timeout');
+      }
+      this.stop.abort();
+      if (this.timer) clearTimeout(this.timer);
+      for (const waiting of this.blocked.splice(0)) waiting.reject(new Error('the redis-stream backend closed before there was room for this record'));
+      // Everything flushed has been acknowledged by Redis; anything still in flight is given up.
+      this.client.disconnect();
+    })();
+    return this.closing;
+  }
+
+  private admit(fields: string[]): void {
+    this.buffer.push(fields);
+    this.metrics?.depth(this.buffer.length);
+    if (this.buffer.length >= this.params.batchSize) this.kick();
+    else if (!this.timer && !this.loop) this.armTimer();
+  }
+
+  private armTimer(): void {
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.dueSeq = Math.max(this.dueSeq, this.buffer.endSeq);
+      this.kick();
+    }, this.params.flushInterval);
+  }
+
+  /** Starts the flush loop unless it runs already (there is one writer, so batches stay in order). */
+  private kick(): void {
+    if (this.loop || this.stop.signal.aborted) return;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    this.loop = this.run().finally(() => {
+      this.loop = null;
+      if (this.buffer.length > 0 && !this.timer && !this.stop.signal.aborted) this.armTimer();
+    });
+  }
+
+  private due(): boolean {
+    return this.buffer.length >= this.params.batchSize || (this.buffer.length > 0 && this.buffer.frontSeq < this.dueSeq);
+  }
+
+  private async run(): Promise<void> {
+    while (this.due() && !this.stop.signal.aborted) {
+      if (await this.writeBatch()) {
+        this.failures = 0;
+        continue;
+      }
+      this.failures++;
+      try {
+        await sleep(retryDelay(this.failures), undefined, { signal: this.stop.signal });
+      } catch {
+        return; // closed
+      }
+    }
+  }
+
+  /** One pipelined XADD per record of the front batch; true when Redis took all of them. */
+  private async writeBatch(): Promise<boolean> {
+    let startSeq = this.buffer.frontSeq;
+    let batch: string[][] = [];
+    let written = 0;
+    let failure: Error | null = null;
+    try {
+      await this.connected();
+      // Taken only now: drop_oldest may have changed the front while this waited.
+      startSeq = this.buffer.frontSeq;
+      batch = this.buffer.peek(this.params.batchSize);
+      const pipeline = this.client.pipeline();
+      for (const fields of batch) pipeline.xadd(this.params.stream, ...this.trim, '*', ...fields);
+      const results = (await pipeline.exec()) ?? [];
+      // Only the leading run counts as written: a retry starts at the first failure, keeping the order.
+      // An entry that made it after a failed one is written again; consumers skip ids they applied.
+      while (written < batch.length && results[written] && !results[written]![0]) written++;
+      if (written < batch.length) failure = results[written]?.[0] ?? new Error('Redis answered fewer replies than commands');
+    } catch (error) {
+      failure = error as Error;
+    }
+    // drop_oldest may have taken records of this batch from the front meanwhile: they are gone already.
+    const end = startSeq + written;
+    while (this.buffer.length > 0 && this.buffer.frontSeq < end) this.buffer.shift();
+    this.metrics?.flushed(failure === null);
+    if (failure) this.logFailure(failure, batch.length - written);
+    this.admitBlocked();
+    this.metrics?.depth(this.buffer.length);
+    this.progressed();
+    return failure === null;
+  }
+
+  /**
+   * Waits up to command_timeout for the connection, as the offline queue would (see open()), but
+   * before anything is sent, so that a batch that times out here is not sent later all the same.
+   */
+  private connected(): Promise<void> {
+    if (this.client.status === 'ready') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.client.off('ready', onReady);
+        reject(new Error(`Redis not connected within command_timeout (${this.params.commandTimeout} ms)`));
+      }, this.params.commandTimeout);
+      const onReady = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.client.once('ready', onReady);
+    });
+  }
+
+  private admitBlocked(): void {
+    while (this.blocked.length > 0 && !this.buffer.full) {
+      const waiting = this.blocked.shift()!;
+      this.buffer.push(waiting.fields);
+      waiting.resolve();
+    }
+  }
+
+  private logFailure(error: Error, unwritten: number): void {
+    const now = Date.now();
+    if (now - this.lastErrorLog < 5000) return;
+    this.lastErrorLog = now;
+    this.logger.error({ err: error, unwritten, buffered: this.buffer.length, retry: this.failures + 1 }, 'writing accounting records to the Redis stream failed; retrying');
+  }
+
+  private progressed(): void {
+    for (const listener of [...this.progressListeners]) listener();
+  }
+
+  /** Resolves once every record below `seq` has left the buffer (written or dropped). */
+  private waitFor(seq: number, timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (this.buffer.frontSeq < seq) return;
+        done();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`${seq - this.buffer.frontSeq} accounting records not written to the Redis stream within close_timeout (${this.params.closeTimeout} ms)`));
+      }, Math.max(0, timeoutMs));
+      const done = (): void => {
+        clearTimeout(timer);
+        this.progressListeners.delete(check);
+      };
+      this.progressListeners.add(check);
+      check();
+    });
+  }
+}
+
+export const streamDriver: BackendDriver = {
+  wantsRecords: true,
+  async open(raw, ctx) {
+    const params = parseStreamParams(raw);
+    // Like the tracker driver, opening never waits for Redis: records buffer until it is there. Without
+    // the offline queue a write fails at once while Redis is away, instead of piling up copies of every
+    // retried batch in ioredis, to be sent again on reconnect.
+    const client = connectRedis(params, ctx.logger, { offlineQueue: false });
+    return new StreamBackend(client, params, ctx.logger, ctx.metrics);
+  },
+};

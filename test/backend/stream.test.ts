@@ -1,0 +1,237 @@
+/**
+ * The redis-stream backend driver against a real redis-server: batching by size and by interval,
+ * retries through an outage, both overflow policies, and the flush at close.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import type { AccountingRecord, Backend } from '../../src/backend/driver.js';
+import { backendDrivers } from '../../src/backend/registry.js';
+import { fromFields } from '../../src/backend/stream/entry.js';
+import { parseStreamParams } from '../../src/backend/stream/params.js';
+import { makeRecord, MetricsProbe } from '../helpers/accounting.js';
+import { redisMissing, startRedis, type RedisServer } from '../helpers/redis.js';
+
+const missing = redisMissing();
+const silent = pino({ level: 'silent' });
+
+async function open(params: Record<string, unknown>, probe = new MetricsProbe()): Promise<{ backend: Backend; probe: MetricsProbe }> {
+  const driver = backendDrivers.get('redis-stream');
+  assert.ok(driver, 'redis-stream is registered');
+  assert.equal(driver.wantsRecords, true);
+  return { backend: await driver.open(params, { logger: silent, metrics: probe.metrics }), probe };
+}
+
+async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/** True once the promise settled (it is never awaited for its value here). */
+function settledFlag(promise: Promise<unknown>): () => boolean {
+  let settled = false;
+  promise.then(() => (settled = true), () => (settled = true));
+  return () => settled;
+}
+
+describe('redis-stream backend parameters', () => {
+  it('has defaults, shares the connection keys with the redis tracker driver, and names bad keys', () => {
+    const d = parseStreamParams({});
+    assert.deepEqual([d.stream, d.batchSize, d.flushInterval, d.bufferLimit, d.overflow, d.maxLen, d.commandTimeout], ['shoal:accounting', 500, 1000, 100_000, 'block', 0, 5000]);
+    assert.deepEqual(parseStreamParams({ cluster: ['10.0.0.1:7000'] }).cluster, [{ host: '10.0.0.1', port: 7000 }]);
+    const s = parseStreamParams({ sentinels: ['[::1]:26379'], name: 'm', overflow: 'drop_oldest' });
+    assert.deepEqual([s.sentinels, s.name, s.overflow], [[{ host: '::1', port: 26379 }], 'm', 'drop_oldest']);
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ url: 'http://x' }, /^Error: backend\.params\.url: must be a redis/],
+      [{ sentinels: ['a:1'] }, /backend\.params\.name: Sentinel needs/],
+      [{ url: 'redis://a:1', cluster: ['a:1'] }, /backend\.params\.url: give one of/],
+      [{ stream: '' }, /backend\.params\.stream: must not be empty/],
+      [{ batch_size: 0 }, /backend\.params\.batch_size: must be an integer from 1/],
+      [{ flush_interval: 1.5 }, /backend\.params\.flush_interval: must be an integer/],
+      [{ buffer_limit: 10, batch_size: 20 }, /backend\.params\.buffer_limit: must be at least batch_size \(20\)/],
+      [{ overflow: 'drop' }, /backend\.params\.overflow: must be "block" or "drop_oldest"/],
+      [{ max_len: -1 }, /backend\.params\.max_len/],
+      [{ prefix: 'x' }, /backend\.params\.prefix: unknown parameter of the redis-stream backend/],
+    ];
+    for (const [raw, reason] of cases) assert.throws(() => parseStreamParams(raw), reason, JSON.stringify(raw));
+  });
+});
+
+describe('redis-stream backend', { skip: missing ?? false }, () => {
+  let redis: RedisServer;
+  let reader: Redis;
+  let streamCount = 0;
+  /** A fresh stream key per test, so that tests sharing the server never see each other's entries. */
+  const newStream = (): string => `acct:${process.pid}:${streamCount++}`;
+
+  async function entries(stream: string): Promise<AccountingRecord[]> {
+    const rows = (await reader.xrange(stream, '-', '+')) as Array<[string, string[]]>;
+    return rows.map(([, fields]) => fromFields(fields));
+  }
+
+  /** The ids of the entries in stream order, each at its first occurrence (a retried write may repeat one). */
+  async function firstIds(stream: string): Promise<string[]> {
+    return [...new Set((await entries(stream)).map((r) => r.id))];
+  }
+
+  before(async () => {
+    redis = await startRedis();
+    reader = new Redis(redis.url, { lazyConnect: false, maxRetriesPerRequest: null });
+    reader.on('error', () => {});
+  });
+  after(async () => {
+    reader.disconnect();
+    await redis.kill();
+  });
+
+  /**
+   * Kills Redis and gives the driver's client time to see its connection close: a batch sent just
+   * before would otherwise be re-sent by ioredis to the restarted server, blurring what a test counts.
+   */
+  async function outage(): Promise<void> {
+    await redis.kill();
+    await sleep(200);
+  }
+
+  it('writes a full batch at once, one entry per record, decodable with fromFields', async () => {
+    const stream = newStream();
+    const { backend, probe } = await open({ url: redis.url, stream, batch_size: 10, flush_interval: 60_000 });
+    const records = Array.from({ length: 25 }, (_, i) => makeRecord(i, 'size'));
+    for (const r of records) assert.equal(backend.record(r), undefined, 'no waiting while there is room');
+    await waitUntil('two full batches', async () => (await reader.xlen(stream)) === 20);
+    await sleep(100);
+    assert.equal(await reader.xlen(stream), 20, 'the partial batch waits for its interval');
+    assert.equal(await probe.value('tracker_backend_queue_depth'), 5);
+    assert.deepEqual(await entries(stream), records.slice(0, 20));
+    await backend.close();
+    assert.deepEqual(await entries(stream), records);
+    assert.deepEqual([await probe.value('tracker_backend_records_total'), await probe.flushes('ok'), await probe.flushes('error')], [25, 3, 0]);
+    assert.equal(await probe.value('tracker_backend_queue_depth'), 0);
+  });
+
+  it('writes a partial batch once flush_interval has passed', async () => {
+    const stream = newStream();
+    const { backend } = await open({ url: redis.url, stream, batch_size: 1000, flush_interval: 150 });
+    const records = [0, 1, 2].map((i) => makeRecord(i, 'interval'));
+    const started = Date.now();
+    for (const r of records) backend.record(r);
+    await waitUntil('the interval flush', async () => (await reader.xlen(stream)) === 3);
+    const waited = Date.now() - started;
+    assert.ok(waited >= 140 && waited < 1000, `written after ${waited} ms`);
+    assert.deepEqual(await entries(stream), records);
+    // A second round arms the timer again.
+    backend.record(makeRecord(3, 'interval'));
+    await waitUntil('the second interval flush', async () => (await reader.xlen(stream)) === 4);
+    await backend.close();
+  });
+
+  it('trims with an approximate MAXLEN only when max_len is set', async () => {
+    const stream = newStream();
+    const { backend } = await open({ url: redis.url, stream, batch_size: 100, flush_interval: 10, max_len: 10 });
+    for (let i = 0; i < 1000; i++) backend.record(makeRecord(i, 'trim'));
+    await backend.flush();
+    const length = await reader.xlen(stream);
+    assert.ok(length < 1000 && length >= 10, `trimmed to about 10 (${length})`);
+    await backend.close();
+  });
+
+  it('keeps records buffered in order while Redis is down, retries with backoff, and loses nothing', async () => {
+    const stream = newStream();
+    const { backend, probe } = await open({ url: redis.url, stream, batch_size: 5, flush_interval: 20, command_timeout: 300 });
+    const records = Array.from({ length: 60 }, (_, i) => makeRecord(i, 'outage'));
+    for (const r of records.slice(0, 10)) backend.record(r);
+    await backend.flush();
+    await redis.kill();
+    for (const r of records.slice(10, 40)) {
+      backend.record(r);
+      await sleep(5);
+    }
+    await waitUntil('failed flushes', async () => (await probe.flushes('error')) >= 3);
+    assert.ok((await probe.value('tracker_backend_queue_depth')) >= 30, 'the records wait in the buffer');
+    await redis.start(); // empty: the records written before the outage went with the old process
+    for (const r of records.slice(40)) backend.record(r);
+    await backend.flush();
+    assert.deepEqual(await firstIds(stream), records.slice(10).map((r) => r.id), 'every record, in order');
+    const written = await entries(stream);
+    assert.deepEqual(written.filter((r, i) => written.findIndex((s) => s.id === r.id) === i), records.slice(10), 'intact');
+    assert.ok((await probe.flushes('error')) >= 3);
+    await backend.close();
+  });
+
+  it('overflow "block": a record finding the buffer full waits until there is room, and counts', async () => {
+    const stream = newStream();
+    const { backend, probe } = await open({ url: redis.url, stream, batch_size: 5, buffer_limit: 5, flush_interval: 10, command_timeout: 300, overflow: 'block' });
+    await outage();
+    try {
+      const records = Array.from({ length: 8 }, (_, i) => makeRecord(i, 'block'));
+      for (const r of records.slice(0, 5)) assert.equal(backend.record(r), undefined);
+      const waits = records.slice(5).map((r) => backend.record(r));
+      assert.ok(waits.every((w) => w instanceof Promise), 'the sixth record on waits');
+      const settled = waits.map((w) => settledFlag(w as Promise<void>));
+      await sleep(500);
+      assert.deepEqual(settled.map((s) => s()), [false, false, false], 'still waiting while Redis is down');
+      assert.equal(await probe.value('tracker_backend_blocked_total'), 3);
+      assert.equal(await probe.value('tracker_backend_queue_depth'), 5, 'never more than buffer_limit in memory');
+      await redis.start();
+      await Promise.all(waits);
+      await backend.flush();
+      assert.deepEqual(await firstIds(stream), records.map((r) => r.id));
+      assert.equal(await probe.value('tracker_backend_dropped_total'), 0);
+    } finally {
+      if (!redis.child) await redis.start();
+      await backend.close();
+    }
+  });
+
+  it('overflow "drop_oldest": the oldest records go, counted, and memory stays at buffer_limit', async () => {
+    const stream = newStream();
+    const { backend, probe } = await open({ url: redis.url, stream, batch_size: 5, buffer_limit: 5, flush_interval: 10, command_timeout: 300, overflow: 'drop_oldest' });
+    await outage();
+    try {
+      const records = Array.from({ length: 5000 }, (_, i) => makeRecord(i, 'drop'));
+      for (const r of records) assert.equal(backend.record(r), undefined, 'never waits');
+      assert.equal(await probe.value('tracker_backend_dropped_total'), 4995);
+      assert.equal(await probe.value('tracker_backend_queue_depth'), 5);
+      await redis.start();
+      await backend.flush();
+      assert.deepEqual(await firstIds(stream), records.slice(-5).map((r) => r.id), 'the newest five survive');
+    } finally {
+      if (!redis.child) await redis.start();
+      await backend.close();
+    }
+  });
+
+  it('close() writes out everything accepted, then refuses records', async () => {
+    const stream = newStream();
+    const { backend } = await open({ url: redis.url, stream, batch_size: 50, flush_interval: 60_000 });
+    const records = Array.from({ length: 123 }, (_, i) => makeRecord(i, 'close'));
+    for (const r of records) backend.record(r);
+    await backend.close();
+    assert.deepEqual(await entries(stream), records);
+    assert.throws(() => backend.record(makeRecord(999, 'close')), /closed/);
+  });
+
+  it('close() gives up after close_timeout when Redis is down, and releases waiting records', async () => {
+    const stream = newStream();
+    const { backend } = await open({ url: redis.url, stream, batch_size: 2, buffer_limit: 2, flush_interval: 10, command_timeout: 200, close_timeout: 300 });
+    await outage();
+    try {
+      backend.record(makeRecord(0, 'gone'));
+      backend.record(makeRecord(1, 'gone'));
+      const waiting = backend.record(makeRecord(2, 'gone'));
+      assert.ok(waiting instanceof Promise);
+      const started = Date.now();
+      await assert.rejects(backend.flush(), /3 accounting records not written to the Redis stream within close_timeout/);
+      await backend.close(); // shares the deadline that flush() has used up: no second wait
+      assert.ok(Date.now() - started < 1000, `stopped after ${Date.now() - started} ms`);
+      await assert.rejects(waiting, /closed before there was room/);
+    } finally {
+      await redis.start();
+    }
+  });
+});
