@@ -7,7 +7,9 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { LoadOptions, LoadResult } from './load.js';
+import { pino } from 'pino';
+import { redisDriver } from '../src/tracker/redis/driver.js';
+import { benchPasskey, buildPool, type LoadOptions, type LoadResult } from './load.js';
 
 const HELP = `usage: npm run bench -- [--seconds N] [--connections N] [--torrents N] [--zipf S] [--seeders F] [--numwant N] [--peers N] [--no-scaling] [--no-redis] [--seconds N] [--rounds N] [--sizes 10,100000,1000000]`;
 
@@ -136,6 +138,29 @@ async function startRedisServer(): Promise<{ child: ChildProcess; port: number }
   throw new Error('redis-server did not start');
 }
 
+const PRIVATE_USERS = 1000;
+const PRIVATE_STREAM = 'bench:accounting';
+
+/** A private-mode tracker, with the benchmark's users and every torrent of its pool registered. */
+async function startPrivateTracker(redisPort: number, base: Omit<LoadOptions, 'host' | 'port' | 'keepAlive' | 'seconds'>): Promise<{ child: ChildProcess; port: number }> {
+  const url = `redis://127.0.0.1:${redisPort}`;
+  const store = await redisDriver.open({ url }, { peerTtl: 3600, logger: pino({ level: 'silent' }) });
+  const hashes = new Map(buildPool(base).map((p) => [p.infoHash.toString('hex'), p.infoHash]));
+  let torrentId = 0;
+  const writes: Array<Promise<void>> = [];
+  for (let id = 1; id <= PRIVATE_USERS; id++) writes.push(store.catalogue.putUser({ id, passkey: benchPasskey(id), upMultiplier: 1, downMultiplier: 1, enabled: true }));
+  for (const infoHash of hashes.values()) writes.push(store.catalogue.putTorrent({ infoHash, id: ++torrentId, upMultiplier: 1, downMultiplier: 1, freeleech: false }));
+  await Promise.all(writes);
+  await store.close();
+  return startTracker({
+    TRACKER_TRACKER_DRIVER: 'redis',
+    TRACKER_TRACKER_PARAMS: JSON.stringify({ url }),
+    TRACKER_PRIVATE_ENABLED: 'true',
+    TRACKER_BACKEND_DRIVER: 'redis-stream',
+    TRACKER_BACKEND_PARAMS: JSON.stringify({ url, stream: PRIVATE_STREAM, max_len: 200_000 }),
+  });
+}
+
 const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 async function main(): Promise<void> {
@@ -167,9 +192,15 @@ async function main(): Promise<void> {
   const bare = await startBare();
   const redis = withRedis ? await startRedisServer() : null;
   const redisTracker = redis ? await startTracker({ TRACKER_TRACKER_DRIVER: 'redis', TRACKER_TRACKER_PARAMS: JSON.stringify({ url: `redis://127.0.0.1:${redis.port}` }) }) : null;
+  // Private mode: the same driver on a Redis of its own (so that INFO tells its costs apart), every
+  // announce checked against users and registered torrents, and its accounting written to a stream.
+  const privateRedis = withRedis ? await startRedisServer() : null;
+  const privateTracker = privateRedis ? await startPrivateTracker(privateRedis.port, base) : null;
+  const privateLoad = { ...base, users: PRIVATE_USERS };
   // Warm-up: one pass over every peer fills the swarms and lets the JIT settle.
   for (const t of [tracker, redisTracker]) if (t) await load(t.child, { ...base, host: '127.0.0.1', port: t.port, keepAlive: true, seconds: 120, maxRequests: base.pool });
-  if (redis) redisCli(redis.port, 'config', 'resetstat');
+  if (privateTracker) await load(privateTracker.child, { ...privateLoad, host: '127.0.0.1', port: privateTracker.port, keepAlive: true, seconds: 120, maxRequests: base.pool });
+  for (const r of [redis, privateRedis]) if (r) redisCli(r.port, 'config', 'resetstat');
 
   type Measured = LoadResult & { cpuUsPerRequest: number };
   type Case = { name: string; run: () => Promise<Measured> };
@@ -185,6 +216,9 @@ async function main(): Promise<void> {
     { name: 'tracker  UDP', run: udp(tracker) },
   ];
   if (redisTracker) cases.push({ name: 'tracker  keep-alive, redis', run: http(redisTracker, true) }, { name: 'tracker  UDP, redis', run: udp(redisTracker) });
+  if (privateTracker) {
+    cases.push({ name: 'private  keep-alive, redis', run: () => load(privateTracker.child, { ...privateLoad, host: '127.0.0.1', port: privateTracker.port, keepAlive: true, seconds }) });
+  }
   const results = new Map<string, Measured[]>(cases.map((c) => [c.name, []]));
   let redisHttpRequests = 0;
   for (let round = 0; round < rounds; round++) {
@@ -206,6 +240,23 @@ async function main(): Promise<void> {
     redisStats = `redis driver: ${((evalsha ? Number(evalsha[1]) : 0) / Math.max(1, redisHttpRequests + udpRequests)).toFixed(3)} script calls per announce, ${redisMicros.toFixed(1)} µs of Redis time per announce (INFO commandstats)`;
     await stop(redisTracker.child);
     redis.child.kill('SIGKILL');
+  }
+  let privateStats = '';
+  if (privateRedis && privateTracker) {
+    await stop(privateTracker.child); // flushes the accounting buffer
+    const stats = redisCli(privateRedis.port, 'info', 'commandstats');
+    const perCall = (name: string): { calls: number; usec: number } => {
+      const m = new RegExp(`cmdstat_${name}:calls=(\\d+),usec=(\\d+)`).exec(stats);
+      return { calls: m ? Number(m[1]) : 0, usec: m ? Number(m[2]) : 0 };
+    };
+    const evalsha = perCall('evalsha');
+    const xadd = perCall('xadd');
+    const announces = results.get('private  keep-alive, redis')!.reduce((n, r) => n + r.requests, 0);
+    privateStats =
+      `private mode: ${(evalsha.calls / Math.max(1, announces)).toFixed(3)} script calls and ${(xadd.calls / Math.max(1, announces)).toFixed(3)} XADDs per announce; ` +
+      `Redis time per announce ${((evalsha.usec + xadd.usec) / Math.max(1, announces)).toFixed(1)} µs (script ${(evalsha.usec / Math.max(1, evalsha.calls)).toFixed(1)}, XADD ${(xadd.usec / Math.max(1, xadd.calls)).toFixed(1)} per call); ` +
+      `stream length ${redisCli(privateRedis.port, 'xlen', PRIVATE_STREAM).trim()} (capped by max_len)`;
+    privateRedis.child.kill('SIGKILL');
   }
   await Promise.all([stop(tracker.child), stop(bare.child)]);
 
@@ -242,7 +293,14 @@ async function main(): Promise<void> {
         `(tracker CPU per announce, memory/redis; ${redisMicros < trackerCpu ? 'tracker-bound' : 'Redis-bound'}: Redis ${redisMicros.toFixed(1)} µs vs tracker ${trackerCpu.toFixed(1)} µs per announce)`,
     );
   }
+  if (privateTracker) {
+    console.log(
+      `private/public throughput (both redis driver, keep-alive; private adds passkey and torrent checks and the redis-stream backend): ${roundRatio('private  keep-alive, redis', 'tracker  keep-alive, redis', rps).toFixed(2)}` +
+        `; tracker CPU per announce private/public: ${roundRatio('private  keep-alive, redis', 'tracker  keep-alive, redis', cpu).toFixed(2)}`,
+    );
+  }
   console.log(redisStats);
+  if (privateStats) console.log(privateStats);
   console.log('\n/metrics of the memory-driver tracker after its runs (excerpt):');
   for (const line of metricsText.split('\n')) {
     if (/^tracker_(requests_total|swarms|peers|driver_ready)|^tracker_request_duration_seconds_(count|sum)|^tracker_driver_duration_seconds_count|^process_resident_memory_bytes|^nodejs_eventloop_lag_p99_seconds/.test(line)) console.log(`  ${line}`);
