@@ -1,6 +1,9 @@
 /** Prometheus metrics and the JSON /stats view, read over HTTP after real traffic. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout } from 'node:timers/promises';
+import { startAdminTracker, type AdminClient } from '../helpers/admin.js';
+import { redisCli, redisMissing, startRedis, type RedisServer } from '../helpers/redis.js';
 import { announcePath, httpGet, randomHash, scrapePath } from '../helpers/http.js';
 import { startTracker, type TestTracker } from '../helpers/tracker.js';
 import { announcePacket, udpConnect, udpRequest } from '../helpers/udp.js';
@@ -55,5 +58,42 @@ describe('metrics', () => {
     assert.equal(stats.requests.udp_announce_client_error, 1);
     assert.ok(stats.uptime_seconds >= 0);
     assert.equal((await get('/nothing')).status, 404);
+  });
+});
+
+describe('backend metrics', { skip: redisMissing() ?? false }, () => {
+  let redis: RedisServer;
+  let t: TestTracker & { admin: AdminClient };
+  before(async () => {
+    redis = await startRedis();
+    t = await startAdminTracker({
+      metrics: { addr: '[::]:0' },
+      private_enabled: true,
+      backend: { driver: 'redis-stream', params: { url: redis.url, stream: 'metrics:accounting', flush_interval: 50 } },
+    });
+  });
+  after(async () => {
+    await t?.close();
+    redis?.kill();
+  });
+
+  it('shows the accounting queue: records, depth, flushes, drops and waits', async () => {
+    const hash = randomHash();
+    await t.admin.put('/users/1', { passkey: 'metricspasskey01' });
+    await t.admin.put(`/torrents/${hash.toString('hex')}`, { id: 1 });
+    for (let i = 0; i < 4; i++) await t.get(announcePath({ infoHash: hash, port: 7300 + i, uploaded: i * 100 }, '/metricspasskey01'));
+    await setTimeout(300); // a flush interval and then some
+    const text = (await httpGet('127.0.0.1', t.metricsPort!, '/metrics')).body.toString();
+    for (const line of [
+      'tracker_backend_records_total{backend="redis-stream"} 4',
+      'tracker_backend_queue_depth{backend="redis-stream"} 0',
+      'tracker_backend_dropped_total{backend="redis-stream"} 0',
+      'tracker_backend_blocked_total{backend="redis-stream"} 0',
+      'tracker_backend_flushes_total{backend="redis-stream",outcome="error"} 0',
+    ]) {
+      assert.ok(text.includes(line), `missing: ${line}`);
+    }
+    assert.match(text, /tracker_backend_flushes_total\{backend="redis-stream",outcome="ok"\} [1-4]\n/);
+    assert.equal(await redisCli(redis.port, 'XLEN', 'metrics:accounting'), '4');
   });
 });
