@@ -101,10 +101,12 @@ export async function startTrackerProcess(env: Record<string, string>): Promise<
   if (!line) throw new Error(`tracker process did not start: ${proc.stderr()}`);
   const port = portFromStartLine(line);
   const udpPort = udpPortFromStartLine(line);
+  const admin = (JSON.parse(line) as { admin?: string | null }).admin;
   return {
     proc,
     udpPort,
     port,
+    adminPort: admin ? Number(admin.slice(admin.lastIndexOf(':') + 1)) : 0,
     get: (path, headers = {}, host = '127.0.0.1') => httpGet(host, port, path, headers),
     async close() {
       proc.child.kill('SIGTERM');
