@@ -104,7 +104,7 @@ describe('shoal-consumer process', { skip: missing ?? false }, () => {
     assert.deepEqual(await admin.xpending(stream, 'accounting'), [0, null, null, null]);
   });
 
-  it('on SIGTERM finishes and exits 0 within a second or so, even while waiting for entries', async () => {
+  it('on SIGTERM finishes and exits 0 in under 3 s, even while blocked waiting for entries', async () => {
     const proc = startConsumer('acct:idle', 'idler');
     await proc.waitForLine(isStartLine);
     await waitUntil('the group', async () => (await admin.exists('acct:idle')) === 1);
