@@ -14,6 +14,8 @@ COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist/src dist/src
 COPY package.json example.json redis.conf ./
 COPY lua lua
+# The accounting consumer's schema: the image also runs `node dist/src/consumer/cli.js`.
+COPY sql sql
 USER node
 # HTTP and UDP announces, metrics.
 EXPOSE 6969/tcp 6969/udp 6880/tcp

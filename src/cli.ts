@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The `shoal` command: `shoal [--config PATH]`. */
-import { readFileSync } from 'node:fs';
 import { boot } from './boot.js';
+import { packageVersion, parseArgs } from './cli-args.js';
 import { ConfigError } from './config/config.js';
 
 const USAGE = `usage: shoal [--config PATH]
@@ -14,32 +14,11 @@ Every key can be overridden from the environment: TRACKER_<KEY>, e.g. TRACKER_HT
   --version       the version
 `;
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
-export function parseArgs(argv: string[]): { config?: string; help?: boolean; version?: boolean } {
-  const out: { config?: string; help?: boolean; version?: boolean } = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') out.help = true;
-    else if (arg === '--version' || arg === '-v') out.version = true;
-    else if (arg === '--config' || arg === '-c') {
-      const value = argv[++i];
-      if (!value) throw new ConfigError('--config', 'needs a file path');
-      out.config = value;
-    } else if (arg.startsWith('--config=')) out.config = arg.slice('--config='.length);
-    else throw new ConfigError(arg, 'unknown argument (see --help)');
-  }
-  return out;
-}
-
 async function main(): Promise<void> {
   try {
     const args = parseArgs(process.argv.slice(2));
     if (args.help) return void process.stdout.write(USAGE);
-    if (args.version) return void process.stdout.write(version() + '\n');
+    if (args.version) return void process.stdout.write(packageVersion() + '\n');
     await boot({ config: args.config, handleSignals: true });
   } catch (error) {
     if (error instanceof ConfigError) process.stderr.write(`shoal: configuration error: ${error.message}\n`);

@@ -13,6 +13,7 @@ import { fromFields } from '../../src/backend/stream/entry.js';
 import { parseStreamParams } from '../../src/backend/stream/params.js';
 import { makeRecord, MetricsProbe } from '../helpers/accounting.js';
 import { redisMissing, startRedis, type RedisServer } from '../helpers/redis.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const missing = redisMissing();
 const silent = pino({ level: 'silent' });
@@ -24,13 +25,6 @@ async function open(params: Record<string, unknown>, probe = new MetricsProbe())
   return { backend: await driver.open(params, { logger: silent, metrics: probe.metrics }), probe };
 }
 
-async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 /** True once the promise settled (it is never awaited for its value here). */
 function settledFlag(promise: Promise<unknown>): () => boolean {

@@ -55,3 +55,74 @@ export class MetricsProbe {
     return this.value('tracker_backend_flushes_total', { outcome });
   }
 }
+
+export interface Totals {
+  users: Array<{ id: number; uploaded: number; downloaded: number }>;
+  torrents: Array<{ id: number; snatches: number }>;
+  pairs: Array<{ user: number; torrent: number; uploaded: number; downloaded: number; rawUploaded: number; rawDownloaded: number; snatched: boolean; announces: number; lastEvent: string; lastLeft: number; lastAnnounce: number }>;
+}
+
+/**
+ * What the database must hold after applying these records once each: the test's own arithmetic,
+ * independent of the consumer's. Rows that would only get zeros are not written by the consumer.
+ */
+export function expectedTotals(records: AccountingRecord[]): Totals {
+  const unique = [...new Map(records.map((r) => [r.id, r])).values()];
+  const users = new Map<number, Totals['users'][number]>();
+  const torrents = new Map<number, Totals['torrents'][number]>();
+  const pairs = new Map<string, Totals['pairs'][number]>();
+  for (const r of unique) {
+    const user = users.get(r.userId) ?? { id: r.userId, uploaded: 0, downloaded: 0 };
+    user.uploaded += r.uploaded;
+    user.downloaded += r.downloaded;
+    users.set(r.userId, user);
+    const torrent = torrents.get(r.torrentId) ?? { id: r.torrentId, snatches: 0 };
+    torrent.snatches += r.snatched ? 1 : 0;
+    torrents.set(r.torrentId, torrent);
+    const key = `${r.userId}/${r.torrentId}`;
+    const pair = pairs.get(key) ?? { user: r.userId, torrent: r.torrentId, uploaded: 0, downloaded: 0, rawUploaded: 0, rawDownloaded: 0, snatched: false, announces: 0, lastEvent: '', lastLeft: 0, lastAnnounce: -1 };
+    pair.uploaded += r.uploaded;
+    pair.downloaded += r.downloaded;
+    pair.rawUploaded += r.rawUploaded;
+    pair.rawDownloaded += r.rawDownloaded;
+    pair.snatched ||= r.snatched;
+    pair.announces++;
+    if (r.time > pair.lastAnnounce) Object.assign(pair, { lastEvent: r.event, lastLeft: r.left, lastAnnounce: r.time });
+    pairs.set(key, pair);
+  }
+  const byId = <T extends { id: number }>(a: T, b: T): number => a.id - b.id;
+  return {
+    users: [...users.values()].filter((u) => u.uploaded > 0 || u.downloaded > 0).sort(byId),
+    torrents: [...torrents.values()].filter((t) => t.snatches > 0).sort(byId),
+    pairs: [...pairs.values()].sort((a, b) => a.user - b.user || a.torrent - b.torrent),
+  };
+}
+
+/** What the consumer's tables hold, in the shape of expectedTotals(). */
+export async function databaseTotals(pool: { query: (sql: string) => Promise<{ rows: Array<Record<string, unknown>> }> }): Promise<Totals> {
+  const n = (v: unknown): number => Number(v);
+  const users = (await pool.query('SELECT id, uploaded, downloaded FROM users ORDER BY id')).rows;
+  const torrents = (await pool.query('SELECT id, snatches FROM torrents ORDER BY id')).rows;
+  const pairs = (
+    await pool.query(
+      'SELECT user_id, torrent_id, uploaded, downloaded, raw_uploaded, raw_downloaded, snatched, announces, last_event, last_left, round(extract(epoch FROM last_announce) * 1000) AS last_ms FROM user_torrents ORDER BY user_id, torrent_id',
+    )
+  ).rows;
+  return {
+    users: users.map((r) => ({ id: n(r.id), uploaded: n(r.uploaded), downloaded: n(r.downloaded) })),
+    torrents: torrents.map((r) => ({ id: n(r.id), snatches: n(r.snatches) })),
+    pairs: pairs.map((r) => ({
+      user: n(r.user_id),
+      torrent: n(r.torrent_id),
+      uploaded: n(r.uploaded),
+      downloaded: n(r.downloaded),
+      rawUploaded: n(r.raw_uploaded),
+      rawDownloaded: n(r.raw_downloaded),
+      snatched: r.snatched === true,
+      announces: n(r.announces),
+      lastEvent: String(r.last_event),
+      lastLeft: n(r.last_left),
+      lastAnnounce: n(r.last_ms),
+    })),
+  };
+}

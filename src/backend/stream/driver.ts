@@ -10,15 +10,10 @@ import type { Logger } from 'pino';
 import type { BackendMetrics } from '../../metrics/metrics.js';
 import { connectRedis, type RedisClient } from '../../tracker/redis/connection.js';
 import type { AccountingRecord, Backend, BackendDriver } from '../driver.js';
+import { retryDelay } from './backoff.js';
 import { toFields } from './entry.js';
 import { parseStreamParams, type StreamParams } from './params.js';
 import { Ring } from './ring.js';
-
-/** Backoff after failed flushes: 100 ms doubling to 5 s, with jitter so that replicas do not retry in step. */
-export function retryDelay(failures: number): number {
-  const base = Math.min(100 * 2 ** Math.max(0, failures - 1), 5000);
-  return Math.round(base * (0.8 + Math.random() * 0.4));
-}
 
 interface Blocked {
   fields: string[];
@@ -102,9 +97,13 @@ export class StreamBackend implements Backend {
     this.buffer.push(fields);
     this.metrics?.depth(this.buffer.length);
     if (this.buffer.length >= this.params.batchSize) this.kick();
-    else if (!this.timer && !this.loop) this.armTimer();
+    if (!this.timer) this.armTimer();
   }
 
+  /**
+   * When it fires, every record buffered by then is due. It runs beside the loop, so that records
+   * left behind by full batches still go within about flush_interval while the loop is busy.
+   */
   private armTimer(): void {
     this.timer = setTimeout(() => {
       this.timer = null;
@@ -116,10 +115,6 @@ export class StreamBackend implements Backend {
   /** Starts the flush loop unless it runs already (there is one writer, so batches stay in order). */
   private kick(): void {
     if (this.loop || this.stop.signal.aborted) return;
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
     this.loop = this.run().finally(() => {
       this.loop = null;
       if (this.buffer.length > 0 && !this.timer && !this.stop.signal.aborted) this.armTimer();

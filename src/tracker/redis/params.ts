@@ -68,12 +68,22 @@ export const REDIS_PARAM_DOCS: Record<string, string> = {
   subnet_index: 'exact same-subnet-first selection with a lexicographic index per peer set: twice the memory (default false: over-sampling)',
 };
 
-/** Validation helpers whose errors name the key under its section, e.g. "backend.params.batch_size". */
+/** A driver parameter that is wrong; `key` is its full path, e.g. "backend.params.batch_size". */
+export class ParamError extends Error {
+  constructor(
+    readonly key: string,
+    readonly reason: string,
+  ) {
+    super(`${key}: ${reason}`);
+  }
+}
+
+/** Validation helpers whose errors name the key under its section. */
 export class ParamReader {
   constructor(readonly section: string) {}
 
   fail(key: string, reason: string): never {
-    throw new Error(`${this.section}.${key}: ${reason}`);
+    throw new ParamError(`${this.section}.${key}`, reason);
   }
 
   hostPorts(key: string, value: unknown): HostPort[] {

@@ -1,0 +1,148 @@
+/**
+ * The reference consumer's loop: its own unacknowledged entries first (a previous run of this consumer
+ * may have died holding them), then new entries, and from time to time the entries of consumers that
+ * died, taken over with XAUTOCLAIM. Each batch is committed to PostgreSQL before it is acknowledged,
+ * so a crash anywhere means a redelivery, which applied_ids turns into a no-op: exactly once.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Pool } from 'pg';
+import type { Logger } from 'pino';
+import { retryDelay } from '../backend/stream/backoff.js';
+import { decodeEntries, type StreamEntry } from './decode.js';
+import { applyBatch, createSchema, pruneAppliedIds } from './postgres.js';
+import type { GroupMember } from './stream.js';
+
+export interface ConsumerOptions {
+  member: GroupMember;
+  pool: Pool;
+  logger: Logger;
+  batchSize: number;
+  /** Milliseconds an entry stays unacknowledged by another consumer before it is claimed. */
+  claimIdleMs: number;
+  /** Milliseconds a read waits for new entries (also how long a stop may wait for the read). */
+  blockMs: number;
+  /** Milliseconds between prunings of old applied ids. */
+  pruneEveryMs?: number;
+}
+
+export interface ConsumerTotals {
+  applied: number;
+  duplicates: number;
+  deadLetters: number;
+  claimed: number;
+}
+
+export class Consumer {
+  readonly totals: ConsumerTotals = { applied: 0, duplicates: 0, deadLetters: 0, claimed: 0 };
+  private readonly stopping = new AbortController();
+  private lastErrorLog = 0;
+
+  constructor(private readonly options: ConsumerOptions) {}
+
+  /** Finishes the batch in hand, then run() returns. */
+  stop(): void {
+    this.stopping.abort();
+  }
+
+  get stopped(): boolean {
+    return this.stopping.signal.aborted;
+  }
+
+  async run(): Promise<void> {
+    const { member, pool, batchSize, claimIdleMs, blockMs } = this.options;
+    const pruneEveryMs = this.options.pruneEveryMs ?? 3600_000;
+    // Claim passes come often enough that a dead consumer's entries wait about claim_idle, no more.
+    const claimEveryMs = Math.min(Math.max(claimIdleMs / 2, 500), 30_000);
+    await this.retrying('start-up', async () => {
+      await createSchema(pool);
+      await member.join();
+    });
+    let pendingAfter: string | null = '0';
+    let nextClaim = 0;
+    let nextPrune = 0;
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        if (Date.now() >= nextPrune) {
+          const pruned = await pruneAppliedIds(pool);
+          if (pruned > 0) this.options.logger.info({ pruned }, 'pruned old applied ids');
+          nextPrune = Date.now() + pruneEveryMs;
+        }
+        if (Date.now() >= nextClaim) {
+          await this.claimAbandoned();
+          nextClaim = Date.now() + claimEveryMs;
+        }
+        if (pendingAfter !== null) {
+          const entries = await member.pending(pendingAfter, batchSize);
+          if (entries.length === 0) pendingAfter = null;
+          else {
+            await this.apply(entries);
+            pendingAfter = entries.at(-1)!.streamId;
+          }
+        } else {
+          const entries = await member.next(batchSize, blockMs);
+          if (entries.length > 0) await this.apply(entries);
+        }
+        failures = 0;
+      } catch (error) {
+        failures++;
+        this.logFailure(error as Error);
+        // Whatever was read but not applied is pending for this consumer: read it again first.
+        pendingAfter = '0';
+        await this.pause(retryDelay(failures));
+      }
+    }
+    this.options.logger.info(this.totals, 'consumer stopped');
+  }
+
+  /** Claims and applies the entries that dead consumers left, a batch at a time. */
+  private async claimAbandoned(): Promise<void> {
+    const { member, batchSize, claimIdleMs } = this.options;
+    let cursor = '0-0';
+    do {
+      const claimed = await member.claim(claimIdleMs, cursor, batchSize);
+      cursor = claimed.cursor;
+      if (claimed.entries.length > 0) {
+        this.totals.claimed += claimed.entries.length;
+        this.options.logger.info({ entries: claimed.entries.length }, 'claimed entries a stopped consumer left');
+        await this.apply(claimed.entries);
+      }
+    } while (cursor !== '0-0' && !this.stopped);
+  }
+
+  private async apply(entries: StreamEntry[]): Promise<void> {
+    const decoded = decodeEntries(entries);
+    const outcome = await applyBatch(this.options.pool, decoded);
+    await this.options.member.done(entries.map((e) => e.streamId));
+    this.totals.applied += outcome.applied;
+    this.totals.duplicates += outcome.duplicates;
+    this.totals.deadLetters += outcome.deadLetters;
+    if (outcome.deadLetters > 0) {
+      this.options.logger.warn({ count: outcome.deadLetters, first: decoded.deadLetters[0] }, 'malformed stream entries set aside in dead_letters');
+    }
+    this.options.logger.debug({ entries: entries.length, ...outcome }, 'batch applied');
+  }
+
+  private async retrying(what: string, work: () => Promise<void>): Promise<void> {
+    for (let failures = 1; !this.stopped; failures++) {
+      try {
+        return await work();
+      } catch (error) {
+        this.logFailure(error as Error, what);
+        await this.pause(retryDelay(failures));
+      }
+    }
+  }
+
+  /** Sleeps, cut short by stop(). */
+  private async pause(ms: number): Promise<void> {
+    await sleep(ms, undefined, { signal: this.stopping.signal }).catch(() => {});
+  }
+
+  private logFailure(error: Error, what = 'applying the stream'): void {
+    const now = Date.now();
+    if (now - this.lastErrorLog < 5000) return;
+    this.lastErrorLog = now;
+    this.options.logger.error({ err: error }, `${what} failed; retrying`);
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * The consumer's PostgreSQL side: the schema, one transaction per batch that records the batch's ids
+ * and applies only those not seen before, and the pruning of old ids.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Pool, PoolClient } from 'pg';
+import { aggregate } from './aggregate.js';
+import type { Decoded } from './decode.js';
+
+/** sql/schema.sql at the package root (this file runs from dist/src/consumer/). */
+export const SCHEMA_FILE = fileURLToPath(new URL('../../../sql/schema.sql', import.meta.url));
+
+/** Serialises schema creation between consumers starting together (CREATE IF NOT EXISTS races otherwise). */
+const SCHEMA_LOCK = 0x73686f616c; // "shoal"
+
+/** How long applied ids are kept: longer than any entry can wait in the stream to be delivered again. */
+export const APPLIED_ID_RETENTION_SECONDS = 7 * 86400;
+
+export interface BatchOutcome {
+  /** Records applied now. */
+  applied: number;
+  /** Records skipped because their id was applied before (or earlier in the same batch). */
+  duplicates: number;
+  deadLetters: number;
+}
+
+async function inTransaction<T>(pool: Pool, work: (db: PoolClient) => Promise<T>): Promise<T> {
+  const db = await pool.connect();
+  try {
+    await db.query('BEGIN');
+    const result = await work(db);
+    await db.query('COMMIT');
+    db.release();
+    return result;
+  } catch (error) {
+    await db.query('ROLLBACK').catch(() => {});
+    // The connection may be what failed: discard it rather than hand it out again.
+    db.release(error as Error);
+    throw error;
+  }
+}
+
+export async function createSchema(pool: Pool): Promise<void> {
+  const sql = readFileSync(SCHEMA_FILE, 'utf8');
+  await inTransaction(pool, async (db) => {
+    await db.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
+    await db.query(sql);
+  });
+}
+
+const UPSERT_USERS = `
+INSERT INTO users AS u (id, uploaded, downloaded)
+SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[])
+ON CONFLICT (id) DO UPDATE SET uploaded = u.uploaded + EXCLUDED.uploaded, downloaded = u.downloaded + EXCLUDED.downloaded`;
+
+const UPSERT_TORRENTS = `
+INSERT INTO torrents AS t (id, snatches)
+SELECT * FROM unnest($1::bigint[], $2::bigint[])
+ON CONFLICT (id) DO UPDATE SET snatches = t.snatches + EXCLUDED.snatches`;
+
+// Entries can be applied out of announce order (one claimed from a dead consumer comes late), so the
+// "last_" columns take the values of the latest announce time, not of the latest batch.
+const UPSERT_PAIRS = `
+INSERT INTO user_torrents AS ut (user_id, torrent_id, uploaded, downloaded, raw_uploaded, raw_downloaded, snatched, announces, last_event, last_left, last_peer_id, last_announce)
+SELECT x.user_id, x.torrent_id, x.up, x.down, x.raw_up, x.raw_down, x.snatched, x.announces, x.event, x.remaining, decode(x.peer, 'hex'), to_timestamp(x.ms / 1000.0)
+FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::boolean[], $8::bigint[], $9::text[], $10::bigint[], $11::text[], $12::bigint[])
+  AS x(user_id, torrent_id, up, down, raw_up, raw_down, snatched, announces, event, remaining, peer, ms)
+ON CONFLICT (user_id, torrent_id) DO UPDATE SET
+  uploaded = ut.uploaded + EXCLUDED.uploaded,
+  downloaded = ut.downloaded + EXCLUDED.downloaded,
+  raw_uploaded = ut.raw_uploaded + EXCLUDED.raw_uploaded,
+  raw_downloaded = ut.raw_downloaded + EXCLUDED.raw_downloaded,
+  snatched = ut.snatched OR EXCLUDED.snatched,
+  announces = ut.announces + EXCLUDED.announces,
+  last_event = CASE WHEN ut.last_announce IS NULL OR EXCLUDED.last_announce >= ut.last_announce THEN EXCLUDED.last_event ELSE ut.last_event END,
+  last_left = CASE WHEN ut.last_announce IS NULL OR EXCLUDED.last_announce >= ut.last_announce THEN EXCLUDED.last_left ELSE ut.last_left END,
+  last_peer_id = CASE WHEN ut.last_announce IS NULL OR EXCLUDED.last_announce >= ut.last_announce THEN EXCLUDED.last_peer_id ELSE ut.last_peer_id END,
+  last_announce = GREATEST(ut.last_announce, EXCLUDED.last_announce)`;
+
+const INSERT_DEAD_LETTERS = `
+INSERT INTO dead_letters (stream_id, fields, error)
+SELECT * FROM unnest($1::text[], $2::jsonb[], $3::text[])
+ON CONFLICT (stream_id) DO NOTHING`;
+
+/**
+ * Applies a batch in one transaction: its record ids go into applied_ids first, and only the records
+ * whose id went in now are summed into the totals. A record delivered twice is thus applied once,
+ * whichever consumer and batch it comes in.
+ */
+export async function applyBatch(pool: Pool, batch: Decoded): Promise<BatchOutcome> {
+  return inTransaction(pool, async (db) => {
+    // Sorted, so that consumers inserting overlapping ids take their locks in the same order.
+    const ids = [...new Set(batch.records.map((r) => r.id))].sort();
+    const fresh = new Set<string>();
+    if (ids.length > 0) {
+      const { rows } = await db.query<{ id: string }>('INSERT INTO applied_ids (id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING RETURNING id', [ids]);
+      for (const row of rows) fresh.add(row.id);
+    }
+    // delete() is true once per id: a record repeated within the batch is applied once too.
+    const records = batch.records.filter((r) => fresh.delete(r.id));
+    const totals = aggregate(records);
+    // Rows that would only get zero added are left alone: started/stopped announces are mostly such.
+    const users = totals.users.filter((u) => u.uploaded > 0n || u.downloaded > 0n);
+    if (users.length > 0) {
+      await db.query(UPSERT_USERS, [users.map((u) => u.userId), users.map((u) => String(u.uploaded)), users.map((u) => String(u.downloaded))]);
+    }
+    const torrents = totals.torrents.filter((t) => t.snatches > 0n);
+    if (torrents.length > 0) {
+      await db.query(UPSERT_TORRENTS, [torrents.map((t) => t.torrentId), torrents.map((t) => String(t.snatches))]);
+    }
+    const pairs = totals.pairs;
+    if (pairs.length > 0) {
+      await db.query(UPSERT_PAIRS, [
+        pairs.map((p) => p.userId),
+        pairs.map((p) => p.torrentId),
+        pairs.map((p) => String(p.uploaded)),
+        pairs.map((p) => String(p.downloaded)),
+        pairs.map((p) => String(p.rawUploaded)),
+        pairs.map((p) => String(p.rawDownloaded)),
+        pairs.map((p) => p.snatched),
+        pairs.map((p) => p.announces),
+        pairs.map((p) => p.last.event),
+        pairs.map((p) => p.last.left),
+        pairs.map((p) => p.last.peerId.toString('hex')),
+        pairs.map((p) => p.last.time),
+      ]);
+    }
+    const dead = batch.deadLetters;
+    if (dead.length > 0) {
+      await db.query(INSERT_DEAD_LETTERS, [dead.map((d) => d.streamId), dead.map((d) => JSON.stringify(d.fields)), dead.map((d) => d.error)]);
+    }
+    return { applied: records.length, duplicates: batch.records.length - records.length, deadLetters: dead.length };
+  });
+}
+
+/** Deletes applied ids older than the retention, a bounded chunk per statement so that no lock is held long. */
+export async function pruneAppliedIds(pool: Pool, olderThanSeconds = APPLIED_ID_RETENTION_SECONDS): Promise<number> {
+  const chunk = 10_000;
+  let total = 0;
+  for (;;) {
+    const { rowCount } = await pool.query(
+      'DELETE FROM applied_ids WHERE id IN (SELECT id FROM applied_ids WHERE applied_at < now() - make_interval(secs => $1) LIMIT $2)',
+      [olderThanSeconds, chunk],
+    );
+    total += rowCount ?? 0;
+    if ((rowCount ?? 0) < chunk) return total;
+  }
+}
