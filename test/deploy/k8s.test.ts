@@ -72,6 +72,7 @@ describe('k8s manifests', () => {
     const config = loadConfig({ config: json, env: secret });
     assert.equal(config.tracker.driver, 'redis');
     assert.ok(config.udp.secret.length >= 16);
+    assert.ok(config.admin.addr && config.admin.token.length >= 16, 'the management API is on, with its token from the Secret');
     parseRedisParams(config.tracker.params);
     const overlay = manifests.get(join(K8S, 'redis-cluster', 'tracker-params.yaml'))![0]!;
     const clustered = loadConfig({ config: json, env: { ...secret, ...overlay.stringData } });
@@ -90,7 +91,7 @@ describe('k8s manifests', () => {
     assert.ok(pod.terminationGracePeriodSeconds > 5 + config.shutdown_timeout, 'grace covers preStop and the drain');
     assert.deepEqual(
       container.ports.map((p: { containerPort: number; protocol: string }) => `${p.containerPort}/${p.protocol}`),
-      [`${config.http.addr.port}/TCP`, `${config.udp.addr!.port}/UDP`, `${config.metrics.addr!.port}/TCP`],
+      [`${config.http.addr.port}/TCP`, `${config.udp.addr!.port}/UDP`, `${config.metrics.addr!.port}/TCP`, `${config.admin.addr!.port}/TCP`],
     );
     assert.equal(pod.securityContext.runAsNonRoot, true);
     assert.equal(container.securityContext.readOnlyRootFilesystem, true);
