@@ -42,8 +42,14 @@ Reply: { complete, incomplete, downloaded, peers4 (6-byte entries), peers6 (18-b
 ]]
 local s4, l4, s6, l6, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 
--- Access first: a refused announce changes nothing.
-local terms = redis.call('HMGET', KEYS[6], 'deny', 'allow', 'id', 'up', 'down', 'fl')
+-- Access first: a refused announce changes nothing. A public tracker without an allow list reads only
+-- the deny flag (usually of a key that does not exist).
+local terms
+if ARGV[14] == '1' or ARGV[15] == '1' then
+  terms = redis.call('HMGET', KEYS[6], 'deny', 'allow', 'id', 'up', 'down', 'fl')
+else
+  terms = { redis.call('HGET', KEYS[6], 'deny') }
+end
 local refusal = ''
 if terms[1] then
   refusal = 'denied'
@@ -173,16 +179,19 @@ local function shuffle(list)
   end
 end
 
--- Appends up to `count` of `members` to `out`, skipping `self`, members already in `chosen` and,
--- in private mode, the announcer's own user's peers.
+-- Appends up to `count` of `members` to `out`, skipping `self`, in private mode the announcer's own
+-- user's peers, and in exact mode members already in `chosen` (only there can one set be drawn from
+-- twice; seeders and leechers never share a member, and one draw never repeats one).
 local function keep(members, count, self, chosen, out)
   local added = 0
   for i = 1, #members do
     local m = members[i]
-    if m ~= self and not chosen[m] and not (private and string.sub(m, -4) == user) then
+    if m ~= self and not (private and string.sub(m, -4) == user) and not (chosen and chosen[m]) then
       out[#out + 1] = m
-      chosen[m] = true
-      chosen.size = chosen.size + 1
+      if chosen then
+        chosen[m] = true
+        chosen.size = chosen.size + 1
+      end
       added = added + 1
       if added == count then return end
     end
@@ -190,10 +199,12 @@ local function keep(members, count, self, chosen, out)
 end
 
 -- Appends up to `count` random members of `key` (of size n) to `out`, skipping `self` and members
--- already in `chosen`.
+-- already in `chosen` (exact mode).
 local function sample(key, n, count, self, chosen, out)
   if count <= 0 or n == 0 then return end
-  local take = count + chosen.size
+  -- Draw just enough for what keep() may skip.
+  local take = count
+  if chosen then take = take + chosen.size end
   if self ~= '' then take = take + 1 end
   -- A user's other peers are skipped: draw a few more so that they rarely leave the answer short.
   if private then take = take + 4 end
@@ -260,7 +271,8 @@ local function pick(skey, lkey, ns, nl, self, count, bits)
   local grouping = bits > 0 and self ~= ''
   local selfAmongLeechers = ''
   if not seeder then selfAmongLeechers = self end
-  local chosen = { size = 0 }
+  local chosen = nil
+  if exact then chosen = { size = 0 } end
   local candidates = {}
   if grouping and exact then
     local lo, hi = prefixRange(self, bits)
