@@ -182,6 +182,28 @@ describe('redis-stream backend', { skip: missing ?? false }, () => {
     }
   });
 
+  it('overflow "block": a record that waits block_timeout is dropped and counted, and its announce goes on', async () => {
+    const stream = newStream();
+    const { backend, probe } = await open({ url: redis.url, stream, batch_size: 2, buffer_limit: 2, flush_interval: 10, command_timeout: 200, overflow: 'block', block_timeout: 300 });
+    await outage();
+    try {
+      const records = Array.from({ length: 4 }, (_, i) => makeRecord(i, 'timeout'));
+      for (const r of records.slice(0, 2)) assert.equal(backend.record(r), undefined);
+      const started = Date.now();
+      await Promise.all(records.slice(2).map((r) => backend.record(r)));
+      const waited = Date.now() - started;
+      assert.ok(waited >= 250 && waited < 2000, `released after about block_timeout (${waited} ms)`);
+      assert.equal(await probe.value('tracker_backend_dropped_total'), 2);
+      assert.equal(await probe.value('tracker_backend_blocked_total'), 2);
+      await redis.start();
+      await backend.flush();
+      assert.deepEqual(await firstIds(stream), records.slice(0, 2).map((r) => r.id), 'the buffered records are written, the given-up ones are not');
+    } finally {
+      if (!redis.child) await redis.start();
+      await backend.close();
+    }
+  });
+
   it('overflow "drop_oldest": the oldest records go, counted, and memory stays at buffer_limit', async () => {
     const stream = newStream();
     const { backend, probe } = await open({ url: redis.url, stream, batch_size: 5, buffer_limit: 5, flush_interval: 10, command_timeout: 300, overflow: 'drop_oldest' });

@@ -19,6 +19,8 @@ interface Blocked {
   fields: string[];
   resolve(): void;
   reject(error: Error): void;
+  /** Gives the record up after block_timeout, so that an outage cannot hold announces forever. */
+  timer: NodeJS.Timeout;
 }
 
 export class StreamBackend implements Backend {
@@ -34,6 +36,7 @@ export class StreamBackend implements Backend {
   private dueSeq = 0;
   private failures = 0;
   private lastErrorLog = 0;
+  private lastDropLog = 0;
   /** flush() and close() share one deadline, so a shutdown waits close_timeout in all, not per call. */
   private giveUpAt: number | null = null;
   private closing: Promise<void> | null = null;
@@ -57,7 +60,10 @@ export class StreamBackend implements Backend {
     if (this.buffer.full || this.blocked.length > 0) {
       if (this.params.overflow === 'block') {
         this.metrics?.blocked();
-        return new Promise<void>((resolve, reject) => this.blocked.push({ fields, resolve, reject }));
+        return new Promise<void>((resolve, reject) => {
+          const waiting: Blocked = { fields, resolve, reject, timer: setTimeout(() => this.giveUp(waiting), this.params.blockTimeout) };
+          this.blocked.push(waiting);
+        });
       }
       this.buffer.shift();
       this.metrics?.dropped();
@@ -86,7 +92,10 @@ export class StreamBackend implements Backend {
       }
       this.stop.abort();
       if (this.timer) clearTimeout(this.timer);
-      for (const waiting of this.blocked.splice(0)) waiting.reject(new Error('the redis-stream backend closed before there was room for this record'));
+      for (const waiting of this.blocked.splice(0)) {
+        clearTimeout(waiting.timer);
+        waiting.reject(new Error('the redis-stream backend closed before there was room for this record'));
+      }
       // Everything flushed has been acknowledged by Redis; anything still in flight is given up.
       this.client.disconnect();
     })();
@@ -194,9 +203,28 @@ export class StreamBackend implements Backend {
   private admitBlocked(): void {
     while (this.blocked.length > 0 && !this.buffer.full) {
       const waiting = this.blocked.shift()!;
+      clearTimeout(waiting.timer);
       this.buffer.push(waiting.fields);
       waiting.resolve();
     }
+  }
+
+  /**
+   * A record that waited block_timeout for room is dropped, counted and logged, and its announce is
+   * answered: the swarm has taken it already, and a client held longer would only retry.
+   */
+  private giveUp(waiting: Blocked): void {
+    const index = this.blocked.indexOf(waiting);
+    if (index === -1) return;
+    this.blocked.splice(index, 1);
+    this.metrics?.dropped();
+    const now = Date.now();
+    if (now - this.lastDropLog >= 5000) {
+      this.lastDropLog = now;
+      this.logger.error({ waiting: this.blocked.length, buffered: this.buffer.length }, 'accounting record dropped: the buffer stayed full for block_timeout');
+    }
+    waiting.resolve();
+    this.progressed();
   }
 
   private logFailure(error: Error, unwritten: number): void {

@@ -16,6 +16,8 @@ export interface StreamParams extends RedisConnectionParams {
   /** Records held in memory at most, those being written included. */
   bufferLimit: number;
   overflow: OverflowPolicy;
+  /** Overflow "block": milliseconds an announce waits for room before its record is dropped. */
+  blockTimeout: number;
   /** Approximate MAXLEN of every XADD; 0 never trims. A safety valve against a consumer that is gone. */
   maxLen: number;
   /** Milliseconds flush() and close() wait for Redis on shutdown before giving up what is still buffered. */
@@ -30,6 +32,7 @@ export const STREAM_PARAM_DOCS: Record<string, string> = {
   flush_interval: 'milliseconds a record waits at most before it is written (default 1000)',
   buffer_limit: 'records held in memory at most, those being written included (default 100000)',
   overflow: '"block" (announces wait for room) or "drop_oldest" (the oldest buffered record is dropped) when the buffer is full (default "block")',
+  block_timeout: 'overflow "block": milliseconds an announce waits for room before its record is dropped and counted (default 10000)',
   max_len: 'approximate MAXLEN of every XADD, a safety valve only; 0 never trims (default 0)',
   close_timeout: 'milliseconds flush and close wait for Redis at shutdown before giving up what is buffered (default 5000)',
 };
@@ -45,6 +48,7 @@ export function parseStreamParams(raw: Record<string, unknown>): StreamParams {
     flushInterval: 1000,
     bufferLimit: 100_000,
     overflow: 'block',
+    blockTimeout: 10_000,
     maxLen: 0,
     closeTimeout: 5000,
   };
@@ -62,6 +66,7 @@ export function parseStreamParams(raw: Record<string, unknown>): StreamParams {
         if (value !== 'block' && value !== 'drop_oldest') read.fail(key, 'must be "block" or "drop_oldest"');
         params.overflow = value as OverflowPolicy;
         break;
+      case 'block_timeout': params.blockTimeout = read.integer(key, value, 1, 600_000); break;
       case 'max_len': params.maxLen = read.integer(key, value, 0, Number.MAX_SAFE_INTEGER); break;
       case 'close_timeout': params.closeTimeout = read.integer(key, value, 0, 600_000); break;
       default:
