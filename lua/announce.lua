@@ -13,7 +13,8 @@ KEYS[4]  leechers, IPv6    ZSET
 KEYS[5]  snatches          HASH  field "d" = snatches
 KEYS[6]  torrent           HASH  registration (id, up, down, fl) and list membership (allow, deny);
                                  written by the management API, only read here
-KEYS[7]  totals            HASH  private mode: user id (4 bytes) .. peer_id -> "uploaded:downloaded"
+KEYS[7]  totals            HASH  private mode: user id (4 bytes) .. peer_id ->
+                                 "uploaded:downloaded#record id#previous totals#snatched"
 KEYS[8]  totals ages       ZSET  the same fields, score = last announce
 KEYS[9..12] only in exact subnet mode (registered as its own command with 12 keys): lexicographic
          indexes of KEYS[1..4], ZSETs of the same members with score 0, for ZRANGEBYLEX by prefix
@@ -35,6 +36,8 @@ ARGV[15] "1": only torrents on the allow list
 ARGV[16] private mode: the user id as 4 bytes, big-endian; "" in public mode
 ARGV[17] private mode: the peer_id
 ARGV[18] private mode: the totals reported now, "uploaded:downloaded"
+ARGV[19] private mode: this announce's accounting record id; a retry of the same call (a reply lost
+         to a broken connection) finds it stored and answers as the first run did
 Reply: { complete, incomplete, downloaded, peers4 (6-byte entries), peers6 (18-byte entries),
          refusal ("" or denied / not_allowed / unregistered: then nothing was changed),
          snatched (0/1), previous totals ("" when unknown), torrent id, up multiplier,
@@ -156,12 +159,29 @@ if private then
     redis.call('ZREM', ages, unpack(old))
   end
   local field = user .. ARGV[17]
-  previous = redis.call('HGET', totals, field) or ''
+  local stored = redis.call('HGET', totals, field)
+  local retried = false
+  if stored then
+    local mark = string.find(stored, '#', 1, true)
+    if mark then
+      local id, before, done = string.match(string.sub(stored, mark + 1), '^([^#]*)#([^#]*)#([01])$')
+      if ARGV[19] ~= '' and id == ARGV[19] then
+        -- The same announce again: its first run swapped the totals and counted the snatch already.
+        retried = true
+        previous = before
+        snatched = tonumber(done)
+      else
+        previous = string.sub(stored, 1, mark - 1)
+      end
+    else
+      previous = stored
+    end
+  end
   if stopped then
     redis.call('HDEL', totals, field)
     redis.call('ZREM', ages, field)
-  else
-    redis.call('HSET', totals, field, ARGV[18])
+  elseif not retried then
+    redis.call('HSET', totals, field, ARGV[18] .. '#' .. ARGV[19] .. '#' .. previous .. '#' .. snatched)
     redis.call('ZADD', ages, now, field)
     redis.call('EXPIRE', totals, ttl + 1)
     redis.call('EXPIRE', ages, ttl + 1)
@@ -307,10 +327,12 @@ if want6 and addr6 ~= '' then peers6 = pick(s6, l6, ns6, nl6, addr6, budget, ton
 if want4 and addr4 == '' then peers4 = pick(s4, l4, ns4, nl4, '', budget, 0); budget = budget - #peers4 end
 if want6 and addr6 == '' then peers6 = pick(s6, l6, ns6, nl6, '', budget, 0) end
 
--- Private members carry the user id: the answer has the compact addresses only.
+-- Private members carry the user id: the answer has the compact addresses only. A public answer
+-- cuts a member only if it is too long (left over from private mode before a switch).
 local function pack(members, size)
-  if not private then return table.concat(members) end
-  for i = 1, #members do members[i] = string.sub(members[i], 1, size) end
+  for i = 1, #members do
+    if private or #members[i] ~= size then members[i] = string.sub(members[i], 1, size) end
+  end
   return table.concat(members)
 end
 

@@ -24,7 +24,8 @@
  * - Private mode (`access.userId`): the peer's previous reported totals, kept per (user, torrent,
  *   peer_id), are returned and replaced by the new ones in the same atomic step (removed on `stopped`,
  *   expired with the peer); peers of the same user are never returned to each other; `snatched` says
- *   whether this announce counted a snatch.
+ *   whether this announce counted a snatch. A retried call with the same `announceId` answers as the
+ *   first one did.
  */
 import type { Logger } from 'pino';
 import type { AnnounceEvent, SwarmCounts } from '../bittorrent/announce.js';
@@ -71,6 +72,11 @@ export interface SwarmAccess {
   userId?: number;
   uploaded?: number;
   downloaded?: number;
+  /**
+   * Private mode: this announce's accounting record id. The same call made again (a retry after a
+   * lost reply) must answer as the first did: the same previous totals and snatch, nothing swapped twice.
+   */
+  announceId?: string;
 }
 
 export type Refusal = 'denied' | 'not_allowed' | 'unregistered';

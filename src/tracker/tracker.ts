@@ -38,6 +38,14 @@ const REFUSALS: Record<Refusal, string> = {
 /** Most swarms a full scrape lists: the answer must stay a sane size. */
 const FULL_SCRAPE_LIMIT = 10_000;
 
+/**
+ * Bytes credited for `raw` bytes at `multiplier`, rounded down; the tiny epsilon keeps a product such
+ * as 100 * 1.15 (114.99999999999999 in binary floating point) from losing its last byte.
+ */
+function credited(raw: number, multiplier: number): number {
+  return Math.floor(raw * multiplier + 1e-6);
+}
+
 export class Tracker {
   /** Accounting record ids: this process's random prefix and a counter, unique without coordination. */
   private readonly recordPrefix = randomBytes(8).toString('hex');
@@ -61,6 +69,7 @@ export class Tracker {
       access.userId = user.id;
       access.uploaded = req.uploaded;
       access.downloaded = req.downloaded;
+      access.announceId = `${this.recordPrefix}-${(this.recordCount++).toString(36)}`;
     }
     const { v4, v6 } = this.addresses(req);
     const numwant = req.event === 'stopped' ? 0 : Math.min(req.numwant ?? policy.defaultNumwant, policy.maxNumwant);
@@ -82,7 +91,7 @@ export class Tracker {
     const swarm = await this.store.announce(swarmAnnounce);
     if (swarm.refused) throw new ClientError(REFUSALS[swarm.refused]);
     if (user && this.backend) {
-      const waiting = this.backend.record(this.accounting(req, user, swarm));
+      const waiting = this.backend.record(this.accounting(req, user, swarm, access.announceId!));
       if (waiting) await waiting;
     }
     return {
@@ -124,16 +133,18 @@ export class Tracker {
 
   /**
    * What this announce moved since the peer's previous one. A counter below its previous value (the
-   * client restarted) counts from zero; an unknown peer's totals count from zero too.
+   * client restarted) counts from zero. A peer the tracker does not know counts from zero only on
+   * `started`: otherwise its totals may include bytes credited before the tracker forgot it (a peer that
+   * slept past peer_ttl, a Redis restart), and its first announce only sets the baseline.
    */
-  private accounting(req: AnnounceRequest, user: User, swarm: SwarmResult): AccountingRecord {
-    const previous = swarm.previous;
-    const rawUploaded = previous && req.uploaded >= previous.uploaded ? req.uploaded - previous.uploaded : req.uploaded;
-    const rawDownloaded = previous && req.downloaded >= previous.downloaded ? req.downloaded - previous.downloaded : req.downloaded;
+  private accounting(req: AnnounceRequest, user: User, swarm: SwarmResult, id: string): AccountingRecord {
+    const previous = swarm.previous ?? (req.event === 'started' ? { uploaded: 0, downloaded: 0 } : { uploaded: req.uploaded, downloaded: req.downloaded });
+    const rawUploaded = req.uploaded >= previous.uploaded ? req.uploaded - previous.uploaded : req.uploaded;
+    const rawDownloaded = req.downloaded >= previous.downloaded ? req.downloaded - previous.downloaded : req.downloaded;
     const terms = swarm.torrent;
     const freeleech = (terms?.freeleech ?? false) || this.store.catalogue.globalFreeleech();
     return {
-      id: `${this.recordPrefix}-${(this.recordCount++).toString(36)}`,
+      id,
       userId: user.id,
       torrentId: terms?.id ?? 0,
       infoHash: req.infoHash,
@@ -141,8 +152,8 @@ export class Tracker {
       event: req.event,
       rawUploaded,
       rawDownloaded,
-      uploaded: Math.floor(rawUploaded * user.upMultiplier * (terms?.upMultiplier ?? 1)),
-      downloaded: freeleech ? 0 : Math.floor(rawDownloaded * user.downMultiplier * (terms?.downMultiplier ?? 1)),
+      uploaded: credited(rawUploaded, user.upMultiplier * (terms?.upMultiplier ?? 1)),
+      downloaded: freeleech ? 0 : credited(rawDownloaded, user.downMultiplier * (terms?.downMultiplier ?? 1)),
       left: req.left,
       snatched: swarm.snatched ?? false,
       time: Date.now(),

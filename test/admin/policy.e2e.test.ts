@@ -104,6 +104,8 @@ describe('private mode: users and torrents from the API', () => {
       assert.deepEqual([record.userId, record.torrentId, record.rawUploaded, record.rawDownloaded], [130, 5003, 1000, 1000]);
       return record;
     };
+    // The client starts with zero totals; the tracker knows the peer from then on.
+    assert.equal((await announce(t, announcePath({ infoHash, peerId, event: 'started' }, '/erinpasskey00000'))).failure, null);
     assert.deepEqual(pick(await step()), { uploaded: 3000, downloaded: 500 });
     await t.admin.put('/freeleech', { enabled: true });
     assert.deepEqual(pick(await step()), { uploaded: 3000, downloaded: 0 }, 'global freeleech');

@@ -97,6 +97,22 @@ describe('private mode accounting', () => {
     assert.deepEqual([last().event, last().rawUploaded], ['started', 5]);
   });
 
+  it('sets only a baseline for a peer it does not know unless it says started (no session credited twice)', async () => {
+    const peerId = Buffer.from('-qB4630-000000000777');
+    await tracker.announce(request({ peerId, uploaded: 5_000_000, downloaded: 7_000_000 }));
+    assert.deepEqual([last().rawUploaded, last().rawDownloaded, last().uploaded], [0, 0, 0], 'forgotten or unknown: its totals may have been credited already');
+    await tracker.announce(request({ peerId, uploaded: 5_000_400, downloaded: 7_000_000 }));
+    assert.deepEqual([last().rawUploaded, last().rawDownloaded], [400, 0], 'counted from the baseline');
+  });
+
+  it('credits whole bytes without losing one to binary fractions', async () => {
+    await store.catalogue.putUser({ id: 9, passkey: 'c'.repeat(32), upMultiplier: 1.15, downMultiplier: 1, enabled: true });
+    const peerId = Buffer.from('-qB4630-000000000999');
+    await tracker.announce(request({ passkey: 'c'.repeat(32), peerId, event: 'started' }));
+    await tracker.announce(request({ passkey: 'c'.repeat(32), peerId, uploaded: 100 }));
+    assert.equal(last().uploaded, 115, '100 * 1.15 is 114.99999999999999 in floating point');
+  });
+
   it('admits only approved clients when asked to', async () => {
     const strict = new Tracker(store, backend, { ...POLICY, approvedClientsOnly: true });
     await assert.rejects(strict.announce(request({})), /client is not approved/);

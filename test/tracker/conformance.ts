@@ -417,6 +417,22 @@ export function conformanceSuite(driverName: string, open: StoreFactory): void {
         assert.equal(r.previous, null, 'a stopped peer starts afresh');
       });
 
+      it('answers a retried announce (same id) as the first run did: same previous totals and snatch', async () => {
+        fresh();
+        await store.catalogue.putTorrent({ infoHash: hash, id: 6, upMultiplier: 1, downMultiplier: 1, freeleech: false });
+        const user = uid();
+        const peerId = randomBytes(20);
+        const addr = v4Addr();
+        await ann({ v4: addr, peerId, event: 'started', access: { ...priv(user, 0, 0), announceId: 'a1' } });
+        const first = await ann({ v4: addr, peerId, event: 'completed', seeder: true, access: { ...priv(user, 100, 200), announceId: 'a2' } });
+        const again = await ann({ v4: addr, peerId, event: 'completed', seeder: true, access: { ...priv(user, 100, 200), announceId: 'a2' } });
+        assert.deepEqual([first.previous, first.snatched], [{ uploaded: 0, downloaded: 0 }, true]);
+        assert.deepEqual([again.previous, again.snatched], [{ uploaded: 0, downloaded: 0 }, true], 'the retry gets the first answer');
+        assert.equal(again.downloaded, 1, 'and counts no second snatch');
+        const next = await ann({ v4: addr, peerId, seeder: true, access: { ...priv(user, 150, 200), announceId: 'a3' } });
+        assert.deepEqual([next.previous, next.snatched], [{ uploaded: 100, downloaded: 200 }, false]);
+      });
+
       it('counts a snatch once and says so', async () => {
         fresh();
         await store.catalogue.putTorrent({ infoHash: hash, id: 3, upMultiplier: 1, downMultiplier: 1, freeleech: false });

@@ -32,10 +32,13 @@ export interface UdpAnnounce {
   urlData: string;
 }
 
-/** u64 counters as numbers; beyond 2^53 they lose precision, which no real transfer reaches. */
+/**
+ * u64 counters as numbers: -1 for what a number cannot hold exactly (negative, or beyond 2^53, which
+ * no real transfer reaches), so that the server refuses it as HTTP does instead of accounting garbage.
+ */
 function readCount(packet: Buffer, offset: number): number {
   const value = packet.readBigInt64BE(offset);
-  return value < 0n ? -1 : Number(value);
+  return value < 0n || value > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(value);
 }
 
 export function parseAnnounce(packet: Buffer): UdpAnnounce {

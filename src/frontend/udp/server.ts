@@ -144,7 +144,7 @@ export class UdpFrontend {
     const a = parseAnnounce(packet);
     if (a.event === null) throw new ClientError('unknown event');
     if (a.port === 0) throw new ClientError('invalid port: must be 1-65535');
-    if (a.left < 0 || a.uploaded < 0 || a.downloaded < 0) throw new ClientError('invalid left/uploaded/downloaded: must not be negative');
+    if (a.left < 0 || a.uploaded < 0 || a.downloaded < 0) throw new ClientError('invalid left/uploaded/downloaded: must be from 0 to 2^53-1');
     const family = ip.length === 4 ? 4 : 6;
     const cap = family === 4 ? MAX_PEERS_V4 : MAX_PEERS_V6;
     const claimed = a.ip !== 0 && family === 4 ? Buffer.from([a.ip >>> 24, (a.ip >>> 16) & 0xff, (a.ip >>> 8) & 0xff, a.ip & 0xff]) : undefined;

@@ -62,7 +62,8 @@ export class MemoryStore implements TrackerStore {
       terms = verdict.terms;
     }
     const userId = a.access?.userId ?? 0;
-    const previous = userId > 0 ? this.swapTotals(key, userId, a, now) : undefined;
+    const swapped = userId > 0 ? this.swapTotals(key, userId, a, now) : undefined;
+    const previous = swapped?.previous;
     let torrent = this.torrents.get(key);
 
     if (a.event === 'stopped') {
@@ -81,9 +82,12 @@ export class MemoryStore implements TrackerStore {
     const own4 = a.v4 ? this.upsert(torrent, 4, a.v4, a, now, userId) : undefined;
     const own6 = a.v6 ? this.upsert(torrent, 6, a.v6, a, now, userId) : undefined;
     const wasSeeder = (own4?.wasSeeder ?? false) || (own6?.wasSeeder ?? false);
-    const snatched = a.event === 'completed' && !wasSeeder;
+    const counted = a.event === 'completed' && !wasSeeder;
+    // A retried announce reports the snatch its first run counted (and counts none of its own).
+    const snatched = swapped?.retriedSnatch ?? counted;
+    if (counted && swapped && swapped.retriedSnatch === undefined) this.totals.get(`${key}${userId}:${a.peerId.toString('latin1')}`)!.snatched = true;
     let snatch = this.snatches.get(key);
-    if (snatched) {
+    if (counted) {
       if (!snatch) {
         snatch = new SnatchRecord(key);
         this.snatches.set(key, snatch);
@@ -148,17 +152,22 @@ export class MemoryStore implements TrackerStore {
     clearInterval(this.reapTimer);
   }
 
-  /** Private mode: returns the totals this peer reported last (null if none) and keeps the new ones. */
-  private swapTotals(torrentKey: string, userId: number, a: SwarmAnnounce, now: number): { uploaded: number; downloaded: number } | null {
+  /**
+   * Private mode: returns the totals this peer reported last (null if none) and keeps the new ones; the
+   * same announce again (same id) gets the first answer back, snatch included.
+   */
+  private swapTotals(torrentKey: string, userId: number, a: SwarmAnnounce, now: number): { previous: { uploaded: number; downloaded: number } | null; retriedSnatch?: boolean } {
     const key = `${torrentKey}${userId}:${a.peerId.toString('latin1')}`;
+    const announceId = a.access?.announceId ?? '';
     let record = this.totals.get(key);
+    if (record && announceId !== '' && record.announceId === announceId) return { previous: record.previous, retriedSnatch: record.snatched };
     const previous = record ? { uploaded: record.uploaded, downloaded: record.downloaded } : null;
     if (a.event === 'stopped') {
       if (record) {
         this.totals.delete(key);
         this.totalsAges.unlink(record);
       }
-      return previous;
+      return { previous };
     }
     if (!record) {
       record = new TotalsRecord(key);
@@ -170,7 +179,10 @@ export class MemoryStore implements TrackerStore {
     record.uploaded = a.access?.uploaded ?? 0;
     record.downloaded = a.access?.downloaded ?? 0;
     record.touched = now;
-    return previous;
+    record.announceId = announceId;
+    record.previous = previous;
+    record.snatched = false; // set once the snatch is known
+    return { previous };
   }
 
   private upsert(torrent: Torrent, family: Family, addr: Buffer, a: SwarmAnnounce, now: number, userId: number): { peer: Peer; addr: Buffer; wasSeeder: boolean } {

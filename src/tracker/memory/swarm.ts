@@ -137,6 +137,10 @@ export class TotalsRecord {
   uploaded = 0;
   downloaded = 0;
   touched = 0;
+  /** What the announce that stored these answered, so that the same announce again answers the same. */
+  announceId = '';
+  previous: { uploaded: number; downloaded: number } | null = null;
+  snatched = false;
   prev: TotalsRecord | null = null;
   next: TotalsRecord | null = null;
 

@@ -103,6 +103,7 @@ export class RedisStore implements TrackerStore {
         userId > 0 ? userBytes(userId) : NO_USER,
         userId > 0 ? a.peerId : NO_USER,
         userId > 0 ? `${access!.uploaded ?? 0}:${access!.downloaded ?? 0}` : '',
+        userId > 0 ? (access!.announceId ?? '') : '',
       ),
     );
     const [complete, incomplete, downloaded, peers4, peers6, refusal, snatched, previous, torrentId, up, down, freeleech] = reply;
