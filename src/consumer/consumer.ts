@@ -8,8 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { retryDelay } from '../backend/stream/backoff.js';
-import { decodeEntries, type StreamEntry } from './decode.js';
-import { applyBatch, createSchema, pruneAppliedIds } from './postgres.js';
+import { clean, decodeEntries, type StreamEntry } from './decode.js';
+import { applyBatch, type BatchOutcome, createSchema, pruneAppliedIds } from './postgres.js';
 import type { GroupMember } from './stream.js';
 
 export interface ConsumerOptions {
@@ -63,7 +63,9 @@ export class Consumer {
     let failures = 0;
     while (!this.stopped) {
       try {
-        if (Date.now() >= nextPrune) {
+        // Not before its own pending entries are applied: a batch committed but never acknowledged by a
+        // run that died long ago must still find its ids.
+        if (pendingAfter === null && Date.now() >= nextPrune) {
           const pruned = await pruneAppliedIds(pool);
           if (pruned > 0) this.options.logger.info({ pruned }, 'pruned old applied ids');
           nextPrune = Date.now() + pruneEveryMs;
@@ -112,7 +114,15 @@ export class Consumer {
 
   private async apply(entries: StreamEntry[]): Promise<void> {
     const decoded = decodeEntries(entries);
-    const outcome = await applyBatch(this.options.pool, decoded);
+    let outcome: BatchOutcome;
+    try {
+      outcome = await applyBatch(this.options.pool, decoded);
+    } catch (error) {
+      // A record the database refuses (a total beyond bigint) would fail its batch forever and stop
+      // everyone's accounting: find it, one entry at a time, and set it aside.
+      if (!isDataError(error)) throw error;
+      outcome = await this.applyOneByOne(entries);
+    }
     await this.options.member.done(entries.map((e) => e.streamId));
     this.totals.applied += outcome.applied;
     this.totals.duplicates += outcome.duplicates;
@@ -121,6 +131,24 @@ export class Consumer {
       this.options.logger.warn({ count: outcome.deadLetters, first: decoded.deadLetters[0] }, 'malformed stream entries set aside in dead_letters');
     }
     this.options.logger.debug({ entries: entries.length, ...outcome }, 'batch applied');
+  }
+
+  private async applyOneByOne(entries: StreamEntry[]): Promise<BatchOutcome> {
+    const sum: BatchOutcome = { applied: 0, duplicates: 0, deadLetters: 0 };
+    for (const entry of entries) {
+      let outcome: BatchOutcome;
+      try {
+        outcome = await applyBatch(this.options.pool, decodeEntries([entry]));
+      } catch (error) {
+        if (!isDataError(error)) throw error;
+        const reason = clean(`the database refused the record: ${(error as Error).message}`);
+        outcome = await applyBatch(this.options.pool, { records: [], deadLetters: [{ streamId: entry.streamId, fields: entry.fields?.map(clean) ?? null, error: reason }] });
+      }
+      sum.applied += outcome.applied;
+      sum.duplicates += outcome.duplicates;
+      sum.deadLetters += outcome.deadLetters;
+    }
+    return sum;
   }
 
   private async retrying(what: string, work: () => Promise<void>): Promise<void> {
@@ -145,4 +173,10 @@ export class Consumer {
     this.lastErrorLog = now;
     this.options.logger.error({ err: error }, `${what} failed; retrying`);
   }
+}
+
+/** PostgreSQL's class 22, data exceptions (such as 22003, numeric value out of range): the data is at fault, not the connection. */
+function isDataError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('22');
 }

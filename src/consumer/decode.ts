@@ -25,7 +25,7 @@ export interface Decoded {
 
 // PostgreSQL text cannot hold NUL: an id with one would fail every transaction it is in.
 const NUL = '\u0000';
-const clean = (text: string): string => text.replaceAll(NUL, '\uFFFD');
+export const clean = (text: string): string => text.replaceAll(NUL, '\uFFFD');
 
 export function decodeEntries(entries: StreamEntry[]): Decoded {
   const records: AccountingRecord[] = [];

@@ -151,6 +151,30 @@ describe('reference consumer', { skip: missing ?? false }, () => {
       assert.deepEqual(await admin.xpending(stream, 'accounting'), [0, null, null, null]);
     }));
 
+  it('sets aside a record the database refuses (a total beyond bigint) instead of retrying its batch forever', () =>
+    withScene(async (stream, db) => {
+      await createSchema(db.pool);
+      // User 1's total is a hair below bigint's limit: any further upload overflows it.
+      await db.pool.query('INSERT INTO users (id, uploaded, downloaded) VALUES (1, 9223372036854775000, 0)');
+      const poison = makeRecord(0, 'poison', { userId: 1, uploaded: 10_000 });
+      const others = Array.from({ length: 20 }, (_, i) => makeRecord(i + 1, 'poison', { userId: 2 + (i % 3) }));
+      await add(stream, toFields(others[0]!));
+      await add(stream, toFields(poison));
+      for (const r of others.slice(1)) await add(stream, toFields(r));
+      const c = run(stream, db, { batchSize: 50 });
+      await waitUntil('the stream applied', drained(stream));
+      await c.stop();
+      assert.equal(await countRows(db.pool, 'dead_letters'), 1);
+      const [letter] = (await db.pool.query('SELECT error, fields FROM dead_letters')).rows;
+      assert.match(letter.error, /database refused the record: .*out of range/);
+      assert.ok(JSON.stringify(letter.fields).includes(poison.id));
+      assert.equal(await countRows(db.pool, 'applied_ids'), 20, 'every other record is applied');
+      const users = (await db.pool.query('SELECT id, uploaded FROM users ORDER BY id')).rows.map((r) => [Number(r.id), String(r.uploaded)]);
+      assert.deepEqual(users[0], [1, '9223372036854775000'], 'the refused record left no trace');
+      const expected = expectedTotals(others).users;
+      for (const u of expected) assert.ok(users.some(([id, up]) => id === u.id && up === String(u.uploaded)), `user ${u.id}`);
+    }));
+
   it('takes over what a dead consumer read and never acknowledged, once claim_idle has passed (XAUTOCLAIM)', () =>
     withScene(async (stream, db) => {
       const records = Array.from({ length: 120 }, (_, i) => makeRecord(i, 'orphan'));

@@ -188,15 +188,19 @@ export class StreamBackend implements Backend {
   private connected(): Promise<void> {
     if (this.client.status === 'ready') return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.client.off('ready', onReady);
-        reject(new Error(`Redis not connected within command_timeout (${this.params.commandTimeout} ms)`));
-      }, this.params.commandTimeout);
-      const onReady = (): void => {
+      const done = (error?: Error): void => {
         clearTimeout(timer);
-        resolve();
+        this.client.off('ready', onReady);
+        this.stop.signal.removeEventListener('abort', onStop);
+        if (error) reject(error);
+        else resolve();
       };
+      const timer = setTimeout(() => done(new Error(`Redis not connected within command_timeout (${this.params.commandTimeout} ms)`)), this.params.commandTimeout);
+      const onReady = (): void => done();
+      // close() must not leave this timer holding the process open.
+      const onStop = (): void => done(new Error('the redis-stream backend closed'));
       this.client.once('ready', onReady);
+      this.stop.signal.addEventListener('abort', onStop);
     });
   }
 
