@@ -2,9 +2,10 @@
  * The redis driver's catalogue. Torrent registrations and allow/deny membership live in each swarm's
  * own hash slot (the announce script reads them: no extra round trip). Users, approved clients and the
  * freeleech switch are cached in process; every change is published on a channel, and each replica
- * drops what it cached within a round trip of the change. A replica that lost its subscription (a
- * reconnect) drops everything, because it may have missed messages; a slow refresh bounds staleness
- * even so.
+ * drops what it cached within a round trip of the change. Pub/sub delivers at most once, so every
+ * change also bumps a counter and each message carries its number: a replica that finds, a second
+ * later, a change whose message never came (a reconnect, a Cluster subscriber moving to another node)
+ * drops everything it cached.
  */
 import type { Logger } from 'pino';
 import { type Catalogue, CatalogueConflict, type ClientEntry, type HashList, matchesPrefix, type TorrentEntry, type User } from '../catalogue.js';
@@ -17,6 +18,8 @@ const USER_TTL_MS = 60_000;
 /** Unknown passkeys are remembered briefly, so that a client hammering with a bad one costs no Redis. */
 const UNKNOWN_TTL_MS = 5_000;
 const SHARED_REFRESH_MS = 30_000;
+/** How often the change counter is read; a missed message is noticed within two of these. */
+const VERSION_CHECK_MS = 1000;
 
 interface Cached {
   user: User | null;
@@ -45,6 +48,13 @@ export class RedisCatalogue implements Catalogue {
   private freeleech = false;
   private readonly subscriber: RedisClient;
   private readonly refreshTimer: NodeJS.Timeout;
+  private readonly versionTimer: NodeJS.Timeout;
+  /** Every change up to this number has been heard (null until the counter is first read). */
+  private heardUpTo: number | null = null;
+  /** Changes heard out of order, above heardUpTo. */
+  private readonly heardAbove = new Set<number>();
+  /** The counter at the last check, if it was ahead of what had been heard then. */
+  private ahead: number | null = null;
 
   constructor(
     private readonly client: RedisClient,
@@ -55,15 +65,15 @@ export class RedisCatalogue implements Catalogue {
     this.subscriber = (client.duplicate as () => RedisClient).call(client);
     client.on('ready', () => void this.reloadShared());
     this.subscriber.on('error', () => undefined); // the main connection logs Redis errors
-    this.subscriber.on('message', (_channel: string, message: string) => this.invalidate(message));
-    this.subscriber.on('ready', () => {
-      this.generation++;
-      this.users.clear();
-      void this.reloadShared();
-    });
+    this.subscriber.on('message', (_channel: string, message: string) => this.onMessage(message));
+    this.subscriber.on('ready', () => this.dropAll());
     this.subscriber.subscribe(this.keys.channel).catch(() => undefined); // resubscribed on every reconnect
     this.refreshTimer = setInterval(() => void this.reloadShared(), SHARED_REFRESH_MS);
     this.refreshTimer.unref();
+    this.versionTimer = setInterval(() => void this.checkVersion(), VERSION_CHECK_MS);
+    this.versionTimer.unref();
+    // The baseline now, while nothing is cached: a change missed later is then told from one made before.
+    void this.checkVersion();
   }
 
   async userByPasskey(passkey: string): Promise<User | null> {
@@ -174,6 +184,7 @@ export class RedisCatalogue implements Catalogue {
 
   async close(): Promise<void> {
     clearInterval(this.refreshTimer);
+    clearInterval(this.versionTimer);
     this.subscriber.disconnect();
   }
 
@@ -187,13 +198,52 @@ export class RedisCatalogue implements Catalogue {
     return user;
   }
 
-  private invalidate(message: string): void {
-    if (message.startsWith('u:')) {
+  /** "VERSION WHAT": WHAT is "u:PASSKEY" (a user), "clients" or "global". */
+  private onMessage(message: string): void {
+    const space = message.indexOf(' ');
+    const version = Number(message.slice(0, space));
+    const what = message.slice(space + 1);
+    if (what.startsWith('u:')) {
       this.generation++;
-      this.users.delete(message.slice(2));
+      this.users.delete(what.slice(2));
     } else {
       void this.reloadShared();
     }
+    if (this.heardUpTo === null || !Number.isSafeInteger(version) || version <= this.heardUpTo) return;
+    this.heardAbove.add(version);
+    while (this.heardAbove.delete(this.heardUpTo + 1)) this.heardUpTo++;
+    if (this.heardAbove.size > 10_000) this.dropAll(); // something is badly off: start afresh
+  }
+
+  /**
+   * A change counted a whole check ago whose message has still not come was missed: drop every cached
+   * entry. (Messages come within milliseconds; the second's grace keeps in-flight ones from counting.)
+   */
+  private async checkVersion(): Promise<void> {
+    let counter: number;
+    try {
+      counter = Number((await this.client.get(this.keys.version)) ?? 0);
+    } catch {
+      return; // Redis away: announces fail anyway, and a reconnect drops the caches
+    }
+    if (this.heardUpTo === null) {
+      this.heardUpTo = counter;
+      return;
+    }
+    if (this.ahead !== null && this.heardUpTo < this.ahead) {
+      this.logger.warn({ heard: this.heardUpTo, changes: counter }, 'catalogue change messages were missed; dropping cached users and clients');
+      this.dropAll();
+      this.heardUpTo = counter;
+    }
+    this.ahead = counter > this.heardUpTo ? counter : null;
+  }
+
+  private dropAll(): void {
+    this.generation++;
+    this.users.clear();
+    this.heardAbove.clear();
+    this.ahead = null;
+    void this.reloadShared();
   }
 
   private async reloadShared(): Promise<void> {
@@ -207,6 +257,7 @@ export class RedisCatalogue implements Catalogue {
   }
 
   private async publish(message: string): Promise<void> {
-    await this.client.publish(this.keys.channel, message);
+    const version = await this.client.incr(this.keys.version);
+    await this.client.publish(this.keys.channel, `${version} ${message}`);
   }
 }

@@ -44,4 +44,6 @@ export const catalogueKeys = (prefix: string) => ({
   list: (list: string) => `${prefix}list:${list}`,
   /** Pub/sub channel of catalogue changes, so every replica drops what it cached. */
   channel: `${prefix}catalogue`,
+  /** Counter of catalogue changes; each message carries its number, so a replica sees what it missed. */
+  version: `${prefix}catalogue:version`,
 });

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startAdminTracker, type AdminClient } from '../../helpers/admin.js';
 import { announcePath, decode, randomHash } from '../../helpers/http.js';
-import { redisMissing, startRedis, type RedisServer } from '../../helpers/redis.js';
+import { redisCli, redisMissing, startRedis, type RedisServer } from '../../helpers/redis.js';
 import { startTracker, type TestTracker } from '../../helpers/tracker.js';
 
 const missing = redisMissing();
@@ -18,10 +18,11 @@ describe('catalogue shared by replicas (redis driver)', { skip: missing ?? false
   let a: TestTracker & { admin: AdminClient };
   let b: TestTracker;
   const infoHash = randomHash();
+  const prefix = `cr${randomBytes(3).toString('hex')}:`;
 
   before(async () => {
     redis = await startRedis();
-    const config = { private_enabled: true, approved_clients_only: true, tracker: { driver: 'redis', params: { url: redis.url, prefix: `cr${randomBytes(3).toString('hex')}:` } } };
+    const config = { private_enabled: true, approved_clients_only: true, tracker: { driver: 'redis', params: { url: redis.url, prefix } } };
     a = await startAdminTracker(config);
     b = await startTracker(config);
     assert.equal((await a.admin.put('/clients/-qB46', { name: 'qBittorrent 4.6' })).status, 201);
@@ -92,5 +93,20 @@ describe('catalogue shared by replicas (redis driver)', { skip: missing ?? false
     assert.match((await failureOn(b, passkey))!, /unregistered/);
     await a.admin.put(`/torrents/${infoHash.toString('hex')}`, { id: 1 });
     assert.equal(await failureOn(b, passkey), undefined);
+  });
+
+  it('a change whose message was lost still reaches the other replica, within two counter checks', async () => {
+    const passkey = randomBytes(16).toString('hex');
+    await a.admin.put('/users/505', { passkey });
+    await within1s(async () => (await failureOn(b, passkey)) === undefined, 'a new user');
+    // What the API does, minus the message: the change and the counter, as if pub/sub had dropped it.
+    await redisCli(redis.port, 'HSET', `${prefix}u:${passkey}`, 'en', '0');
+    await redisCli(redis.port, 'INCR', `${prefix}catalogue:version`);
+    const started = Date.now();
+    while (!/disabled/.test((await failureOn(b, passkey)) ?? '')) {
+      assert.ok(Date.now() - started < 3000, 'the missed change is noticed within about two seconds');
+      await sleep(50);
+    }
+    console.log(`# a change without its message was seen after ${Date.now() - started} ms`);
   });
 });
