@@ -59,6 +59,11 @@ export class StreamBackend implements Backend {
     // Behind records already waiting, a new one waits too, or it would overtake them.
     if (this.buffer.full || this.blocked.length > 0) {
       if (this.params.overflow === 'block') {
+        // At most buffer_limit announces wait: beyond, waiting would only hold more memory.
+        if (this.blocked.length >= this.params.bufferLimit) {
+          this.metrics?.dropped();
+          return;
+        }
         this.metrics?.blocked();
         return new Promise<void>((resolve, reject) => {
           const waiting: Blocked = { fields, resolve, reject, timer: setTimeout(() => this.giveUp(waiting), this.params.blockTimeout) };
