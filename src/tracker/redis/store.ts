@@ -66,13 +66,15 @@ export class RedisStore implements TrackerStore {
     private readonly params: RedisParams,
     private readonly ctx: DriverContext,
   ) {
-    this.catalogue = new RedisCatalogue(client, params, ctx.logger);
     // A fixed number of keys per command: a variable count breaks auto-pipelining on Cluster.
     // One script, two commands: exact subnet mode passes the four index keys as well.
     client.defineCommand('trackerAnnounce', { numberOfKeys: KEYS_PER_SWARM, lua: lua('announce') });
     client.defineCommand('trackerAnnounceIndexed', { numberOfKeys: KEYS_PER_SWARM_INDEXED, lua: lua('announce') });
     client.defineCommand('trackerScrape', { numberOfKeys: SCRAPE_KEYS, lua: lua('scrape'), readOnly: true });
     this.scripted = client as unknown as ScriptedClient;
+    // Only now: the catalogue sends commands at once, and an auto-pipeline created before the scripts
+    // were defined would not know them.
+    this.catalogue = new RedisCatalogue(client, params, ctx.logger);
   }
 
   async announce(a: SwarmAnnounce): Promise<SwarmResult> {
