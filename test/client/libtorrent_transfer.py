@@ -78,7 +78,9 @@ while time.time() < deadline:
     if time.time() - last_reannounce > 2 and seed_handle.status().is_seeding:
         leech_handle.force_reannounce(0, -1, lt.reannounce_flags_t.ignore_min_interval)
         last_reannounce = time.time()
-    time.sleep(0.05)
+    # Polled often: on loopback the whole transfer can begin and end within a few tens of milliseconds,
+    # and a connection is only seen (with its peer source) while it lasts.
+    time.sleep(0.002)
 
 # The leecher's "completed" announce follows completion: wait until the tracker has answered an
 # announce of the leecher's made after it finished (a forced one, queued behind "completed").
