@@ -1,9 +1,11 @@
 /**
  * The Kubernetes manifests, checked offline: every object against the Kubernetes schemas
  * (kubernetes-models), every kustomization's files present, the ConfigMap's config.json (with the
- * Secret's overrides) through the tracker's own validation, and the operational settings that matter.
+ * Secret's overrides) through the tracker's own validation, the operational settings that matter, and
+ * a real `kubectl kustomize` rendering of the base and the Redis Cluster overlay.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -12,12 +14,13 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config/config.js';
 import { parseRedisParams } from '../../src/tracker/redis/params.js';
+import { toolMissing } from '../helpers/tools.js';
 
 const require = createRequire(import.meta.url);
 const K8S = fileURLToPath(new URL('../../../k8s/', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-type Manifest = { apiVersion: string; kind: string; metadata: { name: string }; [key: string]: any };
+type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; [key: string]: any };
 
 function yamlFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -30,7 +33,8 @@ const manifests = new Map<string, Manifest[]>();
 for (const file of yamlFiles(K8S)) {
   manifests.set(file, parseAllDocuments(readFileSync(file, 'utf8')).map((doc) => doc.toJS() as Manifest).filter(Boolean));
 }
-const base = [...manifests.entries()].filter(([file]) => !file.includes('redis-cluster')).flatMap(([, docs]) => docs);
+const base = [...manifests.entries()].filter(([file]) => file.includes(`${join(K8S, 'base')}/`)).flatMap(([, docs]) => docs);
+const kubectlMissing = toolMissing('kubectl (kustomize)', 'kubernetes-client', [['kubectl', ['version', '--client']]]);
 const find = (kind: string, name: string): Manifest => {
   const found = base.find((m) => m.kind === kind && m.metadata?.name === name);
   assert.ok(found, `${kind}/${name} is missing`);
@@ -61,9 +65,22 @@ describe('k8s manifests', () => {
         for (const patch of doc.patches ?? []) if (patch.path) assert.ok(existsSync(join(dir, patch.path)), `${file}: ${patch.path}`);
       }
     }
-    const listed = (manifests.get(join(K8S, 'kustomization.yaml'))![0]!.resources as string[]).sort();
-    const present = readdirSync(K8S).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort();
+    const listed = (manifests.get(join(K8S, 'base', 'kustomization.yaml'))![0]!.resources as string[]).sort();
+    const present = readdirSync(join(K8S, 'base')).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort();
     assert.deepEqual(listed, present, 'every manifest is in the kustomization');
+  });
+
+  it('render with kustomize, the base and the Redis Cluster overlay alike', { skip: kubectlMissing ?? false }, () => {
+    const render = (dir: string): Manifest[] =>
+      parseAllDocuments(execFileSync('kubectl', ['kustomize', join(K8S, dir)], { encoding: 'utf8' })).map((doc) => doc.toJS() as Manifest);
+    const kinds = (docs: Manifest[]): string[] => docs.map((d) => `${d.kind}/${d.metadata.name}`).sort();
+    const whole = render('.');
+    assert.ok(kinds(whole).includes('StatefulSet/redis') && kinds(whole).includes('Deployment/tracker'), kinds(whole).join(' '));
+    assert.ok(whole.every((d) => d.kind === 'Namespace' || d.metadata.namespace === 'tracker'), 'every object in the tracker namespace');
+    const clustered = render('redis-cluster');
+    assert.ok(!kinds(clustered).includes('StatefulSet/redis') && !kinds(clustered).includes('Service/redis'), 'no single-node Redis');
+    const secret = clustered.find((d) => d.kind === 'Secret')!;
+    assert.equal(parseRedisParams(JSON.parse(secret.stringData.TRACKER_TRACKER_PARAMS)).cluster?.length, 3);
   });
 
   it("the ConfigMap's config.json, with the Secret's overrides, passes the tracker's own validation", () => {
