@@ -13,6 +13,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config/config.js';
+import { parseStreamParams } from '../../src/backend/stream/params.js';
 import { parseRedisParams } from '../../src/tracker/redis/params.js';
 import { toolMissing } from '../helpers/tools.js';
 
@@ -81,6 +82,27 @@ describe('k8s manifests', () => {
     assert.ok(!kinds(clustered).includes('StatefulSet/redis') && !kinds(clustered).includes('Service/redis'), 'no single-node Redis');
     const secret = clustered.find((d) => d.kind === 'Secret')!;
     assert.equal(parseRedisParams(JSON.parse(secret.stringData.TRACKER_TRACKER_PARAMS)).cluster?.length, 3);
+  });
+
+  it('the accounting overlay runs private trackers writing to the stream, and a consumer reading it', { skip: kubectlMissing ?? false }, () => {
+    const docs = parseAllDocuments(execFileSync('kubectl', ['kustomize', join(K8S, 'accounting')], { encoding: 'utf8' })).map((doc) => doc.toJS() as Manifest);
+    const get = (kind: string, name: string): Manifest => docs.find((d) => d.kind === kind && d.metadata.name === name)!;
+    const json = JSON.parse(get('ConfigMap', 'tracker-config').data['config.json']);
+    const secrets = get('Secret', 'tracker-secrets').stringData as Record<string, string>;
+    const tracker = loadConfig({ config: json, env: secrets });
+    assert.equal(tracker.private_enabled, true);
+    assert.equal(tracker.backend.driver, 'redis-stream');
+    const stream = parseStreamParams(tracker.backend.params);
+    assert.equal(stream.url, parseRedisParams(tracker.tracker.params).url, 'the stream lives in the trackers\' Redis');
+    const consumer = get('Deployment', 'consumer');
+    const container = consumer.spec.template.spec.containers[0];
+    assert.deepEqual(container.command, ['node', 'dist/src/consumer/cli.js']);
+    assert.deepEqual(container.envFrom.map((e: { secretRef: { name: string } }) => e.secretRef.name), ['tracker-secrets', 'consumer-secrets']);
+    const consumerConfig = loadConfig({ config: json, env: { ...secrets, ...(get('Secret', 'consumer-secrets').stringData as Record<string, string>), TRACKER_CONSUMER_NAME: 'consumer-0' } });
+    assert.deepEqual(parseStreamParams(consumerConfig.backend.params), stream, 'the consumer reads the stream the trackers write');
+    assert.match(consumerConfig.consumer.postgres_url, /^postgres:\/\//);
+    assert.equal(consumer.spec.template.spec.securityContext.runAsNonRoot, true);
+    assert.equal(container.securityContext.readOnlyRootFilesystem, true);
   });
 
   it("the ConfigMap's config.json, with the Secret's overrides, passes the tracker's own validation", () => {
