@@ -75,13 +75,18 @@ export class MemoryCatalogue implements Catalogue {
 
   async putClient(client: ClientEntry): Promise<void> {
     this.clients.set(client.prefix, { ...client });
-    this.clientPrefixes = [...this.clients.keys()].map((prefix) => Buffer.from(prefix, 'latin1'));
+    this.indexClients();
   }
 
   async deleteClient(prefix: string): Promise<boolean> {
     const removed = this.clients.delete(prefix);
-    this.clientPrefixes = [...this.clients.keys()].map((p) => Buffer.from(p, 'latin1'));
+    this.indexClients();
     return removed;
+  }
+
+  /** The prefixes as bytes, which approvedClient() compares on the hot path. */
+  private indexClients(): void {
+    this.clientPrefixes = [...this.clients.keys()].map((prefix) => Buffer.from(prefix, 'latin1'));
   }
 
   async listHashes(list: HashList): Promise<Buffer[]> {

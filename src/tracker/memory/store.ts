@@ -85,7 +85,7 @@ export class MemoryStore implements TrackerStore {
     const counted = a.event === 'completed' && !wasSeeder;
     // A retried announce reports the snatch its first run counted (and counts none of its own).
     const snatched = swapped?.retriedSnatch ?? counted;
-    if (counted && swapped && swapped.retriedSnatch === undefined) this.totals.get(`${key}${userId}:${a.peerId.toString('latin1')}`)!.snatched = true;
+    if (counted && swapped?.record) swapped.record.snatched = true;
     let snatch = this.snatches.get(key);
     if (counted) {
       if (!snatch) {
@@ -156,7 +156,12 @@ export class MemoryStore implements TrackerStore {
    * Private mode: returns the totals this peer reported last (null if none) and keeps the new ones; the
    * same announce again (same id) gets the first answer back, snatch included.
    */
-  private swapTotals(torrentKey: string, userId: number, a: SwarmAnnounce, now: number): { previous: { uploaded: number; downloaded: number } | null; retriedSnatch?: boolean } {
+  private swapTotals(
+    torrentKey: string,
+    userId: number,
+    a: SwarmAnnounce,
+    now: number,
+  ): { previous: { uploaded: number; downloaded: number } | null; retriedSnatch?: boolean; record?: TotalsRecord } {
     const key = `${torrentKey}${userId}:${a.peerId.toString('latin1')}`;
     const announceId = a.access?.announceId ?? '';
     let record = this.totals.get(key);
@@ -181,8 +186,8 @@ export class MemoryStore implements TrackerStore {
     record.touched = now;
     record.announceId = announceId;
     record.previous = previous;
-    record.snatched = false; // set once the snatch is known
-    return { previous };
+    record.snatched = false; // the caller sets it once the snatch is known
+    return { previous, record };
   }
 
   private upsert(torrent: Torrent, family: Family, addr: Buffer, a: SwarmAnnounce, now: number, userId: number): { peer: Peer; addr: Buffer; wasSeeder: boolean } {
