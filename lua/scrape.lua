@@ -6,18 +6,17 @@ KEYS[1]  seeders, IPv4     ZSET (see announce.lua)
 KEYS[2]  leechers, IPv4    ZSET
 KEYS[3]  seeders, IPv6     ZSET
 KEYS[4]  leechers, IPv6    ZSET
-KEYS[5]  torrent           HASH  field "d" = snatches
+KEYS[5]  snatches          HASH  field "d" = snatches
 ARGV[1]  peer TTL, seconds
 Reply: { complete, incomplete, downloaded }
 ]]
-local time = redis.call('TIME')
--- Live as announce.lua counts them: last seen (whole seconds) within the TTL plus a second.
-local cutoff = tonumber(time[1]) + tonumber(time[2]) / 1000000 - tonumber(ARGV[1]) - 1
-local function live(key)
-  return redis.call('ZCOUNT', key, cutoff, '+inf')
+-- Live as announce.lua counts them: last seen (whole seconds) no earlier than TTL seconds before now.
+local live = tonumber(redis.call('TIME')[1]) - tonumber(ARGV[1])
+local function count(key)
+  return redis.call('ZCOUNT', key, live, '+inf')
 end
 return {
-  live(KEYS[1]) + live(KEYS[3]),
-  live(KEYS[2]) + live(KEYS[4]),
+  count(KEYS[1]) + count(KEYS[3]),
+  count(KEYS[2]) + count(KEYS[4]),
   tonumber(redis.call('HGET', KEYS[5], 'd') or '0'),
 }

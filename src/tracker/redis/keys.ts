@@ -3,27 +3,29 @@
  * touches one Cluster slot (raw bytes could contain "{" or "}"). Catalogue keys outside a swarm are
  * read only by the management API and by cache misses, never per announce.
  */
-export const KEYS_PER_SWARM = 8;
-/** Exact subnet mode adds a lexicographic index per peer set. */
-export const KEYS_PER_SWARM_INDEXED = 12;
-
 function tagOf(prefix: string, infoHash: Buffer): string {
   return `${prefix}{${infoHash.toString('hex')}}:`;
 }
 
 /**
- * seeders v4, leechers v4, seeders v6, leechers v6, snatch hash, torrent registration and list
- * membership, private mode's last reported totals and their ages.
+ * What every announce touches: seeders v4, leechers v4, seeders v6, leechers v6, the snatch hash,
+ * and the torrent's registration and list membership. Scrape reads the first five.
  */
 export function swarmKeys(prefix: string, infoHash: Buffer): string[] {
   const tag = tagOf(prefix, infoHash);
-  return [tag + 's4', tag + 'l4', tag + 's6', tag + 'l6', tag + 'm', tag + 't', tag + 'p', tag + 'pa'];
+  return [tag + 's4', tag + 'l4', tag + 's6', tag + 'l6', tag + 'm', tag + 't'];
 }
 
-/** swarmKeys, then the indexes of the four peer sets. */
-export function indexedSwarmKeys(prefix: string, infoHash: Buffer): string[] {
+/** Exact subnet mode: a lexicographic index per peer set, in swarmKeys' order. */
+export function indexKeys(prefix: string, infoHash: Buffer): string[] {
   const tag = tagOf(prefix, infoHash);
-  return [...swarmKeys(prefix, infoHash), tag + 'xs4', tag + 'xl4', tag + 'xs6', tag + 'xl6'];
+  return [tag + 'xs4', tag + 'xl4', tag + 'xs6', tag + 'xl6'];
+}
+
+/** Private mode: each peer's last reported totals, and their ages. */
+export function totalsKeys(prefix: string, infoHash: Buffer): string[] {
+  const tag = tagOf(prefix, infoHash);
+  return [tag + 'p', tag + 'pa'];
 }
 
 /** The torrent's registration and list membership (HASH: id, up, down, fl, allow, deny). */

@@ -32,8 +32,6 @@ export interface RedisParams extends RedisConnectionParams {
   prefix: string;
   /** Extra attempts for a command that failed on a broken connection, within the command timeout. */
   retries: number;
-  /** Swarm size above which selection takes a random window instead of ZRANDMEMBER. */
-  windowThreshold: number;
   /** Seconds the torrent hash (snatch count) lives after its last announce; 0 keeps it. */
   torrentTtl: number;
   /** Cluster: send scrapes to replicas. */
@@ -61,7 +59,6 @@ export const REDIS_PARAM_DOCS: Record<string, string> = {
   prefix: 'prefix of every key (default "t:")',
   command_timeout: 'milliseconds before a Redis command fails (default 500)',
   retries: 'extra attempts after a connection error, within command_timeout (default 1)',
-  window_threshold: 'swarm size above which peers are picked from a random window instead of ZRANDMEMBER (default 10000)',
   torrent_ttl: 'seconds a torrent\'s snatch count outlives its last announce; 0 keeps it (default 30 days)',
   scrape_from_replicas: 'Cluster: answer scrapes from replicas (default false)',
   user_cache_size: 'private mode: users cached in each process by passkey, least recently used dropped first (default 100000)',
@@ -143,7 +140,6 @@ export function parseRedisParams(raw: Record<string, unknown>): RedisParams {
     commandTimeout: 500,
     connectTimeout: 2000,
     retries: 1,
-    windowThreshold: 10_000,
     torrentTtl: 30 * 86400,
     scrapeFromReplicas: false,
     subnetIndex: false,
@@ -157,7 +153,6 @@ export function parseRedisParams(raw: Record<string, unknown>): RedisParams {
         if (/[{}]/.test(params.prefix)) read.fail(key, 'must not contain { or } (keys carry their own hash tag)');
         break;
       case 'retries': params.retries = read.integer(key, value, 0, 5); break;
-      case 'window_threshold': params.windowThreshold = read.integer(key, value, 100, 10_000_000); break;
       case 'user_cache_size': params.userCacheSize = read.integer(key, value, 1, 10_000_000); break;
       case 'torrent_ttl': params.torrentTtl = read.integer(key, value, 0, 10 * 365 * 86400); break;
       case 'scrape_from_replicas': params.scrapeFromReplicas = read.bool(key, value); break;

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { indexedSwarmKeys, swarmKeys } from '../../../src/tracker/redis/keys.js';
+import { indexKeys, swarmKeys, totalsKeys } from '../../../src/tracker/redis/keys.js';
 import { parseRedisParams } from '../../../src/tracker/redis/params.js';
 
 describe('redis driver parameters', () => {
   it('has defaults and reads every mode', () => {
     const d = parseRedisParams({});
-    assert.deepEqual([d.prefix, d.commandTimeout, d.retries, d.windowThreshold, d.subnetIndex], ['t:', 500, 1, 10_000, false]);
+    assert.deepEqual([d.prefix, d.commandTimeout, d.retries, d.subnetIndex], ['t:', 500, 1, false]);
     assert.deepEqual(parseRedisParams({ cluster: ['10.0.0.1:7000', '[::1]:7001'] }).cluster, [{ host: '10.0.0.1', port: 7000 }, { host: '::1', port: 7001 }]);
     const s = parseRedisParams({ sentinels: ['127.0.0.1:26379'], name: 'mymaster', password: 'x' });
     assert.deepEqual([s.sentinels, s.name, s.password], [[{ host: '127.0.0.1', port: 26379 }], 'mymaster', 'x']);
@@ -31,9 +31,8 @@ describe('redis driver parameters', () => {
 
   it('puts every key of a swarm under the hash tag of the hex info hash', () => {
     const hash = Buffer.from('7b7d' + '00'.repeat(18), 'hex'); // raw "{" and "}" bytes
-    const keys = swarmKeys('t:', hash);
-    assert.deepEqual(keys, ['s4', 'l4', 's6', 'l6', 'm', 't', 'p', 'pa'].map((k) => `t:{7b7d${'00'.repeat(18)}}:${k}`));
-    assert.equal(indexedSwarmKeys('t:', hash).length, 12);
-    assert.ok(indexedSwarmKeys('t:', hash).every((k) => k.startsWith(`t:{7b7d${'00'.repeat(18)}}:`)));
+    const keys = [...swarmKeys('t:', hash), ...indexKeys('t:', hash), ...totalsKeys('t:', hash)];
+    const names = ['s4', 'l4', 's6', 'l6', 'm', 't', 'xs4', 'xl4', 'xs6', 'xl6', 'p', 'pa'];
+    assert.deepEqual(keys, names.map((k) => `t:{7b7d${'00'.repeat(18)}}:${k}`));
   });
 });
