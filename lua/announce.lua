@@ -42,8 +42,8 @@ Reply: { complete, incomplete, downloaded, peers4 (6-byte entries), peers6 (18-b
          down multiplier, freeleech ("" when unregistered) }
 ]]
 local flags, event, numwant, bits4, bits6, ttl, metaTtl, seed = struct.unpack('>BBHBBIII', ARGV[1])
-local function flag(bit_) return bit.band(flags, bit_) ~= 0 end
-local requireRegistered, requireAllowed = flag(8), flag(16)
+local band = bit.band
+local requireRegistered, requireAllowed = band(flags, 8) ~= 0, band(flags, 16) ~= 0
 
 -- Access first: a refused announce changes nothing. A public tracker without an allow list reads only
 -- the deny flag (usually of a key that does not exist).
@@ -60,22 +60,24 @@ if requireRegistered and not terms[3] then return { 0, 0, 0, '', '', 'unregister
 local s4, l4, s6, l6, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local user = ARGV[4] or ''
 local private = user ~= ''
-local exact = flag(32)
+local exact = band(flags, 32) ~= 0
 local addr4, addr6 = ARGV[2], ARGV[3]
 if private then
   if addr4 ~= '' then addr4 = addr4 .. user end
   if addr6 ~= '' then addr6 = addr6 .. user end
 end
 local stopped = event == 3
-local seeder = flag(1) or event == 1
+local seeder = band(flags, 1) ~= 0 or event == 1
 math.randomseed(seed)
 
 -- Scores are whole seconds (compact in a listpack). A peer last seen in second S is stale from second
 -- S + ttl + 1 on: between its TTL and a second after it, never early. TIME's seconds go into ZADD as
--- they came, a string: formatting numbers into commands is a measurable part of a call.
+-- they came, a string, and other numbers as "%d" strings: Lua would format them as "%.14g" or
+-- "%.17g", a measurable part of a call.
+local fmt = string.format
 local now = redis.call('TIME')[1]
-local stale = '(' .. (tonumber(now) - ttl)
-local keyTtl = tostring(ttl + 1)
+local stale = '(' .. fmt('%d', tonumber(now) - ttl)
+local keyTtl = fmt('%d', ttl + 1)
 
 -- The lexicographic index of each peer set, in exact subnet mode.
 local index = {}
@@ -100,11 +102,8 @@ end
 
 -- The family the announcer is in is written anyway. The other one is usually empty: one EXISTS
 -- instead of expiring and counting two sets.
-local function used(skey, lkey, addr)
-  if addr ~= '' then return true end
-  return redis.call('EXISTS', skey, lkey) > 0
-end
-local used4, used6 = used(s4, l4, addr4), used(s6, l6, addr6)
+local used4 = addr4 ~= '' or redis.call('EXISTS', s4, l4) > 0
+local used6 = addr6 ~= '' or redis.call('EXISTS', s6, l6) > 0
 if used4 then expire(s4); expire(l4) end
 if used6 then expire(s6); expire(l6) end
 
@@ -206,13 +205,14 @@ if used6 then ns6, nl6 = redis.call('ZCARD', s6), redis.call('ZCARD', l6) end
 -- Up to `take` members of `key` (of size n) from a random rank on, wrapping around at the end: every
 -- member is as likely to be in it. One or two ZRANGEs, never a read of the whole set for a part of
 -- it, and none of ZRANDMEMBER's copying (measured ~5x dearer at 100 members). The members come in
--- last-seen order, which says nothing a client could use.
+-- last-seen order, which says nothing a client could use. When the whole set is wanted: one ZRANGE,
+-- and a random rank to start from (the third value) for a caller that has to cut.
 local function window(key, n, take)
-  if take > n then take = n end
+  if take >= n then return redis.call('ZRANGE', key, '0', '-1'), nil, math.random(0, n - 1) end
   local start = math.random(0, n - 1)
   local stop = start + take - 1
-  if stop < n then return redis.call('ZRANGE', key, start, stop) end
-  return redis.call('ZRANGE', key, start, -1), redis.call('ZRANGE', key, 0, stop - n)
+  if stop < n then return redis.call('ZRANGE', key, fmt('%d', start), fmt('%d', stop)), nil, 0 end
+  return redis.call('ZRANGE', key, fmt('%d', start), '-1'), redis.call('ZRANGE', key, '0', fmt('%d', stop - n)), 0
 end
 
 -- The common case, public and without subnet ordering: the window as one string, the announcer cut
@@ -222,7 +222,7 @@ local function packedWindow(key, n, count, self, size)
   if count <= 0 or n == 0 then return '' end
   local take = count
   if self ~= '' then take = take + 1 end
-  local a, b = window(key, n, take)
+  local a, b, first = window(key, n, take)
   local packed = table.concat(a)
   local members = #a
   if b then
@@ -242,88 +242,98 @@ local function packedWindow(key, n, count, self, size)
       from = at + 1
     end
   end
-  if #packed > count * size then packed = string.sub(packed, 1, count * size) end
+  if #packed > count * size then
+    local cut = (first % (#packed / size)) * size
+    if cut > 0 then packed = string.sub(packed, cut + 1) .. string.sub(packed, 1, cut) end
+    packed = string.sub(packed, 1, count * size)
+  end
   return packed
 end
 
--- The general way. Appends up to `count` of `members` to `out`, skipping `self`, in private mode the
--- announcer's own user's peers, and in exact mode members already in `chosen` (only there can one
--- set be drawn from twice; seeders and leechers never share a member, and one window never repeats
--- one).
-local function keep(members, count, self, chosen, out)
-  local added = 0
-  for i = 1, #members do
-    if added >= count then return added end
-    local m = members[i]
-    if m ~= self and not (private and string.sub(m, -4) == user) and not (chosen and chosen[m]) then
-      out[#out + 1] = m
-      if chosen then
-        chosen[m] = true
-        chosen.size = chosen.size + 1
+-- The general way: private mode, exact mode, subnet ordering, leftover members. Defined only when
+-- needed: each closure costs an allocation, and garbage, on every call.
+local keep, sample, sampleRange, prefixRange, samePrefix, pack
+local function defineGeneralWay()
+  -- Appends up to `count` of `members` to `out`, from index `first` (0-based) on and around,
+  -- skipping `self`, in private mode the announcer's own user's peers, and in exact mode members
+  -- already in `chosen` (only there can one set be drawn from twice; seeders and leechers never
+  -- share a member, and one window never repeats one).
+  keep = function(members, count, self, chosen, out, first)
+    local total = #members
+    local added = 0
+    for k = 0, total - 1 do
+      if added >= count then break end
+      local m = members[(first + k) % total + 1]
+      if m ~= self and not (private and string.sub(m, -4) == user) and not (chosen and chosen[m]) then
+        out[#out + 1] = m
+        if chosen then
+          chosen[m] = true
+          chosen.size = chosen.size + 1
+        end
+        added = added + 1
       end
-      added = added + 1
     end
+    return added
   end
-  return added
-end
 
--- Appends up to `count` members of `key` (of size n) from a random window to `out`.
-local function sample(key, n, count, self, chosen, out)
-  if count <= 0 or n == 0 then return end
-  -- Draw just enough for what keep() may skip.
-  local take = count
-  if chosen then take = take + chosen.size end
-  if self ~= '' then take = take + 1 end
-  -- A user's other peers are skipped: draw a few more so that they rarely leave the answer short.
-  if private then take = take + 4 end
-  local a, b = window(key, n, take)
-  local added = keep(a, count, self, chosen, out)
-  if b then keep(b, count - added, self, chosen, out) end
-end
+  -- Appends up to `count` members of `key` (of size n) from a random window to `out`.
+  sample = function(key, n, count, self, chosen, out)
+    if count <= 0 or n == 0 then return end
+    -- Draw just enough for what keep() may skip.
+    local take = count
+    if chosen then take = take + chosen.size end
+    if self ~= '' then take = take + 1 end
+    -- A user's other peers are skipped: draw a few more so that they rarely leave the answer short.
+    if private then take = take + 4 end
+    local a, b, first = window(key, n, take)
+    local added = keep(a, count, self, chosen, out, first)
+    if b then keep(b, count - added, self, chosen, out, 0) end
+  end
 
--- Exact mode: up to `count` random members of the index `lexKey` within the prefix range [lo, hi].
-local function sampleRange(lexKey, lo, hi, count, self, chosen, out)
-  if count <= 0 then return end
-  local n = redis.call('ZLEXCOUNT', lexKey, lo, hi)
-  if n == 0 then return end
-  local take = count + 1
-  if private then take = take + 4 end
-  local start = 0
-  if n > take then start = math.random(0, n - take) end
-  keep(redis.call('ZRANGEBYLEX', lexKey, lo, hi, 'LIMIT', start, take), count, self, chosen, out)
-end
+  -- Exact mode: up to `count` random members of the index `lexKey` within the prefix range [lo, hi].
+  sampleRange = function(lexKey, lo, hi, count, self, chosen, out)
+    if count <= 0 then return end
+    local n = redis.call('ZLEXCOUNT', lexKey, lo, hi)
+    if n == 0 then return end
+    local take = count + 1
+    if private then take = take + 4 end
+    local start = 0
+    if n > take then start = math.random(0, n - take) end
+    keep(redis.call('ZRANGEBYLEX', lexKey, lo, hi, 'LIMIT', start, take), count, self, chosen, out, 0)
+  end
 
--- The index range of addresses sharing the first `bits` bits of `addr`.
-local function prefixRange(addr, bits)
-  local whole = math.floor(bits / 8)
-  local low = string.sub(addr, 1, whole)
-  local high = low
-  local rest = bits % 8
-  if rest > 0 then
+  -- The index range of addresses sharing the first `bits` bits of `addr`.
+  prefixRange = function(addr, bits)
+    local whole = math.floor(bits / 8)
+    local low = string.sub(addr, 1, whole)
+    local high = low
+    local rest = bits % 8
+    if rest > 0 then
+      local mask = 256 - 2 ^ (8 - rest)
+      local byte = band(string.byte(addr, whole + 1), mask)
+      low = low .. string.char(byte)
+      high = high .. string.char(byte + 255 - mask)
+    end
+    return '[' .. low, '[' .. high .. string.rep('\255', #addr - #high)
+  end
+
+  samePrefix = function(a, b, bits)
+    local whole = math.floor(bits / 8)
+    if whole > 0 and string.sub(a, 1, whole) ~= string.sub(b, 1, whole) then return false end
+    local rest = bits % 8
+    if rest == 0 then return true end
     local mask = 256 - 2 ^ (8 - rest)
-    local byte = bit.band(string.byte(addr, whole + 1), mask)
-    low = low .. string.char(byte)
-    high = high .. string.char(byte + 255 - mask)
+    return band(string.byte(a, whole + 1), mask) == band(string.byte(b, whole + 1), mask)
   end
-  return '[' .. low, '[' .. high .. string.rep('\255', #addr - #high)
-end
 
-local function samePrefix(a, b, bits)
-  local whole = math.floor(bits / 8)
-  if whole > 0 and string.sub(a, 1, whole) ~= string.sub(b, 1, whole) then return false end
-  local rest = bits % 8
-  if rest == 0 then return true end
-  local mask = 256 - 2 ^ (8 - rest)
-  return bit.band(string.byte(a, whole + 1), mask) == bit.band(string.byte(b, whole + 1), mask)
-end
-
--- Private members carry the user id: the answer has the compact addresses only. A public answer
--- cuts a member only if it is too long (left over from private mode before a switch).
-local function pack(members, size)
-  for i = 1, #members do
-    if private or #members[i] ~= size then members[i] = string.sub(members[i], 1, size) end
+  -- Private members carry the user id: the answer has the compact addresses only. A public answer
+  -- cuts a member only if it is too long (left over from private mode before a switch).
+  pack = function(members, size)
+    for i = 1, #members do
+      if private or #members[i] ~= size then members[i] = string.sub(members[i], 1, size) end
+    end
+    return table.concat(members)
   end
-  return table.concat(members)
 end
 
 -- Peers of one family, packed, and how many. Seeders first for a leecher, leechers only for a
@@ -345,6 +355,7 @@ local function pick(skey, lkey, ns, nl, self, count, bits, size)
       end
     end
   end
+  if not keep then defineGeneralWay() end
   local chosen = nil
   if exact then chosen = { size = 0 } end
   local candidates = {}
@@ -374,13 +385,15 @@ end
 
 local budget = numwant
 local peers4, peers6, got = '', '', 0
-local want4, want6 = flag(2), flag(4)
+local want4, want6 = band(flags, 2) ~= 0, band(flags, 4) ~= 0
 -- The announcer's own families first; the others take what numwant leaves.
 if want4 and addr4 ~= '' then peers4, got = pick(s4, l4, ns4, nl4, addr4, budget, bits4, 6); budget = budget - got end
 if want6 and addr6 ~= '' then peers6, got = pick(s6, l6, ns6, nl6, addr6, budget, bits6, 18); budget = budget - got end
 if want4 and addr4 == '' then peers4, got = pick(s4, l4, ns4, nl4, '', budget, 0, 6); budget = budget - got end
 if want6 and addr6 == '' then peers6 = pick(s6, l6, ns6, nl6, '', budget, 0, 18) end
 
+-- A public answer stops at `snatched`: every element costs a conversion on both ends.
+if not private then return { ns4 + ns6, nl4 + nl6, downloaded, peers4, peers6, '', snatched } end
 return {
   ns4 + ns6, nl4 + nl6, downloaded, peers4, peers6,
   '', snatched, previous, terms[3] or '', terms[4] or '', terms[5] or '', terms[6] or '',
