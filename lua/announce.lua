@@ -80,8 +80,9 @@ local stale = '(' .. fmt('%d', tonumber(now) - ttl)
 local keyTtl = fmt('%d', ttl + 1)
 
 -- The lexicographic index of each peer set, in exact subnet mode.
-local index = {}
+local index
 if exact then
+  index = {}
   for i = 1, 4 do index[KEYS[i]] = KEYS[i + 6] end
 end
 
@@ -107,38 +108,36 @@ local used6 = addr6 ~= '' or redis.call('EXISTS', s6, l6) > 0
 if used4 then expire(s4); expire(l4) end
 if used6 then expire(s6); expire(l6) end
 
--- Writes return what a separate read would: ZADD 0 means the member was there, ZREM 1 that it was.
-local function add(key, addr)
-  local new = redis.call('ZADD', key, now, addr)
-  redis.call('EXPIRE', key, keyTtl)
-  if exact then
-    redis.call('ZADD', index[key], 0, addr)
-    redis.call('EXPIRE', index[key], keyTtl)
-  end
-  return new == 0
-end
-
-local function remove(key, addr)
-  local was = redis.call('ZREM', key, addr) == 1
-  if was and exact then redis.call('ZREM', index[key], addr) end
-  return was
-end
-
+-- A member is in at most one of its family's two sets. So a write that finds the member already in
+-- its set (ZADD answers 0, the common re-announce) needs no ZREM from the other, and the writes'
+-- answers say what a separate read would have: whether the announcer was a seeder.
 local wasSeeder = false
 local function apply(addr, skey, lkey)
   if addr == '' then return end
-  local was
   if stopped then
-    was = remove(skey, addr)
-    remove(lkey, addr)
-  elseif seeder then
-    was = add(skey, addr)
-    remove(lkey, addr)
-  else
-    add(lkey, addr)
-    was = remove(skey, addr)
+    if redis.call('ZREM', skey, addr) == 1 then
+      wasSeeder = true
+      if exact then redis.call('ZREM', index[skey], addr) end
+    elseif redis.call('ZREM', lkey, addr) == 1 and exact then
+      redis.call('ZREM', index[lkey], addr)
+    end
+    return
   end
-  wasSeeder = wasSeeder or was
+  local own, other = lkey, skey
+  if seeder then own, other = skey, lkey end
+  local new = redis.call('ZADD', own, now, addr) == 1
+  redis.call('EXPIRE', own, keyTtl)
+  local moved = new and redis.call('ZREM', other, addr) == 1
+  if exact then
+    if new then redis.call('ZADD', index[own], 0, addr) end
+    redis.call('EXPIRE', index[own], keyTtl)
+    if moved then redis.call('ZREM', index[other], addr) end
+  end
+  if seeder then
+    if not new then wasSeeder = true end
+  elseif moved then
+    wasSeeder = true
+  end
 end
 apply(addr4, s4, l4)
 apply(addr6, s6, l6)

@@ -168,6 +168,27 @@ export function conformanceSuite(driverName: string, open: StoreFactory): void {
       assert.ok(seen.size > 30, `30 answers of 20 leechers out of 45 should cover most of them (saw ${seen.size})`);
     });
 
+    it('returns every peer about as often as any other: no favoured or forgotten ones', async () => {
+      // A window at a random offset that did not wrap around would return the oldest and the newest
+      // peers a few times in 200 answers and the middle ones in most.
+      fresh();
+      const peers: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        const a = v4Addr();
+        peers.push(hex(a));
+        await ann({ v4: a, numwant: 0 });
+      }
+      const me = v4Addr();
+      const times = new Map(peers.map((p) => [p, 0]));
+      for (let round = 0; round < 200; round++) {
+        for (const p of peersOf((await ann({ v4: me, numwant: 10 })).peers4)) times.set(p, times.get(p)! + 1);
+      }
+      const counts = [...times.values()];
+      assert.equal(counts.reduce((a, b) => a + b, 0), 2000);
+      // Each peer is in an answer with probability 1/4: 50 times on average, sd ~6.
+      assert.ok(Math.min(...counts) >= 25 && Math.max(...counts) <= 80, `times each peer was returned: ${counts.join(' ')}`);
+    });
+
     it('counts one snatch on completed, none on a repeated completed or on left=0', async () => {
       fresh();
       const a = v4Addr();
