@@ -36,7 +36,8 @@ ARGV[3]  announcer's IPv6 compact address, or ""
 ARGV[4..7] private mode only: the user id (4 bytes, big-endian), the peer_id, the totals reported
          now ("uploaded:downloaded"), this announce's accounting record id (a retry of the same call,
          after a reply lost to a broken connection, finds it stored and answers as the first run did)
-Reply: { complete, incomplete, downloaded, peers4 (6-byte entries), peers6 (18-byte entries),
+Reply: { complete, incomplete, downloaded, peers4 (6-byte entries; private mode: 10, the compact
+         address and the user id), peers6 (18-byte entries; private mode: 22),
          refusal ("" or denied / not_allowed / unregistered: then nothing was changed),
          snatched (0/1), previous totals ("" when unknown), torrent id, up multiplier,
          down multiplier, freeleech ("" when unregistered) }
@@ -214,13 +215,18 @@ local function window(key, n, take)
   return redis.call('ZRANGE', key, fmt('%d', start), '-1'), redis.call('ZRANGE', key, '0', fmt('%d', stop - n)), 0
 end
 
--- The common case, public and without subnet ordering: the window as one string, the announcer cut
--- out at an entry boundary, at most `count` entries. nil when a member has the wrong length (a
--- leftover of private mode before a switch): the caller takes the general way.
+-- The common case, without subnet ordering: the window as one string, and the string functions
+-- (C) doing what a loop over the members would do in Lua. Public: the announcer is cut out at an
+-- entry boundary. Private: entries carry the user id, and the announcing user's own are cut out;
+-- the tracker drops the ids (work moved out of the one Redis thread to the replicas, which scale).
+-- At most `count` entries. nil when a member has the wrong length (a leftover of a switch between
+-- public and private mode): the caller takes the general way.
 local function packedWindow(key, n, count, self, size)
   if count <= 0 or n == 0 then return '' end
   local take = count
   if self ~= '' then take = take + 1 end
+  -- A user's other peers are skipped: draw a few more so that they rarely leave the answer short.
+  if private then take = take + 4 end
   local a, b, first = window(key, n, take)
   local packed = table.concat(a)
   local members = #a
@@ -228,28 +234,37 @@ local function packedWindow(key, n, count, self, size)
     packed = packed .. table.concat(b)
     members = members + #b
   end
-  if #packed ~= members * size then return nil end
-  if self ~= '' then
+  local entry = size
+  if private then entry = size + 4 end
+  if #packed ~= members * entry then return nil end
+  local cut = self
+  if private then cut = user end
+  if cut ~= '' then
+    -- Where `cut` (an address or a user id) sits in an entry: at its start, or after the address.
+    local offset = entry - #cut
     local from = 1
     while true do
-      local at = string.find(packed, self, from, true)
+      local at = string.find(packed, cut, from, true)
       if not at then break end
-      if (at - 1) % size == 0 then
-        packed = string.sub(packed, 1, at - 1) .. string.sub(packed, at + size)
-        break
+      local start = at - offset
+      if start >= 1 and (start - 1) % entry == 0 then
+        packed = string.sub(packed, 1, start - 1) .. string.sub(packed, start + entry)
+        if not private then break end
+        from = start
+      else
+        from = at + 1
       end
-      from = at + 1
     end
   end
-  if #packed > count * size then
-    local cut = (first % (#packed / size)) * size
-    if cut > 0 then packed = string.sub(packed, cut + 1) .. string.sub(packed, 1, cut) end
-    packed = string.sub(packed, 1, count * size)
+  if #packed > count * entry then
+    local rotate = (first % (#packed / entry)) * entry
+    if rotate > 0 then packed = string.sub(packed, rotate + 1) .. string.sub(packed, 1, rotate) end
+    packed = string.sub(packed, 1, count * entry)
   end
   return packed
 end
 
--- The general way: private mode, exact mode, subnet ordering, leftover members. Defined only when
+-- The general way: exact mode, subnet ordering, leftover members. Defined only when
 -- needed: each closure costs an allocation, and garbage, on every call.
 local keep, sample, sampleRange, prefixRange, samePrefix, pack
 local function defineGeneralWay()
@@ -325,13 +340,22 @@ local function defineGeneralWay()
     return band(string.byte(a, whole + 1), mask) == band(string.byte(b, whole + 1), mask)
   end
 
-  -- Private members carry the user id: the answer has the compact addresses only. A public answer
-  -- cuts a member only if it is too long (left over from private mode before a switch).
+  -- Entries of the answer: compact addresses, in private mode with the user id. Members of the
+  -- wrong length are leftovers of a switch between modes: a public answer keeps the address of a
+  -- private one, a private answer drops a public one.
   pack = function(members, size)
+    local out = {}
     for i = 1, #members do
-      if private or #members[i] ~= size then members[i] = string.sub(members[i], 1, size) end
+      local m = members[i]
+      if private then
+        if #m == size + 4 then out[#out + 1] = m end
+      elseif #m == size then
+        out[#out + 1] = m
+      elseif #m > size then
+        out[#out + 1] = string.sub(m, 1, size)
+      end
     end
-    return table.concat(members)
+    return table.concat(out), #out
   end
 end
 
@@ -343,14 +367,16 @@ local function pick(skey, lkey, ns, nl, self, count, bits, size)
   local grouping = bits > 0 and self ~= ''
   local selfAmongLeechers = ''
   if not seeder then selfAmongLeechers = self end
-  if not private and not exact and not grouping then
+  local entry = size
+  if private then entry = size + 4 end
+  if not exact and not grouping then
     local fromSeeders = ''
     if not seeder then fromSeeders = packedWindow(skey, ns, count, '', size) end
     if fromSeeders then
-      local fromLeechers = packedWindow(lkey, nl, count - #fromSeeders / size, selfAmongLeechers, size)
+      local fromLeechers = packedWindow(lkey, nl, count - #fromSeeders / entry, selfAmongLeechers, size)
       if fromLeechers then
         local packed = fromSeeders .. fromLeechers
-        return packed, #packed / size
+        return packed, #packed / entry
       end
     end
   end
@@ -364,7 +390,7 @@ local function pick(skey, lkey, ns, nl, self, count, bits, size)
     sampleRange(index[lkey], lo, hi, count - #candidates, selfAmongLeechers, chosen, candidates)
     if not seeder then sample(skey, ns, count - #candidates, '', chosen, candidates) end
     sample(lkey, nl, count - #candidates, selfAmongLeechers, chosen, candidates)
-    return pack(candidates, size), #candidates
+    return pack(candidates, size)
   end
   local draw = count
   if grouping then draw = count * 4 end
@@ -379,7 +405,7 @@ local function pick(skey, lkey, ns, nl, self, count, bits, size)
     candidates = near
   end
   for i = #candidates, count + 1, -1 do candidates[i] = nil end
-  return pack(candidates, size), #candidates
+  return pack(candidates, size)
 end
 
 local budget = numwant

@@ -489,6 +489,37 @@ export function conformanceSuite(driverName: string, open: StoreFactory): void {
         assert.deepEqual(new Set(peersOf(stranger.peers4)), new Set([...mine4, theirs4, dual4].map(hex)));
       });
 
+      it('answers whole compact addresses across a switch between public and private mode', async () => {
+        // Private peers are stored with their user id; left over after a switch to public mode (or
+        // public ones after a switch to private), they must never come out as garbled entries.
+        fresh();
+        await store.catalogue.putTorrent({ infoHash: hash, id: 5, upMultiplier: 1, downMultiplier: 1, freeleech: false });
+        const known = new Set<string>();
+        const privateOnes = Array.from({ length: 8 }, () => v4Addr());
+        for (const [i, v4] of privateOnes.entries()) {
+          known.add(hex(v4));
+          await ann({ v4, seeder: i % 2 === 0, numwant: 0, access: priv(uid(), 0, 0) });
+        }
+        const publicOnes = Array.from({ length: 8 }, () => v4Addr());
+        for (const v4 of publicOnes) {
+          known.add(hex(v4));
+          await ann({ v4, numwant: 0 });
+        }
+        for (let round = 0; round < 10; round++) {
+          const openAddr = v4Addr();
+          const closedAddr = v4Addr();
+          known.add(hex(openAddr)).add(hex(closedAddr));
+          const open = await ann({ v4: openAddr, numwant: 50 });
+          assert.equal(open.peers4.length % 6, 0);
+          assert.ok(peersOf(open.peers4).every((p) => known.has(p)), 'a public answer has whole, known addresses');
+          assert.ok(peersOf(open.peers4).length >= publicOnes.length);
+          const closed = await ann({ v4: closedAddr, numwant: 50, access: priv(uid(), 0, 0) });
+          assert.equal(closed.peers4.length % 6, 0);
+          assert.ok(peersOf(closed.peers4).every((p) => known.has(p)), 'a private answer has whole, known addresses');
+          assert.ok(peersOf(closed.peers4).length >= privateOnes.length);
+        }
+      });
+
       it('switches global freeleech', async () => {
         await store.catalogue.setGlobalFreeleech(true);
         await eventually(() => store.catalogue.globalFreeleech(), 'freeleech on');

@@ -68,6 +68,18 @@ function userBytes(id: number): Buffer {
   return out;
 }
 
+/**
+ * A private answer's entries carry the peer's user id after the compact address: the script leaves
+ * dropping them to the tracker, whose work scales with replicas where Redis' does not.
+ */
+function withoutUserIds(packed: Buffer, size: number): Buffer {
+  const entry = size + 4;
+  const count = Math.floor(packed.length / entry);
+  const out = Buffer.allocUnsafe(count * size);
+  for (let i = 0; i < count; i++) packed.copy(out, i * size, i * entry, i * entry + size);
+  return out;
+}
+
 /** "uploaded:downloaded" as the script stores it. */
 function parseTotals(text: Buffer | undefined): { uploaded: number; downloaded: number } | null {
   if (!text || text.length === 0) return null;
@@ -128,7 +140,9 @@ export class RedisStore implements TrackerStore {
       args.push(userBytes(userId), a.peerId, `${access!.uploaded ?? 0}:${access!.downloaded ?? 0}`, access!.announceId ?? '');
     }
     const reply = await this.withRetries(() => command(...args));
-    const [complete, incomplete, downloaded, peers4, peers6, refusal, snatched, previous, torrentId, up, down, freeleech] = reply;
+    const [complete, incomplete, downloaded, packed4, packed6, refusal, snatched, previous, torrentId, up, down, freeleech] = reply;
+    const peers4 = userId > 0 ? withoutUserIds(packed4, 6) : packed4;
+    const peers6 = userId > 0 ? withoutUserIds(packed6, 18) : packed6;
     if (refusal && refusal.length > 0) {
       const reason = refusal.toString('latin1');
       if (!REFUSALS.has(reason)) throw new Error(`announce script: unexpected refusal ${JSON.stringify(reason)}`);
