@@ -54,14 +54,14 @@ async function bytesPerPeer(swarms: number, perSwarm: number): Promise<number> {
   return ((await usedMemory()) - before) / (swarms * perSwarm);
 }
 
-async function scriptMicros(store: TrackerStore, infoHash: Buffer, peers: number, calls: number): Promise<number> {
+type Announce = Parameters<TrackerStore['announce']>[0];
+
+/** Server time per announce script call (EVALSHA in INFO commandstats) over `calls` announces. */
+async function scriptMicros(store: TrackerStore, calls: number, announce: (n: number) => Announce): Promise<number> {
   await redis.config('RESETSTAT');
   const pending: Array<Promise<unknown>> = [];
   for (let n = 0; n < calls; n++) {
-    const i = Math.floor(Math.random() * peers);
-    pending.push(
-      store.announce({ infoHash, peerId: Buffer.alloc(20), v4: peerAddr(i), seeder: i % 10 < 3, event: 'none', numwant: 50, want4: true, want6: false, subnet4: 0, subnet6: 0, withPeerIds: false }),
-    );
+    pending.push(store.announce(announce(n)));
     if (pending.length >= 32) await Promise.all(pending.splice(0));
   }
   await Promise.all(pending);
@@ -70,6 +70,23 @@ async function scriptMicros(store: TrackerStore, infoHash: Buffer, peers: number
   return line ? Number(line[3]) : NaN;
 }
 
+/** A re-announce of a random peer of the swarm (30% seeders), numwant 50. */
+function publicAnnounce(infoHash: Buffer, peers: number): Announce {
+  const i = Math.floor(Math.random() * peers);
+  return { infoHash, peerId: Buffer.alloc(20), v4: peerAddr(i), seeder: i % 10 < 3, event: 'none', numwant: 50, want4: true, want6: false, subnet4: 0, subnet6: 0, withPeerIds: false };
+}
+
+/** The same in private mode: one user per peer, totals growing, a record id per announce. */
+let record = 0;
+function privateAnnounce(infoHash: Buffer, peers: number): Announce {
+  const announce = publicAnnounce(infoHash, peers);
+  const i = announce.v4!.readUInt16BE(4) - 1024;
+  record++;
+  const access = { requireRegistered: true, requireAllowed: false, userId: 1 + i, uploaded: record * 1000, downloaded: record, announceId: `b${record}` };
+  return { ...announce, peerId: Buffer.alloc(20, i), access };
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[values.length >> 1]!;
 const out = (record: object): void => void process.stdout.write(JSON.stringify(record) + '\n');
 
 out({ case: 'memory', layout: '10k swarms x 100 peers', bytesPerPeer: await bytesPerPeer(10_000, 100) });
@@ -78,10 +95,31 @@ out({ case: 'memory', layout: '1 swarm x 1M peers', bytesPerPeer: await bytesPer
 await redis.flushall();
 const store = await redisDriver.open({ url: `redis://127.0.0.1:${port}`, prefix: PREFIX }, { peerTtl: 3600, logger: pino({ level: 'silent' }) });
 const now = Math.floor(Date.now() / 1000);
-for (const size of [10, 100, 1000, 100_000, 1_000_000]) {
+const sizes = [10, 100, 1000, 100_000, 1_000_000];
+const swarms = new Map<number, Buffer>();
+for (const size of sizes) {
   const infoHash = randomBytes(20);
   await fillSwarm(infoHash, size, now);
-  out({ case: 'announce', swarm: size, usPerCall: await scriptMicros(store, infoHash, size, 20_000) });
+  swarms.set(size, infoHash);
 }
+const privateSwarm = randomBytes(20);
+await store.catalogue!.putTorrent({ infoHash: privateSwarm, id: 1, upMultiplier: 1, downMultiplier: 1, freeleech: false });
+for (let i = 0; i < 100; i++) {
+  const announce = privateAnnounce(privateSwarm, 100);
+  await store.announce({ ...announce, v4: peerAddr(i), seeder: i % 10 < 3, peerId: Buffer.alloc(20, i), access: { ...announce.access!, userId: 1 + i } });
+}
+
+// Rounds interleaved over the sizes, the median reported: this VM's speed drifts by minutes.
+const ROUNDS = 3;
+const rounds = new Map<string, number[]>();
+const measure = async (name: string, run: () => Promise<number>): Promise<void> => {
+  rounds.set(name, [...(rounds.get(name) ?? []), await run()]);
+};
+for (let round = 0; round < ROUNDS; round++) {
+  for (const size of sizes) await measure(`public ${size}`, () => scriptMicros(store, 10_000, () => publicAnnounce(swarms.get(size)!, size)));
+  await measure('private 100', () => scriptMicros(store, 10_000, () => privateAnnounce(privateSwarm, 100)));
+}
+for (const size of sizes) out({ case: 'announce', swarm: size, usPerCall: median(rounds.get(`public ${size}`)!), rounds: rounds.get(`public ${size}`) });
+out({ case: 'announce', swarm: 100, private: true, usPerCall: median(rounds.get('private 100')!), rounds: rounds.get('private 100') });
 await store.close();
 redis.disconnect();

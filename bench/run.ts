@@ -327,9 +327,14 @@ async function main(): Promise<void> {
     const child = spawnPinned(0, here('./redis-costs.js'), [String(redis.port)]);
     child.stdout!.on('data', (chunk: Buffer) => {
       for (const line of chunk.toString().trim().split('\n')) {
-        const r = JSON.parse(line) as { case: string; layout?: string; bytesPerPeer?: number; swarm?: number; usPerCall?: number };
+        const r = JSON.parse(line) as { case: string; layout?: string; bytesPerPeer?: number; swarm?: number; private?: boolean; usPerCall?: number; rounds?: number[] };
         if (r.case === 'memory') console.log(`  memory: ${r.bytesPerPeer!.toFixed(1)} bytes per peer, ${r.layout}`);
-        else console.log(`  announce into a swarm of ${fmt(r.swarm!).padStart(9)} peers: ${r.usPerCall!.toFixed(1)} µs of Redis time`);
+        else {
+          console.log(
+            `  ${r.private ? 'private announce' : 'announce'} into a swarm of ${fmt(r.swarm!).padStart(9)} peers: ${r.usPerCall!.toFixed(1)} µs of Redis time ` +
+              `(median; rounds ${r.rounds!.map((us) => us.toFixed(1)).join(', ')})`,
+          );
+        }
       }
     });
     await new Promise((resolve) => child.on('exit', resolve));
