@@ -51,12 +51,12 @@ local requireRegistered, requireAllowed = band(flags, 8) ~= 0, band(flags, 16) ~
 local terms
 if requireRegistered or requireAllowed then
   terms = redis.call('HMGET', KEYS[6], 'deny', 'allow', 'id', 'up', 'down', 'fl')
-else
-  terms = { redis.call('HGET', KEYS[6], 'deny') }
+  if terms[1] then return { 0, 0, 0, '', '', 'denied' } end
+  if requireAllowed and not terms[2] then return { 0, 0, 0, '', '', 'not_allowed' } end
+  if requireRegistered and not terms[3] then return { 0, 0, 0, '', '', 'unregistered' } end
+elseif redis.call('HGET', KEYS[6], 'deny') then
+  return { 0, 0, 0, '', '', 'denied' }
 end
-if terms[1] then return { 0, 0, 0, '', '', 'denied' } end
-if requireAllowed and not terms[2] then return { 0, 0, 0, '', '', 'not_allowed' } end
-if requireRegistered and not terms[3] then return { 0, 0, 0, '', '', 'unregistered' } end
 
 local s4, l4, s6, l6, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local user = ARGV[4] or ''
@@ -421,5 +421,5 @@ if want6 and addr6 == '' then peers6 = pick(s6, l6, ns6, nl6, '', budget, 0, 18)
 if not private then return { ns4 + ns6, nl4 + nl6, downloaded, peers4, peers6, '', snatched } end
 return {
   ns4 + ns6, nl4 + nl6, downloaded, peers4, peers6,
-  '', snatched, previous, terms[3] or '', terms[4] or '', terms[5] or '', terms[6] or '',
+  '', snatched, previous, terms and terms[3] or '', terms and terms[4] or '', terms and terms[5] or '', terms and terms[6] or '',
 }
