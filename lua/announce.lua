@@ -130,7 +130,9 @@ local function apply(addr, skey, lkey)
   redis.call('EXPIRE', own, keyTtl)
   local moved = new and redis.call('ZREM', other, addr) == 1
   if exact then
-    if new then redis.call('ZADD', index[own], 0, addr) end
+    -- Every time, not only for a new member: peers that were there before subnet_index was turned
+    -- on join the index at their next announce.
+    redis.call('ZADD', index[own], 0, addr)
     redis.call('EXPIRE', index[own], keyTtl)
     if moved then redis.call('ZREM', index[other], addr) end
   end
@@ -143,18 +145,27 @@ end
 apply(addr4, s4, l4)
 apply(addr6, s6, l6)
 
--- The snatch hash exists from the first snatch on. Its TTL is set again when half of it has passed
--- (field "x"), not on every announce.
-local snatch = redis.call('HMGET', meta, 'd', 'x')
+-- The snatch hash exists from the first snatch on. It outlives the swarm's last announce by
+-- torrent_ttl to half as long again: its TTL, 1.5 x torrent_ttl, is set again once a third of it has
+-- passed (field "x": when; "xt": the torrent_ttl it was set for, so that a changed setting takes
+-- effect at once), not on every announce. torrent_ttl 0 keeps it.
+local snatch = redis.call('HMGET', meta, 'd', 'x', 'xt')
 local downloaded = tonumber(snatch[1] or '0')
 local snatched = 0
 if event == 1 and not wasSeeder then
   downloaded = redis.call('HINCRBY', meta, 'd', 1)
   snatched = 1
 end
-if metaTtl > 0 and downloaded > 0 and not stopped and (snatched == 1 or tonumber(now) - tonumber(snatch[2] or '0') > metaTtl / 2) then
-  redis.call('HSET', meta, 'x', now)
-  redis.call('EXPIRE', meta, metaTtl)
+if downloaded > 0 and not stopped then
+  local setFor = tonumber(snatch[3] or '-1')
+  if setFor ~= metaTtl or (metaTtl > 0 and tonumber(now) - tonumber(snatch[2] or '0') > metaTtl / 2) then
+    redis.call('HSET', meta, 'x', now, 'xt', fmt('%d', metaTtl))
+    if metaTtl > 0 then
+      redis.call('EXPIRE', meta, fmt('%d', metaTtl + math.ceil(metaTtl / 2)))
+    else
+      redis.call('PERSIST', meta)
+    end
+  end
 end
 
 -- Private mode: the peer's last reported totals, swapped for the new ones; stale ones expire with
@@ -205,14 +216,16 @@ if used6 then ns6, nl6 = redis.call('ZCARD', s6), redis.call('ZCARD', l6) end
 -- Up to `take` members of `key` (of size n) from a random rank on, wrapping around at the end: every
 -- member is as likely to be in it. One or two ZRANGEs, never a read of the whole set for a part of
 -- it, and none of ZRANDMEMBER's copying (measured ~5x dearer at 100 members). The members come in
--- last-seen order, which says nothing a client could use. When the whole set is wanted: one ZRANGE,
--- and a random rank to start from (the third value) for a caller that has to cut.
+-- last-seen order, which says nothing a client could use. The whole set, when that is wanted, in one
+-- ZRANGE. A caller that draws more than it keeps (for the members it may skip) cuts the surplus from a
+-- random point of what is left, not from the end: the end would favour whatever follows a skipped
+-- member.
 local function window(key, n, take)
-  if take >= n then return redis.call('ZRANGE', key, '0', '-1'), nil, math.random(0, n - 1) end
+  if take >= n then return redis.call('ZRANGE', key, '0', '-1') end
   local start = math.random(0, n - 1)
   local stop = start + take - 1
-  if stop < n then return redis.call('ZRANGE', key, fmt('%d', start), fmt('%d', stop)), nil, 0 end
-  return redis.call('ZRANGE', key, fmt('%d', start), '-1'), redis.call('ZRANGE', key, '0', fmt('%d', stop - n)), 0
+  if stop < n then return redis.call('ZRANGE', key, fmt('%d', start), fmt('%d', stop)) end
+  return redis.call('ZRANGE', key, fmt('%d', start), '-1'), redis.call('ZRANGE', key, '0', fmt('%d', stop - n))
 end
 
 -- The common case, without subnet ordering: the window as one string, and the string functions
@@ -224,10 +237,10 @@ end
 local function packedWindow(key, n, count, self, size)
   if count <= 0 or n == 0 then return '' end
   local take = count
-  if self ~= '' then take = take + 1 end
-  -- A user's other peers are skipped: draw a few more so that they rarely leave the answer short.
-  if private then take = take + 4 end
-  local a, b, first = window(key, n, take)
+  -- Private: the user's own peers (the announcer among them) are cut: draw a few more, so that they
+  -- rarely leave the answer short.
+  if private then take = take + 4 elseif self ~= '' then take = take + 1 end
+  local a, b = window(key, n, take)
   local packed = table.concat(a)
   local members = #a
   if b then
@@ -257,7 +270,7 @@ local function packedWindow(key, n, count, self, size)
     end
   end
   if #packed > count * entry then
-    local rotate = (first % (#packed / entry)) * entry
+    local rotate = math.random(0, #packed / entry - 1) * entry
     if rotate > 0 then packed = string.sub(packed, rotate + 1) .. string.sub(packed, 1, rotate) end
     packed = string.sub(packed, 1, count * entry)
   end
@@ -267,24 +280,33 @@ end
 -- The general way: exact mode, subnet ordering, leftover members. Defined only when
 -- needed: each closure costs an allocation, and garbage, on every call.
 local keep, sample, sampleRange, prefixRange, samePrefix, pack
+-- The entry length of the family being picked, set by pick().
+local entrySize = 0
 local function defineGeneralWay()
-  -- Appends up to `count` of `members` to `out`, from index `first` (0-based) on and around,
-  -- skipping `self`, in private mode the announcer's own user's peers, and in exact mode members
-  -- already in `chosen` (only there can one set be drawn from twice; seeders and leechers never
-  -- share a member, and one window never repeats one).
-  keep = function(members, count, self, chosen, out, first)
-    local total = #members
-    local added = 0
-    for k = 0, total - 1 do
-      if added >= count then break end
-      local m = members[(first + k) % total + 1]
-      if m ~= self and not (private and string.sub(m, -4) == user) and not (chosen and chosen[m]) then
-        out[#out + 1] = m
-        if chosen then
-          chosen[m] = true
-          chosen.size = chosen.size + 1
-        end
-        added = added + 1
+  -- Appends up to `count` of `members` to `out`, from a random one of those it may take on, around
+  -- (see window()). It skips `self`, in private mode the announcer's own user's peers, members of
+  -- the wrong length (leftovers of a switch between public and private mode), and in exact mode
+  -- members already in `chosen` (only there can one set be drawn from twice; seeders and leechers
+  -- never share a member, and one window never repeats one).
+  keep = function(members, count, self, chosen, out)
+    local eligible = {}
+    local size = entrySize
+    for i = 1, #members do
+      local m = members[i]
+      if #m == size and m ~= self and not (private and string.sub(m, -4) == user) and not (chosen and chosen[m]) then
+        eligible[#eligible + 1] = m
+      end
+    end
+    local total = #eligible
+    if total == 0 or count <= 0 then return 0 end
+    local first = math.random(0, total - 1)
+    local added = math.min(count, total)
+    for k = 0, added - 1 do
+      local m = eligible[(first + k) % total + 1]
+      out[#out + 1] = m
+      if chosen then
+        chosen[m] = true
+        chosen.size = chosen.size + 1
       end
     end
     return added
@@ -296,12 +318,12 @@ local function defineGeneralWay()
     -- Draw just enough for what keep() may skip.
     local take = count
     if chosen then take = take + chosen.size end
-    if self ~= '' then take = take + 1 end
-    -- A user's other peers are skipped: draw a few more so that they rarely leave the answer short.
-    if private then take = take + 4 end
-    local a, b, first = window(key, n, take)
-    local added = keep(a, count, self, chosen, out, first)
-    if b then keep(b, count - added, self, chosen, out, 0) end
+    if private then take = take + 4 elseif self ~= '' then take = take + 1 end
+    local a, b = window(key, n, take)
+    if b then
+      for i = 1, #b do a[#a + 1] = b[i] end
+    end
+    keep(a, count, self, chosen, out)
   end
 
   -- Exact mode: up to `count` random members of the index `lexKey` within the prefix range [lo, hi].
@@ -311,9 +333,18 @@ local function defineGeneralWay()
     if n == 0 then return end
     local take = count + 1
     if private then take = take + 4 end
-    local start = 0
-    if n > take then start = math.random(0, n - take) end
-    keep(redis.call('ZRANGEBYLEX', lexKey, lo, hi, 'LIMIT', start, take), count, self, chosen, out, 0)
+    if take >= n then
+      keep(redis.call('ZRANGEBYLEX', lexKey, lo, hi), count, self, chosen, out)
+      return
+    end
+    -- A window from a random member of the range on, around, as window() does.
+    local start = math.random(0, n - 1)
+    local members = redis.call('ZRANGEBYLEX', lexKey, lo, hi, 'LIMIT', start, take)
+    if start + take > n then
+      local rest = redis.call('ZRANGEBYLEX', lexKey, lo, hi, 'LIMIT', 0, start + take - n)
+      for i = 1, #rest do members[#members + 1] = rest[i] end
+    end
+    keep(members, count, self, chosen, out)
   end
 
   -- The index range of addresses sharing the first `bits` bits of `addr`.
@@ -340,22 +371,10 @@ local function defineGeneralWay()
     return band(string.byte(a, whole + 1), mask) == band(string.byte(b, whole + 1), mask)
   end
 
-  -- Entries of the answer: compact addresses, in private mode with the user id. Members of the
-  -- wrong length are leftovers of a switch between modes: a public answer keeps the address of a
-  -- private one, a private answer drops a public one.
-  pack = function(members, size)
-    local out = {}
-    for i = 1, #members do
-      local m = members[i]
-      if private then
-        if #m == size + 4 then out[#out + 1] = m end
-      elseif #m == size then
-        out[#out + 1] = m
-      elseif #m > size then
-        out[#out + 1] = string.sub(m, 1, size)
-      end
-    end
-    return table.concat(out), #out
+  -- The answer's entries: compact addresses, in private mode with the user id (keep() let through
+  -- only members of that length).
+  pack = function(members)
+    return table.concat(members), #members
   end
 end
 
@@ -381,6 +400,7 @@ local function pick(skey, lkey, ns, nl, self, count, bits, size)
     end
   end
   if not keep then defineGeneralWay() end
+  entrySize = entry
   local chosen = nil
   if exact then chosen = { size = 0 } end
   local candidates = {}
@@ -390,22 +410,30 @@ local function pick(skey, lkey, ns, nl, self, count, bits, size)
     sampleRange(index[lkey], lo, hi, count - #candidates, selfAmongLeechers, chosen, candidates)
     if not seeder then sample(skey, ns, count - #candidates, '', chosen, candidates) end
     sample(lkey, nl, count - #candidates, selfAmongLeechers, chosen, candidates)
-    return pack(candidates, size)
+    return pack(candidates)
   end
   local draw = count
   if grouping then draw = count * 4 end
   if not seeder then sample(skey, ns, draw, '', chosen, candidates) end
   sample(lkey, nl, draw - #candidates, selfAmongLeechers, chosen, candidates)
   if grouping then
+    -- Near ones first, each list from a random one of its members on: in window order, the near peer
+    -- that follows the window's start most closely would win the cut most of the time.
     local near, far = {}, {}
     for i = 1, #candidates do
       if samePrefix(candidates[i], self, bits) then near[#near + 1] = candidates[i] else far[#far + 1] = candidates[i] end
     end
-    for i = 1, #far do near[#near + 1] = far[i] end
-    candidates = near
+    candidates = {}
+    for _, list in ipairs({ near, far }) do
+      local total = #list
+      if total > 0 then
+        local first = math.random(0, total - 1)
+        for k = 0, total - 1 do candidates[#candidates + 1] = list[(first + k) % total + 1] end
+      end
+    end
   end
   for i = #candidates, count + 1, -1 do candidates[i] = nil end
-  return pack(candidates, size)
+  return pack(candidates)
 end
 
 local budget = numwant

@@ -288,6 +288,36 @@ export function conformanceSuite(driverName: string, open: StoreFactory): void {
       assert.deepEqual(peers6Of(r6.peers6), [hex(n6)]);
     });
 
+    it('picks fairly among same-subnet peers, and among the others when the whole swarm fits', async () => {
+      fresh();
+      const near = [v4Addr(192, 168, 9), v4Addr(192, 168, 9)];
+      for (const p of near) await ann({ v4: p, seeder: true, numwant: 0 });
+      for (let i = 0; i < 5; i++) await ann({ v4: v4Addr(10, 30 + i), seeder: true, numwant: 0 });
+      const me = v4Addr(192, 168, 9);
+      const times = new Map(near.map((p) => [hex(p), 0]));
+      for (let round = 0; round < 200; round++) {
+        for (const p of peersOf((await ann({ v4: me, numwant: 1, subnet4: 24 })).peers4)) if (times.has(p)) times.set(p, times.get(p)! + 1);
+      }
+      // Each neighbour wins about half of the answers that have one (over-sampling may miss both).
+      const counts = [...times.values()];
+      assert.ok(Math.min(...counts) >= 45, `times each of the two neighbours was returned in 200 answers of one: ${counts.join(' ')}`);
+
+      // Three leechers, the announcer among them, numwant 1: the other two as often as each other.
+      fresh();
+      const others = [v4Addr(), v4Addr()];
+      for (const p of others) await ann({ v4: p, numwant: 0 });
+      const self = v4Addr();
+      await ann({ v4: self, numwant: 0 });
+      const picked = new Map(others.map((p) => [hex(p), 0]));
+      for (let round = 0; round < 300; round++) {
+        const [p] = peersOf((await ann({ v4: self, numwant: 1 })).peers4);
+        picked.set(p!, picked.get(p!)! + 1);
+      }
+      const each = [...picked.values()];
+      assert.equal(picked.size, 2, 'only the two others are ever returned');
+      assert.ok(Math.min(...each) >= 115, `times each of the two others was returned in 300 answers of one: ${each.join(' ')}`);
+    });
+
     it('returns peer ids aligned with the peers when asked', async () => {
       fresh();
       const id = randomBytes(20);

@@ -59,7 +59,7 @@ export const REDIS_PARAM_DOCS: Record<string, string> = {
   prefix: 'prefix of every key (default "t:")',
   command_timeout: 'milliseconds before a Redis command fails (default 500)',
   retries: 'extra attempts after a connection error, within command_timeout (default 1)',
-  torrent_ttl: 'seconds a torrent\'s snatch count outlives its last announce; 0 keeps it (default 30 days)',
+  torrent_ttl: 'seconds a torrent\'s snatch count outlives its last announce at least (at most half as long again); 0 keeps it (default 30 days)',
   scrape_from_replicas: 'Cluster: answer scrapes from replicas (default false)',
   user_cache_size: 'private mode: users cached in each process by passkey, least recently used dropped first (default 100000)',
   subnet_index: 'exact same-subnet-first selection with a lexicographic index per peer set: twice the memory (default false: over-sampling)',

@@ -76,6 +76,23 @@ describe('redis driver, subnet_index', { skip: missing ?? false }, () => {
     assert.equal(await redisCli(server.port, 'zcard', `${tag}xl4`), '1');
   });
 
+  it('indexes peers that were there before subnet_index was turned on at their next announce', async () => {
+    const hash = randomBytes(20);
+    const before = await redisDriver.open({ url: server.url, prefix: 'w:' }, { peerTtl: 60, logger });
+    const after = await redisDriver.open({ url: server.url, prefix: 'w:', subnet_index: true }, { peerTtl: 60, logger });
+    try {
+      const peers = Array.from({ length: 5 }, () => v4Addr(203, 0, 113));
+      for (const p of peers) await announce(before, { infoHash: hash, v4: p, numwant: 0 });
+      const tag = `w:{${hash.toString('hex')}}:`;
+      assert.equal(await redisCli(server.port, 'zcard', `${tag}xl4`), '0');
+      for (const p of peers) await announce(after, { infoHash: hash, v4: p, numwant: 0 });
+      assert.equal(await redisCli(server.port, 'zcard', `${tag}xl4`), '5', 're-announces in the same state enter the index');
+    } finally {
+      await before.close();
+      await after.close();
+    }
+  });
+
   it('without the index, over-sampling misses most neighbours in a large swarm (why the index exists)', async () => {
     const hash = randomBytes(20);
     for (let i = 0; i < 500; i++) await announce(sampled, { infoHash: hash, v4: v4Addr(10 + (i % 200)), numwant: 0 });
