@@ -145,8 +145,8 @@ end
 apply(addr4, s4, l4)
 apply(addr6, s6, l6)
 
--- The snatch hash exists from the first snatch on. It outlives the swarm's last announce by
--- torrent_ttl to half as long again: its TTL, 1.5 x torrent_ttl, is set again once a third of it has
+-- The snatch hash exists from the first snatch on. It outlives the swarm's last announce (stopped
+-- ones aside, as in the memory driver) by torrent_ttl to half as long again: its TTL, 1.5 x torrent_ttl, is set again once a third of it has
 -- passed (field "x": when; "xt": the torrent_ttl it was set for, so that a changed setting takes
 -- effect at once), not on every announce. torrent_ttl 0 keeps it.
 local snatch = redis.call('HMGET', meta, 'd', 'x', 'xt')
@@ -214,7 +214,8 @@ if used4 then ns4, nl4 = redis.call('ZCARD', s4), redis.call('ZCARD', l4) end
 if used6 then ns6, nl6 = redis.call('ZCARD', s6), redis.call('ZCARD', l6) end
 
 -- Up to `take` members of `key` (of size n) from a random rank on, wrapping around at the end: every
--- member is as likely to be in it. One or two ZRANGEs, never a read of the whole set for a part of
+-- member is as likely to be in it (and to be kept, but for a slight edge of the announcer's
+-- neighbours in last-seen order: a window holding the announcer cuts nobody else). One or two ZRANGEs, never a read of the whole set for a part of
 -- it, and none of ZRANDMEMBER's copying (measured ~5x dearer at 100 members). The members come in
 -- last-seen order, which says nothing a client could use. The whole set, when that is wanted, in one
 -- ZRANGE. A caller that draws more than it keeps (for the members it may skip) cuts the surplus from a
@@ -415,16 +416,21 @@ local function pick(skey, lkey, ns, nl, self, count, bits, size)
   local draw = count
   if grouping then draw = count * 4 end
   if not seeder then sample(skey, ns, draw, '', chosen, candidates) end
+  local seeders = #candidates
   sample(lkey, nl, draw - #candidates, selfAmongLeechers, chosen, candidates)
   if grouping then
-    -- Near ones first, each list from a random one of its members on: in window order, the near peer
-    -- that follows the window's start most closely would win the cut most of the time.
-    local near, far = {}, {}
+    -- Near seeders, near leechers, far seeders, far leechers; each list from a random one of its
+    -- members on: in window order, the peer that follows the window's start most closely would win
+    -- the cut most of the time.
+    local lists = { {}, {}, {}, {} }
     for i = 1, #candidates do
-      if samePrefix(candidates[i], self, bits) then near[#near + 1] = candidates[i] else far[#far + 1] = candidates[i] end
+      local list = 1
+      if not samePrefix(candidates[i], self, bits) then list = 3 end
+      if i > seeders then list = list + 1 end
+      lists[list][#lists[list] + 1] = candidates[i]
     end
     candidates = {}
-    for _, list in ipairs({ near, far }) do
+    for _, list in ipairs(lists) do
       local total = #list
       if total > 0 then
         local first = math.random(0, total - 1)

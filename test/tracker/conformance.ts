@@ -288,6 +288,17 @@ export function conformanceSuite(driverName: string, open: StoreFactory): void {
       assert.deepEqual(peers6Of(r6.peers6), [hex(n6)]);
     });
 
+    it('keeps seeders first for a leecher when same-subnet peers come first', async () => {
+      fresh();
+      const seederNear = v4Addr(192, 168, 11);
+      await ann({ v4: seederNear, seeder: true, numwant: 0 });
+      for (let i = 0; i < 3; i++) await ann({ v4: v4Addr(192, 168, 11), numwant: 0 });
+      const me = v4Addr(192, 168, 11);
+      for (let round = 0; round < 40; round++) {
+        assert.deepEqual(peersOf((await ann({ v4: me, numwant: 1, subnet4: 24 })).peers4), [hex(seederNear)]);
+      }
+    });
+
     it('picks fairly among same-subnet peers, and among the others when the whole swarm fits', async () => {
       fresh();
       const near = [v4Addr(192, 168, 9), v4Addr(192, 168, 9)];
