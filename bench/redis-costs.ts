@@ -10,17 +10,12 @@ import { pino } from 'pino';
 import { swarmKeys } from '../src/tracker/redis/keys.js';
 import { redisDriver } from '../src/tracker/redis/driver.js';
 import type { TrackerStore } from '../src/tracker/driver.js';
+import { peerAddr } from './swarm-peers.js';
 
 const port = Number(process.argv[2]);
 const redis = new Redis(port, '127.0.0.1', { enableAutoPipelining: true });
 const PREFIX = 't:';
 
-function peerAddr(i: number): Buffer {
-  const b = Buffer.allocUnsafe(6);
-  b.writeUInt32BE(0x0a000000 + Math.floor(i / 50000));
-  b.writeUInt16BE(1024 + (i % 50000), 4);
-  return b;
-}
 
 async function usedMemory(): Promise<number> {
   const info = await redis.info('memory');

@@ -7,13 +7,13 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { redisDriver } from '../src/tracker/redis/driver.js';
 import type { SwarmAnnounce, TrackerStore } from '../src/tracker/driver.js';
+import { freePort, peerAddr } from './swarm-peers.js';
 
 const CALLS = 1000;
 
@@ -26,24 +26,9 @@ function need(command: string): void {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-function peerAddr(i: number): Buffer {
-  const b = Buffer.allocUnsafe(6);
-  b.writeUInt32BE(0x0a000000 + Math.floor(i / 50000));
-  b.writeUInt16BE(1024 + (i % 50000), 4);
-  return b;
-}
 
 /** Peer i of a swarm: 30% seeders, numwant 50; in private mode user i with growing totals. */
 let record = 0;
