@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CatalogueConflict } from '../../src/tracker/catalogue.js';
-import type { SwarmAccess, SwarmAnnounce, TrackerStore } from '../../src/tracker/driver.js';
+import { CatalogueConflict } from '../tracker/catalogue.js';
+import type { SwarmAccess, SwarmAnnounce, TrackerStore } from '../tracker/driver.js';
 
 export type StoreFactory = (options: { peerTtl: number }) => Promise<TrackerStore>;
 
@@ -43,7 +43,7 @@ export function conformanceSuite(driverName: string, open: StoreFactory): void {
   describe(`tracker driver conformance: ${driverName}`, () => {
     let store: TrackerStore;
     let hash: Buffer;
-    const ann = (overrides: Partial<SwarmAnnounce> & { v4?: Buffer; v6?: Buffer }): Promise<import('../../src/tracker/driver.js').SwarmResult> =>
+    const ann = (overrides: Partial<SwarmAnnounce> & { v4?: Buffer; v6?: Buffer }): Promise<import('../tracker/driver.js').SwarmResult> =>
       store.announce({
         infoHash: hash,
         peerId: randomBytes(20),
