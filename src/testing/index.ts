@@ -28,3 +28,4 @@ export {
   type ConformanceContext,
   type Announce,
 } from './harness.js';
+export { benchmarkDriver, type BenchmarkOptions, type BenchmarkResult } from './benchmark.js';
