@@ -4,6 +4,8 @@
  *   import { boot, registerTrackerDriver } from 'shoal';
  *   registerTrackerDriver('mine', myDriver);
  *   await boot({ config: { tracker: { driver: 'mine', params: {} } }, handleSignals: true });
+ *
+ * A driver is checked against its contract with the suites of `shoal/testing` (src/testing/).
  */
 export { boot, type BootOptions, type RunningTracker } from './boot.js';
 export { registerTrackerDriver, trackerDrivers } from './tracker/registry.js';

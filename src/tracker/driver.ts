@@ -2,7 +2,7 @@
  * The tracker driver contract: where swarms live. A driver is registered by name (see registry.ts) and
  * opened once per process with the `tracker.params` of the configuration.
  *
- * Obligations of every driver (the conformance suite in test/tracker/conformance.ts checks each one):
+ * Obligations of every driver (the conformance suite in src/testing/, published as `shoal/testing`, checks each one):
  * - `announce` is atomic and, for a networked store, one round trip. It registers or refreshes the
  *   announcer in the swarm of each family it has an address for, and applies the event:
  *   `stopped` removes the peer and returns no peers; `completed` makes it a seeder and counts one snatch

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { MemoryStore } from '../../../src/tracker/memory/store.js';
 import type { SwarmAnnounce } from '../../../src/tracker/driver.js';
-import { v4Addr } from '../conformance.js';
+import { v4Addr } from '../../../src/testing/index.js';
 
 function announce(store: MemoryStore, infoHash: Buffer, v4: Buffer, extra: Partial<SwarmAnnounce> = {}) {
   return store.announce({ infoHash, peerId: randomBytes(20), v4, seeder: false, event: 'none', numwant: 50, want4: true, want6: false, subnet4: 0, subnet6: 0, withPeerIds: false, ...extra });

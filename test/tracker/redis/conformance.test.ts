@@ -4,7 +4,7 @@ import { after, before, describe } from 'node:test';
 import { pino } from 'pino';
 import { redisDriver } from '../../../src/tracker/redis/driver.js';
 import { redisMissing, startCluster, startRedis, startSentinel, type RedisCluster, type RedisSentinel, type RedisServer } from '../../helpers/redis.js';
-import { conformanceSuite } from '../conformance.js';
+import { conformanceSuite } from '../../../src/testing/index.js';
 
 const logger = pino({ level: 'silent' });
 const missing = redisMissing();

@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import type { SwarmAnnounce, TrackerStore } from '../../../src/tracker/driver.js';
 import { redisDriver } from '../../../src/tracker/redis/driver.js';
 import { redisCli, redisMissing, startRedis, type RedisServer } from '../../helpers/redis.js';
-import { v4Addr } from '../conformance.js';
+import { v4Addr } from '../../../src/testing/index.js';
 
 const missing = redisMissing();
 const logger = pino({ level: 'silent' });

@@ -1,0 +1,44 @@
+/**
+ * The tracker driver conformance suite: every obligation of the TrackerStore contract (src/tracker/driver.ts),
+ * written against the contract only, so that every driver runs it unchanged. One file per group of
+ * obligations; conformanceSuite() runs them all against one store, and each group runs on its own too.
+ *
+ *   import { conformanceSuite } from 'shoal/testing';
+ *   conformanceSuite('mine', ({ peerTtl }) => myDriver.open({}, { peerTtl, logger }));
+ */
+import { describe } from 'node:test';
+import { defineAccessTests } from './access.js';
+import { defineExpiryTests } from './expiry.js';
+import { storeUnderTest, type ConformanceContext, type StoreFactory } from './harness.js';
+import { definePrivateCatalogueTests } from './private-catalogue.js';
+import { defineSelectionTests } from './selection.js';
+import { defineSwarmTests } from './swarm.js';
+
+export type ConformanceGroup = 'swarm' | 'selection' | 'expiry' | 'access' | 'private catalogue';
+
+export interface ConformanceOptions {
+  /** Groups not to run, e.g. ['access', 'private catalogue'] for a store that only serves public swarms. */
+  skip?: readonly ConformanceGroup[];
+}
+
+const GROUPS: ReadonlyArray<[ConformanceGroup, (ctx: ConformanceContext) => void]> = [
+  ['swarm', defineSwarmTests],
+  ['selection', defineSelectionTests],
+  ['expiry', defineExpiryTests],
+  ['access', defineAccessTests],
+  ['private catalogue', definePrivateCatalogueTests],
+];
+
+/**
+ * Every group of the suite, as node:test tests inside one describe(), against one store opened by
+ * `open` before them (with `peerTtl` 3) and closed after them. Call it at the top level of a test file.
+ */
+export function conformanceSuite(driverName: string, open: StoreFactory, options: ConformanceOptions = {}): void {
+  const skip = new Set(options.skip ?? []);
+  describe(`tracker driver conformance: ${driverName}`, () => {
+    const ctx = storeUnderTest(open);
+    for (const [group, define] of GROUPS) {
+      if (!skip.has(group)) describe(group, () => define(ctx));
+    }
+  });
+}

@@ -1,0 +1,173 @@
+/**
+ * Conformance, private catalogue: users and passkeys, approved clients, registered torrents and their
+ * terms, the atomic swap of a private peer's totals (and its retry), snatches, a user's own peers kept
+ * from it, mixed public and private peers, global freeleech.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { CatalogueConflict } from '../tracker/catalogue.js';
+import { eventually, hex, passkey, peers6Of, peersOf, priv, storeUnderTest, uid, v4Addr, v6Addr, type ConformanceContext, type StoreFactory } from './harness.js';
+
+/** Adds this group's tests to the enclosing describe(), against the store that `ctx` holds. */
+export function definePrivateCatalogueTests(ctx: ConformanceContext): void {
+  const { ann, fresh } = ctx;
+
+  it('stores users, finds them by passkey, and refuses a passkey held by another user', async () => {
+    const id = uid();
+    const key = passkey();
+    assert.equal(await ctx.store.catalogue.userByPasskey(key), null);
+    await ctx.store.catalogue.putUser({ id, passkey: key, upMultiplier: 1.5, downMultiplier: 0.5, enabled: true });
+    await eventually(async () => (await ctx.store.catalogue.userByPasskey(key))?.id === id, 'a new user');
+    assert.deepEqual(await ctx.store.catalogue.getUser(id), { id, passkey: key, upMultiplier: 1.5, downMultiplier: 0.5, enabled: true });
+    await assert.rejects(ctx.store.catalogue.putUser({ id: id + 1, passkey: key, upMultiplier: 1, downMultiplier: 1, enabled: true }), CatalogueConflict);
+    const newKey = passkey();
+    await ctx.store.catalogue.putUser({ id, passkey: newKey, upMultiplier: 1, downMultiplier: 1, enabled: false });
+    await eventually(async () => (await ctx.store.catalogue.userByPasskey(key)) === null, 'the old passkey gone');
+    await eventually(async () => (await ctx.store.catalogue.userByPasskey(newKey))?.enabled === false, 'the new passkey, disabled');
+    assert.equal(await ctx.store.catalogue.deleteUser(id), true);
+    assert.equal(await ctx.store.catalogue.deleteUser(id), false);
+    await eventually(async () => (await ctx.store.catalogue.userByPasskey(newKey)) === null, 'a deleted user');
+    assert.equal(await ctx.store.catalogue.getUser(id), null);
+  });
+
+  it('approves clients by peer_id prefix, Azureus and Shadow style', async () => {
+    await ctx.store.catalogue.putClient({ prefix: '-qB46', name: 'qBittorrent 4.6' });
+    await ctx.store.catalogue.putClient({ prefix: 'M7-', name: 'Mainline 7' });
+    const qb = Buffer.from('-qB4630-abcdefghijkl');
+    const mainline = Buffer.from('M7-4-0--abcdefghijkl');
+    const other = Buffer.from('-TR3000-abcdefghijkl');
+    await eventually(() => ctx.store.catalogue.approvedClient(qb) && ctx.store.catalogue.approvedClient(mainline), 'approved prefixes');
+    assert.equal(ctx.store.catalogue.approvedClient(other), false);
+    assert.ok((await ctx.store.catalogue.listClients()).some((c) => c.prefix === '-qB46' && c.name === 'qBittorrent 4.6'));
+    assert.equal(await ctx.store.catalogue.deleteClient('M7-'), true);
+    await eventually(() => !ctx.store.catalogue.approvedClient(mainline), 'a removed prefix');
+  });
+
+  it('returns a registered torrent\'s terms, and forgets them when it is deleted', async () => {
+    fresh();
+    await ctx.store.catalogue.putTorrent({ infoHash: ctx.hash, id: 2 ** 40 + 7, upMultiplier: 2, downMultiplier: 0.5, freeleech: true });
+    assert.deepEqual(await ctx.store.catalogue.getTorrent(ctx.hash), { infoHash: ctx.hash, id: 2 ** 40 + 7, upMultiplier: 2, downMultiplier: 0.5, freeleech: true });
+    const r = await ann({ v4: v4Addr(), access: priv(uid(), 0, 0) });
+    assert.deepEqual(r.torrent, { id: 2 ** 40 + 7, upMultiplier: 2, downMultiplier: 0.5, freeleech: true });
+    assert.equal(await ctx.store.catalogue.deleteTorrent(ctx.hash), true);
+    assert.equal(await ctx.store.catalogue.getTorrent(ctx.hash), null);
+    assert.equal((await ann({ v4: v4Addr(), access: priv(uid(), 0, 0) })).refused, 'unregistered');
+  });
+
+  it('swaps a private peer\'s totals atomically, per user and peer_id, and drops them on stopped', async () => {
+    fresh();
+    await ctx.store.catalogue.putTorrent({ infoHash: ctx.hash, id: 1, upMultiplier: 1, downMultiplier: 1, freeleech: false });
+    const user = uid();
+    const peerId = randomBytes(20);
+    const addr = v4Addr();
+    let r = await ann({ v4: addr, peerId, event: 'started', access: priv(user, 0, 0) });
+    assert.equal(r.previous, null);
+    r = await ann({ v4: addr, peerId, access: priv(user, 2 ** 40, 12345) });
+    assert.deepEqual(r.previous, { uploaded: 0, downloaded: 0 });
+    r = await ann({ v4: addr, peerId, access: priv(user, 2 ** 41, 99999) });
+    assert.deepEqual(r.previous, { uploaded: 2 ** 40, downloaded: 12345 });
+    const other = await ann({ v4: v4Addr(), peerId, access: priv(user + 1, 5, 5) });
+    assert.equal(other.previous, null, 'another user with the same peer_id has totals of its own');
+    r = await ann({ v4: addr, peerId, event: 'stopped', access: priv(user, 2 ** 41 + 1, 99999) });
+    assert.deepEqual(r.previous, { uploaded: 2 ** 41, downloaded: 99999 });
+    r = await ann({ v4: addr, peerId, event: 'started', access: priv(user, 0, 0) });
+    assert.equal(r.previous, null, 'a stopped peer starts afresh');
+  });
+
+  it('answers a retried announce (same id) as the first run did: same previous totals and snatch', async () => {
+    fresh();
+    await ctx.store.catalogue.putTorrent({ infoHash: ctx.hash, id: 6, upMultiplier: 1, downMultiplier: 1, freeleech: false });
+    const user = uid();
+    const peerId = randomBytes(20);
+    const addr = v4Addr();
+    await ann({ v4: addr, peerId, event: 'started', access: { ...priv(user, 0, 0), announceId: 'a1' } });
+    const first = await ann({ v4: addr, peerId, event: 'completed', seeder: true, access: { ...priv(user, 100, 200), announceId: 'a2' } });
+    const again = await ann({ v4: addr, peerId, event: 'completed', seeder: true, access: { ...priv(user, 100, 200), announceId: 'a2' } });
+    assert.deepEqual([first.previous, first.snatched], [{ uploaded: 0, downloaded: 0 }, true]);
+    assert.deepEqual([again.previous, again.snatched], [{ uploaded: 0, downloaded: 0 }, true], 'the retry gets the first answer');
+    assert.equal(again.downloaded, 1, 'and counts no second snatch');
+    const next = await ann({ v4: addr, peerId, seeder: true, access: { ...priv(user, 150, 200), announceId: 'a3' } });
+    assert.deepEqual([next.previous, next.snatched], [{ uploaded: 100, downloaded: 200 }, false]);
+  });
+
+  it('counts a snatch once and says so', async () => {
+    fresh();
+    await ctx.store.catalogue.putTorrent({ infoHash: ctx.hash, id: 3, upMultiplier: 1, downMultiplier: 1, freeleech: false });
+    const addr = v4Addr();
+    const peerId = randomBytes(20);
+    const user = uid();
+    assert.equal((await ann({ v4: addr, peerId, access: priv(user, 0, 0) })).snatched, false);
+    const done = await ann({ v4: addr, peerId, event: 'completed', seeder: true, access: priv(user, 0, 100) });
+    assert.equal(done.snatched, true);
+    assert.equal(done.downloaded, 1);
+    assert.equal((await ann({ v4: addr, peerId, event: 'completed', seeder: true, access: priv(user, 0, 100) })).snatched, false);
+  });
+
+  it('never returns a user\'s own peers to it, in either family', async () => {
+    fresh();
+    await ctx.store.catalogue.putTorrent({ infoHash: ctx.hash, id: 4, upMultiplier: 1, downMultiplier: 1, freeleech: false });
+    const me = uid();
+    const mine4 = [v4Addr(), v4Addr(), v4Addr()];
+    const mine6 = [v6Addr(), v6Addr()];
+    for (const v4 of mine4) await ann({ v4, seeder: true, access: priv(me, 0, 0) });
+    for (const v6 of mine6) await ann({ v6, seeder: true, access: priv(me, 0, 0) });
+    const theirs4 = v4Addr();
+    const theirs6 = v6Addr();
+    await ann({ v4: theirs4, seeder: true, access: priv(me + 1, 0, 0) });
+    await ann({ v6: theirs6, seeder: true, access: priv(me + 1, 0, 0) });
+    const dual4 = v4Addr();
+    const r = await ann({ v4: dual4, v6: v6Addr(), want4: true, want6: true, access: priv(me, 0, 0) });
+    assert.deepEqual(peersOf(r.peers4), [hex(theirs4)]);
+    assert.deepEqual(peers6Of(r.peers6), [hex(theirs6)]);
+    assert.equal(r.complete, 7);
+    const stranger = await ann({ v4: v4Addr(), access: priv(me + 2, 0, 0) });
+    assert.equal(peersOf(stranger.peers4).length, 5, 'another user gets them all, as plain compact addresses');
+    assert.deepEqual(new Set(peersOf(stranger.peers4)), new Set([...mine4, theirs4, dual4].map(hex)));
+  });
+
+  it('answers whole compact addresses across a switch between public and private mode', async () => {
+    // Private peers are stored with their user id; left over after a switch to public mode (or
+    // public ones after a switch to private), they must never come out as garbled entries.
+    fresh();
+    await ctx.store.catalogue.putTorrent({ infoHash: ctx.hash, id: 5, upMultiplier: 1, downMultiplier: 1, freeleech: false });
+    const known = new Set<string>();
+    const privateOnes = Array.from({ length: 8 }, () => v4Addr());
+    for (const [i, v4] of privateOnes.entries()) {
+      known.add(hex(v4));
+      await ann({ v4, seeder: i % 2 === 0, numwant: 0, access: priv(uid(), 0, 0) });
+    }
+    const publicOnes = Array.from({ length: 8 }, () => v4Addr());
+    for (const v4 of publicOnes) {
+      known.add(hex(v4));
+      await ann({ v4, numwant: 0 });
+    }
+    for (let round = 0; round < 10; round++) {
+      const openAddr = v4Addr();
+      const closedAddr = v4Addr();
+      known.add(hex(openAddr)).add(hex(closedAddr));
+      const open = await ann({ v4: openAddr, numwant: 50 });
+      assert.equal(open.peers4.length % 6, 0);
+      assert.ok(peersOf(open.peers4).every((p) => known.has(p)), 'a public answer has whole, known addresses');
+      assert.ok(peersOf(open.peers4).length >= publicOnes.length);
+      const closed = await ann({ v4: closedAddr, numwant: 50, access: priv(uid(), 0, 0) });
+      assert.equal(closed.peers4.length % 6, 0);
+      assert.ok(peersOf(closed.peers4).every((p) => known.has(p)), 'a private answer has whole, known addresses');
+      assert.ok(peersOf(closed.peers4).length >= privateOnes.length);
+    }
+  });
+
+  it('switches global freeleech', async () => {
+    await ctx.store.catalogue.setGlobalFreeleech(true);
+    await eventually(() => ctx.store.catalogue.globalFreeleech(), 'freeleech on');
+    await ctx.store.catalogue.setGlobalFreeleech(false);
+    await eventually(() => !ctx.store.catalogue.globalFreeleech(), 'freeleech off');
+  });
+}
+
+/** This group of the conformance suite on its own, against a store of its own. */
+export function privateCatalogueSuite(driverName: string, open: StoreFactory): void {
+  describe(`tracker driver conformance, private catalogue: ${driverName}`, () => {
+    definePrivateCatalogueTests(storeUnderTest(open));
+  });
+}

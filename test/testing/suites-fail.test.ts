@@ -1,0 +1,42 @@
+/**
+ * The suites of shoal/testing can fail: run against drivers that break their contracts
+ * (test/fixtures/broken-drivers.mjs, in a child `node --test`), they fail on the obligations broken
+ * and pass the others.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+
+const FIXTURE = fileURLToPath(new URL('../../../test/fixtures/broken-drivers.mjs', import.meta.url));
+
+describe('shoal/testing against broken drivers', () => {
+  it('fails each broken obligation, passes the kept ones', async () => {
+    // Without NODE_TEST_CONTEXT, which would make the child report to this runner instead of printing TAP.
+    const env = { ...process.env };
+    delete env.NODE_TEST_CONTEXT;
+    const { code, stdout } = await new Promise<{ code: unknown; stdout: string }>((resolve) => {
+      execFile(process.execPath, ['--test', '--test-reporter=tap', FIXTURE], { env, timeout: 120_000, maxBuffer: 16 << 20 }, (error, stdout) =>
+        resolve({ code: error ? error.code : 0, stdout }),
+      );
+    });
+    const outcome = new Map<string, string>();
+    for (const match of stdout.matchAll(/^ *(ok|not ok) \d+ - (.*?)(?: # .*)?$/gm)) outcome.set(match[2]!, match[1]!);
+    assert.equal(code, 1, 'the run fails');
+
+    assert.equal(outcome.get('tracker driver conformance, selection: returns-itself'), 'not ok');
+    assert.equal(outcome.get('becomes ready'), 'ok');
+    assert.equal(outcome.get('returns other peers, never the announcer itself'), 'not ok');
+    assert.equal(outcome.get('gives a seeder leechers only'), 'not ok');
+
+    const backend: Record<string, string> = {
+      'accepts records at once while it has room (record() returns undefined), with no metrics given': 'not ok',
+      'flush() writes out everything accepted so far, whole and in order': 'not ok',
+      'flush() with nothing buffered resolves promptly, before and after records': 'ok',
+      'keeps a record accepted while a flush is under way': 'not ok',
+      'close() writes out what was accepted, and resolves': 'not ok',
+      'keeps its metrics consistent: nothing dropped, no failed flush, an empty queue once flushed': 'not ok',
+    };
+    assert.deepEqual(Object.fromEntries(Object.keys(backend).map((title) => [title, outcome.get(title)])), backend);
+  });
+});
