@@ -1,12 +1,14 @@
 /**
- * Query strings -> requests, binary-safe: `%XX` decodes to a byte, never through a UTF-8 string, and
- * `+` is a literal plus (real clients escape every byte outside the unreserved set).
+ * Query strings -> requests, binary-safe (see bittorrent/percent.ts).
  * Every problem is a ClientError whose message the client sees as its `failure reason`.
  */
 import { parseEndpointIp } from '../../bittorrent/address.js';
 import type { AnnounceEvent, AnnounceRequest } from '../../bittorrent/announce.js';
 import { INFO_HASH_LENGTH, PEER_ID_LENGTH } from '../../bittorrent/announce.js';
 import { ClientError } from '../../bittorrent/errors.js';
+import { percentDecode } from '../../bittorrent/percent.js';
+
+export { percentDecode };
 
 export type ParsedAnnounce = Omit<AnnounceRequest, 'sourceIp'>;
 
@@ -18,35 +20,6 @@ const EVENTS: Record<string, AnnounceEvent> = {
   completed: 'completed',
   stopped: 'stopped',
 };
-
-function hexValue(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 65 && c <= 70) return c - 55;
-  if (c >= 97 && c <= 102) return c - 87;
-  return -1;
-}
-
-/** Decodes query[start, end) into bytes; null when a `%` escape is malformed or a character is not a byte. */
-export function percentDecode(query: string, start: number, end: number): Buffer | null {
-  const out = Buffer.allocUnsafe(end - start);
-  let length = 0;
-  for (let i = start; i < end; i++) {
-    const c = query.charCodeAt(i);
-    if (c === 37 /* % */) {
-      if (i + 2 >= end) return null;
-      const high = hexValue(query.charCodeAt(i + 1));
-      const low = hexValue(query.charCodeAt(i + 2));
-      if (high < 0 || low < 0) return null;
-      out[length++] = (high << 4) | low;
-      i += 2;
-    } else if (c > 0xff) {
-      return null;
-    } else {
-      out[length++] = c;
-    }
-  }
-  return out.subarray(0, length);
-}
 
 function decodeText(query: string, start: number, end: number, name: string): string {
   if (query.indexOf('%', start) === -1 || query.indexOf('%', start) >= end) return query.slice(start, end);
