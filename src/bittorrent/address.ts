@@ -75,26 +75,34 @@ export function parseEndpointIp(text: string): Buffer | null {
   return endpoint ? parseIp(endpoint[1]!) : null;
 }
 
-/** Formats 4 or 16 address bytes as text (IPv6 in the RFC 5952 short form). */
+/**
+ * Formats 4 or 16 address bytes as text (IPv6 in the RFC 5952 short form). One string built in place:
+ * it runs for every peer of a non-compact answer and every proxy hop checked.
+ */
 export function formatIp(ip: Uint8Array): string {
   if (ip.length === 4) return `${ip[0]}.${ip[1]}.${ip[2]}.${ip[3]}`;
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((ip[i]! << 8) | ip[i + 1]!);
-  // Longest run of zero groups (length >= 2) collapses to "::".
+  // The longest run of zero groups (two or more; the first of equal runs) collapses to "::".
   let bestStart = -1;
-  let bestLength = 0;
+  let bestLength = 1;
   for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
+    if (ip[2 * i] !== 0 || ip[2 * i + 1] !== 0) { i++; continue; }
+    let j = i + 1;
+    while (j < 8 && ip[2 * j] === 0 && ip[2 * j + 1] === 0) j++;
     if (j - i > bestLength) { bestStart = i; bestLength = j - i; }
     i = j;
   }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestLength < 2) return hex.join(':');
-  const left = hex.slice(0, bestStart).join(':');
-  const right = hex.slice(bestStart + bestLength).join(':');
-  return `${left}::${right}`;
+  const afterGap = bestStart + bestLength;
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      out += '::';
+      i = afterGap - 1;
+      continue;
+    }
+    if (i > 0 && i !== afterGap) out += ':';
+    out += ((ip[2 * i]! << 8) | ip[2 * i + 1]!).toString(16);
+  }
+  return out;
 }
 
 /** The compact peer entry: address bytes followed by the port, big-endian. */

@@ -12,6 +12,8 @@ export interface AnnounceRequest {
   event: AnnounceEvent;
   /** Undefined when the client did not ask: the tracker's default applies. */
   numwant: number | undefined;
+  /** The most peers the transport carries in one answer (UDP: what fits a datagram); undefined: no such limit. */
+  maxPeers?: number;
   compact: boolean;
   noPeerId: boolean;
   /** The address the request came from (after trusted-proxy resolution), 4 or 16 bytes. */

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { compactPeer } from '../bittorrent/address.js';
-import type { AnnounceRequest, AnnounceResult, ScrapeRequest, ScrapeResult } from '../bittorrent/announce.js';
+import type { AnnounceEvent, AnnounceRequest, AnnounceResult, ScrapeRequest, ScrapeResult } from '../bittorrent/announce.js';
 import { ClientError } from '../bittorrent/errors.js';
 import type { AccountingRecord, Backend } from '../backend/driver.js';
 import type { User } from './catalogue.js';
@@ -46,6 +46,17 @@ function credited(raw: number, multiplier: number): number {
   return Math.floor(raw * multiplier + 1e-6);
 }
 
+/**
+ * How many peers an announce gets, for every frontend: none on `stopped`; otherwise what the client
+ * asked for (undefined: default_numwant), at most max_numwant and at most `transportCap`, what the
+ * transport carries in one answer (UDP: one datagram; Infinity when it has no such limit). The
+ * default and the maximum are the tracker's policy, so the rule lives here, where every frontend's
+ * request passes, and a frontend only states its own cap (AnnounceRequest.maxPeers).
+ */
+export function peersWanted(asked: number | undefined, event: AnnounceEvent, policy: TrackerPolicy, transportCap: number): number {
+  return event === 'stopped' ? 0 : Math.min(asked ?? policy.defaultNumwant, policy.maxNumwant, transportCap);
+}
+
 export class Tracker {
   /** Accounting record ids: this process's random prefix and a counter, unique without coordination. */
   private readonly recordPrefix = randomBytes(8).toString('hex');
@@ -72,7 +83,7 @@ export class Tracker {
       access.announceId = `${this.recordPrefix}-${(this.recordCount++).toString(36)}`;
     }
     const { v4, v6 } = this.addresses(req);
-    const numwant = req.event === 'stopped' ? 0 : Math.min(req.numwant ?? policy.defaultNumwant, policy.maxNumwant);
+    const numwant = peersWanted(req.numwant, req.event, policy, req.maxPeers ?? Infinity);
     const swarmAnnounce: SwarmAnnounce = {
       infoHash: req.infoHash,
       peerId: req.peerId,

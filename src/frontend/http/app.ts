@@ -6,6 +6,7 @@ import { ClientError } from '../../bittorrent/errors.js';
 import type { Outcome, TrackerMetrics } from '../../metrics/metrics.js';
 import type { Tracker } from '../../tracker/tracker.js';
 import { throttledErrorLog } from '../errors.js';
+import { countRequest, failureOutcome, failureReason, socketFamily } from '../sanitize.js';
 import { resolveClientIp, type ClientIpOptions } from './client-ip.js';
 import { parseAnnounce, parseScrape } from './parser.js';
 import { writeCompactAnnounce, writeDictAnnounce, writeFailure, writeScrape } from './writer.js';
@@ -41,20 +42,10 @@ export function createHttpApp(options: HttpFrontendOptions): Koa {
       if (query.length > maxQueryLength) throw new ClientError(`query string too long (at most ${maxQueryLength} bytes)`);
       body = await action(ctx, query);
     } catch (error) {
-      if (error instanceof ClientError) {
-        outcome = 'client_error';
-        body = writeFailure(error.message);
-      } else {
-        outcome = 'server_error';
-        logError(error);
-        body = writeFailure('tracker is temporarily unavailable, try again later');
-      }
+      outcome = failureOutcome(error);
+      body = writeFailure(failureReason(error, logError));
     }
-    if (metrics) {
-      const address = ctx.req.socket.remoteAddress ?? '';
-      const family = address.includes(':') && !address.startsWith('::ffff:') ? 6 : 4;
-      metrics.request('http', name, family, outcome, (performance.now() - started) / 1000);
-    }
+    if (metrics) countRequest(metrics, 'http', name, socketFamily(ctx.req.socket.remoteAddress), outcome, started);
     ctx.status = 200;
     ctx.set('Content-Type', 'text/plain');
     ctx.body = body;

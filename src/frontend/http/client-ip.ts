@@ -5,7 +5,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { BlockList } from 'node:net';
-import { parseEndpointIp, parseIp } from '../../bittorrent/address.js';
+import { formatIp, parseEndpointIp, parseIp } from '../../bittorrent/address.js';
 
 export interface ClientIpOptions {
   trusted: BlockList | null;
@@ -14,17 +14,7 @@ export interface ClientIpOptions {
 }
 
 function isTrusted(list: BlockList, ip: Buffer): boolean {
-  return ip.length === 4 ? list.check(ipText4(ip), 'ipv4') : list.check(ipText6(ip), 'ipv6');
-}
-
-function ipText4(ip: Buffer): string {
-  return `${ip[0]}.${ip[1]}.${ip[2]}.${ip[3]}`;
-}
-
-function ipText6(ip: Buffer): string {
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(ip.readUInt16BE(i).toString(16));
-  return groups.join(':');
+  return list.check(formatIp(ip), ip.length === 4 ? 'ipv4' : 'ipv6');
 }
 
 export function resolveClientIp(socketAddress: string | undefined, headers: IncomingHttpHeaders, options: ClientIpOptions): Buffer | null {

@@ -1,51 +1,26 @@
 /**
- * Query strings -> requests, binary-safe: `%XX` decodes to a byte, never through a UTF-8 string, and
- * `+` is a literal plus (real clients escape every byte outside the unreserved set).
- * Every problem is a ClientError whose message the client sees as its `failure reason`.
+ * Query strings -> requests, binary-safe (see bittorrent/percent.ts). The parser decodes and reports
+ * what is missing or malformed in the query; the field checks are the ones every frontend shares
+ * (../sanitize.ts). Every problem is a ClientError whose message the client sees as its `failure reason`.
  */
 import { parseEndpointIp } from '../../bittorrent/address.js';
-import type { AnnounceEvent, AnnounceRequest } from '../../bittorrent/announce.js';
+import type { AnnounceRequest } from '../../bittorrent/announce.js';
 import { INFO_HASH_LENGTH, PEER_ID_LENGTH } from '../../bittorrent/announce.js';
 import { ClientError } from '../../bittorrent/errors.js';
+import { percentDecode } from '../../bittorrent/percent.js';
+import { checkAnnounce, checkLength, eventOfName } from '../sanitize.js';
+
+export { percentDecode };
 
 export type ParsedAnnounce = Omit<AnnounceRequest, 'sourceIp'>;
 
-const EVENTS: Record<string, AnnounceEvent> = {
-  '': 'none',
-  empty: 'none',
-  paused: 'none',
-  started: 'started',
-  completed: 'completed',
-  stopped: 'stopped',
-};
+/** Decimal forms the query may use; anything else reads as NaN, which the shared checks refuse. */
+const PORT_TEXT = /^\d{1,5}$/;
+const COUNT_TEXT = /^\d{1,16}$/;
+const NUMWANT_TEXT = /^\d{1,9}$/;
 
-function hexValue(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 65 && c <= 70) return c - 55;
-  if (c >= 97 && c <= 102) return c - 87;
-  return -1;
-}
-
-/** Decodes query[start, end) into bytes; null when a `%` escape is malformed or a character is not a byte. */
-export function percentDecode(query: string, start: number, end: number): Buffer | null {
-  const out = Buffer.allocUnsafe(end - start);
-  let length = 0;
-  for (let i = start; i < end; i++) {
-    const c = query.charCodeAt(i);
-    if (c === 37 /* % */) {
-      if (i + 2 >= end) return null;
-      const high = hexValue(query.charCodeAt(i + 1));
-      const low = hexValue(query.charCodeAt(i + 2));
-      if (high < 0 || low < 0) return null;
-      out[length++] = (high << 4) | low;
-      i += 2;
-    } else if (c > 0xff) {
-      return null;
-    } else {
-      out[length++] = c;
-    }
-  }
-  return out.subarray(0, length);
+function decimal(text: string, form: RegExp): number {
+  return form.test(text) ? Number(text) : NaN;
 }
 
 function decodeText(query: string, start: number, end: number, name: string): string {
@@ -55,18 +30,11 @@ function decodeText(query: string, start: number, end: number, name: string): st
   return bytes.toString('latin1');
 }
 
-function decodeId(query: string, start: number, end: number, name: string, length: number): Buffer {
+function decodeId(query: string, start: number, end: number, name: 'info_hash' | 'peer_id', length: number): Buffer {
   const bytes = percentDecode(query, start, end);
   if (!bytes) throw new ClientError(`malformed percent-encoding in ${name}`);
-  if (bytes.length !== length) throw new ClientError(`invalid ${name}: must be ${length} bytes, got ${bytes.length}`);
+  checkLength(name, bytes, length);
   return bytes;
-}
-
-function parseCount(text: string, name: string): number {
-  if (!/^\d{1,16}$/.test(text)) throw new ClientError(`invalid ${name}: must be a non-negative integer`);
-  const value = Number(text);
-  if (value > Number.MAX_SAFE_INTEGER) throw new ClientError(`invalid ${name}: too large`);
-  return value;
 }
 
 /** Calls `visit(key, valueStart, valueEnd)` for every `key=value` pair of the query. */
@@ -124,24 +92,16 @@ export function parseAnnounce(query: string): ParsedAnnounce {
   if (uploaded === undefined) throw new ClientError('missing uploaded');
   if (downloaded === undefined) throw new ClientError('missing downloaded');
   if (left === undefined) throw new ClientError('missing left');
-  if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) throw new ClientError('invalid port: must be 1-65535');
-  const parsedEvent = EVENTS[event ?? ''];
-  if (parsedEvent === undefined) throw new ClientError(`unknown event ${JSON.stringify(event)}`);
-  let parsedNumwant: number | undefined;
-  if (numwant !== undefined && numwant !== '' && numwant !== '-1') {
-    if (!/^\d{1,9}$/.test(numwant)) throw new ClientError('invalid numwant: must be a non-negative integer');
-    parsedNumwant = Number(numwant);
-  }
-
-  return {
+  const request: ParsedAnnounce = {
     infoHash,
     peerId,
-    port: Number(port),
-    uploaded: parseCount(uploaded, 'uploaded'),
-    downloaded: parseCount(downloaded, 'downloaded'),
-    left: parseCount(left, 'left'),
-    event: parsedEvent,
-    numwant: parsedNumwant,
+    port: decimal(port, PORT_TEXT),
+    uploaded: decimal(uploaded, COUNT_TEXT),
+    downloaded: decimal(downloaded, COUNT_TEXT),
+    left: decimal(left, COUNT_TEXT),
+    event: eventOfName(event),
+    // "-1" (and an empty value) is how some clients leave the choice to the tracker.
+    numwant: numwant === undefined || numwant === '' || numwant === '-1' ? undefined : decimal(numwant, NUMWANT_TEXT),
     compact: compact !== '0',
     noPeerId: noPeerId === '1',
     // BEP 7 values may be an address or an endpoint ("1.2.3.4:6881", "[::1]:6881"); the port is not used.
@@ -149,6 +109,8 @@ export function parseAnnounce(query: string): ParsedAnnounce {
     claimedIpv4: (ipv4 !== undefined && parseEndpointIp(ipv4)) || undefined,
     claimedIpv6: (ipv6 !== undefined && parseEndpointIp(ipv6)) || undefined,
   };
+  checkAnnounce(request);
+  return request;
 }
 
 /** The info_hash values of a scrape, in order, duplicates dropped; refuses more than `max` before decoding them. */

@@ -1,9 +1,7 @@
 /** Tracker responses in bencode, written straight from the packed peers the driver returned. */
 import { COMPACT_V4_LENGTH, COMPACT_V6_LENGTH, formatIp } from '../../bittorrent/address.js';
-import type { AnnounceResult, ScrapeResult } from '../../bittorrent/announce.js';
+import { PEER_ID_LENGTH, type AnnounceResult, type ScrapeResult } from '../../bittorrent/announce.js';
 import { bencode, type BencodeDict, type BencodeValue } from './bencode.js';
-
-const PEER_ID_LENGTH = 20;
 
 /** The hot path: one string for the integers, the peer bytes copied once. */
 export function writeCompactAnnounce(r: AnnounceResult): Buffer {

@@ -10,6 +10,8 @@ export const ACTION_ANNOUNCE = 1;
 export const ACTION_SCRAPE = 2;
 export const ACTION_ERROR = 3;
 export const ANNOUNCE_LENGTH = 98;
+/** Where an announce's event (u32) is. */
+export const EVENT_OFFSET = 80;
 export const SCRAPE_HEADER_LENGTH = 16;
 export const MIN_PACKET_LENGTH = 16;
 
@@ -48,7 +50,7 @@ export function parseAnnounce(packet: Buffer): UdpAnnounce {
     downloaded: readCount(packet, 56),
     left: readCount(packet, 64),
     uploaded: readCount(packet, 72),
-    event: EVENTS[packet.readUInt32BE(80)] ?? null,
+    event: EVENTS[packet.readUInt32BE(EVENT_OFFSET)] ?? null,
     ip: packet.readUInt32BE(84),
     key: packet.readUInt32BE(88),
     numwant: packet.readInt32BE(92),

@@ -2,17 +2,20 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { parseIp } from '../../bittorrent/address.js';
+import { parseIp, type Family } from '../../bittorrent/address.js';
+import type { AnnounceRequest } from '../../bittorrent/announce.js';
 import { ClientError } from '../../bittorrent/errors.js';
-import type { Outcome, TrackerMetrics } from '../../metrics/metrics.js';
+import type { TrackerMetrics } from '../../metrics/metrics.js';
 import type { Tracker } from '../../tracker/tracker.js';
 import { throttledErrorLog } from '../errors.js';
+import { checkAnnounce, countRequest, failureOutcome, failureReason, unknownEvent } from '../sanitize.js';
 import { ConnectionIds } from './connection-id.js';
 import {
   ACTION_ANNOUNCE,
   ACTION_CONNECT,
   ACTION_SCRAPE,
   ANNOUNCE_LENGTH,
+  EVENT_OFFSET,
   MIN_PACKET_LENGTH,
   parseAnnounce,
   passkeyOf,
@@ -97,7 +100,7 @@ export class UdpFrontend {
     const started = performance.now();
     const action = packet.readUInt32BE(8);
     const transactionId = packet.readUInt32BE(12);
-    const family = ip.length === 4 ? 4 : 6;
+    const family: Family = ip.length === 4 ? 4 : 6;
     const send = (reply: Buffer): void => {
       if (this.socket !== socket) return; // stopped meanwhile
       this.pending++;
@@ -106,49 +109,38 @@ export class UdpFrontend {
         this.settle();
       });
     };
-    const count = (name: 'connect' | 'announce' | 'scrape' | 'unknown', outcome: Outcome): void =>
-      this.options.metrics?.request('udp', name, family, outcome, (performance.now() - started) / 1000);
+    const metrics = this.options.metrics;
 
     if (action === ACTION_CONNECT) {
       if (packet.readBigUInt64BE(0) !== PROTOCOL_ID) return;
       send(writeConnect(transactionId, this.options.ids.issue(ip)));
-      count('connect', 'ok');
+      countRequest(metrics, 'udp', 'connect', family, 'ok', started);
       return;
     }
     const name = action === ACTION_ANNOUNCE ? 'announce' : action === ACTION_SCRAPE ? 'scrape' : 'unknown';
     if (!this.options.ids.verify(packet, 0, ip)) {
       // No valid connection id: the sender may be spoofed, so never answer with more than it sent.
       send(writeError(transactionId, 'invalid connection id').subarray(0, packet.length));
-      count(name, 'client_error');
+      countRequest(metrics, 'udp', name, family, 'client_error', started);
       return;
     }
     try {
-      if (action === ACTION_ANNOUNCE) send(await this.announce(packet, transactionId, ip));
+      if (action === ACTION_ANNOUNCE) send(await this.announce(packet, transactionId, ip, family));
       else if (action === ACTION_SCRAPE) send(await this.scrape(packet, transactionId));
       else throw new ClientError(`unknown action ${action}`);
-      count(name, 'ok');
+      countRequest(metrics, 'udp', name, family, 'ok', started);
     } catch (error) {
-      if (error instanceof ClientError) {
-        send(writeError(transactionId, error.message));
-        count(name, 'client_error');
-      } else {
-        this.logError(error);
-        send(writeError(transactionId, 'tracker is temporarily unavailable, try again later'));
-        count(name, 'server_error');
-      }
+      send(writeError(transactionId, failureReason(error, this.logError)));
+      countRequest(metrics, 'udp', name, family, failureOutcome(error), started);
     }
   }
 
-  private async announce(packet: Buffer, transactionId: number, ip: Buffer): Promise<Buffer> {
+  private async announce(packet: Buffer, transactionId: number, ip: Buffer, family: Family): Promise<Buffer> {
     if (packet.length < ANNOUNCE_LENGTH) throw new ClientError(`announce packet too short (${packet.length} bytes, needs ${ANNOUNCE_LENGTH})`);
     const a = parseAnnounce(packet);
-    if (a.event === null) throw new ClientError('unknown event');
-    if (a.port === 0) throw new ClientError('invalid port: must be 1-65535');
-    if (a.left < 0 || a.uploaded < 0 || a.downloaded < 0) throw new ClientError('invalid left/uploaded/downloaded: must be from 0 to 2^53-1');
-    const family = ip.length === 4 ? 4 : 6;
-    const cap = family === 4 ? MAX_PEERS_V4 : MAX_PEERS_V6;
+    if (a.event === null) throw unknownEvent(packet.readUInt32BE(EVENT_OFFSET));
     const claimed = a.ip !== 0 && family === 4 ? Buffer.from([a.ip >>> 24, (a.ip >>> 16) & 0xff, (a.ip >>> 8) & 0xff, a.ip & 0xff]) : undefined;
-    const result = await this.options.tracker.announce({
+    const request: AnnounceRequest = {
       infoHash: a.infoHash,
       peerId: a.peerId,
       port: a.port,
@@ -156,14 +148,18 @@ export class UdpFrontend {
       downloaded: a.downloaded,
       left: a.left,
       event: a.event,
-      numwant: Math.min(a.numwant < 0 ? this.options.tracker.policy.defaultNumwant : a.numwant, cap),
+      // BEP 15: -1 (any negative value, here) leaves the choice to the tracker.
+      numwant: a.numwant < 0 ? undefined : a.numwant,
+      maxPeers: family === 4 ? MAX_PEERS_V4 : MAX_PEERS_V6,
       compact: true,
       noPeerId: true,
       sourceIp: ip,
       claimedIp: claimed,
       passkey: passkeyOf(a.urlData),
       peerFamily: family,
-    });
+    };
+    checkAnnounce(request);
+    const result = await this.options.tracker.announce(request);
     // A UDP answer carries the peers of the family the packet came over.
     const peers = family === 4 ? result.peers4 : result.peers6;
     return writeAnnounce(transactionId, result.interval, result.incomplete, result.complete, peers);
