@@ -52,6 +52,7 @@ const crossings: Record<string, [string, string][]> = {
     ['src/bittorrent/probe.ts', '../config/config.js'],
     ['src/bittorrent/probe.ts', '../index.js'],
     ['src/bittorrent/probe.ts', '../redis/connection.js'],
+    ['src/bittorrent/probe.ts', '../common/log.js'],
   ],
   'a driver imports a frontend or src/admin': [
     ['src/tracker/memory/probe.ts', '../../frontend/errors.js'],
@@ -91,7 +92,6 @@ const allowed: [string, string][] = [
   ['src/frontend/udp/probe.ts', '../errors.js'],
   ['src/frontend/http/probe.ts', '../../common/log.js'],
   ['src/bittorrent/probe.ts', './address.js'],
-  ['src/bittorrent/probe.ts', '../common/bytes.js'],
   ['src/tracker/tracker.ts', '../bittorrent/announce.js'],
   ['src/tracker/tracker.ts', '../backend/driver.js'],
   ['src/tracker/memory/probe.ts', '../driver.js'],
