@@ -6,8 +6,8 @@ import { pino, type Logger } from 'pino';
 import { parseStreamParams, type StreamParams } from '../backend/stream/params.js';
 import { packageVersion, parseArgs } from '../cli-args.js';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
-import { connectRedis } from '../tracker/redis/connection.js';
-import { ParamError } from '../tracker/redis/params.js';
+import { connectRedis } from '../redis/connection.js';
+import { ParamError } from '../redis/params.js';
 import { Consumer } from './consumer.js';
 import { GroupMember } from './stream.js';
 

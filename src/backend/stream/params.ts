@@ -2,7 +2,7 @@
  * The `redis-stream` backend driver's parameters (`backend.params`). The reference consumer parses the
  * same object, so that both ends find the stream in the same place from one configuration.
  */
-import { ParamReader, REDIS_CONNECTION_PARAM_DOCS, type RedisConnectionParams } from '../../tracker/redis/params.js';
+import { ParamReader, REDIS_CONNECTION_PARAM_DOCS, type RedisConnectionParams } from '../../redis/params.js';
 
 export type OverflowPolicy = 'block' | 'drop_oldest';
 

@@ -6,7 +6,7 @@ import { parseIp } from '../../bittorrent/address.js';
 import { ClientError } from '../../bittorrent/errors.js';
 import type { Outcome, TrackerMetrics } from '../../metrics/metrics.js';
 import type { Tracker } from '../../tracker/tracker.js';
-import { throttledErrorLog } from '../errors.js';
+import { throttledErrorLog } from '../../common/log.js';
 import { ConnectionIds } from './connection-id.js';
 import {
   ACTION_ANNOUNCE,
