@@ -7,7 +7,6 @@ import { parseStreamParams, type StreamParams } from '../backend/stream/params.j
 import { packageVersion, parseArgs } from '../cli-args.js';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { connectRedis } from '../redis/connection.js';
-import { ParamError } from '../redis/params.js';
 import { Consumer } from './consumer.js';
 import { GroupMember } from './stream.js';
 
@@ -30,12 +29,7 @@ function streamParams(config: Config): StreamParams {
   if (config.backend.driver !== 'redis-stream') {
     throw new ConfigError('backend.driver', `is ${JSON.stringify(config.backend.driver)}: the consumer reads the stream of the "redis-stream" backend, configured in backend.params`);
   }
-  try {
-    return parseStreamParams(config.backend.params);
-  } catch (error) {
-    if (error instanceof ParamError) throw new ConfigError(error.key, error.reason);
-    throw error;
-  }
+  return parseStreamParams(config.backend.params);
 }
 
 function build(config: Config, logger: Logger): { consumer: Consumer; close: () => Promise<void> } {

@@ -1,109 +1,69 @@
 /**
  * Where Redis is and how long to wait for it: the connection parameters shared by the tracker's redis
- * driver (`tracker.params`), the redis-stream backend driver (`backend.params`) and its consumer.
+ * driver (`tracker.params`), the redis-stream backend driver (`backend.params`) and its consumer. Each
+ * puts this shape into its own schema, with its own command timeout, and parses the connection out of it.
  */
-export interface HostPort {
-  host: string;
-  port: number;
+import { z } from 'zod';
+import { integerParam, textParam } from '../config/params.js';
+
+const notHostPort = (issue: { input?: unknown }) => `${JSON.stringify(issue.input)} is not "host:port"`;
+const HOST_PORT = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/;
+
+const hostPort = z
+  .string({ error: notHostPort })
+  .regex(HOST_PORT, { error: notHostPort })
+  .transform((text) => {
+    const match = HOST_PORT.exec(text)!;
+    return { host: match[1] ?? match[2]!, port: Number(match[3]) };
+  });
+
+const NOT_A_LIST = 'must be a non-empty list of "host:port"';
+const hostPorts = () => z.array(hostPort, { error: NOT_A_LIST }).min(1, { error: NOT_A_LIST });
+const URL_MESSAGE = 'must be a redis:// or rediss:// URL';
+
+/** The connection keys, with the command timeout's default and meaning given by the driver. */
+export function redisConnectionShape(commandTimeout: { default: number; doc: string }) {
+  return {
+    url: z.string({ error: URL_MESSAGE }).regex(/^rediss?:\/\//, { error: URL_MESSAGE }).optional().describe('standalone Redis, "redis://[user:password@]host:port[/db]" (default redis://127.0.0.1:6379)'),
+    sentinels: hostPorts().optional().describe('Sentinel: list of "host:port"; needs name'),
+    name: textParam().optional().describe('Sentinel: the master group name'),
+    cluster: hostPorts().optional().describe('Redis Cluster: list of "host:port" of some nodes'),
+    username: textParam().optional().describe('ACL user name (Sentinel and Cluster; standalone takes it in the url)'),
+    password: textParam().optional().describe('password (Sentinel and Cluster; standalone takes it in the url)'),
+    command_timeout: integerParam(10, 60_000).default(commandTimeout.default).describe(commandTimeout.doc),
+    connect_timeout: integerParam(10, 60_000).default(2000).describe('milliseconds to connect (default 2000)'),
+  };
 }
 
-/**
- * Where Redis is and how long to wait for it: the part shared by the tracker driver and by the
- * redis-stream backend driver and its consumer, which parse it with their own section name and defaults.
- */
-export interface RedisConnectionParams {
-  /** Standalone: redis://[user:password@]host:port[/db] */
-  url?: string;
-  /** Sentinel: the sentinels and the master's name. */
-  sentinels?: HostPort[];
-  name?: string;
-  /** Cluster: some of its nodes. */
-  cluster?: HostPort[];
-  username?: string;
-  password?: string;
-  /** Milliseconds before a command is given up. */
-  commandTimeout: number;
-  /** Milliseconds to establish a connection. */
-  connectTimeout: number;
+type ConnectionInput = z.output<z.ZodObject<ReturnType<typeof redisConnectionShape>>>;
+
+/** The checks that span several connection keys (a superRefine of the driver's schema). */
+export function checkRedisConnection(params: ConnectionInput, ctx: z.RefinementCtx): void {
+  const modes = [params.url !== undefined, params.sentinels !== undefined, params.cluster !== undefined].filter(Boolean).length;
+  if (modes > 1) ctx.addIssue({ code: 'custom', path: ['url'], message: 'give one of url, sentinels or cluster' });
+  if (params.sentinels && !params.name) ctx.addIssue({ code: 'custom', path: ['name'], message: 'Sentinel needs the master group name' });
 }
 
-/** The connection keys, documented once for every driver that takes them. */
-export const REDIS_CONNECTION_PARAM_DOCS: Record<string, string> = {
-  url: 'standalone Redis, "redis://[user:password@]host:port[/db]" (default redis://127.0.0.1:6379)',
-  sentinels: 'Sentinel: list of "host:port"; needs name',
-  name: 'Sentinel: the master group name',
-  cluster: 'Redis Cluster: list of "host:port" of some nodes',
-  username: 'ACL user name (Sentinel and Cluster; standalone takes it in the url)',
-  password: 'password (Sentinel and Cluster; standalone takes it in the url)',
-  command_timeout: 'milliseconds before a Redis command fails',
-  connect_timeout: 'milliseconds to connect (default 2000)',
-};
-
-/** A driver parameter that is wrong; `key` is its full path, e.g. "backend.params.batch_size". */
-export class ParamError extends Error {
-  constructor(
-    readonly key: string,
-    readonly reason: string,
-  ) {
-    super(`${key}: ${reason}`);
-  }
+/** The connection part of a driver's parsed parameters, as connectRedis takes it. */
+export function redisConnection(params: ConnectionInput) {
+  return {
+    /** Standalone: redis://[user:password@]host:port[/db] */
+    url: params.url,
+    /** Sentinel: the sentinels and the master's name. */
+    sentinels: params.sentinels,
+    name: params.name,
+    /** Cluster: some of its nodes. */
+    cluster: params.cluster,
+    username: params.username,
+    password: params.password,
+    /** Milliseconds before a command is given up. */
+    commandTimeout: params.command_timeout,
+    /** Milliseconds to establish a connection. */
+    connectTimeout: params.connect_timeout,
+  };
 }
 
-/** Validation helpers whose errors name the key under its section. */
-export class ParamReader {
-  constructor(readonly section: string) {}
-
-  fail(key: string, reason: string): never {
-    throw new ParamError(`${this.section}.${key}`, reason);
-  }
-
-  hostPorts(key: string, value: unknown): HostPort[] {
-    if (!Array.isArray(value) || value.length === 0) this.fail(key, 'must be a non-empty list of "host:port"');
-    return value.map((entry) => {
-      const match = typeof entry === 'string' ? /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(entry) : null;
-      if (!match) this.fail(key, `${JSON.stringify(entry)} is not "host:port"`);
-      return { host: match[1] ?? match[2]!, port: Number(match[3]) };
-    });
-  }
-
-  integer(key: string, value: unknown, min: number, max: number): number {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) this.fail(key, `must be an integer from ${min} to ${max}`);
-    return value;
-  }
-
-  text(key: string, value: unknown): string {
-    if (typeof value !== 'string') this.fail(key, 'must be a string');
-    return value;
-  }
-
-  bool(key: string, value: unknown): boolean {
-    if (typeof value !== 'boolean') this.fail(key, 'must be true or false');
-    return value;
-  }
-
-  /** Reads one connection key into params; false when the key is not a connection key. */
-  connectionKey(params: RedisConnectionParams, key: string, value: unknown): boolean {
-    switch (key) {
-      case 'url':
-        if (typeof value !== 'string' || !/^rediss?:\/\//.test(value)) this.fail(key, 'must be a redis:// or rediss:// URL');
-        params.url = value;
-        return true;
-      case 'sentinels': params.sentinels = this.hostPorts(key, value); return true;
-      case 'name': params.name = this.text(key, value); return true;
-      case 'cluster': params.cluster = this.hostPorts(key, value); return true;
-      case 'username': params.username = this.text(key, value); return true;
-      case 'password': params.password = this.text(key, value); return true;
-      case 'command_timeout': params.commandTimeout = this.integer(key, value, 10, 60_000); return true;
-      case 'connect_timeout': params.connectTimeout = this.integer(key, value, 10, 60_000); return true;
-      default: return false;
-    }
-  }
-
-  /** The checks that span several connection keys, once all are read. */
-  checkConnection(params: RedisConnectionParams): void {
-    const modes = [params.url !== undefined, params.sentinels !== undefined, params.cluster !== undefined].filter(Boolean).length;
-    if (modes > 1) this.fail('url', 'give one of url, sentinels or cluster');
-    if (params.sentinels && !params.name) this.fail('name', 'Sentinel needs the master group name');
-  }
-}
-
+type ParsedConnection = ReturnType<typeof redisConnection>;
+/** What connectRedis takes: the timeouts, and where Redis is (nothing: the standalone default). */
+export type RedisConnectionParams = Partial<ParsedConnection> & Pick<ParsedConnection, 'commandTimeout' | 'connectTimeout'>;
+export type HostPort = z.output<typeof hostPort>;

@@ -1,63 +1,45 @@
 /**
- * The `redis` tracker driver's parameters (`tracker.params`), validated with errors that name the key.
- * The connection part (src/redis/params.ts) is shared with the redis-stream backend driver (`backend.params`).
+ * The `redis` tracker driver's parameters (`tracker.params`): the connection part (src/redis/params.ts,
+ * shared with the redis-stream backend driver) and this driver's own keys.
  */
-import { ParamReader, REDIS_CONNECTION_PARAM_DOCS, type RedisConnectionParams } from '../../redis/params.js';
+import { z } from 'zod';
+import { boolParam, integerParam, parseParams, textParam } from '../../config/params.js';
+import { checkRedisConnection, redisConnection, redisConnectionShape } from '../../redis/params.js';
 
-export interface RedisParams extends RedisConnectionParams {
-  /** Prefix of every key (the hash tag follows it). */
-  prefix: string;
-  /** Extra attempts for a command that failed on a broken connection, within the command timeout. */
-  retries: number;
-  /** Seconds the torrent hash (snatch count) lives after its last announce; 0 keeps it. */
-  torrentTtl: number;
-  /** Cluster: send scrapes to replicas. */
-  scrapeFromReplicas: boolean;
-  /** Exact same-subnet-first selection through lexicographic indexes (twice the memory). */
-  subnetIndex: boolean;
-  /** Private mode: passkeys cached in process (least recently used go first). */
-  userCacheSize: number;
-}
+export const RedisParamsSchema = z
+  .strictObject({
+    ...redisConnectionShape({ default: 500, doc: 'milliseconds before a Redis command fails (default 500)' }),
+    prefix: textParam()
+      .refine((prefix) => !/[{}]/.test(prefix), { error: 'must not contain { or } (keys carry their own hash tag)' })
+      .default('t:')
+      .describe('prefix of every key (default "t:")'),
+    retries: integerParam(0, 5).default(1).describe('extra attempts after a connection error, within command_timeout (default 1)'),
+    torrent_ttl: integerParam(0, 10 * 365 * 86400)
+      .default(30 * 86400)
+      .describe("seconds a torrent's snatch count outlives its last announce at least (at most half as long again); 0 keeps it (default 30 days)"),
+    scrape_from_replicas: boolParam().default(false).describe('Cluster: answer scrapes from replicas (default false)'),
+    user_cache_size: integerParam(1, 10_000_000).default(100_000).describe('private mode: users cached in each process by passkey, least recently used dropped first (default 100000)'),
+    subnet_index: boolParam().default(false).describe('exact same-subnet-first selection with a lexicographic index per peer set: twice the memory (default false: over-sampling)'),
+  })
+  .superRefine(checkRedisConnection)
+  .transform((params) => ({
+    ...redisConnection(params),
+    /** Prefix of every key (the hash tag follows it). */
+    prefix: params.prefix,
+    /** Extra attempts for a command that failed on a broken connection, within the command timeout. */
+    retries: params.retries,
+    /** Seconds the torrent hash (snatch count) lives after its last announce; 0 keeps it. */
+    torrentTtl: params.torrent_ttl,
+    /** Cluster: send scrapes to replicas. */
+    scrapeFromReplicas: params.scrape_from_replicas,
+    /** Exact same-subnet-first selection through lexicographic indexes (twice the memory). */
+    subnetIndex: params.subnet_index,
+    /** Private mode: passkeys cached in process (least recently used go first). */
+    userCacheSize: params.user_cache_size,
+  }));
 
-export const REDIS_PARAM_DOCS: Record<string, string> = {
-  ...REDIS_CONNECTION_PARAM_DOCS,
-  prefix: 'prefix of every key (default "t:")',
-  command_timeout: 'milliseconds before a Redis command fails (default 500)',
-  retries: 'extra attempts after a connection error, within command_timeout (default 1)',
-  torrent_ttl: 'seconds a torrent\'s snatch count outlives its last announce at least (at most half as long again); 0 keeps it (default 30 days)',
-  scrape_from_replicas: 'Cluster: answer scrapes from replicas (default false)',
-  user_cache_size: 'private mode: users cached in each process by passkey, least recently used dropped first (default 100000)',
-  subnet_index: 'exact same-subnet-first selection with a lexicographic index per peer set: twice the memory (default false: over-sampling)',
-};
+export type RedisParams = z.output<typeof RedisParamsSchema>;
 
 export function parseRedisParams(raw: Record<string, unknown>): RedisParams {
-  const read = new ParamReader('tracker.params');
-  const params: RedisParams = {
-    prefix: 't:',
-    commandTimeout: 500,
-    connectTimeout: 2000,
-    retries: 1,
-    torrentTtl: 30 * 86400,
-    scrapeFromReplicas: false,
-    subnetIndex: false,
-    userCacheSize: 100_000,
-  };
-  for (const [key, value] of Object.entries(raw)) {
-    if (read.connectionKey(params, key, value)) continue;
-    switch (key) {
-      case 'prefix':
-        params.prefix = read.text(key, value);
-        if (/[{}]/.test(params.prefix)) read.fail(key, 'must not contain { or } (keys carry their own hash tag)');
-        break;
-      case 'retries': params.retries = read.integer(key, value, 0, 5); break;
-      case 'user_cache_size': params.userCacheSize = read.integer(key, value, 1, 10_000_000); break;
-      case 'torrent_ttl': params.torrentTtl = read.integer(key, value, 0, 10 * 365 * 86400); break;
-      case 'scrape_from_replicas': params.scrapeFromReplicas = read.bool(key, value); break;
-      case 'subnet_index': params.subnetIndex = read.bool(key, value); break;
-      default:
-        read.fail(key, `unknown parameter of the redis driver (it takes ${Object.keys(REDIS_PARAM_DOCS).join(', ')})`);
-    }
-  }
-  read.checkConnection(params);
-  return params;
+  return parseParams(RedisParamsSchema, raw, 'tracker.params', 'the redis driver');
 }
