@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { parseStreamParams, type StreamParams } from '../backend/stream/params.js';
-import { packageVersion, parseArgs } from '../cli-args.js';
+import { failStartup, packageVersion, parseArgs } from '../cli-args.js';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { connectRedis } from '../redis/connection.js';
 import { Consumer } from './consumer.js';
@@ -69,9 +69,7 @@ async function main(): Promise<void> {
     logger = pino({ level: config.log.level });
     built = build(config, logger);
   } catch (error) {
-    if (error instanceof ConfigError) process.stderr.write(`shoal-consumer: configuration error: ${error.message}\n`);
-    else process.stderr.write(`shoal-consumer: cannot start: ${(error as Error).message ?? error}\n`);
-    process.exit(error instanceof ConfigError ? 2 : 1);
+    failStartup('shoal-consumer', error);
   }
   const onSignal = (signal: NodeJS.Signals): void => {
     logger.info({ signal }, 'stopping after the current batch');
