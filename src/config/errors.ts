@@ -3,7 +3,8 @@
  * schema, or a check that spans keys. Each names the full key path, e.g. `backend.params.batch_size`,
  * and every binary exits with code 2 on one.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
+import { firstIssue } from '../common/schema.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -33,13 +34,8 @@ export interface IssueNaming {
  * entry), so that `trusted_proxies`, not `trusted_proxies.0`, is named.
  */
 export function configError(error: z.ZodError, naming: IssueNaming): ConfigError {
-  const issue = error.issues.find((i) => i.code === 'unrecognized_keys') ?? error.issues[0]!;
-  const parts = issue.path.filter((p): p is string => typeof p === 'string');
-  if (issue.code === 'unrecognized_keys') {
-    const key = issue.keys[0]!;
-    return new ConfigError(qualify(naming.section, [...parts, key].join('.')), naming.unknownKey(key));
-  }
-  const path = parts.join('.');
+  const { issue, path, unknownKey } = firstIssue(error);
+  if (unknownKey !== undefined) return new ConfigError(qualify(naming.section, path), naming.unknownKey(unknownKey));
   const key = naming.rename ? naming.rename(path, issue) : path;
   return new ConfigError(qualify(naming.section, key), issue.message);
 }

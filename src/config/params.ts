@@ -4,13 +4,8 @@
  * (`backend.params.batch_size: ...`) and stops every binary with exit code 2 like any configuration error.
  */
 import { z } from 'zod';
+import { schemaKeys } from '../common/schema.js';
 import { configError } from './errors.js';
-
-/** The keys an object schema takes, as its JSON Schema (input side) lists them. */
-export function schemaKeys(schema: z.ZodType): string[] {
-  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, unknown> };
-  return Object.keys(json.properties ?? {});
-}
 
 /**
  * A driver's parameters (`tracker.params` or `backend.params`) through the driver's schema; a
