@@ -10,6 +10,7 @@ import type { ClientEntry, HashList, TorrentEntry, User } from '../tracker/catal
 import type { TrackerStore } from '../tracker/driver.js';
 import { readJsonObject } from './body.js';
 import { ApiError } from './errors.js';
+import { openApiDocument } from './openapi.js';
 import {
   ClientBody,
   type ClientAnswer,
@@ -163,6 +164,13 @@ export function adminRouter(store: TrackerStore): Router {
     const { enabled } = parseBody(FreeleechBody, await readJsonObject(ctx));
     await catalogue.setGlobalFreeleech(enabled);
     ctx.body = { enabled } satisfies z.input<typeof FreeleechAnswer>;
+  });
+
+  // Behind the bearer token like every other path (auth.ts runs before routing). The document is no
+  // secret (docs/openapi.json is in the repository), but answering it to anyone would tell a scanner
+  // that a shoal management API listens here, and an unauthenticated caller is to learn nothing.
+  router.get('/openapi.json', (ctx) => {
+    ctx.body = openApiDocument();
   });
 
   return router;
