@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 /** The `shoal` command: `shoal [--config PATH]`. */
 import { boot } from './boot.js';
-import { packageVersion, parseArgs } from './cli-args.js';
-import { ConfigError } from './config/config.js';
+import { failStartup, packageVersion, parseArgs } from './cli-args.js';
 
 const USAGE = `usage: shoal [--config PATH]
 
@@ -21,9 +20,7 @@ async function main(): Promise<void> {
     if (args.version) return void process.stdout.write(packageVersion() + '\n');
     await boot({ config: args.config, handleSignals: true });
   } catch (error) {
-    if (error instanceof ConfigError) process.stderr.write(`shoal: configuration error: ${error.message}\n`);
-    else process.stderr.write(`shoal: cannot start: ${(error as Error).message ?? error}\n`);
-    process.exit(error instanceof ConfigError ? 2 : 1);
+    failStartup('shoal', error);
   }
 }
 

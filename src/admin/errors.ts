@@ -1,7 +1,7 @@
 /** The management API's errors: every one is `{"error": "..."}` with its status, never a stack trace. */
 import type Koa from 'koa';
 import type { Logger } from 'pino';
-import { throttledErrorLog } from '../frontend/errors.js';
+import { throttledErrorLog } from '../common/log.js';
 import { CatalogueConflict } from '../tracker/catalogue.js';
 
 /** A refusal the caller can act on (4xx); its message is shown as is. */

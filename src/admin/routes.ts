@@ -5,23 +5,31 @@
  * or 404 when there was nothing to delete.
  */
 import Router, { type RouterContext } from '@koa/router';
+import type { z } from 'zod';
 import type { ClientEntry, HashList, TorrentEntry, User } from '../tracker/catalogue.js';
 import type { TrackerStore } from '../tracker/driver.js';
 import { readJsonObject } from './body.js';
 import { ApiError } from './errors.js';
+import { openApiDocument } from './openapi.js';
 import {
-  encodeClientPrefix,
-  Fields,
-  MAX_CLIENT_NAME,
-  MAX_MULTIPLIER,
-  MAX_TORRENT_ID,
+  ClientBody,
+  type ClientAnswer,
+  type ClientsAnswer,
+  type FreeleechAnswer,
+  FreeleechBody,
+  type HashListAnswer,
+  type ListEntryAnswer,
   MAX_USER_ID,
-  pathClientPrefix,
-  pathId,
-  pathInfoHash,
-} from './validate.js';
+  type SwarmAnswer,
+  type TorrentAnswer,
+  TorrentBody,
+  type UserAnswer,
+  UserBody,
+} from './schemas.js';
+import { echo, encodeClientPrefix, parseBody, pathClientPrefix, pathId, pathInfoHash } from './validate.js';
 
-const userJson = (user: User) => ({
+// Answers are built to the types of their schemas (schemas.ts), which the OpenAPI document publishes.
+const userJson = (user: User): z.input<typeof UserAnswer> => ({
   id: user.id,
   passkey: user.passkey,
   up_multiplier: user.upMultiplier,
@@ -29,7 +37,7 @@ const userJson = (user: User) => ({
   enabled: user.enabled,
 });
 
-const torrentJson = (torrent: TorrentEntry) => ({
+const torrentJson = (torrent: TorrentEntry): z.input<typeof TorrentAnswer> => ({
   info_hash: torrent.infoHash.toString('hex'),
   id: torrent.id,
   up_multiplier: torrent.upMultiplier,
@@ -37,7 +45,7 @@ const torrentJson = (torrent: TorrentEntry) => ({
   freeleech: torrent.freeleech,
 });
 
-const clientJson = (client: ClientEntry) => ({ prefix: encodeClientPrefix(client.prefix), name: client.name });
+const clientJson = (client: ClientEntry): z.input<typeof ClientAnswer> => ({ prefix: encodeClientPrefix(client.prefix), name: client.name });
 
 function found<T>(value: T | null, what: string): T {
   if (value === null) throw new ApiError(404, `${what} not found`);
@@ -60,8 +68,6 @@ function hashList(ctx: RouterContext): HashList {
   return list;
 }
 
-const multipliers = ['up_multiplier', 'down_multiplier'] as const;
-
 export function adminRouter(store: TrackerStore): Router {
   const catalogue = store.catalogue;
   const router = new Router();
@@ -76,15 +82,9 @@ export function adminRouter(store: TrackerStore): Router {
   });
   router.put('/users/:id', async (ctx) => {
     const id = userId(ctx);
-    const fields = new Fields(await readJsonObject(ctx), ['id', 'passkey', ...multipliers, 'enabled']);
-    fields.echo('id', (value) => value === id);
-    const user: User = {
-      id,
-      passkey: fields.passkey('passkey'),
-      upMultiplier: fields.number('up_multiplier', 0, MAX_MULTIPLIER, 1),
-      downMultiplier: fields.number('down_multiplier', 0, MAX_MULTIPLIER, 1),
-      enabled: fields.boolean('enabled', true),
-    };
+    const body = parseBody(UserBody, await readJsonObject(ctx));
+    echo('id', body.id, (value) => value === id);
+    const user: User = { id, passkey: body.passkey, upMultiplier: body.up_multiplier, downMultiplier: body.down_multiplier, enabled: body.enabled };
     const created = (await catalogue.getUser(id)) === null;
     await catalogue.putUser(user);
     stored(ctx, created, userJson(user));
@@ -100,18 +100,18 @@ export function adminRouter(store: TrackerStore): Router {
   });
   router.get('/torrents/:info_hash/swarm', async (ctx) => {
     const [counts] = await store.scrape([infoHash(ctx)]);
-    ctx.body = { complete: counts!.complete, incomplete: counts!.incomplete, downloaded: counts!.downloaded };
+    ctx.body = { complete: counts!.complete, incomplete: counts!.incomplete, downloaded: counts!.downloaded } satisfies z.input<typeof SwarmAnswer>;
   });
   router.put('/torrents/:info_hash', async (ctx) => {
     const hash = infoHash(ctx);
-    const fields = new Fields(await readJsonObject(ctx), ['info_hash', 'id', ...multipliers, 'freeleech']);
-    fields.echo('info_hash', (value) => typeof value === 'string' && value.toLowerCase() === hash.toString('hex'));
+    const body = parseBody(TorrentBody, await readJsonObject(ctx));
+    echo('info_hash', body.info_hash, (value) => typeof value === 'string' && value.toLowerCase() === hash.toString('hex'));
     const torrent: TorrentEntry = {
       infoHash: hash,
-      id: fields.integer('id', 1, MAX_TORRENT_ID),
-      upMultiplier: fields.number('up_multiplier', 0, MAX_MULTIPLIER, 1),
-      downMultiplier: fields.number('down_multiplier', 0, MAX_MULTIPLIER, 1),
-      freeleech: fields.boolean('freeleech', false),
+      id: body.id,
+      upMultiplier: body.up_multiplier,
+      downMultiplier: body.down_multiplier,
+      freeleech: body.freeleech,
     };
     const created = (await catalogue.getTorrent(hash)) === null;
     await catalogue.putTorrent(torrent);
@@ -123,13 +123,13 @@ export function adminRouter(store: TrackerStore): Router {
   });
 
   router.get('/clients', async (ctx) => {
-    ctx.body = { clients: (await catalogue.listClients()).map(clientJson) };
+    ctx.body = { clients: (await catalogue.listClients()).map(clientJson) } satisfies z.input<typeof ClientsAnswer>;
   });
   router.put('/clients/:prefix', async (ctx) => {
     const prefix = clientPrefix(ctx);
-    const fields = new Fields(await readJsonObject(ctx), ['prefix', 'name']);
-    fields.echo('prefix', (value) => value === encodeClientPrefix(prefix) || value === prefix);
-    const client: ClientEntry = { prefix, name: fields.text('name', MAX_CLIENT_NAME) };
+    const body = parseBody(ClientBody, await readJsonObject(ctx));
+    echo('prefix', body.prefix, (value) => value === encodeClientPrefix(prefix) || value === prefix);
+    const client: ClientEntry = { prefix, name: body.name };
     // Approved lists hold tens of clients: listing them is the cheap way to tell a create.
     const created = !(await catalogue.listClients()).some((c) => c.prefix === prefix);
     await catalogue.putClient(client);
@@ -142,14 +142,14 @@ export function adminRouter(store: TrackerStore): Router {
 
   router.get('/lists/:list', async (ctx) => {
     const hashes = await catalogue.listHashes(hashList(ctx));
-    ctx.body = { info_hashes: hashes.map((hash) => hash.toString('hex')) };
+    ctx.body = { info_hashes: hashes.map((hash) => hash.toString('hex')) } satisfies z.input<typeof HashListAnswer>;
   });
   // Always 200: telling a create would mean reading a list that may hold millions of hashes.
   router.put('/lists/:list/:info_hash', async (ctx) => {
     const list = hashList(ctx);
     const hash = infoHash(ctx);
     await catalogue.addHash(list, hash);
-    ctx.body = { list, info_hash: hash.toString('hex') };
+    ctx.body = { list, info_hash: hash.toString('hex') } satisfies z.input<typeof ListEntryAnswer>;
   });
   router.delete('/lists/:list/:info_hash', async (ctx) => {
     const list = hashList(ctx);
@@ -158,12 +158,19 @@ export function adminRouter(store: TrackerStore): Router {
   });
 
   router.get('/freeleech', (ctx) => {
-    ctx.body = { enabled: catalogue.globalFreeleech() };
+    ctx.body = { enabled: catalogue.globalFreeleech() } satisfies z.input<typeof FreeleechAnswer>;
   });
   router.put('/freeleech', async (ctx) => {
-    const enabled = new Fields(await readJsonObject(ctx), ['enabled']).boolean('enabled');
+    const { enabled } = parseBody(FreeleechBody, await readJsonObject(ctx));
     await catalogue.setGlobalFreeleech(enabled);
-    ctx.body = { enabled };
+    ctx.body = { enabled } satisfies z.input<typeof FreeleechAnswer>;
+  });
+
+  // Behind the bearer token like every other path (auth.ts runs before routing). The document is no
+  // secret (docs/openapi.json is in the repository), but answering it to anyone would tell a scanner
+  // that a shoal management API listens here, and an unauthenticated caller is to learn nothing.
+  router.get('/openapi.json', (ctx) => {
+    ctx.body = openApiDocument();
   });
 
   return router;

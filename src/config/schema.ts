@@ -1,67 +1,224 @@
 /**
- * Every configuration key: its type, default and meaning. Defaults, validation, environment overrides,
- * example.json and the README's table all follow this one list (a test keeps them in step).
+ * Every configuration key, as one zod schema: its type, default, limits and meaning. Validation, the
+ * `Config` type (inferred from it), environment overrides, example.json and the README's table all
+ * follow this schema (a test keeps example.json and the README in step).
  */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+import { ACROSS_KEYS } from './errors.js';
 
-export type KeyKind = 'string' | 'secret' | 'int' | 'bool' | 'duration' | 'addr' | 'cidrs' | 'object' | 'level';
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-export interface KeySpec {
-  path: string;
-  kind: KeyKind;
-  default: unknown;
-  min?: number;
-  max?: number;
-  /** Empty string allowed (turns the feature off). */
-  optional?: boolean;
-  /** Durations that must be whole seconds (they go into bencoded integers and Redis TTLs). */
-  wholeSeconds?: boolean;
-  doc: string;
+export interface ListenAddress {
+  host: string;
+  port: number;
 }
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+export function parseListenAddress(text: string): ListenAddress | null {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
+  if (!match) return null;
+  const host = match[1] ?? match[2] ?? '';
+  const port = Number(match[3]);
+  if (port > 65535) return null;
+  if (host !== '' && host !== 'localhost' && isIP(host) === 0) return null;
+  return { host: host === '' ? '::' : host, port };
+}
 
-export const SCHEMA: KeySpec[] = [
-  { path: 'http.addr', kind: 'addr', default: '[::]:6969', doc: 'HTTP tracker listener, "host:port". "[::]" listens on every IPv4 and IPv6 address.' },
-  { path: 'http.max_query_length', kind: 'int', default: 8192, min: 256, max: 65536, doc: 'Longest query string accepted, in bytes; longer requests get a failure reason.' },
-  { path: 'udp.addr', kind: 'addr', default: '[::]:6969', optional: true, doc: 'UDP tracker listener (BEP 15), "host:port"; "" turns UDP off.' },
-  { path: 'udp.secret', kind: 'secret', default: '', optional: true, doc: 'Key of the UDP connection ids, shared by every replica (at least 16 characters). Required with a shared tracker driver; with the memory driver an unset key is made at random at start.' },
-  { path: 'udp.previous_secret', kind: 'secret', default: '', optional: true, doc: 'The key before the last rotation, still accepted so that clients holding its ids are not refused.' },
-  { path: 'udp.connection_id_grace', kind: 'duration', default: 60, min: 0, max: 3600, doc: 'Seconds a UDP connection id stays valid past the two minutes of BEP 15 (some clients keep ids longer).' },
-  { path: 'metrics.addr', kind: 'addr', default: '[::]:6880', optional: true, doc: 'Metrics listener: Prometheus text on /metrics, the same numbers as JSON on /stats; "" turns it off.' },
-  { path: 'tracker.driver', kind: 'string', default: 'memory', doc: 'Tracker driver (where swarms live): "memory" or "redis" built in, or one a custom program registered.' },
-  { path: 'tracker.params', kind: 'object', default: {}, doc: 'Parameters of the tracker driver (memory: reap_interval, milliseconds between background expiry passes, default 250; redis: see below).' },
-  { path: 'backend.driver', kind: 'string', default: 'noop', doc: 'Backend driver (where private-site accounting goes): "noop" or "redis-stream" built in.' },
-  { path: 'backend.params', kind: 'object', default: {}, doc: 'Parameters of the backend driver (redis-stream: see below).' },
-  { path: 'private_enabled', kind: 'bool', default: false, doc: 'Private mode: announces need a known passkey (/PASSKEY/announce) and a registered torrent; each announce\'s upload/download delta goes to the backend.' },
-  { path: 'approved_clients_only', kind: 'bool', default: false, doc: 'Only peer_ids starting with an approved client prefix (management API /clients) may announce.' },
-  { path: 'approved_torrents_only', kind: 'bool', default: false, doc: 'Only info hashes on the allow list (management API /lists/allow) are tracked. The deny list always applies.' },
-  { path: 'admin.addr', kind: 'addr', default: '', optional: true, doc: 'Management API listener (users, torrents, clients, lists), "host:port"; "" turns it off. Keep it off the public network.' },
-  { path: 'admin.token', kind: 'secret', default: '', optional: true, doc: 'Bearer token of the management API (at least 16 characters); required when admin.addr is set.' },
-  { path: 'consumer.postgres_url', kind: 'string', default: 'postgres://127.0.0.1:5432/shoal', doc: 'Reference consumer (`shoal-consumer`): the PostgreSQL database its batches go to. It reads the stream named in backend.params.' },
-  { path: 'consumer.group', kind: 'string', default: 'shoal', doc: 'Reference consumer: the stream\'s consumer group.' },
-  { path: 'consumer.name', kind: 'string', default: '', optional: true, doc: 'Reference consumer: this consumer\'s name in the group; "" means host name and process id. Give each consumer its own.' },
-  { path: 'consumer.batch_size', kind: 'int', default: 500, min: 1, max: 10000, doc: 'Reference consumer: most entries applied in one PostgreSQL transaction.' },
-  { path: 'consumer.claim_idle', kind: 'duration', default: 30, min: 1, max: 86400, doc: 'Reference consumer: seconds after which entries another consumer read but never acknowledged are claimed (XAUTOCLAIM).' },
-  { path: 'announce_interval', kind: 'duration', wholeSeconds: true, default: 1800, min: 10, max: 86400, doc: 'Seconds between announces that clients are asked to keep (`interval`).' },
-  { path: 'min_announce_interval', kind: 'duration', wholeSeconds: true, default: 900, min: 1, max: 86400, doc: 'Seconds clients must wait at least between announces (`min interval`, and scrape `min_request_interval`).' },
-  { path: 'interval_jitter', kind: 'duration', wholeSeconds: true, default: 120, min: 0, max: 3600, doc: 'Up to this many seconds are added at random to each `interval`, to spread re-announce storms.' },
-  { path: 'peer_ttl', kind: 'duration', wholeSeconds: true, default: 3600, min: 10, max: 604800, doc: 'Seconds after which a peer that has not announced is dropped; must exceed announce_interval + interval_jitter.' },
-  { path: 'default_numwant', kind: 'int', default: 50, min: 0, max: 1000, doc: 'Peers returned when the client does not send numwant.' },
-  { path: 'max_numwant', kind: 'int', default: 200, min: 0, max: 1000, doc: 'Most peers returned to one announce, whatever numwant asks.' },
-  { path: 'max_scrape_infohashes', kind: 'int', default: 74, min: 1, max: 1000, doc: 'Most info_hashes in one scrape; more get a failure reason.' },
-  { path: 'allow_full_scrape', kind: 'bool', default: false, doc: 'Answer a scrape without info_hash with every swarm (memory driver only; costly on big trackers).' },
-  { path: 'allow_ip_spoofing', kind: 'bool', default: false, doc: 'Honour the ip, ipv4 and ipv6 parameters (BEP 7 dual-stack registration). Off: only the connection address counts.' },
-  { path: 'real_ip_header', kind: 'string', default: '', optional: true, doc: 'Header naming the client address when the request comes from a trusted proxy; empty means X-Forwarded-For.' },
-  { path: 'trusted_proxies', kind: 'cidrs', default: [], doc: 'CIDRs of proxies whose address header is believed, e.g. ["10.0.0.0/8", "::1/128"].' },
-  { path: 'respect_af', kind: 'bool', default: true, doc: 'Return only peers of the address families the announcer has. Off: other families fill what numwant leaves.' },
-  { path: 'preferred_subnet', kind: 'bool', default: false, doc: 'Return peers of the announcer\'s own subnet first.' },
-  { path: 'preferred_ipv4_subnet', kind: 'int', default: 24, min: 1, max: 32, doc: 'IPv4 prefix length that counts as the same subnet.' },
-  { path: 'preferred_ipv6_subnet', kind: 'int', default: 48, min: 1, max: 128, doc: 'IPv6 prefix length that counts as the same subnet.' },
-  { path: 'log.level', kind: 'level', default: 'info', doc: `Log level: ${LOG_LEVELS.join(', ')}.` },
-  { path: 'shutdown_timeout', kind: 'duration', default: 10, min: 0, max: 600, doc: 'On SIGTERM, seconds to let in-flight requests finish before connections are cut.' },
-];
+export function parseCidr(text: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | null {
+  const [address, bits, ...rest] = text.split('/');
+  if (rest.length > 0 || !address) return null;
+  const version = isIP(address);
+  if (version === 0) return null;
+  const max = version === 4 ? 32 : 128;
+  const prefix = bits === undefined ? max : /^\d{1,3}$/.test(bits) ? Number(bits) : NaN;
+  if (!(prefix >= 0 && prefix <= max)) return null;
+  return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
+}
+
+// Leaf builders: each carries the messages the configuration has always given.
+
+const atLeast = (min: number) => ({ error: (issue: { input?: unknown }) => `must be at least ${min} (got ${String(issue.input)})` });
+const atMost = (max: number) => ({ error: (issue: { input?: unknown }) => `must be at most ${max} (got ${String(issue.input)})` });
+
+function integer(min: number, max: number) {
+  return z.number({ error: 'must be an integer' }).int({ error: 'must be an integer' }).min(min, atLeast(min)).max(max, atMost(max));
+}
+
+/** Seconds, as a number or a string such as "90s", "30m", "1h30m", "1500ms". */
+function duration(min: number, max: number, wholeSeconds = false) {
+  const seconds = wholeSeconds
+    ? z.number().int({ error: (issue) => `must be a whole number of seconds (got ${String(issue.input)})` })
+    : z.number();
+  const message = 'must be a number of seconds or a duration such as "30m", "90s", "1h"';
+  return z
+    .union([z.number(), z.string()], { error: message })
+    .transform((value, ctx) => parseDuration(value) ?? (ctx.addIssue({ code: 'custom', message, input: value }), z.NEVER))
+    .pipe(seconds.min(min, atLeast(min)).max(max, atMost(max)));
+}
+
+const ADDR_MESSAGE = 'must be "host:port" with an IP address host, e.g. "[::]:6969" or "0.0.0.0:6969"';
+
+function listenAddress() {
+  return z.string({ error: ADDR_MESSAGE }).transform((text, ctx) => parseListenAddress(text) ?? (ctx.addIssue({ code: 'custom', message: ADDR_MESSAGE, input: text }), z.NEVER));
+}
+
+/** A listener that "" turns off (null). */
+function optionalListenAddress() {
+  return z.string({ error: ADDR_MESSAGE }).transform((text, ctx) => {
+    if (text === '') return null;
+    return parseListenAddress(text) ?? (ctx.addIssue({ code: 'custom', message: ADDR_MESSAGE, input: text }), z.NEVER);
+  });
+}
+
+const text = () => z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' });
+const optionalText = () => z.string({ error: 'must be a string' });
+/** A shared key: empty (unset) or at least 16 characters. */
+const secret = () => z.string({ error: 'must be a string' }).refine((value) => value === '' || value.length >= 16, { error: 'must be at least 16 characters' });
+const bool = () => z.boolean({ error: 'must be true or false' });
+const notCidr = (issue: { input?: unknown }) => `${JSON.stringify(issue.input)} is not a CIDR`;
+const cidrs = () => z.array(z.string({ error: notCidr }).refine((entry) => parseCidr(entry) !== null, { error: notCidr }), { error: 'must be a list of CIDRs such as ["10.0.0.0/8"]' });
+/** A driver's parameters: any object here; the driver validates it with its own schema when it opens. */
+const params = () => z.record(z.string(), z.unknown(), { error: 'must be an object' });
+
+/** A section of keys: unknown keys refused, and every key takes its default when the section is left out. */
+function section<T extends z.core.$ZodLooseShape>(shape: T) {
+  const object = z.strictObject(shape, { error: 'must be an object of keys' });
+  // Every key of a section has a default, so {} is a valid input.
+  return object.prefault({} as z.input<typeof object>);
+}
+
+export const ConfigSchema = z
+  .strictObject({
+    http: section({
+      addr: listenAddress().prefault('[::]:6969').describe('HTTP tracker listener, "host:port". "[::]" listens on every IPv4 and IPv6 address.'),
+      max_query_length: integer(256, 65536).prefault(8192).describe('Longest query string accepted, in bytes; longer requests get a failure reason.'),
+    }),
+    udp: section({
+      addr: optionalListenAddress().prefault('[::]:6969').describe('UDP tracker listener (BEP 15), "host:port"; "" turns UDP off.'),
+      secret: secret().prefault('').describe('Key of the UDP connection ids, shared by every replica (at least 16 characters). Required with a shared tracker driver; with the memory driver an unset key is made at random at start.'),
+      previous_secret: secret().prefault('').describe('The key before the last rotation, still accepted so that clients holding its ids are not refused.'),
+      connection_id_grace: duration(0, 3600).prefault(60).describe('Seconds a UDP connection id stays valid past the two minutes of BEP 15 (some clients keep ids longer).'),
+    }),
+    metrics: section({
+      addr: optionalListenAddress().prefault('[::]:6880').describe('Metrics listener: Prometheus text on /metrics, the same numbers as JSON on /stats; "" turns it off.'),
+    }),
+    tracker: section({
+      driver: text().prefault('memory').describe('Tracker driver (where swarms live): "memory" or "redis" built in, or one a custom program registered.'),
+      params: params().prefault({}).describe('Parameters of the tracker driver (memory: reap_interval, torrent_ttl; redis: see below).'),
+    }),
+    backend: section({
+      driver: text().prefault('noop').describe('Backend driver (where private-site accounting goes): "noop" or "redis-stream" built in.'),
+      params: params().prefault({}).describe('Parameters of the backend driver (redis-stream: see below).'),
+    }),
+    private_enabled: bool().prefault(false).describe("Private mode: announces need a known passkey (/PASSKEY/announce) and a registered torrent; each announce's upload/download delta goes to the backend."),
+    approved_clients_only: bool().prefault(false).describe('Only peer_ids starting with an approved client prefix (management API /clients) may announce.'),
+    approved_torrents_only: bool().prefault(false).describe('Only info hashes on the allow list (management API /lists/allow) are tracked. The deny list always applies.'),
+    admin: section({
+      addr: optionalListenAddress().prefault('').describe('Management API listener (users, torrents, clients, lists), "host:port"; "" turns it off. Keep it off the public network.'),
+      token: secret().prefault('').describe('Bearer token of the management API (at least 16 characters); required when admin.addr is set.'),
+    }),
+    consumer: section({
+      postgres_url: text().prefault('postgres://127.0.0.1:5432/shoal').describe('Reference consumer (`shoal-consumer`): the PostgreSQL database its batches go to. It reads the stream named in backend.params.'),
+      group: text().prefault('shoal').describe("Reference consumer: the stream's consumer group."),
+      name: optionalText().prefault('').describe('Reference consumer: this consumer\'s name in the group; "" means host name and process id. Give each consumer its own.'),
+      batch_size: integer(1, 10000).prefault(500).describe('Reference consumer: most entries applied in one PostgreSQL transaction.'),
+      claim_idle: duration(1, 86400).prefault(30).describe('Reference consumer: seconds after which entries another consumer read but never acknowledged are claimed (XAUTOCLAIM).'),
+    }),
+    announce_interval: duration(10, 86400, true).prefault(1800).describe('Seconds between announces that clients are asked to keep (`interval`).'),
+    min_announce_interval: duration(1, 86400, true).prefault(900).describe('Seconds clients must wait at least between announces (`min interval`, and scrape `min_request_interval`).'),
+    interval_jitter: duration(0, 3600, true).prefault(120).describe('Up to this many seconds are added at random to each `interval`, to spread re-announce storms.'),
+    peer_ttl: duration(10, 604800, true).prefault(3600).describe('Seconds after which a peer that has not announced is dropped; must exceed announce_interval + interval_jitter.'),
+    default_numwant: integer(0, 1000).prefault(50).describe('Peers returned when the client does not send numwant.'),
+    max_numwant: integer(0, 1000).prefault(200).describe('Most peers returned to one announce, whatever numwant asks.'),
+    max_scrape_infohashes: integer(1, 1000).prefault(74).describe('Most info_hashes in one scrape; more get a failure reason.'),
+    allow_full_scrape: bool().prefault(false).describe('Answer a scrape without info_hash with every swarm (memory driver only; costly on big trackers).'),
+    allow_ip_spoofing: bool().prefault(false).describe('Honour the ip, ipv4 and ipv6 parameters (BEP 7 dual-stack registration). Off: only the connection address counts.'),
+    real_ip_header: optionalText().prefault('').describe('Header naming the client address when the request comes from a trusted proxy; empty means X-Forwarded-For.'),
+    trusted_proxies: cidrs().prefault([]).describe('CIDRs of proxies whose address header is believed, e.g. ["10.0.0.0/8", "::1/128"].'),
+    respect_af: bool().prefault(true).describe('Return only peers of the address families the announcer has. Off: other families fill what numwant leaves.'),
+    preferred_subnet: bool().prefault(false).describe("Return peers of the announcer's own subnet first."),
+    preferred_ipv4_subnet: integer(1, 32).prefault(24).describe('IPv4 prefix length that counts as the same subnet.'),
+    preferred_ipv6_subnet: integer(1, 128).prefault(48).describe('IPv6 prefix length that counts as the same subnet.'),
+    log: section({
+      level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).prefault('info').describe(`Log level: ${LOG_LEVELS.join(', ')}.`),
+    }),
+    shutdown_timeout: duration(0, 600).prefault(10).describe('On SIGTERM, seconds to let in-flight requests finish before connections are cut.'),
+  })
+  .superRefine((config, ctx) => {
+    // Checks across keys; they run once every key is valid on its own.
+    const fail = (key: string, message: string): void => ctx.addIssue({ code: 'custom', path: key.split('.'), message, params: ACROSS_KEYS });
+    if (config.min_announce_interval > config.announce_interval) {
+      fail('min_announce_interval', `must not exceed announce_interval (${config.announce_interval})`);
+    }
+    if (config.peer_ttl <= config.announce_interval + config.interval_jitter) {
+      fail('peer_ttl', `must exceed announce_interval + interval_jitter (${config.announce_interval + config.interval_jitter}), or peers expire between announces`);
+    }
+    if (config.default_numwant > config.max_numwant) {
+      fail('default_numwant', `must not exceed max_numwant (${config.max_numwant})`);
+    }
+    if (config.udp.addr && config.udp.secret === '' && config.tracker.driver !== 'memory') {
+      fail('udp.secret', 'required with a shared tracker driver: every replica must accept the connection ids the others issue (set TRACKER_UDP_SECRET)');
+    }
+    if (config.admin.addr && config.admin.token === '') {
+      fail('admin.token', 'required when admin.addr is set (set TRACKER_ADMIN_TOKEN)');
+    }
+    if (config.real_ip_header !== '' && !/^[A-Za-z0-9-]+$/.test(config.real_ip_header)) {
+      fail('real_ip_header', 'must be a header name');
+    }
+  });
+
+/** The configuration as the tracker uses it: durations in seconds, listeners parsed (null when off). */
+export type Config = z.output<typeof ConfigSchema>;
+
+/** How an environment variable's text becomes a value of the key. */
+export type EnvForm = 'integer' | 'boolean' | 'list' | 'json' | 'text';
+
+export interface ConfigKey {
+  /** e.g. "http.addr" */
+  path: string;
+  /** e.g. "TRACKER_HTTP_ADDR" */
+  env: string;
+  /** As a file would give it (example.json). */
+  default: unknown;
+  doc: string;
+  envForm: EnvForm;
+}
+
+interface JsonSchemaNode {
+  type?: string | string[];
+  properties?: Record<string, JsonSchemaNode>;
+  default?: unknown;
+  description?: string;
+}
 
 /** `http.addr` -> `TRACKER_HTTP_ADDR` */
 export function envName(path: string): string {
   return 'TRACKER_' + path.replace(/\./g, '_').toUpperCase();
 }
+
+function envForm(node: JsonSchemaNode): EnvForm {
+  switch (node.type) {
+    case 'integer': return 'integer';
+    case 'boolean': return 'boolean';
+    case 'array': return 'list';
+    case 'object': return 'json';
+    default: return 'text';
+  }
+}
+
+/** Every key (the leaves of the schema), in schema order, read from its JSON Schema (input side). */
+function listKeys(): ConfigKey[] {
+  const keys: ConfigKey[] = [];
+  const walk = (node: JsonSchemaNode, prefix: string): void => {
+    for (const [name, child] of Object.entries(node.properties ?? {})) {
+      const path = prefix + name;
+      if (child.type === 'object' && child.properties) walk(child, path + '.');
+      else keys.push({ path, env: envName(path), default: child.default, doc: child.description ?? '', envForm: envForm(child) });
+    }
+  };
+  walk(z.toJSONSchema(ConfigSchema, { io: 'input' }) as JsonSchemaNode, '');
+  return keys;
+}
+
+export const CONFIG_KEYS: readonly ConfigKey[] = listKeys();

@@ -4,10 +4,9 @@ import { hostname } from 'node:os';
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { parseStreamParams, type StreamParams } from '../backend/stream/params.js';
-import { packageVersion, parseArgs } from '../cli-args.js';
+import { failStartup, packageVersion, parseArgs } from '../cli-args.js';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
-import { connectRedis } from '../tracker/redis/connection.js';
-import { ParamError } from '../tracker/redis/params.js';
+import { connectRedis } from '../redis/connection.js';
 import { Consumer } from './consumer.js';
 import { GroupMember } from './stream.js';
 
@@ -30,12 +29,7 @@ function streamParams(config: Config): StreamParams {
   if (config.backend.driver !== 'redis-stream') {
     throw new ConfigError('backend.driver', `is ${JSON.stringify(config.backend.driver)}: the consumer reads the stream of the "redis-stream" backend, configured in backend.params`);
   }
-  try {
-    return parseStreamParams(config.backend.params);
-  } catch (error) {
-    if (error instanceof ParamError) throw new ConfigError(error.key, error.reason);
-    throw error;
-  }
+  return parseStreamParams(config.backend.params);
 }
 
 function build(config: Config, logger: Logger): { consumer: Consumer; close: () => Promise<void> } {
@@ -75,9 +69,7 @@ async function main(): Promise<void> {
     logger = pino({ level: config.log.level });
     built = build(config, logger);
   } catch (error) {
-    if (error instanceof ConfigError) process.stderr.write(`shoal-consumer: configuration error: ${error.message}\n`);
-    else process.stderr.write(`shoal-consumer: cannot start: ${(error as Error).message ?? error}\n`);
-    process.exit(error instanceof ConfigError ? 2 : 1);
+    failStartup('shoal-consumer', error);
   }
   const onSignal = (signal: NodeJS.Signals): void => {
     logger.info({ signal }, 'stopping after the current batch');

@@ -7,7 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
-import { retryDelay } from '../backend/stream/backoff.js';
+import { retryDelay } from '../redis/backoff.js';
 import { clean, decodeEntries, type StreamEntry } from './decode.js';
 import { applyBatch, type BatchOutcome, createSchema, pruneAppliedIds } from './postgres.js';
 import type { GroupMember } from './stream.js';

@@ -1,5 +1,5 @@
 /** The consumer's Redis side: one consumer of a consumer group on the accounting stream. */
-import type { RedisClient } from '../tracker/redis/connection.js';
+import type { RedisClient } from '../redis/connection.js';
 import type { StreamEntry } from './decode.js';
 
 /**

@@ -41,7 +41,7 @@ describe('redis-stream backend parameters', () => {
     const s = parseStreamParams({ sentinels: ['[::1]:26379'], name: 'm', overflow: 'drop_oldest' });
     assert.deepEqual([s.sentinels, s.name, s.overflow], [[{ host: '::1', port: 26379 }], 'm', 'drop_oldest']);
     const cases: Array<[Record<string, unknown>, RegExp]> = [
-      [{ url: 'http://x' }, /^Error: backend\.params\.url: must be a redis/],
+      [{ url: 'http://x' }, /^ConfigError: backend\.params\.url: must be a redis/],
       [{ sentinels: ['a:1'] }, /backend\.params\.name: Sentinel needs/],
       [{ url: 'redis://a:1', cluster: ['a:1'] }, /backend\.params\.url: give one of/],
       [{ stream: '' }, /backend\.params\.stream: must not be empty/],

@@ -1,7 +1,8 @@
 /**
  * shoal-consumer as a process, with a configuration file: killed with SIGKILL in the middle of the
  * stream and started again, it leaves exactly the totals of what was produced; SIGTERM stops it with
- * exit code 0; a configuration it cannot use stops it with exit code 2 and the key named.
+ * exit code 0; a configuration it cannot use stops it with exit code 2 and the key named, as it stops
+ * `shoal` (one exit code for configuration errors in every binary).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ import { backendDrivers } from '../../src/backend/registry.js';
 import { databaseTotals, expectedTotals, makeRecord } from '../helpers/accounting.js';
 import { countRows, createDatabase, postgresMissing, type TestDatabase } from '../helpers/postgres.js';
 import { redisMissing, startRedis, type RedisServer } from '../helpers/redis.js';
-import { spawnNode, type ChildTracker } from '../helpers/tracker.js';
+import { CLI, spawnNode, type ChildTracker } from '../helpers/tracker.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const CONSUMER_CLI = fileURLToPath(new URL('../../src/consumer/cli.js', import.meta.url));
@@ -41,6 +42,26 @@ describe('shoal-consumer configuration', () => {
       const { code } = await proc.exit;
       assert.equal(code, 2, JSON.stringify(config));
       assert.match(proc.stderr(), reason);
+    }
+  });
+});
+
+describe('one exit code for configuration errors', () => {
+  it('shoal and shoal-consumer both stop with exit code 2, naming the key, for the same bad configuration or driver parameter', async () => {
+    const configs: Array<[Record<string, unknown>, RegExp]> = [
+      [{ backend: { driver: 'redis-stream', params: { batch_size: 0 } } }, /configuration error: backend\.params\.batch_size: must be an integer from 1 to 10000/],
+      [{ backend: { driver: 'redis-stream', params: { url: 'http://x' } } }, /configuration error: backend\.params\.url: must be a redis/],
+      [{ backend: { driver: 'redis-stream', params: { streams: 'x' } } }, /configuration error: backend\.params\.streams: unknown parameter of the redis-stream backend/],
+      [{ backend: { driver: 'redis-stream', params: {} }, peer_ttl: '1y' }, /configuration error: peer_ttl: must be a number of seconds or a duration/],
+    ];
+    const listeners = { http: { addr: '127.0.0.1:0' }, udp: { addr: '' }, metrics: { addr: '' } };
+    for (const [config, reason] of configs) {
+      for (const cli of [CLI, CONSUMER_CLI]) {
+        const proc = spawnNode([cli, '--config', configFile({ ...config, ...listeners })]);
+        const { code } = await proc.exit;
+        assert.equal(code, 2, `${cli} ${JSON.stringify(config)}: ${proc.stderr()}`);
+        assert.match(proc.stderr(), reason);
+      }
     }
   });
 });

@@ -14,7 +14,7 @@ import { toFields } from '../../src/backend/stream/entry.js';
 import { Consumer } from '../../src/consumer/consumer.js';
 import { createSchema, pruneAppliedIds } from '../../src/consumer/postgres.js';
 import { GroupMember } from '../../src/consumer/stream.js';
-import { connectRedis, type RedisClient } from '../../src/tracker/redis/connection.js';
+import { connectRedis, type RedisClient } from '../../src/redis/connection.js';
 import { databaseTotals, expectedTotals, makeRecord } from '../helpers/accounting.js';
 import { countRows, createDatabase, postgresMissing, type TestDatabase } from '../helpers/postgres.js';
 import { redisMissing, startRedis, type RedisServer } from '../helpers/redis.js';

@@ -8,9 +8,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { BackendMetrics } from '../../metrics/metrics.js';
-import { connectRedis, type RedisClient } from '../../tracker/redis/connection.js';
+import { connectRedis, type RedisClient } from '../../redis/connection.js';
 import type { AccountingRecord, Backend, BackendDriver } from '../driver.js';
-import { retryDelay } from './backoff.js';
+import { retryDelay } from '../../redis/backoff.js';
 import { toFields } from './entry.js';
 import { parseStreamParams, type StreamParams } from './params.js';
 import { Ring } from './ring.js';

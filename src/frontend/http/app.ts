@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { ClientError } from '../../bittorrent/errors.js';
 import type { Outcome, TrackerMetrics } from '../../metrics/metrics.js';
 import type { Tracker } from '../../tracker/tracker.js';
-import { throttledErrorLog } from '../errors.js';
+import { throttledErrorLog } from '../../common/log.js';
 import { countRequest, failureOutcome, failureReason, socketFamily } from '../sanitize.js';
 import { resolveClientIp, type ClientIpOptions } from './client-ip.js';
 import { parseAnnounce, parseScrape } from './parser.js';

@@ -7,7 +7,7 @@ import type { AnnounceRequest } from '../../bittorrent/announce.js';
 import { ClientError } from '../../bittorrent/errors.js';
 import type { TrackerMetrics } from '../../metrics/metrics.js';
 import type { Tracker } from '../../tracker/tracker.js';
-import { throttledErrorLog } from '../errors.js';
+import { throttledErrorLog } from '../../common/log.js';
 import { checkAnnounce, countRequest, failureOutcome, failureReason, unknownEvent } from '../sanitize.js';
 import { ConnectionIds } from './connection-id.js';
 import {

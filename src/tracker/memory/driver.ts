@@ -1,8 +1,16 @@
+import { z } from 'zod';
+import { integerParam, parseParams } from '../../config/params.js';
 import type { TrackerDriver } from '../driver.js';
 import { MemoryStore } from './store.js';
 
-const isIntegerIn = (value: unknown, min: number, max: number): value is number =>
-  typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+export const MemoryParamsSchema = z.strictObject({
+  reap_interval: integerParam(10, 60_000, 'must be an integer number of milliseconds between 10 and 60000')
+    .default(250)
+    .describe('milliseconds between background expiry passes (default 250)'),
+  torrent_ttl: integerParam(0, 10 * 365 * 86400, 'must be a whole number of seconds (0 keeps snatch counts forever)')
+    .default(30 * 86400)
+    .describe("seconds a torrent's snatch count outlives its last announce; 0 keeps it forever (default 30 days, as the redis driver's)"),
+});
 
 /**
  * The embedded default: swarms live in this process. Params: `reap_interval` (milliseconds between
@@ -10,20 +18,8 @@ const isIntegerIn = (value: unknown, min: number, max: number): value is number 
  * torrent's last announce, default 30 days, 0 forever; as the redis driver's).
  */
 export const memoryDriver: TrackerDriver = {
-  async open(params, ctx) {
-    let reapIntervalMs = 250;
-    let torrentTtl = 30 * 86400;
-    for (const [key, value] of Object.entries(params)) {
-      if (key === 'reap_interval') {
-        if (!isIntegerIn(value, 10, 60_000)) throw new Error('tracker.params.reap_interval: must be an integer number of milliseconds between 10 and 60000');
-        reapIntervalMs = value;
-      } else if (key === 'torrent_ttl') {
-        if (!isIntegerIn(value, 0, 10 * 365 * 86400)) throw new Error('tracker.params.torrent_ttl: must be a whole number of seconds (0 keeps snatch counts forever)');
-        torrentTtl = value;
-      } else {
-        throw new Error(`tracker.params.${key}: unknown parameter of the memory driver (it takes reap_interval, torrent_ttl)`);
-      }
-    }
-    return new MemoryStore({ peerTtlMs: ctx.peerTtl * 1000, reapIntervalMs, torrentTtlMs: torrentTtl * 1000 });
+  async open(raw, ctx) {
+    const params = parseParams(MemoryParamsSchema, raw, 'tracker.params', 'the memory driver');
+    return new MemoryStore({ peerTtlMs: ctx.peerTtl * 1000, reapIntervalMs: params.reap_interval, torrentTtlMs: params.torrent_ttl * 1000 });
   },
 };

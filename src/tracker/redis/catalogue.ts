@@ -9,7 +9,7 @@
  */
 import type { Logger } from 'pino';
 import { type Catalogue, CatalogueConflict, type ClientEntry, type HashList, matchesPrefix, type TorrentEntry, type User } from '../catalogue.js';
-import type { RedisClient } from './connection.js';
+import type { RedisClient } from '../../redis/connection.js';
 import { catalogueKeys, torrentKey } from './keys.js';
 import type { RedisParams } from './params.js';
 

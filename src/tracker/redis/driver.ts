@@ -1,5 +1,5 @@
 import type { TrackerDriver } from '../driver.js';
-import { connectRedis } from './connection.js';
+import { connectRedis } from '../../redis/connection.js';
 import { parseRedisParams } from './params.js';
 import { RedisStore } from './store.js';
 

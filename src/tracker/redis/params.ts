@@ -1,166 +1,45 @@
 /**
- * The `redis` tracker driver's parameters (`tracker.params`), validated with errors that name the key.
- * The connection part is shared with the redis-stream backend driver (`backend.params`).
+ * The `redis` tracker driver's parameters (`tracker.params`): the connection part (src/redis/params.ts,
+ * shared with the redis-stream backend driver) and this driver's own keys.
  */
-export interface HostPort {
-  host: string;
-  port: number;
-}
+import { z } from 'zod';
+import { boolParam, integerParam, parseParams, textParam } from '../../config/params.js';
+import { checkRedisConnection, redisConnection, redisConnectionShape } from '../../redis/params.js';
 
-/**
- * Where Redis is and how long to wait for it: the part shared by the tracker driver and by the
- * redis-stream backend driver and its consumer, which parse it with their own section name and defaults.
- */
-export interface RedisConnectionParams {
-  /** Standalone: redis://[user:password@]host:port[/db] */
-  url?: string;
-  /** Sentinel: the sentinels and the master's name. */
-  sentinels?: HostPort[];
-  name?: string;
-  /** Cluster: some of its nodes. */
-  cluster?: HostPort[];
-  username?: string;
-  password?: string;
-  /** Milliseconds before a command is given up. */
-  commandTimeout: number;
-  /** Milliseconds to establish a connection. */
-  connectTimeout: number;
-}
+export const RedisParamsSchema = z
+  .strictObject({
+    ...redisConnectionShape({ default: 500, doc: 'milliseconds before a Redis command fails (default 500)' }),
+    prefix: textParam()
+      .refine((prefix) => !/[{}]/.test(prefix), { error: 'must not contain { or } (keys carry their own hash tag)' })
+      .default('t:')
+      .describe('prefix of every key (default "t:")'),
+    retries: integerParam(0, 5).default(1).describe('extra attempts after a connection error, within command_timeout (default 1)'),
+    torrent_ttl: integerParam(0, 10 * 365 * 86400)
+      .default(30 * 86400)
+      .describe("seconds a torrent's snatch count outlives its last announce at least (at most half as long again); 0 keeps it (default 30 days)"),
+    scrape_from_replicas: boolParam().default(false).describe('Cluster: answer scrapes from replicas (default false)'),
+    user_cache_size: integerParam(1, 10_000_000).default(100_000).describe('private mode: users cached in each process by passkey, least recently used dropped first (default 100000)'),
+    subnet_index: boolParam().default(false).describe('exact same-subnet-first selection with a lexicographic index per peer set: twice the memory (default false: over-sampling)'),
+  })
+  .superRefine(checkRedisConnection)
+  .transform((params) => ({
+    ...redisConnection(params),
+    /** Prefix of every key (the hash tag follows it). */
+    prefix: params.prefix,
+    /** Extra attempts for a command that failed on a broken connection, within the command timeout. */
+    retries: params.retries,
+    /** Seconds the torrent hash (snatch count) lives after its last announce; 0 keeps it. */
+    torrentTtl: params.torrent_ttl,
+    /** Cluster: send scrapes to replicas. */
+    scrapeFromReplicas: params.scrape_from_replicas,
+    /** Exact same-subnet-first selection through lexicographic indexes (twice the memory). */
+    subnetIndex: params.subnet_index,
+    /** Private mode: passkeys cached in process (least recently used go first). */
+    userCacheSize: params.user_cache_size,
+  }));
 
-export interface RedisParams extends RedisConnectionParams {
-  /** Prefix of every key (the hash tag follows it). */
-  prefix: string;
-  /** Extra attempts for a command that failed on a broken connection, within the command timeout. */
-  retries: number;
-  /** Seconds the torrent hash (snatch count) lives after its last announce; 0 keeps it. */
-  torrentTtl: number;
-  /** Cluster: send scrapes to replicas. */
-  scrapeFromReplicas: boolean;
-  /** Exact same-subnet-first selection through lexicographic indexes (twice the memory). */
-  subnetIndex: boolean;
-  /** Private mode: passkeys cached in process (least recently used go first). */
-  userCacheSize: number;
-}
-
-/** The connection keys, documented once for every driver that takes them. */
-export const REDIS_CONNECTION_PARAM_DOCS: Record<string, string> = {
-  url: 'standalone Redis, "redis://[user:password@]host:port[/db]" (default redis://127.0.0.1:6379)',
-  sentinels: 'Sentinel: list of "host:port"; needs name',
-  name: 'Sentinel: the master group name',
-  cluster: 'Redis Cluster: list of "host:port" of some nodes',
-  username: 'ACL user name (Sentinel and Cluster; standalone takes it in the url)',
-  password: 'password (Sentinel and Cluster; standalone takes it in the url)',
-  command_timeout: 'milliseconds before a Redis command fails',
-  connect_timeout: 'milliseconds to connect (default 2000)',
-};
-
-export const REDIS_PARAM_DOCS: Record<string, string> = {
-  ...REDIS_CONNECTION_PARAM_DOCS,
-  prefix: 'prefix of every key (default "t:")',
-  command_timeout: 'milliseconds before a Redis command fails (default 500)',
-  retries: 'extra attempts after a connection error, within command_timeout (default 1)',
-  torrent_ttl: 'seconds a torrent\'s snatch count outlives its last announce at least (at most half as long again); 0 keeps it (default 30 days)',
-  scrape_from_replicas: 'Cluster: answer scrapes from replicas (default false)',
-  user_cache_size: 'private mode: users cached in each process by passkey, least recently used dropped first (default 100000)',
-  subnet_index: 'exact same-subnet-first selection with a lexicographic index per peer set: twice the memory (default false: over-sampling)',
-};
-
-/** A driver parameter that is wrong; `key` is its full path, e.g. "backend.params.batch_size". */
-export class ParamError extends Error {
-  constructor(
-    readonly key: string,
-    readonly reason: string,
-  ) {
-    super(`${key}: ${reason}`);
-  }
-}
-
-/** Validation helpers whose errors name the key under its section. */
-export class ParamReader {
-  constructor(readonly section: string) {}
-
-  fail(key: string, reason: string): never {
-    throw new ParamError(`${this.section}.${key}`, reason);
-  }
-
-  hostPorts(key: string, value: unknown): HostPort[] {
-    if (!Array.isArray(value) || value.length === 0) this.fail(key, 'must be a non-empty list of "host:port"');
-    return value.map((entry) => {
-      const match = typeof entry === 'string' ? /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(entry) : null;
-      if (!match) this.fail(key, `${JSON.stringify(entry)} is not "host:port"`);
-      return { host: match[1] ?? match[2]!, port: Number(match[3]) };
-    });
-  }
-
-  integer(key: string, value: unknown, min: number, max: number): number {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) this.fail(key, `must be an integer from ${min} to ${max}`);
-    return value;
-  }
-
-  text(key: string, value: unknown): string {
-    if (typeof value !== 'string') this.fail(key, 'must be a string');
-    return value;
-  }
-
-  bool(key: string, value: unknown): boolean {
-    if (typeof value !== 'boolean') this.fail(key, 'must be true or false');
-    return value;
-  }
-
-  /** Reads one connection key into params; false when the key is not a connection key. */
-  connectionKey(params: RedisConnectionParams, key: string, value: unknown): boolean {
-    switch (key) {
-      case 'url':
-        if (typeof value !== 'string' || !/^rediss?:\/\//.test(value)) this.fail(key, 'must be a redis:// or rediss:// URL');
-        params.url = value;
-        return true;
-      case 'sentinels': params.sentinels = this.hostPorts(key, value); return true;
-      case 'name': params.name = this.text(key, value); return true;
-      case 'cluster': params.cluster = this.hostPorts(key, value); return true;
-      case 'username': params.username = this.text(key, value); return true;
-      case 'password': params.password = this.text(key, value); return true;
-      case 'command_timeout': params.commandTimeout = this.integer(key, value, 10, 60_000); return true;
-      case 'connect_timeout': params.connectTimeout = this.integer(key, value, 10, 60_000); return true;
-      default: return false;
-    }
-  }
-
-  /** The checks that span several connection keys, once all are read. */
-  checkConnection(params: RedisConnectionParams): void {
-    const modes = [params.url !== undefined, params.sentinels !== undefined, params.cluster !== undefined].filter(Boolean).length;
-    if (modes > 1) this.fail('url', 'give one of url, sentinels or cluster');
-    if (params.sentinels && !params.name) this.fail('name', 'Sentinel needs the master group name');
-  }
-}
+export type RedisParams = z.output<typeof RedisParamsSchema>;
 
 export function parseRedisParams(raw: Record<string, unknown>): RedisParams {
-  const read = new ParamReader('tracker.params');
-  const params: RedisParams = {
-    prefix: 't:',
-    commandTimeout: 500,
-    connectTimeout: 2000,
-    retries: 1,
-    torrentTtl: 30 * 86400,
-    scrapeFromReplicas: false,
-    subnetIndex: false,
-    userCacheSize: 100_000,
-  };
-  for (const [key, value] of Object.entries(raw)) {
-    if (read.connectionKey(params, key, value)) continue;
-    switch (key) {
-      case 'prefix':
-        params.prefix = read.text(key, value);
-        if (/[{}]/.test(params.prefix)) read.fail(key, 'must not contain { or } (keys carry their own hash tag)');
-        break;
-      case 'retries': params.retries = read.integer(key, value, 0, 5); break;
-      case 'user_cache_size': params.userCacheSize = read.integer(key, value, 1, 10_000_000); break;
-      case 'torrent_ttl': params.torrentTtl = read.integer(key, value, 0, 10 * 365 * 86400); break;
-      case 'scrape_from_replicas': params.scrapeFromReplicas = read.bool(key, value); break;
-      case 'subnet_index': params.subnetIndex = read.bool(key, value); break;
-      default:
-        read.fail(key, `unknown parameter of the redis driver (it takes ${Object.keys(REDIS_PARAM_DOCS).join(', ')})`);
-    }
-  }
-  read.checkConnection(params);
-  return params;
+  return parseParams(RedisParamsSchema, raw, 'tracker.params', 'the redis driver');
 }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { SwarmCounts } from '../../bittorrent/announce.js';
 import type { DriverContext, Refusal, SwarmAnnounce, SwarmResult, TrackerStore } from '../driver.js';
 import { RedisCatalogue } from './catalogue.js';
-import type { RedisClient } from './connection.js';
+import type { RedisClient } from '../../redis/connection.js';
 import { indexKeys, swarmKeys, totalsKeys } from './keys.js';
 import type { RedisParams } from './params.js';
 

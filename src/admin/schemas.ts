@@ -1,0 +1,133 @@
+/**
+ * The management API's shapes as zod schemas: request bodies (validated with them), answers (the
+ * routes build them to these types), errors and path parameters. The OpenAPI document (openapi.ts)
+ * is generated from the same schemas, so it cannot drift from what the API accepts and answers.
+ */
+import { z } from 'zod';
+import { MAX_CLIENT_PREFIX } from '../tracker/catalogue.js';
+
+export const MAX_USER_ID = 2 ** 32 - 1;
+export const MAX_TORRENT_ID = Number.MAX_SAFE_INTEGER;
+export const MAX_MULTIPLIER = 100;
+export const MAX_CLIENT_NAME = 100;
+/** Gazelle hands out 32 alphanumerics; the tracker refuses anything longer than 128 unread. */
+export const PASSKEY = /^[A-Za-z0-9_-]{1,128}$/;
+export const HEX_INFO_HASH = /^[0-9a-fA-F]{40}$/;
+/** Path ids are decimal digits only, so that "1e3", "0x10" or "7.0" are refused rather than read. */
+export const PATH_ID = /^[0-9]{1,16}$/;
+
+/** A field's message, or "required" when it is missing. */
+const orRequired = (message: string) => ({ error: (issue: { input?: unknown }) => (issue.input === undefined ? 'required' : message) });
+
+const BOOLEAN = 'must be true or false';
+const MULTIPLIER = `must be a number from 0 to ${MAX_MULTIPLIER}`;
+const PASSKEY_MESSAGE = 'must be 1 to 128 characters of A-Z, a-z, 0-9, _ and -';
+const TORRENT_ID = `must be an integer from 1 to ${MAX_TORRENT_ID}`;
+const CLIENT_NAME = `must be a non-empty string of at most ${MAX_CLIENT_NAME} characters`;
+/** A field that repeats the URL (a GET answer sent back as is) must agree with it (checked by the route). */
+const ECHO = { error: 'does not match the URL' };
+
+const multiplier = (meaning: string) =>
+  z.number(orRequired(MULTIPLIER)).min(0, { error: MULTIPLIER }).max(MAX_MULTIPLIER, { error: MULTIPLIER }).default(1).describe(meaning);
+const passkey = () => z.string(orRequired(PASSKEY_MESSAGE)).regex(PASSKEY, { error: PASSKEY_MESSAGE });
+const torrentId = () => z.number(orRequired(TORRENT_ID)).int({ error: TORRENT_ID }).min(1, { error: TORRENT_ID }).max(MAX_TORRENT_ID, { error: TORRENT_ID });
+/** Info hashes are answered in lower case. */
+const infoHash = () => z.string().regex(/^[0-9a-f]{40}$/).describe('40 hexadecimal characters, lower case');
+
+// Request bodies. PUT replaces the whole resource: fields left out take their defaults.
+
+export const UserBody = z
+  .strictObject({
+    id: z.number(ECHO).optional().describe("the URL's id; may be sent back as GET answered it"),
+    passkey: passkey(),
+    up_multiplier: multiplier('factor applied to the upload the user reports'),
+    down_multiplier: multiplier('factor applied to the download the user reports'),
+    enabled: z.boolean(orRequired(BOOLEAN)).default(true).describe('a disabled user cannot announce'),
+  })
+  .meta({ id: 'UserBody', description: 'A user as PUT takes it; fields left out take their defaults.' });
+
+export const TorrentBody = z
+  .strictObject({
+    info_hash: z.string(ECHO).optional().describe("the URL's info hash (any case); may be sent back as GET answered it"),
+    id: torrentId().describe("the site's torrent id, carried into accounting records"),
+    up_multiplier: multiplier('factor applied to the upload on this torrent'),
+    down_multiplier: multiplier('factor applied to the download on this torrent'),
+    freeleech: z.boolean(orRequired(BOOLEAN)).default(false).describe('downloads on this torrent are not counted'),
+  })
+  .meta({ id: 'TorrentBody', description: 'A registered torrent as PUT takes it; fields left out take their defaults.' });
+
+export const ClientBody = z
+  .strictObject({
+    prefix: z.string(ECHO).optional().describe("the URL's prefix, percent-encoded or not; may be sent back as GET answered it"),
+    name: z
+      .string(orRequired(CLIENT_NAME))
+      .max(MAX_CLIENT_NAME, { error: CLIENT_NAME })
+      .refine((name) => name.trim() !== '', { error: CLIENT_NAME })
+      .describe('what the client is, for people'),
+  })
+  .meta({ id: 'ClientBody', description: 'An approved client prefix as PUT takes it.' });
+
+export const FreeleechBody = z
+  .strictObject({ enabled: z.boolean(orRequired(BOOLEAN)).describe('every torrent is freeleech') })
+  .meta({ id: 'FreeleechBody', description: 'The global freeleech switch.' });
+
+// Answers.
+
+export const UserAnswer = z
+  .strictObject({
+    id: z.int().min(1).max(MAX_USER_ID),
+    passkey: z.string().regex(PASSKEY),
+    up_multiplier: z.number().min(0).max(MAX_MULTIPLIER),
+    down_multiplier: z.number().min(0).max(MAX_MULTIPLIER),
+    enabled: z.boolean(),
+  })
+  .meta({ id: 'User' });
+
+export const TorrentAnswer = z
+  .strictObject({
+    info_hash: infoHash(),
+    id: z.int().min(1).max(MAX_TORRENT_ID),
+    up_multiplier: z.number().min(0).max(MAX_MULTIPLIER),
+    down_multiplier: z.number().min(0).max(MAX_MULTIPLIER),
+    freeleech: z.boolean(),
+  })
+  .meta({ id: 'Torrent' });
+
+const count = () => z.int().min(0);
+export const SwarmAnswer = z
+  .strictObject({
+    complete: count().describe('live seeders'),
+    incomplete: count().describe('live leechers'),
+    downloaded: count().describe('snatches counted'),
+  })
+  .meta({ id: 'Swarm', description: 'Live counts of a swarm, registered or not.' });
+
+export const ClientAnswer = z
+  .strictObject({
+    prefix: z.string().min(1).describe('as it goes in the URL: percent-encoded where needed'),
+    name: z.string(),
+  })
+  .meta({ id: 'Client' });
+
+export const ClientsAnswer = z.strictObject({ clients: z.array(ClientAnswer) }).meta({ id: 'Clients', description: 'Approved client prefixes, sorted.' });
+
+export const HashListAnswer = z.strictObject({ info_hashes: z.array(infoHash()) }).meta({ id: 'HashList' });
+
+export const ListEntryAnswer = z.strictObject({ list: z.enum(['allow', 'deny']), info_hash: infoHash() }).meta({ id: 'ListEntry' });
+
+export const FreeleechAnswer = z.strictObject({ enabled: z.boolean() }).meta({ id: 'Freeleech' });
+
+/** Every error, 4xx and 503 alike: a message for people, never a stack trace. */
+export const ErrorAnswer = z
+  .strictObject({ error: z.string().min(1).describe('what went wrong; a bad field is named first ("passkey: required")') })
+  .meta({ id: 'Error' });
+
+// Path parameters, as the routes check them (validate.ts).
+
+export const UserIdParam = z.string().regex(PATH_ID).describe(`user id, 1 to ${MAX_USER_ID}, decimal digits only`);
+export const InfoHashParam = z.string().regex(HEX_INFO_HASH).describe('info hash, 40 hexadecimal characters (any case)');
+export const ClientPrefixParam = z
+  .string()
+  .min(1)
+  .describe(`the leading 1 to ${MAX_CLIENT_PREFIX} bytes of a peer_id, percent-encoded where needed (e.g. exbc%00%38)`);
+export const ListParam = z.enum(['allow', 'deny']).describe('which list');
