@@ -97,7 +97,9 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
       header: (config.real_ip_header || 'x-forwarded-for').toLowerCase(),
     },
   });
-  const server = createServer(app.callback());
+  // Koa's handler returns a promise it settles itself (errors go to the app), so nothing is left floating.
+  const handleHttp = app.callback();
+  const server = createServer((req, res) => void handleHttp(req, res));
   let udp: UdpFrontend | null = null;
   let udpAddress: AddressInfo | null = null;
   let metricsServer: Server | null = null;
@@ -117,7 +119,8 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
       ({ server: metricsServer, address: metricsAddress } = await listenMetrics(metrics, config.metrics.addr.host, config.metrics.addr.port));
     }
     if (config.admin.addr) {
-      adminServer = createServer(createAdminApp({ store, token: config.admin.token, logger: logger.child({ admin: true }) }).callback());
+      const handleAdmin = createAdminApp({ store, token: config.admin.token, logger: logger.child({ admin: true }) }).callback();
+      adminServer = createServer((req, res) => void handleAdmin(req, res));
       await listen(adminServer, config.admin.addr.host, config.admin.addr.port);
       adminAddress = adminServer.address() as AddressInfo;
     }

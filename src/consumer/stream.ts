@@ -10,7 +10,7 @@ function parseEntries(list: unknown): StreamEntry[] {
   if (!Array.isArray(list)) throw new Error('unexpected stream reply from Redis');
   return list.map((item: unknown) => {
     if (!Array.isArray(item) || typeof item[0] !== 'string') throw new Error('unexpected stream entry from Redis');
-    const fields = item[1];
+    const fields: unknown = item[1];
     if (fields !== null && !(Array.isArray(fields) && fields.every((f) => typeof f === 'string'))) throw new Error('unexpected stream entry fields from Redis');
     return { streamId: item[0], fields: fields as string[] | null };
   });
@@ -19,7 +19,7 @@ function parseEntries(list: unknown): StreamEntry[] {
 function readReply(reply: unknown): StreamEntry[] {
   if (reply === null) return [];
   if (!Array.isArray(reply) || reply.length === 0) throw new Error('unexpected XREADGROUP reply from Redis');
-  const streamEntries = typeof reply[0] === 'string' ? reply[1] : (reply[0] as unknown[])[1];
+  const streamEntries: unknown = typeof reply[0] === 'string' ? reply[1] : (reply[0] as unknown[])[1];
   return parseEntries(streamEntries);
 }
 

@@ -49,9 +49,9 @@ export interface ConformanceContext {
   readonly store: TrackerStore;
   /** The info hash of the current test's swarm; `fresh()` picks a new one. */
   readonly hash: Buffer;
-  fresh(): void;
+  fresh: () => void;
   /** An announce to the current swarm: a random peer_id, leecher, no event, numwant 50, the families of the addresses given. */
-  ann(overrides: Announce): Promise<SwarmResult>;
+  ann: (overrides: Announce) => Promise<SwarmResult>;
 }
 
 /**

@@ -65,7 +65,7 @@ describe('private accounting end to end: 3 trackers, the stream, the consumer, P
   after(async () => {
     consumer?.child.kill('SIGKILL');
     for (const t of trackers) t.proc.child.kill('SIGKILL');
-    redis?.kill();
+    await redis?.kill();
     await db?.drop();
   });
 

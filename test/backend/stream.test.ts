@@ -113,13 +113,13 @@ describe('redis-stream backend', { skip: missing ?? false }, () => {
     const { backend } = await open({ url: redis.url, stream, batch_size: 1000, flush_interval: 150 });
     const records = [0, 1, 2].map((i) => makeRecord(i, 'interval'));
     const started = Date.now();
-    for (const r of records) backend.record(r);
+    for (const r of records) assert.equal(backend.record(r), undefined);
     await waitUntil('the interval flush', async () => (await reader.xlen(stream)) === 3);
     const waited = Date.now() - started;
     assert.ok(waited >= 140 && waited < 1000, `written after ${waited} ms`);
     assert.deepEqual(await entries(stream), records);
     // A second round arms the timer again.
-    backend.record(makeRecord(3, 'interval'));
+    assert.equal(backend.record(makeRecord(3, 'interval')), undefined);
     await waitUntil('the second interval flush', async () => (await reader.xlen(stream)) === 4);
     await backend.close();
   });
@@ -127,7 +127,7 @@ describe('redis-stream backend', { skip: missing ?? false }, () => {
   it('trims with an approximate MAXLEN only when max_len is set', async () => {
     const stream = newStream();
     const { backend } = await open({ url: redis.url, stream, batch_size: 100, flush_interval: 10, max_len: 10 });
-    for (let i = 0; i < 1000; i++) backend.record(makeRecord(i, 'trim'));
+    for (let i = 0; i < 1000; i++) assert.equal(backend.record(makeRecord(i, 'trim')), undefined);
     await backend.flush();
     const length = await reader.xlen(stream);
     assert.ok(length < 1000 && length >= 10, `trimmed to about 10 (${length})`);
@@ -138,17 +138,17 @@ describe('redis-stream backend', { skip: missing ?? false }, () => {
     const stream = newStream();
     const { backend, probe } = await open({ url: redis.url, stream, batch_size: 5, flush_interval: 20, command_timeout: 300 });
     const records = Array.from({ length: 60 }, (_, i) => makeRecord(i, 'outage'));
-    for (const r of records.slice(0, 10)) backend.record(r);
+    for (const r of records.slice(0, 10)) assert.equal(backend.record(r), undefined);
     await backend.flush();
     await redis.kill();
     for (const r of records.slice(10, 40)) {
-      backend.record(r);
+      assert.equal(backend.record(r), undefined);
       await sleep(5);
     }
     await waitUntil('failed flushes', async () => (await probe.flushes('error')) >= 3);
     assert.ok((await probe.value('tracker_backend_queue_depth')) >= 30, 'the records wait in the buffer');
     await redis.start(); // empty: the records written before the outage went with the old process
-    for (const r of records.slice(40)) backend.record(r);
+    for (const r of records.slice(40)) assert.equal(backend.record(r), undefined);
     await backend.flush();
     assert.deepEqual(await firstIds(stream), records.slice(10).map((r) => r.id), 'every record, in order');
     const written = await entries(stream);
@@ -190,7 +190,7 @@ describe('redis-stream backend', { skip: missing ?? false }, () => {
       const records = Array.from({ length: 4 }, (_, i) => makeRecord(i, 'timeout'));
       for (const r of records.slice(0, 2)) assert.equal(backend.record(r), undefined);
       const started = Date.now();
-      await Promise.all(records.slice(2).map((r) => backend.record(r)));
+      await Promise.all(records.slice(2).map((r) => Promise.resolve(backend.record(r))));
       const waited = Date.now() - started;
       assert.ok(waited >= 250 && waited < 2000, `released after about block_timeout (${waited} ms)`);
       assert.equal(await probe.value('tracker_backend_dropped_total'), 2);
@@ -226,7 +226,7 @@ describe('redis-stream backend', { skip: missing ?? false }, () => {
     const stream = newStream();
     const { backend } = await open({ url: redis.url, stream, batch_size: 50, flush_interval: 60_000 });
     const records = Array.from({ length: 123 }, (_, i) => makeRecord(i, 'close'));
-    for (const r of records) backend.record(r);
+    for (const r of records) assert.equal(backend.record(r), undefined);
     await backend.close();
     assert.deepEqual(await entries(stream), records);
     assert.throws(() => backend.record(makeRecord(999, 'close')), /closed/);
@@ -237,8 +237,8 @@ describe('redis-stream backend', { skip: missing ?? false }, () => {
     const { backend } = await open({ url: redis.url, stream, batch_size: 2, buffer_limit: 2, flush_interval: 10, command_timeout: 200, close_timeout: 300 });
     await outage();
     try {
-      backend.record(makeRecord(0, 'gone'));
-      backend.record(makeRecord(1, 'gone'));
+      assert.equal(backend.record(makeRecord(0, 'gone')), undefined);
+      assert.equal(backend.record(makeRecord(1, 'gone')), undefined);
       const waiting = backend.record(makeRecord(2, 'gone'));
       assert.ok(waiting instanceof Promise);
       const started = Date.now();

@@ -22,11 +22,11 @@ function runTransfer(url: string, host: string): Promise<{ code: number | null; 
     const child = spawn(PYTHON, [SCRIPT, url, host, dir, '60'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c));
-    child.stderr.on('data', (c: Buffer) => (err += c));
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
     child.on('exit', (code) => {
       rmSync(dir, { recursive: true, force: true });
-      let result: any = null;
+      let result: any;
       try {
         result = JSON.parse(out.trim().split('\n').at(-1) ?? '');
       } catch {

@@ -115,6 +115,6 @@ describe('configuration', () => {
     assert.equal(parseDuration('30m'), 1800);
     assert.equal(parseDuration('1h30m'), 5400);
     assert.equal(parseDuration('1500ms'), 1.5);
-    for (const bad of ['', 'm', '5 minutes', '-5', '1h-', -1, null, {}]) assert.equal(parseDuration(bad), null, String(bad));
+    for (const bad of ['', 'm', '5 minutes', '-5', '1h-', -1, null, {}]) assert.equal(parseDuration(bad), null, JSON.stringify(bad));
   });
 });

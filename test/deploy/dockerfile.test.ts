@@ -50,7 +50,7 @@ describe('Dockerfile', { skip: (redisMissing() ?? postgresMissing()) ?? false },
   });
   after(async () => {
     rmSync(image, { recursive: true, force: true });
-    redis?.kill();
+    await redis?.kill();
     await db?.drop();
   });
 

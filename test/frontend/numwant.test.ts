@@ -40,7 +40,7 @@ describe('peersWanted', () => {
 });
 
 /** A memory store that remembers the numwant of every announce it is asked. */
-function recording(): { store: TrackerStore; asked: number[]; close(): Promise<void> } {
+function recording(): { store: TrackerStore; asked: number[]; close: () => Promise<void> } {
   const memory = new MemoryStore({ peerTtlMs: 60_000, reapIntervalMs: 1000 });
   const asked: number[] = [];
   const store: TrackerStore = {

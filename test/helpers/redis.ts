@@ -45,7 +45,7 @@ export async function freePort(): Promise<number> {
 export function redisCli(port: number, ...args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 10_000 }, (error, stdout) =>
-      error ? reject(error) : resolve(stdout.trim()),
+      error ? reject(error as Error) : resolve(stdout.trim()),
     );
   });
 }

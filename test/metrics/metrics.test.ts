@@ -74,7 +74,7 @@ describe('backend metrics', { skip: redisMissing() ?? false }, () => {
   });
   after(async () => {
     await t?.close();
-    redis?.kill();
+    await redis?.kill();
   });
 
   it('shows the accounting queue: records, depth, flushes, drops and waits', async () => {

@@ -1,5 +1,5 @@
 /** The HTTP frontend: Koa routes for announce, scrape and health. */
-import Router from '@koa/router';
+import Router, { type RouterContext } from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import { ClientError } from '../../bittorrent/errors.js';
@@ -33,7 +33,7 @@ export function createHttpApp(options: HttpFrontendOptions): Koa {
   const router = new Router();
 
   /** Runs a tracker action; any failure becomes a bencoded `failure reason` with status 200. */
-  const bencoded = (name: 'announce' | 'scrape', action: (ctx: Koa.Context, query: string) => Promise<Buffer>) => async (ctx: Koa.Context) => {
+  const bencoded = (name: 'announce' | 'scrape', action: (ctx: RouterContext, query: string) => Promise<Buffer>) => async (ctx: RouterContext) => {
     const started = performance.now();
     let body: Buffer;
     let outcome: Outcome = 'ok';
@@ -75,7 +75,7 @@ export function createHttpApp(options: HttpFrontendOptions): Koa {
     ctx.body = 'ok\n';
   });
   router.get('/readyz', async (ctx) => {
-    let ready = false;
+    let ready: boolean;
     try {
       ready = await tracker.store.ready();
     } catch {

@@ -30,7 +30,7 @@ describe('catalogue shared by replicas (redis driver)', { skip: missing ?? false
   });
   after(async () => {
     await Promise.all([a?.close(), b?.close()]);
-    redis?.kill();
+    await redis?.kill();
   });
 
   const failureOn = async (t: TestTracker, passkey: string, peerId = '-qB4630-000000000001'): Promise<string | undefined> => {
