@@ -1,8 +1,9 @@
 /**
  * The contract between the store (TypeScript) and the scripts in lua/: the announce's packed header,
  * its flags and event codes, the ARGV and reply positions, and the numbers both sides must agree on.
- * Both take them from here: the store packs and reads with them, and scripts.ts writes them into each
- * script as Lua locals (a generated prelude), so the two cannot drift. Key positions come from keys.ts.
+ * Both take them from here: the store packs and reads with them, and scripts.ts writes their values
+ * into each script where the script names them (FLAG_SEEDER, REPLY_SNATCHED, ...), so the two cannot
+ * drift. Key positions come from keys.ts.
  */
 
 /** Bits of the header's flags byte (Lua: FLAG_SEEDER, FLAG_WANT4, ...). */
@@ -138,8 +139,8 @@ export function luaName(name: string): string {
 }
 
 /**
- * The constants above as the scripts see them: Lua local names and values. scripts.ts writes, for each
- * command, those its text mentions.
+ * The constants above as the scripts name them, and their values; scripts.ts puts each value where a
+ * command names it.
  */
 export function luaConstants(): Record<string, number | string> {
   const constants: Record<string, number | string> = {};

@@ -1,5 +1,4 @@
 /** The `redis` tracker driver's store: every announce is one Lua script call, one round trip. */
-import { readFileSync } from 'node:fs';
 import type { SwarmCounts } from '../../bittorrent/announce.js';
 import type { DriverContext, Refusal, SwarmAnnounce, SwarmResult, TrackerStore } from '../driver.js';
 import { RedisCatalogue } from './catalogue.js';
@@ -17,10 +16,7 @@ import {
   REPLY,
   USER_ID_SIZE,
 } from './protocol.js';
-
-function lua(name: string): string {
-  return readFileSync(new URL(`../../../../lua/${name}.lua`, import.meta.url), 'utf8');
-}
+import { script } from './scripts.js';
 
 /** In ANNOUNCE_REPLY's order (protocol.ts): numbers, then strings, as far as the answer goes. */
 type AnnounceReply = Array<number | Buffer | undefined>;
@@ -123,11 +119,11 @@ export class RedisStore implements TrackerStore {
     private readonly ctx: DriverContext,
   ) {
     for (const keys of ANNOUNCE_VARIANTS) {
-      client.defineCommand(announceCommand(keys), { numberOfKeys: keys, lua: lua('announce') });
+      client.defineCommand(announceCommand(keys), { numberOfKeys: keys, lua: script('announce') });
       const command = (client as unknown as Record<string, AnnounceCommand>)[`${announceCommand(keys)}Buffer`]!;
       this.announceCommands.set(keys, command.bind(client));
     }
-    client.defineCommand('trackerScrape', { numberOfKeys: SCRAPE_KEYS, lua: lua('scrape'), readOnly: true });
+    client.defineCommand('trackerScrape', { numberOfKeys: SCRAPE_KEYS, lua: script('scrape'), readOnly: true });
     this.scripted = client as unknown as ScriptedClient;
     // Only now: the catalogue sends commands at once, and an auto-pipeline created before the scripts
     // were defined would not know them.
