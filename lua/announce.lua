@@ -11,8 +11,9 @@ arguments, the numbers passed as ready-made strings, and peer selection by windo
 concatenated in C (table.concat, string.find) rather than member by member in Lua.
 
 This file is assembled with the pieces it includes (lua/includes/, each once) into one script at
-start-up by src/tracker/redis/scripts.ts, which also generates the pieces "constants" (the names in
-CAPITALS: src/tracker/redis/protocol.ts and keys.ts) and "announce-header".
+start-up by src/tracker/redis/scripts.ts, which generates the pieces "constants" and "announce-header"
+and puts the value of each constant (a name in CAPITALS with an underscore: of protocol.ts and keys.ts
+in src/tracker/redis/, or a piece's own `local NAME = <number>`) where it is used.
 
 KEYS: <prefix>{<hex info hash>}:<suffix>; names and suffixes as in src/tracker/redis/keys.ts, positions
 KEY_<NAME>. The key count is fixed per registered command: 6 (public), 8 (private), 10 and 12 (exact

@@ -2,8 +2,8 @@
 --[[
 scrape: live counts of one swarm. Read-only, so it may run on a replica.
 
-Assembled into one script at start-up by src/tracker/redis/scripts.ts, which generates the piece
-"constants" (the names in CAPITALS: src/tracker/redis/keys.ts).
+Assembled into one script at start-up by src/tracker/redis/scripts.ts, which puts the key positions
+KEY_<NAME> of src/tracker/redis/keys.ts where they are used (see announce.lua).
 
 KEYS: <prefix>{<hex info hash>}:<suffix>, the first five of announce's (see announce.lua):
 KEYS[1]  :s4  seeders4   ZSET  member = compact address (+ user id), score = last announce
