@@ -2,21 +2,26 @@
 --[[
 scrape: live counts of one swarm. Read-only, so it may run on a replica.
 
-KEYS[1]  seeders, IPv4     ZSET (see announce.lua)
-KEYS[2]  leechers, IPv4    ZSET
-KEYS[3]  seeders, IPv6     ZSET
-KEYS[4]  leechers, IPv6    ZSET
-KEYS[5]  snatches          HASH  field "d" = snatches
-ARGV[1]  peer TTL, seconds
+Assembled into one script at start-up by src/tracker/redis/scripts.ts, which puts the key positions
+KEY_<NAME> of src/tracker/redis/keys.ts where they are used (see announce.lua).
+
+KEYS: <prefix>{<hex info hash>}:<suffix>, the first five of announce's (see announce.lua):
+KEYS[1]  :s4  seeders4   ZSET  member = compact address (+ user id), score = last announce
+KEYS[2]  :l4  leechers4  ZSET
+KEYS[3]  :s6  seeders6   ZSET
+KEYS[4]  :l6  leechers6  ZSET
+KEYS[5]  :m   snatches   HASH  field "d" = snatches
+ARGV[1]  peerTtl  seconds a peer lives after its last announce
 Reply: { complete, incomplete, downloaded }
 ]]
--- Live as announce.lua counts them: last seen (whole seconds) no earlier than TTL seconds before now.
+--- @include "constants"
+-- Live as announce.lua counts them: last seen (whole seconds) no earlier than peerTtl seconds before now.
 local live = tonumber(redis.call('TIME')[1]) - tonumber(ARGV[1])
 local function count(key)
   return redis.call('ZCOUNT', key, live, '+inf')
 end
 return {
-  count(KEYS[1]) + count(KEYS[3]),
-  count(KEYS[2]) + count(KEYS[4]),
-  tonumber(redis.call('HGET', KEYS[5], 'd') or '0'),
+  count(KEYS[KEY_SEEDERS4]) + count(KEYS[KEY_SEEDERS6]),
+  count(KEYS[KEY_LEECHERS4]) + count(KEYS[KEY_LEECHERS6]),
+  tonumber(redis.call('HGET', KEYS[KEY_SNATCHES], 'd') or '0'),
 }

@@ -8,29 +8,65 @@ function tagOf(prefix: string, infoHash: Buffer): string {
 }
 
 /**
+ * The suffix of each key of a swarm, after `<prefix>{<hex info hash>}:`. Defined here only: the
+ * scripts in lua/ get the keys by position (KEY_<NAME> in their generated constants, scripts.ts), and
+ * their headers spell these suffixes out (a test compares them). Changing one breaks rolling upgrades.
+ */
+export const SWARM_KEY_SUFFIX = {
+  /** ZSET member = compact IPv4 address (private mode: + user id), score = last announce (unix s). */
+  seeders4: 's4',
+  leechers4: 'l4',
+  /** The same for IPv6. */
+  seeders6: 's6',
+  leechers6: 'l6',
+  /** HASH d = snatches, x = when its TTL was last set, xt = the torrent_ttl it was set for. */
+  snatches: 'm',
+  /** HASH the torrent's registration (id, up, down, fl) and list membership (allow, deny). */
+  torrent: 't',
+  /** Exact subnet mode: ZSETs of the same members as the peer sets, score 0, for ZRANGEBYLEX. */
+  seeders4Index: 'xs4',
+  leechers4Index: 'xl4',
+  seeders6Index: 'xs6',
+  leechers6Index: 'xl6',
+  /** Private mode: HASH user id .. peer_id -> the peer's last reported totals, and a ZSET of their ages. */
+  totals: 'p',
+  totalsAges: 'pa',
+} as const;
+export type SwarmKeyName = keyof typeof SWARM_KEY_SUFFIX;
+
+/** What every announce touches, in KEYS order; scrape reads the first five. */
+export const SWARM_KEYS = ['seeders4', 'leechers4', 'seeders6', 'leechers6', 'snatches', 'torrent'] as const satisfies readonly SwarmKeyName[];
+/** Exact subnet mode: the index of each peer set, in SWARM_KEYS' order, after SWARM_KEYS. */
+export const INDEX_KEYS = ['seeders4Index', 'leechers4Index', 'seeders6Index', 'leechers6Index'] as const satisfies readonly SwarmKeyName[];
+/** Private mode: the last two keys. */
+export const TOTALS_KEYS = ['totals', 'totalsAges'] as const satisfies readonly SwarmKeyName[];
+
+function keysOf(prefix: string, infoHash: Buffer, names: readonly SwarmKeyName[]): string[] {
+  const tag = tagOf(prefix, infoHash);
+  return names.map((name) => tag + SWARM_KEY_SUFFIX[name]);
+}
+
+/**
  * What every announce touches: seeders v4, leechers v4, seeders v6, leechers v6, the snatch hash,
  * and the torrent's registration and list membership. Scrape reads the first five.
  */
 export function swarmKeys(prefix: string, infoHash: Buffer): string[] {
-  const tag = tagOf(prefix, infoHash);
-  return [tag + 's4', tag + 'l4', tag + 's6', tag + 'l6', tag + 'm', tag + 't'];
+  return keysOf(prefix, infoHash, SWARM_KEYS);
 }
 
 /** Exact subnet mode: a lexicographic index per peer set, in swarmKeys' order. */
 export function indexKeys(prefix: string, infoHash: Buffer): string[] {
-  const tag = tagOf(prefix, infoHash);
-  return [tag + 'xs4', tag + 'xl4', tag + 'xs6', tag + 'xl6'];
+  return keysOf(prefix, infoHash, INDEX_KEYS);
 }
 
 /** Private mode: each peer's last reported totals, and their ages. */
 export function totalsKeys(prefix: string, infoHash: Buffer): string[] {
-  const tag = tagOf(prefix, infoHash);
-  return [tag + 'p', tag + 'pa'];
+  return keysOf(prefix, infoHash, TOTALS_KEYS);
 }
 
 /** The torrent's registration and list membership (HASH: id, up, down, fl, allow, deny). */
 export function torrentKey(prefix: string, infoHash: Buffer): string {
-  return tagOf(prefix, infoHash) + 't';
+  return tagOf(prefix, infoHash) + SWARM_KEY_SUFFIX.torrent;
 }
 
 export const catalogueKeys = (prefix: string) => ({

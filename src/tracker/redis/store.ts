@@ -1,19 +1,25 @@
 /** The `redis` tracker driver's store: every announce is one Lua script call, one round trip. */
-import { readFileSync } from 'node:fs';
 import type { SwarmCounts } from '../../bittorrent/announce.js';
 import type { DriverContext, Refusal, SwarmAnnounce, SwarmResult, TrackerStore } from '../driver.js';
 import { RedisCatalogue } from './catalogue.js';
 import type { RedisClient } from '../../redis/connection.js';
 import { indexKeys, swarmKeys, totalsKeys } from './keys.js';
 import type { RedisParams } from './params.js';
+import {
+  ADDRESS4_SIZE,
+  ADDRESS6_SIZE,
+  ANNOUNCE_ARGV,
+  ANNOUNCE_EVENTS,
+  ANNOUNCE_FLAGS,
+  packAnnounceHeader,
+  PUBLIC_ANNOUNCE_ARGV,
+  REPLY,
+  USER_ID_SIZE,
+} from './protocol.js';
+import { script } from './scripts.js';
 
-const EVENT_CODES = { none: 0, completed: 1, started: 2, stopped: 3 } as const;
-
-function lua(name: string): string {
-  return readFileSync(new URL(`../../../../lua/${name}.lua`, import.meta.url), 'utf8');
-}
-
-type AnnounceReply = [number, number, number, Buffer, Buffer, Buffer?, number?, Buffer?, Buffer?, Buffer?, Buffer?, Buffer?];
+/** In ANNOUNCE_REPLY's order (protocol.ts): numbers, then strings, as far as the answer goes. */
+type AnnounceReply = Array<number | Buffer | undefined>;
 const REFUSALS = new Set<string>(['denied', 'not_allowed', 'unregistered']);
 const NO_BYTES = Buffer.alloc(0);
 type ScrapeReply = [number, number, number];
@@ -31,40 +37,37 @@ interface ScriptedClient {
 const ANNOUNCE_VARIANTS = [6, 8, 10, 12] as const;
 const announceCommand = (keys: number): string => `trackerAnnounce${keys}`;
 
-/** Bits of the header's flags byte; lua/announce.lua reads them. */
-const FLAG = { seeder: 1, want4: 2, want6: 4, registered: 8, allowed: 16, exact: 32 } as const;
-
 /**
- * The announce's numbers and switches in one binary argument (struct ">BBHBBIII"): fewer arguments
- * cost less on both ends, and numbers the script gets as numbers need no parsing.
+ * The announce's numbers and switches in one binary argument (ANNOUNCE_HEADER, protocol.ts): fewer
+ * arguments cost less on both ends, and numbers the script gets as numbers need no parsing.
  */
 function announceHeader(a: SwarmAnnounce, exact: boolean, peerTtl: number, torrentTtl: number): Buffer {
   const access = a.access;
   const flags =
-    (a.seeder ? FLAG.seeder : 0) |
-    (a.want4 ? FLAG.want4 : 0) |
-    (a.want6 ? FLAG.want6 : 0) |
-    (access?.requireRegistered ? FLAG.registered : 0) |
-    (access?.requireAllowed ? FLAG.allowed : 0) |
-    (exact ? FLAG.exact : 0);
-  const header = Buffer.allocUnsafe(18);
-  header[0] = flags;
-  header[1] = EVENT_CODES[a.event];
-  header.writeUInt16BE(a.numwant, 2);
-  header[4] = a.subnet4;
-  header[5] = a.subnet6;
-  header.writeUInt32BE(peerTtl, 6);
-  header.writeUInt32BE(torrentTtl, 10);
-  header.writeUInt32BE(Math.floor(Math.random() * 0x7fffffff), 14);
-  return header;
+    (a.seeder ? ANNOUNCE_FLAGS.seeder : 0) |
+    (a.want4 ? ANNOUNCE_FLAGS.want4 : 0) |
+    (a.want6 ? ANNOUNCE_FLAGS.want6 : 0) |
+    (access?.requireRegistered ? ANNOUNCE_FLAGS.requireRegistered : 0) |
+    (access?.requireAllowed ? ANNOUNCE_FLAGS.requireAllowed : 0) |
+    (exact ? ANNOUNCE_FLAGS.exactSubnets : 0);
+  return packAnnounceHeader({
+    flags,
+    event: ANNOUNCE_EVENTS[a.event],
+    numwant: a.numwant,
+    subnet4Bits: a.subnet4,
+    subnet6Bits: a.subnet6,
+    peerTtl,
+    snatchTtl: torrentTtl,
+    seed: Math.floor(Math.random() * 0x7fffffff),
+  });
 }
 
 /** Scrape reads the peer sets and the snatch hash only, the first five of swarmKeys. */
 const SCRAPE_KEYS = 5;
 
 function userBytes(id: number): Buffer {
-  const out = Buffer.allocUnsafe(4);
-  out.writeUInt32BE(id, 0);
+  const out = Buffer.allocUnsafe(USER_ID_SIZE);
+  out.writeUIntBE(id, 0, USER_ID_SIZE);
   return out;
 }
 
@@ -73,7 +76,7 @@ function userBytes(id: number): Buffer {
  * dropping them to the tracker, whose work scales with replicas where Redis' does not.
  */
 function withoutUserIds(packed: Buffer, size: number): Buffer {
-  const entry = size + 4;
+  const entry = size + USER_ID_SIZE;
   const count = Math.floor(packed.length / entry);
   const out = Buffer.allocUnsafe(count * size);
   for (let i = 0; i < count; i++) packed.copy(out, i * size, i * entry, i * entry + size);
@@ -116,11 +119,11 @@ export class RedisStore implements TrackerStore {
     private readonly ctx: DriverContext,
   ) {
     for (const keys of ANNOUNCE_VARIANTS) {
-      client.defineCommand(announceCommand(keys), { numberOfKeys: keys, lua: lua('announce') });
+      client.defineCommand(announceCommand(keys), { numberOfKeys: keys, lua: script('announce') });
       const command = (client as unknown as Record<string, AnnounceCommand>)[`${announceCommand(keys)}Buffer`]!;
       this.announceCommands.set(keys, command.bind(client));
     }
-    client.defineCommand('trackerScrape', { numberOfKeys: SCRAPE_KEYS, lua: lua('scrape'), readOnly: true });
+    client.defineCommand('trackerScrape', { numberOfKeys: SCRAPE_KEYS, lua: script('scrape'), readOnly: true });
     this.scripted = client as unknown as ScriptedClient;
     // Only now: the catalogue sends commands at once, and an auto-pipeline created before the scripts
     // were defined would not know them.
@@ -135,22 +138,38 @@ export class RedisStore implements TrackerStore {
     if (subnetIndex) args.push(...indexKeys(prefix, a.infoHash));
     if (userId > 0) args.push(...totalsKeys(prefix, a.infoHash));
     const command = this.announceCommands.get(args.length)!;
-    args.push(announceHeader(a, subnetIndex, this.ctx.peerTtl, this.params.torrentTtl), a.v4 ?? NO_BYTES, a.v6 ?? NO_BYTES);
-    if (userId > 0) {
-      args.push(userBytes(userId), a.peerId, `${access!.uploaded ?? 0}:${access!.downloaded ?? 0}`, access!.announceId ?? '');
-    }
+    const argv: Record<(typeof ANNOUNCE_ARGV)[number], string | Buffer> = {
+      header: announceHeader(a, subnetIndex, this.ctx.peerTtl, this.params.torrentTtl),
+      address4: a.v4 ?? NO_BYTES,
+      address6: a.v6 ?? NO_BYTES,
+      userId: userId > 0 ? userBytes(userId) : NO_BYTES,
+      peerId: a.peerId,
+      totals: userId > 0 ? `${access!.uploaded ?? 0}:${access!.downloaded ?? 0}` : '',
+      recordId: access?.announceId ?? '',
+    };
+    const argc = userId > 0 ? ANNOUNCE_ARGV.length : PUBLIC_ANNOUNCE_ARGV;
+    for (let i = 0; i < argc; i++) args.push(argv[ANNOUNCE_ARGV[i]!]);
     const reply = await this.withRetries(() => command(...args));
-    const [complete, incomplete, downloaded, packed4, packed6, refusal, snatched, previous, torrentId, up, down, freeleech] = reply;
-    const peers4 = userId > 0 ? withoutUserIds(packed4, 6) : packed4;
-    const peers6 = userId > 0 ? withoutUserIds(packed6, 18) : packed6;
+    const complete = reply[REPLY.complete] as number;
+    const incomplete = reply[REPLY.incomplete] as number;
+    const downloaded = reply[REPLY.downloaded] as number;
+    const packed4 = reply[REPLY.peers4] as Buffer;
+    const packed6 = reply[REPLY.peers6] as Buffer;
+    const refusal = reply[REPLY.refusal] as Buffer | undefined;
+    const peers4 = userId > 0 ? withoutUserIds(packed4, ADDRESS4_SIZE) : packed4;
+    const peers6 = userId > 0 ? withoutUserIds(packed6, ADDRESS6_SIZE) : packed6;
     if (refusal && refusal.length > 0) {
       const reason = refusal.toString('latin1');
       if (!REFUSALS.has(reason)) throw new Error(`announce script: unexpected refusal ${JSON.stringify(reason)}`);
       return { complete: 0, incomplete: 0, downloaded: 0, peers4, peers6, refused: reason as Refusal };
     }
-    const result: SwarmResult = { complete, incomplete, downloaded, peers4, peers6, snatched: snatched === 1 };
+    const result: SwarmResult = { complete, incomplete, downloaded, peers4, peers6, snatched: reply[REPLY.snatched] === 1 };
     if (userId > 0) {
-      result.previous = parseTotals(previous);
+      result.previous = parseTotals(reply[REPLY.previousTotals] as Buffer | undefined);
+      const torrentId = reply[REPLY.torrentId] as Buffer | undefined;
+      const up = reply[REPLY.upMultiplier] as Buffer | undefined;
+      const down = reply[REPLY.downMultiplier] as Buffer | undefined;
+      const freeleech = reply[REPLY.freeleech] as Buffer | undefined;
       if (torrentId && torrentId.length > 0) {
         result.torrent = {
           id: Number(torrentId.toString('latin1')),
@@ -162,8 +181,8 @@ export class RedisStore implements TrackerStore {
     }
     if (a.withPeerIds) {
       // Peer ids are not kept in Redis (20 bytes a peer for a rarely used answer): all zero means unknown.
-      result.peerIds4 = Buffer.alloc((peers4.length / 6) * 20);
-      result.peerIds6 = Buffer.alloc((peers6.length / 18) * 20);
+      result.peerIds4 = Buffer.alloc((peers4.length / ADDRESS4_SIZE) * 20);
+      result.peerIds6 = Buffer.alloc((peers6.length / ADDRESS6_SIZE) * 20);
     }
     return result;
   }

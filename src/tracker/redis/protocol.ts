@@ -1,0 +1,157 @@
+/**
+ * The contract between the store (TypeScript) and the scripts in lua/: the announce's packed header,
+ * its flags and event codes, the ARGV and reply positions, and the numbers both sides must agree on.
+ * Both take them from here: the store packs and reads with them, and scripts.ts writes their values
+ * into each script where the script names them (FLAG_SEEDER, REPLY_SNATCHED, ...), so the two cannot
+ * drift. Key positions come from keys.ts.
+ */
+
+/** Bits of the header's flags byte (Lua: FLAG_SEEDER, FLAG_WANT4, ...). */
+export const ANNOUNCE_FLAGS = {
+  /** left = 0, or event completed */
+  seeder: 1,
+  /** return IPv4 peers */
+  want4: 2,
+  /** return IPv6 peers */
+  want6: 4,
+  /** only registered torrents */
+  requireRegistered: 8,
+  /** only allow-listed torrents */
+  requireAllowed: 16,
+  /** same-subnet-first through the lexicographic indexes (subnet_index) */
+  exactSubnets: 32,
+} as const;
+
+/** The header's event byte (Lua: EVENT_NONE, EVENT_COMPLETED, ...). */
+export const ANNOUNCE_EVENTS = { none: 0, completed: 1, started: 2, stopped: 3 } as const;
+
+/**
+ * ARGV[1] of announce, one binary string: its fields in order, with their struct codes (B: uint8,
+ * H: uint16, I: uint32, all big-endian). The script unpacks them into Lua locals of these very names
+ * (a generated line), so the order cannot drift.
+ */
+export const ANNOUNCE_HEADER = [
+  ['flags', 'B'],
+  ['event', 'B'],
+  /** peers wanted */
+  ['numwant', 'H'],
+  /** prefix lengths for same-subnet-first ordering, 0: none */
+  ['subnet4Bits', 'B'],
+  ['subnet6Bits', 'B'],
+  /** seconds a peer lives after its last announce */
+  ['peerTtl', 'I'],
+  /** torrent_ttl: seconds the snatch hash outlives the last announce (at least), 0: for ever */
+  ['snatchTtl', 'I'],
+  /** seed of math.random */
+  ['seed', 'I'],
+] as const;
+export type AnnounceHeaderField = (typeof ANNOUNCE_HEADER)[number][0];
+
+const STRUCT_SIZE = { B: 1, H: 2, I: 4 } as const;
+/** The struct format of ANNOUNCE_HEADER, as struct.unpack takes it: ">BBHBBIII". */
+export const ANNOUNCE_HEADER_FORMAT = '>' + ANNOUNCE_HEADER.map(([, code]) => code).join('');
+export const ANNOUNCE_HEADER_SIZE = ANNOUNCE_HEADER.reduce((size, [, code]) => size + STRUCT_SIZE[code], 0);
+const HEADER_FIELDS = (() => {
+  let offset = 0;
+  return ANNOUNCE_HEADER.map(([, code]) => {
+    const field = { code, offset };
+    offset += STRUCT_SIZE[code];
+    return field;
+  });
+})();
+
+/** The header of one announce, packed as the script unpacks it; values in ANNOUNCE_HEADER's order. */
+export function packAnnounceHeader(values: Record<AnnounceHeaderField, number>): Buffer {
+  const header = Buffer.allocUnsafe(ANNOUNCE_HEADER_SIZE);
+  for (let i = 0; i < ANNOUNCE_HEADER.length; i++) {
+    const value = values[ANNOUNCE_HEADER[i]![0]];
+    const { code, offset } = HEADER_FIELDS[i]!;
+    if (code === 'B') header.writeUInt8(value, offset);
+    else if (code === 'H') header.writeUInt16BE(value, offset);
+    else header.writeUInt32BE(value, offset);
+  }
+  return header;
+}
+
+/** Announce's ARGV, in order (Lua: ARGV_HEADER, ARGV_ADDRESS4, ...); the last four in private mode only. */
+export const ANNOUNCE_ARGV = [
+  /** the packed header (ANNOUNCE_HEADER) */
+  'header',
+  /** the announcer's compact addresses, or "" */
+  'address4',
+  'address6',
+  /** private mode: the user id (USER_ID_SIZE bytes, big-endian) */
+  'userId',
+  /** private mode: the peer_id */
+  'peerId',
+  /** private mode: the totals reported now, "uploaded:downloaded" */
+  'totals',
+  /** private mode: this announce's accounting record id (a retry finds it stored) */
+  'recordId',
+] as const;
+/** How many of ANNOUNCE_ARGV a public announce passes. */
+export const PUBLIC_ANNOUNCE_ARGV = 3;
+
+/**
+ * Announce's reply, in order (Lua: REPLY_COMPLETE, ... for its positions). A refusal stops at
+ * `refusal`, a public answer at `snatched`: every element costs a conversion on both ends.
+ */
+export const ANNOUNCE_REPLY = [
+  'complete',
+  'incomplete',
+  'downloaded',
+  /** packed entries: the compact address, in private mode followed by the user id */
+  'peers4',
+  'peers6',
+  /** "" or denied / not_allowed / unregistered (then nothing was changed) */
+  'refusal',
+  /** 0/1 */
+  'snatched',
+  /** "uploaded:downloaded" as last reported, "" when unknown */
+  'previousTotals',
+  /** the torrent's registration, "" when unregistered */
+  'torrentId',
+  'upMultiplier',
+  'downMultiplier',
+  'freeleech',
+] as const;
+export type AnnounceReplyField = (typeof ANNOUNCE_REPLY)[number];
+/** Each reply element's 0-based index, for the store. */
+export const REPLY = Object.fromEntries(ANNOUNCE_REPLY.map((name, i) => [name, i])) as Record<AnnounceReplyField, number>;
+export const REFUSAL_REPLY_LENGTH = REPLY.refusal + 1;
+export const PUBLIC_REPLY_LENGTH = REPLY.snatched + 1;
+
+/** Bytes of a compact address (Lua: ADDRESS4_SIZE, ADDRESS6_SIZE). */
+export const ADDRESS4_SIZE = 6;
+export const ADDRESS6_SIZE = 18;
+/** Bytes of a user id after the address in private mode (Lua: USER_ID_SIZE). */
+export const USER_ID_SIZE = 4;
+
+/**
+ * Same-subnet-first without the indexes: peers drawn per peer wanted, near ones put first (Lua:
+ * SUBNET_OVERSAMPLING). The memory driver uses the same factor (a test compares them).
+ */
+export const SUBNET_OVERSAMPLING = 4;
+
+/** A TypeScript name as a Lua constant's: seeders4Index -> SEEDERS4_INDEX. */
+export function luaName(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+/**
+ * The constants above as the scripts name them, and their values; scripts.ts puts each value where a
+ * command names it.
+ */
+export function luaConstants(): Record<string, number | string> {
+  const constants: Record<string, number | string> = {};
+  const upper = luaName;
+  for (const [name, bit] of Object.entries(ANNOUNCE_FLAGS)) constants[`FLAG_${upper(name)}`] = bit;
+  for (const [name, code] of Object.entries(ANNOUNCE_EVENTS)) constants[`EVENT_${upper(name)}`] = code;
+  ANNOUNCE_ARGV.forEach((name, i) => (constants[`ARGV_${upper(name)}`] = i + 1));
+  ANNOUNCE_REPLY.forEach((name, i) => (constants[`REPLY_${upper(name)}`] = i + 1));
+  constants.ADDRESS4_SIZE = ADDRESS4_SIZE;
+  constants.ADDRESS6_SIZE = ADDRESS6_SIZE;
+  constants.USER_ID_SIZE = USER_ID_SIZE;
+  constants.SUBNET_OVERSAMPLING = SUBNET_OVERSAMPLING;
+  return constants;
+}
