@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { createAdminApp } from './admin/app.js';
+import { listenHttp } from './common/listen.js';
 import type { Backend } from './backend/driver.js';
 import { backendDrivers } from './backend/registry.js';
 import { ConfigError, loadConfig, trustedProxyList, type Config, type LoadOptions } from './config/config.js';
@@ -107,7 +108,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   let adminServer: Server | null = null;
   let adminAddress: AddressInfo | null = null;
   try {
-    await listen(server, config.http.addr.host, config.http.addr.port);
+    await listenHttp(server, config.http.addr.host, config.http.addr.port);
     if (config.udp.addr) {
       // With the memory driver there is one process, so a key of its own is correct; shared drivers
       // must configure one (config validation insists), so that every replica accepts every id.
@@ -121,8 +122,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     if (config.admin.addr) {
       const handleAdmin = createAdminApp({ store, token: config.admin.token, logger: logger.child({ admin: true }) }).callback();
       adminServer = createServer((req, res) => void handleAdmin(req, res));
-      await listen(adminServer, config.admin.addr.host, config.admin.addr.port);
-      adminAddress = adminServer.address() as AddressInfo;
+      adminAddress = await listenHttp(adminServer, config.admin.addr.host, config.admin.addr.port);
     }
   } catch (error) {
     server.close();
@@ -177,17 +177,6 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   }
 
   return { config, logger, tracker, httpAddress, udpAddress, metricsAddress, adminAddress, close };
-}
-
-function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    // "::" with ipv6Only off takes IPv4 too (as IPv4-mapped addresses).
-    server.listen({ host, port, ipv6Only: false }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }
 
 function formatAddress(address: AddressInfo): string {

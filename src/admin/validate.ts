@@ -5,6 +5,7 @@
  * operator's request and what announces are checked against.
  */
 import type { z } from 'zod';
+import { percentDecode } from '../bittorrent/percent.js';
 import { firstIssue, schemaKeys } from '../common/schema.js';
 import { MAX_CLIENT_PREFIX } from '../tracker/catalogue.js';
 import type { JsonObject } from './body.js';
@@ -32,7 +33,7 @@ export function pathInfoHash(raw: string): Buffer {
  * (latin1), which is how the catalogue compares prefixes with peer_ids.
  */
 export function pathClientPrefix(raw: string): string {
-  const bytes = percentDecode(raw);
+  const bytes = segmentBytes(raw);
   if (!bytes || bytes.length > MAX_CLIENT_PREFIX) badRequest(`prefix: must be 1 to ${MAX_CLIENT_PREFIX} bytes, percent-encoded where needed`);
   return bytes.toString('latin1');
 }
@@ -47,23 +48,14 @@ export function encodeClientPrefix(prefix: string): string {
   return out;
 }
 
+/** Printable ASCII only: a raw space, control or non-ASCII character in a path segment is refused. */
+const PRINTABLE_SEGMENT = /^[\x21-\x7e]+$/;
+
 /** Bytes of a percent-encoded path segment; null when empty, malformed, or holding raw non-ASCII. */
-function percentDecode(segment: string): Buffer | null {
-  const bytes: number[] = [];
-  for (let i = 0; i < segment.length; i++) {
-    const code = segment.charCodeAt(i);
-    if (code === 0x25) {
-      const hex = segment.slice(i + 1, i + 3);
-      if (!/^[0-9a-fA-F]{2}$/.test(hex)) return null;
-      bytes.push(parseInt(hex, 16));
-      i += 2;
-    } else if (code > 0x20 && code < 0x7f) {
-      bytes.push(code);
-    } else {
-      return null;
-    }
-  }
-  return bytes.length > 0 ? Buffer.from(bytes) : null;
+function segmentBytes(segment: string): Buffer | null {
+  if (!PRINTABLE_SEGMENT.test(segment)) return null;
+  const bytes = percentDecode(segment, 0, segment.length);
+  return bytes && bytes.length > 0 ? bytes : null;
 }
 
 /**

@@ -1,6 +1,7 @@
 /** The metrics listener: `/metrics` for Prometheus, `/stats` as JSON. */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { listenHttp } from '../common/listen.js';
 import type { TrackerMetrics } from './metrics.js';
 
 export function listenMetrics(metrics: TrackerMetrics, host: string, port: number): Promise<{ server: Server; address: AddressInfo }> {
@@ -20,11 +21,5 @@ export function listenMetrics(metrics: TrackerMetrics, host: string, port: numbe
     };
     answer().catch(() => res.writeHead(500).end());
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port, ipv6Only: false }, () => {
-      server.off('error', reject);
-      resolve({ server, address: server.address() as AddressInfo });
-    });
-  });
+  return listenHttp(server, host, port).then((address) => ({ server, address }));
 }

@@ -1,6 +1,7 @@
 /** ioredis clients for the three deployments: standalone, Sentinel, Cluster. */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import { throttledErrorLog } from '../common/log.js';
 import type { RedisConnectionParams } from './params.js';
 
 export type RedisClient = Redis | Cluster;
@@ -54,12 +55,6 @@ export function connectRedis(params: RedisConnectionParams & { scrapeFromReplica
     client = new Redis(params.url ?? 'redis://127.0.0.1:6379', common);
   }
   // Without a listener an 'error' event would crash the process; ioredis reconnects by itself.
-  let lastLogged = 0;
-  client.on('error', (error: Error) => {
-    const now = Date.now();
-    if (now - lastLogged < 5000) return;
-    lastLogged = now;
-    logger.error({ err: error }, 'redis connection error (reconnecting)');
-  });
+  client.on('error', throttledErrorLog(logger, 'redis connection error (reconnecting)', 5000));
   return client;
 }
