@@ -5,7 +5,7 @@ Checks the torrent's access rules, expires stale peers, registers or refreshes t
 removes it on stopped), moves it between leechers and seeders, counts a snatch, swaps a private
 peer's reported totals, counts the swarm and picks peers, already packed.
 
-Cost matters here more than anywhere (DESIGN.md §6): every redis.call, every number formatted into
+Cost matters here more than anywhere (docs/architecture.md §6): every redis.call, every number formatted into
 a command and every member handled in Lua shows in the server time per announce. Hence the packed
 arguments, the numbers passed as ready-made strings, and peer selection by windows of the sorted sets
 concatenated in C (table.concat, string.find) rather than member by member in Lua.

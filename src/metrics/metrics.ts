@@ -29,7 +29,7 @@ export class BackendMetrics {
     const flushes = new Counter({ name: 'tracker_backend_flushes_total', help: 'Batches written to the queue, by outcome (ok, error; an error is retried).', labelNames: ['backend', 'outcome'], registers });
     this.flushOk = flushes.labels(backend, 'ok');
     this.flushError = flushes.labels(backend, 'error');
-    this.dropCounter = new Counter({ name: 'tracker_backend_dropped_total', help: 'Accounting records dropped because the buffer was full (overflow policy drop_oldest).', labelNames, registers }).labels(backend);
+    this.dropCounter = new Counter({ name: 'tracker_backend_dropped_total', help: 'Accounting records dropped because the buffer was full: the oldest under overflow drop_oldest; under block, a record that waited block_timeout or found buffer_limit announces already waiting.', labelNames, registers }).labels(backend);
     this.blockCounter = new Counter({ name: 'tracker_backend_blocked_total', help: 'Announces that waited for room in a full buffer (overflow policy block).', labelNames, registers }).labels(backend);
     this.depthGauge.set(0);
     for (const counter of [this.recordCounter, this.flushOk, this.flushError, this.dropCounter, this.blockCounter]) counter.inc(0);

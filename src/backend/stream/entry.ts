@@ -1,6 +1,6 @@
 /**
  * An accounting record as the flat field list of one Redis Stream entry, and back. Shared by the
- * queue driver (producer) and the reference consumer, so the two cannot drift apart. Numbers are
+ * redis-stream backend driver (producer) and the reference consumer, so the two cannot drift apart. Numbers are
  * written as decimal integers; binary values as hex.
  */
 import type { AnnounceEvent } from '../../bittorrent/announce.js';
