@@ -1,7 +1,10 @@
 /**
- * `npm run bench`: the tracker (memory driver) against a bare node:http server under the same load, from a
- * separate process, keep-alive and Connection: close; then the scaling case. Servers are pinned to CPU 0
- * and the load generator to CPU 1 when `taskset` exists.
+ * `npm run bench`: the tracker (memory driver, and redis driver when redis-server exists) against floors
+ * measured in the same run under the same load: a Koa 3 + @koa/router server with the tracker's routes
+ * (HTTP keep-alive), a bare node:http server (keep-alive and Connection: close) and a bare node:dgram
+ * server (UDP), all answering fixed bodies. Then the scaling case, the memory driver's bytes per peer, the
+ * Redis costs, and a summary of the Performance issue's targets. Servers are pinned to CPU 0 and the load
+ * generator to CPU 1 when `taskset` exists.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -9,9 +12,28 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { redisDriver } from '../src/tracker/redis/driver.js';
 import { benchPasskey, buildPool, type LoadOptions, type LoadResult } from './load.js';
+import { MEMORY_CASES, runMemoryCase, type MemoryResult } from './memory-bytes.js';
 import { freePort } from './swarm-peers.js';
 
-const HELP = `usage: npm run bench -- [--seconds N] [--connections N] [--torrents N] [--zipf S] [--seeders F] [--numwant N] [--peers N] [--no-scaling] [--no-redis] [--seconds N] [--rounds N] [--sizes 10,100000,1000000]`;
+const HELP = `usage: npm run bench -- [--seconds N] [--rounds N] [--connections N] [--torrents N] [--zipf S] [--seeders F] [--numwant N] [--peers N]
+                        [--no-redis] [--no-scaling] [--no-memory] [--sizes 10,100000,1000000]
+
+Runs, in interleaved rounds under the same load (same query strings, packets and connection counts):
+  tracker (memory driver): HTTP keep-alive, HTTP Connection: close, UDP
+  Koa floor: Koa 3 + @koa/router with the tracker's routes, fixed 100-byte body, keep-alive
+  bare floor: node:http, fixed 100-byte body, keep-alive and Connection: close
+  dgram floor: node:dgram, BEP 15 connect reply and a fixed 50-peer announce reply
+  tracker (redis driver, with redis-server installed): HTTP keep-alive, UDP; and private mode, keep-alive
+and prints per case requests/s, p50/p99 and server CPU µs per request (medians, every round shown), the
+ratios tracker/floor and redis/memory, then
+  --sizes      the memory driver's in-process µs per announce by swarm size (skipped by --no-scaling)
+               and the ratio of a swarm of 1M to one of 10
+  memory       the memory driver's RSS and heap+external bytes per peer after a forced GC: 10k swarms of
+               100 and one swarm of 1M IPv4 peers, 100k IPv6 peers (skipped by --no-memory)
+  Redis costs  Redis memory per peer and Redis time per announce (skipped by --no-redis or --no-scaling)
+and a summary of the Performance issue's targets with PASS/FAIL.
+
+  --seconds N  seconds per case per round (5)      --rounds N  interleaved rounds (3)`;
 
 const args = process.argv.slice(2);
 if (args.includes('--help')) {
@@ -35,10 +57,21 @@ const hasTaskset = ((): boolean => {
   }
 })();
 
+/** Every process this run started, killed if it ends early (a failed run leaves no servers behind). */
+const started = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+function track(child: ChildProcess): ChildProcess {
+  started.add(child);
+  child.once('exit', () => started.delete(child));
+  return child;
+}
+
 function spawnPinned(cpu: number, script: string, scriptArgs: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
   const command = hasTaskset ? 'taskset' : process.execPath;
   const argv = hasTaskset ? ['-c', String(cpu), process.execPath, script, ...scriptArgs] : [script, ...scriptArgs];
-  return spawn(command, argv, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  return track(spawn(command, argv, { env, stdio: ['ignore', 'pipe', 'inherit'] }));
 }
 
 function firstLine(child: ChildProcess, match: (line: string) => boolean): Promise<string> {
@@ -94,8 +127,9 @@ async function startTracker(env: Record<string, string> = {}): Promise<{ child: 
   return { child, port: portOf(http), udpPort: portOf(udp), metricsPort: portOf(metrics) };
 }
 
-async function startBare(): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawnPinned(0, here('./bare-server.js'), ['0']);
+/** A floor server (bare-server.js, koa-server.js, dgram-server.js): prints {"port":N} when listening. */
+async function startBare(script = './bare-server.js'): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawnPinned(0, here(script), ['0']);
   const line = await firstLine(child, (l) => l.startsWith('{'));
   return { child, port: (JSON.parse(line) as { port: number }).port };
 }
@@ -117,7 +151,7 @@ async function startRedisServer(): Promise<{ child: ChildProcess; port: number }
   const conf = here('../../redis.conf');
   const command = hasTaskset ? 'taskset' : 'redis-server';
   const argv = [...(hasTaskset ? ['-c', '1', 'redis-server'] : []), conf, '--port', String(port), '--bind', '127.0.0.1'];
-  const child = spawn(command, argv, { stdio: 'ignore' });
+  const child = track(spawn(command, argv, { stdio: 'ignore' }));
   for (let i = 0; i < 100; i++) {
     try {
       if (redisCli(port, 'ping').trim() === 'PONG') return { child, port };
@@ -135,7 +169,8 @@ const PRIVATE_STREAM = 'bench:accounting';
 /** A private-mode tracker, with the benchmark's users and every torrent of its pool registered. */
 async function startPrivateTracker(redisPort: number, base: Omit<LoadOptions, 'host' | 'port' | 'keepAlive' | 'seconds'>): Promise<{ child: ChildProcess; port: number }> {
   const url = `redis://127.0.0.1:${redisPort}`;
-  const store = await redisDriver.open({ url }, { peerTtl: 3600, logger: pino({ level: 'silent' }) });
+  // A long command timeout: these writes go out all at once, and on a busy machine 500 ms is too short.
+  const store = await redisDriver.open({ url, command_timeout: 60_000 }, { peerTtl: 3600, logger: pino({ level: 'silent' }) });
   const hashes = new Map(buildPool(base).map((p) => [p.infoHash.toString('hex'), p.infoHash]));
   let torrentId = 0;
   const writes: Array<Promise<void>> = [];
@@ -176,11 +211,14 @@ async function main(): Promise<void> {
   const withRedis = hasRedis && !args.includes('--no-redis');
   console.log(`shoal benchmark: node ${process.version}, ${hasTaskset ? 'servers on CPU 0, load generator and Redis on CPU 1' : 'unpinned (no taskset)'}`);
   console.log(`load: ${base.connections} connections, ${base.pool} peers over ${base.torrents} torrents (Zipf s=${base.zipf}), ${base.seeders * 100}% seeders, numwant ${base.numwant}`);
-  console.log(`every case runs ${seconds} s in each of ${rounds} interleaved rounds (this VM's speed drifts); the table shows medians`);
+  console.log(`every case runs ${seconds} s in each of ${rounds} interleaved rounds (this VM's speed drifts); the table shows medians, every round below it`);
+  console.log('floors, under the same load generators: Koa 3 + @koa/router with the tracker\'s routes and bare node:http (fixed 100-byte body), bare node:dgram (fixed 50-peer reply)');
   console.log('each tracker is warmed up with one announce from every peer; measured announces are re-announces\n');
 
   const tracker = await startTracker();
   const bare = await startBare();
+  const koa = await startBare('./koa-server.js');
+  const dgram = await startBare('./dgram-server.js');
   const redis = withRedis ? await startRedisServer() : null;
   const redisTracker = redis ? await startTracker({ TRACKER_TRACKER_DRIVER: 'redis', TRACKER_TRACKER_PARAMS: JSON.stringify({ url: `redis://127.0.0.1:${redis.port}` }) }) : null;
   // Private mode: the same driver on a Redis of its own (so that INFO tells its costs apart), every
@@ -188,8 +226,10 @@ async function main(): Promise<void> {
   const privateRedis = withRedis ? await startRedisServer() : null;
   const privateTracker = privateRedis ? await startPrivateTracker(privateRedis.port, base) : null;
   const privateLoad = { ...base, users: PRIVATE_USERS };
-  // Warm-up: one pass over every peer fills the swarms and lets the JIT settle.
-  for (const t of [tracker, redisTracker]) if (t) await load(t.child, { ...base, host: '127.0.0.1', port: t.port, keepAlive: true, seconds: 120, maxRequests: base.pool });
+  // Warm-up: one pass over every peer fills the swarms and lets the JIT settle (the floors get the same
+  // pass, for the JIT).
+  for (const t of [tracker, redisTracker, koa, bare]) if (t) await load(t.child, { ...base, host: '127.0.0.1', port: t.port, keepAlive: true, seconds: 120, maxRequests: base.pool });
+  await load(dgram.child, { ...base, host: '127.0.0.1', port: dgram.port, keepAlive: true, seconds: 120, maxRequests: base.pool }, './udp-load.js');
   if (privateTracker) await load(privateTracker.child, { ...privateLoad, host: '127.0.0.1', port: privateTracker.port, keepAlive: true, seconds: 120, maxRequests: base.pool });
   for (const r of [redis, privateRedis]) if (r) redisCli(r.port, 'config', 'resetstat');
 
@@ -197,18 +237,31 @@ async function main(): Promise<void> {
   type Case = { name: string; run: () => Promise<Measured> };
   const http = (t: { child: ChildProcess; port: number }, keepAlive: boolean) => () =>
     load(t.child, { ...base, host: '127.0.0.1', port: t.port, keepAlive, seconds });
-  const udp = (t: { child: ChildProcess; udpPort: number }) => () =>
-    load(t.child, { ...base, host: '127.0.0.1', port: t.udpPort, keepAlive: true, seconds }, './udp-load.js');
+  const udp = (t: { child: ChildProcess; port: number }) => () =>
+    load(t.child, { ...base, host: '127.0.0.1', port: t.port, keepAlive: true, seconds }, './udp-load.js');
+  const udpOf = (t: { child: ChildProcess; udpPort: number }) => ({ child: t.child, port: t.udpPort });
+  const TRACKER_KA = 'tracker  keep-alive';
+  const KOA_KA = 'koa      keep-alive';
+  const BARE_KA = 'bare     keep-alive';
+  const TRACKER_CLOSE = 'tracker  Connection: close';
+  const BARE_CLOSE = 'bare     Connection: close';
+  const TRACKER_UDP = 'tracker  UDP';
+  const DGRAM_UDP = 'dgram    UDP';
+  const REDIS_KA = 'tracker  keep-alive, redis';
+  const REDIS_UDP = 'tracker  UDP, redis';
+  const PRIVATE_KA = 'private  keep-alive, redis';
   const cases: Case[] = [
-    { name: 'tracker  keep-alive', run: http(tracker, true) },
-    { name: 'bare     keep-alive', run: http(bare, true) },
-    { name: 'tracker  Connection: close', run: http(tracker, false) },
-    { name: 'bare     Connection: close', run: http(bare, false) },
-    { name: 'tracker  UDP', run: udp(tracker) },
+    { name: TRACKER_KA, run: http(tracker, true) },
+    { name: KOA_KA, run: http(koa, true) },
+    { name: BARE_KA, run: http(bare, true) },
+    { name: TRACKER_CLOSE, run: http(tracker, false) },
+    { name: BARE_CLOSE, run: http(bare, false) },
+    { name: TRACKER_UDP, run: udp(udpOf(tracker)) },
+    { name: DGRAM_UDP, run: udp(dgram) },
   ];
-  if (redisTracker) cases.push({ name: 'tracker  keep-alive, redis', run: http(redisTracker, true) }, { name: 'tracker  UDP, redis', run: udp(redisTracker) });
+  if (redisTracker) cases.push({ name: REDIS_KA, run: http(redisTracker, true) }, { name: REDIS_UDP, run: udp(udpOf(redisTracker)) });
   if (privateTracker) {
-    cases.push({ name: 'private  keep-alive, redis', run: () => load(privateTracker.child, { ...privateLoad, host: '127.0.0.1', port: privateTracker.port, keepAlive: true, seconds }) });
+    cases.push({ name: PRIVATE_KA, run: () => load(privateTracker.child, { ...privateLoad, host: '127.0.0.1', port: privateTracker.port, keepAlive: true, seconds }) });
   }
   const results = new Map<string, Measured[]>(cases.map((c) => [c.name, []]));
   let redisHttpRequests = 0;
@@ -216,7 +269,7 @@ async function main(): Promise<void> {
     for (const c of cases) {
       const result = await c.run();
       results.get(c.name)!.push(result);
-      if (c.name === 'tracker  keep-alive, redis') redisHttpRequests += result.requests;
+      if (c.name === REDIS_KA) redisHttpRequests += result.requests;
     }
   }
   const metricsText = await (await fetch(`http://127.0.0.1:${tracker.metricsPort}/metrics`)).text();
@@ -226,7 +279,7 @@ async function main(): Promise<void> {
     // Script calls counted over the whole run, divided by the announces of all redis cases (HTTP and UDP).
     const stats = redisCli(redis.port, 'info', 'commandstats');
     const evalsha = /cmdstat_evalsha:calls=(\d+),usec=(\d+),usec_per_call=([\d.]+)/.exec(stats);
-    const udpRequests = results.get('tracker  UDP, redis')!.reduce((n, r) => n + r.requests, 0);
+    const udpRequests = results.get(REDIS_UDP)!.reduce((n, r) => n + r.requests, 0);
     redisMicros = evalsha ? Number(evalsha[3]) : NaN;
     redisStats = `redis driver: ${((evalsha ? Number(evalsha[1]) : 0) / Math.max(1, redisHttpRequests + udpRequests)).toFixed(3)} script calls per announce, ${redisMicros.toFixed(1)} µs of Redis time per announce (INFO commandstats)`;
     await stop(redisTracker.child);
@@ -242,20 +295,21 @@ async function main(): Promise<void> {
     };
     const evalsha = perCall('evalsha');
     const xadd = perCall('xadd');
-    const announces = results.get('private  keep-alive, redis')!.reduce((n, r) => n + r.requests, 0);
+    const announces = results.get(PRIVATE_KA)!.reduce((n, r) => n + r.requests, 0);
     privateStats =
       `private mode: ${(evalsha.calls / Math.max(1, announces)).toFixed(3)} script calls and ${(xadd.calls / Math.max(1, announces)).toFixed(3)} XADDs per announce; ` +
       `Redis time per announce ${((evalsha.usec + xadd.usec) / Math.max(1, announces)).toFixed(1)} µs (script ${(evalsha.usec / Math.max(1, evalsha.calls)).toFixed(1)}, XADD ${(xadd.usec / Math.max(1, xadd.calls)).toFixed(1)} per call); ` +
       `stream length ${redisCli(privateRedis.port, 'xlen', PRIVATE_STREAM).trim()} (capped by max_len)`;
     privateRedis.child.kill('SIGKILL');
   }
-  await Promise.all([stop(tracker.child), stop(bare.child)]);
+  await Promise.all([stop(tracker.child), stop(bare.child), stop(koa.child), stop(dgram.child)]);
 
-  const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   const med = (name: string, pick: (r: Measured) => number): number => median(results.get(name)!.map(pick));
-  /** The median over rounds of a per-round ratio, so both sides of each ratio ran minutes apart at most. */
-  const roundRatio = (a: string, b: string, pick: (r: Measured) => number): number =>
-    median(results.get(a)!.map((r, i) => pick(r) / pick(results.get(b)![i]!)));
+  /** Per-round ratios a/b (both sides of each ran minutes apart at most), their median and every round. */
+  const roundRatios = (a: string, b: string, pick: (r: Measured) => number): Ratio => {
+    const each = results.get(a)!.map((r, i) => pick(r) / pick(results.get(b)![i]!));
+    return { median: median(each), rounds: each };
+  };
 
   console.log('case                        requests/s     p50 µs     p99 µs   server CPU µs/req   body B   failures  errors');
   for (const c of cases) {
@@ -266,28 +320,44 @@ async function main(): Promise<void> {
       `${c.name.padEnd(26)} ${fmt(med(c.name, (r) => r.rps)).padStart(12)} ${fmt(med(c.name, (r) => r.p50us)).padStart(10)} ${fmt(med(c.name, (r) => r.p99us)).padStart(10)} ${fmt(med(c.name, (r) => r.cpuUsPerRequest), 1).padStart(19)} ${fmt(med(c.name, (r) => r.meanBodyBytes)).padStart(8)} ${String(failures).padStart(10)} ${String(errors).padStart(7)}`,
     );
   }
+  console.log('\nevery round (requests/s, p50 and p99 µs, server CPU µs per request):');
+  for (const c of cases) {
+    const each = results.get(c.name)!.map((r, i) => `r${i + 1} ${fmt(r.rps)}/s p50 ${fmt(r.p50us)} p99 ${fmt(r.p99us)} CPU ${fmt(r.cpuUsPerRequest, 1)}`);
+    console.log(`  ${c.name.padEnd(27)} ${each.join('; ')}`);
+  }
   const rps = (r: Measured): number => r.rps;
   const cpu = (r: Measured): number => r.cpuUsPerRequest;
-  console.log(`\ntracker/bare throughput: keep-alive ${roundRatio('tracker  keep-alive', 'bare     keep-alive', rps).toFixed(2)}, Connection: close ${roundRatio('tracker  Connection: close', 'bare     Connection: close', rps).toFixed(2)}`);
-  console.log(
-    `UDP/HTTP keep-alive throughput (memory driver, same tracker, same core): ${roundRatio('tracker  UDP', 'tracker  keep-alive', rps).toFixed(2)}` +
-      `; tracker CPU per announce HTTP/UDP: ${roundRatio('tracker  keep-alive', 'tracker  UDP', cpu).toFixed(2)}`,
-  );
+  console.log('\nratios (median of the per-round ratios; every round in brackets):');
+  const kaFloor = roundRatios(TRACKER_KA, KOA_KA, cpu);
+  const closeFloor = roundRatios(TRACKER_CLOSE, BARE_CLOSE, cpu);
+  const udpFloor = roundRatios(TRACKER_UDP, DGRAM_UDP, cpu);
+  console.log(`  tracker HTTP keep-alive ÷ Koa floor, server CPU per request:          ${showRatio(kaFloor)}; throughput Koa/tracker ${showRatio(roundRatios(KOA_KA, TRACKER_KA, rps))}`);
+  console.log(`  tracker HTTP keep-alive ÷ bare keep-alive, server CPU per request:    ${showRatio(roundRatios(TRACKER_KA, BARE_KA, cpu))}; throughput bare/tracker ${showRatio(roundRatios(BARE_KA, TRACKER_KA, rps))}`);
+  console.log(`  Koa floor ÷ bare keep-alive, server CPU per request:                  ${showRatio(roundRatios(KOA_KA, BARE_KA, cpu))}`);
+  console.log(`  tracker Connection: close ÷ bare close, server CPU per request:       ${showRatio(closeFloor)}; throughput bare/tracker ${showRatio(roundRatios(BARE_CLOSE, TRACKER_CLOSE, rps))}`);
+  console.log(`  tracker UDP ÷ dgram floor, server CPU per request:                    ${showRatio(udpFloor)}; throughput dgram/tracker ${showRatio(roundRatios(DGRAM_UDP, TRACKER_UDP, rps))}`);
+  console.log(`  tracker HTTP keep-alive ÷ tracker UDP (memory driver), CPU per request: ${showRatio(roundRatios(TRACKER_KA, TRACKER_UDP, cpu))}`);
+  let redisKa: Ratio | null = null;
+  let redisUdp: Ratio | null = null;
   if (redisTracker) {
-    const trackerCpu = med('tracker  keep-alive, redis', cpu);
-    console.log(`redis/memory driver throughput (keep-alive), measured with Redis beside the load generator: ${roundRatio('tracker  keep-alive, redis', 'tracker  keep-alive', rps).toFixed(2)}`);
+    redisKa = roundRatios(REDIS_KA, TRACKER_KA, cpu);
+    redisUdp = roundRatios(REDIS_UDP, TRACKER_UDP, cpu);
+    console.log(`  redis ÷ memory driver, tracker CPU per announce, HTTP keep-alive:     ${showRatio(redisKa)}`);
+    console.log(`  redis ÷ memory driver, tracker CPU per announce, UDP:                 ${showRatio(redisUdp)}`);
+    const trackerCpu = med(REDIS_KA, cpu);
+    console.log(`  redis/memory driver throughput (keep-alive), measured with Redis beside the load generator: ${showRatio(roundRatios(REDIS_KA, TRACKER_KA, rps))}`);
     // On two cores Redis shares the load generator's core, which the measured ratio pays for. With Redis on
     // a core of its own the tracker's core is the limit while Redis needs less time per announce than the
     // tracker does; the ratio is then that of tracker CPU per announce.
     console.log(
-      `redis/memory driver throughput with Redis on a core of its own: ${roundRatio('tracker  keep-alive', 'tracker  keep-alive, redis', cpu).toFixed(2)} ` +
+      `  redis/memory driver throughput with Redis on a core of its own: ${roundRatios(TRACKER_KA, REDIS_KA, cpu).median.toFixed(2)} ` +
         `(tracker CPU per announce, memory/redis; ${redisMicros < trackerCpu ? 'tracker-bound' : 'Redis-bound'}: Redis ${redisMicros.toFixed(1)} µs vs tracker ${trackerCpu.toFixed(1)} µs per announce)`,
     );
   }
   if (privateTracker) {
     console.log(
-      `private/public throughput (both redis driver, keep-alive; private adds passkey and torrent checks and the redis-stream backend): ${roundRatio('private  keep-alive, redis', 'tracker  keep-alive, redis', rps).toFixed(2)}` +
-        `; tracker CPU per announce private/public: ${roundRatio('private  keep-alive, redis', 'tracker  keep-alive, redis', cpu).toFixed(2)}`,
+      `  private/public throughput (both redis driver, keep-alive; private adds passkey and torrent checks and the redis-stream backend): ${roundRatios(PRIVATE_KA, REDIS_KA, rps).median.toFixed(2)}` +
+        `; tracker CPU per announce private/public: ${showRatio(roundRatios(PRIVATE_KA, REDIS_KA, cpu))}`,
     );
   }
   console.log(redisStats);
@@ -297,19 +367,42 @@ async function main(): Promise<void> {
     if (/^tracker_(requests_total|swarms|peers|driver_ready)|^tracker_request_duration_seconds_(count|sum)|^tracker_driver_duration_seconds_count|^process_resident_memory_bytes|^nodejs_eventloop_lag_p99_seconds/.test(line)) console.log(`  ${line}`);
   }
 
+  let scalingRatio: Ratio | null = null;
   if (!args.includes('--no-scaling')) {
-    console.log(`\nscaling (memory driver, in-process, one swarm, re-announces with numwant 50):`);
-    const child = spawnPinned(0, here('./scaling.js'), [sizesArg]);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      for (const line of chunk.toString().trim().split('\n')) {
-        const r = JSON.parse(line) as { swarm: number; usPerAnnounce: number; peersPerAnswer: number; heapBytesPerPeer: number | null };
-        console.log(
-          `  swarm ${fmt(r.swarm).padStart(9)} peers: ${r.usPerAnnounce.toFixed(2).padStart(7)} µs per announce, ${r.peersPerAnswer.toFixed(1)} peers per answer` +
-            (r.heapBytesPerPeer ? `, ~${fmt(r.heapBytesPerPeer)} heap bytes per peer` : ''),
-        );
-      }
-    });
-    await new Promise((resolve) => child.on('exit', resolve));
+    console.log(`\nscaling (memory driver, in-process, one swarm per size, re-announces with numwant 50, ${rounds} interleaved rounds):`);
+    const child = spawnPinned(0, here('./scaling.js'), [sizesArg, String(rounds)]);
+    const bySize = new Map<number, number[]>();
+    for (const line of await allLines(child)) {
+      const r = JSON.parse(line) as { swarm: number; usPerAnnounce: number; rounds: number[]; peersPerAnswer: number; heapBytesPerPeer: number | null };
+      bySize.set(r.swarm, r.rounds);
+      console.log(
+        `  swarm ${fmt(r.swarm).padStart(9)} peers: ${r.usPerAnnounce.toFixed(2).padStart(7)} µs per announce (rounds ${r.rounds.map((us) => us.toFixed(2)).join(', ')}), ${r.peersPerAnswer.toFixed(1)} peers per answer` +
+          (r.heapBytesPerPeer ? `, ~${fmt(r.heapBytesPerPeer)} heap bytes per peer` : ''),
+      );
+    }
+    const small = bySize.get(10);
+    const large = bySize.get(1_000_000);
+    if (small && large) {
+      const each = large.map((us, i) => us / small[i]!);
+      scalingRatio = { median: median(each), rounds: each };
+      console.log(`  announce cost, swarm of 1M ÷ swarm of 10: ${showRatio(scalingRatio)}`);
+    } else {
+      console.log('  announce cost, swarm of 1M ÷ swarm of 10: not measured (--sizes lacks 10 or 1000000)');
+    }
+  }
+
+  const memory = new Map<string, MemoryResult>();
+  if (!args.includes('--no-memory')) {
+    console.log('\nmemory driver bytes per peer (MemoryStore, a fresh process per case, growth after a forced GC):');
+    for (const c of MEMORY_CASES) {
+      const r = await runMemoryCase(c, hasTaskset ? ['taskset', '-c', '0'] : []);
+      memory.set(c.name, r);
+      const shape = `${fmt(r.swarms)} swarm${r.swarms === 1 ? '' : 's'} of ${fmt(r.peers / r.swarms)}`;
+      console.log(
+        `  ${fmt(r.peers).padStart(9)} IPv${r.family} peers in ${shape.padEnd(20)} ${r.rssBytesPerPeer.toFixed(1).padStart(7)} B RSS, ${r.heapExternalBytesPerPeer.toFixed(1).padStart(7)} B heap+external per peer` +
+          ` (${fmt(r.storedPeers)} stored, loaded in ${r.seconds.toFixed(1)} s)`,
+      );
+    }
   }
 
   if (hasRedis && !args.includes('--no-redis') && !args.includes('--no-scaling')) {
@@ -331,6 +424,41 @@ async function main(): Promise<void> {
     await new Promise((resolve) => child.on('exit', resolve));
     redis.child.kill('SIGKILL');
   }
+
+  // The Performance issue's targets, each against its floor from this run.
+  const rssOf = (name: string): number => memory.get(name)?.rssBytesPerPeer ?? NaN;
+  const redisSkip = hasRedis ? '--no-redis' : 'redis-server not installed';
+  const targets: Array<{ what: string; value: number; limit: number; unit: string; skipped?: string }> = [
+    { what: 'HTTP keep-alive ÷ Koa floor (server CPU/req)', value: kaFloor.median, limit: 2.0, unit: 'x' },
+    { what: 'HTTP close ÷ bare node:http close (server CPU/req)', value: closeFloor.median, limit: 2.0, unit: 'x' },
+    { what: 'UDP ÷ dgram floor (server CPU/req)', value: udpFloor.median, limit: 2.0, unit: 'x' },
+    { what: 'redis ÷ memory driver tracker CPU, HTTP keep-alive', value: redisKa?.median ?? NaN, limit: 1.1, unit: 'x', skipped: withRedis ? undefined : redisSkip },
+    { what: 'redis ÷ memory driver tracker CPU, UDP', value: redisUdp?.median ?? NaN, limit: 1.1, unit: 'x', skipped: withRedis ? undefined : redisSkip },
+    { what: 'announce cost, swarm of 1M ÷ swarm of 10', value: scalingRatio?.median ?? NaN, limit: 1.5, unit: 'x', skipped: args.includes('--no-scaling') ? '--no-scaling' : undefined },
+    { what: 'memory driver RSS per peer, 10k swarms of 100', value: rssOf('10k-x-100-v4'), limit: 64, unit: ' B', skipped: args.includes('--no-memory') ? '--no-memory' : undefined },
+    { what: 'memory driver RSS per peer, one swarm of 1M', value: rssOf('1-x-1M-v4'), limit: 64, unit: ' B', skipped: args.includes('--no-memory') ? '--no-memory' : undefined },
+  ];
+  console.log('\nPerformance issue targets (medians of this run):');
+  for (const t of targets) {
+    const measured = Number.isFinite(t.value);
+    const value = measured ? (t.unit === 'x' ? `${t.value.toFixed(2)}x` : `${t.value.toFixed(1)}${t.unit}`) : 'not measured';
+    const limit = t.unit === 'x' ? `${t.limit.toFixed(1)}x` : `${t.limit}${t.unit}`;
+    const verdict = measured ? (t.value <= t.limit ? 'PASS' : 'FAIL') : `SKIP${t.skipped ? ` (${t.skipped})` : ''}`;
+    console.log(`  ${t.what.padEnd(52)} ${value.padStart(12)}  target ≤ ${limit.padEnd(6)} ${verdict}`);
+  }
+}
+
+interface Ratio {
+  median: number;
+  rounds: number[];
+}
+
+function median(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+}
+
+function showRatio(r: Ratio): string {
+  return `${r.median.toFixed(2)} (${r.rounds.map((x) => x.toFixed(2)).join(', ')})`;
 }
 
 await main();

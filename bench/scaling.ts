@@ -1,13 +1,17 @@
 /**
- * Announce cost against swarm size: one swarm preloaded with N peers, then re-announces of random
- * members (numwant 50) through the Tracker and the memory driver, timed in-process.
- *   node dist/bench/scaling.js 10,100000,1000000   -> one JSON line per size
+ * Announce cost against swarm size: one swarm per size preloaded with N peers, then re-announces of
+ * random members (numwant 50) through the Tracker and the memory driver, timed in-process. Every swarm
+ * stays loaded and the sizes take turns in interleaved rounds, so the ratios between sizes compare
+ * timings taken seconds apart.
+ *   node dist/bench/scaling.js 10,100000,1000000 [rounds]   -> one JSON line per size
  */
 import { pino } from 'pino';
 import { memoryDriver } from '../src/tracker/memory/driver.js';
+import type { TrackerStore } from '../src/tracker/driver.js';
 import { Tracker } from '../src/tracker/tracker.js';
 
 const sizes = (process.argv[2] ?? '10,100000,1000000').split(',').map(Number);
+const rounds = Math.max(1, Number(process.argv[3] ?? 3));
 const ANNOUNCES = 50_000;
 
 function ipOf(i: number): Buffer {
@@ -16,6 +20,23 @@ function ipOf(i: number): Buffer {
   return ip;
 }
 
+const infoHash = Buffer.alloc(20, 7);
+const peerId = Buffer.alloc(20, 1);
+const request = (i: number, numwant: number) => ({
+  infoHash, peerId, port: 1024 + (i % 60000), uploaded: 0, downloaded: 0, left: i % 3 === 0 ? 0 : 1000,
+  event: 'none' as const, numwant, compact: true, noPeerId: false, sourceIp: ipOf(i),
+});
+
+interface Loaded {
+  size: number;
+  store: TrackerStore;
+  tracker: Tracker;
+  heapBytesPerPeer: number | null;
+  us: number[];
+  peersReturned: number;
+}
+
+const loaded: Loaded[] = [];
 for (const size of sizes) {
   const store = await memoryDriver.open({}, { peerTtl: 3600, logger: pino({ level: 'silent' }) });
   const tracker = new Tracker(store, null, {
@@ -23,29 +44,35 @@ for (const size of sizes) {
     maxScrapeInfoHashes: 74, allowFullScrape: false, allowIpSpoofing: false, respectAf: true, subnet4: 0, subnet6: 0,
     private: false, approvedClientsOnly: false, approvedTorrentsOnly: false,
   });
-  const infoHash = Buffer.alloc(20, 7);
-  const peerId = Buffer.alloc(20, 1);
-  const request = (i: number, numwant: number) => ({
-    infoHash, peerId, port: 1024 + (i % 60000), uploaded: 0, downloaded: 0, left: i % 3 === 0 ? 0 : 1000,
-    event: 'none' as const, numwant, compact: true, noPeerId: false, sourceIp: ipOf(i),
-  });
   const heapBefore = process.memoryUsage().heapUsed;
   for (let i = 0; i < size; i++) await tracker.announce(request(i, 0));
   const heapAfter = process.memoryUsage().heapUsed;
-  let peersReturned = 0;
-  const started = process.hrtime.bigint();
-  for (let n = 0; n < ANNOUNCES; n++) {
-    const r = await tracker.announce(request(Math.floor(Math.random() * size), 50));
-    peersReturned += r.peers4.length / 6;
+  loaded.push({ size, store, tracker, heapBytesPerPeer: size >= 100_000 ? (heapAfter - heapBefore) / size : null, us: [], peersReturned: 0 });
+}
+
+for (let round = 0; round < rounds; round++) {
+  for (const l of loaded) {
+    let peersReturned = 0;
+    const started = process.hrtime.bigint();
+    for (let n = 0; n < ANNOUNCES; n++) {
+      const r = await l.tracker.announce(request(Math.floor(Math.random() * l.size), 50));
+      peersReturned += r.peers4.length / 6;
+    }
+    l.us.push(Number(process.hrtime.bigint() - started) / 1000 / ANNOUNCES);
+    l.peersReturned += peersReturned;
   }
-  const elapsedUs = Number(process.hrtime.bigint() - started) / 1000;
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+for (const l of loaded) {
   process.stdout.write(
     JSON.stringify({
-      swarm: size,
-      usPerAnnounce: elapsedUs / ANNOUNCES,
-      peersPerAnswer: peersReturned / ANNOUNCES,
-      heapBytesPerPeer: size >= 100_000 ? (heapAfter - heapBefore) / size : null,
+      swarm: l.size,
+      usPerAnnounce: median(l.us),
+      rounds: l.us,
+      peersPerAnswer: l.peersReturned / (ANNOUNCES * rounds),
+      heapBytesPerPeer: l.heapBytesPerPeer,
     }) + '\n',
   );
-  await store.close();
+  await l.store.close();
 }

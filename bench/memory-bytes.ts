@@ -1,0 +1,137 @@
+/**
+ * Memory driver bytes per peer: a fresh process per case loads peers through MemoryStore's public API
+ * (constructor and announce) and reports RSS growth and heap+external growth per peer, each taken after
+ * a forced GC. Only the public API is used, so it measures whichever store is built.
+ *   node dist/bench/memory-bytes.js                      -> runs every case, one child each, one JSON line per case
+ *   node --expose-gc dist/bench/memory-bytes.js CASE     -> measures one case (CASE as below)
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { SwarmAnnounce } from '../src/index.js';
+
+export interface MemoryCase {
+  name: string;
+  swarms: number;
+  peersPerSwarm: number;
+  family: 4 | 6;
+}
+
+export const MEMORY_CASES: MemoryCase[] = [
+  { name: '10k-x-100-v4', swarms: 10_000, peersPerSwarm: 100, family: 4 },
+  { name: '1-x-1M-v4', swarms: 1, peersPerSwarm: 1_000_000, family: 4 },
+  { name: '1k-x-100-v6', swarms: 1_000, peersPerSwarm: 100, family: 6 },
+];
+
+export interface MemoryResult {
+  case: string;
+  peers: number;
+  swarms: number;
+  family: 4 | 6;
+  storedPeers: number;
+  rssBytesPerPeer: number;
+  heapExternalBytesPerPeer: number;
+  seconds: number;
+}
+
+async function settle(): Promise<{ rss: number; heapExternal: number }> {
+  const gc = (globalThis as { gc?: () => void }).gc!;
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const m = process.memoryUsage();
+  return { rss: m.rss, heapExternal: m.heapUsed + m.external };
+}
+
+/** Peer `i` of swarm `s`: a distinct address (and peer id) for every peer of the case. */
+function fill(out: SwarmAnnounce, c: MemoryCase, n: number): void {
+  const peerId = Buffer.allocUnsafe(20);
+  peerId.fill(0x2d, 0, 8);
+  peerId.writeUInt32BE(n, 8);
+  peerId.writeUInt32BE(n ^ 0x5bd1e995, 12);
+  peerId.writeUInt32BE(Math.imul(n, 0x9e3779b1) >>> 0, 16);
+  out.peerId = peerId;
+  if (c.family === 4) {
+    const v4 = Buffer.allocUnsafe(6);
+    v4.writeUInt32BE((0x0a000000 + Math.floor(n / 16)) >>> 0, 0);
+    v4.writeUInt16BE(6881 + (n % 16), 4);
+    out.v4 = v4;
+  } else {
+    const v6 = Buffer.alloc(18);
+    v6.writeUInt32BE(0x20010db8, 0);
+    v6.writeUInt32BE(n, 8);
+    v6.writeUInt32BE(Math.imul(n, 0x9e3779b1) >>> 0, 12);
+    v6.writeUInt16BE(6881 + (n % 16), 16);
+    out.v6 = v6;
+  }
+}
+
+async function measure(c: MemoryCase): Promise<MemoryResult> {
+  // Imported here, so that importing this module for MEMORY_CASES and runMemoryCase stays light.
+  const { MemoryStore } = await import('../src/index.js');
+  const store = new MemoryStore({ peerTtlMs: 24 * 3600_000, reapIntervalMs: 24 * 3600_000 });
+  const before = await settle();
+  const started = performance.now();
+  let n = 0;
+  for (let s = 0; s < c.swarms; s++) {
+    const infoHash = Buffer.allocUnsafe(20);
+    infoHash.fill(0x11);
+    infoHash.writeUInt32BE(s, 0);
+    infoHash.writeUInt32BE(Math.imul(s, 0x9e3779b1) >>> 0, 8);
+    for (let p = 0; p < c.peersPerSwarm; p++, n++) {
+      const a: SwarmAnnounce = {
+        infoHash, peerId: infoHash, seeder: n % 3 === 0, event: 'started', numwant: 0,
+        want4: c.family === 4, want6: c.family === 6, subnet4: 0, subnet6: 0, withPeerIds: false,
+      };
+      fill(a, c, n);
+      await store.announce(a);
+    }
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const after = await settle();
+  const stats = await store.stats();
+  const peers = c.swarms * c.peersPerSwarm;
+  const result: MemoryResult = {
+    case: c.name,
+    peers,
+    swarms: c.swarms,
+    family: c.family,
+    storedPeers: stats.peers,
+    rssBytesPerPeer: (after.rss - before.rss) / peers,
+    heapExternalBytesPerPeer: (after.heapExternal - before.heapExternal) / peers,
+    seconds,
+  };
+  await store.close();
+  return result;
+}
+
+const here = fileURLToPath(import.meta.url);
+
+/** Runs one case in a child process of its own (a fresh heap), pinned with `command`/`prefix` if given. */
+export function runMemoryCase(c: MemoryCase, prefix: string[] = []): Promise<MemoryResult> {
+  return new Promise((resolve, reject) => {
+    const argv = [...prefix, process.execPath, '--expose-gc', here, c.name];
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => (out += chunk));
+    child.on('exit', (code) => {
+      try {
+        resolve(JSON.parse(out.trim()) as MemoryResult);
+      } catch {
+        reject(new Error(`memory-bytes ${c.name} exited (${code}) without a result`));
+      }
+    });
+  });
+}
+
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  const name = process.argv[2];
+  if (name) {
+    const c = MEMORY_CASES.find((x) => x.name === name);
+    if (!c) throw new Error(`unknown case ${name}; one of ${MEMORY_CASES.map((x) => x.name).join(', ')}`);
+    if (!(globalThis as { gc?: unknown }).gc) throw new Error('run with node --expose-gc');
+    process.stdout.write(JSON.stringify(await measure(c)) + '\n');
+  } else {
+    for (const c of MEMORY_CASES) process.stdout.write(JSON.stringify(await runMemoryCase(c)) + '\n');
+  }
+}
