@@ -31,7 +31,9 @@ router.get('/readyz', (ctx) => {
 });
 app.use(router.routes());
 
-const server = createServer(app.callback());
+// The same wrapping as the tracker's (src/boot.ts): Koa settles the promise its handler returns.
+const handle = app.callback();
+const server = createServer((req, res) => void handle(req, res));
 server.listen(Number(process.argv[2] ?? 0), '127.0.0.1', () => {
   const address = server.address() as { port: number };
   process.stdout.write(JSON.stringify({ port: address.port }) + '\n');

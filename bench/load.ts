@@ -220,5 +220,6 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
-  runLoad(JSON.parse(process.argv[2]!) as LoadOptions).then((result) => process.stdout.write(JSON.stringify(result) + '\n'));
+  const result = await runLoad(JSON.parse(process.argv[2]!) as LoadOptions);
+  process.stdout.write(JSON.stringify(result) + '\n');
 }

@@ -113,7 +113,7 @@ export function runMemoryCase(c: MemoryCase, prefix: string[] = []): Promise<Mem
     const argv = [...prefix, process.execPath, '--expose-gc', here, c.name];
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => (out += chunk));
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
     child.on('exit', (code) => {
       try {
         resolve(JSON.parse(out.trim()) as MemoryResult);

@@ -94,7 +94,7 @@ function firstLine(child: ChildProcess, match: (line: string) => boolean): Promi
 function allLines(child: ChildProcess): Promise<string[]> {
   return new Promise((resolve) => {
     let out = '';
-    child.stdout!.on('data', (c: Buffer) => (out += c));
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
     child.on('exit', () => resolve(out.trim().split('\n').filter(Boolean)));
   });
 }

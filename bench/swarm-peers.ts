@@ -1,5 +1,4 @@
 /** Small helpers shared by the Redis cost benchmarks. */
-import { createServer } from 'node:net';
 
 /** Compact IPv4 address of the i-th simulated peer of a swarm (10.0.x.x, distinct ports). */
 export function peerAddr(i: number): Buffer {
@@ -9,13 +8,5 @@ export function peerAddr(i: number): Buffer {
   return b;
 }
 
-/** A TCP port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** One way to find a free port for a redis-server of our own, shared with the tests. */
+export { freePort } from '../test/helpers/redis.js';

@@ -98,5 +98,6 @@ export async function runUdpLoad(o: LoadOptions): Promise<LoadResult> {
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
-  runUdpLoad(JSON.parse(process.argv[2]!) as LoadOptions).then((result) => process.stdout.write(JSON.stringify(result) + '\n'));
+  const result = await runUdpLoad(JSON.parse(process.argv[2]!) as LoadOptions);
+  process.stdout.write(JSON.stringify(result) + '\n');
 }
