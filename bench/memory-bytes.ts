@@ -80,8 +80,16 @@ async function measure(c: MemoryCase): Promise<MemoryResult> {
     infoHash.writeUInt32BE(Math.imul(s, 0x9e3779b1) >>> 0, 8);
     for (let p = 0; p < c.peersPerSwarm; p++, n++) {
       const a: SwarmAnnounce = {
-        infoHash, peerId: infoHash, seeder: n % 3 === 0, event: 'started', numwant: 0,
-        want4: c.family === 4, want6: c.family === 6, subnet4: 0, subnet6: 0, withPeerIds: false,
+        infoHash,
+        peerId: infoHash,
+        seeder: n % 3 === 0,
+        event: 'started',
+        numwant: 0,
+        want4: c.family === 4,
+        want6: c.family === 6,
+        subnet4: 0,
+        subnet6: 0,
+        withPeerIds: false,
       };
       fill(a, c, n);
       await store.announce(a);

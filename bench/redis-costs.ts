@@ -16,7 +16,6 @@ const port = Number(process.argv[2]);
 const redis = new Redis(port, '127.0.0.1', { enableAutoPipelining: true });
 const PREFIX = 't:';
 
-
 async function usedMemory(): Promise<number> {
   const info = await redis.info('memory');
   return Number(/used_memory:(\d+)/.exec(info)![1]);
@@ -68,7 +67,19 @@ async function scriptMicros(store: TrackerStore, calls: number, announce: (n: nu
 /** A re-announce of a random peer of the swarm (30% seeders), numwant 50. */
 function publicAnnounce(infoHash: Buffer, peers: number): Announce {
   const i = Math.floor(Math.random() * peers);
-  return { infoHash, peerId: Buffer.alloc(20), v4: peerAddr(i), seeder: i % 10 < 3, event: 'none', numwant: 50, want4: true, want6: false, subnet4: 0, subnet6: 0, withPeerIds: false };
+  return {
+    infoHash,
+    peerId: Buffer.alloc(20),
+    v4: peerAddr(i),
+    seeder: i % 10 < 3,
+    event: 'none',
+    numwant: 50,
+    want4: true,
+    want6: false,
+    subnet4: 0,
+    subnet6: 0,
+    withPeerIds: false,
+  };
 }
 
 /** The same in private mode: one user per peer, totals growing, a record id per announce. */

@@ -26,16 +26,23 @@ function need(command: string): void {
   }
 }
 
-
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 
 /** Peer i of a swarm: 30% seeders, numwant 50; in private mode user i with growing totals. */
 let record = 0;
 function announce(infoHash: Buffer, i: number, privateMode: boolean): SwarmAnnounce {
   const a: SwarmAnnounce = {
-    infoHash, peerId: Buffer.alloc(20, i % 256), v4: peerAddr(i), seeder: i % 10 < 3, event: 'none',
-    numwant: 50, want4: true, want6: false, subnet4: 0, subnet6: 0, withPeerIds: false,
+    infoHash,
+    peerId: Buffer.alloc(20, i % 256),
+    v4: peerAddr(i),
+    seeder: i % 10 < 3,
+    event: 'none',
+    numwant: 50,
+    want4: true,
+    want6: false,
+    subnet4: 0,
+    subnet6: 0,
+    withPeerIds: false,
   };
   if (privateMode) {
     record++;
@@ -52,7 +59,19 @@ const port = await freePort();
 const conf = new URL('../../redis.conf', import.meta.url).pathname;
 const server = spawn(
   'valgrind',
-  ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${dir}/cg.%p.out`, 'redis-server', conf, '--port', String(port), '--bind', '127.0.0.1', '--save', ''],
+  [
+    '--tool=callgrind',
+    '--instr-atstart=no',
+    `--callgrind-out-file=${dir}/cg.%p.out`,
+    'redis-server',
+    conf,
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+  ],
   { stdio: 'ignore' },
 );
 const control = (...args: string[]): void => void execFileSync('callgrind_control', [...args, String(server.pid)], { stdio: 'ignore' });
@@ -68,13 +87,17 @@ try {
       await sleep(200);
     }
   }
-  store = await redisDriver.open({ url: `redis://127.0.0.1:${port}`, prefix: 't:', command_timeout: 60_000 }, { peerTtl: 3600, logger: pino({ level: 'silent' }) });
+  store = await redisDriver.open(
+    { url: `redis://127.0.0.1:${port}`, prefix: 't:', command_timeout: 60_000 },
+    { peerTtl: 3600, logger: pino({ level: 'silent' }) },
+  );
 
   /** Instructions per announce of CALLS re-announces (pipelined) into a swarm of `size` peers. */
   const measure = async (size: number, privateMode: boolean): Promise<number> => {
     const infoHash = randomBytes(20);
     if (privateMode) await store!.catalogue!.putTorrent({ infoHash, id: 1, upMultiplier: 1, downMultiplier: 1, freeleech: false });
-    for (let i = 0; i < size; i += 100) await Promise.all(Array.from({ length: Math.min(100, size - i) }, (_, k) => store!.announce(announce(infoHash, i + k, privateMode))));
+    for (let i = 0; i < size; i += 100)
+      await Promise.all(Array.from({ length: Math.min(100, size - i) }, (_, k) => store!.announce(announce(infoHash, i + k, privateMode))));
     const dumps = readdirSync(dir).length;
     control('-i', 'on');
     await Promise.all(Array.from({ length: CALLS }, () => store!.announce(announce(infoHash, Math.floor(Math.random() * size), privateMode))));
@@ -82,16 +105,26 @@ try {
     control('-d');
     while (readdirSync(dir).length === dumps) await sleep(100);
     await sleep(500);
-    const newest = readdirSync(dir).filter((f) => /\.out\.\d+$/.test(f)).sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop())).pop()!;
+    const newest = readdirSync(dir)
+      .filter((f) => /\.out\.\d+$/.test(f))
+      .sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop()))
+      .pop()!;
     const totals = /^totals: (\d+)/m.exec(readFileSync(join(dir, newest), 'utf8'));
     control('-z');
     return Number(totals![1]) / CALLS;
   };
 
   console.log(`Redis instructions per announce (callgrind; ${CALLS} re-announces, numwant 50, 30% seeders):`);
-  for (const [size, privateMode] of [[10, false], [100, false], [1000, false], [100, true]] as const) {
+  for (const [size, privateMode] of [
+    [10, false],
+    [100, false],
+    [1000, false],
+    [100, true],
+  ] as const) {
     const perCall = await measure(size, privateMode);
-    console.log(`  ${privateMode ? 'private' : 'public '} announce into a swarm of ${String(size).padStart(5)} peers: ${Math.round(perCall).toLocaleString('en-US')} instructions`);
+    console.log(
+      `  ${privateMode ? 'private' : 'public '} announce into a swarm of ${String(size).padStart(5)} peers: ${Math.round(perCall).toLocaleString('en-US')} instructions`,
+    );
   }
 } finally {
   await store?.close();

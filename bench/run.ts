@@ -120,7 +120,15 @@ async function load(server: ChildProcess, options: LoadOptions, generator = './l
 }
 
 async function startTracker(env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number; udpPort: number; metricsPort: number }> {
-  const child = spawnPinned(0, CLI, [], { ...process.env, TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_UDP_ADDR: '127.0.0.1:0', TRACKER_UDP_SECRET: 'benchmark-secret-0123456789', TRACKER_METRICS_ADDR: '127.0.0.1:0', TRACKER_LOG_LEVEL: 'info', ...env });
+  const child = spawnPinned(0, CLI, [], {
+    ...process.env,
+    TRACKER_HTTP_ADDR: '127.0.0.1:0',
+    TRACKER_UDP_ADDR: '127.0.0.1:0',
+    TRACKER_UDP_SECRET: 'benchmark-secret-0123456789',
+    TRACKER_METRICS_ADDR: '127.0.0.1:0',
+    TRACKER_LOG_LEVEL: 'info',
+    ...env,
+  });
   const line = await firstLine(child, (l) => l.includes('tracker started'));
   const { http, udp, metrics } = JSON.parse(line) as { http: string; udp: string; metrics: string };
   const portOf = (address: string): number => Number(address.slice(address.lastIndexOf(':') + 1));
@@ -140,7 +148,6 @@ function stop(child: ChildProcess): Promise<void> {
     child.kill('SIGTERM');
   });
 }
-
 
 function redisCli(port: number, ...args: string[]): string {
   return execFileSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
@@ -167,15 +174,20 @@ const PRIVATE_USERS = 1000;
 const PRIVATE_STREAM = 'bench:accounting';
 
 /** A private-mode tracker, with the benchmark's users and every torrent of its pool registered. */
-async function startPrivateTracker(redisPort: number, base: Omit<LoadOptions, 'host' | 'port' | 'keepAlive' | 'seconds'>): Promise<{ child: ChildProcess; port: number }> {
+async function startPrivateTracker(
+  redisPort: number,
+  base: Omit<LoadOptions, 'host' | 'port' | 'keepAlive' | 'seconds'>,
+): Promise<{ child: ChildProcess; port: number }> {
   const url = `redis://127.0.0.1:${redisPort}`;
   // A long command timeout: these writes go out all at once, and on a busy machine 500 ms is too short.
   const store = await redisDriver.open({ url, command_timeout: 60_000 }, { peerTtl: 3600, logger: pino({ level: 'silent' }) });
   const hashes = new Map(buildPool(base).map((p) => [p.infoHash.toString('hex'), p.infoHash]));
   let torrentId = 0;
   const writes: Array<Promise<void>> = [];
-  for (let id = 1; id <= PRIVATE_USERS; id++) writes.push(store.catalogue.putUser({ id, passkey: benchPasskey(id), upMultiplier: 1, downMultiplier: 1, enabled: true }));
-  for (const infoHash of hashes.values()) writes.push(store.catalogue.putTorrent({ infoHash, id: ++torrentId, upMultiplier: 1, downMultiplier: 1, freeleech: false }));
+  for (let id = 1; id <= PRIVATE_USERS; id++)
+    writes.push(store.catalogue.putUser({ id, passkey: benchPasskey(id), upMultiplier: 1, downMultiplier: 1, enabled: true }));
+  for (const infoHash of hashes.values())
+    writes.push(store.catalogue.putTorrent({ infoHash, id: ++torrentId, upMultiplier: 1, downMultiplier: 1, freeleech: false }));
   await Promise.all(writes);
   await store.close();
   return startTracker({
@@ -210,9 +222,13 @@ async function main(): Promise<void> {
   })();
   const withRedis = hasRedis && !args.includes('--no-redis');
   console.log(`shoal benchmark: node ${process.version}, ${hasTaskset ? 'servers on CPU 0, load generator and Redis on CPU 1' : 'unpinned (no taskset)'}`);
-  console.log(`load: ${base.connections} connections, ${base.pool} peers over ${base.torrents} torrents (Zipf s=${base.zipf}), ${base.seeders * 100}% seeders, numwant ${base.numwant}`);
+  console.log(
+    `load: ${base.connections} connections, ${base.pool} peers over ${base.torrents} torrents (Zipf s=${base.zipf}), ${base.seeders * 100}% seeders, numwant ${base.numwant}`,
+  );
   console.log(`every case runs ${seconds} s in each of ${rounds} interleaved rounds (this VM's speed drifts); the table shows medians, every round below it`);
-  console.log('floors, under the same load generators: Koa 3 + @koa/router with the tracker\'s routes and bare node:http (fixed 100-byte body), bare node:dgram (fixed 50-peer reply)');
+  console.log(
+    "floors, under the same load generators: Koa 3 + @koa/router with the tracker's routes and bare node:http (fixed 100-byte body), bare node:dgram (fixed 50-peer reply)",
+  );
   console.log('each tracker is warmed up with one announce from every peer; measured announces are re-announces\n');
 
   const tracker = await startTracker();
@@ -220,7 +236,9 @@ async function main(): Promise<void> {
   const koa = await startBare('./koa-server.js');
   const dgram = await startBare('./dgram-server.js');
   const redis = withRedis ? await startRedisServer() : null;
-  const redisTracker = redis ? await startTracker({ TRACKER_TRACKER_DRIVER: 'redis', TRACKER_TRACKER_PARAMS: JSON.stringify({ url: `redis://127.0.0.1:${redis.port}` }) }) : null;
+  const redisTracker = redis
+    ? await startTracker({ TRACKER_TRACKER_DRIVER: 'redis', TRACKER_TRACKER_PARAMS: JSON.stringify({ url: `redis://127.0.0.1:${redis.port}` }) })
+    : null;
   // Private mode: the same driver on a Redis of its own (so that INFO tells its costs apart), every
   // announce checked against users and registered torrents, and its accounting written to a stream.
   const privateRedis = withRedis ? await startRedisServer() : null;
@@ -228,9 +246,11 @@ async function main(): Promise<void> {
   const privateLoad = { ...base, users: PRIVATE_USERS };
   // Warm-up: one pass over every peer fills the swarms and lets the JIT settle (the floors get the same
   // pass, for the JIT).
-  for (const t of [tracker, redisTracker, koa, bare]) if (t) await load(t.child, { ...base, host: '127.0.0.1', port: t.port, keepAlive: true, seconds: 120, maxRequests: base.pool });
+  for (const t of [tracker, redisTracker, koa, bare])
+    if (t) await load(t.child, { ...base, host: '127.0.0.1', port: t.port, keepAlive: true, seconds: 120, maxRequests: base.pool });
   await load(dgram.child, { ...base, host: '127.0.0.1', port: dgram.port, keepAlive: true, seconds: 120, maxRequests: base.pool }, './udp-load.js');
-  if (privateTracker) await load(privateTracker.child, { ...privateLoad, host: '127.0.0.1', port: privateTracker.port, keepAlive: true, seconds: 120, maxRequests: base.pool });
+  if (privateTracker)
+    await load(privateTracker.child, { ...privateLoad, host: '127.0.0.1', port: privateTracker.port, keepAlive: true, seconds: 120, maxRequests: base.pool });
   for (const r of [redis, privateRedis]) if (r) redisCli(r.port, 'config', 'resetstat');
 
   type Measured = LoadResult & { cpuUsPerRequest: number };
@@ -261,7 +281,10 @@ async function main(): Promise<void> {
   ];
   if (redisTracker) cases.push({ name: REDIS_KA, run: http(redisTracker, true) }, { name: REDIS_UDP, run: udp(udpOf(redisTracker)) });
   if (privateTracker) {
-    cases.push({ name: PRIVATE_KA, run: () => load(privateTracker.child, { ...privateLoad, host: '127.0.0.1', port: privateTracker.port, keepAlive: true, seconds }) });
+    cases.push({
+      name: PRIVATE_KA,
+      run: () => load(privateTracker.child, { ...privateLoad, host: '127.0.0.1', port: privateTracker.port, keepAlive: true, seconds }),
+    });
   }
   const results = new Map<string, Measured[]>(cases.map((c) => [c.name, []]));
   let redisHttpRequests = 0;
@@ -317,7 +340,10 @@ async function main(): Promise<void> {
     const failures = all.reduce((n, r) => n + r.failures, 0);
     const errors = all.reduce((n, r) => n + r.errors, 0);
     console.log(
-      `${c.name.padEnd(26)} ${fmt(med(c.name, (r) => r.rps)).padStart(12)} ${fmt(med(c.name, (r) => r.p50us)).padStart(10)} ${fmt(med(c.name, (r) => r.p99us)).padStart(10)} ${fmt(med(c.name, (r) => r.cpuUsPerRequest), 1).padStart(19)} ${fmt(med(c.name, (r) => r.meanBodyBytes)).padStart(8)} ${String(failures).padStart(10)} ${String(errors).padStart(7)}`,
+      `${c.name.padEnd(26)} ${fmt(med(c.name, (r) => r.rps)).padStart(12)} ${fmt(med(c.name, (r) => r.p50us)).padStart(10)} ${fmt(med(c.name, (r) => r.p99us)).padStart(10)} ${fmt(
+        med(c.name, (r) => r.cpuUsPerRequest),
+        1,
+      ).padStart(19)} ${fmt(med(c.name, (r) => r.meanBodyBytes)).padStart(8)} ${String(failures).padStart(10)} ${String(errors).padStart(7)}`,
     );
   }
   console.log('\nevery round (requests/s, p50 and p99 µs, server CPU µs per request):');
@@ -331,11 +357,19 @@ async function main(): Promise<void> {
   const kaFloor = roundRatios(TRACKER_KA, KOA_KA, cpu);
   const closeFloor = roundRatios(TRACKER_CLOSE, BARE_CLOSE, cpu);
   const udpFloor = roundRatios(TRACKER_UDP, DGRAM_UDP, cpu);
-  console.log(`  tracker HTTP keep-alive ÷ Koa floor, server CPU per request:          ${showRatio(kaFloor)}; throughput Koa/tracker ${showRatio(roundRatios(KOA_KA, TRACKER_KA, rps))}`);
-  console.log(`  tracker HTTP keep-alive ÷ bare keep-alive, server CPU per request:    ${showRatio(roundRatios(TRACKER_KA, BARE_KA, cpu))}; throughput bare/tracker ${showRatio(roundRatios(BARE_KA, TRACKER_KA, rps))}`);
+  console.log(
+    `  tracker HTTP keep-alive ÷ Koa floor, server CPU per request:          ${showRatio(kaFloor)}; throughput Koa/tracker ${showRatio(roundRatios(KOA_KA, TRACKER_KA, rps))}`,
+  );
+  console.log(
+    `  tracker HTTP keep-alive ÷ bare keep-alive, server CPU per request:    ${showRatio(roundRatios(TRACKER_KA, BARE_KA, cpu))}; throughput bare/tracker ${showRatio(roundRatios(BARE_KA, TRACKER_KA, rps))}`,
+  );
   console.log(`  Koa floor ÷ bare keep-alive, server CPU per request:                  ${showRatio(roundRatios(KOA_KA, BARE_KA, cpu))}`);
-  console.log(`  tracker Connection: close ÷ bare close, server CPU per request:       ${showRatio(closeFloor)}; throughput bare/tracker ${showRatio(roundRatios(BARE_CLOSE, TRACKER_CLOSE, rps))}`);
-  console.log(`  tracker UDP ÷ dgram floor, server CPU per request:                    ${showRatio(udpFloor)}; throughput dgram/tracker ${showRatio(roundRatios(DGRAM_UDP, TRACKER_UDP, rps))}`);
+  console.log(
+    `  tracker Connection: close ÷ bare close, server CPU per request:       ${showRatio(closeFloor)}; throughput bare/tracker ${showRatio(roundRatios(BARE_CLOSE, TRACKER_CLOSE, rps))}`,
+  );
+  console.log(
+    `  tracker UDP ÷ dgram floor, server CPU per request:                    ${showRatio(udpFloor)}; throughput dgram/tracker ${showRatio(roundRatios(DGRAM_UDP, TRACKER_UDP, rps))}`,
+  );
   console.log(`  tracker HTTP keep-alive ÷ tracker UDP (memory driver), CPU per request: ${showRatio(roundRatios(TRACKER_KA, TRACKER_UDP, cpu))}`);
   let redisKa: Ratio | null = null;
   let redisUdp: Ratio | null = null;
@@ -345,7 +379,9 @@ async function main(): Promise<void> {
     console.log(`  redis ÷ memory driver, tracker CPU per announce, HTTP keep-alive:     ${showRatio(redisKa)}`);
     console.log(`  redis ÷ memory driver, tracker CPU per announce, UDP:                 ${showRatio(redisUdp)}`);
     const trackerCpu = med(REDIS_KA, cpu);
-    console.log(`  redis/memory driver throughput (keep-alive), measured with Redis beside the load generator: ${showRatio(roundRatios(REDIS_KA, TRACKER_KA, rps))}`);
+    console.log(
+      `  redis/memory driver throughput (keep-alive), measured with Redis beside the load generator: ${showRatio(roundRatios(REDIS_KA, TRACKER_KA, rps))}`,
+    );
     // On two cores Redis shares the load generator's core, which the measured ratio pays for. With Redis on
     // a core of its own the tracker's core is the limit while Redis needs less time per announce than the
     // tracker does; the ratio is then that of tracker CPU per announce.
@@ -364,7 +400,12 @@ async function main(): Promise<void> {
   if (privateStats) console.log(privateStats);
   console.log('\n/metrics of the memory-driver tracker after its runs (excerpt):');
   for (const line of metricsText.split('\n')) {
-    if (/^tracker_(requests_total|swarms|peers|driver_ready)|^tracker_request_duration_seconds_(count|sum)|^tracker_driver_duration_seconds_count|^process_resident_memory_bytes|^nodejs_eventloop_lag_p99_seconds/.test(line)) console.log(`  ${line}`);
+    if (
+      /^tracker_(requests_total|swarms|peers|driver_ready)|^tracker_request_duration_seconds_(count|sum)|^tracker_driver_duration_seconds_count|^process_resident_memory_bytes|^nodejs_eventloop_lag_p99_seconds/.test(
+        line,
+      )
+    )
+      console.log(`  ${line}`);
   }
 
   let scalingRatio: Ratio | null = null;
@@ -411,7 +452,15 @@ async function main(): Promise<void> {
     const child = spawnPinned(0, here('./redis-costs.js'), [String(redis.port)]);
     child.stdout!.on('data', (chunk: Buffer) => {
       for (const line of chunk.toString().trim().split('\n')) {
-        const r = JSON.parse(line) as { case: string; layout?: string; bytesPerPeer?: number; swarm?: number; private?: boolean; usPerCall?: number; rounds?: number[] };
+        const r = JSON.parse(line) as {
+          case: string;
+          layout?: string;
+          bytesPerPeer?: number;
+          swarm?: number;
+          private?: boolean;
+          usPerCall?: number;
+          rounds?: number[];
+        };
         if (r.case === 'memory') console.log(`  memory: ${r.bytesPerPeer!.toFixed(1)} bytes per peer, ${r.layout}`);
         else {
           console.log(
@@ -432,11 +481,35 @@ async function main(): Promise<void> {
     { what: 'HTTP keep-alive ÷ Koa floor (server CPU/req)', value: kaFloor.median, limit: 2.0, unit: 'x' },
     { what: 'HTTP close ÷ bare node:http close (server CPU/req)', value: closeFloor.median, limit: 2.0, unit: 'x' },
     { what: 'UDP ÷ dgram floor (server CPU/req)', value: udpFloor.median, limit: 2.0, unit: 'x' },
-    { what: 'redis ÷ memory driver tracker CPU, HTTP keep-alive', value: redisKa?.median ?? NaN, limit: 1.1, unit: 'x', skipped: withRedis ? undefined : redisSkip },
+    {
+      what: 'redis ÷ memory driver tracker CPU, HTTP keep-alive',
+      value: redisKa?.median ?? NaN,
+      limit: 1.1,
+      unit: 'x',
+      skipped: withRedis ? undefined : redisSkip,
+    },
     { what: 'redis ÷ memory driver tracker CPU, UDP', value: redisUdp?.median ?? NaN, limit: 1.1, unit: 'x', skipped: withRedis ? undefined : redisSkip },
-    { what: 'announce cost, swarm of 1M ÷ swarm of 10', value: scalingRatio?.median ?? NaN, limit: 1.5, unit: 'x', skipped: args.includes('--no-scaling') ? '--no-scaling' : undefined },
-    { what: 'memory driver RSS per peer, 10k swarms of 100', value: rssOf('10k-x-100-v4'), limit: 64, unit: ' B', skipped: args.includes('--no-memory') ? '--no-memory' : undefined },
-    { what: 'memory driver RSS per peer, one swarm of 1M', value: rssOf('1-x-1M-v4'), limit: 64, unit: ' B', skipped: args.includes('--no-memory') ? '--no-memory' : undefined },
+    {
+      what: 'announce cost, swarm of 1M ÷ swarm of 10',
+      value: scalingRatio?.median ?? NaN,
+      limit: 1.5,
+      unit: 'x',
+      skipped: args.includes('--no-scaling') ? '--no-scaling' : undefined,
+    },
+    {
+      what: 'memory driver RSS per peer, 10k swarms of 100',
+      value: rssOf('10k-x-100-v4'),
+      limit: 64,
+      unit: ' B',
+      skipped: args.includes('--no-memory') ? '--no-memory' : undefined,
+    },
+    {
+      what: 'memory driver RSS per peer, one swarm of 1M',
+      value: rssOf('1-x-1M-v4'),
+      limit: 64,
+      unit: ' B',
+      skipped: args.includes('--no-memory') ? '--no-memory' : undefined,
+    },
   ];
   console.log('\nPerformance issue targets (medians of this run):');
   for (const t of targets) {

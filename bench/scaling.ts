@@ -23,8 +23,17 @@ function ipOf(i: number): Buffer {
 const infoHash = Buffer.alloc(20, 7);
 const peerId = Buffer.alloc(20, 1);
 const request = (i: number, numwant: number) => ({
-  infoHash, peerId, port: 1024 + (i % 60000), uploaded: 0, downloaded: 0, left: i % 3 === 0 ? 0 : 1000,
-  event: 'none' as const, numwant, compact: true, noPeerId: false, sourceIp: ipOf(i),
+  infoHash,
+  peerId,
+  port: 1024 + (i % 60000),
+  uploaded: 0,
+  downloaded: 0,
+  left: i % 3 === 0 ? 0 : 1000,
+  event: 'none' as const,
+  numwant,
+  compact: true,
+  noPeerId: false,
+  sourceIp: ipOf(i),
 });
 
 interface Loaded {
@@ -40,9 +49,20 @@ const loaded: Loaded[] = [];
 for (const size of sizes) {
   const store = await memoryDriver.open({}, { peerTtl: 3600, logger: pino({ level: 'silent' }) });
   const tracker = new Tracker(store, null, {
-    announceInterval: 1800, minAnnounceInterval: 900, intervalJitter: 0, defaultNumwant: 50, maxNumwant: 200,
-    maxScrapeInfoHashes: 74, allowFullScrape: false, allowIpSpoofing: false, respectAf: true, subnet4: 0, subnet6: 0,
-    private: false, approvedClientsOnly: false, approvedTorrentsOnly: false,
+    announceInterval: 1800,
+    minAnnounceInterval: 900,
+    intervalJitter: 0,
+    defaultNumwant: 50,
+    maxNumwant: 200,
+    maxScrapeInfoHashes: 74,
+    allowFullScrape: false,
+    allowIpSpoofing: false,
+    respectAf: true,
+    subnet4: 0,
+    subnet6: 0,
+    private: false,
+    approvedClientsOnly: false,
+    approvedTorrentsOnly: false,
   });
   const heapBefore = process.memoryUsage().heapUsed;
   for (let i = 0; i < size; i++) await tracker.announce(request(i, 0));

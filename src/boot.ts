@@ -45,14 +45,19 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   const logger = options.logger ?? pino({ level: config.log.level });
 
   const trackerDriver = trackerDrivers.get(config.tracker.driver);
-  if (!trackerDriver) throw new ConfigError('tracker.driver', `unknown driver ${JSON.stringify(config.tracker.driver)} (registered: ${trackerDrivers.names().join(', ')})`);
+  if (!trackerDriver)
+    throw new ConfigError('tracker.driver', `unknown driver ${JSON.stringify(config.tracker.driver)} (registered: ${trackerDrivers.names().join(', ')})`);
   const backendDriver = backendDrivers.get(config.backend.driver);
-  if (!backendDriver) throw new ConfigError('backend.driver', `unknown driver ${JSON.stringify(config.backend.driver)} (registered: ${backendDrivers.names().join(', ')})`);
+  if (!backendDriver)
+    throw new ConfigError('backend.driver', `unknown driver ${JSON.stringify(config.backend.driver)} (registered: ${backendDrivers.names().join(', ')})`);
   if (config.allow_full_scrape && config.tracker.driver !== 'memory') {
     logger.warn('allow_full_scrape: the %s driver may not offer a full scrape; such scrapes get a failure reason', config.tracker.driver);
   }
 
-  const rawStore: TrackerStore = await trackerDriver.open(config.tracker.params, { peerTtl: config.peer_ttl, logger: logger.child({ driver: config.tracker.driver }) });
+  const rawStore: TrackerStore = await trackerDriver.open(config.tracker.params, {
+    peerTtl: config.peer_ttl,
+    logger: logger.child({ driver: config.tracker.driver }),
+  });
   // A custom driver written for a public tracker may come without a catalogue: fine, unless asked for one.
   if (!rawStore.catalogue && (config.private_enabled || config.approved_clients_only || config.approved_torrents_only)) {
     await rawStore.close();

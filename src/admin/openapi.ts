@@ -30,7 +30,21 @@ import {
 type Json = Record<string, unknown>;
 
 /** The schemas that become components, by their meta id. */
-const COMPONENTS: z.ZodType[] = [UserBody, TorrentBody, ClientBody, FreeleechBody, UserAnswer, TorrentAnswer, SwarmAnswer, ClientAnswer, ClientsAnswer, HashListAnswer, ListEntryAnswer, FreeleechAnswer, ErrorAnswer];
+const COMPONENTS: z.ZodType[] = [
+  UserBody,
+  TorrentBody,
+  ClientBody,
+  FreeleechBody,
+  UserAnswer,
+  TorrentAnswer,
+  SwarmAnswer,
+  ClientAnswer,
+  ClientsAnswer,
+  HashListAnswer,
+  ListEntryAnswer,
+  FreeleechAnswer,
+  ErrorAnswer,
+];
 
 const idOf = (schema: z.ZodType): string => (schema.meta() as { id: string }).id;
 const ref = (schema: z.ZodType): Json => ({ $ref: `#/components/schemas/${idOf(schema)}` });
@@ -80,7 +94,9 @@ function responses(): Json {
       headers: { 'WWW-Authenticate': { schema: { type: 'string' }, description: 'Bearer realm="shoal"' } },
     }),
     NotFound: described('no such resource, list or route'),
-    MethodNotAllowed: described('the path exists under other methods', { headers: { Allow: { schema: { type: 'string' }, description: 'the methods the path takes' } } }),
+    MethodNotAllowed: described('the path exists under other methods', {
+      headers: { Allow: { schema: { type: 'string' }, description: 'the methods the path takes' } },
+    }),
     Conflict: described('another user holds the passkey; nothing was changed'),
     TooLarge: described(`a body over ${MAX_BODY_BYTES} bytes`),
     UnsupportedMediaType: described('a body that is not JSON (Content-Type other than application/json)'),
@@ -113,18 +129,35 @@ function build(): Json {
       '/users/{id}': {
         parameters: [PARAMS.id],
         get: { summary: 'Read a user', responses: { '200': answer('the user', UserAnswer), '400': error('BadRequest'), '404': error('NotFound'), ...ALWAYS } },
-        put: { summary: 'Create or replace a user', requestBody: body(UserBody), responses: { ...stored(UserAnswer, 'user'), ...WITH_BODY, '409': error('Conflict'), ...ALWAYS } },
+        put: {
+          summary: 'Create or replace a user',
+          requestBody: body(UserBody),
+          responses: { ...stored(UserAnswer, 'user'), ...WITH_BODY, '409': error('Conflict'), ...ALWAYS },
+        },
         delete: { summary: 'Delete a user', responses: { ...NO_CONTENT, '400': error('BadRequest'), '404': error('NotFound'), ...ALWAYS } },
       },
       '/torrents/{info_hash}': {
         parameters: [PARAMS.info_hash],
-        get: { summary: 'Read a registered torrent', responses: { '200': answer('the torrent', TorrentAnswer), '400': error('BadRequest'), '404': error('NotFound'), ...ALWAYS } },
-        put: { summary: 'Register or replace a torrent', requestBody: body(TorrentBody), responses: { ...stored(TorrentAnswer, 'torrent'), ...WITH_BODY, ...ALWAYS } },
-        delete: { summary: 'Unregister a torrent (private-mode announces for it are then refused)', responses: { ...NO_CONTENT, '400': error('BadRequest'), '404': error('NotFound'), ...ALWAYS } },
+        get: {
+          summary: 'Read a registered torrent',
+          responses: { '200': answer('the torrent', TorrentAnswer), '400': error('BadRequest'), '404': error('NotFound'), ...ALWAYS },
+        },
+        put: {
+          summary: 'Register or replace a torrent',
+          requestBody: body(TorrentBody),
+          responses: { ...stored(TorrentAnswer, 'torrent'), ...WITH_BODY, ...ALWAYS },
+        },
+        delete: {
+          summary: 'Unregister a torrent (private-mode announces for it are then refused)',
+          responses: { ...NO_CONTENT, '400': error('BadRequest'), '404': error('NotFound'), ...ALWAYS },
+        },
       },
       '/torrents/{info_hash}/swarm': {
         parameters: [PARAMS.info_hash],
-        get: { summary: 'Live counts of a swarm, registered or not', responses: { '200': answer('the counts', SwarmAnswer), '400': error('BadRequest'), ...ALWAYS } },
+        get: {
+          summary: 'Live counts of a swarm, registered or not',
+          responses: { '200': answer('the counts', SwarmAnswer), '400': error('BadRequest'), ...ALWAYS },
+        },
       },
       '/clients': {
         get: { summary: 'List the approved client prefixes', responses: { '200': answer('the approved clients, sorted', ClientsAnswer), ...ALWAYS } },
@@ -136,16 +169,26 @@ function build(): Json {
       },
       '/lists/{list}': {
         parameters: [PARAMS.list],
-        get: { summary: 'The info hashes on the allow or deny list', responses: { '200': answer('the list', HashListAnswer), '404': error('NotFound'), ...ALWAYS } },
+        get: {
+          summary: 'The info hashes on the allow or deny list',
+          responses: { '200': answer('the list', HashListAnswer), '404': error('NotFound'), ...ALWAYS },
+        },
       },
       '/lists/{list}/{info_hash}': {
         parameters: [PARAMS.list, PARAMS.info_hash],
-        put: { summary: 'Put an info hash on a list (always 200: telling a create would mean reading the list)', responses: { '200': answer('the entry', ListEntryAnswer), '400': error('BadRequest'), '404': error('NotFound'), ...ALWAYS } },
+        put: {
+          summary: 'Put an info hash on a list (always 200: telling a create would mean reading the list)',
+          responses: { '200': answer('the entry', ListEntryAnswer), '400': error('BadRequest'), '404': error('NotFound'), ...ALWAYS },
+        },
         delete: { summary: 'Take an info hash off a list', responses: { ...NO_CONTENT, '400': error('BadRequest'), '404': error('NotFound'), ...ALWAYS } },
       },
       '/freeleech': {
         get: { summary: 'The global freeleech switch', responses: { '200': answer('the switch', FreeleechAnswer), ...ALWAYS } },
-        put: { summary: 'Set the global freeleech switch', requestBody: body(FreeleechBody), responses: { '200': answer('the switch', FreeleechAnswer), ...WITH_BODY, ...ALWAYS } },
+        put: {
+          summary: 'Set the global freeleech switch',
+          requestBody: body(FreeleechBody),
+          responses: { '200': answer('the switch', FreeleechAnswer), ...WITH_BODY, ...ALWAYS },
+        },
       },
       '/openapi.json': {
         get: {

@@ -32,7 +32,11 @@ const multiplier = (meaning: string) =>
 const passkey = () => z.string(orRequired(PASSKEY_MESSAGE)).regex(PASSKEY, { error: PASSKEY_MESSAGE });
 const torrentId = () => z.number(orRequired(TORRENT_ID)).int({ error: TORRENT_ID }).min(1, { error: TORRENT_ID }).max(MAX_TORRENT_ID, { error: TORRENT_ID });
 /** Info hashes are answered in lower case. */
-const infoHash = () => z.string().regex(/^[0-9a-f]{40}$/).describe('40 hexadecimal characters, lower case');
+const infoHash = () =>
+  z
+    .string()
+    .regex(/^[0-9a-f]{40}$/)
+    .describe('40 hexadecimal characters, lower case');
 
 // Request bodies. PUT replaces the whole resource: fields left out take their defaults.
 

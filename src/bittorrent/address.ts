@@ -84,11 +84,17 @@ export function formatIp(ip: Uint8Array): string {
   // The longest run of zero groups (two or more; the first of equal runs) collapses to "::".
   let bestStart = -1;
   let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    if (ip[2 * i] !== 0 || ip[2 * i + 1] !== 0) { i++; continue; }
+  for (let i = 0; i < 8;) {
+    if (ip[2 * i] !== 0 || ip[2 * i + 1] !== 0) {
+      i++;
+      continue;
+    }
     let j = i + 1;
     while (j < 8 && ip[2 * j] === 0 && ip[2 * j + 1] === 0) j++;
-    if (j - i > bestLength) { bestStart = i; bestLength = j - i; }
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
     i = j;
   }
   const afterGap = bestStart + bestLength;

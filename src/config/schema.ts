@@ -47,9 +47,7 @@ function integer(min: number, max: number) {
 
 /** Seconds, as a number or a string such as "90s", "30m", "1h30m", "1500ms". */
 function duration(min: number, max: number, wholeSeconds = false) {
-  const seconds = wholeSeconds
-    ? z.number().int({ error: (issue) => `must be a whole number of seconds (got ${String(issue.input)})` })
-    : z.number();
+  const seconds = wholeSeconds ? z.number().int({ error: (issue) => `must be a whole number of seconds (got ${String(issue.input)})` }) : z.number();
   const message = 'must be a number of seconds or a duration such as "30m", "90s", "1h"';
   return z
     .union([z.number(), z.string()], { error: message })
@@ -60,7 +58,9 @@ function duration(min: number, max: number, wholeSeconds = false) {
 const ADDR_MESSAGE = 'must be "host:port" with an IP address host, e.g. "[::]:6969" or "0.0.0.0:6969"';
 
 function listenAddress() {
-  return z.string({ error: ADDR_MESSAGE }).transform((text, ctx) => parseListenAddress(text) ?? (ctx.addIssue({ code: 'custom', message: ADDR_MESSAGE, input: text }), z.NEVER));
+  return z
+    .string({ error: ADDR_MESSAGE })
+    .transform((text, ctx) => parseListenAddress(text) ?? (ctx.addIssue({ code: 'custom', message: ADDR_MESSAGE, input: text }), z.NEVER));
 }
 
 /** A listener that "" turns off (null). */
@@ -77,7 +77,11 @@ const optionalText = () => z.string({ error: 'must be a string' });
 const secret = () => z.string({ error: 'must be a string' }).refine((value) => value === '' || value.length >= 16, { error: 'must be at least 16 characters' });
 const bool = () => z.boolean({ error: 'must be true or false' });
 const notCidr = (issue: { input?: unknown }) => `${JSON.stringify(issue.input)} is not a CIDR`;
-const cidrs = () => z.array(z.string({ error: notCidr }).refine((entry) => parseCidr(entry) !== null, { error: notCidr }), { error: 'must be a list of CIDRs such as ["10.0.0.0/8"]' });
+const cidrs = () =>
+  z.array(
+    z.string({ error: notCidr }).refine((entry) => parseCidr(entry) !== null, { error: notCidr }),
+    { error: 'must be a list of CIDRs such as ["10.0.0.0/8"]' },
+  );
 /** A driver's parameters: any object here; the driver validates it with its own schema when it opens. */
 const params = () => z.record(z.string(), z.unknown(), { error: 'must be an object' });
 
@@ -96,12 +100,20 @@ export const ConfigSchema = z
     }),
     udp: section({
       addr: optionalListenAddress().prefault('[::]:6969').describe('UDP tracker listener (BEP 15), "host:port"; "" turns UDP off.'),
-      secret: secret().prefault('').describe('Key of the UDP connection ids, shared by every replica (at least 16 characters). Required with a shared tracker driver; with the memory driver an unset key is made at random at start.'),
+      secret: secret()
+        .prefault('')
+        .describe(
+          'Key of the UDP connection ids, shared by every replica (at least 16 characters). Required with a shared tracker driver; with the memory driver an unset key is made at random at start.',
+        ),
       previous_secret: secret().prefault('').describe('The key before the last rotation, still accepted so that clients holding its ids are not refused.'),
-      connection_id_grace: duration(0, 3600).prefault(60).describe('Seconds a UDP connection id stays valid past the two minutes of BEP 15 (some clients keep ids longer).'),
+      connection_id_grace: duration(0, 3600)
+        .prefault(60)
+        .describe('Seconds a UDP connection id stays valid past the two minutes of BEP 15 (some clients keep ids longer).'),
     }),
     metrics: section({
-      addr: optionalListenAddress().prefault('[::]:6880').describe('Metrics listener: Prometheus text on /metrics, the same numbers as JSON on /stats; "" turns it off.'),
+      addr: optionalListenAddress()
+        .prefault('[::]:6880')
+        .describe('Metrics listener: Prometheus text on /metrics, the same numbers as JSON on /stats; "" turns it off.'),
     }),
     tracker: section({
       driver: text().prefault('memory').describe('Tracker driver (where swarms live): "memory" or "redis" built in, or one a custom program registered.'),
@@ -111,37 +123,64 @@ export const ConfigSchema = z
       driver: text().prefault('noop').describe('Backend driver (where private-site accounting goes): "noop" or "redis-stream" built in.'),
       params: params().prefault({}).describe('Parameters of the backend driver (redis-stream: see below).'),
     }),
-    private_enabled: bool().prefault(false).describe("Private mode: announces need a known passkey (/PASSKEY/announce) and a registered torrent; each announce's upload/download delta goes to the backend."),
+    private_enabled: bool()
+      .prefault(false)
+      .describe(
+        "Private mode: announces need a known passkey (/PASSKEY/announce) and a registered torrent; each announce's upload/download delta goes to the backend.",
+      ),
     approved_clients_only: bool().prefault(false).describe('Only peer_ids starting with an approved client prefix (management API /clients) may announce.'),
-    approved_torrents_only: bool().prefault(false).describe('Only info hashes on the allow list (management API /lists/allow) are tracked. The deny list always applies.'),
+    approved_torrents_only: bool()
+      .prefault(false)
+      .describe('Only info hashes on the allow list (management API /lists/allow) are tracked. The deny list always applies.'),
     admin: section({
-      addr: optionalListenAddress().prefault('').describe('Management API listener (users, torrents, clients, lists), "host:port"; "" turns it off. Keep it off the public network.'),
+      addr: optionalListenAddress()
+        .prefault('')
+        .describe('Management API listener (users, torrents, clients, lists), "host:port"; "" turns it off. Keep it off the public network.'),
       token: secret().prefault('').describe('Bearer token of the management API (at least 16 characters); required when admin.addr is set.'),
     }),
     consumer: section({
-      postgres_url: text().prefault('postgres://127.0.0.1:5432/shoal').describe('Reference consumer (`shoal-consumer`): the PostgreSQL database its batches go to. It reads the stream named in backend.params.'),
+      postgres_url: text()
+        .prefault('postgres://127.0.0.1:5432/shoal')
+        .describe('Reference consumer (`shoal-consumer`): the PostgreSQL database its batches go to. It reads the stream named in backend.params.'),
       group: text().prefault('shoal').describe("Reference consumer: the stream's consumer group."),
-      name: optionalText().prefault('').describe('Reference consumer: this consumer\'s name in the group; "" means host name and process id. Give each consumer its own.'),
+      name: optionalText()
+        .prefault('')
+        .describe('Reference consumer: this consumer\'s name in the group; "" means host name and process id. Give each consumer its own.'),
       batch_size: integer(1, 10000).prefault(500).describe('Reference consumer: most entries applied in one PostgreSQL transaction.'),
-      claim_idle: duration(1, 86400).prefault(30).describe('Reference consumer: seconds after which entries another consumer read but never acknowledged are claimed (XAUTOCLAIM).'),
+      claim_idle: duration(1, 86400)
+        .prefault(30)
+        .describe('Reference consumer: seconds after which entries another consumer read but never acknowledged are claimed (XAUTOCLAIM).'),
     }),
     announce_interval: duration(10, 86400, true).prefault(1800).describe('Seconds between announces that clients are asked to keep (`interval`).'),
-    min_announce_interval: duration(1, 86400, true).prefault(900).describe('Seconds clients must wait at least between announces (`min interval`, and scrape `min_request_interval`).'),
-    interval_jitter: duration(0, 3600, true).prefault(120).describe('Up to this many seconds are added at random to each `interval`, to spread re-announce storms.'),
-    peer_ttl: duration(10, 604800, true).prefault(3600).describe('Seconds after which a peer that has not announced is dropped; must exceed announce_interval + interval_jitter.'),
+    min_announce_interval: duration(1, 86400, true)
+      .prefault(900)
+      .describe('Seconds clients must wait at least between announces (`min interval`, and scrape `min_request_interval`).'),
+    interval_jitter: duration(0, 3600, true)
+      .prefault(120)
+      .describe('Up to this many seconds are added at random to each `interval`, to spread re-announce storms.'),
+    peer_ttl: duration(10, 604800, true)
+      .prefault(3600)
+      .describe('Seconds after which a peer that has not announced is dropped; must exceed announce_interval + interval_jitter.'),
     default_numwant: integer(0, 1000).prefault(50).describe('Peers returned when the client does not send numwant.'),
     max_numwant: integer(0, 1000).prefault(200).describe('Most peers returned to one announce, whatever numwant asks.'),
     max_scrape_infohashes: integer(1, 1000).prefault(74).describe('Most info_hashes in one scrape; more get a failure reason.'),
     allow_full_scrape: bool().prefault(false).describe('Answer a scrape without info_hash with every swarm (memory driver only; costly on big trackers).'),
-    allow_ip_spoofing: bool().prefault(false).describe('Honour the ip, ipv4 and ipv6 parameters (BEP 7 dual-stack registration). Off: only the connection address counts.'),
-    real_ip_header: optionalText().prefault('').describe('Header naming the client address when the request comes from a trusted proxy; empty means X-Forwarded-For.'),
+    allow_ip_spoofing: bool()
+      .prefault(false)
+      .describe('Honour the ip, ipv4 and ipv6 parameters (BEP 7 dual-stack registration). Off: only the connection address counts.'),
+    real_ip_header: optionalText()
+      .prefault('')
+      .describe('Header naming the client address when the request comes from a trusted proxy; empty means X-Forwarded-For.'),
     trusted_proxies: cidrs().prefault([]).describe('CIDRs of proxies whose address header is believed, e.g. ["10.0.0.0/8", "::1/128"].'),
     respect_af: bool().prefault(true).describe('Return only peers of the address families the announcer has. Off: other families fill what numwant leaves.'),
     preferred_subnet: bool().prefault(false).describe("Return peers of the announcer's own subnet first."),
     preferred_ipv4_subnet: integer(1, 32).prefault(24).describe('IPv4 prefix length that counts as the same subnet.'),
     preferred_ipv6_subnet: integer(1, 128).prefault(48).describe('IPv6 prefix length that counts as the same subnet.'),
     log: section({
-      level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).prefault('info').describe(`Log level: ${LOG_LEVELS.join(', ')}.`),
+      level: z
+        .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })
+        .prefault('info')
+        .describe(`Log level: ${LOG_LEVELS.join(', ')}.`),
     }),
     shutdown_timeout: duration(0, 600).prefault(10).describe('On SIGTERM, seconds to let in-flight requests finish before connections are cut.'),
   })
@@ -152,7 +191,10 @@ export const ConfigSchema = z
       fail('min_announce_interval', `must not exceed announce_interval (${config.announce_interval})`);
     }
     if (config.peer_ttl <= config.announce_interval + config.interval_jitter) {
-      fail('peer_ttl', `must exceed announce_interval + interval_jitter (${config.announce_interval + config.interval_jitter}), or peers expire between announces`);
+      fail(
+        'peer_ttl',
+        `must exceed announce_interval + interval_jitter (${config.announce_interval + config.interval_jitter}), or peers expire between announces`,
+      );
     }
     if (config.default_numwant > config.max_numwant) {
       fail('default_numwant', `must not exceed max_numwant (${config.max_numwant})`);
@@ -199,11 +241,16 @@ export function envName(path: string): string {
 
 function envForm(node: JsonSchemaNode): EnvForm {
   switch (node.type) {
-    case 'integer': return 'integer';
-    case 'boolean': return 'boolean';
-    case 'array': return 'list';
-    case 'object': return 'json';
-    default: return 'text';
+    case 'integer':
+      return 'integer';
+    case 'boolean':
+      return 'boolean';
+    case 'array':
+      return 'list';
+    case 'object':
+      return 'json';
+    default:
+      return 'text';
   }
 }
 

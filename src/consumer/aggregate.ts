@@ -53,7 +53,17 @@ export function aggregate(records: AccountingRecord[]): Aggregate {
     const key = `${r.userId}:${r.torrentId}`;
     let pair = pairs.get(key);
     if (!pair) {
-      pair = { userId: r.userId, torrentId: r.torrentId, uploaded: 0n, downloaded: 0n, rawUploaded: 0n, rawDownloaded: 0n, snatched: false, announces: 0, last: r };
+      pair = {
+        userId: r.userId,
+        torrentId: r.torrentId,
+        uploaded: 0n,
+        downloaded: 0n,
+        rawUploaded: 0n,
+        rawDownloaded: 0n,
+        snatched: false,
+        announces: 0,
+        last: r,
+      };
       pairs.set(key, pair);
     }
     pair.uploaded += BigInt(r.uploaded);

@@ -27,7 +27,10 @@ const BLOCK_MS = 1000;
 
 function streamParams(config: Config): StreamParams {
   if (config.backend.driver !== 'redis-stream') {
-    throw new ConfigError('backend.driver', `is ${JSON.stringify(config.backend.driver)}: the consumer reads the stream of the "redis-stream" backend, configured in backend.params`);
+    throw new ConfigError(
+      'backend.driver',
+      `is ${JSON.stringify(config.backend.driver)}: the consumer reads the stream of the "redis-stream" backend, configured in backend.params`,
+    );
   }
   return parseStreamParams(config.backend.params);
 }
@@ -48,7 +51,10 @@ function build(config: Config, logger: Logger): { consumer: Consumer; close: () 
     claimIdleMs: config.consumer.claim_idle * 1000,
     blockMs: BLOCK_MS,
   });
-  logger.info({ stream: params.stream, group: config.consumer.group, name, batch_size: config.consumer.batch_size, claim_idle: config.consumer.claim_idle }, 'consumer started');
+  logger.info(
+    { stream: params.stream, group: config.consumer.group, name, batch_size: config.consumer.batch_size, claim_idle: config.consumer.claim_idle },
+    'consumer started',
+  );
   return {
     consumer,
     async close() {

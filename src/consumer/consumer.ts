@@ -142,7 +142,10 @@ export class Consumer {
       } catch (error) {
         if (!isDataError(error)) throw error;
         const reason = clean(`the database refused the record: ${(error as Error).message}`);
-        outcome = await applyBatch(this.options.pool, { records: [], deadLetters: [{ streamId: entry.streamId, fields: entry.fields?.map(clean) ?? null, error: reason }] });
+        outcome = await applyBatch(this.options.pool, {
+          records: [],
+          deadLetters: [{ streamId: entry.streamId, fields: entry.fields?.map(clean) ?? null, error: reason }],
+        });
       }
       sum.applied += outcome.applied;
       sum.duplicates += outcome.duplicates;

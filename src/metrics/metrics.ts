@@ -24,13 +24,38 @@ export class BackendMetrics {
   constructor(registry: Registry, backend: string) {
     const registers = [registry];
     const labelNames = ['backend'] as const;
-    this.depthGauge = new Gauge({ name: 'tracker_backend_queue_depth', help: 'Accounting records buffered in memory, not yet written to the queue.', labelNames, registers }).labels(backend);
-    this.recordCounter = new Counter({ name: 'tracker_backend_records_total', help: 'Accounting records handed to the backend.', labelNames, registers }).labels(backend);
-    const flushes = new Counter({ name: 'tracker_backend_flushes_total', help: 'Batches written to the queue, by outcome (ok, error; an error is retried).', labelNames: ['backend', 'outcome'], registers });
+    this.depthGauge = new Gauge({
+      name: 'tracker_backend_queue_depth',
+      help: 'Accounting records buffered in memory, not yet written to the queue.',
+      labelNames,
+      registers,
+    }).labels(backend);
+    this.recordCounter = new Counter({
+      name: 'tracker_backend_records_total',
+      help: 'Accounting records handed to the backend.',
+      labelNames,
+      registers,
+    }).labels(backend);
+    const flushes = new Counter({
+      name: 'tracker_backend_flushes_total',
+      help: 'Batches written to the queue, by outcome (ok, error; an error is retried).',
+      labelNames: ['backend', 'outcome'],
+      registers,
+    });
     this.flushOk = flushes.labels(backend, 'ok');
     this.flushError = flushes.labels(backend, 'error');
-    this.dropCounter = new Counter({ name: 'tracker_backend_dropped_total', help: 'Accounting records dropped because the buffer was full: the oldest under overflow drop_oldest; under block, a record that waited block_timeout or found buffer_limit announces already waiting.', labelNames, registers }).labels(backend);
-    this.blockCounter = new Counter({ name: 'tracker_backend_blocked_total', help: 'Announces that waited for room in a full buffer (overflow policy block).', labelNames, registers }).labels(backend);
+    this.dropCounter = new Counter({
+      name: 'tracker_backend_dropped_total',
+      help: 'Accounting records dropped because the buffer was full: the oldest under overflow drop_oldest; under block, a record that waited block_timeout or found buffer_limit announces already waiting.',
+      labelNames,
+      registers,
+    }).labels(backend);
+    this.blockCounter = new Counter({
+      name: 'tracker_backend_blocked_total',
+      help: 'Announces that waited for room in a full buffer (overflow policy block).',
+      labelNames,
+      registers,
+    }).labels(backend);
     this.depthGauge.set(0);
     for (const counter of [this.recordCounter, this.flushOk, this.flushError, this.dropCounter, this.blockCounter]) counter.inc(0);
   }
@@ -72,15 +97,58 @@ export class TrackerMetrics {
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    this.requests = new Counter({ name: 'tracker_requests_total', help: 'Requests answered, by protocol, action, client address family and outcome.', labelNames: ['protocol', 'action', 'family', 'outcome'], registers });
-    this.latency = new Histogram({ name: 'tracker_request_duration_seconds', help: 'Time from a parsed request to its answer.', labelNames: ['protocol', 'action'], buckets: LATENCY_BUCKETS, registers });
-    this.driverLatency = new Histogram({ name: 'tracker_driver_duration_seconds', help: 'Tracker driver calls.', labelNames: ['driver', 'operation'], buckets: LATENCY_BUCKETS, registers });
-    this.driverErrors = new Counter({ name: 'tracker_driver_errors_total', help: 'Tracker driver calls that failed.', labelNames: ['driver', 'operation'], registers });
-    new Gauge({ name: 'tracker_driver_ready', help: '1 when the tracker driver can serve (as /readyz).', registers, async collect() { this.set((await store.ready().catch(() => false)) ? 1 : 0); } });
+    this.requests = new Counter({
+      name: 'tracker_requests_total',
+      help: 'Requests answered, by protocol, action, client address family and outcome.',
+      labelNames: ['protocol', 'action', 'family', 'outcome'],
+      registers,
+    });
+    this.latency = new Histogram({
+      name: 'tracker_request_duration_seconds',
+      help: 'Time from a parsed request to its answer.',
+      labelNames: ['protocol', 'action'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.driverLatency = new Histogram({
+      name: 'tracker_driver_duration_seconds',
+      help: 'Tracker driver calls.',
+      labelNames: ['driver', 'operation'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.driverErrors = new Counter({
+      name: 'tracker_driver_errors_total',
+      help: 'Tracker driver calls that failed.',
+      labelNames: ['driver', 'operation'],
+      registers,
+    });
+    new Gauge({
+      name: 'tracker_driver_ready',
+      help: '1 when the tracker driver can serve (as /readyz).',
+      registers,
+      async collect() {
+        this.set((await store.ready().catch(() => false)) ? 1 : 0);
+      },
+    });
     if (store.stats) {
       const stats = store.stats.bind(store);
-      new Gauge({ name: 'tracker_swarms', help: 'Torrents with at least one live peer, from the driver\'s own counters (never a scan).', registers, async collect() { this.set((await stats().catch(() => null))?.swarms ?? 0); } });
-      new Gauge({ name: 'tracker_peers', help: 'Live peers of both families, from the driver\'s own counters (never a scan).', registers, async collect() { this.set((await stats().catch(() => null))?.peers ?? 0); } });
+      new Gauge({
+        name: 'tracker_swarms',
+        help: "Torrents with at least one live peer, from the driver's own counters (never a scan).",
+        registers,
+        async collect() {
+          this.set((await stats().catch(() => null))?.swarms ?? 0);
+        },
+      });
+      new Gauge({
+        name: 'tracker_peers',
+        help: "Live peers of both families, from the driver's own counters (never a scan).",
+        registers,
+        async collect() {
+          this.set((await stats().catch(() => null))?.peers ?? 0);
+        },
+      });
     }
   }
 

@@ -24,7 +24,11 @@ const URL_MESSAGE = 'must be a redis:// or rediss:// URL';
 /** The connection keys, with the command timeout's default and meaning given by the driver. */
 export function redisConnectionShape(commandTimeout: { default: number; doc: string }) {
   return {
-    url: z.string({ error: URL_MESSAGE }).regex(/^rediss?:\/\//, { error: URL_MESSAGE }).optional().describe('standalone Redis, "redis://[user:password@]host:port[/db]" (default redis://127.0.0.1:6379)'),
+    url: z
+      .string({ error: URL_MESSAGE })
+      .regex(/^rediss?:\/\//, { error: URL_MESSAGE })
+      .optional()
+      .describe('standalone Redis, "redis://[user:password@]host:port[/db]" (default redis://127.0.0.1:6379)'),
     sentinels: hostPorts().optional().describe('Sentinel: list of "host:port"; needs name'),
     name: textParam().optional().describe('Sentinel: the master group name'),
     cluster: hostPorts().optional().describe('Redis Cluster: list of "host:port" of some nodes'),

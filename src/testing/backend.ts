@@ -109,7 +109,11 @@ export function backendConformanceSuite(driverName: string, open: BackendFactory
     for (const r of await under.written()) if (ids.has(r.id) && !firsts.has(r.id)) firsts.set(r.id, r);
     const missing = records.filter((r) => !firsts.has(r.id)).map((r) => r.id);
     assert.deepEqual(missing, [], `${missing.length} of ${records.length} accepted records not written`);
-    assert.deepEqual([...firsts.keys()], records.map((r) => r.id), 'records are written in the order accepted');
+    assert.deepEqual(
+      [...firsts.keys()],
+      records.map((r) => r.id),
+      'records are written in the order accepted',
+    );
     for (const r of records) assert.deepEqual(firsts.get(r.id), r, `record ${r.id} is written whole`);
   }
 
@@ -166,7 +170,10 @@ export function backendConformanceSuite(driverName: string, open: BackendFactory
     it('keeps its metrics consistent: nothing dropped, no failed flush, an empty queue once flushed', () =>
       withBackend(async ({ backend }, probe) => {
         const run = randomBytes(4).toString('hex');
-        await recordAll(backend, Array.from({ length: 50 }, (_, n) => accountingRecord(n, run)));
+        await recordAll(
+          backend,
+          Array.from({ length: 50 }, (_, n) => accountingRecord(n, run)),
+        );
         await within(backend.flush(), 15_000, 'flush()');
         assert.equal(await probe.value('tracker_backend_dropped_total'), 0, 'records dropped with room to spare');
         assert.equal(await probe.value('tracker_backend_flushes_total', { outcome: 'error' }), 0, 'failed flushes against a healthy destination');

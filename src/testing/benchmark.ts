@@ -77,7 +77,14 @@ export async function benchmarkDriver(open: StoreFactory, options: BenchmarkOpti
   const concurrency = options.concurrency ?? 16;
   const numwant = options.numwant ?? 50;
   const print = options.print === true ? (line: string) => console.log(line) : options.print || undefined;
-  for (const [name, value, min] of [['operations', operations, 1], ['peers', peers, 1], ['swarms', swarms, 1], ['scrapeHashes', scrapeHashes, 1], ['concurrency', concurrency, 1], ['numwant', numwant, 0]] as const) {
+  for (const [name, value, min] of [
+    ['operations', operations, 1],
+    ['peers', peers, 1],
+    ['swarms', swarms, 1],
+    ['scrapeHashes', scrapeHashes, 1],
+    ['concurrency', concurrency, 1],
+    ['numwant', numwant, 0],
+  ] as const) {
     if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`benchmarkDriver: ${name} must be an integer of at least ${min}`);
   }
 
@@ -87,18 +94,26 @@ export async function benchmarkDriver(open: StoreFactory, options: BenchmarkOpti
     const perSecond = operations / seconds;
     const result = { shape, operations, seconds, perSecond, microsPerOp: 1e6 / perSecond };
     results.push(result);
-    print?.(`${shape.padEnd(36)} ${Math.round(perSecond).toString().padStart(9)} ops/s ${result.microsPerOp.toFixed(1).padStart(9)} µs/op  (${operations} ops, concurrency ${concurrency})`);
+    print?.(
+      `${shape.padEnd(36)} ${Math.round(perSecond).toString().padStart(9)} ops/s ${result.microsPerOp.toFixed(1).padStart(9)} µs/op  (${operations} ops, concurrency ${concurrency})`,
+    );
   };
   try {
     const big = randomBytes(20);
     const members = Array.from({ length: peers }, () => v4Addr());
     await timed(peers, concurrency, (i) => store.announce(announce(big, members[i]!, 0, i % 4 === 0)));
-    record(`announce, one swarm of ${peers} peers`, await timed(operations, concurrency, (i) => store.announce(announce(big, members[i % peers]!, numwant, i % peers % 4 === 0))));
+    record(
+      `announce, one swarm of ${peers} peers`,
+      await timed(operations, concurrency, (i) => store.announce(announce(big, members[i % peers]!, numwant, (i % peers) % 4 === 0))),
+    );
 
     const hashes = Array.from({ length: swarms }, () => randomBytes(20));
     record(`announce, ${swarms} swarms`, await timed(operations, concurrency, (i) => store.announce(announce(hashes[i % swarms]!, v4Addr(), numwant))));
 
-    record(`scrape, ${scrapeHashes} hashes`, await timed(operations, concurrency, (i) => store.scrape(Array.from({ length: scrapeHashes }, (_, k) => hashes[(i * scrapeHashes + k) % swarms]!))));
+    record(
+      `scrape, ${scrapeHashes} hashes`,
+      await timed(operations, concurrency, (i) => store.scrape(Array.from({ length: scrapeHashes }, (_, k) => hashes[(i * scrapeHashes + k) % swarms]!))),
+    );
   } finally {
     await store.close();
   }

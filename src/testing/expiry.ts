@@ -29,7 +29,7 @@ export function defineExpiryTests(ctx: ConformanceContext): void {
     assert.equal(counts!.incomplete, 1, 'the last announcer is still live, the earlier one is gone');
   });
 
-  it('expires a private peer\'s totals with the peer', async () => {
+  it("expires a private peer's totals with the peer", async () => {
     fresh();
     await ctx.store.catalogue.putTorrent({ infoHash: ctx.hash, id: 5, upMultiplier: 1, downMultiplier: 1, freeleech: false });
     const user = uid();

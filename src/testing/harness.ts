@@ -16,7 +16,10 @@ let portCounter = 1000;
 /** A distinct IPv4 peer address (10.x.y.z) with its own port. */
 export function v4Addr(a = 10, b = Math.floor(Math.random() * 256), c = Math.floor(Math.random() * 256), d = 1 + Math.floor(Math.random() * 254)): Buffer {
   const buf = Buffer.alloc(6);
-  buf[0] = a; buf[1] = b; buf[2] = c; buf[3] = d;
+  buf[0] = a;
+  buf[1] = b;
+  buf[2] = c;
+  buf[3] = d;
   buf.writeUInt16BE(1024 + (portCounter++ % 60000), 4);
   return buf;
 }
@@ -119,4 +122,10 @@ export async function eventually(check: () => Promise<boolean> | boolean, what: 
 }
 
 /** Private-mode access for an announce: registered torrents only, this user reporting these totals. */
-export const priv = (userId: number, uploaded: number, downloaded: number): SwarmAccess => ({ requireRegistered: true, requireAllowed: false, userId, uploaded, downloaded });
+export const priv = (userId: number, uploaded: number, downloaded: number): SwarmAccess => ({
+  requireRegistered: true,
+  requireAllowed: false,
+  userId,
+  uploaded,
+  downloaded,
+});

@@ -7,7 +7,20 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { CatalogueConflict } from '../tracker/catalogue.js';
-import { eventually, hex, passkey, peers6Of, peersOf, priv, storeUnderTest, uid, v4Addr, v6Addr, type ConformanceContext, type StoreFactory } from './harness.js';
+import {
+  eventually,
+  hex,
+  passkey,
+  peers6Of,
+  peersOf,
+  priv,
+  storeUnderTest,
+  uid,
+  v4Addr,
+  v6Addr,
+  type ConformanceContext,
+  type StoreFactory,
+} from './harness.js';
 
 /** Adds this group's tests to the enclosing describe(), against the store that `ctx` holds. */
 export function definePrivateCatalogueTests(ctx: ConformanceContext): void {
@@ -44,10 +57,16 @@ export function definePrivateCatalogueTests(ctx: ConformanceContext): void {
     await eventually(() => !ctx.store.catalogue.approvedClient(mainline), 'a removed prefix');
   });
 
-  it('returns a registered torrent\'s terms, and forgets them when it is deleted', async () => {
+  it("returns a registered torrent's terms, and forgets them when it is deleted", async () => {
     fresh();
     await ctx.store.catalogue.putTorrent({ infoHash: ctx.hash, id: 2 ** 40 + 7, upMultiplier: 2, downMultiplier: 0.5, freeleech: true });
-    assert.deepEqual(await ctx.store.catalogue.getTorrent(ctx.hash), { infoHash: ctx.hash, id: 2 ** 40 + 7, upMultiplier: 2, downMultiplier: 0.5, freeleech: true });
+    assert.deepEqual(await ctx.store.catalogue.getTorrent(ctx.hash), {
+      infoHash: ctx.hash,
+      id: 2 ** 40 + 7,
+      upMultiplier: 2,
+      downMultiplier: 0.5,
+      freeleech: true,
+    });
     const r = await ann({ v4: v4Addr(), access: priv(uid(), 0, 0) });
     assert.deepEqual(r.torrent, { id: 2 ** 40 + 7, upMultiplier: 2, downMultiplier: 0.5, freeleech: true });
     assert.equal(await ctx.store.catalogue.deleteTorrent(ctx.hash), true);
@@ -55,7 +74,7 @@ export function definePrivateCatalogueTests(ctx: ConformanceContext): void {
     assert.equal((await ann({ v4: v4Addr(), access: priv(uid(), 0, 0) })).refused, 'unregistered');
   });
 
-  it('swaps a private peer\'s totals atomically, per user and peer_id, and drops them on stopped', async () => {
+  it("swaps a private peer's totals atomically, per user and peer_id, and drops them on stopped", async () => {
     fresh();
     await ctx.store.catalogue.putTorrent({ infoHash: ctx.hash, id: 1, upMultiplier: 1, downMultiplier: 1, freeleech: false });
     const user = uid();
@@ -104,7 +123,7 @@ export function definePrivateCatalogueTests(ctx: ConformanceContext): void {
     assert.equal((await ann({ v4: addr, peerId, event: 'completed', seeder: true, access: priv(user, 0, 100) })).snatched, false);
   });
 
-  it('never returns a user\'s own peers to it, in either family', async () => {
+  it("never returns a user's own peers to it, in either family", async () => {
     fresh();
     await ctx.store.catalogue.putTorrent({ infoHash: ctx.hash, id: 4, upMultiplier: 1, downMultiplier: 1, freeleech: false });
     const me = uid();
@@ -148,11 +167,17 @@ export function definePrivateCatalogueTests(ctx: ConformanceContext): void {
       known.add(hex(openAddr)).add(hex(closedAddr));
       const open = await ann({ v4: openAddr, numwant: 50 });
       assert.equal(open.peers4.length % 6, 0);
-      assert.ok(peersOf(open.peers4).every((p) => known.has(p)), 'a public answer has whole, known addresses');
+      assert.ok(
+        peersOf(open.peers4).every((p) => known.has(p)),
+        'a public answer has whole, known addresses',
+      );
       assert.ok(peersOf(open.peers4).length >= publicOnes.length);
       const closed = await ann({ v4: closedAddr, numwant: 50, access: priv(uid(), 0, 0) });
       assert.equal(closed.peers4.length % 6, 0);
-      assert.ok(peersOf(closed.peers4).every((p) => known.has(p)), 'a private answer has whole, known addresses');
+      assert.ok(
+        peersOf(closed.peers4).every((p) => known.has(p)),
+        'a private answer has whole, known addresses',
+      );
       assert.ok(peersOf(closed.peers4).length >= privateOnes.length);
     }
   });

@@ -112,7 +112,10 @@ export function defineSelectionTests(ctx: ConformanceContext): void {
       for (const p of peersOf((await ann({ v4: me, numwant: 10 })).peers4)) times.set(p, times.get(p)! + 1);
     }
     const counts = [...times.values()];
-    assert.equal(counts.reduce((a, b) => a + b, 0), 2000);
+    assert.equal(
+      counts.reduce((a, b) => a + b, 0),
+      2000,
+    );
     // Each peer is in an answer with probability 1/4: 50 times on average, sd ~6.
     assert.ok(Math.min(...counts) >= 25 && Math.max(...counts) <= 80, `times each peer was returned: ${counts.join(' ')}`);
   });

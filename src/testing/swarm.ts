@@ -102,12 +102,24 @@ export function defineSwarmTests(ctx: ConformanceContext): void {
     fresh();
     const id = randomBytes(20);
     const a = v4Addr();
-    await ctx.store.announce({ infoHash: ctx.hash, peerId: id, v4: a, seeder: false, event: 'none', numwant: 50, want4: true, want6: false, subnet4: 0, subnet6: 0, withPeerIds: false });
+    await ctx.store.announce({
+      infoHash: ctx.hash,
+      peerId: id,
+      v4: a,
+      seeder: false,
+      event: 'none',
+      numwant: 50,
+      want4: true,
+      want6: false,
+      subnet4: 0,
+      subnet6: 0,
+      withPeerIds: false,
+    });
     const r = await ann({ v4: v4Addr(), withPeerIds: true });
     assert.deepEqual(peersOf(r.peers4), [hex(a)]);
     assert.ok(r.peerIds4, 'peer ids are returned');
     const known = r.peerIds4!.subarray(0, 20);
-    assert.ok(known.equals(id) || known.equals(Buffer.alloc(20)), 'the id is the peer\'s, or all zero where the driver does not keep ids');
+    assert.ok(known.equals(id) || known.equals(Buffer.alloc(20)), "the id is the peer's, or all zero where the driver does not keep ids");
   });
 
   it('scrapes several hashes in order, unknown ones as zero', async () => {

@@ -72,7 +72,7 @@ export class Tracker {
     const policy = this.policy;
     const catalogue = this.store.catalogue;
     if (policy.approvedClientsOnly && !catalogue.approvedClient(req.peerId)) {
-      throw new ClientError('your client is not approved on this tracker; see the site\'s list of allowed clients');
+      throw new ClientError("your client is not approved on this tracker; see the site's list of allowed clients");
     }
     const user = policy.private ? await this.userOf(req.passkey) : null;
     const access: SwarmAccess = { requireRegistered: policy.private, requireAllowed: policy.approvedTorrentsOnly };

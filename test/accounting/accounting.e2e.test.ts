@@ -36,8 +36,19 @@ function seeded(seed: number): () => number {
   };
 }
 
-interface SimUser { id: number; passkey: string; up: number; down: number }
-interface SimTorrent { id: number; infoHash: Buffer; up: number; down: number; freeleech: boolean }
+interface SimUser {
+  id: number;
+  passkey: string;
+  up: number;
+  down: number;
+}
+interface SimTorrent {
+  id: number;
+  infoHash: Buffer;
+  up: number;
+  down: number;
+  freeleech: boolean;
+}
 interface SimPeer {
   user: SimUser;
   torrent: SimTorrent;
@@ -52,7 +63,7 @@ interface SimPeer {
   seeder: boolean;
 }
 
-describe('private accounting end to end: 3 trackers, the stream, the consumer, PostgreSQL', { skip: (redisMissing() ?? postgresMissing()) ?? false }, () => {
+describe('private accounting end to end: 3 trackers, the stream, the consumer, PostgreSQL', { skip: redisMissing() ?? postgresMissing() ?? false }, () => {
   let redis: RedisServer;
   let db: TestDatabase;
   let trackers: Array<TestTracker & { proc: ChildTracker }> = [];
@@ -93,7 +104,12 @@ describe('private accounting end to end: 3 trackers, the stream, the consumer, P
     const admin = adminClient(trackers[0]!.adminPort!);
 
     const multipliers = [0.5, 1, 2];
-    const users: SimUser[] = Array.from({ length: USERS }, (_, i) => ({ id: 1000 + i, passkey: `e2epasskey${String(i).padStart(22, '0')}`, up: pick(multipliers), down: pick(multipliers) }));
+    const users: SimUser[] = Array.from({ length: USERS }, (_, i) => ({
+      id: 1000 + i,
+      passkey: `e2epasskey${String(i).padStart(22, '0')}`,
+      up: pick(multipliers),
+      down: pick(multipliers),
+    }));
     const torrents: SimTorrent[] = Array.from({ length: TORRENTS }, (_, i) => ({
       id: 2 ** 33 + i,
       infoHash: Buffer.from(`${'e2e-torrent-'}${String(i).padStart(8, '0')}`),
@@ -103,7 +119,12 @@ describe('private accounting end to end: 3 trackers, the stream, the consumer, P
     }));
     for (const u of users) assert.equal((await admin.put(`/users/${u.id}`, { passkey: u.passkey, up_multiplier: u.up, down_multiplier: u.down })).status, 201);
     for (const t of torrents) {
-      const reply = await admin.put(`/torrents/${t.infoHash.toString('hex')}`, { id: t.id, up_multiplier: t.up, down_multiplier: t.down, freeleech: t.freeleech });
+      const reply = await admin.put(`/torrents/${t.infoHash.toString('hex')}`, {
+        id: t.id,
+        up_multiplier: t.up,
+        down_multiplier: t.down,
+        freeleech: t.freeleech,
+      });
       assert.equal(reply.status, 201);
     }
 
@@ -141,7 +162,10 @@ describe('private accounting end to end: 3 trackers, the stream, the consumer, P
     let announces = 0;
     const announce = async (p: SimPeer, event?: 'started' | 'completed' | 'stopped'): Promise<void> => {
       const tracker = pick(trackers);
-      const path = announcePath({ infoHash: p.torrent.infoHash, peerId: p.peerId, port: p.port, uploaded: p.uploaded, downloaded: p.downloaded, left: p.left, event, numwant: 10 }, `/${p.user.passkey}`);
+      const path = announcePath(
+        { infoHash: p.torrent.infoHash, peerId: p.peerId, port: p.port, uploaded: p.uploaded, downloaded: p.downloaded, left: p.left, event, numwant: 10 },
+        `/${p.user.passkey}`,
+      );
       const answer = decode((await tracker.get(path)).body);
       const failure = answer['failure reason'];
       assert.equal(failure === undefined ? undefined : Buffer.from(failure).toString(), undefined, 'every simulated announce is accepted');
@@ -194,11 +218,14 @@ describe('private accounting end to end: 3 trackers, the stream, the consumer, P
     };
 
     const configFile = join(mkdtempSync(join(tmpdir(), 'shoal-e2e-')), 'consumer.json');
-    writeFileSync(configFile, JSON.stringify({
-      log: { level: 'info' },
-      backend: { driver: 'redis-stream', params: { url: redis.url, stream: STREAM } },
-      consumer: { postgres_url: db.url, group: 'e2e', name: 'e2e-consumer', batch_size: 64, claim_idle: 5 },
-    }));
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        log: { level: 'info' },
+        backend: { driver: 'redis-stream', params: { url: redis.url, stream: STREAM } },
+        consumer: { postgres_url: db.url, group: 'e2e', name: 'e2e-consumer', batch_size: 64, claim_idle: 5 },
+      }),
+    );
     consumer = spawnNode([CONSUMER_CLI, '--config', configFile]);
 
     for (let round = 0; round < ROUNDS; round++) {
@@ -220,19 +247,32 @@ describe('private accounting end to end: 3 trackers, the stream, the consumer, P
     assert.equal(await countRows(db.pool, 'dead_letters'), 0);
 
     const rows = async (sql: string): Promise<Array<Record<string, string>>> => (await db.pool.query(sql)).rows;
-    const dbUsers = new Map((await rows('SELECT id, uploaded, downloaded FROM users')).map((r) => [Number(r.id), { up: BigInt(r.uploaded!), down: BigInt(r.downloaded!) }]));
+    const dbUsers = new Map(
+      (await rows('SELECT id, uploaded, downloaded FROM users')).map((r) => [Number(r.id), { up: BigInt(r.uploaded!), down: BigInt(r.downloaded!) }]),
+    );
     for (const [id, expected] of truth.users) {
       const got = dbUsers.get(id) ?? { up: 0n, down: 0n };
       assert.deepEqual(got, { up: BigInt(expected.up), down: BigInt(expected.down) }, `user ${id}`);
     }
     const dbSnatches = new Map((await rows('SELECT id, snatches FROM torrents')).map((r) => [Number(r.id), Number(r.snatches)]));
     for (const t of torrents) assert.equal(dbSnatches.get(t.id) ?? 0, truth.torrents.get(t.id) ?? 0, `snatches of torrent ${t.id}`);
-    const dbPairs = new Map((await rows('SELECT user_id, torrent_id, raw_uploaded, raw_downloaded FROM user_torrents')).map((r) => [`${r.user_id}/${r.torrent_id}`, { rawUp: BigInt(r.raw_uploaded!), rawDown: BigInt(r.raw_downloaded!) }]));
+    const dbPairs = new Map(
+      (await rows('SELECT user_id, torrent_id, raw_uploaded, raw_downloaded FROM user_torrents')).map((r) => [
+        `${r.user_id}/${r.torrent_id}`,
+        { rawUp: BigInt(r.raw_uploaded!), rawDown: BigInt(r.raw_downloaded!) },
+      ]),
+    );
     for (const [key, expected] of truth.pairs) {
-      assert.deepEqual(dbPairs.get(key) ?? { rawUp: 0n, rawDown: 0n }, { rawUp: BigInt(expected.rawUp), rawDown: BigInt(expected.rawDown) }, `raw totals of ${key}`);
+      assert.deepEqual(
+        dbPairs.get(key) ?? { rawUp: 0n, rawDown: 0n },
+        { rawUp: BigInt(expected.rawUp), rawDown: BigInt(expected.rawDown) },
+        `raw totals of ${key}`,
+      );
     }
     const totalUp = [...truth.users.values()].reduce((n, u) => n + u.up, 0);
     const snatches = [...truth.torrents.values()].reduce((n, s) => n + s, 0);
-    console.log(`# ${announces} announces from ${PEERS} peers of ${USERS} users over ${ROUNDS} rounds; ${snatches} snatches; ${totalUp} bytes credited up, all equal in PostgreSQL`);
+    console.log(
+      `# ${announces} announces from ${PEERS} peers of ${USERS} users over ${ROUNDS} rounds; ${snatches} snatches; ${totalUp} bytes credited up, all equal in PostgreSQL`,
+    );
   });
 });

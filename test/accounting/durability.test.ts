@@ -47,7 +47,9 @@ describe('accounting durability of a tracker process', { skip: redisMissing() ??
     const worker = async (w: number): Promise<void> => {
       for (let round = 1; running; round++) {
         try {
-          const reply = await t.get(announcePath({ infoHash, port: 7000 + w, peerId: Buffer.from(`-qB4630-${String(w).padStart(12, '0')}`), uploaded: round * 1000 }, `/${passkey}`));
+          const reply = await t.get(
+            announcePath({ infoHash, port: 7000 + w, peerId: Buffer.from(`-qB4630-${String(w).padStart(12, '0')}`), uploaded: round * 1000 }, `/${passkey}`),
+          );
           if (decode(reply.body)['failure reason'] === undefined) {
             answered++;
             times.push(Date.now());
@@ -96,7 +98,9 @@ describe('accounting durability of a tracker process', { skip: redisMissing() ??
     // plus the time one write and a busy event loop take (the timer of the next batch starts after it).
     const window = FLUSH_INTERVAL_MS + 100;
     const lastInterval = times.filter((t) => t >= killedAt - window).length;
-    console.log(`# SIGKILL: ${answered} announces answered, ${written} records in the stream, ${lost} lost; ${lastInterval} were answered in the last ${window} ms (flush_interval ${FLUSH_INTERVAL_MS} ms)`);
+    console.log(
+      `# SIGKILL: ${answered} announces answered, ${written} records in the stream, ${lost} lost; ${lastInterval} were answered in the last ${window} ms (flush_interval ${FLUSH_INTERVAL_MS} ms)`,
+    );
     assert.ok(lost >= 0, 'never more records than answered announces');
     assert.ok(lost <= lastInterval + CONCURRENCY, `lost ${lost} > the ${lastInterval} answered in the last flush interval + ${CONCURRENCY} in flight`);
   });

@@ -123,7 +123,13 @@ describe('management API', () => {
       assert.equal(created.status, 201);
       assert.deepEqual(created.json, { info_hash: hash, id: 9, up_multiplier: 1, down_multiplier: 1, freeleech: false });
       assert.deepEqual((await api.get(`/torrents/${hash}`)).json, created.json);
-      const replaced = await api.put(`/torrents/${hash}`, { info_hash: hash.toUpperCase(), id: 2 ** 53 - 1, up_multiplier: 0.5, down_multiplier: 2, freeleech: true });
+      const replaced = await api.put(`/torrents/${hash}`, {
+        info_hash: hash.toUpperCase(),
+        id: 2 ** 53 - 1,
+        up_multiplier: 0.5,
+        down_multiplier: 2,
+        freeleech: true,
+      });
       assert.equal(replaced.status, 200);
       assert.deepEqual(replaced.json, { info_hash: hash, id: 2 ** 53 - 1, up_multiplier: 0.5, down_multiplier: 2, freeleech: true });
       assert.equal((await api.delete(`/torrents/${hash}`)).status, 204);
@@ -261,7 +267,11 @@ describe('management API', () => {
       assertError(await api.send('PUT', '/users/3', { body: 'null', headers: json }), 400, /must be a JSON object/);
       assertError(await api.send('PUT', '/users/3', { headers: json }), 400, /a JSON object is required/);
       assertError(await api.send('PUT', '/users/3', { body: Buffer.from('{"passkey":"\xff"}', 'latin1'), headers: json }), 400, /not valid UTF-8/);
-      assertError(await api.send('PUT', '/users/3', { body: 'passkey=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, /must be JSON/);
+      assertError(
+        await api.send('PUT', '/users/3', { body: 'passkey=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+        415,
+        /must be JSON/,
+      );
       // A body without a Content-Type is read as JSON (curl -d sends form-urlencoded, -H fixes that).
       assert.equal((await api.send('PUT', '/users/3', { body: '{"passkey":"ok3"}' })).status, 201);
     });
@@ -272,7 +282,6 @@ describe('management API', () => {
       assertError(await api.send('PUT', '/users/4', { body: big, headers: { 'transfer-encoding': 'chunked' } }), 413, /larger than 65536 bytes/);
       assert.equal((await api.get('/freeleech')).status, 200);
     });
-
   });
 });
 
@@ -294,7 +303,7 @@ describe('management API with an unreachable store', () => {
   });
   after(() => t.close());
 
-  it('answers 503 JSON without the driver\'s message, for reads and writes alike', async () => {
+  it("answers 503 JSON without the driver's message, for reads and writes alike", async () => {
     const replies = [
       await t.admin.get('/users/1'),
       await t.admin.put('/users/1', { passkey: 'k' }),

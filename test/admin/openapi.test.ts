@@ -96,7 +96,11 @@ describe('the OpenAPI document', () => {
     for (const ref of refs) assert.ok(resolve(doc, { $ref: JSON.parse(`{${ref}}`).$ref }), ref);
     for (const [path, item] of Object.entries(doc.paths as Json)) {
       const names = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
-      assert.deepEqual((item.parameters ?? []).map((p: Json) => p.name), names, path);
+      assert.deepEqual(
+        (item.parameters ?? []).map((p: Json) => p.name),
+        names,
+        path,
+      );
     }
   });
 });
@@ -137,7 +141,10 @@ async function exercise(api: AdminClient, t: TestTracker, check: Checker): Promi
   // Torrents.
   c('GET /torrents/{info_hash}', await api.get(`/torrents/${hash}`));
   assert.equal(c('PUT /torrents/{info_hash}', await api.put(`/torrents/${hash.toUpperCase()}`, { id: 77 })).status, 201);
-  assert.equal(c('PUT /torrents/{info_hash}', await api.put(`/torrents/${hash}`, { info_hash: hash, id: 2 ** 53 - 1, freeleech: true, down_multiplier: 0 })).status, 200);
+  assert.equal(
+    c('PUT /torrents/{info_hash}', await api.put(`/torrents/${hash}`, { info_hash: hash, id: 2 ** 53 - 1, freeleech: true, down_multiplier: 0 })).status,
+    200,
+  );
   assert.equal(c('GET /torrents/{info_hash}', await api.get(`/torrents/${hash}`)).status, 200);
   c('GET /torrents/{info_hash}', await api.get('/torrents/xyz'));
   c('PUT /torrents/{info_hash}', await api.put(`/torrents/${hash}`, { id: 0 }));
@@ -184,7 +191,12 @@ async function exercise(api: AdminClient, t: TestTracker, check: Checker): Promi
     assert.equal(reply.status, 404);
     check.checkResponse('NotFound', reply);
   }
-  for (const [method, path] of [['POST', '/users/1'], ['PATCH', '/freeleech'], ['PUT', '/clients'], ['DELETE', '/openapi.json']] as const) {
+  for (const [method, path] of [
+    ['POST', '/users/1'],
+    ['PATCH', '/freeleech'],
+    ['PUT', '/clients'],
+    ['DELETE', '/openapi.json'],
+  ] as const) {
     const reply = await api.send(method, path, method === 'DELETE' ? {} : { body: '{}', headers: json });
     assert.equal(reply.status, 405, `${method} ${path}: ${reply.body.toString()}`);
     assert.ok(reply.headers.allow);
@@ -196,8 +208,14 @@ async function exercise(api: AdminClient, t: TestTracker, check: Checker): Promi
 function assertCoverage(check: Checker): void {
   for (const operation of check.operations()) {
     const statuses = [...(check.seen.get(operation) ?? [])];
-    assert.ok(statuses.some((s) => s.startsWith('2')), `${operation}: no success checked (${statuses.join(', ')})`);
-    assert.ok(statuses.some((s) => s.startsWith('4')), `${operation}: no error checked (${statuses.join(', ')})`);
+    assert.ok(
+      statuses.some((s) => s.startsWith('2')),
+      `${operation}: no success checked (${statuses.join(', ')})`,
+    );
+    assert.ok(
+      statuses.some((s) => s.startsWith('4')),
+      `${operation}: no error checked (${statuses.join(', ')})`,
+    );
   }
 }
 

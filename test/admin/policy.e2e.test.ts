@@ -167,7 +167,8 @@ describe('approved_clients_only: client prefixes', () => {
   });
   after(() => t.close());
 
-  const tryClient = async (prefix: string): Promise<string | null> => (await announce(t, announcePath({ infoHash: randomHash(), peerId: peerIdOf(prefix) }))).failure;
+  const tryClient = async (prefix: string): Promise<string | null> =>
+    (await announce(t, announcePath({ infoHash: randomHash(), peerId: peerIdOf(prefix) }))).failure;
 
   it('accepts Azureus-style peer_ids by the prefix approved, and no others', async () => {
     assert.match((await tryClient('-XX1234-')) ?? '', /client is not approved/);

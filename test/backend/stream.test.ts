@@ -25,18 +25,23 @@ async function open(params: Record<string, unknown>, probe = new MetricsProbe())
   return { backend: await driver.open(params, { logger: silent, metrics: probe.metrics }), probe };
 }
 
-
 /** True once the promise settled (it is never awaited for its value here). */
 function settledFlag(promise: Promise<unknown>): () => boolean {
   let settled = false;
-  promise.then(() => (settled = true), () => (settled = true));
+  promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
   return () => settled;
 }
 
 describe('redis-stream backend parameters', () => {
   it('has defaults, shares the connection keys with the redis tracker driver, and names bad keys', () => {
     const d = parseStreamParams({});
-    assert.deepEqual([d.stream, d.batchSize, d.flushInterval, d.bufferLimit, d.overflow, d.maxLen, d.commandTimeout], ['shoal:accounting', 500, 1000, 100_000, 'block', 0, 5000]);
+    assert.deepEqual(
+      [d.stream, d.batchSize, d.flushInterval, d.bufferLimit, d.overflow, d.maxLen, d.commandTimeout],
+      ['shoal:accounting', 500, 1000, 100_000, 'block', 0, 5000],
+    );
     assert.deepEqual(parseStreamParams({ cluster: ['10.0.0.1:7000'] }).cluster, [{ host: '10.0.0.1', port: 7000 }]);
     const s = parseStreamParams({ sentinels: ['[::1]:26379'], name: 'm', overflow: 'drop_oldest' });
     assert.deepEqual([s.sentinels, s.name, s.overflow], [[{ host: '::1', port: 26379 }], 'm', 'drop_oldest']);
@@ -150,31 +155,57 @@ describe('redis-stream backend', { skip: missing ?? false }, () => {
     await redis.start(); // empty: the records written before the outage went with the old process
     for (const r of records.slice(40)) assert.equal(backend.record(r), undefined);
     await backend.flush();
-    assert.deepEqual(await firstIds(stream), records.slice(10).map((r) => r.id), 'every record, in order');
+    assert.deepEqual(
+      await firstIds(stream),
+      records.slice(10).map((r) => r.id),
+      'every record, in order',
+    );
     const written = await entries(stream);
-    assert.deepEqual(written.filter((r, i) => written.findIndex((s) => s.id === r.id) === i), records.slice(10), 'intact');
+    assert.deepEqual(
+      written.filter((r, i) => written.findIndex((s) => s.id === r.id) === i),
+      records.slice(10),
+      'intact',
+    );
     assert.ok((await probe.flushes('error')) >= 3);
     await backend.close();
   });
 
   it('overflow "block": a record finding the buffer full waits until there is room, and counts', async () => {
     const stream = newStream();
-    const { backend, probe } = await open({ url: redis.url, stream, batch_size: 5, buffer_limit: 5, flush_interval: 10, command_timeout: 300, overflow: 'block' });
+    const { backend, probe } = await open({
+      url: redis.url,
+      stream,
+      batch_size: 5,
+      buffer_limit: 5,
+      flush_interval: 10,
+      command_timeout: 300,
+      overflow: 'block',
+    });
     await outage();
     try {
       const records = Array.from({ length: 8 }, (_, i) => makeRecord(i, 'block'));
       for (const r of records.slice(0, 5)) assert.equal(backend.record(r), undefined);
       const waits = records.slice(5).map((r) => backend.record(r));
-      assert.ok(waits.every((w) => w instanceof Promise), 'the sixth record on waits');
+      assert.ok(
+        waits.every((w) => w instanceof Promise),
+        'the sixth record on waits',
+      );
       const settled = waits.map((w) => settledFlag(w as Promise<void>));
       await sleep(500);
-      assert.deepEqual(settled.map((s) => s()), [false, false, false], 'still waiting while Redis is down');
+      assert.deepEqual(
+        settled.map((s) => s()),
+        [false, false, false],
+        'still waiting while Redis is down',
+      );
       assert.equal(await probe.value('tracker_backend_blocked_total'), 3);
       assert.equal(await probe.value('tracker_backend_queue_depth'), 5, 'never more than buffer_limit in memory');
       await redis.start();
       await Promise.all(waits);
       await backend.flush();
-      assert.deepEqual(await firstIds(stream), records.map((r) => r.id));
+      assert.deepEqual(
+        await firstIds(stream),
+        records.map((r) => r.id),
+      );
       assert.equal(await probe.value('tracker_backend_dropped_total'), 0);
     } finally {
       if (!redis.child) await redis.start();
@@ -184,7 +215,16 @@ describe('redis-stream backend', { skip: missing ?? false }, () => {
 
   it('overflow "block": a record that waits block_timeout is dropped and counted, and its announce goes on', async () => {
     const stream = newStream();
-    const { backend, probe } = await open({ url: redis.url, stream, batch_size: 2, buffer_limit: 2, flush_interval: 10, command_timeout: 200, overflow: 'block', block_timeout: 300 });
+    const { backend, probe } = await open({
+      url: redis.url,
+      stream,
+      batch_size: 2,
+      buffer_limit: 2,
+      flush_interval: 10,
+      command_timeout: 200,
+      overflow: 'block',
+      block_timeout: 300,
+    });
     await outage();
     try {
       const records = Array.from({ length: 4 }, (_, i) => makeRecord(i, 'timeout'));
@@ -197,7 +237,11 @@ describe('redis-stream backend', { skip: missing ?? false }, () => {
       assert.equal(await probe.value('tracker_backend_blocked_total'), 2);
       await redis.start();
       await backend.flush();
-      assert.deepEqual(await firstIds(stream), records.slice(0, 2).map((r) => r.id), 'the buffered records are written, the given-up ones are not');
+      assert.deepEqual(
+        await firstIds(stream),
+        records.slice(0, 2).map((r) => r.id),
+        'the buffered records are written, the given-up ones are not',
+      );
     } finally {
       if (!redis.child) await redis.start();
       await backend.close();
@@ -206,7 +250,15 @@ describe('redis-stream backend', { skip: missing ?? false }, () => {
 
   it('overflow "drop_oldest": the oldest records go, counted, and memory stays at buffer_limit', async () => {
     const stream = newStream();
-    const { backend, probe } = await open({ url: redis.url, stream, batch_size: 5, buffer_limit: 5, flush_interval: 10, command_timeout: 300, overflow: 'drop_oldest' });
+    const { backend, probe } = await open({
+      url: redis.url,
+      stream,
+      batch_size: 5,
+      buffer_limit: 5,
+      flush_interval: 10,
+      command_timeout: 300,
+      overflow: 'drop_oldest',
+    });
     await outage();
     try {
       const records = Array.from({ length: 5000 }, (_, i) => makeRecord(i, 'drop'));
@@ -215,7 +267,11 @@ describe('redis-stream backend', { skip: missing ?? false }, () => {
       assert.equal(await probe.value('tracker_backend_queue_depth'), 5);
       await redis.start();
       await backend.flush();
-      assert.deepEqual(await firstIds(stream), records.slice(-5).map((r) => r.id), 'the newest five survive');
+      assert.deepEqual(
+        await firstIds(stream),
+        records.slice(-5).map((r) => r.id),
+        'the newest five survive',
+      );
     } finally {
       if (!redis.child) await redis.start();
       await backend.close();

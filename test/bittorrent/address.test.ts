@@ -27,7 +27,10 @@ describe('addresses', () => {
     assert.equal(v4.toString('hex'), '0a0102031ae1');
     const v6 = compactPeer(parseIp('2001:db8::1')!, 51413);
     assert.equal(v6.length, 18);
-    assert.deepEqual(decodeCompactPeers(Buffer.concat([v4, v4]), 4), [{ ip: '10.1.2.3', port: 6881 }, { ip: '10.1.2.3', port: 6881 }]);
+    assert.deepEqual(decodeCompactPeers(Buffer.concat([v4, v4]), 4), [
+      { ip: '10.1.2.3', port: 6881 },
+      { ip: '10.1.2.3', port: 6881 },
+    ]);
     assert.deepEqual(decodeCompactPeers(v6, 6), [{ ip: '2001:db8::1', port: 51413 }]);
   });
 

@@ -14,7 +14,12 @@ const isStartLine = (line: string): boolean => line.includes('"tracker started"'
 
 describe('a custom program with its own driver', () => {
   it('registers the driver, boots, and serves announces from it', async () => {
-    const proc = spawnNode([FIXTURE], { TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_UDP_ADDR: '', TRACKER_METRICS_ADDR: '', TRACKER_TRACKER_PARAMS: '{"peer":"10.9.8.7:4242"}' });
+    const proc = spawnNode([FIXTURE], {
+      TRACKER_HTTP_ADDR: '127.0.0.1:0',
+      TRACKER_UDP_ADDR: '',
+      TRACKER_METRICS_ADDR: '',
+      TRACKER_TRACKER_PARAMS: '{"peer":"10.9.8.7:4242"}',
+    });
     try {
       const port = portFromStartLine(await proc.waitForLine(isStartLine));
       assert.match(proc.lines[0]!, /"tracker":"fixed"/);
@@ -29,7 +34,12 @@ describe('a custom program with its own driver', () => {
 
 describe('graceful stop', () => {
   it('on SIGTERM stops accepting, finishes the request in flight, and exits 0', async () => {
-    const proc = spawnNode([FIXTURE], { TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_UDP_ADDR: '', TRACKER_METRICS_ADDR: '', TRACKER_TRACKER_PARAMS: '{"peer":"10.0.0.1:1","delay_ms":800}' });
+    const proc = spawnNode([FIXTURE], {
+      TRACKER_HTTP_ADDR: '127.0.0.1:0',
+      TRACKER_UDP_ADDR: '',
+      TRACKER_METRICS_ADDR: '',
+      TRACKER_TRACKER_PARAMS: '{"peer":"10.0.0.1:1","delay_ms":800}',
+    });
     const port = portFromStartLine(await proc.waitForLine(isStartLine));
     const inFlight = httpGet('127.0.0.1', port, announcePath({ infoHash: randomHash() }));
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -93,17 +103,53 @@ describe('the CLI', () => {
     ['a missing file', ['--config', join(dir, 'missing.json')], {}, 2, /--config: cannot read/],
     ['a bad environment override', [], { TRACKER_HTTP_ADDR: 'everywhere' }, 2, /TRACKER_HTTP_ADDR \(http\.addr\): must be "host:port"/],
     ['an unknown driver', [], { TRACKER_TRACKER_DRIVER: 'postgres' }, 2, /tracker\.driver: unknown driver "postgres" \(registered: memory, redis\)/],
-    ['bad driver parameters', [], { TRACKER_TRACKER_PARAMS: '{"reap_interval":1}' }, 2, /configuration error: tracker\.params\.reap_interval: must be an integer/],
-    ['a bad redis driver parameter', [], { TRACKER_TRACKER_DRIVER: 'redis', TRACKER_TRACKER_PARAMS: '{"retries":9}' }, 2, /configuration error: tracker\.params\.retries: must be an integer from 0 to 5/],
-    ['an unknown redis driver parameter', [], { TRACKER_TRACKER_DRIVER: 'redis', TRACKER_TRACKER_PARAMS: '{"hosts":[]}' }, 2, /configuration error: tracker\.params\.hosts: unknown parameter of the redis driver/],
-    ['a bad backend parameter', [], { TRACKER_BACKEND_DRIVER: 'redis-stream', TRACKER_BACKEND_PARAMS: '{"batch_size":0}' }, 2, /configuration error: backend\.params\.batch_size: must be an integer/],
+    [
+      'bad driver parameters',
+      [],
+      { TRACKER_TRACKER_PARAMS: '{"reap_interval":1}' },
+      2,
+      /configuration error: tracker\.params\.reap_interval: must be an integer/,
+    ],
+    [
+      'a bad redis driver parameter',
+      [],
+      { TRACKER_TRACKER_DRIVER: 'redis', TRACKER_TRACKER_PARAMS: '{"retries":9}' },
+      2,
+      /configuration error: tracker\.params\.retries: must be an integer from 0 to 5/,
+    ],
+    [
+      'an unknown redis driver parameter',
+      [],
+      { TRACKER_TRACKER_DRIVER: 'redis', TRACKER_TRACKER_PARAMS: '{"hosts":[]}' },
+      2,
+      /configuration error: tracker\.params\.hosts: unknown parameter of the redis driver/,
+    ],
+    [
+      'a bad backend parameter',
+      [],
+      { TRACKER_BACKEND_DRIVER: 'redis-stream', TRACKER_BACKEND_PARAMS: '{"batch_size":0}' },
+      2,
+      /configuration error: backend\.params\.batch_size: must be an integer/,
+    ],
     ['an unknown argument', ['--verbose'], {}, 2, /--verbose: unknown argument/],
-    ['UDP on a shared driver without a key', [], { TRACKER_TRACKER_DRIVER: 'redis', TRACKER_UDP_SECRET: '' }, 2, /udp\.secret: required with a shared tracker driver/],
+    [
+      'UDP on a shared driver without a key',
+      [],
+      { TRACKER_TRACKER_DRIVER: 'redis', TRACKER_UDP_SECRET: '' },
+      2,
+      /udp\.secret: required with a shared tracker driver/,
+    ],
     ['a short UDP key', [], { TRACKER_UDP_SECRET: 'short' }, 2, /TRACKER_UDP_SECRET \(udp\.secret\): must be at least 16 characters/],
   ];
   for (const [name, args, env, exitCode, message] of refusals) {
     it(`refuses to start with ${name}, naming the key`, async () => {
-      const proc = spawnNode([CLI, ...args], { TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_UDP_ADDR: '127.0.0.1:0', TRACKER_METRICS_ADDR: '', TRACKER_UDP_SECRET: 'a-secret-of-16-chars-or-more', ...env });
+      const proc = spawnNode([CLI, ...args], {
+        TRACKER_HTTP_ADDR: '127.0.0.1:0',
+        TRACKER_UDP_ADDR: '127.0.0.1:0',
+        TRACKER_METRICS_ADDR: '',
+        TRACKER_UDP_SECRET: 'a-secret-of-16-chars-or-more',
+        ...env,
+      });
       const { code } = await proc.exit;
       assert.equal(code, exitCode, proc.stderr());
       assert.match(proc.stderr(), message);

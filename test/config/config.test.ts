@@ -10,12 +10,15 @@ import { CONFIG_KEYS, envName } from '../../src/config/schema.js';
 const root = new URL('../../../', import.meta.url);
 
 function fails(options: Parameters<typeof loadConfig>[0], key: string, reason: RegExp): void {
-  assert.throws(() => loadConfig(options), (e: unknown) => {
-    assert.ok(e instanceof ConfigError, String(e));
-    assert.equal(e.key, key);
-    assert.match(e.reason, reason);
-    return true;
-  });
+  assert.throws(
+    () => loadConfig(options),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigError, String(e));
+      assert.equal(e.key, key);
+      assert.match(e.reason, reason);
+      return true;
+    },
+  );
 }
 
 describe('configuration', () => {

@@ -29,7 +29,6 @@ function configFile(config: Record<string, unknown>): string {
   return file;
 }
 
-
 describe('shoal-consumer configuration', () => {
   it('refuses a configuration without the redis-stream backend, or with a bad parameter, with exit code 2 naming the key', async () => {
     const cases: Array<[Record<string, unknown>, RegExp]> = [
@@ -49,9 +48,15 @@ describe('shoal-consumer configuration', () => {
 describe('one exit code for configuration errors', () => {
   it('shoal and shoal-consumer both stop with exit code 2, naming the key, for the same bad configuration or driver parameter', async () => {
     const configs: Array<[Record<string, unknown>, RegExp]> = [
-      [{ backend: { driver: 'redis-stream', params: { batch_size: 0 } } }, /configuration error: backend\.params\.batch_size: must be an integer from 1 to 10000/],
+      [
+        { backend: { driver: 'redis-stream', params: { batch_size: 0 } } },
+        /configuration error: backend\.params\.batch_size: must be an integer from 1 to 10000/,
+      ],
       [{ backend: { driver: 'redis-stream', params: { url: 'http://x' } } }, /configuration error: backend\.params\.url: must be a redis/],
-      [{ backend: { driver: 'redis-stream', params: { streams: 'x' } } }, /configuration error: backend\.params\.streams: unknown parameter of the redis-stream backend/],
+      [
+        { backend: { driver: 'redis-stream', params: { streams: 'x' } } },
+        /configuration error: backend\.params\.streams: unknown parameter of the redis-stream backend/,
+      ],
       [{ backend: { driver: 'redis-stream', params: {} }, peer_ttl: '1y' }, /configuration error: peer_ttl: must be a number of seconds or a duration/],
     ];
     const listeners = { http: { addr: '127.0.0.1:0' }, udp: { addr: '' }, metrics: { addr: '' } };
@@ -120,7 +125,10 @@ describe('shoal-consumer process', { skip: missing ?? false }, () => {
     second.child.kill('SIGTERM');
     const { code } = await second.exit;
     assert.equal(code, 0, second.stderr());
-    assert.ok(second.lines.some((l) => l.includes('"consumer stopped"')), 'says it stopped');
+    assert.ok(
+      second.lines.some((l) => l.includes('"consumer stopped"')),
+      'says it stopped',
+    );
     assert.deepEqual(await databaseTotals(db.pool), expectedTotals(records));
     assert.deepEqual(await admin.xpending(stream, 'accounting'), [0, null, null, null]);
   });

@@ -23,7 +23,6 @@ import { waitUntil } from '../helpers/wait.js';
 const missing = redisMissing() ?? postgresMissing();
 const silent = pino({ level: 'silent' });
 
-
 describe('reference consumer', { skip: missing ?? false }, () => {
   let redis: RedisServer;
   let admin: Redis;
@@ -143,7 +142,15 @@ describe('reference consumer', { skip: missing ?? false }, () => {
       const letters = (await db.pool.query('SELECT stream_id, fields, error FROM dead_letters ORDER BY stream_id')).rows;
       assert.equal(letters.length, 7, JSON.stringify(letters));
       const errors = letters.map((l) => l.error as string).join('\n');
-      for (const reason of [/unknown event undefined/, /unknown event "exploded"/, /id contains a NUL/, /info_hash is not 20 bytes of hex/, /field up is not a non-negative integer/, /field user/, /deleted from the stream before it was applied/]) {
+      for (const reason of [
+        /unknown event undefined/,
+        /unknown event "exploded"/,
+        /id contains a NUL/,
+        /info_hash is not 20 bytes of hex/,
+        /field up is not a non-negative integer/,
+        /field user/,
+        /deleted from the stream before it was applied/,
+      ]) {
         assert.match(errors, reason);
       }
       assert.deepEqual(letters.find((l) => l.stream_id === handed[0]!.streamId)?.fields, null);
@@ -172,7 +179,11 @@ describe('reference consumer', { skip: missing ?? false }, () => {
       const users = (await db.pool.query('SELECT id, uploaded FROM users ORDER BY id')).rows.map((r) => [Number(r.id), String(r.uploaded)]);
       assert.deepEqual(users[0], [1, '9223372036854775000'], 'the refused record left no trace');
       const expected = expectedTotals(others).users;
-      for (const u of expected) assert.ok(users.some(([id, up]) => id === u.id && up === String(u.uploaded)), `user ${u.id}`);
+      for (const u of expected)
+        assert.ok(
+          users.some(([id, up]) => id === u.id && up === String(u.uploaded)),
+          `user ${u.id}`,
+        );
     }));
 
   it('takes over what a dead consumer read and never acknowledged, once claim_idle has passed (XAUTOCLAIM)', () =>

@@ -10,7 +10,10 @@ import { loadConfig } from '../../src/config/config.js';
 const root = new URL('../../../', import.meta.url);
 const require = createRequire(import.meta.url);
 const compose = parse(readFileSync(new URL('docker-compose.yml', root), 'utf8'), { merge: true }) as {
-  services: Record<string, { environment?: Record<string, string>; volumes?: string[]; ports?: string[]; deploy?: { replicas?: number }; profiles?: string[]; entrypoint?: string[] }>;
+  services: Record<
+    string,
+    { environment?: Record<string, string>; volumes?: string[]; ports?: string[]; deploy?: { replicas?: number }; profiles?: string[]; entrypoint?: string[] }
+  >;
 };
 
 describe('docker-compose.yml', () => {
@@ -21,7 +24,11 @@ describe('docker-compose.yml', () => {
     const dropIds = (node: unknown): unknown => {
       if (Array.isArray(node)) return node.map(dropIds);
       if (node === null || typeof node !== 'object') return node;
-      return Object.fromEntries(Object.entries(node).filter(([k, v]) => !(k === 'id' && typeof v === 'string')).map(([k, v]) => [k, dropIds(v)]));
+      return Object.fromEntries(
+        Object.entries(node)
+          .filter(([k, v]) => !(k === 'id' && typeof v === 'string'))
+          .map(([k, v]) => [k, dropIds(v)]),
+      );
     };
     const ajv = new Ajv2019.default({ strict: false, allErrors: true });
     const validate = ajv.compile(dropIds(schema) as object);
@@ -65,7 +72,13 @@ describe('docker-compose.yml', () => {
       assert.deepEqual(config.tracker.params, { url: 'redis://redis:6379' });
       assert.deepEqual(config.trusted_proxies, ['172.28.0.0/16']);
     }
-    const privateEnv = { ...compose.services.tracker!.environment, TRACKER_UDP_SECRET: 'x'.repeat(32), TRACKER_PRIVATE_ENABLED: 'true', TRACKER_ADMIN_ADDR: '[::]:6881', TRACKER_ADMIN_TOKEN: 'y'.repeat(32) } as Record<string, string>;
+    const privateEnv = {
+      ...compose.services.tracker!.environment,
+      TRACKER_UDP_SECRET: 'x'.repeat(32),
+      TRACKER_PRIVATE_ENABLED: 'true',
+      TRACKER_ADMIN_ADDR: '[::]:6881',
+      TRACKER_ADMIN_TOKEN: 'y'.repeat(32),
+    } as Record<string, string>;
     const config = loadConfig({ env: privateEnv });
     assert.equal(config.udp.addr, null);
     assert.equal(config.private_enabled, true);

@@ -34,11 +34,12 @@ function layOutImage(dir: string): void {
       continue;
     }
     const target = words.at(-1)!;
-    for (const source of words.slice(0, -1)) cpSync(join(ROOT, source), target.endsWith('/') ? join(dir, target, source) : join(dir, target), { recursive: true });
+    for (const source of words.slice(0, -1))
+      cpSync(join(ROOT, source), target.endsWith('/') ? join(dir, target, source) : join(dir, target), { recursive: true });
   }
 }
 
-describe('Dockerfile', { skip: (redisMissing() ?? postgresMissing()) ?? false }, () => {
+describe('Dockerfile', { skip: redisMissing() ?? postgresMissing() ?? false }, () => {
   let image: string;
   let redis: RedisServer;
   let db: TestDatabase;
@@ -63,8 +64,13 @@ describe('Dockerfile', { skip: (redisMissing() ?? postgresMissing()) ?? false },
 
   it('holds what the tracker needs: it starts from the image layout and announces through the Redis scripts', async () => {
     const proc = spawnNode([join(image, 'dist/src/cli.js')], {
-      TRACKER_HTTP_ADDR: '127.0.0.1:0', TRACKER_UDP_ADDR: '127.0.0.1:0', TRACKER_UDP_SECRET: TEST_UDP_SECRET, TRACKER_METRICS_ADDR: '', TRACKER_LOG_LEVEL: 'info',
-      TRACKER_TRACKER_DRIVER: 'redis', TRACKER_TRACKER_PARAMS: JSON.stringify({ url: redis.url }),
+      TRACKER_HTTP_ADDR: '127.0.0.1:0',
+      TRACKER_UDP_ADDR: '127.0.0.1:0',
+      TRACKER_UDP_SECRET: TEST_UDP_SECRET,
+      TRACKER_METRICS_ADDR: '',
+      TRACKER_LOG_LEVEL: 'info',
+      TRACKER_TRACKER_DRIVER: 'redis',
+      TRACKER_TRACKER_PARAMS: JSON.stringify({ url: redis.url }),
     });
     try {
       const port = portFromStartLine(await proc.waitForLine((l) => l.includes('"tracker started"')));
@@ -84,7 +90,13 @@ describe('Dockerfile', { skip: (redisMissing() ?? postgresMissing()) ?? false },
     try {
       await proc.waitForLine((l) => l.includes('"consumer started"'));
       const tables = async (): Promise<number> =>
-        Number((await db.pool.query("SELECT count(*) AS n FROM information_schema.tables WHERE table_name IN ('users', 'torrents', 'user_torrents', 'applied_ids', 'dead_letters')")).rows[0].n);
+        Number(
+          (
+            await db.pool.query(
+              "SELECT count(*) AS n FROM information_schema.tables WHERE table_name IN ('users', 'torrents', 'user_torrents', 'applied_ids', 'dead_letters')",
+            )
+          ).rows[0].n,
+        );
       await waitUntil('the schema from sql/schema.sql', async () => (await tables()) === 5);
     } finally {
       proc.child.kill('SIGTERM');

@@ -32,7 +32,12 @@ function yamlFiles(dir: string): string[] {
 
 const manifests = new Map<string, Manifest[]>();
 for (const file of yamlFiles(K8S)) {
-  manifests.set(file, parseAllDocuments(readFileSync(file, 'utf8')).map((doc) => doc.toJS() as Manifest).filter(Boolean));
+  manifests.set(
+    file,
+    parseAllDocuments(readFileSync(file, 'utf8'))
+      .map((doc) => doc.toJS() as Manifest)
+      .filter(Boolean),
+  );
 }
 const base = [...manifests.entries()].filter(([file]) => file.includes(`${join(K8S, 'base')}/`)).flatMap(([, docs]) => docs);
 const kubectlMissing = toolMissing('kubectl (kustomize)', 'kubernetes-client', [['kubectl', ['version', '--client']]]);
@@ -67,7 +72,9 @@ describe('k8s manifests', () => {
       }
     }
     const listed = (manifests.get(join(K8S, 'base', 'kustomization.yaml'))![0]!.resources as string[]).sort();
-    const present = readdirSync(join(K8S, 'base')).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort();
+    const present = readdirSync(join(K8S, 'base'))
+      .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+      .sort();
     assert.deepEqual(listed, present, 'every manifest is in the kustomization');
   });
 
@@ -77,7 +84,10 @@ describe('k8s manifests', () => {
     const kinds = (docs: Manifest[]): string[] => docs.map((d) => `${d.kind}/${d.metadata.name}`).sort();
     const whole = render('.');
     assert.ok(kinds(whole).includes('StatefulSet/redis') && kinds(whole).includes('Deployment/tracker'), kinds(whole).join(' '));
-    assert.ok(whole.every((d) => d.kind === 'Namespace' || d.metadata.namespace === 'tracker'), 'every object in the tracker namespace');
+    assert.ok(
+      whole.every((d) => d.kind === 'Namespace' || d.metadata.namespace === 'tracker'),
+      'every object in the tracker namespace',
+    );
     const clustered = render('redis-cluster');
     assert.ok(!kinds(clustered).includes('StatefulSet/redis') && !kinds(clustered).includes('Service/redis'), 'no single-node Redis');
     const secret = clustered.find((d) => d.kind === 'Secret')!;
@@ -93,12 +103,18 @@ describe('k8s manifests', () => {
     assert.equal(tracker.private_enabled, true);
     assert.equal(tracker.backend.driver, 'redis-stream');
     const stream = parseStreamParams(tracker.backend.params);
-    assert.equal(stream.url, parseRedisParams(tracker.tracker.params).url, 'the stream lives in the trackers\' Redis');
+    assert.equal(stream.url, parseRedisParams(tracker.tracker.params).url, "the stream lives in the trackers' Redis");
     const consumer = get('Deployment', 'consumer');
     const container = consumer.spec.template.spec.containers[0];
     assert.deepEqual(container.command, ['node', 'dist/src/consumer/cli.js']);
-    assert.deepEqual(container.envFrom.map((e: { secretRef: { name: string } }) => e.secretRef.name), ['tracker-secrets', 'consumer-secrets']);
-    const consumerConfig = loadConfig({ config: json, env: { ...secrets, ...(get('Secret', 'consumer-secrets').stringData as Record<string, string>), TRACKER_CONSUMER_NAME: 'consumer-0' } });
+    assert.deepEqual(
+      container.envFrom.map((e: { secretRef: { name: string } }) => e.secretRef.name),
+      ['tracker-secrets', 'consumer-secrets'],
+    );
+    const consumerConfig = loadConfig({
+      config: json,
+      env: { ...secrets, ...(get('Secret', 'consumer-secrets').stringData as Record<string, string>), TRACKER_CONSUMER_NAME: 'consumer-0' },
+    });
     assert.deepEqual(parseStreamParams(consumerConfig.backend.params), stream, 'the consumer reads the stream the trackers write');
     assert.match(consumerConfig.consumer.postgres_url, /^postgres:\/\//);
     assert.equal(consumer.spec.template.spec.securityContext.runAsNonRoot, true);
@@ -126,7 +142,10 @@ describe('k8s manifests', () => {
     assert.equal(container.readinessProbe.httpGet.path, '/readyz');
     assert.equal(container.livenessProbe.httpGet.path, '/healthz');
     assert.deepEqual(container.lifecycle.preStop.exec.command, ['sleep', '5']);
-    const config = loadConfig({ config: JSON.parse(find('ConfigMap', 'tracker-config').data['config.json']), env: find('Secret', 'tracker-secrets').stringData });
+    const config = loadConfig({
+      config: JSON.parse(find('ConfigMap', 'tracker-config').data['config.json']),
+      env: find('Secret', 'tracker-secrets').stringData,
+    });
     assert.ok(pod.terminationGracePeriodSeconds > 5 + config.shutdown_timeout, 'grace covers preStop and the drain');
     assert.deepEqual(
       container.ports.map((p: { containerPort: number; protocol: string }) => `${p.containerPort}/${p.protocol}`),

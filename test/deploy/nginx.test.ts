@@ -45,7 +45,14 @@ describe('nginx in front of three trackers', { skip: missing ?? false }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'shoal-nginx-'));
     port = await freePort();
     const conf = join(dir, 'nginx.conf');
-    writeFileSync(conf, testConfig(trackers.map((t) => t.port), port, dir));
+    writeFileSync(
+      conf,
+      testConfig(
+        trackers.map((t) => t.port),
+        port,
+        dir,
+      ),
+    );
     execFileSync('nginx', ['-t', '-q', '-p', dir, '-c', conf], { stdio: 'inherit' });
     nginx = spawn('nginx', ['-p', dir, '-c', conf, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'inherit'] });
     for (let i = 0; i < 100; i++) {

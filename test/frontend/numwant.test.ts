@@ -16,7 +16,22 @@ import { peersWanted, Tracker, type TrackerPolicy } from '../../src/tracker/trac
 import { escapeBytes, randomHash } from '../helpers/http.js';
 import { announcePacket } from '../helpers/udp.js';
 
-const POLICY: TrackerPolicy = { announceInterval: 1800, minAnnounceInterval: 900, intervalJitter: 0, defaultNumwant: 50, maxNumwant: 300, maxScrapeInfoHashes: 74, allowFullScrape: false, allowIpSpoofing: false, respectAf: true, subnet4: 0, subnet6: 0, private: false, approvedClientsOnly: false, approvedTorrentsOnly: false };
+const POLICY: TrackerPolicy = {
+  announceInterval: 1800,
+  minAnnounceInterval: 900,
+  intervalJitter: 0,
+  defaultNumwant: 50,
+  maxNumwant: 300,
+  maxScrapeInfoHashes: 74,
+  allowFullScrape: false,
+  allowIpSpoofing: false,
+  respectAf: true,
+  subnet4: 0,
+  subnet6: 0,
+  private: false,
+  approvedClientsOnly: false,
+  approvedTorrentsOnly: false,
+};
 
 describe('peersWanted', () => {
   it('HTTP (no transport cap): the default when not asked, at most max_numwant, none on stopped', () => {

@@ -59,7 +59,19 @@ export class MetricsProbe {
 export interface Totals {
   users: Array<{ id: number; uploaded: number; downloaded: number }>;
   torrents: Array<{ id: number; snatches: number }>;
-  pairs: Array<{ user: number; torrent: number; uploaded: number; downloaded: number; rawUploaded: number; rawDownloaded: number; snatched: boolean; announces: number; lastEvent: string; lastLeft: number; lastAnnounce: number }>;
+  pairs: Array<{
+    user: number;
+    torrent: number;
+    uploaded: number;
+    downloaded: number;
+    rawUploaded: number;
+    rawDownloaded: number;
+    snatched: boolean;
+    announces: number;
+    lastEvent: string;
+    lastLeft: number;
+    lastAnnounce: number;
+  }>;
 }
 
 /**
@@ -80,7 +92,19 @@ export function expectedTotals(records: AccountingRecord[]): Totals {
     torrent.snatches += r.snatched ? 1 : 0;
     torrents.set(r.torrentId, torrent);
     const key = `${r.userId}/${r.torrentId}`;
-    const pair = pairs.get(key) ?? { user: r.userId, torrent: r.torrentId, uploaded: 0, downloaded: 0, rawUploaded: 0, rawDownloaded: 0, snatched: false, announces: 0, lastEvent: '', lastLeft: 0, lastAnnounce: -1 };
+    const pair = pairs.get(key) ?? {
+      user: r.userId,
+      torrent: r.torrentId,
+      uploaded: 0,
+      downloaded: 0,
+      rawUploaded: 0,
+      rawDownloaded: 0,
+      snatched: false,
+      announces: 0,
+      lastEvent: '',
+      lastLeft: 0,
+      lastAnnounce: -1,
+    };
     pair.uploaded += r.uploaded;
     pair.downloaded += r.downloaded;
     pair.rawUploaded += r.rawUploaded;

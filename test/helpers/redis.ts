@@ -23,7 +23,10 @@ process.on('exit', () => {
 
 /** Throws under CI=true when redis-server is missing; otherwise returns a reason to skip, or null. */
 export function redisMissing(): string | null {
-  return toolMissing('redis-server', 'redis-server', [['redis-server', ['--version']], ['redis-cli', ['--version']]]);
+  return toolMissing('redis-server', 'redis-server', [
+    ['redis-server', ['--version']],
+    ['redis-cli', ['--version']],
+  ]);
 }
 
 function portFree(port: number): Promise<boolean> {
@@ -79,9 +82,28 @@ export class RedisServer {
   async start(): Promise<void> {
     const configFile = this.args[0]?.endsWith('.conf') ? [this.args[0]] : [];
     const extra = configFile.length ? this.args.slice(1) : this.args;
-    const child = spawn('redis-server', [...configFile, '--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--loglevel', 'warning', ...extra], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    const child = spawn(
+      'redis-server',
+      [
+        ...configFile,
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        this.dir,
+        '--loglevel',
+        'warning',
+        ...extra,
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
     children.add(child);
     child.on('exit', () => children.delete(child));
     this.child = child;
@@ -148,11 +170,28 @@ export async function startCluster(): Promise<RedisCluster> {
     const port = await freePort();
     const dir = join(root, String(port));
     mkdirSync(dir);
-    const node = new RedisServer(port, [SHIPPED_CONFIG, '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', '--cluster-replica-validity-factor', '0'], dir);
+    const node = new RedisServer(
+      port,
+      [
+        SHIPPED_CONFIG,
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        'nodes.conf',
+        '--cluster-node-timeout',
+        '2000',
+        '--cluster-replica-validity-factor',
+        '0',
+      ],
+      dir,
+    );
     await node.start();
     nodes.push(node);
   }
-  execFileSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'], { stdio: 'ignore', timeout: 30_000 });
+  execFileSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'], {
+    stdio: 'ignore',
+    timeout: 30_000,
+  });
   const cluster: RedisCluster = {
     nodes,
     addresses: nodes.map((n) => `127.0.0.1:${n.port}`),
@@ -163,10 +202,14 @@ export async function startCluster(): Promise<RedisCluster> {
       return nodes.find((n) => n.port === range[2][1])!;
     },
     async waitHealthy() {
-      await waitFor('cluster state ok on every node', async () => {
-        for (const node of nodes) if (node.child && !(await redisCli(node.port, 'cluster', 'info')).includes('cluster_state:ok')) return false;
-        return replicasInSync(nodes);
-      }, 30_000);
+      await waitFor(
+        'cluster state ok on every node',
+        async () => {
+          for (const node of nodes) if (node.child && !(await redisCli(node.port, 'cluster', 'info')).includes('cluster_state:ok')) return false;
+          return replicasInSync(nodes);
+        },
+        30_000,
+      );
     },
     async stop() {
       await Promise.all(nodes.map((n) => n.kill()));
@@ -174,13 +217,17 @@ export async function startCluster(): Promise<RedisCluster> {
   };
   await cluster.waitHealthy();
   // Replicas appear in CLUSTER SLOTS once gossip has spread them: clients read the topology from there.
-  await waitFor('every node listing a replica for every slot range', async () => {
-    for (const node of nodes) {
-      const ranges = JSON.parse(await redisCli(node.port, '--json', 'cluster', 'slots')) as unknown[][];
-      if (ranges.length !== 3 || ranges.some((range) => range.length < 4)) return false;
-    }
-    return true;
-  }, 30_000);
+  await waitFor(
+    'every node listing a replica for every slot range',
+    async () => {
+      for (const node of nodes) {
+        const ranges = JSON.parse(await redisCli(node.port, '--json', 'cluster', 'slots')) as unknown[][];
+        if (ranges.length !== 3 || ranges.some((range) => range.length < 4)) return false;
+      }
+      return true;
+    },
+    30_000,
+  );
   return cluster;
 }
 
@@ -201,7 +248,18 @@ export async function startSentinel(): Promise<RedisSentinel> {
   const dir = tempDir();
   const port = await freePort();
   const conf = join(dir, 'sentinel.conf');
-  writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor ${name} 127.0.0.1 ${master.port} 1`, `sentinel down-after-milliseconds ${name} 1000`, `sentinel failover-timeout ${name} 5000`, ''].join('\n'));
+  writeFileSync(
+    conf,
+    [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      `dir ${dir}`,
+      `sentinel monitor ${name} 127.0.0.1 ${master.port} 1`,
+      `sentinel down-after-milliseconds ${name} 1000`,
+      `sentinel failover-timeout ${name} 5000`,
+      '',
+    ].join('\n'),
+  );
   const sentinel = new SentinelServer(port, conf, dir);
   await sentinel.start();
   await waitFor('sentinel knows the master', async () => (await redisCli(port, 'sentinel', 'get-master-addr-by-name', name)).includes(String(master.port)));

@@ -70,13 +70,15 @@ export function spawnNode(args: string[], env: Record<string, string> = {}): Chi
       const line = pending.slice(0, nl);
       pending = pending.slice(nl + 1);
       lines.push(line);
-      for (const w of [...waiters]) if (w.match(line)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(line); }
+      for (const w of [...waiters])
+        if (w.match(line)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(line);
+        }
     }
   });
   child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   return {
     child,
     lines,
@@ -87,8 +89,17 @@ export function spawnNode(args: string[], env: Record<string, string> = {}): Chi
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no matching line within ${timeoutMs} ms; stdout: ${lines.join('\n')} stderr: ${err}`)), timeoutMs);
-        waiters.push({ match, resolve: (line) => { clearTimeout(timer); resolve(line); } });
-        void exit.then(() => { clearTimeout(timer); reject(new Error(`process exited before the line; stdout: ${lines.join('\n')} stderr: ${err}`)); });
+        waiters.push({
+          match,
+          resolve: (line) => {
+            clearTimeout(timer);
+            resolve(line);
+          },
+        });
+        void exit.then(() => {
+          clearTimeout(timer);
+          reject(new Error(`process exited before the line; stdout: ${lines.join('\n')} stderr: ${err}`));
+        });
       });
     },
   };
@@ -96,7 +107,14 @@ export function spawnNode(args: string[], env: Record<string, string> = {}): Chi
 
 /** The tracker CLI as a separate process (configured through the environment), as a TestTracker. */
 export async function startTrackerProcess(env: Record<string, string>): Promise<TestTracker & { proc: ChildTracker }> {
-  const proc = spawnNode([CLI], { TRACKER_HTTP_ADDR: '[::]:0', TRACKER_UDP_ADDR: '[::]:0', TRACKER_UDP_SECRET: TEST_UDP_SECRET, TRACKER_METRICS_ADDR: '', TRACKER_LOG_LEVEL: 'info', ...env });
+  const proc = spawnNode([CLI], {
+    TRACKER_HTTP_ADDR: '[::]:0',
+    TRACKER_UDP_ADDR: '[::]:0',
+    TRACKER_UDP_SECRET: TEST_UDP_SECRET,
+    TRACKER_METRICS_ADDR: '',
+    TRACKER_LOG_LEVEL: 'info',
+    ...env,
+  });
   const line = await proc.waitForLine((l) => l.includes('"tracker started"'), 15_000).catch(() => null);
   if (!line) throw new Error(`tracker process did not start: ${proc.stderr()}`);
   const port = portFromStartLine(line);

@@ -30,7 +30,10 @@ function counted(open: StoreFactory): { open: StoreFactory; calls: { announce: n
 }
 
 function checkSane(results: BenchmarkResult[], operations: number): void {
-  assert.deepEqual(results.map((r) => r.shape), ['announce, one swarm of 50 peers', 'announce, 20 swarms', 'scrape, 5 hashes']);
+  assert.deepEqual(
+    results.map((r) => r.shape),
+    ['announce, one swarm of 50 peers', 'announce, 20 swarms', 'scrape, 5 hashes'],
+  );
   for (const r of results) {
     assert.equal(r.operations, operations);
     assert.ok(Number.isFinite(r.perSecond) && r.perSecond > 0, `${r.shape}: ${r.perSecond} ops/s`);
@@ -42,7 +45,14 @@ function checkSane(results: BenchmarkResult[], operations: number): void {
 async function run(open: StoreFactory): Promise<void> {
   const probe = counted(open);
   const lines: string[] = [];
-  const results = await benchmarkDriver(probe.open, { operations: 200, peers: 50, swarms: 20, scrapeHashes: 5, concurrency: 4, print: (line) => lines.push(line) });
+  const results = await benchmarkDriver(probe.open, {
+    operations: 200,
+    peers: 50,
+    swarms: 20,
+    scrapeHashes: 5,
+    concurrency: 4,
+    print: (line) => lines.push(line),
+  });
   checkSane(results, 200);
   assert.deepEqual(probe.calls, { announce: 50 + 200 + 200, scrape: 200, closed: true }, 'the swarm filled, every timed operation made, the store closed');
   assert.equal(lines.length, 3);

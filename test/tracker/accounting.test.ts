@@ -12,9 +12,20 @@ import { MemoryStore } from '../../src/tracker/memory/store.js';
 import { Tracker, type TrackerPolicy } from '../../src/tracker/tracker.js';
 
 const POLICY: TrackerPolicy = {
-  announceInterval: 1800, minAnnounceInterval: 900, intervalJitter: 0, defaultNumwant: 50, maxNumwant: 200, maxScrapeInfoHashes: 74,
-  allowFullScrape: false, allowIpSpoofing: false, respectAf: true, subnet4: 0, subnet6: 0,
-  private: true, approvedClientsOnly: false, approvedTorrentsOnly: false,
+  announceInterval: 1800,
+  minAnnounceInterval: 900,
+  intervalJitter: 0,
+  defaultNumwant: 50,
+  maxNumwant: 200,
+  maxScrapeInfoHashes: 74,
+  allowFullScrape: false,
+  allowIpSpoofing: false,
+  respectAf: true,
+  subnet4: 0,
+  subnet6: 0,
+  private: true,
+  approvedClientsOnly: false,
+  approvedTorrentsOnly: false,
 };
 
 /** A backend that keeps what it is given, so the test can read the records back. */
@@ -44,8 +55,19 @@ describe('private mode accounting', () => {
   after(() => store.close());
 
   const request = (overrides: Partial<AnnounceRequest>): AnnounceRequest => ({
-    infoHash, peerId: Buffer.from('-qB4630-000000000001'), port: 6881, uploaded: 0, downloaded: 0, left: 1000, event: 'none',
-    numwant: 10, compact: true, noPeerId: true, sourceIp: Buffer.from([10, 0, 0, 1]), passkey, ...overrides,
+    infoHash,
+    peerId: Buffer.from('-qB4630-000000000001'),
+    port: 6881,
+    uploaded: 0,
+    downloaded: 0,
+    left: 1000,
+    event: 'none',
+    numwant: 10,
+    compact: true,
+    noPeerId: true,
+    sourceIp: Buffer.from([10, 0, 0, 1]),
+    passkey,
+    ...overrides,
   });
   const last = (): AccountingRecord => backend.records.at(-1)!;
 
@@ -59,7 +81,7 @@ describe('private mode accounting', () => {
     assert.equal(backend.records.length, 0, 'refused announces are not accounted');
   });
 
-  it('hands the backend each announce\'s delta, multiplied, with a unique id', async () => {
+  it("hands the backend each announce's delta, multiplied, with a unique id", async () => {
     await tracker.announce(request({ event: 'started' }));
     assert.deepEqual([last().rawUploaded, last().rawDownloaded, last().uploaded, last().downloaded], [0, 0, 0, 0]);
     await tracker.announce(request({ uploaded: 1000, downloaded: 4000 }));

@@ -93,7 +93,10 @@ export class StreamBackend implements Backend {
       try {
         await this.flush();
       } catch (error) {
-        this.logger.error({ err: error, lost: this.buffer.length + this.blocked.length }, 'accounting records lost at shutdown: Redis did not take them within close_timeout');
+        this.logger.error(
+          { err: error, lost: this.buffer.length + this.blocked.length },
+          'accounting records lost at shutdown: Redis did not take them within close_timeout',
+        );
       }
       this.stop.abort();
       if (this.timer) clearTimeout(this.timer);
@@ -200,7 +203,10 @@ export class StreamBackend implements Backend {
         if (error) reject(error);
         else resolve();
       };
-      const timer = setTimeout(() => done(new Error(`Redis not connected within command_timeout (${this.params.commandTimeout} ms)`)), this.params.commandTimeout);
+      const timer = setTimeout(
+        () => done(new Error(`Redis not connected within command_timeout (${this.params.commandTimeout} ms)`)),
+        this.params.commandTimeout,
+      );
       const onReady = (): void => done();
       // close() must not leave this timer holding the process open.
       const onStop = (): void => done(new Error('the redis-stream backend closed'));
@@ -240,7 +246,10 @@ export class StreamBackend implements Backend {
     const now = Date.now();
     if (now - this.lastErrorLog < 5000) return;
     this.lastErrorLog = now;
-    this.logger.error({ err: error, unwritten, buffered: this.buffer.length, retry: this.failures + 1 }, 'writing accounting records to the Redis stream failed; retrying');
+    this.logger.error(
+      { err: error, unwritten, buffered: this.buffer.length, retry: this.failures + 1 },
+      'writing accounting records to the Redis stream failed; retrying',
+    );
   }
 
   private progressed(): void {
@@ -255,10 +264,15 @@ export class StreamBackend implements Backend {
         done();
         resolve();
       };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`${seq - this.buffer.frontSeq} accounting records not written to the Redis stream within close_timeout (${this.params.closeTimeout} ms)`));
-      }, Math.max(0, timeoutMs));
+      const timer = setTimeout(
+        () => {
+          done();
+          reject(
+            new Error(`${seq - this.buffer.frontSeq} accounting records not written to the Redis stream within close_timeout (${this.params.closeTimeout} ms)`),
+          );
+        },
+        Math.max(0, timeoutMs),
+      );
       const done = (): void => {
         clearTimeout(timer);
         this.progressListeners.delete(check);

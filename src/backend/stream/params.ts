@@ -18,13 +18,18 @@ export const StreamParamsSchema = z
       .enum(['block', 'drop_oldest'], { error: 'must be "block" or "drop_oldest"' })
       .default('block')
       .describe('"block" (announces wait for room) or "drop_oldest" (the oldest buffered record is dropped) when the buffer is full (default "block")'),
-    block_timeout: integerParam(1, 600_000).default(10_000).describe('overflow "block": milliseconds an announce waits for room before its record is dropped and counted (default 10000)'),
+    block_timeout: integerParam(1, 600_000)
+      .default(10_000)
+      .describe('overflow "block": milliseconds an announce waits for room before its record is dropped and counted (default 10000)'),
     max_len: integerParam(0, Number.MAX_SAFE_INTEGER).default(0).describe('approximate MAXLEN of every XADD, a safety valve only; 0 never trims (default 0)'),
-    close_timeout: integerParam(0, 600_000).default(5000).describe('milliseconds flush and close wait for Redis at shutdown before giving up what is buffered (default 5000)'),
+    close_timeout: integerParam(0, 600_000)
+      .default(5000)
+      .describe('milliseconds flush and close wait for Redis at shutdown before giving up what is buffered (default 5000)'),
   })
   .superRefine(checkRedisConnection)
   .superRefine((params, ctx) => {
-    if (params.buffer_limit < params.batch_size) ctx.addIssue({ code: 'custom', path: ['buffer_limit'], message: `must be at least batch_size (${params.batch_size})` });
+    if (params.buffer_limit < params.batch_size)
+      ctx.addIssue({ code: 'custom', path: ['buffer_limit'], message: `must be at least batch_size (${params.batch_size})` });
   })
   .transform((params) => ({
     ...redisConnection(params),

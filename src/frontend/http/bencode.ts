@@ -26,9 +26,8 @@ function write(value: BencodeValue, parts: Buffer[]): void {
     for (const item of value) write(item, parts);
     parts.push(Buffer.from('e', 'latin1'));
   } else {
-    const entries: Array<[string, BencodeValue]> = value instanceof Map
-      ? [...value.entries()]
-      : (Object.entries(value).filter(([, v]) => v !== undefined) as Array<[string, BencodeValue]>);
+    const entries: Array<[string, BencodeValue]> =
+      value instanceof Map ? [...value.entries()] : (Object.entries(value).filter(([, v]) => v !== undefined) as Array<[string, BencodeValue]>);
     // Code-unit order of latin1 strings is byte order.
     entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     parts.push(Buffer.from('d', 'latin1'));

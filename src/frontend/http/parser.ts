@@ -70,19 +70,45 @@ export function parseAnnounce(query: string): ParsedAnnounce {
   forEachPair(query, (key, start, end) => {
     // The first occurrence of a key wins.
     switch (key) {
-      case 'info_hash': infoHash ??= decodeId(query, start, end, 'info_hash', INFO_HASH_LENGTH); break;
-      case 'peer_id': peerId ??= decodeId(query, start, end, 'peer_id', PEER_ID_LENGTH); break;
-      case 'port': port ??= decodeText(query, start, end, key); break;
-      case 'uploaded': uploaded ??= decodeText(query, start, end, key); break;
-      case 'downloaded': downloaded ??= decodeText(query, start, end, key); break;
-      case 'left': left ??= decodeText(query, start, end, key); break;
-      case 'event': event ??= decodeText(query, start, end, key); break;
-      case 'numwant': numwant ??= decodeText(query, start, end, key); break;
-      case 'compact': compact ??= decodeText(query, start, end, key); break;
-      case 'no_peer_id': noPeerId ??= decodeText(query, start, end, key); break;
-      case 'ip': ip ??= decodeText(query, start, end, key); break;
-      case 'ipv4': ipv4 ??= decodeText(query, start, end, key); break;
-      case 'ipv6': ipv6 ??= decodeText(query, start, end, key); break;
+      case 'info_hash':
+        infoHash ??= decodeId(query, start, end, 'info_hash', INFO_HASH_LENGTH);
+        break;
+      case 'peer_id':
+        peerId ??= decodeId(query, start, end, 'peer_id', PEER_ID_LENGTH);
+        break;
+      case 'port':
+        port ??= decodeText(query, start, end, key);
+        break;
+      case 'uploaded':
+        uploaded ??= decodeText(query, start, end, key);
+        break;
+      case 'downloaded':
+        downloaded ??= decodeText(query, start, end, key);
+        break;
+      case 'left':
+        left ??= decodeText(query, start, end, key);
+        break;
+      case 'event':
+        event ??= decodeText(query, start, end, key);
+        break;
+      case 'numwant':
+        numwant ??= decodeText(query, start, end, key);
+        break;
+      case 'compact':
+        compact ??= decodeText(query, start, end, key);
+        break;
+      case 'no_peer_id':
+        noPeerId ??= decodeText(query, start, end, key);
+        break;
+      case 'ip':
+        ip ??= decodeText(query, start, end, key);
+        break;
+      case 'ipv4':
+        ipv4 ??= decodeText(query, start, end, key);
+        break;
+      case 'ipv6':
+        ipv6 ??= decodeText(query, start, end, key);
+        break;
     }
   });
 

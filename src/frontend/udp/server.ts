@@ -171,6 +171,9 @@ export class UdpFrontend {
     const infoHashes: Buffer[] = [];
     for (let i = 0; i < count; i++) infoHashes.push(Buffer.from(packet.subarray(16 + i * 20, 36 + i * 20)));
     const result = await this.options.tracker.scrape({ infoHashes });
-    return writeScrape(transactionId, result.files.map((f) => f.counts));
+    return writeScrape(
+      transactionId,
+      result.files.map((f) => f.counts),
+    );
   }
 }

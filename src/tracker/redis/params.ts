@@ -18,8 +18,12 @@ export const RedisParamsSchema = z
       .default(30 * 86400)
       .describe("seconds a torrent's snatch count outlives its last announce at least (at most half as long again); 0 keeps it (default 30 days)"),
     scrape_from_replicas: boolParam().default(false).describe('Cluster: answer scrapes from replicas (default false)'),
-    user_cache_size: integerParam(1, 10_000_000).default(100_000).describe('private mode: users cached in each process by passkey, least recently used dropped first (default 100000)'),
-    subnet_index: boolParam().default(false).describe('exact same-subnet-first selection with a lexicographic index per peer set: twice the memory (default false: over-sampling)'),
+    user_cache_size: integerParam(1, 10_000_000)
+      .default(100_000)
+      .describe('private mode: users cached in each process by passkey, least recently used dropped first (default 100000)'),
+    subnet_index: boolParam()
+      .default(false)
+      .describe('exact same-subnet-first selection with a lexicographic index per peer set: twice the memory (default false: over-sampling)'),
   })
   .superRefine(checkRedisConnection)
   .transform((params) => ({

@@ -177,7 +177,8 @@ export function assembleScript(name: string, source: ScriptSource = fileSource):
     if (!run.code) continue;
     run.text = run.text.replace(CONSTANT_LIKE, (constant) => {
       if (constant in own) return luaLiteral(own[constant]!);
-      if (!(constant in generated)) throw new Error(`lua/${name}.lua: ${constant} is no constant of src/tracker/redis/protocol.ts or keys.ts, nor of the script`);
+      if (!(constant in generated))
+        throw new Error(`lua/${name}.lua: ${constant} is no constant of src/tracker/redis/protocol.ts or keys.ts, nor of the script`);
       mentioned.add(constant);
       return luaLiteral(generated[constant]!);
     });

@@ -103,7 +103,10 @@ describe('HTTP announce and scrape, end to end', () => {
     const bare = decode((await t.get(announcePath({ infoHash: hash, port: 7503, compact: 0, noPeerId: 1 }))).body);
     assert.equal(bare.peers[0]['peer id'], undefined);
     const v6 = decode((await t.get(announcePath({ infoHash: hash, port: 7504, compact: 0 }), {}, V6)).body);
-    assert.deepEqual(v6.peers.map((p: { ip: Uint8Array; port: number }) => `${text(p.ip)}:${p.port}`), ['::1:7502']);
+    assert.deepEqual(
+      v6.peers.map((p: { ip: Uint8Array; port: number }) => `${text(p.ip)}:${p.port}`),
+      ['::1:7502'],
+    );
   });
 
   it('caps numwant at max_numwant and honours numwant=0', async () => {

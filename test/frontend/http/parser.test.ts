@@ -59,13 +59,21 @@ describe('HTTP query parser', () => {
       [`${base}&event=bogus`, /unknown event/],
       [`${base}&numwant=lots`, /invalid numwant/],
     ];
-    for (const [query, reason] of cases) assert.throws(() => parseAnnounce(query), (e: unknown) => e instanceof ClientError && reason.test(e.message), query);
+    for (const [query, reason] of cases)
+      assert.throws(
+        () => parseAnnounce(query),
+        (e: unknown) => e instanceof ClientError && reason.test(e.message),
+        query,
+      );
   });
 
   it('parses scrapes, drops duplicate hashes, and caps their number before decoding', () => {
     const other = Buffer.alloc(20, 7);
     const q = `info_hash=${escapeBytes(hash)}&info_hash=${escapeBytes(other)}&info_hash=${escapeBytes(hash)}`;
-    assert.deepEqual(parseScrape(q, 10).map((h) => h.toString('hex')), [hash.toString('hex'), other.toString('hex')]);
+    assert.deepEqual(
+      parseScrape(q, 10).map((h) => h.toString('hex')),
+      [hash.toString('hex'), other.toString('hex')],
+    );
     assert.throws(() => parseScrape(q, 2), /too many info_hash/);
     assert.throws(() => parseScrape('info_hash=abc', 2), /invalid info_hash: must be 20 bytes, got 3/);
     assert.deepEqual(parseScrape('', 2), []);

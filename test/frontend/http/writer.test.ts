@@ -22,7 +22,12 @@ describe('bencode writer', () => {
     assert.equal(bencode('é').toString('latin1'), '2:\xc3\xa9', 'text is UTF-8');
     assert.equal(bencode([1, 'a', []]).toString(), 'li1e1:alee');
     assert.equal(bencode({ zeta: 1, alpha: 2, 'min interval': 3 }).toString(), 'd5:alphai2e12:min intervali3e4:zetai1ee');
-    const keys = new Map<string, number>([['\xff\x00', 1], ['\x80\x01', 2], ['\x09', 3], ['\x0a', 4]]);
+    const keys = new Map<string, number>([
+      ['\xff\x00', 1],
+      ['\x80\x01', 2],
+      ['\x09', 3],
+      ['\x0a', 4],
+    ]);
     assert.deepEqual([...bencode(keys)], [...Buffer.from('d1:\x09i3e1:\x0ai4e2:\x80\x01i2e2:\xff\x00i1ee', 'latin1')]);
   });
 });

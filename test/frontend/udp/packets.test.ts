@@ -11,17 +11,41 @@ describe('UDP packets', () => {
   it('parses an announce with every field in BEP 15 order', () => {
     const infoHash = Buffer.alloc(20, 0xab);
     const peerId = Buffer.alloc(20, 0xcd);
-    const a = parseAnnounce(announcePacket({ connectionId: Buffer.alloc(8), infoHash, peerId, downloaded: 5n, left: 6n, uploaded: 7n, event: 2, ip: 0x01020304, numwant: 30, port: 51413 }));
+    const a = parseAnnounce(
+      announcePacket({
+        connectionId: Buffer.alloc(8),
+        infoHash,
+        peerId,
+        downloaded: 5n,
+        left: 6n,
+        uploaded: 7n,
+        event: 2,
+        ip: 0x01020304,
+        numwant: 30,
+        port: 51413,
+      }),
+    );
     assert.ok(a.infoHash.equals(infoHash) && a.peerId.equals(peerId));
     assert.deepEqual([a.downloaded, a.left, a.uploaded, a.event, a.ip, a.numwant, a.port, a.urlData], [5, 6, 7, 'started', 0x01020304, 30, 51413, '']);
     assert.equal(parseAnnounce(announcePacket({ connectionId: Buffer.alloc(8), infoHash, event: 9 })).event, null);
   });
 
   it('reads BEP 41 URL data: concatenated, NOPs skipped, stops at end or unknown options', () => {
-    const opts = Buffer.concat([Buffer.from([1, 2, 5]), Buffer.from('/abcd'), Buffer.from([2, 9]), Buffer.from('/announce'), Buffer.from([0, 2, 3]), Buffer.from('xyz')]);
+    const opts = Buffer.concat([
+      Buffer.from([1, 2, 5]),
+      Buffer.from('/abcd'),
+      Buffer.from([2, 9]),
+      Buffer.from('/announce'),
+      Buffer.from([0, 2, 3]),
+      Buffer.from('xyz'),
+    ]);
     assert.equal(parseUrlData(Buffer.concat([Buffer.alloc(98), opts]), 98), '/abcd/announce');
     assert.equal(parseUrlData(Buffer.concat([Buffer.alloc(98), Buffer.from([2, 4]), Buffer.from('/a?b'), Buffer.from([7, 2, 1])]), 98), '/a?b');
-    assert.equal(parseUrlData(Buffer.concat([Buffer.alloc(98), Buffer.from([2, 50]), Buffer.from('/short')]), 98), '/short', 'truncated data is taken as far as it goes');
+    assert.equal(
+      parseUrlData(Buffer.concat([Buffer.alloc(98), Buffer.from([2, 50]), Buffer.from('/short')]), 98),
+      '/short',
+      'truncated data is taken as far as it goes',
+    );
     assert.equal(passkeyOf('/0123abcd/announce'), '0123abcd');
     assert.equal(passkeyOf('/0123abcd/announce?x=1'), '0123abcd');
     assert.equal(passkeyOf('/announce'), undefined);

@@ -11,10 +11,29 @@ import { Tracker } from '../../../src/tracker/tracker.js';
 import { announcePacket, connectPacket, readAnnounceReply, udpConnect } from '../../helpers/udp.js';
 import { randomHash } from '../../helpers/http.js';
 
-const POLICY = { announceInterval: 1800, minAnnounceInterval: 900, intervalJitter: 0, defaultNumwant: 50, maxNumwant: 200, maxScrapeInfoHashes: 74, allowFullScrape: false, allowIpSpoofing: false, respectAf: true, subnet4: 0, subnet6: 0, private: false, approvedClientsOnly: false, approvedTorrentsOnly: false };
+const POLICY = {
+  announceInterval: 1800,
+  minAnnounceInterval: 900,
+  intervalJitter: 0,
+  defaultNumwant: 50,
+  maxNumwant: 200,
+  maxScrapeInfoHashes: 74,
+  allowFullScrape: false,
+  allowIpSpoofing: false,
+  respectAf: true,
+  subnet4: 0,
+  subnet6: 0,
+  private: false,
+  approvedClientsOnly: false,
+  approvedTorrentsOnly: false,
+};
 
 function frontend(store: TrackerStore): UdpFrontend {
-  return new UdpFrontend({ tracker: new Tracker(store, null, POLICY), logger: pino({ level: 'silent' }), ids: new ConnectionIds('unit-test-secret-0123456789', '', 60) });
+  return new UdpFrontend({
+    tracker: new Tracker(store, null, POLICY),
+    logger: pino({ level: 'silent' }),
+    ids: new ConnectionIds('unit-test-secret-0123456789', '', 60),
+  });
 }
 
 describe('UDP frontend', () => {

@@ -126,10 +126,19 @@ describe('UDP tracker, end to end', () => {
       assert.match(readError((await udpRequest(V4, t.udpPort, short))!), /announce packet too short/);
       assert.match(readError((await udpRequest(V4, t.udpPort, announcePacket({ connectionId, infoHash: randomHash(), event: 7 })))!), /unknown event/);
       assert.match(readError((await udpRequest(V4, t.udpPort, announcePacket({ connectionId, infoHash: randomHash(), port: 0 })))!), /invalid port/);
-      assert.match(readError((await udpRequest(V4, t.udpPort, announcePacket({ connectionId, infoHash: randomHash(), left: -1n })))!), /must be from 0 to 2\^53-1/);
-      assert.match(readError((await udpRequest(V4, t.udpPort, announcePacket({ connectionId, infoHash: randomHash(), uploaded: 2n ** 60n })))!), /must be from 0 to 2\^53-1/);
+      assert.match(
+        readError((await udpRequest(V4, t.udpPort, announcePacket({ connectionId, infoHash: randomHash(), left: -1n })))!),
+        /must be from 0 to 2\^53-1/,
+      );
+      assert.match(
+        readError((await udpRequest(V4, t.udpPort, announcePacket({ connectionId, infoHash: randomHash(), uploaded: 2n ** 60n })))!),
+        /must be from 0 to 2\^53-1/,
+      );
       assert.match(readError((await udpRequest(V4, t.udpPort, scrapePacket(connectionId, [])))!), /no info_hash in scrape/);
-      const many = scrapePacket(connectionId, Array.from({ length: 75 }, () => randomHash()));
+      const many = scrapePacket(
+        connectionId,
+        Array.from({ length: 75 }, () => randomHash()),
+      );
       assert.match(readError((await udpRequest(V4, t.udpPort, many))!), /too many info_hash/);
     });
 

@@ -81,7 +81,7 @@ describe('catalogue shared by replicas (redis driver)', { skip: missing ?? false
     await within1s(async () => /not approved/.test((await failureOn(b, passkey, '-TR3000-000000000001')) ?? ''), 'a withdrawn client');
   });
 
-  it('registration and the deny list, kept in the swarm\'s slot, apply on the next announce anywhere', async () => {
+  it("registration and the deny list, kept in the swarm's slot, apply on the next announce anywhere", async () => {
     const passkey = randomBytes(16).toString('hex');
     await a.admin.put('/users/504', { passkey });
     await within1s(async () => (await failureOn(b, passkey)) === undefined, 'a new user');

@@ -16,7 +16,9 @@ describe('redis driver', { skip: missing ?? false }, () => {
       server = await startRedis();
     });
     after(() => server.kill());
-    conformanceSuite('redis (standalone)', ({ peerTtl }) => redisDriver.open({ url: server.url, prefix: `c${randomBytes(3).toString('hex')}:` }, { peerTtl, logger }));
+    conformanceSuite('redis (standalone)', ({ peerTtl }) =>
+      redisDriver.open({ url: server.url, prefix: `c${randomBytes(3).toString('hex')}:` }, { peerTtl, logger }),
+    );
   });
 
   describe('sentinel', () => {

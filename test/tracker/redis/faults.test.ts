@@ -140,13 +140,17 @@ describe('Redis faults', { skip: missing ?? false }, () => {
         `# victim slots: ${victimOutcomes.length} announces, ${victimFailures.length} failed, failing for ${lastFailure - killedAt} ms after the kill; ` +
           `other slots: ${otherOutcomes.length} announces, ${otherOutcomes.filter((o) => !o.ok).length} failed`,
       );
-      for (const o of otherOutcomes.filter((x) => !x.ok)) console.log(`# other-slot failure ${o.at - killedAt} ms after the kill, took ${o.ms} ms: ${o.reason}`);
+      for (const o of otherOutcomes.filter((x) => !x.ok))
+        console.log(`# other-slot failure ${o.at - killedAt} ms after the kill, took ${o.ms} ms: ${o.reason}`);
       assert.ok(victimFailures.length > 0, 'the dead master was noticed');
       const slowest = Math.max(...victimFailures.map((o) => o.ms));
       assert.ok(slowest < 1000, `failures come fast, never a hang (slowest ${slowest} ms)`);
       assert.ok(lastFailure - killedAt < 12_000, 'failover ended the failures');
       assert.ok(victimOutcomes.filter((o) => o.at > lastFailure).length > 10, 'the victim slots serve again');
-      assert.ok(otherOutcomes.every((o) => o.ok), 'other slots were not affected');
+      assert.ok(
+        otherOutcomes.every((o) => o.ok),
+        'other slots were not affected',
+      );
     } finally {
       await t.close();
       await cluster.stop();

@@ -7,7 +7,10 @@ describe('redis driver parameters', () => {
   it('has defaults and reads every mode', () => {
     const d = parseRedisParams({});
     assert.deepEqual([d.prefix, d.commandTimeout, d.retries, d.subnetIndex], ['t:', 500, 1, false]);
-    assert.deepEqual(parseRedisParams({ cluster: ['10.0.0.1:7000', '[::1]:7001'] }).cluster, [{ host: '10.0.0.1', port: 7000 }, { host: '::1', port: 7001 }]);
+    assert.deepEqual(parseRedisParams({ cluster: ['10.0.0.1:7000', '[::1]:7001'] }).cluster, [
+      { host: '10.0.0.1', port: 7000 },
+      { host: '::1', port: 7001 },
+    ]);
     const s = parseRedisParams({ sentinels: ['127.0.0.1:26379'], name: 'mymaster', password: 'x' });
     assert.deepEqual([s.sentinels, s.name, s.password], [[{ host: '127.0.0.1', port: 26379 }], 'mymaster', 'x']);
     assert.equal(parseRedisParams({ url: 'rediss://user:pw@host:6380/2' }).url, 'rediss://user:pw@host:6380/2');
@@ -33,6 +36,9 @@ describe('redis driver parameters', () => {
     const hash = Buffer.from('7b7d' + '00'.repeat(18), 'hex'); // raw "{" and "}" bytes
     const keys = [...swarmKeys('t:', hash), ...indexKeys('t:', hash), ...totalsKeys('t:', hash)];
     const names = ['s4', 'l4', 's6', 'l6', 'm', 't', 'xs4', 'xl4', 'xs6', 'xl6', 'p', 'pa'];
-    assert.deepEqual(keys, names.map((k) => `t:{7b7d${'00'.repeat(18)}}:${k}`));
+    assert.deepEqual(
+      keys,
+      names.map((k) => `t:{7b7d${'00'.repeat(18)}}:${k}`),
+    );
   });
 });

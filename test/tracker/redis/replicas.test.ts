@@ -88,15 +88,20 @@ describe('tracker replicas sharing Redis', { skip: missing ?? false }, () => {
       });
       await new Promise((resolve) => setTimeout(resolve, 200));
       const hash = randomHash();
-      for (let i = 0; i < 30; i++) await trackers[i % 3]!.get(announcePath({ infoHash: hash, port: 9000 + i, event: i % 10 === 0 ? 'completed' : undefined, left: i % 10 === 0 ? 0 : 5 }));
+      for (let i = 0; i < 30; i++)
+        await trackers[i % 3]!.get(announcePath({ infoHash: hash, port: 9000 + i, event: i % 10 === 0 ? 'completed' : undefined, left: i % 10 === 0 ? 0 : 5 }));
       await new Promise((resolve) => setTimeout(resolve, 300));
       monitor.disconnect();
       client.disconnect();
       const counts = fromClients.reduce<Record<string, number>>((acc, cmd) => ({ ...acc, [cmd]: (acc[cmd] ?? 0) + 1 }), {});
       // An EVALSHA per announce; a first call that finds the script uncached is answered NOSCRIPT and
       // sent again as EVAL (ioredis does this), so each EVAL stands for one extra attempt, not an extra command kind.
-      assert.equal((counts.evalsha ?? 0), 30, JSON.stringify(counts));
-      assert.deepEqual(Object.keys(counts).filter((c) => c !== 'evalsha' && c !== 'eval'), [], `no other commands: ${JSON.stringify(counts)}`);
+      assert.equal(counts.evalsha ?? 0, 30, JSON.stringify(counts));
+      assert.deepEqual(
+        Object.keys(counts).filter((c) => c !== 'evalsha' && c !== 'eval'),
+        [],
+        `no other commands: ${JSON.stringify(counts)}`,
+      );
     });
   });
 

@@ -54,7 +54,9 @@ describe('lua scripts, assembly', () => {
       { main: '--- @include "b"\n--- @include "c"\nmain()\n--- @include "b"' },
       { b: '--- @include "d"\nb()', c: '  --- @include "d"\nc()', d: 'd()' },
     );
-    const lines = assembleScript('main', source).split('\n').filter((line) => !line.startsWith('--'));
+    const lines = assembleScript('main', source)
+      .split('\n')
+      .filter((line) => !line.startsWith('--'));
     assert.deepEqual(lines, ['d()', 'b()', 'c()', 'main()']);
   });
 
@@ -91,7 +93,9 @@ describe('lua scripts, assembly', () => {
 
   it('leaves no constant of protocol.ts or keys.ts in the code of an assembled command', () => {
     for (const command of COMMANDS) {
-      const code = script(command).replace(/--\[(=*)\[[\s\S]*?\]\1\]/g, '').replace(/--.*$/gm, '');
+      const code = script(command)
+        .replace(/--\[(=*)\[[\s\S]*?\]\1\]/g, '')
+        .replace(/--.*$/gm, '');
       assert.doesNotMatch(code, /\b[A-Z][A-Z0-9]*_[A-Z0-9_]*\b/, command);
     }
   });
@@ -100,30 +104,55 @@ describe('lua scripts, assembly', () => {
 describe('lua scripts, the contract with the store', () => {
   it('packs the announce header as it always was (rolling upgrades): ">BBHBBIII", 18 bytes', () => {
     assert.equal(ANNOUNCE_HEADER_FORMAT, '>BBHBBIII');
-    const packed = packAnnounceHeader({ flags: 0x21, event: 3, numwant: 0x1234, subnet4Bits: 24, subnet6Bits: 48, peerTtl: 0x01020304, snatchTtl: 0x0a0b0c0d, seed: 0x7fffffff });
+    const packed = packAnnounceHeader({
+      flags: 0x21,
+      event: 3,
+      numwant: 0x1234,
+      subnet4Bits: 24,
+      subnet6Bits: 48,
+      peerTtl: 0x01020304,
+      snatchTtl: 0x0a0b0c0d,
+      seed: 0x7fffffff,
+    });
     assert.equal(packed.toString('hex'), '21' + '03' + '1234' + '18' + '30' + '01020304' + '0a0b0c0d' + '7fffffff');
   });
 
   it("announce.lua's header spells out the keys, their suffixes and positions as keys.ts has them", () => {
     const listed = [...header('announce').matchAll(/^KEYS\[([^\]]+)\]\s+:(\S+)\s+(\w+)/gm)].map((m) => [m[1], m[2], m[3]]);
     const positions = [...SWARM_KEYS, ...INDEX_KEYS].map((name, i) => [String(i + 1), name] as const);
-    const expected = [...positions, ['#KEYS-1', TOTALS_KEYS[0]] as const, ['#KEYS', TOTALS_KEYS[1]] as const].map(([at, name]) => [at, SWARM_KEY_SUFFIX[name], name]);
+    const expected = [...positions, ['#KEYS-1', TOTALS_KEYS[0]] as const, ['#KEYS', TOTALS_KEYS[1]] as const].map(([at, name]) => [
+      at,
+      SWARM_KEY_SUFFIX[name],
+      name,
+    ]);
     assert.deepEqual(listed, expected);
     assert.deepEqual(Object.keys(SWARM_KEY_SUFFIX).sort(), expected.map(([, , name]) => name).sort());
   });
 
   it("scrape.lua's header lists the first five keys", () => {
     const listed = [...header('scrape').matchAll(/^KEYS\[(\d+)\]\s+:(\S+)\s+(\w+)/gm)].map((m) => [m[1], m[2], m[3]]);
-    assert.deepEqual(listed, SWARM_KEYS.slice(0, 5).map((name, i) => [String(i + 1), SWARM_KEY_SUFFIX[name], name]));
+    assert.deepEqual(
+      listed,
+      SWARM_KEYS.slice(0, 5).map((name, i) => [String(i + 1), SWARM_KEY_SUFFIX[name], name]),
+    );
   });
 
   it("announce.lua's header lists ARGV, the header's fields and the reply as protocol.ts has them", () => {
     const text = header('announce');
-    assert.deepEqual([...text.matchAll(/^ARGV\[(\d+)\]\s+(\w+)/gm)].map((m) => [Number(m[1]), m[2]]), ANNOUNCE_ARGV.map((name, i) => [i + 1, name]));
+    assert.deepEqual(
+      [...text.matchAll(/^ARGV\[(\d+)\]\s+(\w+)/gm)].map((m) => [Number(m[1]), m[2]]),
+      ANNOUNCE_ARGV.map((name, i) => [i + 1, name]),
+    );
     assert.ok(text.includes(`struct "${ANNOUNCE_HEADER_FORMAT}"`));
     const fields = [...text.matchAll(/^ {22}(\w+)\s+([BHI])\s/gm)].map((m) => [m[1], m[2]]);
-    assert.deepEqual(fields, ANNOUNCE_HEADER.map(([name, code]) => [name, code]));
-    assert.deepEqual([...text.matchAll(/^ {2}\[(\d+)\]\s+(\w+)/gm)].map((m) => [Number(m[1]), m[2]]), ANNOUNCE_REPLY.map((name, i) => [i + 1, name]));
+    assert.deepEqual(
+      fields,
+      ANNOUNCE_HEADER.map(([name, code]) => [name, code]),
+    );
+    assert.deepEqual(
+      [...text.matchAll(/^ {2}\[(\d+)\]\s+(\w+)/gm)].map((m) => [Number(m[1]), m[2]]),
+      ANNOUNCE_REPLY.map((name, i) => [i + 1, name]),
+    );
   });
 
   it('over-samples for subnet ordering as the memory driver does', () => {

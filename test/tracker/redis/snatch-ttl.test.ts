@@ -28,7 +28,18 @@ describe('redis driver, snatch count lifetime', { skip: missing ?? false }, () =
     return store;
   };
   const announce = (store: TrackerStore, a: Partial<SwarmAnnounce> & { infoHash: Buffer; v4: Buffer }) =>
-    store.announce({ peerId: randomBytes(20), seeder: false, event: 'none', numwant: 0, want4: true, want6: false, subnet4: 0, subnet6: 0, withPeerIds: false, ...a });
+    store.announce({
+      peerId: randomBytes(20),
+      seeder: false,
+      event: 'none',
+      numwant: 0,
+      want4: true,
+      want6: false,
+      subnet4: 0,
+      subnet6: 0,
+      withPeerIds: false,
+      ...a,
+    });
   const ttlOf = async (infoHash: Buffer): Promise<number> => Number((await redisCli(server.port, 'ttl', `s:{${infoHash.toString('hex')}}:m`)).trim());
 
   it('keeps a snatch count at least torrent_ttl after the last announce, and applies a new setting at once', async () => {

@@ -28,7 +28,18 @@ describe('redis driver, subnet_index', { skip: missing ?? false }, () => {
   });
 
   const announce = (store: TrackerStore, a: Partial<SwarmAnnounce> & { infoHash: Buffer }) =>
-    store.announce({ peerId: randomBytes(20), seeder: false, event: 'none', numwant: 50, want4: true, want6: a.v6 !== undefined, subnet4: 0, subnet6: 0, withPeerIds: false, ...a });
+    store.announce({
+      peerId: randomBytes(20),
+      seeder: false,
+      event: 'none',
+      numwant: 50,
+      want4: true,
+      want6: a.v6 !== undefined,
+      subnet4: 0,
+      subnet6: 0,
+      withPeerIds: false,
+      ...a,
+    });
 
   it('returns the few same-subnet peers of a large swarm first, every time', async () => {
     const hash = randomBytes(20);
