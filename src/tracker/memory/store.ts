@@ -47,6 +47,10 @@ export class MemoryStore implements TrackerStore {
   private readonly epoch: number;
   private readonly reapTimer: NodeJS.Timeout;
   private reaping = false;
+  /** Scratch space of announce(), which runs to completion without yielding: reused by every call. */
+  private readonly picked4 = new Picks();
+  private readonly picked6 = new Picks();
+  private readonly candidates = new Picks();
   private peerCount = 0;
 
   constructor(private readonly options: MemoryStoreOptions) {
@@ -115,8 +119,8 @@ export class MemoryStore implements TrackerStore {
 
     const seeder = a.seeder || a.event === 'completed';
     let budget = a.numwant;
-    const picked4 = new Picks();
-    const picked6 = new Picks();
+    const picked4 = this.picked4.reset(torrent.v4);
+    const picked6 = this.picked6.reset(torrent.v6);
     // The announcer's own families first, then the others with what remains.
     if (own4 && a.want4) budget -= this.select(torrent.v4, own4, seeder, budget, a.subnet4, picked4, userId);
     if (own6 && a.want6) budget -= this.select(torrent.v6, own6, seeder, budget, a.subnet6, picked6, userId);
@@ -232,13 +236,12 @@ export class MemoryStore implements TrackerStore {
     const grouping = subnetBits > 0 && self !== undefined;
     const draw = grouping ? count * SUBNET_OVERSAMPLING : count;
     const exclude = self ? self.slot : -1;
-    let candidates = new Picks();
-    if (!seeder) samplePeers(table, 0, table.seeders, draw, exclude, candidates, userId);
-    samplePeers(table, table.seeders, table.count, draw - candidates.length, exclude, candidates, userId);
-    if (grouping) candidates = sameSubnetFirst(candidates, self.addr, subnetBits);
-    candidates.truncate(count);
-    for (let i = 0; i < candidates.length; i++) out.push(candidates.tables[i]!, candidates.slots[i]!);
-    return candidates.length;
+    // Without grouping the sample goes straight to `out`, which holds nothing yet from this table.
+    const drawn = grouping ? this.candidates.reset(table) : out;
+    const start = drawn.length;
+    if (!seeder) samplePeers(table, 0, table.seeders, draw, exclude, drawn, userId);
+    samplePeers(table, table.seeders, table.count, draw - (drawn.length - start), exclude, drawn, userId);
+    return grouping ? sameSubnetFirst(drawn, self.addr, subnetBits, count, out) : drawn.length - start;
   }
 
   private removeByAddress(torrent: Torrent, family: Family, addr: Buffer): void {
@@ -347,9 +350,9 @@ function packAddresses(picks: Picks, size: number): Buffer {
   const out = Buffer.allocUnsafe(picks.length * size);
   let offset = 0;
   // A byte loop beats Buffer#copy's per-call overhead for 6 and 18 bytes.
+  const table = picks.table!;
+  const bytes = table.bytes;
   for (let i = 0; i < picks.length; i++) {
-    const table = picks.tables[i]!;
-    const bytes = table.bytes;
     const start = table.addrOffset + picks.slots[i]! * size;
     for (let b = 0; b < size; b++) out[offset++] = bytes[start + b]!;
   }
@@ -358,10 +361,10 @@ function packAddresses(picks: Picks, size: number): Buffer {
 
 function packPeerIds(picks: Picks): Buffer {
   const out = Buffer.allocUnsafe(picks.length * PEER_ID_LENGTH);
+  const table = picks.table;
   for (let i = 0; i < picks.length; i++) {
-    const table = picks.tables[i]!;
-    const start = table.idOffset + picks.slots[i]! * PEER_ID_LENGTH;
-    out.set(table.bytes.subarray(start, start + PEER_ID_LENGTH), i * PEER_ID_LENGTH);
+    const start = table!.idOffset + picks.slots[i]! * PEER_ID_LENGTH;
+    for (let b = 0; b < PEER_ID_LENGTH; b++) out[i * PEER_ID_LENGTH + b] = table!.bytes[start + b]!;
   }
   return out;
 }
