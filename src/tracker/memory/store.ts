@@ -79,7 +79,7 @@ export class MemoryStore implements TrackerStore {
       terms = verdict.terms;
     }
     const userId = a.access?.userId ?? 0;
-    const swapped = userId > 0 ? this.swapTotals(key, userId, a, now) : undefined;
+    const swapped = userId > 0 ? this.swapTotals(userId, a, now) : undefined;
     const previous = swapped?.previous;
     let torrent = this.torrents.get(key);
 
@@ -174,15 +174,14 @@ export class MemoryStore implements TrackerStore {
    * same announce again (same id) gets the first answer back, snatch included.
    */
   private swapTotals(
-    torrentKey: string,
     userId: number,
     a: SwarmAnnounce,
     now: number,
   ): { previous: { uploaded: number; downloaded: number } | null; retriedSnatch?: boolean; record?: TotalsRecord } {
-    const key = `${torrentKey}${userId}:${a.peerId.toString('latin1')}`;
+    const key = totalsKey(a.infoHash, userId, a.peerId);
     const announceId = a.access?.announceId ?? '';
     let record = this.totals.get(key);
-    if (record && announceId !== '' && record.announceId === announceId) return { previous: record.previous, retriedSnatch: record.snatched };
+    if (record && announceId !== '' && record.announceId === announceId) return { previous: record.previous(), retriedSnatch: record.snatched };
     const previous = record ? { uploaded: record.uploaded, downloaded: record.downloaded } : null;
     if (a.event === 'stopped') {
       if (record) {
@@ -200,9 +199,10 @@ export class MemoryStore implements TrackerStore {
     }
     record.uploaded = a.access?.uploaded ?? 0;
     record.downloaded = a.access?.downloaded ?? 0;
-    record.touched = now;
+    record.touched = this.tickOf(now);
     record.announceId = announceId;
-    record.previous = previous;
+    record.previousUploaded = previous ? previous.uploaded : -1;
+    record.previousDownloaded = previous ? previous.downloaded : 0;
     record.snatched = false; // the caller sets it once the snatch is known
     return { previous, record };
   }
@@ -297,9 +297,8 @@ export class MemoryStore implements TrackerStore {
       else if (table.scanning) return false;
       else this.expiryQueue.update(table);
     }
-    const cutoff = now - this.options.peerTtlMs;
     let totals = this.totalsAges.head;
-    while (totals && totals.touched < cutoff) {
+    while (totals && totals.touched < cutoffTick) {
       if (budget-- <= 0) return false;
       this.totalsAges.unlink(totals);
       this.totals.delete(totals.key);
@@ -339,6 +338,20 @@ interface Own {
   slot: number;
   addr: Buffer;
   wasSeeder: boolean;
+}
+
+const totalsKeyBytes = Buffer.alloc(48);
+
+/**
+ * The totals map's key: info hash, user id (as a double: exact for any integer id) and peer id, 48 bytes
+ * in one flat latin1 string (a template string would be a tree of strings until first hashed, and longer
+ * with the user id in decimal).
+ */
+function totalsKey(infoHash: Buffer, userId: number, peerId: Buffer): string {
+  infoHash.copy(totalsKeyBytes, 0, 0, 20);
+  totalsKeyBytes.writeDoubleBE(userId, 20);
+  const idLength = peerId.copy(totalsKeyBytes, 28, 0, 20);
+  return totalsKeyBytes.toString('latin1', 0, 28 + idLength);
 }
 
 function refusedResult(refused: Refusal): SwarmResult {

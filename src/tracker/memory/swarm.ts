@@ -28,19 +28,29 @@ export class SnatchRecord {
   constructor(readonly key: string) {}
 }
 
-/** Private mode: the totals a peer reported last, per (torrent, user, peer_id); expire with peers. */
+/**
+ * Private mode: the totals a peer reported last, per (torrent, user, peer_id); expire with peers. One
+ * object per private peer, kept small: plain fields rather than an object for the previous totals, and
+ * the touch time in the store's ticks (a small integer, where milliseconds would be a boxed double).
+ */
 export class TotalsRecord {
   uploaded = 0;
   downloaded = 0;
   touched = 0;
   /** What the announce that stored these answered, so that the same announce again answers the same. */
   announceId = '';
-  previous: { uploaded: number; downloaded: number } | null = null;
+  /** The totals before these; -1 when the peer was unknown until then. */
+  previousUploaded = -1;
+  previousDownloaded = 0;
   snatched = false;
   prev: TotalsRecord | null = null;
   next: TotalsRecord | null = null;
 
   constructor(readonly key: string) {}
+
+  previous(): { uploaded: number; downloaded: number } | null {
+    return this.previousUploaded < 0 ? null : { uploaded: this.previousUploaded, downloaded: this.previousDownloaded };
+  }
 }
 
 interface Aged<T> {
