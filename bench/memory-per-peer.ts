@@ -93,54 +93,52 @@ async function memoryCase(name: string): Promise<object> {
 
 /**
  * CPU µs (user + system, so that waiting for a core on a busy machine does not count) per re-announce of
- * a random member with numwant 50; rounds alternate between the sizes, so that a drifting machine
- * affects both alike; medians.
+ * a random member with numwant 50 into a swarm of `size`; median of rounds.
  */
-async function cpuCase(): Promise<object> {
-  const sizes = [10, 1_000_000];
-  const stores: MemoryStore[] = [];
-  for (const size of sizes) {
-    const store = new MemoryStore({ peerTtlMs: 3_600_000, reapIntervalMs: 60_000 });
-    await fill(store, size, size, 4, false);
-    stores.push(store);
-  }
+async function cpuCase(size: number): Promise<number> {
+  const store = new MemoryStore({ peerTtlMs: 3_600_000, reapIntervalMs: 60_000 });
+  await fill(store, size, size, 4, false);
   const infoHash = id(7, 0);
   const perRound = 20_000;
-  const rounds: number[][] = sizes.map(() => []);
+  const rounds: number[] = [];
   for (let round = 0; round < 11; round++) {
-    for (let s = 0; s < sizes.length; s++) {
-      const size = sizes[s]!;
-      const store = stores[s]!;
-      const cpu = process.cpuUsage();
-      for (let n = 0; n < perRound; n++) {
-        const i = Math.floor(Math.random() * size);
-        await store.announce(request(infoHash, id(1, i), v4(i), 4, 50, i % 3 === 0));
-      }
-      const used = process.cpuUsage(cpu);
-      rounds[s]!.push((used.user + used.system) / perRound);
+    const cpu = process.cpuUsage();
+    for (let n = 0; n < perRound; n++) {
+      const i = Math.floor(Math.random() * size);
+      await store.announce(request(infoHash, id(1, i), v4(i), 4, 50, i % 3 === 0));
     }
+    const used = process.cpuUsage(cpu);
+    rounds.push((used.user + used.system) / perRound);
   }
-  const median = (xs: number[]): number => Math.round(xs.sort((a, b) => a - b)[xs.length >> 1]! * 100) / 100;
-  const out: Record<string, number> = {};
-  sizes.forEach((size, s) => (out[`usPerAnnounce${size}`] = median(rounds[s]!)));
-  for (const store of stores) await store.close();
-  return { case: 'cpu', ...out, ratio: Math.round((out.usPerAnnounce1000000! / out.usPerAnnounce10!) * 100) / 100 };
+  await store.close();
+  return Math.round(rounds.sort((a, b) => a - b)[rounds.length >> 1]! * 100) / 100;
+}
+
+function child(name: string, arg = ''): string {
+  // Each size of the cpu case runs in a process of its own, with the young generation's size fixed: V8
+  // tunes its collections by the whole heap, so a small swarm's announces measured next to a large swarm
+  // would pay more or less for garbage collection depending on how many objects the large swarm keeps
+  // (far fewer with compact storage), not on their own work.
+  const flags = name === 'cpu' ? ['--min-semi-space-size=16', '--max-semi-space-size=16'] : [];
+  const run = spawnSync(process.execPath, ['--expose-gc', ...flags, fileURLToPath(import.meta.url), '--child', name, arg], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (run.status !== 0) throw new Error(`case ${name} failed (exit ${run.status})`);
+  return run.stdout.trim();
 }
 
 if (process.argv[2] === '--child') {
   const name = process.argv[3]!;
-  const result = name === 'cpu' ? await cpuCase() : await memoryCase(name);
+  const result = name === 'cpu' ? await cpuCase(Number(process.argv[4])) : await memoryCase(name);
   process.stdout.write(JSON.stringify(result) + '\n');
 } else {
   const chosen = process.argv[2] ? process.argv[2].split(',') : CASES;
   for (const name of chosen) {
     if (!CASES.includes(name)) throw new Error(`unknown case ${name}; cases: ${CASES.join(', ')}`);
-    // The young generation's size is fixed for the cpu case: V8 sizes it by heuristics that weigh the
-    // whole heap, so the small swarm's announces would otherwise cost more or less garbage collection
-    // depending on how many objects the large swarm keeps (fewer with compact storage), not on their own work.
-    const flags = name === 'cpu' ? ['--min-semi-space-size=16', '--max-semi-space-size=16'] : [];
-    const child = spawnSync(process.execPath, ['--expose-gc', ...flags, fileURLToPath(import.meta.url), '--child', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-    if (child.status !== 0) throw new Error(`case ${name} failed (exit ${child.status})`);
-    process.stdout.write(child.stdout);
+    if (name === 'cpu') {
+      const small = Number(child('cpu', '10'));
+      const large = Number(child('cpu', '1000000'));
+      console.log(JSON.stringify({ case: 'cpu', usPerAnnounce10: small, usPerAnnounce1000000: large, ratio: Math.round((large / small) * 100) / 100 }));
+    } else {
+      console.log(child(name));
+    }
   }
 }
