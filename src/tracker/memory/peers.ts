@@ -37,7 +37,8 @@ export class PeerTable {
 
   /**
    * A lower bound of the last-seen ticks of the table's peers, exact after each expiry pass: the store's
-   * expiry queue looks at the table once this falls behind the cutoff, and not before.
+   * expiry queue looks at the table once this falls behind the cutoff, and not before. (The store may
+   * move it later by a fraction of a second after a pass, to batch the expiry of a large swarm.)
    */
   due: number;
   /** Position in the store's expiry queue; -1 once the table is dropped. */

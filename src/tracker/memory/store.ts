@@ -21,6 +21,12 @@ const REAP_SLICE_MS = 2;
  * before they wrap), rounded up: a peer may outlive its TTL by one tick, never expire early.
  */
 const TICK_MS = 100;
+/**
+ * A table is examined again at the earliest this long after an expiry pass over it. Without it, a large
+ * swarm with steady churn would be scanned whole over and over: after each pass its oldest survivor is a
+ * peer that left just under a TTL ago, due again at once. Well inside the second of reaping lag allowed.
+ */
+const RESCAN_GAP_MS = 500;
 const EMPTY = Buffer.alloc(0);
 
 export interface MemoryStoreOptions {
@@ -295,7 +301,10 @@ export class MemoryStore implements TrackerStore {
       this.peerCount -= before - table.count;
       if (table.count === 0) this.dropTable(table);
       else if (table.scanning) return false;
-      else this.expiryQueue.update(table);
+      else {
+        table.due = Math.max(table.due, cutoffTick + RESCAN_GAP_MS / TICK_MS);
+        this.expiryQueue.update(table);
+      }
     }
     let totals = this.totalsAges.head;
     while (totals && totals.touched < cutoffTick) {
