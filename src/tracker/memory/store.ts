@@ -1,4 +1,8 @@
-/** The `memory` tracker driver's store: every swarm in this process. */
+/**
+ * The `memory` tracker driver's store: every swarm in this process. A torrent's peers live packed in one
+ * PeerTable per address family (peers.ts: no object per peer); expiry visits the tables in the order of
+ * their oldest peer (due-queue.ts), a bounded number of slots at a time; selection is in select.ts.
+ */
 import type { Family } from '../../bittorrent/address.js';
 import type { SwarmCounts } from '../../bittorrent/announce.js';
 import type { Refusal, SwarmAnnounce, SwarmResult, TorrentTerms, TrackerStore } from '../driver.js';
