@@ -1,17 +1,36 @@
-/** The `memory` tracker driver's store: every swarm in this process. */
+/**
+ * The `memory` tracker driver's store: every swarm in this process. A torrent's peers live packed in one
+ * PeerTable per address family (peers.ts: no object per peer); expiry visits the tables in the order of
+ * their oldest peer (due-queue.ts), a bounded number of slots at a time; selection is in select.ts.
+ */
 import type { Family } from '../../bittorrent/address.js';
 import type { SwarmCounts } from '../../bittorrent/announce.js';
 import type { Refusal, SwarmAnnounce, SwarmResult, TorrentTerms, TrackerStore } from '../driver.js';
 import { MemoryCatalogue } from './catalogue.js';
+import { DueQueue } from './due-queue.js';
+import { PEER_ID_LENGTH, PeerTable } from './peers.js';
 import { Picks, sameSubnetFirst, samplePeers } from './select.js';
-import { AgeList, Peer, PEER_ID_LENGTH, type PeerSet, SnatchRecord, Swarm, Torrent, TotalsRecord } from './swarm.js';
+import { AgeList, SnatchRecord, Torrent, TotalsRecord } from './swarm.js';
 
 /** With subnet grouping, this many times numwant candidates are drawn before the near ones go first. */
 const SUBNET_OVERSAMPLING = 4;
 /** Expired peers removed inline per request: keeps a request's extra work bounded. */
 const INLINE_REAP_BUDGET = 64;
+/** Peer slots examined inline per request, at most, and only when some table is due. */
+const INLINE_EXAMINE_BUDGET = 256;
 /** Longest a background reaping slice may hold the event loop. */
 const REAP_SLICE_MS = 2;
+/**
+ * Peers' last-seen times are kept as Uint32 ticks of this many ms since the store started (13 years
+ * before they wrap), rounded up: a peer may outlive its TTL by one tick, never expire early.
+ */
+const TICK_MS = 100;
+/**
+ * A table is examined again at the earliest this long after an expiry pass over it. Without it, a large
+ * swarm with steady churn would be scanned whole over and over: after each pass its oldest survivor is a
+ * peer that left just under a TTL ago, due again at once. Well inside the second of reaping lag allowed.
+ */
+const RESCAN_GAP_MS = 500;
 const EMPTY = Buffer.alloc(0);
 
 export interface MemoryStoreOptions {
@@ -28,17 +47,25 @@ export class MemoryStore implements TrackerStore {
   /** Survives the swarm emptying, like a tracker's completed counter should, for torrent_ttl. */
   private readonly snatches = new Map<string, SnatchRecord>();
   private readonly snatchAges = new AgeList<SnatchRecord>();
-  private readonly ages = new AgeList<Peer>();
+  /** Every peer table, the one holding the oldest peer first: expiry looks only at tables due. */
+  private readonly expiryQueue = new DueQueue<PeerTable>();
   /** Private mode: last reported totals by torrent, user and peer_id. */
   private readonly totals = new Map<string, TotalsRecord>();
   private readonly totalsAges = new AgeList<TotalsRecord>();
   private readonly now: () => number;
+  /** Time zero of the tick clock. */
+  private readonly epoch: number;
   private readonly reapTimer: NodeJS.Timeout;
   private reaping = false;
+  /** Scratch space of announce(), which runs to completion without yielding: reused by every call. */
+  private readonly picked4 = new Picks();
+  private readonly picked6 = new Picks();
+  private readonly candidates = new Picks();
   private peerCount = 0;
 
   constructor(private readonly options: MemoryStoreOptions) {
     this.now = options.now ?? Date.now;
+    this.epoch = this.now();
     this.reapTimer = setInterval(() => this.reapInBackground(), options.reapIntervalMs);
     this.reapTimer.unref();
   }
@@ -53,7 +80,7 @@ export class MemoryStore implements TrackerStore {
 
   async announce(a: SwarmAnnounce): Promise<SwarmResult> {
     const now = this.now();
-    this.reap(now, INLINE_REAP_BUDGET);
+    this.reap(now, INLINE_EXAMINE_BUDGET, INLINE_REAP_BUDGET);
     const key = a.infoHash.toString('latin1');
     let terms: TorrentTerms | undefined;
     if (a.access) {
@@ -62,7 +89,7 @@ export class MemoryStore implements TrackerStore {
       terms = verdict.terms;
     }
     const userId = a.access?.userId ?? 0;
-    const swapped = userId > 0 ? this.swapTotals(key, userId, a, now) : undefined;
+    const swapped = userId > 0 ? this.swapTotals(userId, a, now) : undefined;
     const previous = swapped?.previous;
     let torrent = this.torrents.get(key);
 
@@ -76,7 +103,7 @@ export class MemoryStore implements TrackerStore {
     }
 
     if (!torrent) {
-      torrent = new Torrent(key, Buffer.from(a.infoHash));
+      torrent = new Torrent(key);
       this.torrents.set(key, torrent);
     }
     const own4 = a.v4 ? this.upsert(torrent, 4, a.v4, a, now, userId) : undefined;
@@ -102,8 +129,8 @@ export class MemoryStore implements TrackerStore {
 
     const seeder = a.seeder || a.event === 'completed';
     let budget = a.numwant;
-    const picked4 = new Picks();
-    const picked6 = new Picks();
+    const picked4 = this.picked4.reset(torrent.v4);
+    const picked6 = this.picked6.reset(torrent.v6);
     // The announcer's own families first, then the others with what remains.
     if (own4 && a.want4) budget -= this.select(torrent.v4, own4, seeder, budget, a.subnet4, picked4, userId);
     if (own6 && a.want6) budget -= this.select(torrent.v6, own6, seeder, budget, a.subnet6, picked6, userId);
@@ -128,7 +155,7 @@ export class MemoryStore implements TrackerStore {
   }
 
   async scrape(infoHashes: Buffer[]): Promise<SwarmCounts[]> {
-    this.reap(this.now(), INLINE_REAP_BUDGET);
+    this.reap(this.now(), INLINE_EXAMINE_BUDGET, INLINE_REAP_BUDGET);
     return infoHashes.map((infoHash) => {
       const key = infoHash.toString('latin1');
       return this.countsOf(this.torrents.get(key), key);
@@ -139,7 +166,7 @@ export class MemoryStore implements TrackerStore {
     const files: Array<{ infoHash: Buffer; counts: SwarmCounts }> = [];
     for (const torrent of this.torrents.values()) {
       if (files.length >= limit) break;
-      files.push({ infoHash: torrent.infoHash, counts: this.countsOf(torrent, torrent.key) });
+      files.push({ infoHash: Buffer.from(torrent.key, 'latin1'), counts: this.countsOf(torrent, torrent.key) });
     }
     return files;
   }
@@ -157,15 +184,14 @@ export class MemoryStore implements TrackerStore {
    * same announce again (same id) gets the first answer back, snatch included.
    */
   private swapTotals(
-    torrentKey: string,
     userId: number,
     a: SwarmAnnounce,
     now: number,
   ): { previous: { uploaded: number; downloaded: number } | null; retriedSnatch?: boolean; record?: TotalsRecord } {
-    const key = `${torrentKey}${userId}:${a.peerId.toString('latin1')}`;
+    const key = totalsKey(a.infoHash, userId, a.peerId);
     const announceId = a.access?.announceId ?? '';
     let record = this.totals.get(key);
-    if (record && announceId !== '' && record.announceId === announceId) return { previous: record.previous, retriedSnatch: record.snatched };
+    if (record && announceId !== '' && record.announceId === announceId) return { previous: record.previous(), retriedSnatch: record.snatched };
     const previous = record ? { uploaded: record.uploaded, downloaded: record.downloaded } : null;
     if (a.event === 'stopped') {
       if (record) {
@@ -183,100 +209,109 @@ export class MemoryStore implements TrackerStore {
     }
     record.uploaded = a.access?.uploaded ?? 0;
     record.downloaded = a.access?.downloaded ?? 0;
-    record.touched = now;
+    record.touched = this.tickOf(now);
     record.announceId = announceId;
-    record.previous = previous;
+    record.previousUploaded = previous ? previous.uploaded : -1;
+    record.previousDownloaded = previous ? previous.downloaded : 0;
     record.snatched = false; // the caller sets it once the snatch is known
     return { previous, record };
   }
 
-  private upsert(torrent: Torrent, family: Family, addr: Buffer, a: SwarmAnnounce, now: number, userId: number): { peer: Peer; addr: Buffer; wasSeeder: boolean } {
-    let swarm = torrent.swarm(family);
-    if (!swarm) {
-      swarm = new Swarm(torrent, family);
-      if (family === 4) torrent.v4 = swarm;
-      else torrent.v6 = swarm;
+  private upsert(torrent: Torrent, family: Family, addr: Buffer, a: SwarmAnnounce, now: number, userId: number): Own {
+    const tick = this.tickOf(now);
+    let table = torrent.table(family);
+    if (!table) {
+      table = new PeerTable(family === 4 ? 6 : 18, torrent.key, tick);
+      if (family === 4) torrent.v4 = table;
+      else torrent.v6 = table;
+      this.expiryQueue.push(table);
     }
-    const key = addr.toString('latin1');
     const seeder = a.seeder || a.event === 'completed';
-    const target = seeder ? swarm.seeders : swarm.leechers;
-    let peer = swarm.byKey.get(key);
+    let slot = table.find(addr);
     let wasSeeder = false;
-    if (peer) {
-      wasSeeder = peer.set === swarm.seeders;
-      if (peer.set !== target) {
-        peer.set!.remove(peer);
-        target.add(peer, addr, a.peerId);
-      } else {
-        target.setPeerId(peer, a.peerId);
-      }
-      this.ages.moveToTail(peer);
+    if (slot >= 0) {
+      wasSeeder = slot < table.seeders;
+      slot = table.setKind(slot, seeder);
+      table.refresh(slot, a.peerId, tick, userId);
     } else {
-      peer = new Peer(key, swarm);
-      swarm.byKey.set(key, peer);
-      target.add(peer, addr, a.peerId);
-      this.ages.append(peer);
+      slot = table.add(addr, a.peerId, seeder, tick, userId);
       this.peerCount++;
     }
-    peer.lastSeen = now;
-    peer.userId = userId;
-    return { peer, addr, wasSeeder };
+    return { table, slot, addr, wasSeeder };
   }
 
-  /** Appends up to `count` peers of `swarm` for an announcer (`self`, if in this swarm) to `out`; returns how many. */
-  private select(swarm: Swarm | null, self: { peer: Peer; addr: Buffer } | undefined, seeder: boolean, count: number, subnetBits: number, out: Picks, userId: number): number {
-    if (!swarm || count <= 0) return 0;
+  /** Appends up to `count` peers of `table` for an announcer (`self`, if in this table) to `out`; returns how many. */
+  private select(table: PeerTable | null, self: Own | undefined, seeder: boolean, count: number, subnetBits: number, out: Picks, userId: number): number {
+    if (!table || count <= 0) return 0;
     const grouping = subnetBits > 0 && self !== undefined;
     const draw = grouping ? count * SUBNET_OVERSAMPLING : count;
-    const excludeIn = (set: PeerSet): number => (self && self.peer.set === set ? self.peer.index : -1);
-    let candidates = new Picks();
-    if (!seeder) samplePeers(swarm.seeders, draw, excludeIn(swarm.seeders), candidates, userId);
-    samplePeers(swarm.leechers, draw - candidates.length, excludeIn(swarm.leechers), candidates, userId);
-    if (grouping) candidates = sameSubnetFirst(candidates, self.addr, subnetBits);
-    candidates.truncate(count);
-    for (let i = 0; i < candidates.length; i++) out.push(candidates.sets[i]!, candidates.indices[i]!);
-    return candidates.length;
+    const exclude = self ? self.slot : -1;
+    // Without grouping the sample goes straight to `out`, which holds nothing yet from this table.
+    const drawn = grouping ? this.candidates.reset(table) : out;
+    const start = drawn.length;
+    if (!seeder) samplePeers(table, 0, table.seeders, draw, exclude, drawn, userId);
+    samplePeers(table, table.seeders, table.count, draw - (drawn.length - start), exclude, drawn, userId);
+    return grouping ? sameSubnetFirst(drawn, self.addr, subnetBits, count, out) : drawn.length - start;
   }
 
   private removeByAddress(torrent: Torrent, family: Family, addr: Buffer): void {
-    const peer = torrent.swarm(family)?.byKey.get(addr.toString('latin1'));
-    if (peer) this.removePeer(peer);
+    const table = torrent.table(family);
+    if (!table) return;
+    const slot = table.find(addr);
+    if (slot < 0) return;
+    table.remove(slot);
+    this.peerCount--;
+    if (table.count === 0) this.dropTable(table);
   }
 
-  private removePeer(peer: Peer): void {
-    const swarm = peer.swarm;
-    peer.set?.remove(peer);
-    swarm.byKey.delete(peer.key);
-    this.ages.unlink(peer);
-    this.peerCount--;
-    if (swarm.size > 0) return;
-    const torrent = swarm.torrent;
-    if (swarm.family === 4) torrent.v4 = null;
-    else torrent.v6 = null;
+  /** Forgets an emptied table, and its torrent once it has none left. */
+  private dropTable(table: PeerTable): void {
+    this.expiryQueue.remove(table);
+    table.release();
+    const torrent = this.torrents.get(table.torrentKey);
+    if (!torrent) return;
+    if (torrent.v4 === table) torrent.v4 = null;
+    else if (torrent.v6 === table) torrent.v6 = null;
     if (!torrent.v4 && !torrent.v6) this.torrents.delete(torrent.key);
+  }
+
+  private tickOf(now: number): number {
+    return Math.max(0, Math.ceil((now - this.epoch) / TICK_MS));
   }
 
   private countsOf(torrent: Torrent | undefined, key: string): SwarmCounts {
     const v4 = torrent?.v4;
     const v6 = torrent?.v6;
     return {
-      complete: (v4?.seeders.size ?? 0) + (v6?.seeders.size ?? 0),
-      incomplete: (v4?.leechers.size ?? 0) + (v6?.leechers.size ?? 0),
+      complete: (v4?.seeders ?? 0) + (v6?.seeders ?? 0),
+      incomplete: (v4?.leechers ?? 0) + (v6?.leechers ?? 0),
       downloaded: this.snatches.get(key)?.count ?? 0,
     };
   }
 
-  /** Removes up to `budget` expired peers and snatch counts; returns true when none are left to expire. */
-  private reap(now: number, budget: number): boolean {
-    const cutoff = now - this.options.peerTtlMs;
-    let peer = this.ages.head;
-    while (peer && peer.lastSeen < cutoff) {
-      if (budget-- <= 0) return false;
-      this.removePeer(peer);
-      peer = this.ages.head;
+  /**
+   * Removes up to `budget` expired peers, totals and snatch counts, examining at most `examine` peer slots;
+   * returns true when none are left to expire. Only tables whose oldest peer may have expired are looked
+   * at, and each is scanned from where the last call stopped, so a call costs at most its budgets.
+   */
+  private reap(now: number, examine: number, budget: number): boolean {
+    const cutoffTick = (now - this.epoch - this.options.peerTtlMs) / TICK_MS;
+    const tick = this.tickOf(now);
+    for (let table = this.expiryQueue.peek(); table && table.due < cutoffTick; table = this.expiryQueue.peek()) {
+      if (examine <= 0 || budget <= 0) return false;
+      const before = table.count;
+      examine -= table.expire(cutoffTick, tick, examine, budget);
+      budget -= before - table.count;
+      this.peerCount -= before - table.count;
+      if (table.count === 0) this.dropTable(table);
+      else if (table.scanning) return false;
+      else {
+        table.due = Math.max(table.due, cutoffTick + RESCAN_GAP_MS / TICK_MS);
+        this.expiryQueue.update(table);
+      }
     }
     let totals = this.totalsAges.head;
-    while (totals && totals.touched < cutoff) {
+    while (totals && totals.touched < cutoffTick) {
       if (budget-- <= 0) return false;
       this.totalsAges.unlink(totals);
       this.totals.delete(totals.key);
@@ -302,12 +337,34 @@ export class MemoryStore implements TrackerStore {
     const slice = (): void => {
       const started = performance.now();
       let done = false;
-      while (!done && performance.now() - started < REAP_SLICE_MS) done = this.reap(this.now(), 512);
+      while (!done && performance.now() - started < REAP_SLICE_MS) done = this.reap(this.now(), 4096, 512);
       if (done) this.reaping = false;
       else setImmediate(slice);
     };
     slice();
   }
+}
+
+/** The announcer's own entry in the table of one family. */
+interface Own {
+  table: PeerTable;
+  slot: number;
+  addr: Buffer;
+  wasSeeder: boolean;
+}
+
+const totalsKeyBytes = Buffer.alloc(48);
+
+/**
+ * The totals map's key: info hash, user id (as a double: exact for any integer id) and peer id, 48 bytes
+ * in one flat latin1 string (a template string would be a tree of strings until first hashed, and longer
+ * with the user id in decimal).
+ */
+function totalsKey(infoHash: Buffer, userId: number, peerId: Buffer): string {
+  infoHash.copy(totalsKeyBytes, 0, 0, 20);
+  totalsKeyBytes.writeDoubleBE(userId, 20);
+  const idLength = peerId.copy(totalsKeyBytes, 28, 0, 20);
+  return totalsKeyBytes.toString('latin1', 0, 28 + idLength);
 }
 
 function refusedResult(refused: Refusal): SwarmResult {
@@ -319,19 +376,26 @@ function packAddresses(picks: Picks, size: number): Buffer {
   const out = Buffer.allocUnsafe(picks.length * size);
   let offset = 0;
   // A byte loop beats Buffer#copy's per-call overhead for 6 and 18 bytes.
+  const table = picks.table!;
+  const bytes = table.bytes;
+  // In a large swarm each pick is a cache miss: a first pass of independent loads lets the CPU wait for
+  // many of them at once, where the copy loop alone would wait for a few at a time.
+  let touched = 0;
+  for (let i = 0; i < picks.length; i++) touched |= bytes[table.addrOffset + picks.slots[i]! * size]!;
+  out[0] = touched;
   for (let i = 0; i < picks.length; i++) {
-    const addrs = picks.sets[i]!.addrs;
-    const start = picks.indices[i]! * size;
-    for (let b = 0; b < size; b++) out[offset++] = addrs[start + b]!;
+    const start = table.addrOffset + picks.slots[i]! * size;
+    for (let b = 0; b < size; b++) out[offset++] = bytes[start + b]!;
   }
   return out;
 }
 
 function packPeerIds(picks: Picks): Buffer {
   const out = Buffer.allocUnsafe(picks.length * PEER_ID_LENGTH);
+  const table = picks.table;
   for (let i = 0; i < picks.length; i++) {
-    const start = picks.indices[i]! * PEER_ID_LENGTH;
-    picks.sets[i]!.ids.copy(out, i * PEER_ID_LENGTH, start, start + PEER_ID_LENGTH);
+    const start = table!.idOffset + picks.slots[i]! * PEER_ID_LENGTH;
+    for (let b = 0; b < PEER_ID_LENGTH; b++) out[i * PEER_ID_LENGTH + b] = table!.bytes[start + b]!;
   }
   return out;
 }

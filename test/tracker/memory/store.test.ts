@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { PeerTable } from '../../../src/tracker/memory/peers.js';
 import { MemoryStore } from '../../../src/tracker/memory/store.js';
 import type { SwarmAnnounce } from '../../../src/tracker/driver.js';
 import { v4Addr } from '../../../src/testing/index.js';
@@ -82,6 +83,39 @@ describe('memory store', () => {
         assert.deepEqual([counts!.complete, counts!.incomplete], [seeders.size, leechers.size]);
       }
     }
+    await store.close();
+  });
+
+  it('expires a churning swarm within a second of its peers\' TTL, without scanning it whole on every pass', async () => {
+    let now = 1_000_000;
+    const store = new MemoryStore({ peerTtlMs: 10_000, reapIntervalMs: 60_000, now: () => now });
+    const reap = (): boolean => (store as unknown as { reap(now: number, examine: number, budget: number): boolean }).reap(now, 1e9, 1e9);
+    const hash = randomBytes(20);
+    const seen = new Map<string, number>();
+    // Counts the peer slots that expiry passes examine.
+    let examined = 0;
+    const expire = PeerTable.prototype.expire;
+    PeerTable.prototype.expire = function (this: PeerTable, ...args: Parameters<PeerTable['expire']>): number {
+      const n = expire.apply(this, args);
+      examined += n;
+      return n;
+    };
+    for (let step = 0; step < 400; step++) {
+      now += 100;
+      // 20 peers join per step and each announces once: one expires about every 5 ms from step 100 on.
+      for (let i = 0; i < 20; i++) {
+        const addr = v4Addr();
+        seen.set(addr.toString('hex'), now);
+        await announce(store, hash, addr, { numwant: 0 });
+      }
+      reap();
+      const live = [...seen.values()].filter((t) => t >= now - 10_000).length;
+      const lagging = [...seen.values()].filter((t) => t < now - 10_000 && t >= now - 11_000).length;
+      assert.ok(store.counters.peers >= live && store.counters.peers <= live + lagging, `step ${step}: ${store.counters.peers} peers held, ${live} live`);
+    }
+    PeerTable.prototype.expire = expire;
+    // About 2000 peers live from step 100 on: a pass over them at most every half second (5 steps), not every step.
+    assert.ok(examined < (300 * 2000) / 3, `peer slots examined by expiry: ${examined}`);
     await store.close();
   });
 
