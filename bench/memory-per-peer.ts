@@ -42,8 +42,18 @@ function id(tag: number, i: number): Buffer {
 
 function request(infoHash: Buffer, peerId: Buffer, addr: Buffer, family: 4 | 6, numwant: number, seeder: boolean): SwarmAnnounce {
   return {
-    infoHash, peerId, v4: family === 4 ? addr : undefined, v6: family === 6 ? addr : undefined, seeder, event: 'none', numwant,
-    want4: family === 4, want6: family === 6, subnet4: 0, subnet6: 0, withPeerIds: false,
+    infoHash,
+    peerId,
+    v4: family === 4 ? addr : undefined,
+    v6: family === 6 ? addr : undefined,
+    seeder,
+    event: 'none',
+    numwant,
+    want4: family === 4,
+    want6: family === 6,
+    subnet4: 0,
+    subnet6: 0,
+    withPeerIds: false,
   };
 }
 
@@ -70,7 +80,12 @@ async function fill(store: MemoryStore, peers: number, swarmSize: number, family
 
 async function memoryCase(name: string): Promise<object> {
   const [peers, swarmSize, family, userIds] = (
-    { 'v4-swarms': [1_000_000, 100, 4, false], 'v4-one': [1_000_000, 1_000_000, 4, false], v6: [100_000, 100, 6, false], private: [100_000, 100, 4, true] } as const
+    {
+      'v4-swarms': [1_000_000, 100, 4, false],
+      'v4-one': [1_000_000, 1_000_000, 4, false],
+      v6: [100_000, 100, 6, false],
+      private: [100_000, 100, 4, true],
+    } as const
   )[name as 'v4-swarms']!;
   // Warm up first, so that neither compiled code nor the heap's growth to its working size under the
   // garbage of a stream of requests counts as peers: many announces, few peers (little freed memory
@@ -86,7 +101,16 @@ async function memoryCase(name: string): Promise<object> {
   const after = usage();
   if (store.counters.peers !== peers) throw new Error(`expected ${peers} peers, the store holds ${store.counters.peers}`);
   const per = (key: 'rss' | 'heap' | 'heapTotal' | 'outside'): number => Math.round(((after[key] - before[key]) / peers) * 10) / 10;
-  const result = { case: name, peers, swarmSize, rssPerPeer: per('rss'), heapPerPeer: per('heap'), heapTotalPerPeer: per('heapTotal'), outsidePerPeer: per('outside'), usPerFillAnnounce: Math.round((fillMs * 1000) / peers * 100) / 100 };
+  const result = {
+    case: name,
+    peers,
+    swarmSize,
+    rssPerPeer: per('rss'),
+    heapPerPeer: per('heap'),
+    heapTotalPerPeer: per('heapTotal'),
+    outsidePerPeer: per('outside'),
+    usPerFillAnnounce: Math.round(((fillMs * 1000) / peers) * 100) / 100,
+  };
   await store.close();
   return result;
 }
@@ -120,7 +144,10 @@ function child(name: string, arg = ''): string {
   // would pay more or less for garbage collection depending on how many objects the large swarm keeps
   // (far fewer with compact storage), not on their own work.
   const flags = name === 'cpu' ? ['--min-semi-space-size=16', '--max-semi-space-size=16'] : [];
-  const run = spawnSync(process.execPath, ['--expose-gc', ...flags, fileURLToPath(import.meta.url), '--child', name, arg], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const run = spawnSync(process.execPath, ['--expose-gc', ...flags, fileURLToPath(import.meta.url), '--child', name, arg], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   if (run.status !== 0) throw new Error(`case ${name} failed (exit ${run.status})`);
   return run.stdout.trim();
 }

@@ -31,6 +31,13 @@ import type { Logger } from 'pino';
 import type { AnnounceEvent, SwarmCounts } from '../bittorrent/announce.js';
 import type { Catalogue } from './catalogue.js';
 
+/**
+ * Same-subnet-first without an exact index: a driver draws this many candidates per peer wanted and puts
+ * the near ones first. One value for every built-in driver (the redis driver's Lua gets it from here too),
+ * so that the same setting selects alike whichever driver runs.
+ */
+export const SUBNET_OVERSAMPLING = 4;
+
 export interface DriverContext {
   /** Seconds after which a peer that has not announced is gone. */
   peerTtl: number;

@@ -17,9 +17,9 @@
  * User ids (private mode only) live in a Uint32Array of their own, allocated by the first peer that has
  * one, so that public swarms do not pay for them.
  */
+import { PEER_ID_LENGTH } from '../../bittorrent/announce.js';
 import { hashAddress } from './address-hash.js';
 
-export const PEER_ID_LENGTH = 20;
 const MIN_CAPACITY = 4;
 const NOT_SCANNING = -1;
 

@@ -88,7 +88,7 @@ class TakenSet {
   add(index: number): boolean {
     const entries = this.entries;
     const mask = this.mask;
-    for (let i = Math.imul(index, 0x9e3779b1) >>> 16 & mask; ; i = (i + 1) & mask) {
+    for (let i = (Math.imul(index, 0x9e3779b1) >>> 16) & mask; ; i = (i + 1) & mask) {
       const entry = entries[i]!;
       if (entry === 0) {
         entries[i] = index + 1;

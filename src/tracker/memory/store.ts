@@ -5,15 +5,14 @@
  */
 import type { Family } from '../../bittorrent/address.js';
 import type { SwarmCounts } from '../../bittorrent/announce.js';
-import type { Refusal, SwarmAnnounce, SwarmResult, TorrentTerms, TrackerStore } from '../driver.js';
+import { PEER_ID_LENGTH } from '../../bittorrent/announce.js';
+import { SUBNET_OVERSAMPLING, type Refusal, type SwarmAnnounce, type SwarmResult, type TorrentTerms, type TrackerStore } from '../driver.js';
 import { MemoryCatalogue } from './catalogue.js';
 import { DueQueue } from './due-queue.js';
-import { PEER_ID_LENGTH, PeerTable } from './peers.js';
+import { PeerTable } from './peers.js';
 import { Picks, sameSubnetFirst, samplePeers } from './select.js';
 import { AgeList, SnatchRecord, Torrent, TotalsRecord } from './swarm.js';
 
-/** With subnet grouping, this many times numwant candidates are drawn before the near ones go first. */
-const SUBNET_OVERSAMPLING = 4;
 /** Expired peers removed inline per request: keeps a request's extra work bounded. */
 const INLINE_REAP_BUDGET = 64;
 /** Peer slots examined inline per request, at most, and only when some table is due. */

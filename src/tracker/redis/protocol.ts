@@ -7,6 +7,7 @@
  */
 
 /** Bits of the header's flags byte (Lua: FLAG_SEEDER, FLAG_WANT4, ...). */
+import { SUBNET_OVERSAMPLING } from '../driver.js';
 export const ANNOUNCE_FLAGS = {
   /** left = 0, or event completed */
   seeder: 1,
@@ -127,11 +128,8 @@ export const ADDRESS6_SIZE = 18;
 /** Bytes of a user id after the address in private mode (Lua: USER_ID_SIZE). */
 export const USER_ID_SIZE = 4;
 
-/**
- * Same-subnet-first without the indexes: peers drawn per peer wanted, near ones put first (Lua:
- * SUBNET_OVERSAMPLING). The memory driver uses the same factor (a test compares them).
- */
-export const SUBNET_OVERSAMPLING = 4;
+/** Same-subnet-first without the indexes (Lua: SUBNET_OVERSAMPLING): the contract's one value. */
+export { SUBNET_OVERSAMPLING };
 
 /** A TypeScript name as a Lua constant's: seeders4Index -> SEEDERS4_INDEX. */
 export function luaName(name: string): string {

@@ -128,6 +128,9 @@ describe('memory peer table', () => {
       queue.remove(top);
     }
     assert.equal(out.length, 200);
-    assert.deepEqual(out, [...out].sort((a, b) => a - b));
+    assert.deepEqual(
+      out,
+      [...out].sort((a, b) => a - b),
+    );
   });
 });

@@ -7,7 +7,20 @@ import type { SwarmAnnounce } from '../../../src/tracker/driver.js';
 import { v4Addr } from '../../../src/testing/index.js';
 
 function announce(store: MemoryStore, infoHash: Buffer, v4: Buffer, extra: Partial<SwarmAnnounce> = {}) {
-  return store.announce({ infoHash, peerId: randomBytes(20), v4, seeder: false, event: 'none', numwant: 50, want4: true, want6: false, subnet4: 0, subnet6: 0, withPeerIds: false, ...extra });
+  return store.announce({
+    infoHash,
+    peerId: randomBytes(20),
+    v4,
+    seeder: false,
+    event: 'none',
+    numwant: 50,
+    want4: true,
+    want6: false,
+    subnet4: 0,
+    subnet6: 0,
+    withPeerIds: false,
+    ...extra,
+  });
 }
 
 describe('memory store', () => {
@@ -86,7 +99,7 @@ describe('memory store', () => {
     await store.close();
   });
 
-  it('expires a churning swarm within a second of its peers\' TTL, without scanning it whole on every pass', async () => {
+  it("expires a churning swarm within a second of its peers' TTL, without scanning it whole on every pass", async () => {
     let now = 1_000_000;
     const store = new MemoryStore({ peerTtlMs: 10_000, reapIntervalMs: 60_000, now: () => now });
     const reap = (): boolean => (store as unknown as { reap(now: number, examine: number, budget: number): boolean }).reap(now, 1e9, 1e9);
@@ -94,6 +107,7 @@ describe('memory store', () => {
     const seen = new Map<string, number>();
     // Counts the peer slots that expiry passes examine.
     let examined = 0;
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be called with apply(this) below
     const expire = PeerTable.prototype.expire;
     PeerTable.prototype.expire = function (this: PeerTable, ...args: Parameters<PeerTable['expire']>): number {
       const n = expire.apply(this, args);
@@ -130,7 +144,10 @@ describe('memory store', () => {
     await announce(store, kept, v4Addr()); // keeps its count alive
     now += 50_000;
     await store.scrape([]);
-    assert.deepEqual((await store.scrape([kept, dropped])).map((c) => c.downloaded), [1, 0]);
+    assert.deepEqual(
+      (await store.scrape([kept, dropped])).map((c) => c.downloaded),
+      [1, 0],
+    );
     assert.equal(store.counters.snatchCounts, 1);
     await store.close();
   });
