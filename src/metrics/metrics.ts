@@ -1,10 +1,11 @@
 /**
- * Prometheus metrics (prom-client). Label children are created once and kept, so counting a request
- * on the hot path is a map lookup and an add, not a label hash.
+ * Prometheus metrics (prom-client). The per-request ones are numbered series (series.ts), so that counting
+ * a request on the hot path is an array write, not a label hash.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { SwarmCounts } from '../bittorrent/announce.js';
 import type { SwarmAnnounce, SwarmResult, TrackerStore } from '../tracker/driver.js';
+import { SeriesCounter, SeriesHistogram } from './series.js';
 
 export type Protocol = 'http' | 'udp';
 export type Action = 'announce' | 'scrape' | 'connect' | 'unknown';
@@ -81,15 +82,26 @@ export class BackendMetrics {
   }
 }
 
+const PROTOCOLS: readonly Protocol[] = ['http', 'udp'];
+const ACTIONS: readonly Action[] = ['announce', 'scrape', 'connect', 'unknown'];
+const FAMILIES = ['4', '6'] as const;
+const OUTCOMES: readonly Outcome[] = ['ok', 'client_error', 'server_error'];
+const PROTOCOL_NUMBER: Record<Protocol, number> = { http: 0, udp: 1 };
+const ACTION_NUMBER: Record<Action, number> = { announce: 0, scrape: 1, connect: 2, unknown: 3 };
+const OUTCOME_NUMBER: Record<Outcome, number> = { ok: 0, client_error: 1, server_error: 2 };
+
+/** Every (protocol, action) pair, numbered as protocol × ACTIONS + action. */
+const LATENCY_SERIES = PROTOCOLS.flatMap((protocol) => ACTIONS.map((action) => ({ protocol, action })));
+/** Every (protocol, action, family, outcome), numbered as ((pair × 2) + family) × OUTCOMES + outcome. */
+const REQUEST_SERIES = LATENCY_SERIES.flatMap((pair) => FAMILIES.flatMap((family) => OUTCOMES.map((outcome) => ({ ...pair, family, outcome }))));
+
 export class TrackerMetrics {
   readonly registry = new Registry();
   readonly started = Date.now();
-  private readonly requests: Counter<'protocol' | 'action' | 'family' | 'outcome'>;
-  private readonly latency: Histogram<'protocol' | 'action'>;
-  private readonly driverLatency: Histogram<'driver' | 'operation'>;
+  private readonly requests: SeriesCounter<'protocol' | 'action' | 'family' | 'outcome'>;
+  private readonly latency: SeriesHistogram<'protocol' | 'action'>;
+  private readonly driverLatency: SeriesHistogram<'driver' | 'operation'>;
   private readonly driverErrors: Counter<'driver' | 'operation'>;
-  private readonly requestChildren = new Map<string, { inc(): void }>();
-  private readonly latencyChildren = new Map<string, { observe(value: number): void }>();
 
   constructor(
     private readonly driverName: string,
@@ -97,23 +109,29 @@ export class TrackerMetrics {
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    this.requests = new Counter({
+    this.requests = new SeriesCounter({
       name: 'tracker_requests_total',
       help: 'Requests answered, by protocol, action, client address family and outcome.',
       labelNames: ['protocol', 'action', 'family', 'outcome'],
+      series: REQUEST_SERIES,
       registers,
     });
-    this.latency = new Histogram({
+    this.latency = new SeriesHistogram({
       name: 'tracker_request_duration_seconds',
       help: 'Time from a parsed request to its answer.',
       labelNames: ['protocol', 'action'],
+      series: LATENCY_SERIES,
       buckets: LATENCY_BUCKETS,
       registers,
     });
-    this.driverLatency = new Histogram({
+    this.driverLatency = new SeriesHistogram({
       name: 'tracker_driver_duration_seconds',
       help: 'Tracker driver calls.',
       labelNames: ['driver', 'operation'],
+      series: [
+        { driver: driverName, operation: 'announce' },
+        { driver: driverName, operation: 'scrape' },
+      ],
       buckets: LATENCY_BUCKETS,
       registers,
     });
@@ -152,44 +170,36 @@ export class TrackerMetrics {
     }
   }
 
+  /** Counts one answered request: three array writes, no allocation (see series.ts). */
   request(protocol: Protocol, action: Action, family: 4 | 6, outcome: Outcome, seconds: number): void {
-    const key = `${protocol}${action}${family}${outcome}`;
-    let counter = this.requestChildren.get(key);
-    if (!counter) {
-      counter = this.requests.labels(protocol, action, String(family), outcome);
-      this.requestChildren.set(key, counter);
-    }
-    counter.inc();
-    const latencyKey = protocol + action;
-    let histogram = this.latencyChildren.get(latencyKey);
-    if (!histogram) {
-      histogram = this.latency.labels(protocol, action);
-      this.latencyChildren.set(latencyKey, histogram);
-    }
-    histogram.observe(seconds);
+    const pair = PROTOCOL_NUMBER[protocol] * ACTIONS.length + ACTION_NUMBER[action];
+    this.requests.incAt((pair * 2 + (family === 4 ? 0 : 1)) * OUTCOMES.length + OUTCOME_NUMBER[outcome]);
+    this.latency.observeAt(pair, seconds);
   }
 
   /** The store, with every call timed and every failure counted. */
   instrument(store: TrackerStore): TrackerStore {
-    const announceLatency = this.driverLatency.labels(this.driverName, 'announce');
-    const scrapeLatency = this.driverLatency.labels(this.driverName, 'scrape');
+    const latency = this.driverLatency;
     const announceErrors = this.driverErrors.labels(this.driverName, 'announce');
     const scrapeErrors = this.driverErrors.labels(this.driverName, 'scrape');
-    const timed = async <T>(call: Promise<T>, latency: { observe(v: number): void }, errors: { inc(): void }): Promise<T> => {
+    const timed = <T>(call: Promise<T>, series: number, errors: { inc(): void }): Promise<T> => {
       const started = performance.now();
-      try {
-        return await call;
-      } catch (error) {
-        errors.inc();
-        throw error;
-      } finally {
-        latency.observe((performance.now() - started) / 1000);
-      }
+      return call.then(
+        (result) => {
+          latency.observeAt(series, (performance.now() - started) / 1000);
+          return result;
+        },
+        (error: unknown) => {
+          errors.inc();
+          latency.observeAt(series, (performance.now() - started) / 1000);
+          throw error;
+        },
+      );
     };
     const instrumented: TrackerStore = {
       catalogue: store.catalogue,
-      announce: (a: SwarmAnnounce): Promise<SwarmResult> => timed(store.announce(a), announceLatency, announceErrors),
-      scrape: (hashes: Buffer[]): Promise<SwarmCounts[]> => timed(store.scrape(hashes), scrapeLatency, scrapeErrors),
+      announce: (a: SwarmAnnounce): Promise<SwarmResult> => timed(store.announce(a), 0, announceErrors),
+      scrape: (hashes: Buffer[]): Promise<SwarmCounts[]> => timed(store.scrape(hashes), 1, scrapeErrors),
       ready: () => store.ready(),
       close: () => store.close(),
     };
