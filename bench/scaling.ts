@@ -8,7 +8,8 @@
 import { pino } from 'pino';
 import { memoryDriver } from '../src/tracker/memory/driver.js';
 import type { TrackerStore } from '../src/tracker/driver.js';
-import { Tracker } from '../src/tracker/tracker.js';
+import { loadConfig } from '../src/config/config.js';
+import { Tracker, trackerPolicy } from '../src/tracker/tracker.js';
 
 const sizes = (process.argv[2] ?? '10,100000,1000000').split(',').map(Number);
 const rounds = Math.max(1, Number(process.argv[3] ?? 3));
@@ -48,22 +49,7 @@ interface Loaded {
 const loaded: Loaded[] = [];
 for (const size of sizes) {
   const store = await memoryDriver.open({}, { peerTtl: 3600, logger: pino({ level: 'silent' }) });
-  const tracker = new Tracker(store, null, {
-    announceInterval: 1800,
-    minAnnounceInterval: 900,
-    intervalJitter: 0,
-    defaultNumwant: 50,
-    maxNumwant: 200,
-    maxScrapeInfoHashes: 74,
-    allowFullScrape: false,
-    allowIpSpoofing: false,
-    respectAf: true,
-    subnet4: 0,
-    subnet6: 0,
-    private: false,
-    approvedClientsOnly: false,
-    approvedTorrentsOnly: false,
-  });
+  const tracker = new Tracker(store, null, { ...trackerPolicy(loadConfig()), intervalJitter: 0 });
   const heapBefore = process.memoryUsage().heapUsed;
   for (let i = 0; i < size; i++) await tracker.announce(request(i, 0));
   const heapAfter = process.memoryUsage().heapUsed;

@@ -15,7 +15,7 @@ import { listenMetrics } from './metrics/server.js';
 import { UdpFrontend } from './frontend/udp/server.js';
 import type { TrackerStore } from './tracker/driver.js';
 import { trackerDrivers } from './tracker/registry.js';
-import { Tracker } from './tracker/tracker.js';
+import { Tracker, trackerPolicy } from './tracker/tracker.js';
 
 export interface BootOptions extends LoadOptions {
   /** Use this logger instead of one made from `log.level`. */
@@ -76,22 +76,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     throw error;
   }
 
-  const tracker = new Tracker(store, backendDriver.wantsRecords ? backend : null, {
-    announceInterval: config.announce_interval,
-    minAnnounceInterval: config.min_announce_interval,
-    intervalJitter: config.interval_jitter,
-    defaultNumwant: config.default_numwant,
-    maxNumwant: config.max_numwant,
-    maxScrapeInfoHashes: config.max_scrape_infohashes,
-    allowFullScrape: config.allow_full_scrape,
-    allowIpSpoofing: config.allow_ip_spoofing,
-    respectAf: config.respect_af,
-    subnet4: config.preferred_subnet ? config.preferred_ipv4_subnet : 0,
-    subnet6: config.preferred_subnet ? config.preferred_ipv6_subnet : 0,
-    private: config.private_enabled,
-    approvedClientsOnly: config.approved_clients_only,
-    approvedTorrentsOnly: config.approved_torrents_only,
-  });
+  const tracker = new Tracker(store, backendDriver.wantsRecords ? backend : null, trackerPolicy(config));
 
   const app = createHttpApp({
     tracker,

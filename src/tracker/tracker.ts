@@ -7,6 +7,7 @@ import { compactPeer } from '../bittorrent/address.js';
 import type { AnnounceEvent, AnnounceRequest, AnnounceResult, ScrapeRequest, ScrapeResult } from '../bittorrent/announce.js';
 import { ClientError } from '../bittorrent/errors.js';
 import type { AccountingRecord, Backend } from '../backend/driver.js';
+import type { Config } from '../config/config.js';
 import type { User } from './catalogue.js';
 import type { Refusal, SwarmAccess, SwarmAnnounce, SwarmResult, TrackerStore } from './driver.js';
 
@@ -27,6 +28,26 @@ export interface TrackerPolicy {
   private: boolean;
   approvedClientsOnly: boolean;
   approvedTorrentsOnly: boolean;
+}
+
+/** The policy a configuration asks for (boot() builds the Tracker with it; tests and benchmarks start from it). */
+export function trackerPolicy(config: Config): TrackerPolicy {
+  return {
+    announceInterval: config.announce_interval,
+    minAnnounceInterval: config.min_announce_interval,
+    intervalJitter: config.interval_jitter,
+    defaultNumwant: config.default_numwant,
+    maxNumwant: config.max_numwant,
+    maxScrapeInfoHashes: config.max_scrape_infohashes,
+    allowFullScrape: config.allow_full_scrape,
+    allowIpSpoofing: config.allow_ip_spoofing,
+    respectAf: config.respect_af,
+    subnet4: config.preferred_subnet ? config.preferred_ipv4_subnet : 0,
+    subnet6: config.preferred_subnet ? config.preferred_ipv6_subnet : 0,
+    private: config.private_enabled,
+    approvedClientsOnly: config.approved_clients_only,
+    approvedTorrentsOnly: config.approved_torrents_only,
+  };
 }
 
 const REFUSALS: Record<Refusal, string> = {

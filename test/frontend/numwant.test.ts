@@ -12,26 +12,12 @@ import { ConnectionIds } from '../../src/frontend/udp/connection-id.js';
 import { UdpFrontend } from '../../src/frontend/udp/server.js';
 import type { TrackerStore } from '../../src/tracker/driver.js';
 import { MemoryStore } from '../../src/tracker/memory/store.js';
-import { peersWanted, Tracker, type TrackerPolicy } from '../../src/tracker/tracker.js';
+import { loadConfig } from '../../src/config/config.js';
+import { peersWanted, Tracker, trackerPolicy, type TrackerPolicy } from '../../src/tracker/tracker.js';
 import { escapeBytes, randomHash } from '../helpers/http.js';
 import { announcePacket } from '../helpers/udp.js';
 
-const POLICY: TrackerPolicy = {
-  announceInterval: 1800,
-  minAnnounceInterval: 900,
-  intervalJitter: 0,
-  defaultNumwant: 50,
-  maxNumwant: 300,
-  maxScrapeInfoHashes: 74,
-  allowFullScrape: false,
-  allowIpSpoofing: false,
-  respectAf: true,
-  subnet4: 0,
-  subnet6: 0,
-  private: false,
-  approvedClientsOnly: false,
-  approvedTorrentsOnly: false,
-};
+const POLICY: TrackerPolicy = { ...trackerPolicy(loadConfig()), intervalJitter: 0, maxNumwant: 300 };
 
 describe('peersWanted', () => {
   it('HTTP (no transport cap): the default when not asked, at most max_numwant, none on stopped', () => {

@@ -9,24 +9,10 @@ import type { AccountingRecord, Backend } from '../../src/backend/driver.js';
 import type { AnnounceRequest } from '../../src/bittorrent/announce.js';
 import { ClientError } from '../../src/bittorrent/errors.js';
 import { MemoryStore } from '../../src/tracker/memory/store.js';
-import { Tracker, type TrackerPolicy } from '../../src/tracker/tracker.js';
+import { loadConfig } from '../../src/config/config.js';
+import { Tracker, trackerPolicy, type TrackerPolicy } from '../../src/tracker/tracker.js';
 
-const POLICY: TrackerPolicy = {
-  announceInterval: 1800,
-  minAnnounceInterval: 900,
-  intervalJitter: 0,
-  defaultNumwant: 50,
-  maxNumwant: 200,
-  maxScrapeInfoHashes: 74,
-  allowFullScrape: false,
-  allowIpSpoofing: false,
-  respectAf: true,
-  subnet4: 0,
-  subnet6: 0,
-  private: true,
-  approvedClientsOnly: false,
-  approvedTorrentsOnly: false,
-};
+const POLICY: TrackerPolicy = { ...trackerPolicy(loadConfig()), intervalJitter: 0, private: true };
 
 /** A backend that keeps what it is given, so the test can read the records back. */
 class KeepingBackend implements Backend {

@@ -10,23 +10,10 @@ import type { TrackerStore } from '../../../src/tracker/driver.js';
 import { Tracker } from '../../../src/tracker/tracker.js';
 import { announcePacket, connectPacket, readAnnounceReply, udpConnect } from '../../helpers/udp.js';
 import { randomHash } from '../../helpers/http.js';
+import { loadConfig } from '../../../src/config/config.js';
+import { trackerPolicy } from '../../../src/tracker/tracker.js';
 
-const POLICY = {
-  announceInterval: 1800,
-  minAnnounceInterval: 900,
-  intervalJitter: 0,
-  defaultNumwant: 50,
-  maxNumwant: 200,
-  maxScrapeInfoHashes: 74,
-  allowFullScrape: false,
-  allowIpSpoofing: false,
-  respectAf: true,
-  subnet4: 0,
-  subnet6: 0,
-  private: false,
-  approvedClientsOnly: false,
-  approvedTorrentsOnly: false,
-};
+const POLICY = { ...trackerPolicy(loadConfig()), intervalJitter: 0 };
 
 function frontend(store: TrackerStore): UdpFrontend {
   return new UdpFrontend({
