@@ -434,11 +434,13 @@ async function main(): Promise<void> {
 
   const memory = new Map<string, MemoryResult>();
   if (!args.includes('--no-memory')) {
-    console.log('\nmemory driver bytes per peer (MemoryStore, a fresh process per case, growth after a forced GC):');
+    console.log(
+      '\nmemory driver bytes per peer (MemoryStore, a fresh process per case after 200,000 warm-up announces, growth after a forced GC; private: every peer its own user, totals kept):',
+    );
     for (const c of MEMORY_CASES) {
       const r = await runMemoryCase(c, hasTaskset ? ['taskset', '-c', '0'] : []);
       memory.set(c.name, r);
-      const shape = `${fmt(r.swarms)} swarm${r.swarms === 1 ? '' : 's'} of ${fmt(r.peers / r.swarms)}`;
+      const shape = `${fmt(r.swarms)} swarm${r.swarms === 1 ? '' : 's'} of ${fmt(r.peers / r.swarms)}${c.private ? ', private' : ''}`;
       console.log(
         `  ${fmt(r.peers).padStart(9)} IPv${r.family} peers in ${shape.padEnd(20)} ${r.rssBytesPerPeer.toFixed(1).padStart(7)} B RSS, ${r.heapExternalBytesPerPeer.toFixed(1).padStart(7)} B heap+external per peer` +
           ` (${fmt(r.storedPeers)} stored, loaded in ${r.seconds.toFixed(1)} s)`,
