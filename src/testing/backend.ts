@@ -90,8 +90,8 @@ export function backendConformanceSuite(driverName: string, open: BackendFactory
   const logger = pino({ level: 'silent' });
 
   /** Opens a backend (with metrics unless told otherwise), runs `body`, and closes the backend whatever happens. */
-  async function withBackend(body: (under: BackendUnderTest, metrics: Probe) => Promise<void>, withMetrics = true): Promise<void> {
-    const metrics = new Probe();
+  async function withBackend(body: (under: BackendUnderTest, metrics: BackendMetricsProbe) => Promise<void>, withMetrics = true): Promise<void> {
+    const metrics = new BackendMetricsProbe();
     const under = await open(withMetrics ? { logger, metrics: metrics.metrics } : { logger });
     let closed = false;
     try {
@@ -196,10 +196,14 @@ function wrapClose(backend: Backend, onClose: () => void): Backend {
   };
 }
 
-/** Backend metrics on a registry of their own, read back as numbers. */
-class Probe {
+/** Backend metrics on a registry of their own, read back as numbers (for a backend's own tests too). */
+export class BackendMetricsProbe {
   readonly registry = new Registry();
-  readonly metrics = new BackendMetrics(this.registry, 'conformance');
+  readonly metrics: BackendMetrics;
+
+  constructor(backend = 'conformance') {
+    this.metrics = new BackendMetrics(this.registry, backend);
+  }
 
   async value(name: string, labels: Record<string, string> = {}): Promise<number> {
     const metric = this.registry.getSingleMetric(name);
@@ -207,5 +211,9 @@ class Probe {
     const { values } = await metric.get();
     const found = values.find((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want));
     return found?.value ?? 0;
+  }
+
+  flushes(outcome: 'ok' | 'error'): Promise<number> {
+    return this.value('tracker_backend_flushes_total', { outcome });
   }
 }

@@ -29,4 +29,4 @@ export {
   type Announce,
 } from './harness.js';
 export { benchmarkDriver, type BenchmarkOptions, type BenchmarkResult } from './benchmark.js';
-export { backendConformanceSuite, accountingRecord, type BackendFactory, type BackendUnderTest } from './backend.js';
+export { backendConformanceSuite, accountingRecord, BackendMetricsProbe, type BackendFactory, type BackendUnderTest } from './backend.js';

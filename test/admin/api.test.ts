@@ -1,10 +1,8 @@
 /** The management API over real sockets, against a tracker started with boot() and the memory driver. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { MemoryStore } from '../../src/tracker/memory/store.js';
 import { registerTrackerDriver } from '../../src/tracker/registry.js';
-import type { Catalogue } from '../../src/tracker/catalogue.js';
-import { ADMIN_TOKEN, adminClient, startAdminTracker, type AdminClient, type AdminReply } from '../helpers/admin.js';
+import { ADMIN_TOKEN, adminClient, startAdminTracker, type AdminClient, type AdminReply, unreachableStoreDriver } from '../helpers/admin.js';
 import { announcePath, randomHash } from '../helpers/http.js';
 import type { TestTracker } from '../helpers/tracker.js';
 
@@ -286,17 +284,7 @@ describe('management API', () => {
 });
 
 describe('management API with an unreachable store', () => {
-  // The catalogue of a store whose backing service is down: every call fails as a Redis driver's would.
-  registerTrackerDriver('unreachable-catalogue', {
-    async open(_params, ctx) {
-      const memory = new MemoryStore({ peerTtlMs: ctx.peerTtl * 1000, reapIntervalMs: 1000 });
-      const down = (): never => {
-        throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
-      };
-      const catalogue = new Proxy({} as Catalogue, { get: () => down });
-      return { catalogue, announce: (a) => memory.announce(a), scrape: down, ready: async () => false, close: () => memory.close() };
-    },
-  });
+  registerTrackerDriver('unreachable-catalogue', unreachableStoreDriver);
   let t: TestTracker & { admin: AdminClient };
   before(async () => {
     t = await startAdminTracker({ tracker: { driver: 'unreachable-catalogue', params: {} } });

@@ -9,10 +9,8 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { openApiDocument } from '../../src/admin/openapi.js';
-import type { Catalogue } from '../../src/tracker/catalogue.js';
-import { MemoryStore } from '../../src/tracker/memory/store.js';
 import { registerTrackerDriver } from '../../src/tracker/registry.js';
-import { ADMIN_TOKEN, startAdminTracker, type AdminClient, type AdminReply } from '../helpers/admin.js';
+import { ADMIN_TOKEN, startAdminTracker, type AdminClient, type AdminReply, unreachableStoreDriver } from '../helpers/admin.js';
 import { announcePath, randomHash } from '../helpers/http.js';
 import { redisMissing, startRedis, type RedisServer } from '../helpers/redis.js';
 import type { TestTracker } from '../helpers/tracker.js';
@@ -254,16 +252,7 @@ describe('real answers against the OpenAPI document', () => {
   });
 
   describe('a store that is down', () => {
-    registerTrackerDriver('openapi-unreachable', {
-      async open(_params, ctx) {
-        const memory = new MemoryStore({ peerTtlMs: ctx.peerTtl * 1000, reapIntervalMs: 1000 });
-        const down = (): never => {
-          throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
-        };
-        const catalogue = new Proxy({} as Catalogue, { get: () => down });
-        return { catalogue, announce: (a) => memory.announce(a), scrape: down, ready: async () => false, close: () => memory.close() };
-      },
-    });
+    registerTrackerDriver('openapi-unreachable', unreachableStoreDriver);
     let t: TestTracker & { admin: AdminClient };
     before(async () => {
       t = await startAdminTracker({ tracker: { driver: 'openapi-unreachable', params: {} } });

@@ -1,9 +1,8 @@
 /** Accounting records for backend and consumer tests, and the backend metrics read back as numbers. */
 import { createHash } from 'node:crypto';
-import { Registry } from 'prom-client';
 import type { AnnounceEvent } from '../../src/bittorrent/announce.js';
 import type { AccountingRecord } from '../../src/backend/driver.js';
-import { BackendMetrics } from '../../src/metrics/metrics.js';
+import { BackendMetricsProbe } from '../../src/testing/backend.js';
 
 const EVENTS: AnnounceEvent[] = ['none', 'started', 'completed', 'stopped'];
 
@@ -38,21 +37,10 @@ export function makeRecord(n: number, run = 'run', overrides: Partial<Accounting
   };
 }
 
-/** Backend metrics on their own registry, readable as plain numbers. */
-export class MetricsProbe {
-  readonly registry = new Registry();
-  readonly metrics = new BackendMetrics(this.registry, 'redis-stream');
-
-  async value(name: string, labels: Record<string, string> = {}): Promise<number> {
-    const metric = this.registry.getSingleMetric(name);
-    if (!metric) throw new Error(`no metric ${name}`);
-    const { values } = await metric.get();
-    const found = values.find((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want));
-    return found?.value ?? 0;
-  }
-
-  flushes(outcome: 'ok' | 'error'): Promise<number> {
-    return this.value('tracker_backend_flushes_total', { outcome });
+/** Backend metrics on their own registry, readable as plain numbers: shoal/testing's probe, for redis-stream. */
+export class MetricsProbe extends BackendMetricsProbe {
+  constructor() {
+    super('redis-stream');
   }
 }
 

@@ -1,4 +1,7 @@
 /** Test-side management API: a tracker booted with the API on, and a JSON client for it. */
+import type { Catalogue } from '../../src/tracker/catalogue.js';
+import type { TrackerDriver } from '../../src/tracker/driver.js';
+import { MemoryStore } from '../../src/tracker/memory/store.js';
 import { httpRequest, type HttpReply } from './http.js';
 import { startTracker, type TestTracker } from './tracker.js';
 
@@ -38,3 +41,18 @@ export async function startAdminTracker(config: Record<string, unknown> = {}): P
   const tracker = await startTracker({ ...config, admin: { addr: '127.0.0.1:0', token: ADMIN_TOKEN } });
   return { ...tracker, admin: adminClient(tracker.adminPort!) };
 }
+
+/**
+ * A tracker driver whose backing service is down: every catalogue call and scrape fails as a Redis
+ * driver's would, and it is never ready (announces still work, from memory).
+ */
+export const unreachableStoreDriver: TrackerDriver = {
+  async open(_params, ctx) {
+    const memory = new MemoryStore({ peerTtlMs: ctx.peerTtl * 1000, reapIntervalMs: 1000 });
+    const down = (): never => {
+      throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
+    };
+    const catalogue = new Proxy({} as Catalogue, { get: () => down });
+    return { catalogue, announce: (a) => memory.announce(a), scrape: down, ready: async () => false, close: () => memory.close() };
+  },
+};
