@@ -39,6 +39,7 @@ const userJson = (user: User): z.input<typeof UserAnswer> => ({
 
 const torrentJson = (torrent: TorrentEntry): z.input<typeof TorrentAnswer> => ({
   info_hash: torrent.infoHash.toString('hex'),
+  ...(torrent.infoHashV2 ? { info_hash_v2: torrent.infoHashV2.toString('hex') } : {}),
   id: torrent.id,
   up_multiplier: torrent.upMultiplier,
   down_multiplier: torrent.downMultiplier,
@@ -113,6 +114,10 @@ export function adminRouter(store: TrackerStore): Router {
       downMultiplier: body.down_multiplier,
       freeleech: body.freeleech,
     };
+    if (body.info_hash_v2 !== undefined) {
+      torrent.infoHashV2 = Buffer.from(body.info_hash_v2, 'hex');
+      if (torrent.infoHashV2.equals(hash)) throw new ApiError(400, 'info_hash_v2: must differ from info_hash');
+    }
     const created = (await catalogue.getTorrent(hash)) === null;
     await catalogue.putTorrent(torrent);
     stored(ctx, created, torrentJson(torrent));

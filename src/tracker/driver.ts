@@ -26,6 +26,11 @@
  *   expired with the peer); peers of the same user are never returned to each other; `snatched` says
  *   whether this announce counted a snatch. A retried call with the same `announceId` answers as the
  *   first one did.
+ * - Hybrid torrents (private mode): a torrent registered with `infoHashV2` is announced on either hash
+ *   under its terms; the two swarms stay apart, but the totals are kept per (user, torrent, peer_id), so
+ *   the second announce of a pair finds the first one's totals, even when both run at once; a peer
+ *   counts one snatch per torrent; a scrape of the v2 hash shows its swarm and the torrent's snatches.
+ * - Per-user peer limit (`access.peerLimit`, private mode): checked before anything changes.
  */
 import type { Logger } from 'pino';
 import type { AnnounceEvent, SwarmCounts } from '../bittorrent/announce.js';
@@ -84,9 +89,15 @@ export interface SwarmAccess {
    * lost reply) must answer as the first did: the same previous totals and snatch, nothing swapped twice.
    */
   announceId?: string;
+  /**
+   * Private mode: most peers (distinct peer_ids) one user may run on one torrent, a hybrid torrent's two
+   * swarms together; a new peer beyond it is refused ('peer_limit'), a known one always passes. 0 or
+   * absent: no limit.
+   */
+  peerLimit?: number;
 }
 
-export type Refusal = 'denied' | 'not_allowed' | 'unregistered';
+export type Refusal = 'denied' | 'not_allowed' | 'unregistered' | 'peer_limit';
 
 export interface TorrentTerms {
   id: number;

@@ -28,6 +28,8 @@ export interface TrackerPolicy {
   private: boolean;
   approvedClientsOnly: boolean;
   approvedTorrentsOnly: boolean;
+  /** Private mode: most peers per user and torrent (0: none); the config's `private` section. */
+  peersPerTorrent?: number;
 }
 
 /** The policy a configuration asks for (boot() builds the Tracker with it; tests and benchmarks start from it). */
@@ -47,6 +49,7 @@ export function trackerPolicy(config: Config): TrackerPolicy {
     private: config.private_enabled,
     approvedClientsOnly: config.approved_clients_only,
     approvedTorrentsOnly: config.approved_torrents_only,
+    peersPerTorrent: config.private.peers_per_torrent,
   };
 }
 
@@ -54,6 +57,7 @@ const REFUSALS: Record<Refusal, string> = {
   denied: 'this torrent is not allowed on this tracker',
   not_allowed: 'this torrent is not on the allow list of this tracker',
   unregistered: 'unregistered torrent',
+  peer_limit: 'your account already runs the most peers allowed on this torrent (private.peers_per_torrent): stop one of them first',
 };
 
 /** Most swarms a full scrape lists: the answer must stay a sane size. */
@@ -102,6 +106,7 @@ export class Tracker {
       access.uploaded = req.uploaded;
       access.downloaded = req.downloaded;
       access.announceId = `${this.recordPrefix}-${(this.recordCount++).toString(36)}`;
+      if (policy.peersPerTorrent) access.peerLimit = policy.peersPerTorrent;
     }
     const { v4, v6 } = this.addresses(req);
     const numwant = peersWanted(req.numwant, req.event, policy, req.maxPeers ?? Infinity);
@@ -121,6 +126,9 @@ export class Tracker {
       access,
     };
     const swarm = await this.store.announce(swarmAnnounce);
+    if (swarm.refused === 'peer_limit') {
+      throw new ClientError(`your account already runs ${policy.peersPerTorrent} peers on this torrent, the most allowed: stop one of them first`);
+    }
     if (swarm.refused) throw new ClientError(REFUSALS[swarm.refused]);
     if (user && this.backend) {
       const waiting = this.backend.record(this.accounting(req, user, swarm, access.announceId!));
