@@ -3,7 +3,7 @@
  * gets, the intervals it is told, and what goes to the backend. Storage is the driver's business.
  */
 import { randomBytes } from 'node:crypto';
-import { compactPeer } from '../bittorrent/address.js';
+import { compactPeer, formatIp } from '../bittorrent/address.js';
 import type { AnnounceEvent, AnnounceRequest, AnnounceResult, ScrapeRequest, ScrapeResult } from '../bittorrent/announce.js';
 import { ClientError } from '../bittorrent/errors.js';
 import type { AccountingRecord, Backend } from '../backend/driver.js';
@@ -126,16 +126,17 @@ export class Tracker {
       access,
     };
     const swarm = await this.store.announce(swarmAnnounce);
+    const interval = policy.announceInterval + Math.floor(Math.random() * (policy.intervalJitter + 1));
     if (swarm.refused === 'peer_limit') {
       throw new ClientError(`your account already runs ${policy.peersPerTorrent} peers on this torrent, the most allowed: stop one of them first`);
     }
     if (swarm.refused) throw new ClientError(REFUSALS[swarm.refused]);
     if (user && this.backend) {
-      const waiting = this.backend.record(this.accounting(req, user, swarm, access.announceId!));
+      const waiting = this.backend.record(this.accounting(req, user, swarm, access.announceId!, v4, v6, interval));
       if (waiting) await waiting;
     }
     return {
-      interval: policy.announceInterval + Math.floor(Math.random() * (policy.intervalJitter + 1)),
+      interval,
       minInterval: policy.minAnnounceInterval,
       complete: swarm.complete,
       incomplete: swarm.incomplete,
@@ -177,7 +178,15 @@ export class Tracker {
    * `started`: otherwise its totals may include bytes credited before the tracker forgot it (a peer that
    * slept past peer_ttl, a Redis restart), and its first announce only sets the baseline.
    */
-  private accounting(req: AnnounceRequest, user: User, swarm: SwarmResult, id: string): AccountingRecord {
+  private accounting(
+    req: AnnounceRequest,
+    user: User,
+    swarm: SwarmResult,
+    id: string,
+    v4: Buffer | undefined,
+    v6: Buffer | undefined,
+    interval: number,
+  ): AccountingRecord {
     const previous = swarm.previous ?? (req.event === 'started' ? { uploaded: 0, downloaded: 0 } : { uploaded: req.uploaded, downloaded: req.downloaded });
     const rawUploaded = req.uploaded >= previous.uploaded ? req.uploaded - previous.uploaded : req.uploaded;
     const rawDownloaded = req.downloaded >= previous.downloaded ? req.downloaded - previous.downloaded : req.downloaded;
@@ -197,6 +206,12 @@ export class Tracker {
       left: req.left,
       snatched: swarm.snatched ?? false,
       time: Date.now(),
+      ipv4: v4 ? formatIp(v4.subarray(0, 4)) : '',
+      ipv6: v6 ? formatIp(v6.subarray(0, 16)) : '',
+      port: req.port,
+      reportedUploaded: req.uploaded,
+      reportedDownloaded: req.downloaded,
+      interval,
     };
   }
 
