@@ -43,7 +43,8 @@ ARGV (positions ARGV_<NAME>; ANNOUNCE_ARGV in protocol.ts):
 ARGV[1]  header     struct ">BBHBBIII" (ANNOUNCE_HEADER), unpacked into locals of these names:
                       flags        B  1 seeder (left = 0), 2 want IPv4 peers, 4 want IPv6 peers,
                                       8 only registered torrents, 16 only allow-listed torrents,
-                                      32 exact subnet mode (FLAG_*)
+                                      32 exact subnet mode, 64 private mode: return the user's
+                                      own other peers too (FLAG_*)
                       event        B  0 none, 1 completed, 2 started, 3 stopped (EVENT_*)
                       numwant      H  peers wanted
                       subnet4Bits  B  IPv4 prefix length of same-subnet-first ordering, 0: none
@@ -90,6 +91,8 @@ local seeders6Key, leechers6Key = KEYS[KEY_SEEDERS6], KEYS[KEY_LEECHERS6]
 local snatchesKey = KEYS[KEY_SNATCHES]
 local userId = ARGV[ARGV_USER_ID] or ''
 local privateMode = userId ~= ''
+-- Private mode: the announcing user's own other peers are left out of its answer (unless own_peers).
+local excludeOwn = privateMode and band(flags, FLAG_OWN_PEERS) == 0
 local exactSubnets = band(flags, FLAG_EXACT_SUBNETS) ~= 0
 -- The announcer's member in each family's sets ("" when it is not in that family): its compact
 -- address, in private mode followed by its user id.

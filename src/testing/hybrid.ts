@@ -187,4 +187,18 @@ export function defineHybridTests(ctx: ConformanceContext): void {
     await on(v1, { v4: addrA, peerId: a, event: 'stopped', access: limited(0) });
     assert.equal((await on(v2, { v4: addrC, peerId: c, event: 'started', access: limited(0) })).refused, undefined, 'room again after a stop');
   });
+
+  it("returns a user's own other peers only when asked (access.ownPeers), never the announcer itself", async () => {
+    const { v1 } = await hybrid();
+    const me = uid();
+    const mine = [v4Addr(), v4Addr()];
+    for (const v4 of mine) await on(v1, { v4, seeder: true, access: priv(me, 0, 0) });
+    const self = v4Addr();
+    const left = await on(v1, { v4: self, access: priv(me, 0, 0) });
+    assert.deepEqual(peersOf(left.peers4), [], 'left out by default');
+    const given = await on(v1, { v4: self, access: { ...priv(me, 0, 0), ownPeers: true } });
+    assert.deepEqual(new Set(peersOf(given.peers4)), new Set(mine.map(hex)), 'given when asked, without the announcer');
+    const seederSelf = await on(v1, { v4: mine[0]!, seeder: true, access: { ...priv(me, 0, 0), ownPeers: true } });
+    assert.deepEqual(peersOf(seederSelf.peers4), [hex(self)], 'a seeder gets its own leecher, not itself');
+  });
 }

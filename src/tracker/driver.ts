@@ -23,7 +23,8 @@
  *   one not registered in the catalogue ('unregistered'). A refused announce changes nothing.
  * - Private mode (`access.userId`): the peer's previous reported totals, kept per (user, torrent,
  *   peer_id), are returned and replaced by the new ones in the same atomic step (removed on `stopped`,
- *   expired with the peer); peers of the same user are never returned to each other; `snatched` says
+ *   expired with the peer); peers of the same user are not returned to each other (unless
+ *   `access.ownPeers`; never the announcer itself); `snatched` says
  *   whether this announce counted a snatch. A retried call with the same `announceId` answers as the
  *   first one did.
  * - Hybrid torrents (private mode): a torrent registered with `infoHashV2` is announced on either hash
@@ -95,6 +96,8 @@ export interface SwarmAccess {
    * absent: no limit.
    */
   peerLimit?: number;
+  /** Private mode: return the user's own other peers too (by default they are left out). */
+  ownPeers?: boolean;
 }
 
 export type Refusal = 'denied' | 'not_allowed' | 'unregistered' | 'peer_limit';

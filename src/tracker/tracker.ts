@@ -30,6 +30,8 @@ export interface TrackerPolicy {
   approvedTorrentsOnly: boolean;
   /** Private mode: most peers per user and torrent (0: none); the config's `private` section. */
   peersPerTorrent?: number;
+  /** Private mode: return a user's own other peers to it (private.own_peers). */
+  ownPeers?: boolean;
 }
 
 /** The policy a configuration asks for (boot() builds the Tracker with it; tests and benchmarks start from it). */
@@ -50,6 +52,7 @@ export function trackerPolicy(config: Config): TrackerPolicy {
     approvedClientsOnly: config.approved_clients_only,
     approvedTorrentsOnly: config.approved_torrents_only,
     peersPerTorrent: config.private.peers_per_torrent,
+    ownPeers: config.private.own_peers,
   };
 }
 
@@ -107,6 +110,7 @@ export class Tracker {
       access.downloaded = req.downloaded;
       access.announceId = `${this.recordPrefix}-${(this.recordCount++).toString(36)}`;
       if (policy.peersPerTorrent) access.peerLimit = policy.peersPerTorrent;
+      if (policy.ownPeers) access.ownPeers = true;
     }
     const { v4, v6 } = this.addresses(req);
     const numwant = peersWanted(req.numwant, req.event, policy, req.maxPeers ?? Infinity);

@@ -135,13 +135,15 @@ export class MemoryStore implements TrackerStore {
 
     const seeder = a.seeder || a.event === 'completed';
     let budget = a.numwant;
+    // Whose peers are left out of the answer: the announcing user's, unless it may have its own.
+    const excluded = a.access?.ownPeers ? 0 : userId;
     const picked4 = this.picked4.reset(torrent.v4);
     const picked6 = this.picked6.reset(torrent.v6);
     // The announcer's own families first, then the others with what remains.
-    if (own4 && a.want4) budget -= this.select(torrent.v4, own4, seeder, budget, a.subnet4, picked4, userId);
-    if (own6 && a.want6) budget -= this.select(torrent.v6, own6, seeder, budget, a.subnet6, picked6, userId);
-    if (!own4 && a.want4) budget -= this.select(torrent.v4, undefined, seeder, budget, 0, picked4, userId);
-    if (!own6 && a.want6) this.select(torrent.v6, undefined, seeder, budget, 0, picked6, userId);
+    if (own4 && a.want4) budget -= this.select(torrent.v4, own4, seeder, budget, a.subnet4, picked4, excluded);
+    if (own6 && a.want6) budget -= this.select(torrent.v6, own6, seeder, budget, a.subnet6, picked6, excluded);
+    if (!own4 && a.want4) budget -= this.select(torrent.v4, undefined, seeder, budget, 0, picked4, excluded);
+    if (!own6 && a.want6) this.select(torrent.v6, undefined, seeder, budget, 0, picked6, excluded);
 
     const result: SwarmResult = {
       ...this.countsOf(torrent, torrentKey),
@@ -259,7 +261,7 @@ export class MemoryStore implements TrackerStore {
   }
 
   /** Appends up to `count` peers of `table` for an announcer (`self`, if in this table) to `out`; returns how many. */
-  private select(table: PeerTable | null, self: Own | undefined, seeder: boolean, count: number, subnetBits: number, out: Picks, userId: number): number {
+  private select(table: PeerTable | null, self: Own | undefined, seeder: boolean, count: number, subnetBits: number, out: Picks, excludedUser: number): number {
     if (!table || count <= 0) return 0;
     const grouping = subnetBits > 0 && self !== undefined;
     const draw = grouping ? count * SUBNET_OVERSAMPLING : count;
@@ -267,8 +269,8 @@ export class MemoryStore implements TrackerStore {
     // Without grouping the sample goes straight to `out`, which holds nothing yet from this table.
     const drawn = grouping ? this.candidates.reset(table) : out;
     const start = drawn.length;
-    if (!seeder) samplePeers(table, 0, table.seeders, draw, exclude, drawn, userId);
-    samplePeers(table, table.seeders, table.count, draw - (drawn.length - start), exclude, drawn, userId);
+    if (!seeder) samplePeers(table, 0, table.seeders, draw, exclude, drawn, excludedUser);
+    samplePeers(table, table.seeders, table.count, draw - (drawn.length - start), exclude, drawn, excludedUser);
     return grouping ? sameSubnetFirst(drawn, self.addr, subnetBits, count, out) : drawn.length - start;
   }
 

@@ -21,6 +21,8 @@ export const ANNOUNCE_FLAGS = {
   requireAllowed: 16,
   /** same-subnet-first through the lexicographic indexes (subnet_index) */
   exactSubnets: 32,
+  /** private mode: the announcing user's own other peers may be returned (private.own_peers) */
+  ownPeers: 64,
 } as const;
 
 /** The header's event byte (Lua: EVENT_NONE, EVENT_COMPLETED, ...). */

@@ -57,7 +57,8 @@ function announceHeader(a: SwarmAnnounce, exact: boolean, peerTtl: number, torre
     (a.want6 ? ANNOUNCE_FLAGS.want6 : 0) |
     (access?.requireRegistered ? ANNOUNCE_FLAGS.requireRegistered : 0) |
     (access?.requireAllowed ? ANNOUNCE_FLAGS.requireAllowed : 0) |
-    (exact ? ANNOUNCE_FLAGS.exactSubnets : 0);
+    (exact ? ANNOUNCE_FLAGS.exactSubnets : 0) |
+    (access?.ownPeers ? ANNOUNCE_FLAGS.ownPeers : 0);
   return packAnnounceHeader({
     flags,
     event: ANNOUNCE_EVENTS[a.event],
