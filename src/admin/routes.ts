@@ -22,6 +22,7 @@ import {
   MAX_USER_ID,
   type SwarmAnswer,
   type TorrentAnswer,
+  type AddressesAnswer,
   TorrentBody,
   type UserAnswer,
   UserBody,
@@ -95,6 +96,13 @@ export function adminRouter(store: TrackerStore): Router {
     deleted(ctx, await catalogue.deleteUser(id), `user ${id}`);
   });
 
+  router.get('/users/:id/addresses', async (ctx) => {
+    const addresses = (await store.addresses?.list(userId(ctx))) ?? [];
+    ctx.body = {
+      count: addresses.length,
+      addresses: addresses.map((a) => ({ address: a.address, last_seen: new Date(a.lastSeen).toISOString() })),
+    } satisfies z.input<typeof AddressesAnswer>;
+  });
   router.get('/torrents/:info_hash', async (ctx) => {
     const hash = infoHash(ctx);
     ctx.body = torrentJson(found(await catalogue.getTorrent(hash), `torrent ${hash.toString('hex')}`));

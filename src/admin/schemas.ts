@@ -115,6 +115,24 @@ export const SwarmAnswer = z
   })
   .meta({ id: 'Swarm', description: 'Live counts of a swarm, registered or not.' });
 
+export const AddressesAnswer = z
+  .strictObject({
+    count: count().describe('distinct addresses within private.address_window'),
+    addresses: z
+      .array(
+        z.strictObject({
+          address: z.string().describe('IPv4 or IPv6 address, as announced from'),
+          last_seen: z.string().describe('when, ISO 8601'),
+        }),
+      )
+      .describe('most recent first'),
+  })
+  .meta({
+    id: 'Addresses',
+    description:
+      'Private mode: the distinct addresses a user announced from within private.address_window, as every replica wrote them (about a second late); account sharing shows here.',
+  });
+
 export const ClientAnswer = z
   .strictObject({
     prefix: z.string().min(1).describe('as it goes in the URL: percent-encoded where needed'),

@@ -35,6 +35,7 @@
  */
 import type { Logger } from 'pino';
 import type { AnnounceEvent, SwarmCounts } from '../bittorrent/announce.js';
+import type { AddressLedger } from './address-ledger.js';
 import type { Catalogue } from './catalogue.js';
 
 /**
@@ -126,6 +127,11 @@ export interface SwarmResult extends SwarmCounts {
 
 export interface TrackerStore {
   readonly catalogue: Catalogue;
+  /**
+   * Private mode: distinct addresses per user over a window (optional; the tracker counts none
+   * without it). Shared by every replica of a shared store, about a second late.
+   */
+  readonly addresses?: AddressLedger;
   announce(request: SwarmAnnounce): Promise<SwarmResult>;
   /** Counts for each hash, in the order given; unknown hashes count zero. */
   scrape(infoHashes: Buffer[]): Promise<SwarmCounts[]>;

@@ -8,6 +8,7 @@ import type { AnnounceEvent, AnnounceRequest, AnnounceResult, ScrapeRequest, Scr
 import { ClientError } from '../bittorrent/errors.js';
 import type { AccountingRecord, Backend } from '../backend/driver.js';
 import type { Config } from '../config/config.js';
+import type { AddressLimits } from './address-ledger.js';
 import type { User } from './catalogue.js';
 import type { Refusal, SwarmAccess, SwarmAnnounce, SwarmResult, TrackerStore } from './driver.js';
 
@@ -32,6 +33,8 @@ export interface TrackerPolicy {
   peersPerTorrent?: number;
   /** Private mode: return a user's own other peers to it (private.own_peers). */
   ownPeers?: boolean;
+  /** Private mode: distinct addresses per user over a window (private.addresses_per_user, ...). */
+  addressLimits?: AddressLimits;
 }
 
 /** The policy a configuration asks for (boot() builds the Tracker with it; tests and benchmarks start from it). */
@@ -53,6 +56,11 @@ export function trackerPolicy(config: Config): TrackerPolicy {
     approvedTorrentsOnly: config.approved_torrents_only,
     peersPerTorrent: config.private.peers_per_torrent,
     ownPeers: config.private.own_peers,
+    addressLimits: {
+      windowSeconds: config.private.address_window,
+      limit: config.private.addresses_per_user,
+      enforce: config.private.enforce_address_limit,
+    },
   };
 }
 
@@ -113,6 +121,14 @@ export class Tracker {
       if (policy.ownPeers) access.ownPeers = true;
     }
     const { v4, v6 } = this.addresses(req);
+    if (user && policy.addressLimits && this.store.addresses) {
+      const verdict = this.store.addresses.note(user.id, formatIp(req.sourceIp), policy.addressLimits);
+      if (verdict.refused) {
+        throw new ClientError(
+          `your account announced from ${policy.addressLimits.limit} addresses already in the last ${policy.addressLimits.windowSeconds} s, the most allowed`,
+        );
+      }
+    }
     const numwant = peersWanted(req.numwant, req.event, policy, req.maxPeers ?? Infinity);
     const swarmAnnounce: SwarmAnnounce = {
       infoHash: req.infoHash,

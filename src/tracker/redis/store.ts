@@ -1,6 +1,7 @@
 /** The `redis` tracker driver's store: every announce is one Lua script call, one round trip. */
 import type { SwarmCounts } from '../../bittorrent/announce.js';
 import type { DriverContext, Refusal, SwarmAnnounce, SwarmResult, TrackerStore } from '../driver.js';
+import { RedisAddressLedger } from './address-ledger.js';
 import { RedisCatalogue } from './catalogue.js';
 import type { RedisClient } from '../../redis/connection.js';
 import { indexKeys, swarmKeys, swarmKeysUnder, totalsKeys } from './keys.js';
@@ -118,6 +119,7 @@ function withDeadline<T>(promise: Promise<T>, deadline: number): Promise<T> {
 
 export class RedisStore implements TrackerStore {
   readonly catalogue: RedisCatalogue;
+  readonly addresses: RedisAddressLedger;
   private readonly scripted: ScriptedClient;
   /** The announce command of each key count. */
   private readonly announceCommands = new Map<number, AnnounceCommand>();
@@ -137,6 +139,7 @@ export class RedisStore implements TrackerStore {
     // Only now: the catalogue sends commands at once, and an auto-pipeline created before the scripts
     // were defined would not know them.
     this.catalogue = new RedisCatalogue(client, params, ctx.logger);
+    this.addresses = new RedisAddressLedger(client, params.prefix, ctx.logger);
   }
 
   async announce(a: SwarmAnnounce): Promise<SwarmResult> {
@@ -255,6 +258,7 @@ export class RedisStore implements TrackerStore {
 
   async close(): Promise<void> {
     await this.catalogue.close();
+    this.addresses.close();
     const quit = this.client.quit().catch(() => undefined);
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, 1000).unref());
     await Promise.race([quit, timeout]);
