@@ -53,8 +53,13 @@ export class MemoryStore implements TrackerStore {
   /** Private mode: last reported totals by torrent, user and peer_id. */
   private readonly totals = new Map<string, TotalsRecord>();
   private readonly totalsAges = new AgeList<TotalsRecord>();
-  /** Private mode: live peers (totals records) per torrent and user, for the per-user peer limit. */
+  /**
+   * Private mode: live peers (totals records) per torrent and user, for the per-user peer limit. Kept
+   * only once an announce has carried a limit: the configuration is fixed for the life of this store
+   * (and of what it holds), and without a limit the map would cost about 100 bytes per private peer.
+   */
   private readonly userPeers = new Map<string, number>();
+  private countingUserPeers = false;
   private readonly now: () => number;
   /** Time zero of the tick clock. */
   private readonly epoch: number;
@@ -203,6 +208,7 @@ export class MemoryStore implements TrackerStore {
     const announceId = a.access?.announceId ?? '';
     let record = this.totals.get(key);
     const limit = a.access?.peerLimit ?? 0;
+    if (limit > 0) this.countingUserPeers = true;
     // A new peer beyond its user's limit: refused (null) before anything changes.
     if (!record && limit > 0 && a.event !== 'stopped' && (this.userPeers.get(userPeersKey(key)) ?? 0) >= limit) return null;
     if (record && announceId !== '' && record.announceId === announceId) return { previous: record.previous(), retriedSnatch: record.snatched };
@@ -215,8 +221,10 @@ export class MemoryStore implements TrackerStore {
       record = new TotalsRecord(key);
       this.totals.set(key, record);
       this.totalsAges.append(record);
-      const owner = userPeersKey(key);
-      this.userPeers.set(owner, (this.userPeers.get(owner) ?? 0) + 1);
+      if (this.countingUserPeers) {
+        const owner = userPeersKey(key);
+        this.userPeers.set(owner, (this.userPeers.get(owner) ?? 0) + 1);
+      }
     } else {
       this.totalsAges.moveToTail(record);
     }
@@ -233,6 +241,7 @@ export class MemoryStore implements TrackerStore {
   private dropTotals(record: TotalsRecord): void {
     this.totals.delete(record.key);
     this.totalsAges.unlink(record);
+    if (!this.countingUserPeers) return;
     const owner = userPeersKey(record.key);
     const left = (this.userPeers.get(owner) ?? 1) - 1;
     if (left > 0) this.userPeers.set(owner, left);
