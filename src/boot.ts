@@ -9,6 +9,9 @@ import { backendDrivers } from './backend/registry.js';
 import { ConfigError, loadConfig, trustedProxyList, type Config, type LoadOptions } from './config/config.js';
 import { randomBytes } from 'node:crypto';
 import { createHttpApp } from './frontend/http/app.js';
+import { createTrackerHttpServer, type ConnectionLimits } from './frontend/http/server.js';
+import { UdpOffenders } from './frontend/udp/offenders.js';
+import { ConnectionMetrics, UdpBanMetrics } from './metrics/hygiene.js';
 import { ConnectionIds } from './frontend/udp/connection-id.js';
 import { BackendMetrics, TrackerMetrics } from './metrics/metrics.js';
 import { listenMetrics } from './metrics/server.js';
@@ -78,19 +81,20 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
 
   const tracker = new Tracker(store, backendDriver.wantsRecords ? backend : null, trackerPolicy(config));
 
-  const app = createHttpApp({
-    tracker,
-    metrics,
-    logger,
-    maxQueryLength: config.http.max_query_length,
-    clientIp: {
-      trusted: config.trusted_proxies.length > 0 ? trustedProxyList(config.trusted_proxies) : null,
-      header: (config.real_ip_header || 'x-forwarded-for').toLowerCase(),
-    },
-  });
+  const clientIp = {
+    trusted: config.trusted_proxies.length > 0 ? trustedProxyList(config.trusted_proxies) : null,
+    header: (config.real_ip_header || 'x-forwarded-for').toLowerCase(),
+  };
+  const app = createHttpApp({ tracker, metrics, logger, maxQueryLength: config.http.max_query_length, clientIp });
   // Koa's handler returns a promise it settles itself (errors go to the app), so nothing is left floating.
   const handleHttp = app.callback();
-  const server = createServer((req, res) => void handleHttp(req, res));
+  const connectionMetrics = new ConnectionMetrics(metrics.registry, () => httpListener.openConnections);
+  const httpListener = createTrackerHttpServer((req, res) => void handleHttp(req, res), {
+    limits: httpConnectionLimits(config),
+    clientIp,
+    metrics: connectionMetrics,
+  });
+  const server = httpListener.server;
   let udp: UdpFrontend | null = null;
   let udpAddress: AddressInfo | null = null;
   let metricsServer: Server | null = null;
@@ -103,7 +107,13 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
       // With the memory driver there is one process, so a key of its own is correct; shared drivers
       // must configure one (config validation insists), so that every replica accepts every id.
       const secret = config.udp.secret || randomBytes(32).toString('hex');
-      udp = new UdpFrontend({ tracker, metrics, logger, ids: new ConnectionIds(secret, config.udp.previous_secret, config.udp.connection_id_grace) });
+      udp = new UdpFrontend({
+        tracker,
+        metrics,
+        logger,
+        ids: new ConnectionIds(secret, config.udp.previous_secret, config.udp.connection_id_grace),
+        offenders: udpOffenders(config, metrics),
+      });
       udpAddress = await udp.listen(config.udp.addr.host, config.udp.addr.port);
     }
     if (config.metrics.addr) {
@@ -167,6 +177,29 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   }
 
   return { config, logger, tracker, httpAddress, udpAddress, metricsAddress, adminAddress, close };
+}
+
+function httpConnectionLimits(config: Config): ConnectionLimits {
+  return {
+    headerTimeoutMs: config.http.header_timeout * 1000,
+    requestTimeoutMs: config.http.request_timeout * 1000,
+    keepAliveTimeoutMs: config.http.keep_alive_timeout * 1000,
+    maxConnections: config.http.max_connections,
+    maxPerAddress: config.http.max_connections_per_address,
+  };
+}
+
+/** The table of UDP addresses that send invalid packets; null when bans are off (ban_threshold 0). */
+function udpOffenders(config: Config, metrics: TrackerMetrics): UdpOffenders | null {
+  if (config.udp.ban_threshold === 0) return null;
+  const offenders: UdpOffenders = new UdpOffenders({
+    threshold: config.udp.ban_threshold,
+    windowMs: config.udp.ban_window * 1000,
+    banMs: config.udp.ban_duration * 1000,
+    tableSize: config.udp.ban_table_size,
+    metrics: new UdpBanMetrics(metrics.registry, () => offenders.bannedCount()),
+  });
+  return offenders;
 }
 
 function formatAddress(address: AddressInfo): string {

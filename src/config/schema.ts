@@ -97,6 +97,23 @@ export const ConfigSchema = z
     http: section({
       addr: listenAddress().prefault('[::]:6969').describe('HTTP tracker listener, "host:port". "[::]" listens on every IPv4 and IPv6 address.'),
       max_query_length: integer(256, 65536).prefault(8192).describe('Longest query string accepted, in bytes; longer requests get a failure reason.'),
+      header_timeout: duration(1, 300)
+        .prefault(5)
+        .describe(
+          'Seconds a connection has to send a complete request head, counted from its first byte (and from connecting, for the first request); beyond it the connection is closed.',
+        ),
+      request_timeout: duration(1, 3600)
+        .prefault(30)
+        .describe('Seconds a request may take from its first byte until its answer is written, and the most a connection may stay silent meanwhile.'),
+      keep_alive_timeout: duration(1, 3600).prefault(5).describe('Seconds an idle keep-alive connection stays open after an answer.'),
+      max_connections: integer(1, 1_000_000)
+        .prefault(16384)
+        .describe('Open HTTP connections in total; beyond it new connections are closed at once. Keep it under the open-file limit.'),
+      max_connections_per_address: integer(1, 1_000_000)
+        .prefault(256)
+        .describe(
+          'Open HTTP connections per client address (an IPv6 address counts by its /64); beyond it new ones are closed at once. From a trusted proxy: requests in flight per forwarded client address.',
+        ),
     }),
     udp: section({
       addr: optionalListenAddress().prefault('[::]:6969').describe('UDP tracker listener (BEP 15), "host:port"; "" turns UDP off.'),
@@ -109,6 +126,16 @@ export const ConfigSchema = z
       connection_id_grace: duration(0, 3600)
         .prefault(60)
         .describe('Seconds a UDP connection id stays valid past the two minutes of BEP 15 (some clients keep ids longer).'),
+      ban_threshold: integer(0, 1_000_000)
+        .prefault(100)
+        .describe(
+          'Invalid UDP packets (bad connection id, garbage) from one address within ban_window that get it ignored for ban_duration; 0 turns bans off. An IPv6 address counts by its /64.',
+        ),
+      ban_window: duration(1, 3600).prefault(60).describe('Seconds over which invalid UDP packets of one address are counted towards ban_threshold.'),
+      ban_duration: duration(1, 86400)
+        .prefault(300)
+        .describe('Seconds a banned address is ignored: its packets without a valid connection id get no answer (connects still do).'),
+      ban_table_size: integer(1, 10_000_000).prefault(65536).describe('Most addresses tracked for UDP bans at once; beyond it the oldest entry is forgotten.'),
     }),
     metrics: section({
       addr: optionalListenAddress()
@@ -195,6 +222,9 @@ export const ConfigSchema = z
         'peer_ttl',
         `must exceed announce_interval + interval_jitter (${config.announce_interval + config.interval_jitter}), or peers expire between announces`,
       );
+    }
+    if (config.http.header_timeout > config.http.request_timeout) {
+      fail('http.header_timeout', `must not exceed http.request_timeout (${config.http.request_timeout})`);
     }
     if (config.default_numwant > config.max_numwant) {
       fail('default_numwant', `must not exceed max_numwant (${config.max_numwant})`);
