@@ -137,8 +137,9 @@ export function createTrackerHttpServer(handle: (req: IncomingMessage, res: Serv
   server.on('clientError', (error: NodeJS.ErrnoException, socket: HttpSocket) => {
     const code = error.code ?? '';
     const timeout = code === 'ERR_HTTP_REQUEST_TIMEOUT';
-    const malformed = code.startsWith('HPE_');
-    // A reset or broken pipe is the client leaving: nothing to answer, nothing to count.
+    // A reset, a broken pipe or an end in the middle of a head (HPE_INVALID_EOF_STATE) is the client
+    // leaving: nothing to answer, nothing to count.
+    const malformed = code.startsWith('HPE_') && code !== 'HPE_INVALID_EOF_STATE';
     if ((timeout || malformed) && socket.writable && !socket._httpMessage?.headersSent) socket.write(timeout ? REQUEST_TIMEOUT : BAD_REQUEST);
     if (timeout) metrics?.closed('timeout');
     else if (malformed) metrics?.closed('malformed');

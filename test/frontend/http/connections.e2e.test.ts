@@ -113,6 +113,7 @@ describe('HTTP connection hygiene', () => {
     for (const c of held) c.socket.destroy();
     await Promise.all(held.map((c) => c.closed));
     await waitUntil('connections released', async () => (await metric(t.metricsPort!, 'tracker_http_connections_open')) === 0);
+    assert.equal(await metric(t.metricsPort!, 'tracker_http_connections_closed_total', 'reason="malformed"'), 0, 'a client leaving mid-head is not malformed');
     assert.ok(await announceOk(t, '127.0.4.100'));
   });
 
