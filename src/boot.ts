@@ -93,6 +93,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     limits: httpConnectionLimits(config),
     clientIp,
     metrics: connectionMetrics,
+    logger,
   });
   const server = httpListener.server;
   let udp: UdpFrontend | null = null;

@@ -13,6 +13,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
 import { parseIp } from '../../bittorrent/address.js';
 import type { ConnectionMetrics } from '../../metrics/hygiene.js';
 import { addressKey, AddressCounter } from '../address-key.js';
@@ -31,6 +32,8 @@ export interface TrackerHttpServerOptions {
   limits: ConnectionLimits;
   clientIp: ClientIpOptions;
   metrics?: ConnectionMetrics;
+  /** Told (at most once a minute) when the total cap turns connections away. */
+  logger?: Logger;
 }
 
 export interface TrackerHttpServer {
@@ -94,7 +97,15 @@ export function createTrackerHttpServer(handle: (req: IncomingMessage, res: Serv
   server.timeout = limits.requestTimeoutMs;
   // Beyond it node closes an accepted connection before making a socket of it, and emits 'drop'.
   server.maxConnections = limits.maxConnections;
-  server.on('drop', () => metrics?.closed('total_cap'));
+  let warnedAt = -Infinity;
+  server.on('drop', () => {
+    metrics?.closed('total_cap');
+    const now = performance.now();
+    if (options.logger && now - warnedAt >= 60_000) {
+      warnedAt = now;
+      options.logger.warn('http.max_connections (%d) reached: new connections are closed at once', limits.maxConnections);
+    }
+  });
 
   // node's own connection listener makes a parser for every socket: a refused one is closed before it runs.
   const httpListeners = server.listeners('connection') as Array<(socket: Socket) => void>;

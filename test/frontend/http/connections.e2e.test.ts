@@ -11,7 +11,7 @@ import { registerTrackerDriver } from '../../../src/tracker/registry.js';
 import { MemoryStore } from '../../../src/tracker/memory/store.js';
 import { announcePath, decode, httpGet, randomHash, text } from '../../helpers/http.js';
 import { holdConnection, metric, type HeldConnection } from '../../helpers/slow-client.js';
-import { startTracker, type TestTracker } from '../../helpers/tracker.js';
+import { startTracker, startTrackerProcess, type TestTracker } from '../../helpers/tracker.js';
 import { waitUntil } from '../../helpers/wait.js';
 
 const SLOW_HEAD = 'GET /announce?info_hash=';
@@ -99,22 +99,47 @@ describe('HTTP connection hygiene', () => {
     for (const c of held) c.socket.destroy();
   });
 
-  it('caps open connections in total: beyond it new connections are closed at once', async () => {
-    const t = await start({ http: { max_connections: 8, header_timeout: 30 } });
+  it('caps open connections in total: beyond it new connections are closed at once, and the log says so (the CLI, configured from the environment)', async () => {
+    const t = await startTrackerProcess({
+      TRACKER_HTTP_MAX_CONNECTIONS: '8',
+      TRACKER_HTTP_HEADER_TIMEOUT: '30s',
+      TRACKER_METRICS_ADDR: '127.0.0.1:0',
+    });
+    trackers.push(t);
+    const startLine = await t.proc.waitForLine((l) => l.includes('"tracker started"'));
+    const metricsAddress = (JSON.parse(startLine) as { metrics: string }).metrics;
+    const metricsPort = Number(metricsAddress.slice(metricsAddress.lastIndexOf(':') + 1));
     const held: HeldConnection[] = [];
     for (let i = 0; i < 8; i++)
       held.push(await holdConnection({ host: '127.0.0.1', port: t.port, localAddress: `127.0.4.${i + 1}`, head: SLOW_HEAD, dripMs: 0 }));
-    await waitUntil('8 connections counted', async () => (await metric(t.metricsPort!, 'tracker_http_connections_open')) === 8);
-    const refused = await holdConnection({ host: '127.0.0.1', port: t.port, localAddress: '127.0.4.100', head: SLOW_HEAD, dripMs: 0 });
-    const closed = await Promise.race([refused.closed, sleep(2000).then(() => null)]);
-    assert.ok(closed && closed.heldMs < 1000 && closed.received.length === 0, 'the ninth connection is closed at once, unanswered');
+    await waitUntil('8 connections counted', async () => (await metric(metricsPort, 'tracker_http_connections_open')) === 8);
+    const refused: HeldConnection[] = [];
+    for (let i = 0; i < 3; i++)
+      refused.push(await holdConnection({ host: '127.0.0.1', port: t.port, localAddress: '127.0.4.100', head: SLOW_HEAD, dripMs: 0 }));
+    for (const c of refused) {
+      const closed = await Promise.race([c.closed, sleep(2000).then(() => null)]);
+      assert.ok(closed && closed.heldMs < 1000 && closed.received.length === 0, 'connections beyond the cap are closed at once, unanswered');
+    }
     // The metrics listener is another server: it still answers.
-    assert.equal(await metric(t.metricsPort!, 'tracker_http_connections_closed_total', 'reason="total_cap"'), 1);
+    assert.equal(await metric(metricsPort, 'tracker_http_connections_closed_total', 'reason="total_cap"'), 3);
+    await t.proc.waitForLine((l) => l.includes('http.max_connections (8) reached'), 5000);
+    assert.equal(t.proc.lines.filter((l) => l.includes('http.max_connections (8) reached')).length, 1, 'one warning, not one per connection');
     for (const c of held) c.socket.destroy();
     await Promise.all(held.map((c) => c.closed));
-    await waitUntil('connections released', async () => (await metric(t.metricsPort!, 'tracker_http_connections_open')) === 0);
-    assert.equal(await metric(t.metricsPort!, 'tracker_http_connections_closed_total', 'reason="malformed"'), 0, 'a client leaving mid-head is not malformed');
+    await waitUntil('connections released', async () => (await metric(metricsPort, 'tracker_http_connections_open')) === 0);
+    assert.equal(await metric(metricsPort, 'tracker_http_connections_closed_total', 'reason="malformed"'), 0, 'a client leaving mid-head is not malformed');
     assert.ok(await announceOk(t, '127.0.4.100'));
+  });
+
+  it('caps an IPv6 client by its /64 over ::1', async () => {
+    const t = await start({ http: { max_connections_per_address: 2, header_timeout: 30 } });
+    const held: HeldConnection[] = [];
+    for (let i = 0; i < 2; i++) held.push(await holdConnection({ host: '::1', port: t.port, head: SLOW_HEAD, dripMs: 0 }));
+    const refused = await holdConnection({ host: '::1', port: t.port, head: SLOW_HEAD, dripMs: 0 });
+    const closed = await Promise.race([refused.closed, sleep(2000).then(() => null)]);
+    assert.ok(closed && closed.heldMs < 1000 && closed.received.length === 0, 'the third connection from ::1 is closed at once');
+    assert.ok(await announceOk(t, '127.0.0.1'), 'IPv4 clients are counted apart');
+    for (const c of held) c.socket.destroy();
   });
 
   it('closes an idle keep-alive connection after keep_alive_timeout, counted as idle', async () => {
