@@ -6,6 +6,7 @@
  * legitimate load alone, then under the flood; the table shows medians and every round.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FloodOptions, FloodResult } from './hostile-flood.js';
 import type { LoadOptions, LoadResult } from './load.js';
@@ -79,6 +80,16 @@ function lineOf(child: ChildProcess, match: (line: string) => boolean): Promise<
   });
 }
 
+/** CPU seconds (user + system) a process has used, from /proc (taskset execs, so the pid is node's). */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 async function metrics(port: number): Promise<string> {
   return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
 }
@@ -141,7 +152,10 @@ async function main(): Promise<void> {
     const flood = spawnPinned(1, here('./hostile-flood.js'), [JSON.stringify({ ...floodOptions, port })]);
     const floodDone = lineOf(flood, (l) => l.startsWith('{"slowOpened"'));
     await lineOf(flood, (l) => l.includes('"ready"'));
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // The tracker's CPU spent on the flood alone (no legitimate load): a figure this VM's drift hardly moves.
+    const cpuBefore = cpuSeconds(tracker.pid!);
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const floodCpu = (cpuSeconds(tracker.pid!) - cpuBefore) / 3;
     const openDuring = series(await metrics(metricsPort), 'tracker_http_connections_open');
     const keepAlive = await load(true);
     const close = await load(false);
@@ -150,7 +164,7 @@ async function main(): Promise<void> {
     push('keep-alive, flood', { ...keepAlive, flood: floodResult });
     push('close, flood', close);
     console.log(
-      `round ${round + 1}: tracker held ${openDuring} connections during the flood; the flood opened ${floodResult.slowOpened} slow connections, ` +
+      `round ${round + 1}: the flood alone took ${fmt(floodCpu * 100)}% of the tracker's core; it held ${openDuring} connections; the flood opened ${floodResult.slowOpened} slow connections, ` +
         `the tracker closed ${floodResult.slowClosed} (longest held ${fmt(floodResult.slowLongestHeldMs / 1000, 1)} s), ${floodResult.slowOpenAtEnd} open at the end; ` +
         `rapid announces: ${floodResult.rapidAnswered} answered, ${floodResult.rapidFailures} refused`,
     );
