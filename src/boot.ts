@@ -1,9 +1,9 @@
 /** boot(): configuration -> drivers -> tracker -> listeners, and a graceful stop. */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { createAdminApp } from './admin/app.js';
-import { listenHttp } from './common/listen.js';
+import { createLimitedServer, listenHttp, type ListenerLimits } from './common/listen.js';
 import type { Backend } from './backend/driver.js';
 import { backendDrivers } from './backend/registry.js';
 import { ConfigError, loadConfig, trustedProxyList, type Config, type LoadOptions } from './config/config.js';
@@ -118,11 +118,16 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
       udpAddress = await udp.listen(config.udp.addr.host, config.udp.addr.port);
     }
     if (config.metrics.addr) {
-      ({ server: metricsServer, address: metricsAddress } = await listenMetrics(metrics, config.metrics.addr.host, config.metrics.addr.port));
+      ({ server: metricsServer, address: metricsAddress } = await listenMetrics(
+        metrics,
+        config.metrics.addr.host,
+        config.metrics.addr.port,
+        auxiliaryLimits(config),
+      ));
     }
     if (config.admin.addr) {
       const handleAdmin = createAdminApp({ store, token: config.admin.token, logger: logger.child({ admin: true }) }).callback();
-      adminServer = createServer((req, res) => void handleAdmin(req, res));
+      adminServer = createLimitedServer((req, res) => void handleAdmin(req, res), auxiliaryLimits(config));
       adminAddress = await listenHttp(adminServer, config.admin.addr.host, config.admin.addr.port);
     }
   } catch (error) {
@@ -188,6 +193,14 @@ function httpConnectionLimits(config: Config): ConnectionLimits {
     maxConnections: config.http.max_connections,
     maxPerAddress: config.http.max_connections_per_address,
   };
+}
+
+/** Open connections the metrics and management listeners accept: a few scrapers and operators, not the public. */
+const AUXILIARY_MAX_CONNECTIONS = 64;
+
+/** The metrics and management listeners: the tracker's timeouts, and few connections. */
+function auxiliaryLimits(config: Config): ListenerLimits {
+  return { ...httpConnectionLimits(config), maxConnections: AUXILIARY_MAX_CONNECTIONS };
 }
 
 /** The table of UDP addresses that send invalid packets; null when bans are off (ban_threshold 0). */

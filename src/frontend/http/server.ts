@@ -4,8 +4,9 @@
  * after the keep-alive timeout, open connections are capped per client address and in total (beyond a
  * cap a new connection is closed at once), and a malformed request gets a tiny 400 and a close. Without
  * these, connections that send a byte every few seconds are held for minutes (node's defaults: 60 s for a
- * head, 300 s for a request, none for a connection that sends nothing, head timeouts checked every 30 s),
- * and a few tens of thousands of them exhaust the process's files.
+ * head, 300 s for a request, timeouts checked every 30 s), and a few tens of thousands of them exhaust the
+ * process's files. node times a head from the moment the connection is made (or, after a keep-alive wait,
+ * from the next request's first byte), so a connection that sends nothing goes after the header timeout too.
  *
  * Behind a trusted proxy the TCP connection is the proxy's, shared by many clients: its connections are
  * not capped per address (only in total), and `maxPerAddress` caps instead the requests in flight per
@@ -67,8 +68,6 @@ export function createTrackerHttpServer(handle: (req: IncomingMessage, res: Serv
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const socket = req.socket;
-    // The first request ends the header timeout set at connect; node puts later ones (after keep-alive) on server.timeout.
-    if (socket.timeout !== limits.requestTimeoutMs) socket.setTimeout(limits.requestTimeoutMs);
     if (proxySockets.has(socket)) {
       const ip = resolveClientIp(socket.remoteAddress, req.headers, clientIp);
       if (ip) {
@@ -93,7 +92,7 @@ export function createTrackerHttpServer(handle: (req: IncomingMessage, res: Serv
     },
     onRequest,
   );
-  // The socket timeout while a request is being answered (node sets it on each request after a keep-alive wait).
+  // How long a connection may stay silent while its request is answered (a client that stops reading).
   server.timeout = limits.requestTimeoutMs;
   // Beyond it node closes an accepted connection before making a socket of it, and emits 'drop'.
   server.maxConnections = limits.maxConnections;
@@ -133,9 +132,6 @@ export function createTrackerHttpServer(handle: (req: IncomingMessage, res: Serv
       if (key !== null) perAddress.release(key);
     });
     for (const listener of httpListeners) listener.call(server, socket);
-    // Until its first request head is complete, a connection that sends nothing is closed after the header
-    // timeout (node times a head only from its first byte, and a silent connection not at all).
-    socket.setTimeout(limits.headerTimeoutMs);
   });
 
   // With a listener here node no longer destroys a timed-out socket itself: this does, and says why.

@@ -68,9 +68,8 @@ describe('HTTP connection hygiene', () => {
     // node checks heads on an interval (1 s here): closed between the timeout and the timeout + one check (+ slack for a busy machine).
     assert.ok(soonestMs >= headerTimeoutMs - 100, `closed early: ${soonestMs} ms`);
     assert.ok(slowestMs <= headerTimeoutMs + 2500, `held too long: ${slowestMs} ms`);
-    // A slow head is told why; a silent connection is just closed.
-    for (const c of slow) assert.match(c.received.toString('latin1'), /^HTTP\/1\.1 408 /);
-    assert.ok(quiet.every((c) => c.received.length === 0));
+    // Each is told why.
+    for (const c of [...slow, ...quiet]) assert.match(c.received.toString('latin1'), /^HTTP\/1\.1 408 /);
     assert.equal(await metric(t.metricsPort!, 'tracker_http_connections_closed_total', 'reason="timeout"'), 270);
     assert.equal(await metric(t.metricsPort!, 'tracker_http_connections_open'), 0);
   });
@@ -174,6 +173,26 @@ describe('HTTP connection hygiene', () => {
     }
     assert.equal(await metric(t.metricsPort!, 'tracker_http_connections_closed_total', 'reason="malformed"'), 3);
     assert.ok(await announceOk(t));
+  });
+
+  it('the metrics listener (public by default) has the same timeouts and takes at most 64 connections', async () => {
+    const t = await start({ http: { header_timeout: 1, request_timeout: 2 } });
+    const slowHead = await holdConnection({ host: '127.0.0.1', port: t.metricsPort!, localAddress: '127.0.8.1', head: 'GET /metr', dripMs: 200 });
+    const silent = await holdConnection({ host: '127.0.0.1', port: t.metricsPort!, localAddress: '127.0.8.1', head: '', dripMs: 0 });
+    const slow = await slowHead.closed;
+    assert.ok(slow.heldMs >= 900 && slow.heldMs < 2500, `slow head held ${slow.heldMs} ms`);
+    assert.match(slow.received.toString('latin1'), /^HTTP\/1\.1 408 /);
+    const quiet = await silent.closed;
+    assert.ok(quiet.heldMs >= 900 && quiet.heldMs < 2500, `silent connection held ${quiet.heldMs} ms`);
+    const held: HeldConnection[] = [];
+    for (let i = 0; i < 64; i++)
+      held.push(await holdConnection({ host: '127.0.0.1', port: t.metricsPort!, localAddress: `127.0.8.${2 + (i % 8)}`, head: 'GET /', dripMs: 100 }));
+    const refused = await holdConnection({ host: '127.0.0.1', port: t.metricsPort!, localAddress: '127.0.8.20', head: 'GET /', dripMs: 0 });
+    const closed = await Promise.race([refused.closed, sleep(800).then(() => null)]);
+    assert.ok(closed && closed.heldMs < 500, 'the 65th connection is closed at once');
+    for (const c of held) c.socket.destroy();
+    await Promise.all(held.map((c) => c.closed));
+    await waitUntil('the metrics listener answers again', async () => (await metric(t.metricsPort!, 'tracker_http_connections_open').catch(() => -1)) === 0);
   });
 
   it('behind a trusted proxy, caps requests in flight per forwarded address, not the proxy connections', async () => {
