@@ -155,6 +155,29 @@ export const ConfigSchema = z
       .describe(
         "Private mode: announces need a known passkey (/PASSKEY/announce) and a registered torrent; each announce's upload/download delta goes to the backend.",
       ),
+    private: section({
+      peers_per_torrent: integer(0, 1000)
+        .prefault(0)
+        .describe(
+          'Private mode: most peers (distinct peer_ids) one user may run on one torrent; a new one beyond gets a failure reason, re-announces always pass. 0: no limit.',
+        ),
+      addresses_per_user: integer(0, 100000)
+        .prefault(0)
+        .describe(
+          'Private mode: distinct addresses one user may announce from within address_window. Counted always (the API, /metrics); refused only with enforce_address_limit. 0: no limit.',
+        ),
+      address_window: duration(60, 2592000, true)
+        .prefault(86400)
+        .describe('Private mode: the window, in seconds, over which distinct addresses per user are counted.'),
+      enforce_address_limit: bool()
+        .prefault(false)
+        .describe('Private mode: refuse an announce from a new address of a user already at addresses_per_user (off: only counted).'),
+      own_peers: bool()
+        .prefault(false)
+        .describe(
+          "Private mode: return a user's own other peers (its other clients on the torrent) to it. Off: left out, so a user's seedbox never counts as its own source.",
+        ),
+    }),
     approved_clients_only: bool().prefault(false).describe('Only peer_ids starting with an approved client prefix (management API /clients) may announce.'),
     approved_torrents_only: bool()
       .prefault(false)
@@ -177,6 +200,11 @@ export const ConfigSchema = z
       claim_idle: duration(1, 86400)
         .prefault(30)
         .describe('Reference consumer: seconds after which entries another consumer read but never acknowledged are claimed (XAUTOCLAIM).'),
+      seed_grace: duration(0, 86400, true)
+        .prefault(300)
+        .describe(
+          "Reference consumer: seed time counts the time between a seeding peer's announces up to the interval it was told plus this many seconds, so that a vanished peer accrues none.",
+        ),
     }),
     announce_interval: duration(10, 86400, true).prefault(1800).describe('Seconds between announces that clients are asked to keep (`interval`).'),
     min_announce_interval: duration(1, 86400, true)
