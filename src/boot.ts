@@ -13,6 +13,9 @@ import { ConnectionIds } from './frontend/udp/connection-id.js';
 import { BackendMetrics, TrackerMetrics } from './metrics/metrics.js';
 import { listenMetrics } from './metrics/server.js';
 import { UdpFrontend } from './frontend/udp/server.js';
+import { WebSocketFrontend } from './frontend/ws/server.js';
+import { WebRtcMetrics } from './metrics/webrtc.js';
+import { WebRtcTracker } from './tracker/webrtc.js';
 import type { TrackerStore } from './tracker/driver.js';
 import { trackerDrivers } from './tracker/registry.js';
 import { Tracker, trackerPolicy } from './tracker/tracker.js';
@@ -56,6 +59,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
 
   const rawStore: TrackerStore = await trackerDriver.open(config.tracker.params, {
     peerTtl: config.peer_ttl,
+    webrtcPeerTtl: config.webtorrent.peer_ttl,
     logger: logger.child({ driver: config.tracker.driver }),
   });
   // A custom driver written for a public tracker may come without a catalogue: fine, unless asked for one.
@@ -78,19 +82,22 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
 
   const tracker = new Tracker(store, backendDriver.wantsRecords ? backend : null, trackerPolicy(config));
 
+  const clientIp = {
+    trusted: config.trusted_proxies.length > 0 ? trustedProxyList(config.trusted_proxies) : null,
+    header: (config.real_ip_header || 'x-forwarded-for').toLowerCase(),
+  };
   const app = createHttpApp({
     tracker,
     metrics,
     logger,
     maxQueryLength: config.http.max_query_length,
-    clientIp: {
-      trusted: config.trusted_proxies.length > 0 ? trustedProxyList(config.trusted_proxies) : null,
-      header: (config.real_ip_header || 'x-forwarded-for').toLowerCase(),
-    },
+    clientIp,
   });
   // Koa's handler returns a promise it settles itself (errors go to the app), so nothing is left floating.
   const handleHttp = app.callback();
   const server = createServer((req, res) => void handleHttp(req, res));
+  const ws = webSocketFrontend(config, store, tracker, metrics, logger, clientIp);
+  if (ws) server.on('upgrade', ws.handleUpgrade);
   let udp: UdpFrontend | null = null;
   let udpAddress: AddressInfo | null = null;
   let metricsServer: Server | null = null;
@@ -116,6 +123,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     }
   } catch (error) {
     server.close();
+    void ws?.close(0);
     metricsServer?.close();
     adminServer?.close();
     await Promise.allSettled([store.close(), backend.close(), udp?.close()]);
@@ -138,6 +146,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   const close = (): Promise<void> => {
     closing ??= (async () => {
       await Promise.all([
+        ws?.close(config.shutdown_timeout * 1000),
         drain(server, config.shutdown_timeout * 1000),
         udp?.close(config.shutdown_timeout * 1000),
         adminServer && drain(adminServer, config.shutdown_timeout * 1000),
@@ -167,6 +176,38 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   }
 
   return { config, logger, tracker, httpAddress, udpAddress, metricsAddress, adminAddress, close };
+}
+
+/** The WebTorrent frontend, when it is on and the driver keeps WebRTC swarms. */
+function webSocketFrontend(
+  config: Config,
+  store: TrackerStore,
+  tracker: Tracker,
+  metrics: TrackerMetrics,
+  logger: Logger,
+  clientIp: { trusted: ReturnType<typeof trustedProxyList> | null; header: string },
+): WebSocketFrontend | null {
+  const settings = config.webtorrent;
+  if (!settings.enabled) return null;
+  if (!store.webrtc) {
+    logger.warn('webtorrent: the %s driver keeps no WebRTC swarms; WebSocket upgrades are refused', config.tracker.driver);
+    return null;
+  }
+  return new WebSocketFrontend({
+    tracker: new WebRtcTracker(tracker, store.webrtc, settings.announce_interval),
+    metrics: new WebRtcMetrics(metrics.registry),
+    logger: logger.child({ frontend: 'ws' }),
+    clientIp,
+    maxScrapeHashes: config.max_scrape_infohashes,
+    limits: {
+      maxMessageBytes: settings.max_message_bytes,
+      idleTimeoutMs: settings.idle_timeout * 1000,
+      maxConnectionsPerIp: settings.max_connections_per_ip,
+      maxSwarmsPerSocket: settings.max_swarms_per_socket,
+      maxMessagesPerMinute: settings.max_messages_per_minute,
+      origins: settings.origins.map((origin) => origin.toLowerCase()),
+    },
+  });
 }
 
 function formatAddress(address: AddressInfo): string {
