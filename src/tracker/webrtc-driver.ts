@@ -68,6 +68,6 @@ export interface RtcSwarms {
   scrape(infoHashes: Buffer[]): Promise<SwarmCounts[]>;
   /** Delivers a signal to another replica; false when none listens under that name. */
   send(replica: string, signal: RtcSignal): Promise<boolean>;
-  /** Where signals sent to this replica arrive (one handler; the WebSocket frontend). */
-  onSignal(handler: (signal: RtcSignal) => void): void;
+  /** Where signals sent to this replica arrive (one handler; the WebSocket frontend); resolves once listening. */
+  onSignal(handler: (signal: RtcSignal) => void): Promise<void>;
 }

@@ -82,7 +82,8 @@ export class WebSocketFrontend {
   constructor(private readonly options: WsFrontendOptions) {
     this.logError = throttledErrorLog(options.logger);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.limits.maxMessageBytes, perMessageDeflate: false, clientTracking: false });
-    options.tracker.swarms.onSignal((signal) => this.deliver(signal));
+    // Until the driver listens (a Redis subscription), offers from other replicas find no one here.
+    options.tracker.swarms.onSignal((signal) => this.deliver(signal)).catch(this.logError);
     this.sweeper = setInterval(() => this.closeIdle(), Math.max(250, Math.min(10_000, options.limits.idleTimeoutMs / 4)));
     this.sweeper.unref();
   }

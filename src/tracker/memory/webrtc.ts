@@ -97,10 +97,9 @@ export class MemoryRtcSwarms implements RtcSwarms {
 
   async announce(a: RtcAnnounce): Promise<RtcResult> {
     const key = a.infoHash.toString('latin1');
-    if (a.access) {
-      const verdict = this.catalogue.check(key, a.access);
-      if (verdict.refused) return { complete: 0, incomplete: 0, downloaded: 0, peers: NO_PEERS, refused: verdict.refused };
-    }
+    // The deny list applies whatever the access asks.
+    const verdict = this.catalogue.check(key, a.access ?? { requireRegistered: false, requireAllowed: false });
+    if (verdict.refused) return { complete: 0, incomplete: 0, downloaded: 0, peers: NO_PEERS, refused: verdict.refused };
     const now = this.now();
     let swarm = this.swarms.get(key);
     swarm?.expire(now - this.peerTtlMs);
@@ -144,7 +143,7 @@ export class MemoryRtcSwarms implements RtcSwarms {
     return true;
   }
 
-  onSignal(handler: (signal: RtcSignal) => void): void {
+  async onSignal(handler: (signal: RtcSignal) => void): Promise<void> {
     this.handler = handler;
   }
 

@@ -17,6 +17,7 @@ import {
   USER_ID_SIZE,
 } from './protocol.js';
 import { script } from './scripts.js';
+import { RedisRtcSwarms } from './webrtc.js';
 
 /** In ANNOUNCE_REPLY's order (protocol.ts): numbers, then strings, as far as the answer goes. */
 type AnnounceReply = Array<number | Buffer | undefined>;
@@ -109,6 +110,7 @@ function withDeadline<T>(promise: Promise<T>, deadline: number): Promise<T> {
 
 export class RedisStore implements TrackerStore {
   readonly catalogue: RedisCatalogue;
+  readonly webrtc: RedisRtcSwarms;
   private readonly scripted: ScriptedClient;
   /** The announce command of each key count. */
   private readonly announceCommands = new Map<number, AnnounceCommand>();
@@ -125,6 +127,7 @@ export class RedisStore implements TrackerStore {
     }
     client.defineCommand('trackerScrape', { numberOfKeys: SCRAPE_KEYS, lua: script('scrape'), readOnly: true });
     this.scripted = client as unknown as ScriptedClient;
+    this.webrtc = new RedisRtcSwarms(client, params, ctx.webrtcPeerTtl ?? ctx.peerTtl, ctx.logger);
     // Only now: the catalogue sends commands at once, and an auto-pipeline created before the scripts
     // were defined would not know them.
     this.catalogue = new RedisCatalogue(client, params, ctx.logger);
@@ -208,6 +211,7 @@ export class RedisStore implements TrackerStore {
 
   async close(): Promise<void> {
     await this.catalogue.close();
+    await this.webrtc.close();
     const quit = this.client.quit().catch(() => undefined);
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, 1000).unref());
     await Promise.race([quit, timeout]);
