@@ -201,7 +201,7 @@ export class RedisStore implements TrackerStore {
   }
 
   async ready(): Promise<boolean> {
-    if (this.client.status !== 'ready') return false;
+    if (this.client.status !== 'ready' || !this.webrtc.isListening()) return false;
     try {
       return (await this.client.ping()) === 'PONG';
     } catch {

@@ -90,6 +90,9 @@ export class RedisRtcSwarms implements RtcSwarms {
   readonly replica = randomBytes(8).toString('hex');
   private readonly commands: WebRtcCommands;
   private subscriber: RedisClient | null = null;
+  /** A handler was set: this replica must listen before it is ready. */
+  private wanted = false;
+  private listening = false;
   private readonly peerTtl: number;
 
   constructor(
@@ -150,6 +153,7 @@ export class RedisRtcSwarms implements RtcSwarms {
 
   async onSignal(handler: (signal: RtcSignal) => void): Promise<void> {
     if (this.subscriber) throw new Error('onSignal: this store already has a handler');
+    this.wanted = true;
     // A connection of its own: a subscribed connection takes no other commands. On a Cluster, ioredis
     // keeps a subscriber per shard for SSUBSCRIBE (shardedSubscribers) and resubscribes after failovers.
     const subscriber: RedisClient = this.params.cluster
@@ -162,11 +166,18 @@ export class RedisRtcSwarms implements RtcSwarms {
       if (signal) handler(signal);
     });
     await subscriber.ssubscribe(this.channelOf(this.replica));
+    this.listening = true;
+  }
+
+  /** False while a handler is set but its subscription is not in place yet (the store is not ready). */
+  isListening(): boolean {
+    return this.subscriber === null ? !this.wanted : this.listening && this.subscriber.status === 'ready';
   }
 
   async close(): Promise<void> {
     const subscriber = this.subscriber;
     this.subscriber = null;
+    this.wanted = false;
     if (!subscriber) return;
     const quit = subscriber.quit().catch(() => undefined);
     await Promise.race([quit, new Promise<void>((resolve) => setTimeout(resolve, 1000).unref())]);
