@@ -12,7 +12,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RtcAnnounce, RtcResult, RtcSignal, RtcSwarms } from '../tracker/webrtc-driver.js';
 import { storeUnderTest, v4Addr, type ConformanceContext, type StoreFactory } from './harness.js';
 
-const ids = (result: RtcResult): string[] => result.peers.map((p) => p.peerId.toString('hex'));
+/** A random 20-byte id as WebTorrent writes it (BinaryId). */
+const newId = (): string => randomBytes(20).toString('latin1');
+const ids = (result: RtcResult): string[] => result.peers.map((p) => p.peerId);
 
 /** Adds this group's tests to the enclosing describe(), against the store that `ctx` holds. */
 export function defineWebRtcTests(ctx: ConformanceContext): void {
@@ -23,15 +25,15 @@ export function defineWebRtcTests(ctx: ConformanceContext): void {
     return webrtc;
   };
   const rtc = (overrides: Partial<RtcAnnounce> = {}): Promise<RtcResult> =>
-    swarms().announce({ infoHash: ctx.hash, peerId: randomBytes(20), seeder: false, event: 'none', numwant: 10, ...overrides });
+    swarms().announce({ infoHash: ctx.hash.toString('latin1'), peerId: newId(), seeder: false, event: 'none', numwant: 10, ...overrides });
   const counts = async (): Promise<number[]> => {
-    const [c] = await swarms().scrape([ctx.hash]);
+    const [c] = await swarms().scrape([ctx.hash.toString('latin1')]);
     return [c!.complete, c!.incomplete, c!.downloaded];
   };
 
   it('registers peers by peer_id and counts seeders and leechers after the announce', async () => {
     fresh();
-    const seeder = randomBytes(20);
+    const seeder = newId();
     let r = await rtc({ peerId: seeder, seeder: true, event: 'started' });
     assert.deepEqual([r.complete, r.incomplete], [1, 0]);
     r = await rtc({ event: 'started' });
@@ -45,11 +47,11 @@ export function defineWebRtcTests(ctx: ConformanceContext): void {
     fresh();
     const members = new Set<string>();
     for (let i = 0; i < 6; i++) {
-      const id = randomBytes(20);
-      members.add(id.toString('hex'));
+      const id = newId();
+      members.add(id);
       await rtc({ peerId: id, numwant: 0 });
     }
-    const me = randomBytes(20);
+    const me = newId();
     const r = await rtc({ peerId: me, numwant: 4 });
     assert.equal(r.peers.length, 4);
     assert.equal(new Set(ids(r)).size, 4, 'distinct');
@@ -57,7 +59,7 @@ export function defineWebRtcTests(ctx: ConformanceContext): void {
     for (const peer of r.peers) assert.equal(peer.replica, swarms().replica, 'the replica that announced it');
     const all = await rtc({ peerId: me, numwant: 10 });
     assert.equal(all.peers.length, 6, 'every other peer, and not the announcer');
-    assert.ok(!ids(all).includes(me.toString('hex')));
+    assert.ok(!ids(all).includes(me));
   });
 
   it('picks at random, not the same peers every time', async () => {
@@ -72,13 +74,13 @@ export function defineWebRtcTests(ctx: ConformanceContext): void {
     fresh();
     const seeders = new Set<string>();
     for (let i = 0; i < 3; i++) {
-      const id = randomBytes(20);
-      seeders.add(id.toString('hex'));
+      const id = newId();
+      seeders.add(id);
       await rtc({ peerId: id, seeder: true, numwant: 0 });
     }
     for (let i = 0; i < 3; i++) await rtc({ numwant: 0 });
-    const seederId = randomBytes(20);
-    seeders.add(seederId.toString('hex'));
+    const seederId = newId();
+    seeders.add(seederId);
     const fromSeeder = await rtc({ peerId: seederId, seeder: true, numwant: 10 });
     assert.equal(fromSeeder.peers.length, 3);
     for (const id of ids(fromSeeder)) assert.ok(!seeders.has(id), 'no seeder for a seeder');
@@ -88,7 +90,7 @@ export function defineWebRtcTests(ctx: ConformanceContext): void {
 
   it('stopped removes the peer and picks no one; completed counts one snatch, left = 0 none', async () => {
     fresh();
-    const id = randomBytes(20);
+    const id = newId();
     await rtc({ numwant: 0 });
     await rtc({ peerId: id, event: 'started' });
     let r = await rtc({ peerId: id, seeder: true, event: 'completed' });
@@ -128,15 +130,15 @@ export function defineWebRtcTests(ctx: ConformanceContext): void {
 
   it('expires peers that stop announcing, with their routes (peer TTL 3 s, a second of lag allowed)', async () => {
     fresh();
-    const stale = randomBytes(20);
-    const live = randomBytes(20);
+    const stale = newId();
+    const live = newId();
     await rtc({ peerId: stale, numwant: 0 });
     await sleep(2000);
     await rtc({ peerId: live, numwant: 0 });
     await sleep(2300);
     assert.deepEqual(await counts(), [0, 1, 0], 'only the peer seen within the TTL counts');
     const r = await rtc({ numwant: 10 });
-    assert.deepEqual(ids(r), [live.toString('hex')], 'and only it is picked');
+    assert.deepEqual(ids(r), [live], 'and only it is picked');
   });
 
   it('delivers a signal sent to its own replica, and reports a replica no one listens as', async () => {
@@ -145,18 +147,18 @@ export function defineWebRtcTests(ctx: ConformanceContext): void {
     await webrtc.onSignal((signal) => received.push(signal));
     const signal: RtcSignal = {
       kind: 'offer',
-      infoHash: randomBytes(20),
-      from: randomBytes(20),
+      infoHash: newId(),
+      from: newId(),
       fromReplica: webrtc.replica,
-      to: randomBytes(20),
-      offerId: randomBytes(20),
+      to: newId(),
+      offerId: newId(),
       payload: JSON.stringify({ type: 'offer', sdp: 'v=0 ünïcode' }),
     };
     assert.equal(await webrtc.send(webrtc.replica, signal), true);
     const deadline = Date.now() + 2000;
     while (received.length === 0 && Date.now() < deadline) await sleep(10);
     assert.deepEqual(received, [signal]);
-    assert.equal(await webrtc.send(`gone-${randomBytes(4).toString('hex')}`, { ...signal, kind: 'answer' }), false);
+    assert.equal(await webrtc.send(`gone-${randomBytes(4)}`, { ...signal, kind: 'answer' }), false);
   });
 }
 

@@ -23,9 +23,15 @@
 import type { AnnounceEvent, SwarmCounts } from '../bittorrent/announce.js';
 import type { Refusal, SwarmAccess } from './driver.js';
 
+/**
+ * A 20-byte id (info_hash, peer_id, offer_id) as WebTorrent writes it: a string of 20 code points, each
+ * one byte (latin1). Kept in this form from the frame to the driver: no conversion on the hot path.
+ */
+export type BinaryId = string;
+
 export interface RtcAnnounce {
-  infoHash: Buffer;
-  peerId: Buffer;
+  infoHash: BinaryId;
+  peerId: BinaryId;
   /** left = 0 */
   seeder: boolean;
   event: AnnounceEvent;
@@ -35,7 +41,7 @@ export interface RtcAnnounce {
 }
 
 export interface RtcPeer {
-  peerId: Buffer;
+  peerId: BinaryId;
   /** The replica holding the peer's socket (RtcSwarms.replica of that process). */
   replica: string;
 }
@@ -49,13 +55,13 @@ export interface RtcResult extends SwarmCounts {
 /** An offer on its way to the peer chosen for it, or an answer on its way back to the offerer. */
 export interface RtcSignal {
   kind: 'offer' | 'answer';
-  infoHash: Buffer;
+  infoHash: BinaryId;
   /** The sender's peer_id (the offerer of an offer, the answerer of an answer). */
-  from: Buffer;
+  from: BinaryId;
   /** The replica holding the sender's socket: where the answer to an offer goes. */
   fromReplica: string;
-  to: Buffer;
-  offerId: Buffer;
+  to: BinaryId;
+  offerId: BinaryId;
   /** The `offer` or `answer` object, already JSON text (checked by the frontend, relayed as it is). */
   payload: string;
 }
@@ -65,7 +71,7 @@ export interface RtcSwarms {
   readonly replica: string;
   announce(request: RtcAnnounce): Promise<RtcResult>;
   /** The WebRTC swarms' counts, in the order given; unknown hashes count zero. */
-  scrape(infoHashes: Buffer[]): Promise<SwarmCounts[]>;
+  scrape(infoHashes: BinaryId[]): Promise<SwarmCounts[]>;
   /** Delivers a signal to another replica; false when none listens under that name. */
   send(replica: string, signal: RtcSignal): Promise<boolean>;
   /** Where signals sent to this replica arrive (one handler; the WebSocket frontend); resolves once listening. */

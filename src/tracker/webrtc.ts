@@ -3,17 +3,17 @@
  * (approved clients, private passkeys, the allow/deny lists and registration, the scrape limit), then
  * the driver's WebRTC swarms. The WebSocket frontend relays offers to the peers picked here.
  */
-import type { AnnounceEvent, ScrapeRequest, SwarmCounts } from '../bittorrent/announce.js';
+import type { AnnounceEvent, SwarmCounts } from '../bittorrent/announce.js';
 import { ClientError } from '../bittorrent/errors.js';
 import { REFUSALS, type Tracker } from './tracker.js';
-import type { RtcPeer, RtcSwarms } from './webrtc-driver.js';
+import type { BinaryId, RtcPeer, RtcSwarms } from './webrtc-driver.js';
 
 /** Most offers one announce may carry, as every WebTorrent tracker has it: the peers it may be sent to. */
 export const MAX_OFFERS = 10;
 
 export interface RtcAnnounceRequest {
-  infoHash: Buffer;
-  peerId: Buffer;
+  infoHash: BinaryId;
+  peerId: BinaryId;
   /** Undefined before the client knows the torrent's size (a leecher). */
   left: number | undefined;
   event: AnnounceEvent;
@@ -40,7 +40,7 @@ export class WebRtcTracker {
 
   async announce(req: RtcAnnounceRequest): Promise<RtcAnnounceResult> {
     const policy = this.tracker.policy;
-    if (policy.approvedClientsOnly && !this.tracker.store.catalogue.approvedClient(req.peerId)) {
+    if (policy.approvedClientsOnly && !this.tracker.store.catalogue.approvedClient(Buffer.from(req.peerId, 'latin1'))) {
       throw new ClientError("your client is not approved on this tracker; see the site's list of allowed clients");
     }
     if (policy.private) await this.tracker.userOf(req.passkey);
@@ -57,7 +57,7 @@ export class WebRtcTracker {
     return { interval: this.interval, complete: result.complete, incomplete: result.incomplete, downloaded: result.downloaded, peers: result.peers };
   }
 
-  async scrape(req: ScrapeRequest): Promise<SwarmCounts[]> {
+  async scrape(req: { infoHashes: BinaryId[]; passkey?: string }): Promise<SwarmCounts[]> {
     const policy = this.tracker.policy;
     if (policy.private) await this.tracker.userOf(req.passkey);
     if (req.infoHashes.length === 0) throw new ClientError('full scrape is not allowed: name at least one info_hash');

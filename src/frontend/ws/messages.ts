@@ -9,18 +9,19 @@
 import { INFO_HASH_LENGTH, PEER_ID_LENGTH, type AnnounceEvent } from '../../bittorrent/announce.js';
 import { ClientError } from '../../bittorrent/errors.js';
 import { MAX_OFFERS } from '../../tracker/webrtc.js';
+import type { BinaryId } from '../../tracker/webrtc-driver.js';
 import { checkCount, checkNumwant, eventOfName } from '../sanitize.js';
 
 export interface WsOffer {
-  offerId: Buffer;
+  offerId: BinaryId;
   /** `{type, sdp}` as JSON text, rebuilt from the checked fields only. */
   payload: string;
 }
 
 export interface WsAnnounce {
   action: 'announce';
-  infoHash: Buffer;
-  peerId: Buffer;
+  infoHash: BinaryId;
+  peerId: BinaryId;
   uploaded: number;
   downloaded: number;
   left: number | undefined;
@@ -31,16 +32,16 @@ export interface WsAnnounce {
 
 export interface WsAnswer {
   action: 'answer';
-  infoHash: Buffer;
-  peerId: Buffer;
-  toPeerId: Buffer;
-  offerId: Buffer;
+  infoHash: BinaryId;
+  peerId: BinaryId;
+  toPeerId: BinaryId;
+  offerId: BinaryId;
   payload: string;
 }
 
 export interface WsScrape {
   action: 'scrape';
-  infoHashes: Buffer[];
+  infoHashes: BinaryId[];
 }
 
 export type WsRequest = WsAnnounce | WsAnswer | WsScrape;
@@ -65,19 +66,14 @@ function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** A 20-byte id written as 20 code points of at most 255, or a ClientError. */
-export function binaryString(name: string, value: unknown, length = 20): Buffer {
+/** A 20-byte id written as 20 code points of at most 255 (kept as that string), or a ClientError. */
+export function binaryString(name: string, value: unknown, length = 20): BinaryId {
   if (typeof value !== 'string') throw new ClientError(`invalid ${name}: must be a string of ${length} characters`);
   if (value.length !== length) throw new ClientError(`invalid ${name}: must be ${length} characters, got ${value.length}`);
   for (let i = 0; i < length; i++) {
     if (value.charCodeAt(i) > 255) throw new ClientError(`invalid ${name}: characters must be U+0000 to U+00FF (one byte each)`);
   }
-  return Buffer.from(value, 'latin1');
-}
-
-/** The id as the protocol writes it: one code point per byte. */
-export function idString(bytes: Buffer): string {
-  return bytes.toString('latin1');
+  return value;
 }
 
 /** uploaded/downloaded: absent or null is 0 (browsers send null for NaN); otherwise a byte count. */
@@ -127,9 +123,8 @@ function offersOf(value: unknown): WsOffer[] {
   return value.map((item: unknown) => {
     if (!isObject(item)) throw new ClientError('invalid offers: each must be an object {offer, offer_id}');
     const offerId = binaryString('offer_id', item.offer_id);
-    const key = idString(offerId);
-    if (seen.has(key)) throw new ClientError('invalid offers: an offer_id appears twice');
-    seen.add(key);
+    if (seen.has(offerId)) throw new ClientError('invalid offers: an offer_id appears twice');
+    seen.add(offerId);
     return { offerId, payload: description('offer', item.offer) };
   });
 }
@@ -195,20 +190,20 @@ export function parseMessage(text: string, maxScrapeHashes: number): WsRequest {
 }
 
 /** The answer to an announce (not to an answer): counts and the interval. */
-export function announceReply(infoHash: Buffer, interval: number, complete: number, incomplete: number): string {
-  return `{"action":"announce","interval":${interval},"info_hash":${JSON.stringify(idString(infoHash))},"complete":${complete},"incomplete":${incomplete}}`;
+export function announceReply(infoHash: BinaryId, interval: number, complete: number, incomplete: number): string {
+  return `{"action":"announce","interval":${interval},"info_hash":${JSON.stringify(infoHash)},"complete":${complete},"incomplete":${incomplete}}`;
 }
 
 /** An offer or an answer as its receiver reads it; `payload` is JSON text already. */
-export function signalMessage(kind: 'offer' | 'answer', payload: string, offerId: Buffer, from: Buffer, infoHash: Buffer): string {
-  return `{"action":"announce","${kind}":${payload},"offer_id":${JSON.stringify(idString(offerId))},"peer_id":${JSON.stringify(idString(from))},"info_hash":${JSON.stringify(idString(infoHash))}}`;
+export function signalMessage(kind: 'offer' | 'answer', payload: string, offerId: BinaryId, from: BinaryId, infoHash: BinaryId): string {
+  return `{"action":"announce","${kind}":${payload},"offer_id":${JSON.stringify(offerId)},"peer_id":${JSON.stringify(from)},"info_hash":${JSON.stringify(infoHash)}}`;
 }
 
-export function scrapeReply(infoHashes: Buffer[], counts: Array<{ complete: number; incomplete: number; downloaded: number }>): string {
+export function scrapeReply(infoHashes: BinaryId[], counts: Array<{ complete: number; incomplete: number; downloaded: number }>): string {
   const files: Record<string, { complete: number; incomplete: number; downloaded: number }> = {};
   infoHashes.forEach((hash, i) => {
     const c = counts[i]!;
-    files[idString(hash)] = { complete: c.complete, incomplete: c.incomplete, downloaded: c.downloaded };
+    files[hash] = { complete: c.complete, incomplete: c.incomplete, downloaded: c.downloaded };
   });
   return JSON.stringify({ action: 'scrape', files });
 }

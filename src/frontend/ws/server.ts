@@ -20,17 +20,7 @@ import type { WebRtcTracker } from '../../tracker/webrtc.js';
 import { resolveClientIp, type ClientIpOptions } from '../http/client-ip.js';
 import { failureOutcome, failureReason } from '../sanitize.js';
 import { Connection, OFFER_LIFETIME_MS } from './connection.js';
-import {
-  announceReply,
-  failureMessage,
-  idString,
-  parseMessage,
-  scrapeReply,
-  signalMessage,
-  WsClientError,
-  type WsAnnounce,
-  type WsAnswer,
-} from './messages.js';
+import { announceReply, failureMessage, parseMessage, scrapeReply, signalMessage, WsClientError, type WsAnnounce, type WsAnswer } from './messages.js';
 
 export interface WsLimits {
   maxMessageBytes: number;
@@ -166,8 +156,8 @@ export class WebSocketFrontend {
   private stopInBackground(conn: Connection, infoHash: string, peerId: string): void {
     const stop = this.options.tracker
       .announce({
-        infoHash: Buffer.from(infoHash, 'latin1'),
-        peerId: Buffer.from(peerId, 'latin1'),
+        infoHash,
+        peerId,
         left: undefined,
         event: 'stopped',
         offers: 0,
@@ -213,8 +203,8 @@ export class WebSocketFrontend {
   }
 
   private async announce(conn: Connection, a: WsAnnounce): Promise<void> {
-    const hash = idString(a.infoHash);
-    const peerId = idString(a.peerId);
+    const hash = a.infoHash;
+    const peerId = a.peerId;
     const { maxSwarmsPerSocket } = this.options.limits;
     if (a.event !== 'stopped' && !conn.swarms.has(hash) && conn.swarms.size >= maxSwarmsPerSocket) {
       throw new WsClientError(`too many torrents on one connection (at most ${maxSwarmsPerSocket})`, 'announce', hash);
@@ -260,8 +250,8 @@ export class WebSocketFrontend {
 
   /** An answer goes back only for an offer relayed to this socket's peer, unanswered and in time. */
   private answer(conn: Connection, a: WsAnswer): void {
-    const offer = conn.takeOffer(idString(a.toPeerId), idString(a.offerId), Date.now());
-    if (!offer || offer.to !== idString(a.peerId) || offer.infoHash !== idString(a.infoHash)) {
+    const offer = conn.takeOffer(a.toPeerId, a.offerId, Date.now());
+    if (!offer || offer.to !== a.peerId || offer.infoHash !== a.infoHash) {
       this.options.metrics?.dropped('answer', 'forged');
       return;
     }
@@ -294,14 +284,14 @@ export class WebSocketFrontend {
   /** A signal for a socket of this replica (relayed here, or arrived from another replica). */
   private deliver(signal: RtcSignal): void {
     const kind: SignalKind = signal.kind;
-    const to = idString(signal.to);
+    const to = signal.to;
     const conn = this.byPeer.get(to);
     if (!conn || conn.closed) return this.options.metrics?.dropped(kind, 'no_socket');
     if (conn.ws.bufferedAmount > MAX_BUFFERED_BYTES) return this.options.metrics?.dropped(kind, 'slow_socket');
     if (kind === 'offer') {
-      conn.rememberOffer(idString(signal.from), idString(signal.offerId), {
+      conn.rememberOffer(signal.from, signal.offerId, {
         to,
-        infoHash: idString(signal.infoHash),
+        infoHash: signal.infoHash,
         replica: signal.fromReplica,
         expires: Date.now() + OFFER_LIFETIME_MS,
       });

@@ -8,7 +8,7 @@
  * pick is O(1) and a removal a swap with the last.
  */
 import type { SwarmCounts } from '../../bittorrent/announce.js';
-import type { RtcAnnounce, RtcPeer, RtcResult, RtcSignal, RtcSwarms } from '../webrtc-driver.js';
+import type { BinaryId, RtcAnnounce, RtcPeer, RtcResult, RtcSignal, RtcSwarms } from '../webrtc-driver.js';
 import type { MemoryCatalogue } from './catalogue.js';
 
 /** The one replica name of an in-process store. */
@@ -60,7 +60,7 @@ function sample(list: RtcPeerEntry[], count: number, skip: RtcPeerEntry | undefi
   const available = list.length - (skip && list[skip.index] === skip ? 1 : 0);
   if (count <= 0 || available <= 0) return;
   if (available <= count) {
-    for (const entry of list) if (entry !== skip) out.push({ peerId: Buffer.from(entry.id, 'latin1'), replica: LOCAL_REPLICA });
+    for (const entry of list) if (entry !== skip) out.push({ peerId: entry.id, replica: LOCAL_REPLICA });
     return;
   }
   // count is small (at most the offers of one announce): rejection sampling over distinct positions.
@@ -69,7 +69,7 @@ function sample(list: RtcPeerEntry[], count: number, skip: RtcPeerEntry | undefi
     const i = Math.floor(Math.random() * list.length);
     if (list[i] === skip || chosen.has(i)) continue;
     chosen.add(i);
-    out.push({ peerId: Buffer.from(list[i]!.id, 'latin1'), replica: LOCAL_REPLICA });
+    out.push({ peerId: list[i]!.id, replica: LOCAL_REPLICA });
   }
 }
 
@@ -96,14 +96,14 @@ export class MemoryRtcSwarms implements RtcSwarms {
   }
 
   async announce(a: RtcAnnounce): Promise<RtcResult> {
-    const key = a.infoHash.toString('latin1');
+    const key = a.infoHash;
     // The deny list applies whatever the access asks.
     const verdict = this.catalogue.check(key, a.access ?? { requireRegistered: false, requireAllowed: false });
     if (verdict.refused) return { complete: 0, incomplete: 0, downloaded: 0, peers: NO_PEERS, refused: verdict.refused };
     const now = this.now();
     let swarm = this.swarms.get(key);
     swarm?.expire(now - this.peerTtlMs);
-    const id = a.peerId.toString('latin1');
+    const id = a.peerId;
     const old = swarm?.byAge.get(id);
     if (a.event === 'stopped') {
       if (swarm && old) swarm.remove(old);
@@ -127,10 +127,10 @@ export class MemoryRtcSwarms implements RtcSwarms {
     return { ...countsOf(swarm), peers };
   }
 
-  async scrape(infoHashes: Buffer[]): Promise<SwarmCounts[]> {
+  async scrape(infoHashes: BinaryId[]): Promise<SwarmCounts[]> {
     const staleBefore = this.now() - this.peerTtlMs;
     return infoHashes.map((infoHash) => {
-      const swarm = this.swarms.get(infoHash.toString('latin1'));
+      const swarm = this.swarms.get(infoHash);
       swarm?.expire(staleBefore);
       return countsOf(swarm);
     });

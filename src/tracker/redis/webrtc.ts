@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 import type { SwarmCounts } from '../../bittorrent/announce.js';
 import type { RedisClient } from '../../redis/connection.js';
 import type { Refusal } from '../driver.js';
-import type { RtcAnnounce, RtcPeer, RtcResult, RtcSignal, RtcSwarms } from '../webrtc-driver.js';
+import type { BinaryId, RtcAnnounce, RtcPeer, RtcResult, RtcSignal, RtcSwarms } from '../webrtc-driver.js';
 import type { RedisParams } from './params.js';
 import { assembleScript } from './scripts.js';
 
@@ -37,8 +37,8 @@ interface WebRtcCommands {
   trackerWebrtcScrape(...args: Array<string | number>): Promise<[number, number, number]>;
 }
 
-function webrtcKeys(prefix: string, infoHash: Buffer): string[] {
-  const tag = `${prefix}{${infoHash.toString('hex')}}:`;
+function webrtcKeys(prefix: string, infoHash: BinaryId): string[] {
+  const tag = `${prefix}{${Buffer.from(infoHash, 'latin1').toString('hex')}}:`;
   return [WEBRTC_KEY_SUFFIX.seeders, WEBRTC_KEY_SUFFIX.leechers, WEBRTC_KEY_SUFFIX.routes, WEBRTC_KEY_SUFFIX.torrent].map((suffix) => tag + suffix);
 }
 
@@ -51,10 +51,10 @@ export function encodeSignal(signal: RtcSignal): Buffer {
   const payload = Buffer.from(signal.payload, 'utf8');
   const out = Buffer.allocUnsafe(1 + 4 * ID + 1 + replica.length + payload.length);
   out[0] = KINDS.indexOf(signal.kind);
-  signal.infoHash.copy(out, 1);
-  signal.from.copy(out, 1 + ID);
-  signal.to.copy(out, 1 + 2 * ID);
-  signal.offerId.copy(out, 1 + 3 * ID);
+  out.write(signal.infoHash, 1, ID, 'latin1');
+  out.write(signal.from, 1 + ID, ID, 'latin1');
+  out.write(signal.to, 1 + 2 * ID, ID, 'latin1');
+  out.write(signal.offerId, 1 + 3 * ID, ID, 'latin1');
   out[1 + 4 * ID] = replica.length;
   replica.copy(out, 2 + 4 * ID);
   payload.copy(out, 2 + 4 * ID + replica.length);
@@ -67,10 +67,10 @@ export function decodeSignal(bytes: Buffer): RtcSignal | null {
   if (replicaEnd > bytes.length) return null;
   return {
     kind: KINDS[bytes[0]!]!,
-    infoHash: Buffer.from(bytes.subarray(1, 1 + ID)),
-    from: Buffer.from(bytes.subarray(1 + ID, 1 + 2 * ID)),
-    to: Buffer.from(bytes.subarray(1 + 2 * ID, 1 + 3 * ID)),
-    offerId: Buffer.from(bytes.subarray(1 + 3 * ID, 1 + 4 * ID)),
+    infoHash: bytes.toString('latin1', 1, 1 + ID),
+    from: bytes.toString('latin1', 1 + ID, 1 + 2 * ID),
+    to: bytes.toString('latin1', 1 + 2 * ID, 1 + 3 * ID),
+    offerId: bytes.toString('latin1', 1 + 3 * ID, 1 + 4 * ID),
     fromReplica: bytes.toString('latin1', 2 + 4 * ID, replicaEnd),
     payload: bytes.toString('utf8', replicaEnd),
   };
@@ -117,7 +117,7 @@ export class RedisRtcSwarms implements RtcSwarms {
     const reply = await withDeadline(
       this.commands.trackerWebrtcAnnounceBuffer(
         ...webrtcKeys(this.params.prefix, a.infoHash),
-        a.peerId,
+        Buffer.from(a.peerId, 'latin1'),
         this.replica,
         flags,
         EVENTS[a.event],
@@ -132,11 +132,12 @@ export class RedisRtcSwarms implements RtcSwarms {
       return { complete: 0, incomplete: 0, downloaded: 0, peers: [], refused: refusal as Refusal };
     }
     const peers: RtcPeer[] = [];
-    for (let i = 4; i + 1 < reply.length; i += 2) peers.push({ peerId: reply[i] as Buffer, replica: (reply[i + 1] as Buffer).toString('latin1') });
+    for (let i = 4; i + 1 < reply.length; i += 2)
+      peers.push({ peerId: (reply[i] as Buffer).toString('latin1'), replica: (reply[i + 1] as Buffer).toString('latin1') });
     return { complete: reply[0] as number, incomplete: reply[1] as number, downloaded: reply[2] as number, peers };
   }
 
-  async scrape(infoHashes: Buffer[]): Promise<SwarmCounts[]> {
+  async scrape(infoHashes: BinaryId[]): Promise<SwarmCounts[]> {
     const replies = await Promise.all(
       infoHashes.map((infoHash) =>
         withDeadline(this.commands.trackerWebrtcScrape(...webrtcKeys(this.params.prefix, infoHash).slice(0, 3), this.peerTtl), this.params.commandTimeout),
