@@ -16,6 +16,9 @@ import { ConnectionIds } from './frontend/udp/connection-id.js';
 import { BackendMetrics, TrackerMetrics } from './metrics/metrics.js';
 import { listenMetrics } from './metrics/server.js';
 import { UdpFrontend } from './frontend/udp/server.js';
+import { WebSocketFrontend } from './frontend/ws/server.js';
+import { WebRtcMetrics } from './metrics/webrtc.js';
+import { WebRtcTracker } from './tracker/webrtc.js';
 import type { TrackerStore } from './tracker/driver.js';
 import { trackerDrivers } from './tracker/registry.js';
 import { Tracker, trackerPolicy } from './tracker/tracker.js';
@@ -59,6 +62,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
 
   const rawStore: TrackerStore = await trackerDriver.open(config.tracker.params, {
     peerTtl: config.peer_ttl,
+    webrtcPeerTtl: config.webtorrent.peer_ttl,
     logger: logger.child({ driver: config.tracker.driver }),
   });
   // A custom driver written for a public tracker may come without a catalogue: fine, unless asked for one.
@@ -96,6 +100,8 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     logger,
   });
   const server = httpListener.server;
+  const ws = webSocketFrontend(config, store, tracker, metrics, logger, clientIp);
+  if (ws) server.on('upgrade', ws.handleUpgrade);
   let udp: UdpFrontend | null = null;
   let udpAddress: AddressInfo | null = null;
   let metricsServer: Server | null = null;
@@ -132,6 +138,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     }
   } catch (error) {
     server.close();
+    void ws?.close(0);
     metricsServer?.close();
     adminServer?.close();
     await Promise.allSettled([store.close(), backend.close(), udp?.close()]);
@@ -154,6 +161,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   const close = (): Promise<void> => {
     closing ??= (async () => {
       await Promise.all([
+        ws?.close(config.shutdown_timeout * 1000),
         drain(server, config.shutdown_timeout * 1000),
         udp?.close(config.shutdown_timeout * 1000),
         adminServer && drain(adminServer, config.shutdown_timeout * 1000),
@@ -214,6 +222,38 @@ function udpOffenders(config: Config, metrics: TrackerMetrics): UdpOffenders | n
     metrics: new UdpBanMetrics(metrics.registry, () => offenders.bannedCount()),
   });
   return offenders;
+}
+
+/** The WebTorrent frontend, when it is on and the driver keeps WebRTC swarms. */
+function webSocketFrontend(
+  config: Config,
+  store: TrackerStore,
+  tracker: Tracker,
+  metrics: TrackerMetrics,
+  logger: Logger,
+  clientIp: { trusted: ReturnType<typeof trustedProxyList> | null; header: string },
+): WebSocketFrontend | null {
+  const settings = config.webtorrent;
+  if (!settings.enabled) return null;
+  if (!store.webrtc) {
+    logger.warn('webtorrent: the %s driver keeps no WebRTC swarms; WebSocket upgrades are refused', config.tracker.driver);
+    return null;
+  }
+  return new WebSocketFrontend({
+    tracker: new WebRtcTracker(tracker, store.webrtc, settings.announce_interval),
+    metrics: new WebRtcMetrics(metrics.registry),
+    logger: logger.child({ frontend: 'ws' }),
+    clientIp,
+    maxScrapeHashes: config.max_scrape_infohashes,
+    limits: {
+      maxMessageBytes: settings.max_message_bytes,
+      idleTimeoutMs: settings.idle_timeout * 1000,
+      maxConnectionsPerIp: settings.max_connections_per_ip,
+      maxSwarmsPerSocket: settings.max_swarms_per_socket,
+      maxMessagesPerMinute: settings.max_messages_per_minute,
+      origins: settings.origins.map((origin) => origin.toLowerCase()),
+    },
+  });
 }
 
 function formatAddress(address: AddressInfo): string {

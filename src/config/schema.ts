@@ -238,6 +238,28 @@ export const ConfigSchema = z
         .describe(`Log level: ${LOG_LEVELS.join(', ')}.`),
     }),
     shutdown_timeout: duration(0, 600).prefault(10).describe('On SIGTERM, seconds to let in-flight requests finish before connections are cut.'),
+    webtorrent: section({
+      enabled: bool().prefault(true).describe('WebTorrent: WebSocket upgrades on the HTTP listener at /, /announce and /PASSKEY/announce.'),
+      announce_interval: duration(10, 3600, true).prefault(120).describe('Seconds between announces WebTorrent clients are asked to keep (`interval`).'),
+      peer_ttl: duration(20, 86400, true)
+        .prefault(300)
+        .describe(
+          'Seconds after which a WebTorrent peer that has not announced is dropped, with its route to its replica; must exceed webtorrent.announce_interval.',
+        ),
+      idle_timeout: duration(10, 86400)
+        .prefault(300)
+        .describe('A WebSocket that sends nothing for this many seconds is closed; must exceed webtorrent.announce_interval.'),
+      max_message_bytes: integer(4096, 1048576)
+        .prefault(65536)
+        .describe('Largest WebSocket message accepted, in bytes; a larger one closes the socket (1009).'),
+      max_connections_per_ip: integer(1, 100000).prefault(32).describe('Most open WebSockets per client address; more upgrades are refused (429).'),
+      max_swarms_per_socket: integer(1, 100000).prefault(100).describe('Most torrents one WebSocket may announce in; more get a failure reason.'),
+      max_messages_per_minute: integer(10, 1000000).prefault(600).describe('Most messages one WebSocket may send a minute; more close it (1008).'),
+      origins: z
+        .array(z.string({ error: 'must be a list of origins' }), { error: 'must be a list of origins such as ["https://example.org"]' })
+        .prefault([])
+        .describe('Origin header values allowed to open a WebSocket, e.g. ["https://example.org"]; [] allows any.'),
+    }),
   })
   .superRefine((config, ctx) => {
     // Checks across keys; they run once every key is valid on its own.
@@ -262,6 +284,12 @@ export const ConfigSchema = z
     }
     if (config.admin.addr && config.admin.token === '') {
       fail('admin.token', 'required when admin.addr is set (set TRACKER_ADMIN_TOKEN)');
+    }
+    if (config.webtorrent.peer_ttl <= config.webtorrent.announce_interval) {
+      fail('webtorrent.peer_ttl', `must exceed webtorrent.announce_interval (${config.webtorrent.announce_interval}), or peers expire between announces`);
+    }
+    if (config.webtorrent.idle_timeout <= config.webtorrent.announce_interval) {
+      fail('webtorrent.idle_timeout', `must exceed webtorrent.announce_interval (${config.webtorrent.announce_interval}), or sockets close between announces`);
     }
     if (config.real_ip_header !== '' && !/^[A-Za-z0-9-]+$/.test(config.real_ip_header)) {
       fail('real_ip_header', 'must be a header name');

@@ -227,6 +227,7 @@ export class TrackerMetrics {
     if (store.scrapeAll) instrumented.scrapeAll = store.scrapeAll.bind(store);
     if (store.addresses) (instrumented as { addresses?: TrackerStore['addresses'] }).addresses = store.addresses;
     if (store.stats) instrumented.stats = store.stats.bind(store);
+    if (store.webrtc) return { ...instrumented, webrtc: store.webrtc };
     return instrumented;
   }
 

@@ -64,7 +64,7 @@ export function trackerPolicy(config: Config): TrackerPolicy {
   };
 }
 
-const REFUSALS: Record<Refusal, string> = {
+export const REFUSALS: Record<Refusal, string> = {
   denied: 'this torrent is not allowed on this tracker',
   not_allowed: 'this torrent is not on the allow list of this tracker',
   unregistered: 'unregistered torrent',
@@ -183,7 +183,7 @@ export class Tracker {
   }
 
   /** Private mode: the enabled user holding this passkey, or a failure reason. */
-  private async userOf(passkey: string | undefined): Promise<User> {
+  async userOf(passkey: string | undefined): Promise<User> {
     if (!passkey) throw new ClientError('this is a private tracker: use the announce URL with your passkey (/PASSKEY/announce)');
     if (passkey.length > 128) throw new ClientError('unknown passkey');
     const user = await this.store.catalogue.userByPasskey(passkey);

@@ -13,6 +13,7 @@ import { DueQueue } from './due-queue.js';
 import { PeerTable } from './peers.js';
 import { Picks, sameSubnetFirst, samplePeers } from './select.js';
 import { AgeList, SnatchRecord, Torrent, TotalsRecord } from './swarm.js';
+import { MemoryRtcSwarms } from './webrtc.js';
 
 /** Expired peers removed inline per request: keeps a request's extra work bounded. */
 const INLINE_REAP_BUDGET = 64;
@@ -38,6 +39,8 @@ export interface MemoryStoreOptions {
   reapIntervalMs: number;
   /** How long a snatch count outlives the last announce of its torrent; 0 keeps it forever. */
   torrentTtlMs?: number;
+  /** WebRTC peers' lifetime; peerTtlMs when unset. */
+  webrtcPeerTtlMs?: number;
   now?: () => number;
 }
 
@@ -65,9 +68,11 @@ export class MemoryStore implements TrackerStore {
   private readonly picked6 = new Picks();
   private readonly candidates = new Picks();
   private peerCount = 0;
+  readonly webrtc: MemoryRtcSwarms;
 
   constructor(private readonly options: MemoryStoreOptions) {
     this.now = options.now ?? Date.now;
+    this.webrtc = new MemoryRtcSwarms(this.catalogue, options.webrtcPeerTtlMs ?? options.peerTtlMs, this.now);
     this.epoch = this.now();
     this.reapTimer = setInterval(() => this.reapInBackground(), options.reapIntervalMs);
     this.reapTimer.unref();
@@ -187,6 +192,7 @@ export class MemoryStore implements TrackerStore {
 
   async close(): Promise<void> {
     clearInterval(this.reapTimer);
+    this.webrtc.close();
   }
 
   /**
