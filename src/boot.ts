@@ -10,6 +10,7 @@ import { ConfigError, loadConfig, trustedProxyList, type Config, type LoadOption
 import { randomBytes } from 'node:crypto';
 import { createHttpApp } from './frontend/http/app.js';
 import { ConnectionIds } from './frontend/udp/connection-id.js';
+import { shareConnectionKeys, type SharedKeysHandle } from './frontend/udp/shared-keys.js';
 import { BackendMetrics, TrackerMetrics } from './metrics/metrics.js';
 import { listenMetrics } from './metrics/server.js';
 import { UdpFrontend } from './frontend/udp/server.js';
@@ -97,13 +98,24 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   let metricsAddress: AddressInfo | null = null;
   let adminServer: Server | null = null;
   let adminAddress: AddressInfo | null = null;
+  let sharedKeys: SharedKeysHandle | null = null;
   try {
     await listenHttp(server, config.http.addr.host, config.http.addr.port);
     if (config.udp.addr) {
-      // With the memory driver there is one process, so a key of its own is correct; shared drivers
-      // must configure one (config validation insists), so that every replica accepts every id.
-      const secret = config.udp.secret || randomBytes(32).toString('hex');
-      udp = new UdpFrontend({ tracker, metrics, logger, ids: new ConnectionIds(secret, config.udp.previous_secret, config.udp.connection_id_grace) });
+      // A configured key wins. Otherwise the replicas of a shared driver agree on keys through it; the
+      // memory driver is one process, so a key of its own is correct. Any other driver must be given one.
+      let secret = config.udp.secret;
+      if (!secret && !store.shared) {
+        if (config.tracker.driver !== 'memory') {
+          throw new ConfigError('udp.secret', `required: the ${config.tracker.driver} driver cannot share one between replicas (set TRACKER_UDP_SECRET)`);
+        }
+        secret = randomBytes(32).toString('hex');
+      }
+      const ids = new ConnectionIds(secret, config.udp.previous_secret, config.udp.connection_id_grace);
+      if (!secret && store.shared) {
+        sharedKeys = await shareConnectionKeys({ shared: store.shared, ids, rotateSeconds: config.udp.secret_rotation, logger });
+      }
+      udp = new UdpFrontend({ tracker, metrics, logger, ids });
       udpAddress = await udp.listen(config.udp.addr.host, config.udp.addr.port);
     }
     if (config.metrics.addr) {
@@ -115,6 +127,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
       adminAddress = await listenHttp(adminServer, config.admin.addr.host, config.admin.addr.port);
     }
   } catch (error) {
+    sharedKeys?.stop();
     server.close();
     metricsServer?.close();
     adminServer?.close();
@@ -142,6 +155,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
         udp?.close(config.shutdown_timeout * 1000),
         adminServer && drain(adminServer, config.shutdown_timeout * 1000),
       ]);
+      sharedKeys?.stop();
       metricsServer?.closeAllConnections();
       metricsServer?.close();
       await backend.flush().catch((error: unknown) => logger.error({ err: error }, 'backend flush failed at shutdown'));

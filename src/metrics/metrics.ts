@@ -205,6 +205,7 @@ export class TrackerMetrics {
     };
     if (store.scrapeAll) instrumented.scrapeAll = store.scrapeAll.bind(store);
     if (store.stats) instrumented.stats = store.stats.bind(store);
+    if (store.shared) instrumented.shared = store.shared;
     return instrumented;
   }
 

@@ -17,6 +17,7 @@ import {
   USER_ID_SIZE,
 } from './protocol.js';
 import { script } from './scripts.js';
+import { RedisShared } from './shared.js';
 
 /** In ANNOUNCE_REPLY's order (protocol.ts): numbers, then strings, as far as the answer goes. */
 type AnnounceReply = Array<number | Buffer | undefined>;
@@ -109,6 +110,7 @@ function withDeadline<T>(promise: Promise<T>, deadline: number): Promise<T> {
 
 export class RedisStore implements TrackerStore {
   readonly catalogue: RedisCatalogue;
+  readonly shared: RedisShared;
   private readonly scripted: ScriptedClient;
   /** The announce command of each key count. */
   private readonly announceCommands = new Map<number, AnnounceCommand>();
@@ -125,6 +127,7 @@ export class RedisStore implements TrackerStore {
     }
     client.defineCommand('trackerScrape', { numberOfKeys: SCRAPE_KEYS, lua: script('scrape'), readOnly: true });
     this.scripted = client as unknown as ScriptedClient;
+    this.shared = new RedisShared(client, params.prefix, (run) => this.withRetries(run));
     // Only now: the catalogue sends commands at once, and an auto-pipeline created before the scripts
     // were defined would not know them.
     this.catalogue = new RedisCatalogue(client, params, ctx.logger);
