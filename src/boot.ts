@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { createHttpApp } from './frontend/http/app.js';
 import { ConnectionIds } from './frontend/udp/connection-id.js';
 import { shareConnectionKeys, type SharedKeysHandle } from './frontend/udp/shared-keys.js';
+import { HotSwarms, hotSwarmsJson } from './metrics/hot-swarms.js';
 import { BackendMetrics, TrackerMetrics } from './metrics/metrics.js';
 import { listenMetrics } from './metrics/server.js';
 import { UdpFrontend } from './frontend/udp/server.js';
@@ -64,7 +65,12 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     await rawStore.close();
     throw new ConfigError('tracker.driver', `the ${config.tracker.driver} driver keeps no catalogue, which private_enabled and approved_*_only need`);
   }
-  const metrics = new TrackerMetrics(config.tracker.driver, rawStore);
+  const hotSwarms =
+    config.metrics.hot_swarms > 0
+      ? new HotSwarms({ capacity: config.metrics.hot_swarms, windowSeconds: config.metrics.hot_swarms_window, shared: rawStore.shared, logger })
+      : null;
+  hotSwarms?.start();
+  const metrics = new TrackerMetrics(config.tracker.driver, rawStore, hotSwarms);
   const store = metrics.instrument(rawStore);
   let backend: Backend;
   try {
@@ -73,6 +79,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
       metrics: new BackendMetrics(metrics.registry, config.backend.driver),
     });
   } catch (error) {
+    hotSwarms?.stop();
     await store.close();
     throw error;
   }
@@ -122,12 +129,14 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
       ({ server: metricsServer, address: metricsAddress } = await listenMetrics(metrics, config.metrics.addr.host, config.metrics.addr.port));
     }
     if (config.admin.addr) {
-      const handleAdmin = createAdminApp({ store, token: config.admin.token, logger: logger.child({ admin: true }) }).callback();
+      const hotSwarmsSource = hotSwarms && (async (limit: number) => hotSwarmsJson(await hotSwarms.view(limit)));
+      const handleAdmin = createAdminApp({ store, token: config.admin.token, logger: logger.child({ admin: true }), hotSwarms: hotSwarmsSource }).callback();
       adminServer = createServer((req, res) => void handleAdmin(req, res));
       adminAddress = await listenHttp(adminServer, config.admin.addr.host, config.admin.addr.port);
     }
   } catch (error) {
     sharedKeys?.stop();
+    hotSwarms?.stop();
     server.close();
     metricsServer?.close();
     adminServer?.close();
@@ -156,6 +165,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
         adminServer && drain(adminServer, config.shutdown_timeout * 1000),
       ]);
       sharedKeys?.stop();
+      hotSwarms?.stop();
       metricsServer?.closeAllConnections();
       metricsServer?.close();
       await backend.flush().catch((error: unknown) => logger.error({ err: error }, 'backend flush failed at shutdown'));

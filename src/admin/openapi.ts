@@ -16,6 +16,8 @@ import {
   FreeleechAnswer,
   FreeleechBody,
   HashListAnswer,
+  HotSwarmsAnswer,
+  HotSwarmsLimitParam,
   InfoHashParam,
   ListEntryAnswer,
   ListParam,
@@ -38,6 +40,7 @@ const COMPONENTS: z.ZodType[] = [
   UserAnswer,
   TorrentAnswer,
   SwarmAnswer,
+  HotSwarmsAnswer,
   ClientAnswer,
   ClientsAnswer,
   HashListAnswer,
@@ -157,6 +160,13 @@ function build(): Json {
         get: {
           summary: 'Live counts of a swarm, registered or not',
           responses: { '200': answer('the counts', SwarmAnswer), '400': error('BadRequest'), ...ALWAYS },
+        },
+      },
+      '/swarms/hot': {
+        get: {
+          summary: 'The hottest swarms by announce rate, over every replica when the tracker driver is shared',
+          parameters: [{ ...parameter('limit', HotSwarmsLimitParam), in: 'query', required: false }],
+          responses: { '200': answer('the hottest swarms', HotSwarmsAnswer), '400': error('BadRequest'), '404': error('NotFound'), ...ALWAYS },
         },
       },
       '/clients': {

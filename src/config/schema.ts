@@ -119,6 +119,12 @@ export const ConfigSchema = z
       addr: optionalListenAddress()
         .prefault('[::]:6880')
         .describe('Metrics listener: Prometheus text on /metrics, the same numbers as JSON on /stats; "" turns it off.'),
+      hot_swarms: integer(0, 4096)
+        .prefault(128)
+        .describe('Counters of the per-replica heavy-hitter summary of announces per swarm (the hot swarms); 0 turns it off.'),
+      hot_swarms_window: duration(1, 3600)
+        .prefault(60)
+        .describe('Seconds of announces each hot-swarm summary covers; a shared tracker driver publishes each replica summary this often.'),
     }),
     tracker: section({
       driver: text().prefault('memory').describe('Tracker driver (where swarms live): "memory" or "redis" built in, or one a custom program registered.'),
