@@ -8,7 +8,7 @@ import { ClientError } from '../../bittorrent/errors.js';
 import type { TrackerMetrics } from '../../metrics/metrics.js';
 import type { Tracker } from '../../tracker/tracker.js';
 import { throttledErrorLog } from '../../common/log.js';
-import { checkAnnounce, countRequest, failureOutcome, failureReason, unknownEvent } from '../sanitize.js';
+import { checkAnnounce, countRequest, failureOutcome, failureReason, UNAVAILABLE, unknownEvent } from '../sanitize.js';
 import { addressKey } from '../address-key.js';
 import { ConnectionIds } from './connection-id.js';
 import type { UdpOffenders } from './offenders.js';
@@ -123,6 +123,12 @@ export class UdpFrontend {
     if (action === ACTION_CONNECT) {
       if (packet.readBigUInt64BE(0) !== PROTOCOL_ID) {
         offenders?.offended(addressKey(ip));
+        return;
+      }
+      if (!this.options.ids.ready) {
+        // Shared keys not read from the driver yet (it is down): refuse, never amplified, and let the client retry.
+        send(writeError(transactionId, UNAVAILABLE).subarray(0, packet.length));
+        countRequest(metrics, 'udp', 'connect', family, 'server_error', started);
         return;
       }
       send(writeConnect(transactionId, this.options.ids.issue(ip)));
