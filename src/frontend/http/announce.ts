@@ -11,12 +11,13 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Middleware } from 'koa';
+import type { AnnounceRequest } from '../../bittorrent/announce.js';
 import { ClientError } from '../../bittorrent/errors.js';
 import type { Outcome, TrackerMetrics } from '../../metrics/metrics.js';
 import type { Tracker } from '../../tracker/tracker.js';
 import { countRequest, failureOutcome, failureReason, socketFamily } from '../sanitize.js';
 import { resolveClientIp, type ClientIpOptions } from './client-ip.js';
-import { parseAnnounce } from './parser.js';
+import { parseAnnounce, type ParsedAnnounce } from './parser.js';
 import { writeCompactAnnounce, writeDictAnnounce, writeFailure } from './writer.js';
 
 export interface AnnounceOptions {
@@ -49,7 +50,7 @@ export function announceAnswer(options: AnnounceOptions): AnnounceAnswer {
       const request = parseAnnounce(query);
       const sourceIp = resolveClientIp(req.socket.remoteAddress, req.headers, clientIp);
       if (!sourceIp) throw new ClientError('cannot determine your IP address');
-      const result = await tracker.announce({ ...request, sourceIp, passkey });
+      const result = await tracker.announce(announceRequest(request, sourceIp, passkey));
       body = request.compact ? writeCompactAnnounce(result) : writeDictAnnounce(result, !request.noPeerId);
     } catch (error) {
       outcome = failureOutcome(error);
@@ -57,6 +58,30 @@ export function announceAnswer(options: AnnounceOptions): AnnounceAnswer {
     }
     if (metrics) countRequest(metrics, 'http', 'announce', socketFamily(req.socket.remoteAddress), outcome, started);
     return body;
+  };
+}
+
+/**
+ * The parsed announce with its source address and passkey, written out field by field: a spread
+ * (`{ ...parsed, sourceIp }`) makes an object V8 reads more slowly, on every announce.
+ */
+function announceRequest(parsed: ParsedAnnounce, sourceIp: Buffer, passkey: string | undefined): AnnounceRequest {
+  return {
+    infoHash: parsed.infoHash,
+    peerId: parsed.peerId,
+    port: parsed.port,
+    uploaded: parsed.uploaded,
+    downloaded: parsed.downloaded,
+    left: parsed.left,
+    event: parsed.event,
+    numwant: parsed.numwant,
+    compact: parsed.compact,
+    noPeerId: parsed.noPeerId,
+    sourceIp,
+    claimedIp: parsed.claimedIp,
+    claimedIpv4: parsed.claimedIpv4,
+    claimedIpv6: parsed.claimedIpv6,
+    passkey,
   };
 }
 
