@@ -14,6 +14,7 @@ export { expirySuite, defineExpiryTests } from './expiry.js';
 export { accessSuite, defineAccessTests } from './access.js';
 export { privateCatalogueSuite, definePrivateCatalogueTests } from './private-catalogue.js';
 export { defineHybridTests } from './hybrid.js';
+export { webrtcSuite, defineWebRtcTests } from './webrtc.js';
 export {
   storeUnderTest,
   v4Addr,

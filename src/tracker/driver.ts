@@ -37,6 +37,10 @@ import type { Logger } from 'pino';
 import type { AnnounceEvent, SwarmCounts } from '../bittorrent/announce.js';
 import type { AddressLedger } from './address-ledger.js';
 import type { Catalogue } from './catalogue.js';
+import type { RtcSwarms } from './webrtc-driver.js';
+import type { SharedState } from './shared.js';
+
+export type { SharedState } from './shared.js';
 
 /**
  * Same-subnet-first without an exact index: a driver draws this many candidates per peer wanted and puts
@@ -48,6 +52,8 @@ export const SUBNET_OVERSAMPLING = 4;
 export interface DriverContext {
   /** Seconds after which a peer that has not announced is gone. */
   peerTtl: number;
+  /** Seconds after which a WebRTC (WebSocket) peer that has not announced is gone; peerTtl when unset. */
+  webrtcPeerTtl?: number;
   logger: Logger;
 }
 
@@ -132,6 +138,8 @@ export interface TrackerStore {
    * without it). Shared by every replica of a shared store, about a second late.
    */
   readonly addresses?: AddressLedger;
+  /** WebTorrent's swarms of browser peers and their signalling (webrtc-driver.ts); optional. */
+  readonly webrtc?: RtcSwarms;
   announce(request: SwarmAnnounce): Promise<SwarmResult>;
   /** Counts for each hash, in the order given; unknown hashes count zero. */
   scrape(infoHashes: Buffer[]): Promise<SwarmCounts[]>;
@@ -142,6 +150,8 @@ export interface TrackerStore {
   /** True when the store can serve requests (for /readyz). */
   ready(): Promise<boolean>;
   close(): Promise<void>;
+  /** What the replicas of a shared store agree on through it (shared.ts); a store in one process leaves it out. */
+  shared?: SharedState;
 }
 
 export interface TrackerDriver {

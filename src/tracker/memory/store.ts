@@ -13,6 +13,7 @@ import { DueQueue } from './due-queue.js';
 import { PeerTable } from './peers.js';
 import { Picks, sameSubnetFirst, samplePeers } from './select.js';
 import { AgeList, SnatchRecord, Torrent, TotalsRecord } from './swarm.js';
+import { MemoryRtcSwarms } from './webrtc.js';
 
 /** Expired peers removed inline per request: keeps a request's extra work bounded. */
 const INLINE_REAP_BUDGET = 64;
@@ -38,6 +39,8 @@ export interface MemoryStoreOptions {
   reapIntervalMs: number;
   /** How long a snatch count outlives the last announce of its torrent; 0 keeps it forever. */
   torrentTtlMs?: number;
+  /** WebRTC peers' lifetime; peerTtlMs when unset. */
+  webrtcPeerTtlMs?: number;
   now?: () => number;
 }
 
@@ -70,9 +73,11 @@ export class MemoryStore implements TrackerStore {
   private readonly picked6 = new Picks();
   private readonly candidates = new Picks();
   private peerCount = 0;
+  readonly webrtc: MemoryRtcSwarms;
 
   constructor(private readonly options: MemoryStoreOptions) {
     this.now = options.now ?? Date.now;
+    this.webrtc = new MemoryRtcSwarms(this.catalogue, options.webrtcPeerTtlMs ?? options.peerTtlMs, this.now);
     this.epoch = this.now();
     this.reapTimer = setInterval(() => this.reapInBackground(), options.reapIntervalMs);
     this.reapTimer.unref();
@@ -152,8 +157,11 @@ export class MemoryStore implements TrackerStore {
     if (!own4 && a.want4) budget -= this.select(torrent.v4, undefined, seeder, budget, 0, picked4, excluded);
     if (!own6 && a.want6) this.select(torrent.v6, undefined, seeder, budget, 0, picked6, excluded);
 
+    // One literal of one shape (a spread of the counts made a new object and a slower one, on every announce).
     const result: SwarmResult = {
-      ...this.countsOf(torrent, torrentKey),
+      complete: (torrent.v4?.seeders ?? 0) + (torrent.v6?.seeders ?? 0),
+      incomplete: (torrent.v4?.leechers ?? 0) + (torrent.v6?.leechers ?? 0),
+      downloaded: snatch?.count ?? 0,
       peers4: packAddresses(picked4, 6),
       peers6: packAddresses(picked6, 18),
       snatched,
@@ -192,6 +200,7 @@ export class MemoryStore implements TrackerStore {
 
   async close(): Promise<void> {
     clearInterval(this.reapTimer);
+    this.webrtc.close();
   }
 
   /**

@@ -19,6 +19,8 @@ import {
   USER_ID_SIZE,
 } from './protocol.js';
 import { script } from './scripts.js';
+import { RedisRtcSwarms } from './webrtc.js';
+import { RedisShared } from './shared.js';
 
 /** In ANNOUNCE_REPLY's order (protocol.ts): numbers, then strings, as far as the answer goes. */
 type AnnounceReply = Array<number | Buffer | undefined>;
@@ -120,6 +122,8 @@ function withDeadline<T>(promise: Promise<T>, deadline: number): Promise<T> {
 export class RedisStore implements TrackerStore {
   readonly catalogue: RedisCatalogue;
   readonly addresses: RedisAddressLedger;
+  readonly webrtc: RedisRtcSwarms;
+  readonly shared: RedisShared;
   private readonly scripted: ScriptedClient;
   /** The announce command of each key count. */
   private readonly announceCommands = new Map<number, AnnounceCommand>();
@@ -136,6 +140,8 @@ export class RedisStore implements TrackerStore {
     }
     client.defineCommand('trackerScrape', { numberOfKeys: SCRAPE_KEYS, lua: script('scrape'), readOnly: true });
     this.scripted = client as unknown as ScriptedClient;
+    this.webrtc = new RedisRtcSwarms(client, params, ctx.webrtcPeerTtl ?? ctx.peerTtl, ctx.logger);
+    this.shared = new RedisShared(client, params.prefix, (run) => this.withRetries(run));
     // Only now: the catalogue sends commands at once, and an auto-pipeline created before the scripts
     // were defined would not know them.
     this.catalogue = new RedisCatalogue(client, params, ctx.logger);
@@ -248,7 +254,7 @@ export class RedisStore implements TrackerStore {
   }
 
   async ready(): Promise<boolean> {
-    if (this.client.status !== 'ready') return false;
+    if (this.client.status !== 'ready' || !this.webrtc.isListening()) return false;
     try {
       return (await this.client.ping()) === 'PONG';
     } catch {
@@ -259,6 +265,7 @@ export class RedisStore implements TrackerStore {
   async close(): Promise<void> {
     await this.catalogue.close();
     this.addresses.close();
+    await this.webrtc.close();
     const quit = this.client.quit().catch(() => undefined);
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, 1000).unref());
     await Promise.race([quit, timeout]);
