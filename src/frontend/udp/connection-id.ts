@@ -13,6 +13,8 @@ const CLOCK_SKEW = 5;
 
 /** Verified ids remembered, so a client re-using its id costs a map lookup instead of an HMAC. */
 const VERIFIED_CACHE_SIZE = 65_536;
+/** Where a cache key (id, then IP) is put together, so that it becomes one string, not two joined. */
+const cacheKeyBytes = Buffer.alloc(8 + 16);
 
 export class ConnectionIds {
   /** The issuing key first, then the others accepted; empty until keys are known (shared keys not read yet). */
@@ -54,7 +56,9 @@ export class ConnectionIds {
     const issued = packet.readUInt32BE(offset);
     const age = nowSeconds - issued;
     if (age > CONNECTION_ID_LIFETIME + this.graceSeconds || age < -CLOCK_SKEW) return false;
-    const cacheKey = packet.toString('latin1', offset, offset + 8) + ip.toString('latin1');
+    packet.copy(cacheKeyBytes, 0, offset, offset + 8);
+    ip.copy(cacheKeyBytes, 8);
+    const cacheKey = cacheKeyBytes.toString('latin1', 0, 8 + ip.length);
     if (this.verified.has(cacheKey)) return true;
     const given = packet.subarray(offset + 4, offset + 8);
     const time = packet.subarray(offset, offset + 4);
