@@ -100,10 +100,24 @@ export class WebSocketFrontend {
     const address = ip.toString('hex');
     const open = this.perAddress.get(address) ?? 0;
     if (open >= maxConnectionsPerIp) return this.refuse(socket, 'ip_limit', 429, 'Too Many Requests');
-    // Counted before the handshake completes, so a burst of upgrades cannot pass the cap together.
+    // Counted before the handshake completes, so a burst of upgrades cannot pass the cap together; a
+    // handshake ws refuses (400: no key, bad version) gives the slot back when its socket closes.
     this.perAddress.set(address, open + 1);
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, address, passkey));
+    let accepted = false;
+    socket.once('close', () => {
+      if (!accepted) this.release(address);
+    });
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      accepted = true;
+      this.accept(ws, address, passkey);
+    });
   };
+
+  private release(address: string): void {
+    const left = (this.perAddress.get(address) ?? 1) - 1;
+    if (left > 0) this.perAddress.set(address, left);
+    else this.perAddress.delete(address);
+  }
 
   /** Closes every socket (1001), sends their stops, and waits for those up to `timeoutMs`. */
   async close(timeoutMs = 5000): Promise<void> {
@@ -143,9 +157,7 @@ export class WebSocketFrontend {
     conn.closed = true;
     this.connections.delete(conn);
     this.options.metrics?.sockets.dec();
-    const left = (this.perAddress.get(conn.address) ?? 1) - 1;
-    if (left > 0) this.perAddress.set(conn.address, left);
-    else this.perAddress.delete(conn.address);
+    this.release(conn.address);
     for (const [infoHash, peerId] of conn.swarms) {
       if (this.byPeer.get(peerId) === conn) this.byPeer.delete(peerId);
       this.stopInBackground(conn, infoHash, peerId);
