@@ -169,6 +169,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
       admin: adminAddress ? formatAddress(adminAddress) : null,
       tracker: config.tracker.driver,
       backend: config.backend.driver,
+      webtorrent: ws !== null,
     },
     'tracker started',
   );
@@ -253,10 +254,8 @@ function webSocketFrontend(
 ): WebSocketFrontend | null {
   const settings = config.webtorrent;
   if (!settings.enabled) return null;
-  if (!store.webrtc) {
-    logger.warn('webtorrent: the %s driver keeps no WebRTC swarms; WebSocket upgrades are refused', config.tracker.driver);
-    return null;
-  }
+  // A driver without WebRTC swarms: no upgrades (the start line says webtorrent: false).
+  if (!store.webrtc) return null;
   return new WebSocketFrontend({
     tracker: new WebRtcTracker(tracker, store.webrtc, settings.announce_interval),
     metrics: new WebRtcMetrics(metrics.registry),

@@ -7,7 +7,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 
 export type WsMessageType = 'announce' | 'answer' | 'scrape' | 'invalid';
 export type WsOutcome = 'ok' | 'client_error' | 'server_error';
-export type WsRejection = 'path' | 'origin' | 'ip_limit' | 'closing' | 'disabled';
+export type WsRejection = 'path' | 'origin' | 'ip_limit' | 'closing';
 export type SignalKind = 'offer' | 'answer';
 export type SignalRoute = 'local' | 'remote';
 /**
@@ -26,7 +26,7 @@ const OUTCOMES: readonly WsOutcome[] = ['ok', 'client_error', 'server_error'];
 const KINDS: readonly SignalKind[] = ['offer', 'answer'];
 const ROUTES: readonly SignalRoute[] = ['local', 'remote'];
 const DROPS: readonly SignalDrop[] = ['forged', 'no_socket', 'unreachable', 'slow_socket', 'error'];
-const REJECTIONS: readonly WsRejection[] = ['path', 'origin', 'ip_limit', 'closing', 'disabled'];
+const REJECTIONS: readonly WsRejection[] = ['path', 'origin', 'ip_limit', 'closing'];
 
 function bound<K extends string, V>(keys: readonly K[], make: (key: K) => V): Record<K, V> {
   return Object.fromEntries(keys.map((key) => [key, make(key)])) as Record<K, V>;
@@ -65,7 +65,7 @@ export class WebRtcMetrics {
     this.droppedSeries = bound(KINDS, (kind) => bound(DROPS, (reason) => dropped.labels(kind, reason)));
     const rejected = new Counter({
       name: 'tracker_ws_rejected_total',
-      help: 'WebSocket upgrades refused, by reason (path, origin, ip_limit, closing, disabled).',
+      help: 'WebSocket upgrades refused, by reason (path, origin, ip_limit, closing).',
       labelNames: ['reason'],
       registers,
     });

@@ -158,7 +158,7 @@ export function defineWebRtcTests(ctx: ConformanceContext): void {
     const deadline = Date.now() + 2000;
     while (received.length === 0 && Date.now() < deadline) await sleep(10);
     assert.deepEqual(received, [signal]);
-    assert.equal(await webrtc.send(`gone-${randomBytes(4)}`, { ...signal, kind: 'answer' }), false);
+    assert.equal(await webrtc.send(`gone-${randomBytes(4).toString('hex')}`, { ...signal, kind: 'answer' }), false);
   });
 }
 

@@ -20,6 +20,8 @@ export interface PendingOffer {
 
 export class Connection {
   closed = false;
+  /** Its socket is corked until the end of this event-loop turn (WebSocketFrontend.send). */
+  corked = false;
   lastMessage: number;
   private windowStart: number;
   private windowCount = 0;

@@ -100,10 +100,24 @@ export class WebSocketFrontend {
     const address = ip.toString('hex');
     const open = this.perAddress.get(address) ?? 0;
     if (open >= maxConnectionsPerIp) return this.refuse(socket, 'ip_limit', 429, 'Too Many Requests');
-    // Counted before the handshake completes, so a burst of upgrades cannot pass the cap together.
+    // Counted before the handshake completes, so a burst of upgrades cannot pass the cap together; a
+    // handshake ws refuses (400: no key, bad version) gives the slot back when its socket closes.
     this.perAddress.set(address, open + 1);
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, address, passkey));
+    let accepted = false;
+    socket.once('close', () => {
+      if (!accepted) this.release(address);
+    });
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      accepted = true;
+      this.accept(ws, address, passkey);
+    });
   };
+
+  private release(address: string): void {
+    const left = (this.perAddress.get(address) ?? 1) - 1;
+    if (left > 0) this.perAddress.set(address, left);
+    else this.perAddress.delete(address);
+  }
 
   /** Closes every socket (1001), sends their stops, and waits for those up to `timeoutMs`. */
   async close(timeoutMs = 5000): Promise<void> {
@@ -143,9 +157,7 @@ export class WebSocketFrontend {
     conn.closed = true;
     this.connections.delete(conn);
     this.options.metrics?.sockets.dec();
-    const left = (this.perAddress.get(conn.address) ?? 1) - 1;
-    if (left > 0) this.perAddress.set(conn.address, left);
-    else this.perAddress.delete(conn.address);
+    this.release(conn.address);
     for (const [infoHash, peerId] of conn.swarms) {
       if (this.byPeer.get(peerId) === conn) this.byPeer.delete(peerId);
       this.stopInBackground(conn, infoHash, peerId);
@@ -300,7 +312,29 @@ export class WebSocketFrontend {
     if (signal.fromReplica === this.options.tracker.swarms.replica) this.options.metrics?.relayed(kind, 'local');
   }
 
+  /**
+   * Frames for one socket within one turn of the event loop leave in one write: the socket is corked at
+   * its first frame and uncorked after the turn's I/O (setImmediate). A busy tracker sends a socket its
+   * announce answer, offers and answers from many others in the same turn; one syscall instead of one
+   * per frame is most of the CPU a relayed message costs.
+   */
   private send(conn: Connection, text: string): void {
-    if (!conn.closed) conn.ws.send(text);
+    if (conn.closed) return;
+    const socket = (conn.ws as unknown as { _socket: Duplex | null })._socket;
+    if (socket && !conn.corked) {
+      conn.corked = true;
+      socket.cork();
+      this.corked.push(conn);
+      if (this.corked.length === 1) setImmediate(this.uncorkAll);
+    }
+    conn.ws.send(text);
   }
+
+  private readonly corked: Connection[] = [];
+  private readonly uncorkAll = (): void => {
+    for (const conn of this.corked.splice(0)) {
+      conn.corked = false;
+      (conn.ws as unknown as { _socket: Duplex | null })._socket?.uncork();
+    }
+  };
 }

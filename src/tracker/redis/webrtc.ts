@@ -166,8 +166,19 @@ export class RedisRtcSwarms implements RtcSwarms {
       const signal = decodeSignal(message);
       if (signal) handler(signal);
     });
-    await subscriber.ssubscribe(this.channelOf(this.replica));
-    this.listening = true;
+    // Redis may be down at start: try until the subscription holds (ioredis then renews it after
+    // every reconnect by itself), or until the store closes. Not ready (/readyz) until then.
+    const channel = this.channelOf(this.replica);
+    for (let attempt = 0; this.subscriber === subscriber; attempt++) {
+      try {
+        await subscriber.ssubscribe(channel);
+        this.listening = true;
+        return;
+      } catch (error) {
+        if (attempt === 0) this.logger.warn({ err: error }, "webrtc: cannot subscribe to this replica's signal channel yet; retrying");
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
   }
 
   /** False while a handler is set but its subscription is not in place yet (the store is not ready). */

@@ -1,5 +1,6 @@
 /** The WebTorrent protocol over real WebSockets against a booted tracker (memory driver). */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { announcePath, decode, httpGet, peerList, randomHash } from '../../helpers/http.js';
 import { startTracker, type TestTracker } from '../../helpers/tracker.js';
@@ -261,6 +262,18 @@ describe('WebTorrent over WebSocket', () => {
   }
 });
 
+/** Sends raw bytes to the tracker port and returns what comes back before the server closes. */
+function rawUpgrade(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(request));
+    let reply = '';
+    socket.setEncoding('latin1').on('data', (chunk: string) => (reply += chunk));
+    socket.on('close', () => resolve(reply));
+    socket.on('error', reject);
+    socket.setTimeout(5000, () => socket.destroy());
+  });
+}
+
 describe('WebTorrent limits', () => {
   it('caps sockets per client address (429), checks Origin (403), closes idle sockets and floods (1008)', async () => {
     const tracker = await startTracker({
@@ -276,6 +289,14 @@ describe('WebTorrent limits', () => {
     const url = `ws://127.0.0.1:${tracker.port}/announce`;
     const ok = { Origin: 'https://ok.example' };
     try {
+      // Handshakes ws refuses (no Sec-WebSocket-Key) must not keep a slot of the per-address cap.
+      for (let i = 0; i < 3; i++) {
+        const reply = await rawUpgrade(
+          tracker.port,
+          'GET /announce HTTP/1.1\r\nHost: x\r\nOrigin: https://ok.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
+        );
+        assert.match(reply, /^HTTP\/1.1 400/);
+      }
       await assert.rejects(WsClient.open(url, { Origin: 'https://evil.example' }), /upgrade refused: 403/);
       await assert.rejects(WsClient.open(url), /upgrade refused: 403/);
       const a = await WsClient.open(url, ok);
