@@ -19,8 +19,8 @@ export interface WsLoadOptions {
   sdpBytes: number;
   seconds: number;
   /**
-   * Passive peers per swarm besides the sockets': announced once at the start from sockets of their own
-   * (500 peer ids a socket), never answering. They make a swarm large without a socket per peer.
+   * Passive peers per swarm besides the looping sockets: a socket each, announced once at the start,
+   * never answering. They make a swarm large without more announce traffic.
    */
   fillers: number;
 }
@@ -118,27 +118,35 @@ async function main(o: WsLoadOptions): Promise<WsLoadResult> {
     }
   });
   await allJoined;
-  // Passive peers: many peer ids announced over a few sockets, each into one swarm.
-  const FILLERS_PER_SOCKET = 500;
+  // Passive peers: a socket each (one peer per swarm per socket, as browsers do), joined in batches.
   const fillerSockets: WebSocket[] = [];
+  const BATCH = 200;
   for (let h = 0; h < hashes.length && o.fillers > 0; h++) {
-    for (let first = 0; first < o.fillers; first += FILLERS_PER_SOCKET) {
-      const ws = new WebSocket(o.urls[fillerSockets.length % o.urls.length]!, { perMessageDeflate: false });
-      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-      fillerSockets.push(ws);
-      const count = Math.min(FILLERS_PER_SOCKET, o.fillers - first);
-      let replies = 0;
-      const done = new Promise<void>((resolve) =>
-        ws.on('message', (data) => {
-          const text = (data as Buffer).toString('utf8');
-          // Offers relayed to passive peers are relayed offers too (they are just never answered).
-          if (text.includes('"offer"')) {
-            if (measuring) offersReceived++;
-          } else if (text.includes('"interval"') && ++replies === count) resolve();
-        }),
+    for (let first = 0; first < o.fillers; first += BATCH) {
+      const count = Math.min(BATCH, o.fillers - first);
+      await Promise.all(
+        Array.from(
+          { length: count },
+          () =>
+            new Promise<void>((resolve, reject) => {
+              const ws = new WebSocket(o.urls[fillerSockets.length % o.urls.length]!, { perMessageDeflate: false });
+              fillerSockets.push(ws);
+              ws.once('error', reject);
+              ws.once('open', () => ws.send(announceText({ peerId: binary(), hash: hashes[h]! }, 0)));
+              let joined = false;
+              ws.on('message', (data) => {
+                const text = (data as Buffer).toString('utf8');
+                // Offers relayed to passive peers are relayed offers too (they are just never answered).
+                if (text.includes('"offer"')) {
+                  if (measuring) offersReceived++;
+                } else if (!joined && text.includes('"interval"')) {
+                  joined = true;
+                  resolve();
+                }
+              });
+            }),
+        ),
       );
-      for (let k = 0; k < count; k++) ws.send(announceText({ peerId: binary(), hash: hashes[h]! }, 0));
-      await done;
     }
   }
   for (const peer of sockets) {

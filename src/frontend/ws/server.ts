@@ -239,8 +239,13 @@ export class WebSocketFrontend {
     if (a.event === 'stopped') {
       conn.swarms.delete(hash);
     } else {
+      // One peer per swarm per socket: a new peer_id in the same swarm replaces the old one, which
+      // leaves the swarm (else it would draw offers no socket can take until it expires).
       const before = conn.swarms.get(hash);
-      if (before !== undefined && before !== peerId && this.byPeer.get(before) === conn) this.byPeer.delete(before);
+      if (before !== undefined && before !== peerId) {
+        if (this.byPeer.get(before) === conn) this.byPeer.delete(before);
+        this.stopInBackground(conn, hash, before);
+      }
       conn.swarms.set(hash, peerId);
       this.byPeer.set(peerId, conn);
     }

@@ -138,6 +138,14 @@ describe('WebTorrent over WebSocket', () => {
     });
   });
 
+  it('a new peer_id on the same socket and swarm replaces the old one', async () => {
+    const hash = binaryId();
+    const a = await open();
+    await a.request(announce(hash, binaryId()), isAnnounceReply);
+    await a.request(announce(hash, binaryId()), isAnnounceReply);
+    await waitUntil('one peer left', async () => (await scrape(a, hash)).incomplete === 1);
+  });
+
   it('stopped removes the peer and relays none of its offers', async () => {
     const hash = binaryId();
     const [a, b] = [await open(), await open()];
