@@ -21,8 +21,10 @@ describe('a custom program with its own driver', () => {
       TRACKER_TRACKER_PARAMS: '{"peer":"10.9.8.7:4242"}',
     });
     try {
-      const port = portFromStartLine(await proc.waitForLine(isStartLine));
-      assert.match(proc.lines[0]!, /"tracker":"fixed"/);
+      const startLine = await proc.waitForLine(isStartLine);
+      const port = portFromStartLine(startLine);
+      // The start line, not the first line: boot may warn before it (the WebTorrent frontend does for a driver without WebRTC swarms).
+      assert.match(startLine, /"tracker":"fixed"/);
       const d = decode((await httpGet('127.0.0.1', port, announcePath({ infoHash: randomHash() }))).body);
       assert.deepEqual(peerList(d.peers, 4), ['10.9.8.7:4242']);
       assert.deepEqual([d.complete, d.incomplete, d.downloaded], [7, 1, 1]);
