@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { createHttpApp } from './frontend/http/app.js';
 import { ConnectionIds } from './frontend/udp/connection-id.js';
 import { BackendMetrics, TrackerMetrics } from './metrics/metrics.js';
+import { DefenceMetrics } from './metrics/defences.js';
 import { listenMetrics } from './metrics/server.js';
 import { UdpFrontend } from './frontend/udp/server.js';
 import type { TrackerStore } from './tracker/driver.js';
@@ -76,7 +77,9 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     throw error;
   }
 
-  const tracker = new Tracker(store, backendDriver.wantsRecords ? backend : null, trackerPolicy(config));
+  let tracker: Tracker | null = null;
+  const defences = new DefenceMetrics(metrics.registry, () => tracker?.budget ?? null);
+  tracker = new Tracker(store, backendDriver.wantsRecords ? backend : null, trackerPolicy(config), defences);
 
   const app = createHttpApp({
     tracker,
@@ -119,6 +122,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     metricsServer?.close();
     adminServer?.close();
     await Promise.allSettled([store.close(), backend.close(), udp?.close()]);
+    tracker.close();
     throw error;
   }
   const httpAddress = server.address() as AddressInfo;
@@ -145,6 +149,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
       metricsServer?.closeAllConnections();
       metricsServer?.close();
       await backend.flush().catch((error: unknown) => logger.error({ err: error }, 'backend flush failed at shutdown'));
+      tracker.close();
       await Promise.allSettled([backend.close(), store.close()]);
       logger.info('tracker stopped');
     })();

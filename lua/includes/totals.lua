@@ -2,8 +2,8 @@
 Defines: previousTotals   the peer's last reported "uploaded:downloaded", "" when unknown (or in
                           public mode)
 Changes: snatched, to what the first run answered, when this is a retry of an announce already applied.
-Expects: privateMode, userId, stopped, now, staleBelow, peerKeyTtl (clock), the constants ARGV_PEER_ID,
-         ARGV_TOTALS, ARGV_RECORD_ID.
+Expects: privateMode, userId, stopped, admitted (admission), now, staleBelow, peerKeyTtl (clock), the
+         constants ARGV_PEER_ID, ARGV_TOTALS, ARGV_RECORD_ID.
 The totals hash (KEYS[#KEYS - 1]) maps userId .. peer_id to
   "uploaded:downloaded#record id#previous totals#snatched"
 and its ages (KEYS[#KEYS], a ZSET of the same fields, score = last announce) let stale ones expire with
@@ -14,7 +14,7 @@ broken connection) finds its record stored and answers as the first run did.
 -- Stale totals removed per call, at most.
 local STALE_TOTALS_PER_CALL = 64
 local previousTotals = ''
-if privateMode then
+if privateMode and admitted then
   local totalsKey, totalsAgesKey = KEYS[#KEYS - 1], KEYS[#KEYS]
   local recordId = ARGV[ARGV_RECORD_ID]
   local staleFields = redis.call('ZRANGEBYSCORE', totalsAgesKey, '-inf', staleBelow, 'LIMIT', 0, STALE_TOTALS_PER_CALL)

@@ -204,6 +204,7 @@ export class TrackerMetrics {
       close: () => store.close(),
     };
     if (store.scrapeAll) instrumented.scrapeAll = store.scrapeAll.bind(store);
+    if (store.addBudgetCounts) instrumented.addBudgetCounts = store.addBudgetCounts.bind(store);
     if (store.stats) instrumented.stats = store.stats.bind(store);
     return instrumented;
   }

@@ -55,13 +55,14 @@ export function createHttpApp(options: HttpFrontendOptions): Koa {
     const request = parseAnnounce(query);
     const sourceIp = resolveClientIp(ctx.req.socket.remoteAddress, ctx.req.headers, clientIp);
     if (!sourceIp) throw new ClientError('cannot determine your IP address');
-    const result = await tracker.announce({ ...request, sourceIp, passkey: ctx.params.passkey });
+    const result = await tracker.announce({ ...request, sourceIp, passkey: ctx.params.passkey, transport: 'http' });
     return request.compact ? writeCompactAnnounce(result) : writeDictAnnounce(result, !request.noPeerId);
   });
 
   const scrape = bencoded('scrape', async (ctx, query) => {
     const infoHashes = parseScrape(query, tracker.policy.maxScrapeInfoHashes);
-    return writeScrape(await tracker.scrape({ infoHashes, passkey: ctx.params.passkey }));
+    const sourceIp = resolveClientIp(ctx.req.socket.remoteAddress, ctx.req.headers, clientIp) ?? undefined;
+    return writeScrape(await tracker.scrape({ infoHashes, passkey: ctx.params.passkey, sourceIp, transport: 'http' }));
   });
 
   router.get('/announce', announce);

@@ -21,6 +21,8 @@ export const ANNOUNCE_FLAGS = {
   requireAllowed: 16,
   /** same-subnet-first through the lexicographic indexes (subnet_index) */
   exactSubnets: 32,
+  /** admission control, degraded mode (Redis out of memory): store no peer the swarm does not hold yet */
+  existingOnly: 64,
 } as const;
 
 /** The header's event byte (Lua: EVENT_NONE, EVENT_COMPLETED, ...). */
@@ -45,6 +47,10 @@ export const ANNOUNCE_HEADER = [
   ['snatchTtl', 'I'],
   /** seed of math.random */
   ['seed', 'I'],
+  /** min interval: seconds within which an announce without an event is too soon, 0: no check */
+  ['minInterval', 'I'],
+  /** admission control: most peers of one family's swarm, 0: no limit */
+  ['maxSwarmPeers', 'I'],
 ] as const;
 export type AnnounceHeaderField = (typeof ANNOUNCE_HEADER)[number][0];
 
@@ -104,7 +110,11 @@ export const ANNOUNCE_REPLY = [
   /** packed entries: the compact address, in private mode followed by the user id */
   'peers4',
   'peers6',
-  /** "" or denied / not_allowed / unregistered (then nothing was changed) */
+  /**
+   * "" or denied / not_allowed / unregistered (then nothing was changed and the reply stops here);
+   * too_soon (min interval: nothing was changed, the counts are set, the reply stops here); or
+   * not_stored on a full answer (admission control: the announcer was not stored)
+   */
   'refusal',
   /** 0/1 */
   'snatched',

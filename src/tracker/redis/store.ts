@@ -1,6 +1,6 @@
 /** The `redis` tracker driver's store: every announce is one Lua script call, one round trip. */
 import type { SwarmCounts } from '../../bittorrent/announce.js';
-import type { DriverContext, Refusal, SwarmAnnounce, SwarmResult, TrackerStore } from '../driver.js';
+import type { BudgetCount, DriverContext, Refusal, SwarmAnnounce, SwarmResult, TrackerStore } from '../driver.js';
 import { RedisCatalogue } from './catalogue.js';
 import type { RedisClient } from '../../redis/connection.js';
 import { indexKeys, swarmKeys, totalsKeys } from './keys.js';
@@ -17,16 +17,21 @@ import {
   USER_ID_SIZE,
 } from './protocol.js';
 import { script } from './scripts.js';
+import { OutOfMemory, isOutOfMemory, withAllowOom } from './out-of-memory.js';
 
 /** In ANNOUNCE_REPLY's order (protocol.ts): numbers, then strings, as far as the answer goes. */
 type AnnounceReply = Array<number | Buffer | undefined>;
 const REFUSALS = new Set<string>(['denied', 'not_allowed', 'unregistered']);
 const NO_BYTES = Buffer.alloc(0);
 type ScrapeReply = [number, number, number];
+/** The reply's refusal slot on answers that are no refusal (protocol.ts, ANNOUNCE_REPLY). */
+const TOO_SOON = 'too_soon';
+const NOT_STORED = 'not_stored';
 
 type AnnounceCommand = (...args: Array<string | Buffer>) => Promise<AnnounceReply>;
 interface ScriptedClient {
   trackerScrape(...args: Array<string | number>): Promise<ScrapeReply>;
+  trackerBudget(key: string, delta: number, ttl: number): Promise<number>;
 }
 
 /**
@@ -36,14 +41,17 @@ interface ScriptedClient {
  */
 const ANNOUNCE_VARIANTS = [6, 8, 10, 12] as const;
 const announceCommand = (keys: number): string => `trackerAnnounce${keys}`;
+/** The same script allowed to run while Redis refuses writes for want of memory (degraded mode, out-of-memory.ts). */
+const degradedCommand = (keys: number): string => `trackerAnnounceOom${keys}`;
 
 /**
  * The announce's numbers and switches in one binary argument (ANNOUNCE_HEADER, protocol.ts): fewer
  * arguments cost less on both ends, and numbers the script gets as numbers need no parsing.
  */
-function announceHeader(a: SwarmAnnounce, exact: boolean, peerTtl: number, torrentTtl: number): Buffer {
+function announceHeader(a: SwarmAnnounce, exact: boolean, peerTtl: number, params: RedisParams, existingOnly: boolean): Buffer {
   const access = a.access;
   const flags =
+    (existingOnly ? ANNOUNCE_FLAGS.existingOnly : 0) |
     (a.seeder ? ANNOUNCE_FLAGS.seeder : 0) |
     (a.want4 ? ANNOUNCE_FLAGS.want4 : 0) |
     (a.want6 ? ANNOUNCE_FLAGS.want6 : 0) |
@@ -57,8 +65,10 @@ function announceHeader(a: SwarmAnnounce, exact: boolean, peerTtl: number, torre
     subnet4Bits: a.subnet4,
     subnet6Bits: a.subnet6,
     peerTtl,
-    snatchTtl: torrentTtl,
+    snatchTtl: params.torrentTtl,
     seed: Math.floor(Math.random() * 0x7fffffff),
+    minInterval: a.minInterval ?? 0,
+    maxSwarmPeers: params.maxSwarmPeers,
   });
 }
 
@@ -112,6 +122,9 @@ export class RedisStore implements TrackerStore {
   private readonly scripted: ScriptedClient;
   /** The announce command of each key count. */
   private readonly announceCommands = new Map<number, AnnounceCommand>();
+  /** Its degraded twin, run while Redis is out of memory. */
+  private readonly degradedCommands = new Map<number, AnnounceCommand>();
+  private readonly outOfMemory: OutOfMemory;
 
   constructor(
     private readonly client: RedisClient,
@@ -122,8 +135,13 @@ export class RedisStore implements TrackerStore {
       client.defineCommand(announceCommand(keys), { numberOfKeys: keys, lua: script('announce') });
       const command = (client as unknown as Record<string, AnnounceCommand>)[`${announceCommand(keys)}Buffer`]!;
       this.announceCommands.set(keys, command.bind(client));
+      client.defineCommand(degradedCommand(keys), { numberOfKeys: keys, lua: withAllowOom(script('announce')) });
+      const degraded = (client as unknown as Record<string, AnnounceCommand>)[`${degradedCommand(keys)}Buffer`]!;
+      this.degradedCommands.set(keys, degraded.bind(client));
     }
     client.defineCommand('trackerScrape', { numberOfKeys: SCRAPE_KEYS, lua: script('scrape'), readOnly: true });
+    client.defineCommand('trackerBudget', { numberOfKeys: 1, lua: script('budget') });
+    this.outOfMemory = new OutOfMemory(ctx.logger);
     this.scripted = client as unknown as ScriptedClient;
     // Only now: the catalogue sends commands at once, and an auto-pipeline created before the scripts
     // were defined would not know them.
@@ -137,9 +155,10 @@ export class RedisStore implements TrackerStore {
     const args: Array<string | Buffer> = swarmKeys(prefix, a.infoHash);
     if (subnetIndex) args.push(...indexKeys(prefix, a.infoHash));
     if (userId > 0) args.push(...totalsKeys(prefix, a.infoHash));
-    const command = this.announceCommands.get(args.length)!;
+    const keyCount = args.length;
+    const degraded = this.outOfMemory.degraded();
     const argv: Record<(typeof ANNOUNCE_ARGV)[number], string | Buffer> = {
-      header: announceHeader(a, subnetIndex, this.ctx.peerTtl, this.params.torrentTtl),
+      header: announceHeader(a, subnetIndex, this.ctx.peerTtl, this.params, degraded),
       address4: a.v4 ?? NO_BYTES,
       address6: a.v6 ?? NO_BYTES,
       userId: userId > 0 ? userBytes(userId) : NO_BYTES,
@@ -149,7 +168,17 @@ export class RedisStore implements TrackerStore {
     };
     const argc = userId > 0 ? ANNOUNCE_ARGV.length : PUBLIC_ANNOUNCE_ARGV;
     for (let i = 0; i < argc; i++) args.push(argv[ANNOUNCE_ARGV[i]!]);
-    const reply = await this.withRetries(() => command(...args));
+    let reply: AnnounceReply;
+    try {
+      reply = await this.withRetries(() => (degraded ? this.degradedCommands : this.announceCommands).get(keyCount)!(...args));
+    } catch (error) {
+      if (degraded || !isOutOfMemory(error)) throw error;
+      // Redis refused the write for want of memory: answer this announce, and the next ones for a
+      // while, in degraded mode, where no new peer is stored.
+      this.outOfMemory.refused();
+      args[keyCount] = announceHeader(a, subnetIndex, this.ctx.peerTtl, this.params, true);
+      reply = await this.withRetries(() => this.degradedCommands.get(keyCount)!(...args));
+    }
     const complete = reply[REPLY.complete] as number;
     const incomplete = reply[REPLY.incomplete] as number;
     const downloaded = reply[REPLY.downloaded] as number;
@@ -158,12 +187,19 @@ export class RedisStore implements TrackerStore {
     const refusal = reply[REPLY.refusal] as Buffer | undefined;
     const peers4 = userId > 0 ? withoutUserIds(packed4, ADDRESS4_SIZE) : packed4;
     const peers6 = userId > 0 ? withoutUserIds(packed6, ADDRESS6_SIZE) : packed6;
+    let notStored = false;
     if (refusal && refusal.length > 0) {
       const reason = refusal.toString('latin1');
-      if (!REFUSALS.has(reason)) throw new Error(`announce script: unexpected refusal ${JSON.stringify(reason)}`);
-      return { complete: 0, incomplete: 0, downloaded: 0, peers4, peers6, refused: reason as Refusal };
+      if (reason === TOO_SOON) return { complete, incomplete, downloaded, peers4, peers6, tooSoon: true };
+      if (reason === NOT_STORED) notStored = true;
+      else if (!REFUSALS.has(reason)) throw new Error(`announce script: unexpected refusal ${JSON.stringify(reason)}`);
+      else return { complete: 0, incomplete: 0, downloaded: 0, peers4, peers6, refused: reason as Refusal };
     }
     const result: SwarmResult = { complete, incomplete, downloaded, peers4, peers6, snatched: reply[REPLY.snatched] === 1 };
+    if (notStored) {
+      result.notStored = degraded || this.outOfMemory.degraded() ? 'out_of_memory' : 'swarm_limit';
+      this.outOfMemory.turnedAway(result.notStored);
+    }
     if (userId > 0) {
       result.previous = parseTotals(reply[REPLY.previousTotals] as Buffer | undefined);
       const torrentId = reply[REPLY.torrentId] as Buffer | undefined;
@@ -195,6 +231,15 @@ export class RedisStore implements TrackerStore {
       ),
     );
     return replies.map(([complete, incomplete, downloaded]) => ({ complete, incomplete, downloaded }));
+  }
+
+  /**
+   * Request budgets' shared counters: one small script per key (INCRBY, and EXPIRE on the first
+   * addition), which auto-pipelining sends together; Cluster spreads the keys over its nodes.
+   */
+  async addBudgetCounts(counts: BudgetCount[], ttlSeconds: number): Promise<number[]> {
+    const prefix = this.params.prefix;
+    return Promise.all(counts.map(({ key, delta }) => this.scripted.trackerBudget(`${prefix}b:${key}`, delta, ttlSeconds)));
   }
 
   async ready(): Promise<boolean> {
