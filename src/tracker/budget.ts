@@ -44,6 +44,12 @@ export type BudgetSharing = (counts: BudgetCount[], ttlSeconds: number) => Promi
 /** Most keys one sync sends: keeps a sync's cost to the store bounded whatever the attack. */
 const MAX_KEYS_PER_SYNC = 5000;
 
+/**
+ * A key of the tables: an IPv4 address or subnet as a number (no string to make, and a cheaper hash),
+ * an IPv6 one as a latin1 string of its bytes.
+ */
+type Key = number | string;
+
 class Entry {
   /** Requests admitted by this process in this window. */
   count = 0;
@@ -65,7 +71,7 @@ class Entry {
   over = false;
 
   constructor(
-    readonly key: string,
+    readonly key: Key,
     now: number,
   ) {
     this.syncedAt = now;
@@ -73,7 +79,7 @@ class Entry {
 }
 
 class Table {
-  readonly entries = new Map<string, Entry>();
+  readonly entries = new Map<Key, Entry>();
   /** Keys marked over budget this window. */
   over = 0;
 
@@ -94,8 +100,8 @@ export class RequestBudget {
   private readonly timer: NodeJS.Timeout | null = null;
   private readonly windowMs: number;
   private readonly threshold: { address: number; subnet: number };
-  /** Scratch for subnet keys. */
-  private readonly scratch = Buffer.alloc(17);
+  /** Scratch for IPv6 subnet keys. */
+  private readonly scratch = Buffer.alloc(16);
   /** Sync failures since start (the store unreachable, say): counts stay local meanwhile. */
   syncErrors = 0;
 
@@ -131,7 +137,7 @@ export class RequestBudget {
     const addresses = this.addresses;
     const subnet = subnets.limit > 0 ? this.entry(subnets, this.subnetKey(ip), now) : null;
     if (subnet && this.spent(subnets, subnet, now)) return 'subnet';
-    const address = addresses.limit > 0 ? this.entry(addresses, ip.toString('latin1'), now) : null;
+    const address = addresses.limit > 0 ? this.entry(addresses, ip.length === 4 ? ip.readUInt32BE(0) : ip.toString('latin1'), now) : null;
     if (address && this.spent(addresses, address, now)) return 'address';
     if (subnet) this.count(subnets, subnet, this.threshold.subnet);
     if (address) this.count(addresses, address, this.threshold.address);
@@ -153,7 +159,7 @@ export class RequestBudget {
       entry.unsynced = 0;
       entry.inFlight += delta;
       entry.queued = false;
-      return { key: `${table.scope === 'address' ? 'a' : 's'}:${Buffer.from(entry.key, 'latin1').toString('hex')}:${window}`, delta };
+      return { key: `${table.scope === 'address' ? 'a' : 's'}:${sharedName(entry.key)}:${window}`, delta };
     });
     try {
       // Counters outlive their window by another one: replicas' clocks differ a little.
@@ -200,7 +206,7 @@ export class RequestBudget {
   }
 
   /** The entry of `key`, made if the table has room; null when it is full (the key is not counted). */
-  private entry(table: Table, key: string, now: number): Entry | null {
+  private entry(table: Table, key: Key, now: number): Entry | null {
     let entry = table.entries.get(key);
     if (entry === undefined) {
       if (table.entries.size >= this.policy.maxTracked) return null;
@@ -231,17 +237,25 @@ export class RequestBudget {
     }
   }
 
-  /** A subnet's key: the family's length and the address masked to the prefix, as a latin1 string. */
-  private subnetKey(ip: Buffer): string {
-    const bits = ip.length === 4 ? this.policy.ipv4Prefix : this.policy.ipv6Prefix;
+  /**
+   * A subnet's key: an IPv4 address's prefix as a number (the prefix length apart, no other IPv4
+   * subnet has it); an IPv6 one as its masked bytes in a latin1 string.
+   */
+  private subnetKey(ip: Buffer): Key {
+    if (ip.length === 4) return Math.floor(ip.readUInt32BE(0) / 2 ** (32 - this.policy.ipv4Prefix));
+    const bits = this.policy.ipv6Prefix;
     const bytes = Math.ceil(bits / 8);
     const out = this.scratch;
-    out[0] = ip.length;
-    ip.copy(out, 1, 0, bytes);
+    ip.copy(out, 0, 0, bytes);
     const rest = bits % 8;
-    if (rest !== 0) out[bytes] = out[bytes]! & (0xff << (8 - rest));
-    return out.toString('latin1', 0, bytes + 1);
+    if (rest !== 0) out[bytes - 1] = out[bytes - 1]! & (0xff << (8 - rest));
+    return out.toString('latin1', 0, bytes);
   }
+}
+
+/** A key as the shared counters name it: IPv4 as 8 hex digits (a subnet: its prefix's), IPv6 in hex. */
+function sharedName(key: Key): string {
+  return typeof key === 'number' ? key.toString(16).padStart(8, '0') : Buffer.from(key, 'latin1').toString('hex');
 }
 
 /**

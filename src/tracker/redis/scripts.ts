@@ -199,7 +199,7 @@ export function assembleScript(name: string, source: ScriptSource = fileSource):
 const assembled = new Map<string, string>();
 
 /** The assembled command, read and assembled on first use. */
-export function script(name: 'announce' | 'scrape' | 'budget'): string {
+export function script(name: 'announce' | 'scrape'): string {
   let text = assembled.get(name);
   if (text === undefined) {
     text = assembleScript(name);

@@ -20,7 +20,7 @@ import { assembleScript, script, type ScriptSource } from '../../../src/tracker/
 import { redisMissing, startRedis, type RedisServer } from '../../helpers/redis.js';
 
 const ROOT = new URL('../../../../', import.meta.url);
-const COMMANDS = ['announce', 'scrape', 'budget'] as const;
+const COMMANDS = ['announce', 'scrape'] as const;
 const read = (path: string): string => readFileSync(new URL(path, ROOT), 'utf8');
 const pieces = readdirSync(new URL('lua/includes/', ROOT)).map((file) => file.replace(/\.lua$/, ''));
 
