@@ -10,20 +10,26 @@ import type { DefenceObserver } from '../tracker/defences.js';
 import type { NotStored } from '../tracker/driver.js';
 
 export class DefenceMetrics implements DefenceObserver {
-  private readonly overBudgetCounter: Counter<'protocol' | 'action' | 'scope'>;
+  /** The refusal counters by protocol, action and scope, bound once: a flood must not pay a label lookup per request. */
+  private readonly overBudgetChildren: Record<string, { inc(): void }> = {};
   private readonly tooSoonCounter: Counter<'outcome'>;
   private readonly notStoredCounter: Counter<'reason'>;
 
   constructor(registry: Registry, budget: () => RequestBudget | null) {
     const registers = [registry];
-    this.overBudgetCounter = new Counter({
+    const overBudget = new Counter({
       name: 'tracker_budget_refusals_total',
       help: 'Requests refused because their address or subnet spent its request budget, by protocol, action and scope (address, subnet).',
       labelNames: ['protocol', 'action', 'scope'],
       registers,
     });
     for (const protocol of ['http', 'udp'])
-      for (const action of ['announce', 'scrape']) for (const scope of ['address', 'subnet']) this.overBudgetCounter.labels(protocol, action, scope).inc(0);
+      for (const action of ['announce', 'scrape'])
+        for (const scope of ['address', 'subnet']) {
+          const child = overBudget.labels(protocol, action, scope);
+          child.inc(0);
+          this.overBudgetChildren[`${protocol} ${action} ${scope}`] = child;
+        }
     new Gauge({
       name: 'tracker_budget_over',
       help: "Addresses and subnets over their request budget in this window, as this replica knows them (the others' counts arrive with each sync).",
@@ -61,7 +67,7 @@ export class DefenceMetrics implements DefenceObserver {
   }
 
   overBudget(transport: Transport, action: 'announce' | 'scrape', scope: BudgetScope): void {
-    this.overBudgetCounter.labels(transport, action, scope).inc();
+    this.overBudgetChildren[`${transport} ${action} ${scope}`]!.inc();
   }
 
   tooSoon(refused: boolean): void {

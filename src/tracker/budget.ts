@@ -225,7 +225,10 @@ export class RequestBudget {
       table.over++;
       return true;
     }
-    return entry.othersRate > 0 && known + entry.othersRate * (now - entry.syncedAt) >= table.limit;
+    // Extrapolated over two sync intervals at most: syncs that fail (the store unreachable) must not
+    // make a guess grow until it refuses a client on its own.
+    const since = Math.min(now - entry.syncedAt, 2 * this.policy.syncIntervalMs);
+    return entry.othersRate > 0 && known + entry.othersRate * since >= table.limit;
   }
 
   private count(table: Table, entry: Entry, threshold: number): void {
