@@ -20,6 +20,7 @@ import {
   ListEntryAnswer,
   ListParam,
   SwarmAnswer,
+  AddressesAnswer,
   TorrentAnswer,
   TorrentBody,
   UserAnswer,
@@ -38,6 +39,7 @@ const COMPONENTS: z.ZodType[] = [
   UserAnswer,
   TorrentAnswer,
   SwarmAnswer,
+  AddressesAnswer,
   ClientAnswer,
   ClientsAnswer,
   HashListAnswer,
@@ -136,6 +138,13 @@ function build(): Json {
         },
         delete: { summary: 'Delete a user', responses: { ...NO_CONTENT, '400': error('BadRequest'), '404': error('NotFound'), ...ALWAYS } },
       },
+      '/users/{id}/addresses': {
+        parameters: [PARAMS.id],
+        get: {
+          summary: "A user's distinct addresses within private.address_window",
+          responses: { '200': answer('the addresses', AddressesAnswer), '400': error('BadRequest'), ...ALWAYS },
+        },
+      },
       '/torrents/{info_hash}': {
         parameters: [PARAMS.info_hash],
         get: {
@@ -145,7 +154,7 @@ function build(): Json {
         put: {
           summary: 'Register or replace a torrent',
           requestBody: body(TorrentBody),
-          responses: { ...stored(TorrentAnswer, 'torrent'), ...WITH_BODY, ...ALWAYS },
+          responses: { ...stored(TorrentAnswer, 'torrent'), ...WITH_BODY, '409': error('Conflict'), ...ALWAYS },
         },
         delete: {
           summary: 'Unregister a torrent (private-mode announces for it are then refused)',

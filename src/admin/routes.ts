@@ -22,6 +22,7 @@ import {
   MAX_USER_ID,
   type SwarmAnswer,
   type TorrentAnswer,
+  type AddressesAnswer,
   TorrentBody,
   type UserAnswer,
   UserBody,
@@ -39,6 +40,7 @@ const userJson = (user: User): z.input<typeof UserAnswer> => ({
 
 const torrentJson = (torrent: TorrentEntry): z.input<typeof TorrentAnswer> => ({
   info_hash: torrent.infoHash.toString('hex'),
+  ...(torrent.infoHashV2 ? { info_hash_v2: torrent.infoHashV2.toString('hex') } : {}),
   id: torrent.id,
   up_multiplier: torrent.upMultiplier,
   down_multiplier: torrent.downMultiplier,
@@ -94,6 +96,13 @@ export function adminRouter(store: TrackerStore): Router {
     deleted(ctx, await catalogue.deleteUser(id), `user ${id}`);
   });
 
+  router.get('/users/:id/addresses', async (ctx) => {
+    const addresses = (await store.addresses?.list(userId(ctx))) ?? [];
+    ctx.body = {
+      count: addresses.length,
+      addresses: addresses.map((a) => ({ address: a.address, last_seen: new Date(a.lastSeen).toISOString() })),
+    } satisfies z.input<typeof AddressesAnswer>;
+  });
   router.get('/torrents/:info_hash', async (ctx) => {
     const hash = infoHash(ctx);
     ctx.body = torrentJson(found(await catalogue.getTorrent(hash), `torrent ${hash.toString('hex')}`));
@@ -113,6 +122,10 @@ export function adminRouter(store: TrackerStore): Router {
       downMultiplier: body.down_multiplier,
       freeleech: body.freeleech,
     };
+    if (body.info_hash_v2 !== undefined) {
+      torrent.infoHashV2 = Buffer.from(body.info_hash_v2, 'hex');
+      if (torrent.infoHashV2.equals(hash)) throw new ApiError(400, 'info_hash_v2: must differ from info_hash');
+    }
     const created = (await catalogue.getTorrent(hash)) === null;
     await catalogue.putTorrent(torrent);
     stored(ctx, created, torrentJson(torrent));

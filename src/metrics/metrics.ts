@@ -149,6 +149,27 @@ export class TrackerMetrics {
         this.set((await store.ready().catch(() => false)) ? 1 : 0);
       },
     });
+    if (store.addresses) {
+      const counters = store.addresses.counters;
+      new Counter({
+        name: 'tracker_private_address_limit_exceeded_total',
+        help: 'Private mode: announces from a new address of a user already at private.addresses_per_user within private.address_window (counted whether enforced or not).',
+        registers,
+        collect() {
+          this.reset();
+          this.inc(counters.overLimit);
+        },
+      });
+      new Counter({
+        name: 'tracker_private_address_limit_refused_total',
+        help: 'Private mode: of those, announces refused (private.enforce_address_limit).',
+        registers,
+        collect() {
+          this.reset();
+          this.inc(counters.refused);
+        },
+      });
+    }
     if (store.stats) {
       const stats = store.stats.bind(store);
       new Gauge({
@@ -205,7 +226,9 @@ export class TrackerMetrics {
     };
     if (store.scrapeAll) instrumented.scrapeAll = store.scrapeAll.bind(store);
     if (store.addBudgetCounts) instrumented.addBudgetCounts = store.addBudgetCounts.bind(store);
+    if (store.addresses) (instrumented as { addresses?: TrackerStore['addresses'] }).addresses = store.addresses;
     if (store.stats) instrumented.stats = store.stats.bind(store);
+    if (store.webrtc) return { ...instrumented, webrtc: store.webrtc };
     return instrumented;
   }
 

@@ -42,6 +42,7 @@ export const memoryDriver: TrackerDriver = {
       torrentTtlMs: params.torrent_ttl * 1000,
       maxPeers: params.max_peers,
       onFull,
+      webrtcPeerTtlMs: (ctx.webrtcPeerTtl ?? ctx.peerTtl) * 1000,
     });
   },
 };

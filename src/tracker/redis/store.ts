@@ -1,9 +1,10 @@
 /** The `redis` tracker driver's store: every announce is one Lua script call, one round trip. */
 import type { SwarmCounts } from '../../bittorrent/announce.js';
 import type { BudgetCount, DriverContext, Refusal, SwarmAnnounce, SwarmResult, TrackerStore } from '../driver.js';
+import { RedisAddressLedger } from './address-ledger.js';
 import { RedisCatalogue } from './catalogue.js';
 import type { RedisClient } from '../../redis/connection.js';
-import { indexKeys, swarmKeys, totalsKeys } from './keys.js';
+import { indexKeys, swarmKeys, swarmKeysUnder, totalsKeys } from './keys.js';
 import type { RedisParams } from './params.js';
 import {
   ADDRESS4_SIZE,
@@ -14,16 +15,25 @@ import {
   packAnnounceHeader,
   PUBLIC_ANNOUNCE_ARGV,
   REPLY,
+  REPLY_V2_TORRENT,
   USER_ID_SIZE,
 } from './protocol.js';
 import { script } from './scripts.js';
+import { RedisRtcSwarms } from './webrtc.js';
 import { OutOfMemory, isOutOfMemory, withAllowOom } from './out-of-memory.js';
 
 /** In ANNOUNCE_REPLY's order (protocol.ts): numbers, then strings, as far as the answer goes. */
 type AnnounceReply = Array<number | Buffer | undefined>;
-const REFUSALS = new Set<string>(['denied', 'not_allowed', 'unregistered']);
+const REFUSALS = new Set<string>(['denied', 'not_allowed', 'unregistered', 'peer_limit']);
+/**
+ * Calls of one announce at most: a hybrid torrent's v2 hash not yet known as such takes a second (the
+ * script answers "v2" and where the torrent is), a stale hint one more ("moved"), as after a change of
+ * the registration.
+ */
+const MAX_CALLS = 3;
 const NO_BYTES = Buffer.alloc(0);
-type ScrapeReply = [number, number, number];
+/** Counts, and the torrent's hex info hash when the hash scraped is a hybrid torrent's v2 hash. */
+type ScrapeReply = [number, number, number, Buffer | string];
 /** The reply's refusal slot on answers that are no refusal (protocol.ts, ANNOUNCE_REPLY). */
 const TOO_SOON = 'too_soon';
 const NOT_STORED = 'not_stored';
@@ -56,7 +66,8 @@ function announceHeader(a: SwarmAnnounce, exact: boolean, peerTtl: number, param
     (a.want6 ? ANNOUNCE_FLAGS.want6 : 0) |
     (access?.requireRegistered ? ANNOUNCE_FLAGS.requireRegistered : 0) |
     (access?.requireAllowed ? ANNOUNCE_FLAGS.requireAllowed : 0) |
-    (exact ? ANNOUNCE_FLAGS.exactSubnets : 0);
+    (exact ? ANNOUNCE_FLAGS.exactSubnets : 0) |
+    (access?.ownPeers ? ANNOUNCE_FLAGS.ownPeers : 0);
   return packAnnounceHeader({
     flags,
     event: ANNOUNCE_EVENTS[a.event],
@@ -71,8 +82,8 @@ function announceHeader(a: SwarmAnnounce, exact: boolean, peerTtl: number, param
   });
 }
 
-/** Scrape reads the peer sets and the snatch hash only, the first five of swarmKeys. */
-const SCRAPE_KEYS = 5;
+/** Scrape reads the peer sets, the snatch hash and the registration (for a v2 hash's "of"): swarmKeys. */
+const SCRAPE_KEYS = 6;
 
 function userBytes(id: number): Buffer {
   const out = Buffer.allocUnsafe(USER_ID_SIZE);
@@ -118,6 +129,8 @@ function withDeadline<T>(promise: Promise<T>, deadline: number): Promise<T> {
 
 export class RedisStore implements TrackerStore {
   readonly catalogue: RedisCatalogue;
+  readonly addresses: RedisAddressLedger;
+  readonly webrtc: RedisRtcSwarms;
   private readonly scripted: ScriptedClient;
   /** The announce command of each key count. */
   private readonly announceCommands = new Map<number, AnnounceCommand>();
@@ -138,23 +151,57 @@ export class RedisStore implements TrackerStore {
       const degraded = (client as unknown as Record<string, AnnounceCommand>)[`${degradedCommand(keys)}Buffer`]!;
       this.degradedCommands.set(keys, degraded.bind(client));
     }
-    client.defineCommand('trackerScrape', { numberOfKeys: SCRAPE_KEYS, lua: script('scrape'), readOnly: true });
     this.outOfMemory = new OutOfMemory(ctx.logger);
+    client.defineCommand('trackerScrape', { numberOfKeys: SCRAPE_KEYS, lua: script('scrape'), readOnly: true });
     this.scripted = client as unknown as ScriptedClient;
+    this.webrtc = new RedisRtcSwarms(client, params, ctx.webrtcPeerTtl ?? ctx.peerTtl, ctx.logger);
     // Only now: the catalogue sends commands at once, and an auto-pipeline created before the scripts
     // were defined would not know them.
     this.catalogue = new RedisCatalogue(client, params, ctx.logger);
+    this.addresses = new RedisAddressLedger(client, params.prefix, ctx.logger);
   }
 
   async announce(a: SwarmAnnounce): Promise<SwarmResult> {
+    const userId = a.access?.userId ?? 0;
+    // Private mode: a hybrid torrent's v2 hash is served in its torrent's hash slot (hybrid.lua).
+    let torrentHash = userId > 0 ? this.catalogue.v2TorrentOf(a.infoHash) : undefined;
+    for (let call = 1; ; call++) {
+      let degraded = this.outOfMemory.degraded();
+      let reply: AnnounceReply;
+      try {
+        reply = await this.announceOnce(a, torrentHash, degraded);
+      } catch (error) {
+        if (degraded || !isOutOfMemory(error)) throw error;
+        // Redis refused the write for want of memory: answer this announce, and the next ones for a
+        // while, in degraded mode, where no new peer is stored.
+        this.outOfMemory.refused();
+        degraded = true;
+        reply = await this.announceOnce(a, torrentHash, true);
+      }
+      const refusal = (reply[REPLY.refusal] as Buffer | undefined)?.toString('latin1');
+      if (call >= MAX_CALLS || (refusal !== 'v2' && refusal !== 'moved')) return this.result(a, reply, degraded);
+      if (refusal === 'v2') {
+        const torrentHex = (reply[REPLY_V2_TORRENT] as Buffer | undefined)?.toString('latin1') ?? '';
+        this.catalogue.rememberV2(a.infoHash, torrentHex);
+        torrentHash = this.catalogue.v2TorrentOf(a.infoHash);
+        if (!torrentHash) throw new Error(`announce script: malformed torrent of a v2 hash ${JSON.stringify(torrentHex)}`);
+      } else {
+        this.catalogue.forgetV2(a.infoHash);
+        torrentHash = undefined;
+      }
+    }
+  }
+
+  /** One call of the announce script; `torrentHash`: the torrent whose slot serves this v2 hash. */
+  private announceOnce(a: SwarmAnnounce, torrentHash: Buffer | undefined, degraded: boolean): Promise<AnnounceReply> {
     const { prefix, subnetIndex } = this.params;
     const access = a.access;
     const userId = access?.userId ?? 0;
-    const args: Array<string | Buffer> = swarmKeys(prefix, a.infoHash);
-    if (subnetIndex) args.push(...indexKeys(prefix, a.infoHash));
-    if (userId > 0) args.push(...totalsKeys(prefix, a.infoHash));
-    const keyCount = args.length;
-    const degraded = this.outOfMemory.degraded();
+    const home = torrentHash ?? a.infoHash;
+    const args: Array<string | Buffer> = torrentHash ? swarmKeysUnder(prefix, torrentHash, a.infoHash, subnetIndex) : swarmKeys(prefix, a.infoHash);
+    if (subnetIndex && !torrentHash) args.push(...indexKeys(prefix, a.infoHash));
+    if (userId > 0) args.push(...totalsKeys(prefix, home));
+    const command = (degraded ? this.degradedCommands : this.announceCommands).get(args.length)!;
     const argv: Record<(typeof ANNOUNCE_ARGV)[number], string | Buffer> = {
       header: announceHeader(a, subnetIndex, this.ctx.peerTtl, this.params, degraded),
       address4: a.v4 ?? NO_BYTES,
@@ -163,20 +210,16 @@ export class RedisStore implements TrackerStore {
       peerId: a.peerId,
       totals: userId > 0 ? `${access!.uploaded ?? 0}:${access!.downloaded ?? 0}` : '',
       recordId: access?.announceId ?? '',
+      servedAs: torrentHash ? a.infoHash.toString('hex') : '',
+      peerLimit: String(access?.peerLimit ?? 0),
     };
     const argc = userId > 0 ? ANNOUNCE_ARGV.length : PUBLIC_ANNOUNCE_ARGV;
     for (let i = 0; i < argc; i++) args.push(argv[ANNOUNCE_ARGV[i]!]);
-    let reply: AnnounceReply;
-    try {
-      reply = await this.withRetries(() => (degraded ? this.degradedCommands : this.announceCommands).get(keyCount)!(...args));
-    } catch (error) {
-      if (degraded || !isOutOfMemory(error)) throw error;
-      // Redis refused the write for want of memory: answer this announce, and the next ones for a
-      // while, in degraded mode, where no new peer is stored.
-      this.outOfMemory.refused();
-      args[keyCount] = announceHeader(a, subnetIndex, this.ctx.peerTtl, this.params, true);
-      reply = await this.withRetries(() => this.degradedCommands.get(keyCount)!(...args));
-    }
+    return this.withRetries(() => command(...args));
+  }
+
+  private result(a: SwarmAnnounce, reply: AnnounceReply, degraded: boolean): SwarmResult {
+    const userId = a.access?.userId ?? 0;
     const complete = reply[REPLY.complete] as number;
     const incomplete = reply[REPLY.incomplete] as number;
     const downloaded = reply[REPLY.downloaded] as number;
@@ -195,7 +238,7 @@ export class RedisStore implements TrackerStore {
     }
     const result: SwarmResult = { complete, incomplete, downloaded, peers4, peers6, snatched: reply[REPLY.snatched] === 1 };
     if (notStored) {
-      result.notStored = degraded || this.outOfMemory.degraded() ? 'out_of_memory' : 'swarm_limit';
+      result.notStored = degraded ? 'out_of_memory' : 'swarm_limit';
       this.outOfMemory.turnedAway(result.notStored);
     }
     if (userId > 0) {
@@ -223,12 +266,22 @@ export class RedisStore implements TrackerStore {
 
   async scrape(infoHashes: Buffer[]): Promise<SwarmCounts[]> {
     // One small read-only script per hash; auto-pipelining batches them per node.
-    const replies = await Promise.all(
-      infoHashes.map((infoHash) =>
-        this.withRetries(() => this.scripted.trackerScrape(...swarmKeys(this.params.prefix, infoHash).slice(0, SCRAPE_KEYS), this.ctx.peerTtl)),
-      ),
-    );
-    return replies.map(([complete, incomplete, downloaded]) => ({ complete, incomplete, downloaded }));
+    return Promise.all(infoHashes.map((infoHash) => this.scrapeOne(infoHash)));
+  }
+
+  /** A hybrid torrent's v2 hash is counted where its swarm lives, in its torrent's slot. */
+  private async scrapeOne(infoHash: Buffer): Promise<SwarmCounts> {
+    const { prefix } = this.params;
+    let torrentHash = this.catalogue.v2TorrentOf(infoHash);
+    for (let call = 1; ; call++) {
+      const keys = torrentHash ? swarmKeysUnder(prefix, torrentHash, infoHash, false) : swarmKeys(prefix, infoHash);
+      const [complete, incomplete, downloaded, of] = await this.withRetries(() => this.scripted.trackerScrape(...keys.slice(0, SCRAPE_KEYS), this.ctx.peerTtl));
+      const torrentHex = of ? of.toString() : '';
+      if (torrentHex === '' || torrentHash || call >= 2) return { complete, incomplete, downloaded };
+      this.catalogue.rememberV2(infoHash, torrentHex);
+      torrentHash = this.catalogue.v2TorrentOf(infoHash);
+      if (!torrentHash) return { complete, incomplete, downloaded };
+    }
   }
 
   /**
@@ -251,7 +304,7 @@ export class RedisStore implements TrackerStore {
   }
 
   async ready(): Promise<boolean> {
-    if (this.client.status !== 'ready') return false;
+    if (this.client.status !== 'ready' || !this.webrtc.isListening()) return false;
     try {
       return (await this.client.ping()) === 'PONG';
     } catch {
@@ -261,6 +314,8 @@ export class RedisStore implements TrackerStore {
 
   async close(): Promise<void> {
     await this.catalogue.close();
+    this.addresses.close();
+    await this.webrtc.close();
     const quit = this.client.quit().catch(() => undefined);
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, 1000).unref());
     await Promise.race([quit, timeout]);
