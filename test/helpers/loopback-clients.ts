@@ -62,14 +62,20 @@ export class LoopbackClient {
   }
 }
 
-/** Sends `paths()` at about `perSecond`, in ticks of 10 ms, until `until()`; never more than `maxInFlight` waiting. */
+/**
+ * Calls `send()` about `perSecond` times a second for `durationMs`, in ticks of 10 ms, never with more
+ * than `maxInFlight` waiting; returns how many were sent. The first comes after a random part of one
+ * period, so that many clients paced alike do not all send at the same instants (real clients are not
+ * in step, and a burst of all of them at once measures a queue the test made).
+ */
 export async function paced(perSecond: number, durationMs: number, send: () => Promise<unknown>, maxInFlight = 256): Promise<number> {
   let inFlight = 0;
   let sent = 0;
+  await sleep(Math.random() * (1000 / perSecond));
   const started = performance.now();
   const pending = new Set<Promise<unknown>>();
   while (performance.now() - started < durationMs) {
-    const due = Math.floor(((performance.now() - started) / 1000) * perSecond);
+    const due = Math.floor(((performance.now() - started) / 1000) * perSecond) + 1;
     while (sent < due && inFlight < maxInFlight) {
       sent++;
       inFlight++;
