@@ -110,7 +110,9 @@ await memory.close();
 
 const port = Number(process.argv[2] ?? 0);
 if (port > 0) {
-  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   try {
     let admin: Redis | null = null;
     for (let i = 0; !admin; i++) {
