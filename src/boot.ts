@@ -13,6 +13,8 @@ import { createTrackerHttpServer, type ConnectionLimits } from './frontend/http/
 import { UdpOffenders } from './frontend/udp/offenders.js';
 import { ConnectionMetrics, UdpBanMetrics } from './metrics/hygiene.js';
 import { ConnectionIds } from './frontend/udp/connection-id.js';
+import { shareConnectionKeys, type SharedKeysHandle } from './frontend/udp/shared-keys.js';
+import { HotSwarms, hotSwarmsJson } from './metrics/hot-swarms.js';
 import { BackendMetrics, TrackerMetrics } from './metrics/metrics.js';
 import { DefenceMetrics } from './metrics/defences.js';
 import { listenMetrics } from './metrics/server.js';
@@ -71,7 +73,12 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     await rawStore.close();
     throw new ConfigError('tracker.driver', `the ${config.tracker.driver} driver keeps no catalogue, which private_enabled and approved_*_only need`);
   }
-  const metrics = new TrackerMetrics(config.tracker.driver, rawStore);
+  const hotSwarms =
+    config.metrics.hot_swarms > 0
+      ? new HotSwarms({ capacity: config.metrics.hot_swarms, windowSeconds: config.metrics.hot_swarms_window, shared: rawStore.shared, logger })
+      : null;
+  hotSwarms?.start();
+  const metrics = new TrackerMetrics(config.tracker.driver, rawStore, hotSwarms);
   const store = metrics.instrument(rawStore);
   let backend: Backend;
   try {
@@ -80,6 +87,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
       metrics: new BackendMetrics(metrics.registry, config.backend.driver),
     });
   } catch (error) {
+    hotSwarms?.stop();
     await store.close();
     throw error;
   }
@@ -111,19 +119,24 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   let metricsAddress: AddressInfo | null = null;
   let adminServer: Server | null = null;
   let adminAddress: AddressInfo | null = null;
+  let sharedKeys: SharedKeysHandle | null = null;
   try {
     await listenHttp(server, config.http.addr.host, config.http.addr.port);
     if (config.udp.addr) {
-      // With the memory driver there is one process, so a key of its own is correct; shared drivers
-      // must configure one (config validation insists), so that every replica accepts every id.
-      const secret = config.udp.secret || randomBytes(32).toString('hex');
-      udp = new UdpFrontend({
-        tracker,
-        metrics,
-        logger,
-        ids: new ConnectionIds(secret, config.udp.previous_secret, config.udp.connection_id_grace),
-        offenders: udpOffenders(config, metrics),
-      });
+      // A configured key wins. Otherwise the replicas of a shared driver agree on keys through it; the
+      // memory driver is one process, so a key of its own is correct. Any other driver must be given one.
+      let secret = config.udp.secret;
+      if (!secret && !store.shared) {
+        if (config.tracker.driver !== 'memory') {
+          throw new ConfigError('udp.secret', `required: the ${config.tracker.driver} driver cannot share one between replicas (set TRACKER_UDP_SECRET)`);
+        }
+        secret = randomBytes(32).toString('hex');
+      }
+      const ids = new ConnectionIds(secret, config.udp.previous_secret, config.udp.connection_id_grace);
+      if (!secret && store.shared) {
+        sharedKeys = await shareConnectionKeys({ shared: store.shared, ids, rotateSeconds: config.udp.secret_rotation, logger });
+      }
+      udp = new UdpFrontend({ tracker, metrics, logger, ids, offenders: udpOffenders(config, metrics) });
       udpAddress = await udp.listen(config.udp.addr.host, config.udp.addr.port);
     }
     if (config.metrics.addr) {
@@ -135,11 +148,14 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
       ));
     }
     if (config.admin.addr) {
-      const handleAdmin = createAdminApp({ store, token: config.admin.token, logger: logger.child({ admin: true }) }).callback();
+      const hotSwarmsSource = hotSwarms && (async (limit: number) => hotSwarmsJson(await hotSwarms.view(limit)));
+      const handleAdmin = createAdminApp({ store, token: config.admin.token, logger: logger.child({ admin: true }), hotSwarms: hotSwarmsSource }).callback();
       adminServer = createLimitedServer((req, res) => void handleAdmin(req, res), auxiliaryLimits(config));
       adminAddress = await listenHttp(adminServer, config.admin.addr.host, config.admin.addr.port);
     }
   } catch (error) {
+    sharedKeys?.stop();
+    hotSwarms?.stop();
     server.close();
     void ws?.close(0);
     metricsServer?.close();
@@ -170,6 +186,8 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
         udp?.close(config.shutdown_timeout * 1000),
         adminServer && drain(adminServer, config.shutdown_timeout * 1000),
       ]);
+      sharedKeys?.stop();
+      hotSwarms?.stop();
       metricsServer?.closeAllConnections();
       metricsServer?.close();
       await backend.flush().catch((error: unknown) => logger.error({ err: error }, 'backend flush failed at shutdown'));

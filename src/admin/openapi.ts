@@ -16,6 +16,8 @@ import {
   FreeleechAnswer,
   FreeleechBody,
   HashListAnswer,
+  HotSwarmsAnswer,
+  HotSwarmsLimitParam,
   InfoHashParam,
   ListEntryAnswer,
   ListParam,
@@ -40,6 +42,7 @@ const COMPONENTS: z.ZodType[] = [
   TorrentAnswer,
   SwarmAnswer,
   AddressesAnswer,
+  HotSwarmsAnswer,
   ClientAnswer,
   ClientsAnswer,
   HashListAnswer,
@@ -166,6 +169,13 @@ function build(): Json {
         get: {
           summary: 'Live counts of a swarm, registered or not',
           responses: { '200': answer('the counts', SwarmAnswer), '400': error('BadRequest'), ...ALWAYS },
+        },
+      },
+      '/swarms/hot': {
+        get: {
+          summary: 'The hottest swarms by announce rate, over every replica when the tracker driver is shared',
+          parameters: [{ ...parameter('limit', HotSwarmsLimitParam), in: 'query', required: false }],
+          responses: { '200': answer('the hottest swarms', HotSwarmsAnswer), '400': error('BadRequest'), '404': error('NotFound'), ...ALWAYS },
         },
       },
       '/clients': {

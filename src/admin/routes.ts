@@ -9,7 +9,7 @@ import type { z } from 'zod';
 import type { ClientEntry, HashList, TorrentEntry, User } from '../tracker/catalogue.js';
 import type { TrackerStore } from '../tracker/driver.js';
 import { readJsonObject } from './body.js';
-import { ApiError } from './errors.js';
+import { ApiError, badRequest } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import {
   ClientBody,
@@ -18,7 +18,9 @@ import {
   type FreeleechAnswer,
   FreeleechBody,
   type HashListAnswer,
+  type HotSwarmsAnswer,
   type ListEntryAnswer,
+  MAX_HOT_SWARMS,
   MAX_USER_ID,
   type SwarmAnswer,
   type TorrentAnswer,
@@ -70,7 +72,10 @@ function hashList(ctx: RouterContext): HashList {
   return list;
 }
 
-export function adminRouter(store: TrackerStore): Router {
+/** The hot swarms as the API answers them, or null when the summary is off (metrics.hot_swarms = 0). */
+export type HotSwarmsSource = ((limit: number) => Promise<z.input<typeof HotSwarmsAnswer>>) | null;
+
+export function adminRouter(store: TrackerStore, hotSwarms: HotSwarmsSource = null): Router {
   const catalogue = store.catalogue;
   const router = new Router();
   const userId = (ctx: RouterContext): number => pathId('id', ctx.params.id!, MAX_USER_ID);
@@ -133,6 +138,14 @@ export function adminRouter(store: TrackerStore): Router {
   router.delete('/torrents/:info_hash', async (ctx) => {
     const hash = infoHash(ctx);
     deleted(ctx, await catalogue.deleteTorrent(hash), `torrent ${hash.toString('hex')}`);
+  });
+
+  router.get('/swarms/hot', async (ctx) => {
+    if (!hotSwarms) throw new ApiError(404, 'hot swarms are off on this tracker (metrics.hot_swarms is 0)');
+    const raw = ctx.query.limit;
+    const limit = raw === undefined ? 10 : typeof raw === 'string' && /^[0-9]{1,3}$/.test(raw) ? Number(raw) : NaN;
+    if (!(limit >= 1 && limit <= MAX_HOT_SWARMS)) badRequest(`limit: must be an integer from 1 to ${MAX_HOT_SWARMS}`);
+    ctx.body = await hotSwarms(limit);
   });
 
   router.get('/clients', async (ctx) => {

@@ -132,6 +132,32 @@ export const AddressesAnswer = z
     description:
       'Private mode: the distinct addresses a user announced from within private.address_window, as every replica wrote them (about a second late); account sharing shows here.',
   });
+/** Most hot swarms one answer lists. */
+export const MAX_HOT_SWARMS = 100;
+
+export const HotSwarmsAnswer = z
+  .strictObject({
+    window_seconds: z.number().positive().describe('the length of each summary window (metrics.hot_swarms_window)'),
+    replicas: count().describe('replica summaries added up: every replica that published one within its last windows (a shared tracker driver), or 1'),
+    partial: z.boolean().describe("true when the replicas' shared summaries could not be read and only the answering replica's is shown"),
+    swarms: z
+      .array(
+        z.strictObject({
+          info_hash: infoHash(),
+          announces: count().describe("announces in the last window, added up over the replicas' summaries"),
+          announces_per_second: z.number().min(0),
+          error: count().describe('the count may be too high by at most this much (space-saving summaries overestimate)'),
+        }),
+      )
+      .max(MAX_HOT_SWARMS)
+      .describe('hottest first'),
+  })
+  .meta({ id: 'HotSwarms', description: "The swarms with the most announces in the replicas' last summary windows, from bounded heavy-hitter summaries." });
+
+export const HotSwarmsLimitParam = z
+  .string()
+  .regex(/^[0-9]{1,3}$/)
+  .describe(`how many swarms to list, 1 to ${MAX_HOT_SWARMS} (default 10)`);
 
 export const ClientAnswer = z
   .strictObject({

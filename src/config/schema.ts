@@ -120,9 +120,14 @@ export const ConfigSchema = z
       secret: secret()
         .prefault('')
         .describe(
-          'Key of the UDP connection ids, shared by every replica (at least 16 characters). Required with a shared tracker driver; with the memory driver an unset key is made at random at start.',
+          'Key of the UDP connection ids, shared by every replica (at least 16 characters). Unset: the replicas of a shared tracker driver agree on keys through it (made once, rotated every udp.secret_rotation); the memory driver makes one at random at start.',
         ),
       previous_secret: secret().prefault('').describe('The key before the last rotation, still accepted so that clients holding its ids are not refused.'),
+      secret_rotation: duration(0, 30 * 86400, true)
+        .prefault(86400)
+        .describe(
+          'With udp.secret unset and a shared tracker driver: seconds between rotations of the shared keys (the previous key is still accepted); 0 never rotates.',
+        ),
       connection_id_grace: duration(0, 3600)
         .prefault(60)
         .describe('Seconds a UDP connection id stays valid past the two minutes of BEP 15 (some clients keep ids longer).'),
@@ -141,6 +146,12 @@ export const ConfigSchema = z
       addr: optionalListenAddress()
         .prefault('[::]:6880')
         .describe('Metrics listener: Prometheus text on /metrics, the same numbers as JSON on /stats; "" turns it off.'),
+      hot_swarms: integer(0, 4096)
+        .prefault(128)
+        .describe('Counters of the per-replica heavy-hitter summary of announces per swarm (the hot swarms); 0 turns it off.'),
+      hot_swarms_window: duration(1, 3600)
+        .prefault(60)
+        .describe('Seconds of announces each hot-swarm summary covers; a shared tracker driver publishes each replica summary this often.'),
     }),
     tracker: section({
       driver: text().prefault('memory').describe('Tracker driver (where swarms live): "memory" or "redis" built in, or one a custom program registered.'),
@@ -306,9 +317,6 @@ export const ConfigSchema = z
     }
     if (config.default_numwant > config.max_numwant) {
       fail('default_numwant', `must not exceed max_numwant (${config.max_numwant})`);
-    }
-    if (config.udp.addr && config.udp.secret === '' && config.tracker.driver !== 'memory') {
-      fail('udp.secret', 'required with a shared tracker driver: every replica must accept the connection ids the others issue (set TRACKER_UDP_SECRET)');
     }
     if (config.admin.addr && config.admin.token === '') {
       fail('admin.token', 'required when admin.addr is set (set TRACKER_ADMIN_TOKEN)');

@@ -47,6 +47,9 @@ import type { AnnounceEvent, SwarmCounts } from '../bittorrent/announce.js';
 import type { AddressLedger } from './address-ledger.js';
 import type { Catalogue } from './catalogue.js';
 import type { RtcSwarms } from './webrtc-driver.js';
+import type { SharedState } from './shared.js';
+
+export type { SharedState } from './shared.js';
 
 /**
  * Same-subnet-first without an exact index: a driver draws this many candidates per peer wanted and puts
@@ -177,6 +180,8 @@ export interface TrackerStore {
   /** True when the store can serve requests (for /readyz). */
   ready(): Promise<boolean>;
   close(): Promise<void>;
+  /** What the replicas of a shared store agree on through it (shared.ts); a store in one process leaves it out. */
+  shared?: SharedState;
 }
 
 export interface TrackerDriver {

@@ -111,12 +111,19 @@ export function peersWanted(asked: number | undefined, event: AnnounceEvent, pol
   return event === 'stopped' ? 0 : Math.min(asked ?? policy.defaultNumwant, policy.maxNumwant, transportCap);
 }
 
+/** `ip` when it has `length` bytes (4: IPv4, 16: IPv6), else `otherwise`. */
+function familyIp(ip: Buffer | undefined, length: number, otherwise: Buffer | undefined): Buffer | undefined {
+  return ip?.length === length ? ip : otherwise;
+}
+
 export class Tracker {
   /** Accounting record ids: this process's random prefix and a counter, unique without coordination. */
   private readonly recordPrefix = randomBytes(8).toString('hex');
   private recordCount = 0;
   /** Request budgets, shared through the store when it offers shared counters. */
   readonly budget: RequestBudget | null;
+  /** The access rules of an announce without a user: the same for every one, so made once. */
+  private readonly openAccess: SwarmAccess;
 
   constructor(
     readonly store: TrackerStore,
@@ -124,6 +131,7 @@ export class Tracker {
     readonly policy: TrackerPolicy,
     private readonly observer?: DefenceObserver,
   ) {
+    this.openAccess = { requireRegistered: policy.private, requireAllowed: policy.approvedTorrentsOnly };
     const sharing = store.addBudgetCounts?.bind(store) ?? null;
     this.budget = policy.budget ? new RequestBudget(policy.budget, sharing) : null;
   }
@@ -148,16 +156,29 @@ export class Tracker {
       throw new ClientError("your client is not approved on this tracker; see the site's list of allowed clients");
     }
     const user = policy.private ? await this.userOf(req.passkey) : null;
-    const access: SwarmAccess = { requireRegistered: policy.private, requireAllowed: policy.approvedTorrentsOnly };
-    if (user) {
-      access.userId = user.id;
-      access.uploaded = req.uploaded;
-      access.downloaded = req.downloaded;
-      access.announceId = `${this.recordPrefix}-${(this.recordCount++).toString(36)}`;
-      if (policy.peersPerTorrent) access.peerLimit = policy.peersPerTorrent;
-      if (policy.ownPeers) access.ownPeers = true;
+    const access: SwarmAccess = user
+      ? {
+          requireRegistered: policy.private,
+          requireAllowed: policy.approvedTorrentsOnly,
+          userId: user.id,
+          uploaded: req.uploaded,
+          downloaded: req.downloaded,
+          announceId: `${this.recordPrefix}-${(this.recordCount++).toString(36)}`,
+          peerLimit: policy.peersPerTorrent || undefined,
+          ownPeers: policy.ownPeers || undefined,
+        }
+      : this.openAccess;
+    // The compact addresses the announcer registers: its source address, plus BEP 7 claims if allowed.
+    let ip4 = familyIp(req.sourceIp, 4, undefined);
+    let ip6 = familyIp(req.sourceIp, 16, undefined);
+    if (policy.allowIpSpoofing) {
+      for (const claimed of [req.claimedIp, req.claimedIpv4, req.claimedIpv6]) {
+        ip4 = familyIp(claimed, 4, ip4);
+        ip6 = familyIp(claimed, 16, ip6);
+      }
     }
-    const { v4, v6 } = this.addresses(req);
+    const v4 = ip4 && compactPeer(ip4, req.port);
+    const v6 = ip6 && compactPeer(ip6, req.port);
     if (user && policy.addressLimits && this.store.addresses) {
       const verdict = this.store.addresses.note(user.id, formatIp(req.sourceIp), policy.addressLimits);
       if (verdict.refused) {
@@ -167,6 +188,7 @@ export class Tracker {
       }
     }
     const numwant = peersWanted(req.numwant, req.event, policy, req.maxPeers ?? Infinity);
+    const enforcement = policy.minIntervalEnforcement ?? 'off';
     const swarmAnnounce: SwarmAnnounce = {
       infoHash: req.infoHash,
       peerId: req.peerId,
@@ -181,9 +203,9 @@ export class Tracker {
       subnet6: policy.subnet6,
       withPeerIds: !req.compact && !req.noPeerId,
       access,
+      // In the literal, not added after: every announce's object keeps one shape.
+      minInterval: enforcement !== 'off' && req.event === 'none' ? policy.minAnnounceInterval : 0,
     };
-    const enforcement = policy.minIntervalEnforcement ?? 'off';
-    if (enforcement !== 'off' && req.event === 'none') swarmAnnounce.minInterval = policy.minAnnounceInterval;
     const swarm = await this.store.announce(swarmAnnounce);
     const interval = policy.announceInterval + Math.floor(Math.random() * (policy.intervalJitter + 1));
     if (swarm.refused === 'peer_limit') {
@@ -285,26 +307,6 @@ export class Tracker {
       reportedUploaded: req.uploaded,
       reportedDownloaded: req.downloaded,
       interval,
-    };
-  }
-
-  /** The compact addresses the announcer registers: its source address, plus BEP 7 claims if allowed. */
-  private addresses(req: AnnounceRequest): { v4?: Buffer; v6?: Buffer } {
-    let ip4: Buffer | undefined;
-    let ip6: Buffer | undefined;
-    const take = (ip: Buffer | undefined): void => {
-      if (ip?.length === 4) ip4 = ip;
-      else if (ip?.length === 16) ip6 = ip;
-    };
-    take(req.sourceIp);
-    if (this.policy.allowIpSpoofing) {
-      take(req.claimedIp);
-      take(req.claimedIpv4);
-      take(req.claimedIpv6);
-    }
-    return {
-      v4: ip4 && compactPeer(ip4, req.port),
-      v6: ip6 && compactPeer(ip6, req.port),
     };
   }
 }

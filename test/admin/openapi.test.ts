@@ -156,6 +156,9 @@ async function exercise(api: AdminClient, t: TestTracker, check: Checker): Promi
   const swarm = c('GET /torrents/{info_hash}/swarm', await api.get(`/torrents/${hash}/swarm`));
   assert.equal(swarm.status, 200);
   c('GET /torrents/{info_hash}/swarm', await api.get('/torrents/nothex/swarm'));
+  const hot = c('GET /swarms/hot', await api.get('/swarms/hot?limit=5'));
+  assert.equal(hot.status, 200);
+  assert.equal(c('GET /swarms/hot', await api.get('/swarms/hot?limit=0')).status, 400);
   assert.equal(c('DELETE /torrents/{info_hash}', await api.delete(`/torrents/${hash}`)).status, 204);
   c('DELETE /torrents/{info_hash}', await api.delete(`/torrents/${hash}`));
 

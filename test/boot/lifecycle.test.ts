@@ -132,13 +132,6 @@ describe('the CLI', () => {
       /configuration error: backend\.params\.batch_size: must be an integer/,
     ],
     ['an unknown argument', ['--verbose'], {}, 2, /--verbose: unknown argument/],
-    [
-      'UDP on a shared driver without a key',
-      [],
-      { TRACKER_TRACKER_DRIVER: 'redis', TRACKER_UDP_SECRET: '' },
-      2,
-      /udp\.secret: required with a shared tracker driver/,
-    ],
     ['a short UDP key', [], { TRACKER_UDP_SECRET: 'short' }, 2, /TRACKER_UDP_SECRET \(udp\.secret\): must be at least 16 characters/],
   ];
   for (const [name, args, env, exitCode, message] of refusals) {

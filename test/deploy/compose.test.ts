@@ -37,7 +37,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs Redis, three tracker replicas behind nginx, and a UDP tracker', () => {
-    assert.deepEqual(Object.keys(compose.services).sort(), ['consumer', 'nginx', 'postgres', 'redis', 'tracker', 'tracker-udp']);
+    assert.deepEqual(Object.keys(compose.services).sort(), ['consumer', 'grafana', 'nginx', 'postgres', 'prometheus', 'redis', 'tracker', 'tracker-udp']);
     assert.equal(compose.services.tracker!.deploy?.replicas, 3);
     assert.deepEqual(compose.services['tracker-udp']!.ports, ['6969:6969/udp', '127.0.0.1:6881:6881']);
     assert.deepEqual(compose.services.nginx!.ports, ['6969:80']);
@@ -46,6 +46,7 @@ describe('docker-compose.yml', () => {
   it('runs PostgreSQL and the reference consumer in the accounting profile only', () => {
     for (const name of ['postgres', 'consumer']) assert.deepEqual(compose.services[name]!.profiles, ['accounting']);
     for (const name of ['redis', 'tracker', 'tracker-udp', 'nginx']) assert.equal(compose.services[name]!.profiles, undefined);
+    for (const name of ['prometheus', 'grafana']) assert.deepEqual(compose.services[name]!.profiles, ['monitoring']);
     assert.deepEqual(compose.services.consumer!.entrypoint, ['node', 'dist/src/consumer/cli.js']);
     assert.ok(existsSync(new URL('dist/src/consumer/cli.js', root)), 'the consumer entry point is built where the image has it');
   });

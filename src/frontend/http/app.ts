@@ -7,9 +7,10 @@ import type { Outcome, TrackerMetrics } from '../../metrics/metrics.js';
 import type { Tracker } from '../../tracker/tracker.js';
 import { throttledErrorLog } from '../../common/log.js';
 import { countRequest, failureOutcome, failureReason, socketFamily } from '../sanitize.js';
+import { announceAnswer, announceFastPath, queryOf } from './announce.js';
 import { resolveClientIp, type ClientIpOptions } from './client-ip.js';
-import { parseAnnounce, parseScrape } from './parser.js';
-import { writeCompactAnnounce, writeDictAnnounce, writeFailure, writeScrape } from './writer.js';
+import { parseScrape } from './parser.js';
+import { writeFailure, writeScrape } from './writer.js';
 
 export interface HttpFrontendOptions {
   tracker: Tracker;
@@ -17,12 +18,6 @@ export interface HttpFrontendOptions {
   logger: Logger;
   maxQueryLength: number;
   clientIp: ClientIpOptions;
-}
-
-function queryOf(url: string | undefined): string {
-  if (!url) return '';
-  const mark = url.indexOf('?');
-  return mark === -1 ? '' : url.slice(mark + 1);
 }
 
 export function createHttpApp(options: HttpFrontendOptions): Koa {
@@ -33,7 +28,7 @@ export function createHttpApp(options: HttpFrontendOptions): Koa {
   const router = new Router();
 
   /** Runs a tracker action; any failure becomes a bencoded `failure reason` with status 200. */
-  const bencoded = (name: 'announce' | 'scrape', action: (ctx: RouterContext, query: string) => Promise<Buffer>) => async (ctx: RouterContext) => {
+  const bencoded = (name: 'scrape', action: (ctx: RouterContext, query: string) => Promise<Buffer>) => async (ctx: RouterContext) => {
     const started = performance.now();
     let body: Buffer;
     let outcome: Outcome = 'ok';
@@ -51,13 +46,14 @@ export function createHttpApp(options: HttpFrontendOptions): Koa {
     ctx.body = body;
   };
 
-  const announce = bencoded('announce', async (ctx, query) => {
-    const request = parseAnnounce(query);
-    const sourceIp = resolveClientIp(ctx.req.socket.remoteAddress, ctx.req.headers, clientIp);
-    if (!sourceIp) throw new ClientError('cannot determine your IP address');
-    const result = await tracker.announce({ ...request, sourceIp, passkey: ctx.params.passkey, transport: 'http' });
-    return request.compact ? writeCompactAnnounce(result) : writeDictAnnounce(result, !request.noPeerId);
-  });
+  const answerAnnounce = announceAnswer({ tracker, metrics, logError, maxQueryLength, clientIp });
+  // Other spellings of the announce URLs (and HEAD) than the fast path's (announce.ts); the same answer.
+  const announce = async (ctx: RouterContext) => {
+    const body = await answerAnnounce(ctx.req, ctx.params.passkey);
+    ctx.status = 200;
+    ctx.set('Content-Type', 'text/plain');
+    ctx.body = body;
+  };
 
   const scrape = bencoded('scrape', async (ctx, query) => {
     const infoHashes = parseScrape(query, tracker.policy.maxScrapeInfoHashes);
@@ -86,6 +82,7 @@ export function createHttpApp(options: HttpFrontendOptions): Koa {
     ctx.body = ready ? 'ready\n' : 'not ready: tracker store unreachable\n';
   });
 
+  app.use(announceFastPath(answerAnnounce));
   app.use(router.routes());
   return app;
 }

@@ -39,14 +39,16 @@ export interface UdpAnnounce {
  * no real transfer reaches), so that the server refuses it as HTTP does instead of accounting garbage.
  */
 function readCount(packet: Buffer, offset: number): number {
-  const value = packet.readBigInt64BE(offset);
-  return value < 0n || value > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(value);
+  // As two u32 halves, without a BigInt: negative (the sign bit) or at least 2^53 is a high half of 2^21 or more.
+  const high = packet.readUInt32BE(offset);
+  return high >= 0x200000 ? -1 : high * 0x100000000 + packet.readUInt32BE(offset + 4);
 }
 
 export function parseAnnounce(packet: Buffer): UdpAnnounce {
   return {
-    infoHash: Buffer.from(packet.subarray(16, 36)),
-    peerId: Buffer.from(packet.subarray(36, 56)),
+    // Views of the packet, not copies: Node gives every datagram a buffer of its own, never reused.
+    infoHash: packet.subarray(16, 36),
+    peerId: packet.subarray(36, 56),
     downloaded: readCount(packet, 56),
     left: readCount(packet, 64),
     uploaded: readCount(packet, 72),

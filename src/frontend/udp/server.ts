@@ -8,7 +8,7 @@ import { ClientError } from '../../bittorrent/errors.js';
 import type { TrackerMetrics } from '../../metrics/metrics.js';
 import type { Tracker } from '../../tracker/tracker.js';
 import { throttledErrorLog } from '../../common/log.js';
-import { checkAnnounce, countRequest, failureOutcome, failureReason, unknownEvent } from '../sanitize.js';
+import { checkAnnounce, countRequest, failureOutcome, failureReason, UNAVAILABLE, unknownEvent } from '../sanitize.js';
 import { addressKey } from '../address-key.js';
 import { ConnectionIds } from './connection-id.js';
 import type { UdpOffenders } from './offenders.js';
@@ -49,6 +49,17 @@ export class UdpFrontend {
   private pending = 0;
   private drained: (() => void) | null = null;
 
+  /** The callbacks of every packet and reply, made once: a packet allocates no closure of its own. */
+  private readonly handled = (): void => this.settle();
+  private readonly failed = (error: unknown): void => {
+    this.logError(error);
+    this.settle();
+  };
+  private readonly sent = (error: Error | null): void => {
+    if (error) this.logError(error);
+    this.settle();
+  };
+
   constructor(private readonly options: UdpFrontendOptions) {
     this.logError = throttledErrorLog(options.logger);
   }
@@ -59,9 +70,7 @@ export class UdpFrontend {
     const socket = createSocket({ type: ipv4Host ? 'udp4' : 'udp6', ipv6Only: false, recvBufferSize: 4 << 20 });
     socket.on('message', (packet, rinfo) => {
       this.pending++;
-      this.handle(packet, rinfo, socket)
-        .catch((error: unknown) => this.logError(error))
-        .finally(() => this.settle());
+      this.handle(packet, rinfo, socket).then(this.handled, this.failed);
     });
     socket.on('error', (error) => this.logError(error));
     this.socket = socket;
@@ -110,14 +119,6 @@ export class UdpFrontend {
     const action = packet.readUInt32BE(8);
     const transactionId = packet.readUInt32BE(12);
     const family: Family = ip.length === 4 ? 4 : 6;
-    const send = (reply: Buffer): void => {
-      if (this.socket !== socket) return; // stopped meanwhile
-      this.pending++;
-      socket.send(reply, rinfo.port, rinfo.address, (error) => {
-        if (error) this.logError(error);
-        this.settle();
-      });
-    };
     const metrics = this.options.metrics;
 
     if (action === ACTION_CONNECT) {
@@ -125,7 +126,13 @@ export class UdpFrontend {
         offenders?.offended(addressKey(ip));
         return;
       }
-      send(writeConnect(transactionId, this.options.ids.issue(ip)));
+      if (!this.options.ids.ready) {
+        // Shared keys not read from the driver yet (it is down): refuse, never amplified, and let the client retry.
+        this.send(socket, writeError(transactionId, UNAVAILABLE).subarray(0, packet.length), rinfo);
+        countRequest(metrics, 'udp', 'connect', family, 'server_error', started);
+        return;
+      }
+      this.send(socket, writeConnect(transactionId, this.options.ids.issue(ip)), rinfo);
       countRequest(metrics, 'udp', 'connect', family, 'ok', started);
       return;
     }
@@ -134,19 +141,25 @@ export class UdpFrontend {
       // A banned address is not answered at all (and not counted as a request).
       if (offenders?.offended(addressKey(ip))) return;
       // No valid connection id: the sender may be spoofed, so never answer with more than it sent.
-      send(writeError(transactionId, 'invalid connection id').subarray(0, packet.length));
+      this.send(socket, writeError(transactionId, 'invalid connection id').subarray(0, packet.length), rinfo);
       countRequest(metrics, 'udp', name, family, 'client_error', started);
       return;
     }
     try {
-      if (action === ACTION_ANNOUNCE) send(await this.announce(packet, transactionId, ip, family));
-      else if (action === ACTION_SCRAPE) send(await this.scrape(packet, transactionId, ip));
+      if (action === ACTION_ANNOUNCE) this.send(socket, await this.announce(packet, transactionId, ip, family), rinfo);
+      else if (action === ACTION_SCRAPE) this.send(socket, await this.scrape(packet, transactionId, ip), rinfo);
       else throw new ClientError(`unknown action ${action}`);
       countRequest(metrics, 'udp', name, family, 'ok', started);
     } catch (error) {
-      send(writeError(transactionId, failureReason(error, this.logError)));
+      this.send(socket, writeError(transactionId, failureReason(error, this.logError)), rinfo);
       countRequest(metrics, 'udp', name, family, failureOutcome(error), started);
     }
+  }
+
+  private send(socket: Socket, reply: Buffer, rinfo: RemoteInfo): void {
+    if (this.socket !== socket) return; // stopped meanwhile
+    this.pending++;
+    socket.send(reply, rinfo.port, rinfo.address, this.sent);
   }
 
   private async announce(packet: Buffer, transactionId: number, ip: Buffer, family: Family): Promise<Buffer> {

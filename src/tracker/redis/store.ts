@@ -21,6 +21,7 @@ import {
 import { script } from './scripts.js';
 import { RedisRtcSwarms } from './webrtc.js';
 import { OutOfMemory, isOutOfMemory, withAllowOom } from './out-of-memory.js';
+import { RedisShared } from './shared.js';
 
 /** In ANNOUNCE_REPLY's order (protocol.ts): numbers, then strings, as far as the answer goes. */
 type AnnounceReply = Array<number | Buffer | undefined>;
@@ -131,6 +132,7 @@ export class RedisStore implements TrackerStore {
   readonly catalogue: RedisCatalogue;
   readonly addresses: RedisAddressLedger;
   readonly webrtc: RedisRtcSwarms;
+  readonly shared: RedisShared;
   private readonly scripted: ScriptedClient;
   /** The announce command of each key count. */
   private readonly announceCommands = new Map<number, AnnounceCommand>();
@@ -155,6 +157,7 @@ export class RedisStore implements TrackerStore {
     client.defineCommand('trackerScrape', { numberOfKeys: SCRAPE_KEYS, lua: script('scrape'), readOnly: true });
     this.scripted = client as unknown as ScriptedClient;
     this.webrtc = new RedisRtcSwarms(client, params, ctx.webrtcPeerTtl ?? ctx.peerTtl, ctx.logger);
+    this.shared = new RedisShared(client, params.prefix, (run) => this.withRetries(run));
     // Only now: the catalogue sends commands at once, and an auto-pipeline created before the scripts
     // were defined would not know them.
     this.catalogue = new RedisCatalogue(client, params, ctx.logger);
