@@ -40,11 +40,11 @@ KEYS[#KEYS-1]  :p    totals          HASH  private mode only: user id (4 bytes) 
 KEYS[#KEYS]    :pa   totalsAges      ZSET  private mode only: the same fields, score = last announce
 
 ARGV (positions ARGV_<NAME>; ANNOUNCE_ARGV in protocol.ts):
-ARGV[1]  header     struct ">BBHBBIII" (ANNOUNCE_HEADER), unpacked into locals of these names:
+ARGV[1]  header     struct ">BBHBBIIIII" (ANNOUNCE_HEADER), unpacked into locals of these names:
                       flags        B  1 seeder (left = 0), 2 want IPv4 peers, 4 want IPv6 peers,
                                       8 only registered torrents, 16 only allow-listed torrents,
                                       32 exact subnet mode, 64 private mode: return the user's
-                                      own other peers too (FLAG_*)
+                                      own other peers too, 128 store no new peer (FLAG_*)
                       event        B  0 none, 1 completed, 2 started, 3 stopped (EVENT_*)
                       numwant      H  peers wanted
                       subnet4Bits  B  IPv4 prefix length of same-subnet-first ordering, 0: none
@@ -52,6 +52,9 @@ ARGV[1]  header     struct ">BBHBBIII" (ANNOUNCE_HEADER), unpacked into locals o
                       peerTtl      I  seconds a peer lives after its last announce
                       snatchTtl    I  torrent_ttl, seconds (0: the snatch hash is kept)
                       seed         I  seed of math.random
+                      minInterval  I  seconds within which an announce without an event is too
+                                      soon (min-interval), 0: no check
+                      maxSwarmPeers I most peers of one family's swarm (admission), 0: no limit
 ARGV[2]  address4   the announcer's IPv4 compact address, or ""
 ARGV[3]  address6   the announcer's IPv6 compact address, or ""
 ARGV[4]  userId     private mode only: the user id (4 bytes, big-endian)
@@ -72,7 +75,9 @@ changed nothing), a public answer at snatched:
   [4]  peers4          6-byte entries; private mode: 10, the compact address and the user id
   [5]  peers6          18-byte entries; private mode: 22
   [6]  refusal         "" or denied / not_allowed / unregistered / peer_limit; private mode: v2
-                       (then [7] is the torrent's hex info hash) / moved (hybrid.lua)
+                       (then [7] is the torrent's hex info hash) / moved (hybrid.lua); or too_soon
+                       (min interval: nothing changed, the counts are set, the reply stops here), or
+                       not_stored on a full answer (admission: the announcer was not stored)
   [7]  snatched        0/1
   [8]  previousTotals  "uploaded:downloaded" as last reported, "" when unknown
   [9]  torrentId       "" when unregistered
@@ -115,6 +120,8 @@ local ipv4InUse = announcer4 ~= '' or redis.call('EXISTS', seeders4Key, leechers
 local ipv6InUse = announcer6 ~= '' or redis.call('EXISTS', seeders6Key, leechers6Key) > 0
 if ipv4InUse then expire(seeders4Key); expire(leechers4Key) end
 if ipv6InUse then expire(seeders6Key); expire(leechers6Key) end
+--- @include "min-interval"
+--- @include "admission"
 
 --- @include "membership"
 register(announcer4, seeders4Key, leechers4Key)
@@ -149,9 +156,10 @@ if want6 and announcer6 == '' then peers6 = pick(seeders6Key, leechers6Key, seed
 -- The reply, in ANNOUNCE_REPLY's order. A public answer stops at snatched: every element costs a
 -- conversion on both ends.
 local complete, incomplete = seeders4Count + seeders6Count, leechers4Count + leechers6Count
-if not privateMode then return { complete, incomplete, downloaded, peers4, peers6, '', snatched } end
+local note = notStored and 'not_stored' or ''
+if not privateMode then return { complete, incomplete, downloaded, peers4, peers6, note, snatched } end
 return {
-  complete, incomplete, downloaded, peers4, peers6, '', snatched, previousTotals,
+  complete, incomplete, downloaded, peers4, peers6, note, snatched, previousTotals,
   torrentTerms and torrentTerms[3] or '', torrentTerms and torrentTerms[4] or '',
   torrentTerms and torrentTerms[5] or '', torrentTerms and torrentTerms[6] or '',
 }

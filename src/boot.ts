@@ -16,6 +16,7 @@ import { ConnectionIds } from './frontend/udp/connection-id.js';
 import { shareConnectionKeys, type SharedKeysHandle } from './frontend/udp/shared-keys.js';
 import { HotSwarms, hotSwarmsJson } from './metrics/hot-swarms.js';
 import { BackendMetrics, TrackerMetrics } from './metrics/metrics.js';
+import { DefenceMetrics } from './metrics/defences.js';
 import { listenMetrics } from './metrics/server.js';
 import { UdpFrontend } from './frontend/udp/server.js';
 import { WebSocketFrontend } from './frontend/ws/server.js';
@@ -91,7 +92,9 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     throw error;
   }
 
-  const tracker = new Tracker(store, backendDriver.wantsRecords ? backend : null, trackerPolicy(config));
+  let tracker: Tracker | null = null;
+  const defences = new DefenceMetrics(metrics.registry, () => tracker?.budget ?? null);
+  tracker = new Tracker(store, backendDriver.wantsRecords ? backend : null, trackerPolicy(config), defences);
 
   const clientIp = {
     trusted: config.trusted_proxies.length > 0 ? trustedProxyList(config.trusted_proxies) : null,
@@ -158,6 +161,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     metricsServer?.close();
     adminServer?.close();
     await Promise.allSettled([store.close(), backend.close(), udp?.close()]);
+    tracker.close();
     throw error;
   }
   const httpAddress = server.address() as AddressInfo;
@@ -188,6 +192,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
       metricsServer?.closeAllConnections();
       metricsServer?.close();
       await backend.flush().catch((error: unknown) => logger.error({ err: error }, 'backend flush failed at shutdown'));
+      tracker.close();
       await Promise.allSettled([backend.close(), store.close()]);
       logger.info('tracker stopped');
     })();

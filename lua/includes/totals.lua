@@ -2,9 +2,9 @@
 Defines: previousTotals   the peer's last reported "uploaded:downloaded", "" when unknown (or in
                           public mode)
 Changes: snatched, to what the first run answered, when this is a retry of an announce already applied.
-Expects: privateMode, userId, stopped, now, peerKeyTtl (clock), totalsKey, totalsAgesKey, totalsField,
-         storedTotals, completedBefore (private-peer), snatched (snatches), the constants ARGV_TOTALS,
-         ARGV_RECORD_ID.
+Expects: privateMode, userId, stopped, admitted (admission), now, peerKeyTtl (clock), totalsKey,
+         totalsAgesKey, totalsField, storedTotals, completedBefore (private-peer), snatched
+         (snatches), the constants ARGV_TOTALS, ARGV_RECORD_ID.
 The torrent's totals hash maps userId .. peer_id to
   "uploaded:downloaded#record id#previous totals#snatched#completed"
 ("completed": the peer has counted its snatch of the torrent) and its ages (a ZSET of the same fields,
@@ -15,7 +15,7 @@ first run did. Each user's peer count (field: the user id) follows the fields th
 --- @include "clock"
 --- @include "private-peer"
 local previousTotals = ''
-if privateMode then
+if privateMode and admitted then
   local recordId = ARGV[ARGV_RECORD_ID]
   local retried = false
   if storedTotals then

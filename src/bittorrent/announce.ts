@@ -2,6 +2,9 @@
 
 export type AnnounceEvent = 'none' | 'started' | 'completed' | 'stopped';
 
+/** The transport a request came over (request budgets count refusals by it). */
+export type Transport = 'http' | 'udp';
+
 export interface AnnounceRequest {
   infoHash: Buffer; // 20 bytes
   peerId: Buffer; // 20 bytes
@@ -25,6 +28,7 @@ export interface AnnounceRequest {
   passkey?: string;
   /** Only peers of this family are wanted (UDP answers in the family of the packet). */
   peerFamily?: 4 | 6;
+  transport?: Transport;
 }
 
 export interface AnnounceResult {
@@ -40,11 +44,16 @@ export interface AnnounceResult {
   /** 20-byte peer ids aligned with peers4/peers6 (all zero when unknown); only when asked for. */
   peerIds4?: Buffer;
   peerIds6?: Buffer;
+  /** Told to the client as the HTTP `warning message` (UDP has no such field). */
+  warning?: string;
 }
 
 export interface ScrapeRequest {
   infoHashes: Buffer[];
   passkey?: string;
+  /** The address the request came from, 4 or 16 bytes; request budgets apply when it is set. */
+  sourceIp?: Buffer;
+  transport?: Transport;
 }
 
 export interface SwarmCounts {

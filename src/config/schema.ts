@@ -221,6 +221,12 @@ export const ConfigSchema = z
     min_announce_interval: duration(1, 86400, true)
       .prefault(900)
       .describe('Seconds clients must wait at least between announces (`min interval`, and scrape `min_request_interval`).'),
+    min_interval_enforcement: z
+      .enum(['off', 'answer', 'refuse'], { error: 'must be one of off, answer, refuse' })
+      .prefault('answer')
+      .describe(
+        'An announce without an event sooner than min_announce_interval after the peer\'s last: "answer" gives counts (and peers when cheap) but writes nothing, "refuse" gives a failure reason, "off" treats it as any announce. started, completed and stopped always pass.',
+      ),
     interval_jitter: duration(0, 3600, true)
       .prefault(120)
       .describe('Up to this many seconds are added at random to each `interval`, to spread re-announce storms.'),
@@ -242,6 +248,28 @@ export const ConfigSchema = z
     preferred_subnet: bool().prefault(false).describe("Return peers of the announcer's own subnet first."),
     preferred_ipv4_subnet: integer(1, 32).prefault(24).describe('IPv4 prefix length that counts as the same subnet.'),
     preferred_ipv6_subnet: integer(1, 128).prefault(48).describe('IPv6 prefix length that counts as the same subnet.'),
+    budget: section({
+      enabled: bool()
+        .prefault(true)
+        .describe(
+          'Request budgets: announces and scrapes per address and per subnet per window, shared by every replica through a shared tracker driver; a request over budget gets a failure reason and changes nothing.',
+        ),
+      window: duration(1, 3600, true).prefault(60).describe('Seconds of one budget window; counts start again at each window.'),
+      per_address: integer(0, 100_000_000)
+        .prefault(6000)
+        .describe('Announces and scrapes one address may make per window (0: no limit). 6000 a minute is 16 times a seedbox with 10,000 torrents.'),
+      per_subnet: integer(0, 100_000_000)
+        .prefault(60000)
+        .describe('Announces and scrapes one subnet (ipv4_prefix, ipv6_prefix) may make per window (0: no limit); room for carrier-grade NAT.'),
+      ipv4_prefix: integer(8, 32).prefault(24).describe('IPv4 prefix length of a budget subnet.'),
+      ipv6_prefix: integer(16, 128).prefault(48).describe('IPv6 prefix length of a budget subnet.'),
+      sync_interval: duration(0.05, 60)
+        .prefault(1)
+        .describe("Seconds between two merges of this replica's counts with the others' (shared tracker driver only); never on a request's path."),
+      max_tracked: integer(1000, 10_000_000)
+        .prefault(200_000)
+        .describe('Most addresses, and most subnets, counted per window in each process; beyond it new ones are not counted (subnets are checked first).'),
+    }),
     log: section({
       level: z
         .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })

@@ -258,6 +258,7 @@ export class TrackerMetrics {
       close: () => store.close(),
     };
     if (store.scrapeAll) instrumented.scrapeAll = store.scrapeAll.bind(store);
+    if (store.addBudgetCounts) instrumented.addBudgetCounts = store.addBudgetCounts.bind(store);
     if (store.addresses) (instrumented as { addresses?: TrackerStore['addresses'] }).addresses = store.addresses;
     if (store.stats) instrumented.stats = store.stats.bind(store);
     if (store.shared) instrumented.shared = store.shared;

@@ -8,6 +8,7 @@
  */
 import { describe } from 'node:test';
 import { defineAccessTests } from './access.js';
+import { defineDefenceTests } from './defences.js';
 import { defineExpiryTests } from './expiry.js';
 import { storeUnderTest, type ConformanceContext, type StoreFactory } from './harness.js';
 import { defineHybridTests } from './hybrid.js';
@@ -15,7 +16,7 @@ import { definePrivateCatalogueTests } from './private-catalogue.js';
 import { defineSelectionTests } from './selection.js';
 import { defineSwarmTests } from './swarm.js';
 
-export type ConformanceGroup = 'swarm' | 'selection' | 'expiry' | 'access' | 'private catalogue' | 'hybrid and limits';
+export type ConformanceGroup = 'swarm' | 'selection' | 'expiry' | 'access' | 'private catalogue' | 'hybrid and limits' | 'defences';
 
 export interface ConformanceOptions {
   /** Groups not to run, e.g. ['access', 'private catalogue'] for a store that only serves public swarms. */
@@ -29,6 +30,7 @@ const GROUPS: ReadonlyArray<[ConformanceGroup, (ctx: ConformanceContext) => void
   ['access', defineAccessTests],
   ['private catalogue', definePrivateCatalogueTests],
   ['hybrid and limits', defineHybridTests],
+  ['defences', defineDefenceTests],
 ];
 
 /**

@@ -15,6 +15,7 @@ export { accessSuite, defineAccessTests } from './access.js';
 export { privateCatalogueSuite, definePrivateCatalogueTests } from './private-catalogue.js';
 export { defineHybridTests } from './hybrid.js';
 export { webrtcSuite, defineWebRtcTests } from './webrtc.js';
+export { defencesSuite, defineDefenceTests } from './defences.js';
 export {
   storeUnderTest,
   v4Addr,

@@ -32,6 +32,15 @@
  *   the second announce of a pair finds the first one's totals, even when both run at once; a peer
  *   counts one snatch per torrent; a scrape of the v2 hash shows its swarm and the torrent's snatches.
  * - Per-user peer limit (`access.peerLimit`, private mode): checked before anything changes.
+ * - Min interval (`minInterval` > 0): an announce without an event from a peer the store wrote less
+ *   than `minInterval` seconds ago (one second of grace for the store's clock) changes nothing and
+ *   answers `tooSoon` with the counts (peers only if the store finds them cheaply). A change of seeder
+ *   state is written whatever the time.
+ * - Admission (a driver's own limit, or a store out of memory): a peer the store does not know yet may
+ *   be answered without being stored (`notStored`): counts and peers as usual, nothing written for it.
+ *   Peers already stored keep being refreshed; `stopped` always passes.
+ * - `addBudgetCounts`, optional: a store shared by several processes adds request counts to shared
+ *   counters and returns the totals; a process alone needs none (its own counts are exact).
  */
 import type { Logger } from 'pino';
 import type { AnnounceEvent, SwarmCounts } from '../bittorrent/announce.js';
@@ -81,6 +90,8 @@ export interface SwarmAnnounce {
   /** Return 20-byte peer ids aligned with the packed peers (non-compact responses). */
   withPeerIds: boolean;
   access?: SwarmAccess;
+  /** Seconds within which an announce without an event is too soon (0 or undefined: no check). */
+  minInterval?: number;
 }
 
 export interface SwarmAccess {
@@ -109,6 +120,15 @@ export interface SwarmAccess {
 
 export type Refusal = 'denied' | 'not_allowed' | 'unregistered' | 'peer_limit';
 
+/** Why a peer was answered but not stored: the process's peer limit, the swarm's, or a store out of memory. */
+export type NotStored = 'peer_limit' | 'swarm_limit' | 'out_of_memory';
+
+/** One shared request counter (addBudgetCounts): an opaque printable key and what to add to it. */
+export interface BudgetCount {
+  key: string;
+  delta: number;
+}
+
 export interface TorrentTerms {
   id: number;
   upMultiplier: number;
@@ -129,6 +149,10 @@ export interface SwarmResult extends SwarmCounts {
   previous?: { uploaded: number; downloaded: number } | null;
   /** This announce counted a snatch (completed, and not already a seeder). */
   snatched?: boolean;
+  /** Min interval: the announce came too soon and changed nothing (the counts are set; peers may be empty). */
+  tooSoon?: boolean;
+  /** Admission: the announcer was answered but not stored, and why. */
+  notStored?: NotStored;
 }
 
 export interface TrackerStore {
@@ -147,6 +171,12 @@ export interface TrackerStore {
   scrapeAll?(limit: number): Promise<Array<{ infoHash: Buffer; counts: SwarmCounts }>>;
   /** Swarm and peer totals for metrics, if the store keeps them at no cost (never by a scan). */
   stats?(): Promise<{ swarms: number; peers: number }>;
+  /**
+   * Adds `delta` to each shared counter and returns each total after the addition, in order. Counters
+   * live `ttlSeconds` from their first addition. Optional: only a store shared by several processes
+   * needs it (request budgets: src/tracker/budget.ts); never called on the request path.
+   */
+  addBudgetCounts?(counts: BudgetCount[], ttlSeconds: number): Promise<number[]>;
   /** True when the store can serve requests (for /readyz). */
   ready(): Promise<boolean>;
   close(): Promise<void>;

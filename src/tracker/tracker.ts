@@ -11,6 +11,8 @@ import type { Config } from '../config/config.js';
 import type { AddressLimits } from './address-ledger.js';
 import type { User } from './catalogue.js';
 import type { Refusal, SwarmAccess, SwarmAnnounce, SwarmResult, TrackerStore } from './driver.js';
+import { RequestBudget, type BudgetPolicy } from './budget.js';
+import { NOT_STORED_WARNINGS, OVER_BUDGET, TOO_SOON, type DefenceObserver, type MinIntervalEnforcement } from './defences.js';
 
 export interface TrackerPolicy {
   announceInterval: number;
@@ -35,6 +37,10 @@ export interface TrackerPolicy {
   ownPeers?: boolean;
   /** Private mode: distinct addresses per user over a window (private.addresses_per_user, ...). */
   addressLimits?: AddressLimits;
+  /** Request budgets per address and subnet; null: none. */
+  budget?: BudgetPolicy | null;
+  /** What an announce without an event sooner than minAnnounceInterval gets (default off). */
+  minIntervalEnforcement?: MinIntervalEnforcement;
 }
 
 /** The policy a configuration asks for (boot() builds the Tracker with it; tests and benchmarks start from it). */
@@ -61,6 +67,18 @@ export function trackerPolicy(config: Config): TrackerPolicy {
       limit: config.private.addresses_per_user,
       enforce: config.private.enforce_address_limit,
     },
+    budget: config.budget.enabled
+      ? {
+          windowSeconds: config.budget.window,
+          perAddress: config.budget.per_address,
+          perSubnet: config.budget.per_subnet,
+          ipv4Prefix: config.budget.ipv4_prefix,
+          ipv6Prefix: config.budget.ipv6_prefix,
+          syncIntervalMs: config.budget.sync_interval * 1000,
+          maxTracked: config.budget.max_tracked,
+        }
+      : null,
+    minIntervalEnforcement: config.min_interval_enforcement,
   };
 }
 
@@ -102,6 +120,8 @@ export class Tracker {
   /** Accounting record ids: this process's random prefix and a counter, unique without coordination. */
   private readonly recordPrefix = randomBytes(8).toString('hex');
   private recordCount = 0;
+  /** Request budgets, shared through the store when it offers shared counters. */
+  readonly budget: RequestBudget | null;
   /** The access rules of an announce without a user: the same for every one, so made once. */
   private readonly openAccess: SwarmAccess;
 
@@ -109,12 +129,28 @@ export class Tracker {
     readonly store: TrackerStore,
     private readonly backend: Backend | null,
     readonly policy: TrackerPolicy,
+    private readonly observer?: DefenceObserver,
   ) {
     this.openAccess = { requireRegistered: policy.private, requireAllowed: policy.approvedTorrentsOnly };
+    const sharing = store.addBudgetCounts?.bind(store) ?? null;
+    this.budget = policy.budget ? new RequestBudget(policy.budget, sharing) : null;
+  }
+
+  /** Stops the budget's background sync. */
+  close(): void {
+    this.budget?.close();
   }
 
   async announce(req: AnnounceRequest): Promise<AnnounceResult> {
     const policy = this.policy;
+    if (this.budget) {
+      // First of all: a request over budget costs a lookup and changes nothing.
+      const spent = this.budget.take(req.sourceIp);
+      if (spent) {
+        this.observer?.overBudget(req.transport ?? 'http', 'announce', spent);
+        throw OVER_BUDGET[spent];
+      }
+    }
     const catalogue = this.store.catalogue;
     if (policy.approvedClientsOnly && !catalogue.approvedClient(req.peerId)) {
       throw new ClientError("your client is not approved on this tracker; see the site's list of allowed clients");
@@ -152,6 +188,7 @@ export class Tracker {
       }
     }
     const numwant = peersWanted(req.numwant, req.event, policy, req.maxPeers ?? Infinity);
+    const enforcement = policy.minIntervalEnforcement ?? 'off';
     const swarmAnnounce: SwarmAnnounce = {
       infoHash: req.infoHash,
       peerId: req.peerId,
@@ -166,6 +203,8 @@ export class Tracker {
       subnet6: policy.subnet6,
       withPeerIds: !req.compact && !req.noPeerId,
       access,
+      // In the literal, not added after: every announce's object keeps one shape.
+      minInterval: enforcement !== 'off' && req.event === 'none' ? policy.minAnnounceInterval : 0,
     };
     const swarm = await this.store.announce(swarmAnnounce);
     const interval = policy.announceInterval + Math.floor(Math.random() * (policy.intervalJitter + 1));
@@ -173,7 +212,13 @@ export class Tracker {
       throw new ClientError(`your account already runs ${policy.peersPerTorrent} peers on this torrent, the most allowed: stop one of them first`);
     }
     if (swarm.refused) throw new ClientError(REFUSALS[swarm.refused]);
-    if (user && this.backend) {
+    if (swarm.tooSoon) {
+      this.observer?.tooSoon(enforcement === 'refuse');
+      if (enforcement === 'refuse') throw TOO_SOON;
+    }
+    if (swarm.notStored) this.observer?.notStored(swarm.notStored);
+    // Nothing was written for a peer too soon or not stored: its transfer counts at its next written announce.
+    if (user && this.backend && !swarm.tooSoon && !swarm.notStored) {
       const waiting = this.backend.record(this.accounting(req, user, swarm, access.announceId!, v4, v6, interval));
       if (waiting) await waiting;
     }
@@ -187,11 +232,19 @@ export class Tracker {
       peers6: swarm.peers6,
       peerIds4: swarm.peerIds4,
       peerIds6: swarm.peerIds6,
+      warning: swarm.notStored && NOT_STORED_WARNINGS[swarm.notStored],
     };
   }
 
   async scrape(req: ScrapeRequest): Promise<ScrapeResult> {
     const minRequestInterval = this.policy.minAnnounceInterval;
+    if (this.budget && req.sourceIp) {
+      const spent = this.budget.take(req.sourceIp);
+      if (spent) {
+        this.observer?.overBudget(req.transport ?? 'http', 'scrape', spent);
+        throw OVER_BUDGET[spent];
+      }
+    }
     if (this.policy.private) await this.userOf(req.passkey);
     if (req.infoHashes.length === 0) {
       if (!this.policy.allowFullScrape || !this.store.scrapeAll) throw new ClientError('full scrape is not allowed: name at least one info_hash');

@@ -8,7 +8,7 @@ import type { Tracker } from '../../tracker/tracker.js';
 import { throttledErrorLog } from '../../common/log.js';
 import { countRequest, failureOutcome, failureReason, socketFamily } from '../sanitize.js';
 import { announceAnswer, announceFastPath, queryOf } from './announce.js';
-import type { ClientIpOptions } from './client-ip.js';
+import { resolveClientIp, type ClientIpOptions } from './client-ip.js';
 import { parseScrape } from './parser.js';
 import { writeFailure, writeScrape } from './writer.js';
 
@@ -57,7 +57,8 @@ export function createHttpApp(options: HttpFrontendOptions): Koa {
 
   const scrape = bencoded('scrape', async (ctx, query) => {
     const infoHashes = parseScrape(query, tracker.policy.maxScrapeInfoHashes);
-    return writeScrape(await tracker.scrape({ infoHashes, passkey: ctx.params.passkey }));
+    const sourceIp = resolveClientIp(ctx.req.socket.remoteAddress, ctx.req.headers, clientIp) ?? undefined;
+    return writeScrape(await tracker.scrape({ infoHashes, passkey: ctx.params.passkey, sourceIp, transport: 'http' }));
   });
 
   router.get('/announce', announce);

@@ -5,6 +5,7 @@ import { bencode, type BencodeDict, type BencodeValue } from './bencode.js';
 
 /** The hot path: one string for the integers, the peer bytes copied once. */
 export function writeCompactAnnounce(r: AnnounceResult): Buffer {
+  if (r.warning !== undefined) return writeWarnedAnnounce(r);
   const head =
     `d8:completei${r.complete}e10:downloadedi${r.downloaded}e10:incompletei${r.incomplete}e` +
     `8:intervali${r.interval}e12:min intervali${r.minInterval}e5:peers${r.peers4.length}:`;
@@ -44,6 +45,21 @@ export function writeDictAnnounce(r: AnnounceResult, withPeerIds: boolean): Buff
     interval: r.interval,
     'min interval': r.minInterval,
     peers,
+    'warning message': r.warning,
+  });
+}
+
+/** A compact answer with a `warning message` (a peer not stored): rare, so the general writer. */
+function writeWarnedAnnounce(r: AnnounceResult): Buffer {
+  return bencode({
+    complete: r.complete,
+    downloaded: r.downloaded,
+    incomplete: r.incomplete,
+    interval: r.interval,
+    'min interval': r.minInterval,
+    peers: r.peers4,
+    peers6: r.peers6.length > 0 ? r.peers6 : undefined,
+    'warning message': r.warning,
   });
 }
 

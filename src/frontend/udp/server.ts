@@ -147,7 +147,7 @@ export class UdpFrontend {
     }
     try {
       if (action === ACTION_ANNOUNCE) this.send(socket, await this.announce(packet, transactionId, ip, family), rinfo);
-      else if (action === ACTION_SCRAPE) this.send(socket, await this.scrape(packet, transactionId), rinfo);
+      else if (action === ACTION_SCRAPE) this.send(socket, await this.scrape(packet, transactionId, ip), rinfo);
       else throw new ClientError(`unknown action ${action}`);
       countRequest(metrics, 'udp', name, family, 'ok', started);
     } catch (error) {
@@ -184,6 +184,7 @@ export class UdpFrontend {
       claimedIp: claimed,
       passkey: passkeyOf(a.urlData),
       peerFamily: family,
+      transport: 'udp',
     };
     checkAnnounce(request);
     const result = await this.options.tracker.announce(request);
@@ -192,12 +193,12 @@ export class UdpFrontend {
     return writeAnnounce(transactionId, result.interval, result.incomplete, result.complete, peers);
   }
 
-  private async scrape(packet: Buffer, transactionId: number): Promise<Buffer> {
+  private async scrape(packet: Buffer, transactionId: number, sourceIp: Buffer): Promise<Buffer> {
     const count = Math.floor((packet.length - SCRAPE_HEADER_LENGTH) / 20);
     if (count === 0) throw new ClientError('no info_hash in scrape');
     const infoHashes: Buffer[] = [];
     for (let i = 0; i < count; i++) infoHashes.push(Buffer.from(packet.subarray(16 + i * 20, 36 + i * 20)));
-    const result = await this.options.tracker.scrape({ infoHashes });
+    const result = await this.options.tracker.scrape({ infoHashes, sourceIp, transport: 'udp' });
     return writeScrape(
       transactionId,
       result.files.map((f) => f.counts),

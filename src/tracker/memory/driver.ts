@@ -10,20 +10,38 @@ export const MemoryParamsSchema = z.strictObject({
   torrent_ttl: integerParam(0, 10 * 365 * 86400, 'must be a whole number of seconds (0 keeps snatch counts forever)')
     .default(30 * 86400)
     .describe("seconds a torrent's snatch count outlives its last announce; 0 keeps it forever (default 30 days, as the redis driver's)"),
+  max_peers: integerParam(0, 1_000_000_000, 'must be an integer from 0 (no limit) to 1000000000')
+    .default(10_000_000)
+    .describe(
+      'admission control: most peers held in this process; beyond it new peers are answered but not stored (default 10000000, about 0.6 GB; 0: no limit)',
+    ),
 });
+
+/** At most one log line per this many ms while new peers are turned away. */
+const FULL_LOG_INTERVAL_MS = 60_000;
 
 /**
  * The embedded default: swarms live in this process. Params: `reap_interval` (milliseconds between
  * background expiry passes, default 250) and `torrent_ttl` (seconds a snatch count outlives its
- * torrent's last announce, default 30 days, 0 forever; as the redis driver's).
+ * torrent's last announce, default 30 days, 0 forever; as the redis driver's) and `max_peers` (admission
+ * control: most peers in the process, default 10 million, 0 no limit).
  */
 export const memoryDriver: TrackerDriver = {
   async open(raw, ctx) {
     const params = parseParams(MemoryParamsSchema, raw, 'tracker.params', 'the memory driver');
+    let lastLogged = -Infinity;
+    const onFull = (): void => {
+      const now = Date.now();
+      if (now - lastLogged < FULL_LOG_INTERVAL_MS) return;
+      lastLogged = now;
+      ctx.logger.warn({ max_peers: params.max_peers }, 'peer limit reached: new peers are answered but not stored (tracker.params.max_peers)');
+    };
     return new MemoryStore({
       peerTtlMs: ctx.peerTtl * 1000,
       reapIntervalMs: params.reap_interval,
       torrentTtlMs: params.torrent_ttl * 1000,
+      maxPeers: params.max_peers,
+      onFull,
       webrtcPeerTtlMs: (ctx.webrtcPeerTtl ?? ctx.peerTtl) * 1000,
     });
   },

@@ -39,6 +39,10 @@ export interface MemoryStoreOptions {
   reapIntervalMs: number;
   /** How long a snatch count outlives the last announce of its torrent; 0 keeps it forever. */
   torrentTtlMs?: number;
+  /** Admission control: most peers this process stores (both families); 0: no limit. */
+  maxPeers?: number;
+  /** Told (throttled) when new peers are turned away at maxPeers. */
+  onFull?: () => void;
   /** WebRTC peers' lifetime; peerTtlMs when unset. */
   webrtcPeerTtlMs?: number;
   now?: () => number;
@@ -104,11 +108,21 @@ export class MemoryStore implements TrackerStore {
       terms = verdict.terms;
       torrentKey = verdict.torrentKey;
     }
+    let torrent = this.torrents.get(key);
+    if (a.minInterval && a.event === 'none' && torrent) {
+      const early = this.tooSoon(torrent, torrentKey, a, now);
+      if (early) return early;
+    }
+    // Admission control: at the limit a peer not stored yet is answered, and nothing is written for it.
+    const maxPeers = this.options.maxPeers ?? 0;
+    const admitted = maxPeers === 0 || this.peerCount < maxPeers || a.event === 'stopped' || this.knows(torrent, a);
+    if (!admitted) this.options.onFull?.();
     const userId = a.access?.userId ?? 0;
-    const swapped = userId > 0 ? this.swapTotals(userId, a, now, torrentKey) : undefined;
+    const swapped = userId > 0 && admitted ? this.swapTotals(userId, a, now, torrentKey) : undefined;
     if (swapped === null) return refusedResult('peer_limit');
     const previous = swapped?.previous;
-    let torrent = this.torrents.get(key);
+
+    if (!admitted) return { ...this.answerUnstored(torrent, torrentKey, a), torrent: terms, previous: null, notStored: 'peer_limit' };
 
     if (a.event === 'stopped') {
       if (torrent) {
@@ -175,6 +189,47 @@ export class MemoryStore implements TrackerStore {
       result.peerIds6 = packPeerIds(picked6);
     }
     return result;
+  }
+
+  /**
+   * Min interval: the answer to an announce without an event from a peer written less than
+   * `a.minInterval` seconds ago (one second of grace) in the same state, or null. Nothing is written;
+   * peers are picked as usual (cheap here).
+   */
+  private tooSoon(torrent: Torrent, key: string, a: SwarmAnnounce, now: number): SwarmResult | null {
+    const family: Family = a.v4 ? 4 : 6;
+    const addr = a.v4 ?? a.v6;
+    const table = torrent.table(family);
+    if (!addr || !table) return null;
+    const slot = table.find(addr);
+    if (slot < 0 || slot < table.seeders !== a.seeder) return null;
+    const graceTicks = ((a.minInterval! - 1) * 1000) / TICK_MS;
+    if (this.tickOf(now) - table.lastSeen(slot) >= graceTicks) return null;
+    const own: Own = { table, slot, addr, wasSeeder: a.seeder };
+    const picked = (family === 4 ? this.picked4 : this.picked6).reset(table);
+    const excluded = a.access?.ownPeers ? 0 : (a.access?.userId ?? 0);
+    if (family === 4 ? a.want4 : a.want6) this.select(table, own, a.seeder, a.numwant, family === 4 ? a.subnet4 : a.subnet6, picked, excluded);
+    const packed = packAddresses(picked, family === 4 ? 6 : 18);
+    return { ...this.countsOf(torrent, key), peers4: family === 4 ? packed : EMPTY, peers6: family === 6 ? packed : EMPTY, tooSoon: true };
+  }
+
+  /** Admission control: whether the announcer is stored already (in either family). */
+  private knows(torrent: Torrent | undefined, a: SwarmAnnounce): boolean {
+    if (!torrent) return false;
+    return (a.v4 !== undefined && (torrent.v4?.find(a.v4) ?? -1) >= 0) || (a.v6 !== undefined && (torrent.v6?.find(a.v6) ?? -1) >= 0);
+  }
+
+  /** The answer to a peer turned away at the limit: counts and peers of the swarm as it is, nothing written. */
+  private answerUnstored(torrent: Torrent | undefined, key: string, a: SwarmAnnounce): SwarmResult {
+    if (!torrent) return { ...this.countsOf(undefined, key), peers4: EMPTY, peers6: EMPTY };
+    const seeder = a.seeder || a.event === 'completed';
+    const excluded = a.access?.ownPeers ? 0 : (a.access?.userId ?? 0);
+    const picked4 = this.picked4.reset(torrent.v4);
+    const picked6 = this.picked6.reset(torrent.v6);
+    let budget = a.numwant;
+    if (a.want4) budget -= this.select(torrent.v4, undefined, seeder, budget, 0, picked4, excluded);
+    if (a.want6) this.select(torrent.v6, undefined, seeder, budget, 0, picked6, excluded);
+    return { ...this.countsOf(torrent, key), peers4: packAddresses(picked4, 6), peers6: packAddresses(picked6, 18) };
   }
 
   async scrape(infoHashes: Buffer[]): Promise<SwarmCounts[]> {

@@ -24,6 +24,11 @@ export const RedisParamsSchema = z
     subnet_index: boolParam()
       .default(false)
       .describe('exact same-subnet-first selection with a lexicographic index per peer set: twice the memory (default false: over-sampling)'),
+    max_swarm_peers: integerParam(0, 100_000_000)
+      .default(0)
+      .describe(
+        "admission control: most peers of one swarm (per address family); beyond it new peers are answered but not stored (default 0: no limit but Redis' maxmemory)",
+      ),
   })
   .superRefine(checkRedisConnection)
   .transform((params) => ({
@@ -40,6 +45,8 @@ export const RedisParamsSchema = z
     subnetIndex: params.subnet_index,
     /** Private mode: passkeys cached in process (least recently used go first). */
     userCacheSize: params.user_cache_size,
+    /** Admission control: most peers of one family's swarm, 0: no limit. */
+    maxSwarmPeers: params.max_swarm_peers,
   }));
 
 export type RedisParams = z.output<typeof RedisParamsSchema>;

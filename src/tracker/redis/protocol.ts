@@ -23,6 +23,8 @@ export const ANNOUNCE_FLAGS = {
   exactSubnets: 32,
   /** private mode: the announcing user's own other peers may be returned (private.own_peers) */
   ownPeers: 64,
+  /** admission control, degraded mode (Redis out of memory): store no peer the swarm does not hold yet */
+  existingOnly: 128,
 } as const;
 
 /** The header's event byte (Lua: EVENT_NONE, EVENT_COMPLETED, ...). */
@@ -47,6 +49,10 @@ export const ANNOUNCE_HEADER = [
   ['snatchTtl', 'I'],
   /** seed of math.random */
   ['seed', 'I'],
+  /** min interval: seconds within which an announce without an event is too soon, 0: no check */
+  ['minInterval', 'I'],
+  /** admission control: most peers of one family's swarm, 0: no limit */
+  ['maxSwarmPeers', 'I'],
 ] as const;
 export type AnnounceHeaderField = (typeof ANNOUNCE_HEADER)[number][0];
 
@@ -115,7 +121,9 @@ export const ANNOUNCE_REPLY = [
   'peers6',
   /**
    * "" or denied / not_allowed / unregistered / peer_limit (then nothing was changed), or, in private
-   * mode only, v2 (followed by the torrent's hex info hash) / moved: call again with other keys (hybrid.lua)
+   * mode only, v2 (followed by the torrent's hex info hash) / moved: call again with other keys (hybrid.lua);
+   * too_soon (min interval: nothing was changed, the counts are set, the reply stops here); or
+   * not_stored on a full answer (admission control: the announcer was not stored)
    */
   'refusal',
   /** 0/1 */

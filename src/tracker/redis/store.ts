@@ -1,6 +1,6 @@
 /** The `redis` tracker driver's store: every announce is one Lua script call, one round trip. */
 import type { SwarmCounts } from '../../bittorrent/announce.js';
-import type { DriverContext, Refusal, SwarmAnnounce, SwarmResult, TrackerStore } from '../driver.js';
+import type { BudgetCount, DriverContext, Refusal, SwarmAnnounce, SwarmResult, TrackerStore } from '../driver.js';
 import { RedisAddressLedger } from './address-ledger.js';
 import { RedisCatalogue } from './catalogue.js';
 import type { RedisClient } from '../../redis/connection.js';
@@ -20,6 +20,7 @@ import {
 } from './protocol.js';
 import { script } from './scripts.js';
 import { RedisRtcSwarms } from './webrtc.js';
+import { OutOfMemory, isOutOfMemory, withAllowOom } from './out-of-memory.js';
 import { RedisShared } from './shared.js';
 
 /** In ANNOUNCE_REPLY's order (protocol.ts): numbers, then strings, as far as the answer goes. */
@@ -34,6 +35,9 @@ const MAX_CALLS = 3;
 const NO_BYTES = Buffer.alloc(0);
 /** Counts, and the torrent's hex info hash when the hash scraped is a hybrid torrent's v2 hash. */
 type ScrapeReply = [number, number, number, Buffer | string];
+/** The reply's refusal slot on answers that are no refusal (protocol.ts, ANNOUNCE_REPLY). */
+const TOO_SOON = 'too_soon';
+const NOT_STORED = 'not_stored';
 
 type AnnounceCommand = (...args: Array<string | Buffer>) => Promise<AnnounceReply>;
 interface ScriptedClient {
@@ -47,14 +51,17 @@ interface ScriptedClient {
  */
 const ANNOUNCE_VARIANTS = [6, 8, 10, 12] as const;
 const announceCommand = (keys: number): string => `trackerAnnounce${keys}`;
+/** The same script allowed to run while Redis refuses writes for want of memory (degraded mode, out-of-memory.ts). */
+const degradedCommand = (keys: number): string => `trackerAnnounceOom${keys}`;
 
 /**
  * The announce's numbers and switches in one binary argument (ANNOUNCE_HEADER, protocol.ts): fewer
  * arguments cost less on both ends, and numbers the script gets as numbers need no parsing.
  */
-function announceHeader(a: SwarmAnnounce, exact: boolean, peerTtl: number, torrentTtl: number): Buffer {
+function announceHeader(a: SwarmAnnounce, exact: boolean, peerTtl: number, params: RedisParams, existingOnly: boolean): Buffer {
   const access = a.access;
   const flags =
+    (existingOnly ? ANNOUNCE_FLAGS.existingOnly : 0) |
     (a.seeder ? ANNOUNCE_FLAGS.seeder : 0) |
     (a.want4 ? ANNOUNCE_FLAGS.want4 : 0) |
     (a.want6 ? ANNOUNCE_FLAGS.want6 : 0) |
@@ -69,8 +76,10 @@ function announceHeader(a: SwarmAnnounce, exact: boolean, peerTtl: number, torre
     subnet4Bits: a.subnet4,
     subnet6Bits: a.subnet6,
     peerTtl,
-    snatchTtl: torrentTtl,
+    snatchTtl: params.torrentTtl,
     seed: Math.floor(Math.random() * 0x7fffffff),
+    minInterval: a.minInterval ?? 0,
+    maxSwarmPeers: params.maxSwarmPeers,
   });
 }
 
@@ -127,6 +136,9 @@ export class RedisStore implements TrackerStore {
   private readonly scripted: ScriptedClient;
   /** The announce command of each key count. */
   private readonly announceCommands = new Map<number, AnnounceCommand>();
+  /** Its degraded twin, run while Redis is out of memory. */
+  private readonly degradedCommands = new Map<number, AnnounceCommand>();
+  private readonly outOfMemory: OutOfMemory;
 
   constructor(
     private readonly client: RedisClient,
@@ -137,7 +149,11 @@ export class RedisStore implements TrackerStore {
       client.defineCommand(announceCommand(keys), { numberOfKeys: keys, lua: script('announce') });
       const command = (client as unknown as Record<string, AnnounceCommand>)[`${announceCommand(keys)}Buffer`]!;
       this.announceCommands.set(keys, command.bind(client));
+      client.defineCommand(degradedCommand(keys), { numberOfKeys: keys, lua: withAllowOom(script('announce')) });
+      const degraded = (client as unknown as Record<string, AnnounceCommand>)[`${degradedCommand(keys)}Buffer`]!;
+      this.degradedCommands.set(keys, degraded.bind(client));
     }
+    this.outOfMemory = new OutOfMemory(ctx.logger);
     client.defineCommand('trackerScrape', { numberOfKeys: SCRAPE_KEYS, lua: script('scrape'), readOnly: true });
     this.scripted = client as unknown as ScriptedClient;
     this.webrtc = new RedisRtcSwarms(client, params, ctx.webrtcPeerTtl ?? ctx.peerTtl, ctx.logger);
@@ -153,9 +169,20 @@ export class RedisStore implements TrackerStore {
     // Private mode: a hybrid torrent's v2 hash is served in its torrent's hash slot (hybrid.lua).
     let torrentHash = userId > 0 ? this.catalogue.v2TorrentOf(a.infoHash) : undefined;
     for (let call = 1; ; call++) {
-      const reply = await this.announceOnce(a, torrentHash);
+      let degraded = this.outOfMemory.degraded();
+      let reply: AnnounceReply;
+      try {
+        reply = await this.announceOnce(a, torrentHash, degraded);
+      } catch (error) {
+        if (degraded || !isOutOfMemory(error)) throw error;
+        // Redis refused the write for want of memory: answer this announce, and the next ones for a
+        // while, in degraded mode, where no new peer is stored.
+        this.outOfMemory.refused();
+        degraded = true;
+        reply = await this.announceOnce(a, torrentHash, true);
+      }
       const refusal = (reply[REPLY.refusal] as Buffer | undefined)?.toString('latin1');
-      if (call >= MAX_CALLS || (refusal !== 'v2' && refusal !== 'moved')) return this.result(a, reply);
+      if (call >= MAX_CALLS || (refusal !== 'v2' && refusal !== 'moved')) return this.result(a, reply, degraded);
       if (refusal === 'v2') {
         const torrentHex = (reply[REPLY_V2_TORRENT] as Buffer | undefined)?.toString('latin1') ?? '';
         this.catalogue.rememberV2(a.infoHash, torrentHex);
@@ -169,7 +196,7 @@ export class RedisStore implements TrackerStore {
   }
 
   /** One call of the announce script; `torrentHash`: the torrent whose slot serves this v2 hash. */
-  private announceOnce(a: SwarmAnnounce, torrentHash: Buffer | undefined): Promise<AnnounceReply> {
+  private announceOnce(a: SwarmAnnounce, torrentHash: Buffer | undefined, degraded: boolean): Promise<AnnounceReply> {
     const { prefix, subnetIndex } = this.params;
     const access = a.access;
     const userId = access?.userId ?? 0;
@@ -177,9 +204,9 @@ export class RedisStore implements TrackerStore {
     const args: Array<string | Buffer> = torrentHash ? swarmKeysUnder(prefix, torrentHash, a.infoHash, subnetIndex) : swarmKeys(prefix, a.infoHash);
     if (subnetIndex && !torrentHash) args.push(...indexKeys(prefix, a.infoHash));
     if (userId > 0) args.push(...totalsKeys(prefix, home));
-    const command = this.announceCommands.get(args.length)!;
+    const command = (degraded ? this.degradedCommands : this.announceCommands).get(args.length)!;
     const argv: Record<(typeof ANNOUNCE_ARGV)[number], string | Buffer> = {
-      header: announceHeader(a, subnetIndex, this.ctx.peerTtl, this.params.torrentTtl),
+      header: announceHeader(a, subnetIndex, this.ctx.peerTtl, this.params, degraded),
       address4: a.v4 ?? NO_BYTES,
       address6: a.v6 ?? NO_BYTES,
       userId: userId > 0 ? userBytes(userId) : NO_BYTES,
@@ -194,7 +221,7 @@ export class RedisStore implements TrackerStore {
     return this.withRetries(() => command(...args));
   }
 
-  private result(a: SwarmAnnounce, reply: AnnounceReply): SwarmResult {
+  private result(a: SwarmAnnounce, reply: AnnounceReply, degraded: boolean): SwarmResult {
     const userId = a.access?.userId ?? 0;
     const complete = reply[REPLY.complete] as number;
     const incomplete = reply[REPLY.incomplete] as number;
@@ -204,12 +231,19 @@ export class RedisStore implements TrackerStore {
     const refusal = reply[REPLY.refusal] as Buffer | undefined;
     const peers4 = userId > 0 ? withoutUserIds(packed4, ADDRESS4_SIZE) : packed4;
     const peers6 = userId > 0 ? withoutUserIds(packed6, ADDRESS6_SIZE) : packed6;
+    let notStored = false;
     if (refusal && refusal.length > 0) {
       const reason = refusal.toString('latin1');
-      if (!REFUSALS.has(reason)) throw new Error(`announce script: unexpected refusal ${JSON.stringify(reason)}`);
-      return { complete: 0, incomplete: 0, downloaded: 0, peers4, peers6, refused: reason as Refusal };
+      if (reason === TOO_SOON) return { complete, incomplete, downloaded, peers4, peers6, tooSoon: true };
+      if (reason === NOT_STORED) notStored = true;
+      else if (!REFUSALS.has(reason)) throw new Error(`announce script: unexpected refusal ${JSON.stringify(reason)}`);
+      else return { complete: 0, incomplete: 0, downloaded: 0, peers4, peers6, refused: reason as Refusal };
     }
     const result: SwarmResult = { complete, incomplete, downloaded, peers4, peers6, snatched: reply[REPLY.snatched] === 1 };
+    if (notStored) {
+      result.notStored = degraded ? 'out_of_memory' : 'swarm_limit';
+      this.outOfMemory.turnedAway(result.notStored);
+    }
     if (userId > 0) {
       result.previous = parseTotals(reply[REPLY.previousTotals] as Buffer | undefined);
       const torrentId = reply[REPLY.torrentId] as Buffer | undefined;
@@ -251,6 +285,25 @@ export class RedisStore implements TrackerStore {
       torrentHash = this.catalogue.v2TorrentOf(infoHash);
       if (!torrentHash) return { complete, incomplete, downloaded };
     }
+  }
+
+  /**
+   * Request budgets' shared counters: INCRBY, and EXPIRE NX (a TTL from the first addition on), per
+   * key, without waiting in between: auto-pipelining sends a sync's commands together, and Cluster
+   * spreads the keys over its nodes. (A script doing both cost Redis about 4 times as much per key.)
+   * While Redis is out of memory INCRBY is refused: the sync fails and each replica counts alone.
+   */
+  async addBudgetCounts(counts: BudgetCount[], ttlSeconds: number): Promise<number[]> {
+    const prefix = this.params.prefix;
+    const client = this.client;
+    return Promise.all(
+      counts.map(({ key, delta }) => {
+        const name = `${prefix}b:${key}`;
+        const total = client.incrby(name, delta);
+        void client.expire(name, ttlSeconds, 'NX').catch(() => undefined);
+        return total;
+      }),
+    );
   }
 
   async ready(): Promise<boolean> {

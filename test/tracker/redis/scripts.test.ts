@@ -103,8 +103,8 @@ describe('lua scripts, assembly', () => {
 });
 
 describe('lua scripts, the contract with the store', () => {
-  it('packs the announce header as it always was (rolling upgrades): ">BBHBBIII", 18 bytes', () => {
-    assert.equal(ANNOUNCE_HEADER_FORMAT, '>BBHBBIII');
+  it('packs the announce header as it always was, new fields at the end: ">BBHBBIIIII", 26 bytes', () => {
+    assert.equal(ANNOUNCE_HEADER_FORMAT, '>BBHBBIIIII');
     const packed = packAnnounceHeader({
       flags: 0x21,
       event: 3,
@@ -114,8 +114,10 @@ describe('lua scripts, the contract with the store', () => {
       peerTtl: 0x01020304,
       snatchTtl: 0x0a0b0c0d,
       seed: 0x7fffffff,
+      minInterval: 900,
+      maxSwarmPeers: 0x00010000,
     });
-    assert.equal(packed.toString('hex'), '21' + '03' + '1234' + '18' + '30' + '01020304' + '0a0b0c0d' + '7fffffff');
+    assert.equal(packed.toString('hex'), '21' + '03' + '1234' + '18' + '30' + '01020304' + '0a0b0c0d' + '7fffffff' + '00000384' + '00010000');
   });
 
   it("announce.lua's header spells out the keys, their suffixes and positions as keys.ts has them", () => {
@@ -182,7 +184,7 @@ describe('lua scripts on a real redis-server', { skip: missing ?? false }, () =>
 
   const keys = (tag: string, names: readonly (keyof typeof SWARM_KEY_SUFFIX)[]) => names.map((name) => `s:{${tag}}:${SWARM_KEY_SUFFIX[name]}`);
   const headerOf = (flags: number, event = 0) =>
-    packAnnounceHeader({ flags, event, numwant: 50, subnet4Bits: 0, subnet6Bits: 0, peerTtl: 60, snatchTtl: 600, seed: 7 });
+    packAnnounceHeader({ flags, event, numwant: 50, subnet4Bits: 0, subnet6Bits: 0, peerTtl: 60, snatchTtl: 600, seed: 7, minInterval: 0, maxSwarmPeers: 0 });
   const address = Buffer.from([10, 0, 0, 1, 0x1a, 0xe1]);
 
   it('answers with the reply layout of protocol.ts: refused, public, private', async () => {
