@@ -17,6 +17,7 @@ import {
   USER_ID_SIZE,
 } from './protocol.js';
 import { script } from './scripts.js';
+import { Deadlines } from './deadlines.js';
 
 /** In ANNOUNCE_REPLY's order (protocol.ts): numbers, then strings, as far as the answer goes. */
 type AnnounceReply = Array<number | Buffer | undefined>;
@@ -98,20 +99,14 @@ function isConnectionError(error: unknown): boolean {
   return /Connection is closed|ECONNRESET|ECONNREFUSED|EPIPE|READONLY|LOADING|CLUSTERDOWN|TRYAGAIN/.test(message);
 }
 
-function withDeadline<T>(promise: Promise<T>, deadline: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('redis command timed out')), Math.max(0, deadline - Date.now()));
-  });
-  promise.catch(() => undefined); // a late rejection after the deadline is not unhandled
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
-}
+const timedOut = (): Error => new Error('redis command timed out');
 
 export class RedisStore implements TrackerStore {
   readonly catalogue: RedisCatalogue;
   private readonly scripted: ScriptedClient;
   /** The announce command of each key count. */
   private readonly announceCommands = new Map<number, AnnounceCommand>();
+  private readonly deadlines = new Deadlines();
 
   constructor(
     private readonly client: RedisClient,
@@ -223,7 +218,7 @@ export class RedisStore implements TrackerStore {
     const deadline = Date.now() + this.params.commandTimeout;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await withDeadline(call(), deadline);
+        return await this.deadlines.race(call(), deadline, timedOut);
       } catch (error) {
         if (attempt >= this.params.retries || !isConnectionError(error) || Date.now() + 50 > deadline) throw error;
         await new Promise((resolve) => setTimeout(resolve, 25));
