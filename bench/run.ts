@@ -433,7 +433,7 @@ async function main(): Promise<void> {
 
   let scalingRatio: Ratio | null = null;
   if (!args.includes('--no-scaling')) {
-    console.log(`\nscaling (memory driver, in-process, one swarm per size, re-announces with numwant 50, ${rounds} interleaved rounds):`);
+    console.log(`\nscaling (memory driver, in-process, one swarm per size, re-announces with numwant 50, CPU time, ${rounds} interleaved rounds of 5 slices):`);
     const child = spawnPinned(0, here('./scaling.js'), [sizesArg, String(rounds)]);
     const bySize = new Map<number, number[]>();
     for (const line of await allLines(child)) {
