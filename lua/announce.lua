@@ -15,7 +15,9 @@ start-up by src/tracker/redis/scripts.ts, which generates the pieces "constants"
 and puts the value of each constant (a name in CAPITALS with an underscore: of protocol.ts and keys.ts
 in src/tracker/redis/, or a piece's own `local NAME = <number>`) where it is used.
 
-KEYS: <prefix>{<hex info hash>}:<suffix>; names and suffixes as in src/tracker/redis/keys.ts, positions
+KEYS: <prefix>{<hex info hash>}:<suffix> (a hybrid torrent's v2 swarm in private mode: its peer sets
+<prefix>{<torrent's hex info hash>}:<v2 hex>:<suffix>, the other keys its torrent's; keys.ts
+swarmKeysUnder); names and suffixes as in src/tracker/redis/keys.ts, positions
 KEY_<NAME>. The key count is fixed per registered command: 6 (public), 8 (private), 10 and 12 (exact
 subnet mode).
 KEYS[1]        :s4   seeders4        ZSET  member = 6-byte compact address (private mode: + 4-byte user
@@ -41,7 +43,8 @@ ARGV (positions ARGV_<NAME>; ANNOUNCE_ARGV in protocol.ts):
 ARGV[1]  header     struct ">BBHBBIII" (ANNOUNCE_HEADER), unpacked into locals of these names:
                       flags        B  1 seeder (left = 0), 2 want IPv4 peers, 4 want IPv6 peers,
                                       8 only registered torrents, 16 only allow-listed torrents,
-                                      32 exact subnet mode (FLAG_*)
+                                      32 exact subnet mode, 64 private mode: return the user's
+                                      own other peers too (FLAG_*)
                       event        B  0 none, 1 completed, 2 started, 3 stopped (EVENT_*)
                       numwant      H  peers wanted
                       subnet4Bits  B  IPv4 prefix length of same-subnet-first ordering, 0: none
@@ -57,6 +60,9 @@ ARGV[6]  totals     private mode only: the totals reported now, "uploaded:downlo
 ARGV[7]  recordId   private mode only: this announce's accounting record id (a retry of the same
                     call, after a reply lost to a broken connection, finds it stored and answers as
                     the first run did)
+ARGV[8]  servedAs   private mode only: "", or the hex of a hybrid torrent's v2 hash announced with the
+                    keys of its torrent's hash slot (lua/includes/hybrid.lua)
+ARGV[9]  peerLimit  private mode only: most peers one user may run on the torrent, "0": no limit
 
 Reply (positions REPLY_<NAME>; ANNOUNCE_REPLY in protocol.ts). A refusal stops at refusal (and
 changed nothing), a public answer at snatched:
@@ -65,7 +71,8 @@ changed nothing), a public answer at snatched:
   [3]  downloaded
   [4]  peers4          6-byte entries; private mode: 10, the compact address and the user id
   [5]  peers6          18-byte entries; private mode: 22
-  [6]  refusal         "" or denied / not_allowed / unregistered
+  [6]  refusal         "" or denied / not_allowed / unregistered / peer_limit; private mode: v2
+                       (then [7] is the torrent's hex info hash) / moved (hybrid.lua)
   [7]  snatched        0/1
   [8]  previousTotals  "uploaded:downloaded" as last reported, "" when unknown
   [9]  torrentId       "" when unregistered
@@ -84,6 +91,8 @@ local seeders6Key, leechers6Key = KEYS[KEY_SEEDERS6], KEYS[KEY_LEECHERS6]
 local snatchesKey = KEYS[KEY_SNATCHES]
 local userId = ARGV[ARGV_USER_ID] or ''
 local privateMode = userId ~= ''
+-- Private mode: the announcing user's own other peers are left out of its answer (unless own_peers).
+local excludeOwn = privateMode and band(flags, FLAG_OWN_PEERS) == 0
 local exactSubnets = band(flags, FLAG_EXACT_SUBNETS) ~= 0
 -- The announcer's member in each family's sets ("" when it is not in that family): its compact
 -- address, in private mode followed by its user id.
@@ -96,6 +105,8 @@ local stopped = event == EVENT_STOPPED
 local isSeeder = band(flags, FLAG_SEEDER) ~= 0 or event == EVENT_COMPLETED
 math.randomseed(seed)
 local fmt = string.format
+-- Private mode: the announcer's stored totals, and the per-user peer limit (a refusal changes nothing).
+--- @include "private-peer"
 
 --- @include "expiry"
 -- The family the announcer is in is written anyway. The other one is usually empty: one EXISTS

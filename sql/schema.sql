@@ -49,3 +49,33 @@ CREATE TABLE IF NOT EXISTS dead_letters (
   error text NOT NULL,
   received_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- Seed time per user and torrent, in milliseconds: the time between consecutive announces of a
+-- seeding peer, each gap capped at the interval the peer was told plus consumer.seed_grace, so that a
+-- peer that vanished accrues nothing past its announce that never came. Added by a later version.
+ALTER TABLE user_torrents ADD COLUMN IF NOT EXISTS seed_time_ms bigint NOT NULL DEFAULT 0;
+
+-- The peers of each user that announced within peer_ttl: one row per user, torrent and peer_id (a
+-- hybrid torrent's two swarms and a dual-stack peer's two families are one row), with what its
+-- latest announce said. A row goes on `stopped` and once older than peer_ttl.
+CREATE TABLE IF NOT EXISTS active_peers (
+  user_id bigint NOT NULL,
+  torrent_id bigint NOT NULL,
+  peer_id bytea NOT NULL,
+  ipv4 inet,
+  ipv6 inet,
+  port integer NOT NULL,
+  -- The client as its peer_id says: "-qB4630-" (Azureus style), "M7-4-0--" (Shadow style), printable bytes only.
+  client text NOT NULL,
+  -- Totals as the client reported them (this session's), and bytes left.
+  uploaded bigint NOT NULL,
+  downloaded bigint NOT NULL,
+  "left" bigint NOT NULL,
+  seeder boolean NOT NULL,
+  -- Seconds until the next announce the peer was told.
+  announce_interval integer NOT NULL,
+  first_announce timestamptz NOT NULL,
+  last_announce timestamptz NOT NULL,
+  PRIMARY KEY (user_id, torrent_id, peer_id)
+);
+CREATE INDEX IF NOT EXISTS active_peers_last_announce ON active_peers (last_announce);

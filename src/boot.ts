@@ -1,18 +1,26 @@
 /** boot(): configuration -> drivers -> tracker -> listeners, and a graceful stop. */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { createAdminApp } from './admin/app.js';
-import { listenHttp } from './common/listen.js';
+import { createLimitedServer, listenHttp, type ListenerLimits } from './common/listen.js';
 import type { Backend } from './backend/driver.js';
 import { backendDrivers } from './backend/registry.js';
 import { ConfigError, loadConfig, trustedProxyList, type Config, type LoadOptions } from './config/config.js';
 import { randomBytes } from 'node:crypto';
 import { createHttpApp } from './frontend/http/app.js';
+import { createTrackerHttpServer, type ConnectionLimits } from './frontend/http/server.js';
+import { UdpOffenders } from './frontend/udp/offenders.js';
+import { ConnectionMetrics, UdpBanMetrics } from './metrics/hygiene.js';
 import { ConnectionIds } from './frontend/udp/connection-id.js';
+import { shareConnectionKeys, type SharedKeysHandle } from './frontend/udp/shared-keys.js';
+import { HotSwarms, hotSwarmsJson } from './metrics/hot-swarms.js';
 import { BackendMetrics, TrackerMetrics } from './metrics/metrics.js';
 import { listenMetrics } from './metrics/server.js';
 import { UdpFrontend } from './frontend/udp/server.js';
+import { WebSocketFrontend } from './frontend/ws/server.js';
+import { WebRtcMetrics } from './metrics/webrtc.js';
+import { WebRtcTracker } from './tracker/webrtc.js';
 import type { TrackerStore } from './tracker/driver.js';
 import { trackerDrivers } from './tracker/registry.js';
 import { Tracker, trackerPolicy } from './tracker/tracker.js';
@@ -56,6 +64,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
 
   const rawStore: TrackerStore = await trackerDriver.open(config.tracker.params, {
     peerTtl: config.peer_ttl,
+    webrtcPeerTtl: config.webtorrent.peer_ttl,
     logger: logger.child({ driver: config.tracker.driver }),
   });
   // A custom driver written for a public tracker may come without a catalogue: fine, unless asked for one.
@@ -63,7 +72,12 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     await rawStore.close();
     throw new ConfigError('tracker.driver', `the ${config.tracker.driver} driver keeps no catalogue, which private_enabled and approved_*_only need`);
   }
-  const metrics = new TrackerMetrics(config.tracker.driver, rawStore);
+  const hotSwarms =
+    config.metrics.hot_swarms > 0
+      ? new HotSwarms({ capacity: config.metrics.hot_swarms, windowSeconds: config.metrics.hot_swarms_window, shared: rawStore.shared, logger })
+      : null;
+  hotSwarms?.start();
+  const metrics = new TrackerMetrics(config.tracker.driver, rawStore, hotSwarms);
   const store = metrics.instrument(rawStore);
   let backend: Backend;
   try {
@@ -72,50 +86,75 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
       metrics: new BackendMetrics(metrics.registry, config.backend.driver),
     });
   } catch (error) {
+    hotSwarms?.stop();
     await store.close();
     throw error;
   }
 
   const tracker = new Tracker(store, backendDriver.wantsRecords ? backend : null, trackerPolicy(config));
 
-  const app = createHttpApp({
-    tracker,
-    metrics,
-    logger,
-    maxQueryLength: config.http.max_query_length,
-    clientIp: {
-      trusted: config.trusted_proxies.length > 0 ? trustedProxyList(config.trusted_proxies) : null,
-      header: (config.real_ip_header || 'x-forwarded-for').toLowerCase(),
-    },
-  });
+  const clientIp = {
+    trusted: config.trusted_proxies.length > 0 ? trustedProxyList(config.trusted_proxies) : null,
+    header: (config.real_ip_header || 'x-forwarded-for').toLowerCase(),
+  };
+  const app = createHttpApp({ tracker, metrics, logger, maxQueryLength: config.http.max_query_length, clientIp });
   // Koa's handler returns a promise it settles itself (errors go to the app), so nothing is left floating.
   const handleHttp = app.callback();
-  const server = createServer((req, res) => void handleHttp(req, res));
+  const connectionMetrics = new ConnectionMetrics(metrics.registry, () => httpListener.openConnections);
+  const httpListener = createTrackerHttpServer((req, res) => void handleHttp(req, res), {
+    limits: httpConnectionLimits(config),
+    clientIp,
+    metrics: connectionMetrics,
+    logger,
+  });
+  const server = httpListener.server;
+  const ws = webSocketFrontend(config, store, tracker, metrics, logger, clientIp);
+  if (ws) server.on('upgrade', ws.handleUpgrade);
   let udp: UdpFrontend | null = null;
   let udpAddress: AddressInfo | null = null;
   let metricsServer: Server | null = null;
   let metricsAddress: AddressInfo | null = null;
   let adminServer: Server | null = null;
   let adminAddress: AddressInfo | null = null;
+  let sharedKeys: SharedKeysHandle | null = null;
   try {
     await listenHttp(server, config.http.addr.host, config.http.addr.port);
     if (config.udp.addr) {
-      // With the memory driver there is one process, so a key of its own is correct; shared drivers
-      // must configure one (config validation insists), so that every replica accepts every id.
-      const secret = config.udp.secret || randomBytes(32).toString('hex');
-      udp = new UdpFrontend({ tracker, metrics, logger, ids: new ConnectionIds(secret, config.udp.previous_secret, config.udp.connection_id_grace) });
+      // A configured key wins. Otherwise the replicas of a shared driver agree on keys through it; the
+      // memory driver is one process, so a key of its own is correct. Any other driver must be given one.
+      let secret = config.udp.secret;
+      if (!secret && !store.shared) {
+        if (config.tracker.driver !== 'memory') {
+          throw new ConfigError('udp.secret', `required: the ${config.tracker.driver} driver cannot share one between replicas (set TRACKER_UDP_SECRET)`);
+        }
+        secret = randomBytes(32).toString('hex');
+      }
+      const ids = new ConnectionIds(secret, config.udp.previous_secret, config.udp.connection_id_grace);
+      if (!secret && store.shared) {
+        sharedKeys = await shareConnectionKeys({ shared: store.shared, ids, rotateSeconds: config.udp.secret_rotation, logger });
+      }
+      udp = new UdpFrontend({ tracker, metrics, logger, ids, offenders: udpOffenders(config, metrics) });
       udpAddress = await udp.listen(config.udp.addr.host, config.udp.addr.port);
     }
     if (config.metrics.addr) {
-      ({ server: metricsServer, address: metricsAddress } = await listenMetrics(metrics, config.metrics.addr.host, config.metrics.addr.port));
+      ({ server: metricsServer, address: metricsAddress } = await listenMetrics(
+        metrics,
+        config.metrics.addr.host,
+        config.metrics.addr.port,
+        auxiliaryLimits(config),
+      ));
     }
     if (config.admin.addr) {
-      const handleAdmin = createAdminApp({ store, token: config.admin.token, logger: logger.child({ admin: true }) }).callback();
-      adminServer = createServer((req, res) => void handleAdmin(req, res));
+      const hotSwarmsSource = hotSwarms && (async (limit: number) => hotSwarmsJson(await hotSwarms.view(limit)));
+      const handleAdmin = createAdminApp({ store, token: config.admin.token, logger: logger.child({ admin: true }), hotSwarms: hotSwarmsSource }).callback();
+      adminServer = createLimitedServer((req, res) => void handleAdmin(req, res), auxiliaryLimits(config));
       adminAddress = await listenHttp(adminServer, config.admin.addr.host, config.admin.addr.port);
     }
   } catch (error) {
+    sharedKeys?.stop();
+    hotSwarms?.stop();
     server.close();
+    void ws?.close(0);
     metricsServer?.close();
     adminServer?.close();
     await Promise.allSettled([store.close(), backend.close(), udp?.close()]);
@@ -130,6 +169,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
       admin: adminAddress ? formatAddress(adminAddress) : null,
       tracker: config.tracker.driver,
       backend: config.backend.driver,
+      webtorrent: ws !== null,
     },
     'tracker started',
   );
@@ -138,10 +178,13 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   const close = (): Promise<void> => {
     closing ??= (async () => {
       await Promise.all([
+        ws?.close(config.shutdown_timeout * 1000),
         drain(server, config.shutdown_timeout * 1000),
         udp?.close(config.shutdown_timeout * 1000),
         adminServer && drain(adminServer, config.shutdown_timeout * 1000),
       ]);
+      sharedKeys?.stop();
+      hotSwarms?.stop();
       metricsServer?.closeAllConnections();
       metricsServer?.close();
       await backend.flush().catch((error: unknown) => logger.error({ err: error }, 'backend flush failed at shutdown'));
@@ -167,6 +210,67 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   }
 
   return { config, logger, tracker, httpAddress, udpAddress, metricsAddress, adminAddress, close };
+}
+
+function httpConnectionLimits(config: Config): ConnectionLimits {
+  return {
+    headerTimeoutMs: config.http.header_timeout * 1000,
+    requestTimeoutMs: config.http.request_timeout * 1000,
+    keepAliveTimeoutMs: config.http.keep_alive_timeout * 1000,
+    maxConnections: config.http.max_connections,
+    maxPerAddress: config.http.max_connections_per_address,
+  };
+}
+
+/** Open connections the metrics and management listeners accept: a few scrapers and operators, not the public. */
+const AUXILIARY_MAX_CONNECTIONS = 64;
+
+/** The metrics and management listeners: the tracker's timeouts, and few connections. */
+function auxiliaryLimits(config: Config): ListenerLimits {
+  return { ...httpConnectionLimits(config), maxConnections: AUXILIARY_MAX_CONNECTIONS };
+}
+
+/** The table of UDP addresses that send invalid packets; null when bans are off (ban_threshold 0). */
+function udpOffenders(config: Config, metrics: TrackerMetrics): UdpOffenders | null {
+  if (config.udp.ban_threshold === 0) return null;
+  const offenders: UdpOffenders = new UdpOffenders({
+    threshold: config.udp.ban_threshold,
+    windowMs: config.udp.ban_window * 1000,
+    banMs: config.udp.ban_duration * 1000,
+    tableSize: config.udp.ban_table_size,
+    metrics: new UdpBanMetrics(metrics.registry, () => offenders.bannedCount()),
+  });
+  return offenders;
+}
+
+/** The WebTorrent frontend, when it is on and the driver keeps WebRTC swarms. */
+function webSocketFrontend(
+  config: Config,
+  store: TrackerStore,
+  tracker: Tracker,
+  metrics: TrackerMetrics,
+  logger: Logger,
+  clientIp: { trusted: ReturnType<typeof trustedProxyList> | null; header: string },
+): WebSocketFrontend | null {
+  const settings = config.webtorrent;
+  if (!settings.enabled) return null;
+  // A driver without WebRTC swarms: no upgrades (the start line says webtorrent: false).
+  if (!store.webrtc) return null;
+  return new WebSocketFrontend({
+    tracker: new WebRtcTracker(tracker, store.webrtc, settings.announce_interval),
+    metrics: new WebRtcMetrics(metrics.registry),
+    logger: logger.child({ frontend: 'ws' }),
+    clientIp,
+    maxScrapeHashes: config.max_scrape_infohashes,
+    limits: {
+      maxMessageBytes: settings.max_message_bytes,
+      idleTimeoutMs: settings.idle_timeout * 1000,
+      maxConnectionsPerIp: settings.max_connections_per_ip,
+      maxSwarmsPerSocket: settings.max_swarms_per_socket,
+      maxMessagesPerMinute: settings.max_messages_per_minute,
+      origins: settings.origins.map((origin) => origin.toLowerCase()),
+    },
+  });
 }
 
 function formatAddress(address: AddressInfo): string {

@@ -11,6 +11,7 @@ export { boot, type BootOptions, type RunningTracker } from './boot.js';
 export { registerTrackerDriver, trackerDrivers } from './tracker/registry.js';
 export { registerBackendDriver, backendDrivers } from './backend/registry.js';
 export type { TrackerDriver, TrackerStore, DriverContext, SwarmAnnounce, SwarmResult, SwarmAccess, Refusal, TorrentTerms } from './tracker/driver.js';
+export type { SharedState, SharedKeys, PublishedHotSwarms, HotSwarmCount } from './tracker/shared.js';
 export type { BackendDriver, Backend, BackendContext, AccountingRecord } from './backend/driver.js';
 export type { Catalogue, User, TorrentEntry, ClientEntry, HashList } from './tracker/catalogue.js';
 export { CatalogueConflict } from './tracker/catalogue.js';

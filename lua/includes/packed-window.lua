@@ -2,9 +2,9 @@
 Defines: packedWindow(key, setSize, count, self, addressSize)
            at most `count` entries of the peer set `key` (of `setSize` members), packed into one
            string, without `self` (the announcer's member, or "") and in private mode without the
-           announcing user's own peers; nil when a member has the wrong length (a leftover of a
+           announcing user's own peers (unless the tracker returns them: excludeOwn false); nil when a member has the wrong length (a leftover of a
            switch between public and private mode): the caller takes the general way (sampling).
-Expects: privateMode, userId, the constant USER_ID_SIZE.
+Expects: privateMode, excludeOwn, userId, the constant USER_ID_SIZE.
 The window as one string, and the string functions (C) doing what a loop over the members would do in
 Lua. Public: the announcer is cut out at an entry boundary. Private: entries carry the user id, and
 the announcing user's own are cut out; the tracker drops the ids (work moved out of the one Redis
@@ -16,7 +16,7 @@ local function packedWindow(key, setSize, count, self, addressSize)
   local take = count
   -- Private: the user's own peers (the announcer among them) are cut: draw a few more, so that they
   -- rarely leave the answer short.
-  if privateMode then take = take + OWN_PEERS_EXTRA elseif self ~= '' then take = take + 1 end
+  if excludeOwn then take = take + OWN_PEERS_EXTRA elseif self ~= '' then take = take + 1 end
   local a, b = window(key, setSize, take)
   local packed = table.concat(a)
   local members = #a
@@ -28,7 +28,7 @@ local function packedWindow(key, setSize, count, self, addressSize)
   if privateMode then entrySize = addressSize + USER_ID_SIZE end
   if #packed ~= members * entrySize then return nil end
   local cut = self
-  if privateMode then cut = userId end
+  if excludeOwn then cut = userId end
   if cut ~= '' then
     -- Where `cut` (an address or a user id) sits in an entry: at its start, or after the address.
     local offset = entrySize - #cut
@@ -39,7 +39,7 @@ local function packedWindow(key, setSize, count, self, addressSize)
       local start = at - offset
       if start >= 1 and (start - 1) % entrySize == 0 then
         packed = string.sub(packed, 1, start - 1) .. string.sub(packed, start + entrySize)
-        if not privateMode then break end
+        if not excludeOwn then break end
         from = start
       else
         from = at + 1

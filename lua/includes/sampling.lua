@@ -9,7 +9,7 @@ Defines: pickedEntrySize     the entry length of the family being picked (set by
            prefixRange(address, bits)                    the index range of a prefix
            samePrefix(a, b, bits)                        whether two addresses share a prefix
            pack(members)                                 the answer's entries, packed, and how many
-Expects: privateMode, userId, band, the constant USER_ID_SIZE.
+Expects: privateMode, excludeOwn, userId, band, the constant USER_ID_SIZE.
 ]]
 --- @include "window"
 local keep, sample, sampleRange, prefixRange, samePrefix, pack
@@ -25,7 +25,7 @@ local function defineGeneralWay()
     local size = pickedEntrySize
     for i = 1, #members do
       local member = members[i]
-      if #member == size and member ~= self and not (privateMode and string.sub(member, -USER_ID_SIZE) == userId) and not (chosen and chosen[member]) then
+      if #member == size and member ~= self and not (excludeOwn and string.sub(member, -USER_ID_SIZE) == userId) and not (chosen and chosen[member]) then
         eligible[#eligible + 1] = member
       end
     end

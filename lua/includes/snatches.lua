@@ -1,8 +1,9 @@
 --[[ snatches: the swarm's snatch count, and the snatch hash's TTL.
 Defines: downloaded   the snatch count after this announce
          snatched     1 when this announce counted a snatch, else 0
-Expects: snatchesKey, event, stopped, snatchTtl, wasSeeder (membership), now (clock), fmt, the
-         constant EVENT_COMPLETED.
+Expects: snatchesKey, event, stopped, snatchTtl, wasSeeder (membership), completedBefore
+         (private-peer: a private peer counts one snatch per torrent), now (clock), fmt, the constant
+         EVENT_COMPLETED.
 The snatch hash (field "d": snatches) exists from the first snatch on. It outlives the swarm's last
 announce (stopped ones aside, as in the memory driver) by torrent_ttl to half as long again: its TTL,
 1.5 x torrent_ttl, is set again once a third of it has passed (field "x": when; "xt": the torrent_ttl
@@ -12,7 +13,7 @@ keeps it.
 local snatchFields = redis.call('HMGET', snatchesKey, 'd', 'x', 'xt')
 local downloaded = tonumber(snatchFields[1] or '0')
 local snatched = 0
-if event == EVENT_COMPLETED and not wasSeeder then
+if event == EVENT_COMPLETED and not wasSeeder and not completedBefore then
   downloaded = redis.call('HINCRBY', snatchesKey, 'd', 1)
   snatched = 1
 end

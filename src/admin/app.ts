@@ -9,18 +9,20 @@ import type { Logger } from 'pino';
 import type { TrackerStore } from '../tracker/driver.js';
 import { bearerAuth } from './auth.js';
 import { ApiError, jsonErrors } from './errors.js';
-import { adminRouter } from './routes.js';
+import { adminRouter, type HotSwarmsSource } from './routes.js';
 
 export interface AdminOptions {
   store: TrackerStore;
   token: string;
   logger: Logger;
+  /** GET /swarms/hot; absent: the route answers 404. */
+  hotSwarms?: HotSwarmsSource;
 }
 
 export function createAdminApp(options: AdminOptions): Koa {
   const app = new Koa();
   app.silent = true; // jsonErrors logs what needs logging
-  const router = adminRouter(options.store);
+  const router = adminRouter(options.store, options.hotSwarms ?? null);
   app.use(jsonErrors(options.logger));
   app.use(bearerAuth(options.token));
   app.use(router.routes());

@@ -16,10 +16,13 @@ import {
   FreeleechAnswer,
   FreeleechBody,
   HashListAnswer,
+  HotSwarmsAnswer,
+  HotSwarmsLimitParam,
   InfoHashParam,
   ListEntryAnswer,
   ListParam,
   SwarmAnswer,
+  AddressesAnswer,
   TorrentAnswer,
   TorrentBody,
   UserAnswer,
@@ -38,6 +41,8 @@ const COMPONENTS: z.ZodType[] = [
   UserAnswer,
   TorrentAnswer,
   SwarmAnswer,
+  AddressesAnswer,
+  HotSwarmsAnswer,
   ClientAnswer,
   ClientsAnswer,
   HashListAnswer,
@@ -136,6 +141,13 @@ function build(): Json {
         },
         delete: { summary: 'Delete a user', responses: { ...NO_CONTENT, '400': error('BadRequest'), '404': error('NotFound'), ...ALWAYS } },
       },
+      '/users/{id}/addresses': {
+        parameters: [PARAMS.id],
+        get: {
+          summary: "A user's distinct addresses within private.address_window",
+          responses: { '200': answer('the addresses', AddressesAnswer), '400': error('BadRequest'), ...ALWAYS },
+        },
+      },
       '/torrents/{info_hash}': {
         parameters: [PARAMS.info_hash],
         get: {
@@ -145,7 +157,7 @@ function build(): Json {
         put: {
           summary: 'Register or replace a torrent',
           requestBody: body(TorrentBody),
-          responses: { ...stored(TorrentAnswer, 'torrent'), ...WITH_BODY, ...ALWAYS },
+          responses: { ...stored(TorrentAnswer, 'torrent'), ...WITH_BODY, '409': error('Conflict'), ...ALWAYS },
         },
         delete: {
           summary: 'Unregister a torrent (private-mode announces for it are then refused)',
@@ -157,6 +169,13 @@ function build(): Json {
         get: {
           summary: 'Live counts of a swarm, registered or not',
           responses: { '200': answer('the counts', SwarmAnswer), '400': error('BadRequest'), ...ALWAYS },
+        },
+      },
+      '/swarms/hot': {
+        get: {
+          summary: 'The hottest swarms by announce rate, over every replica when the tracker driver is shared',
+          parameters: [{ ...parameter('limit', HotSwarmsLimitParam), in: 'query', required: false }],
+          responses: { '200': answer('the hottest swarms', HotSwarmsAnswer), '400': error('BadRequest'), '404': error('NotFound'), ...ALWAYS },
         },
       },
       '/clients': {

@@ -9,7 +9,7 @@ import type { z } from 'zod';
 import type { ClientEntry, HashList, TorrentEntry, User } from '../tracker/catalogue.js';
 import type { TrackerStore } from '../tracker/driver.js';
 import { readJsonObject } from './body.js';
-import { ApiError } from './errors.js';
+import { ApiError, badRequest } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import {
   ClientBody,
@@ -18,10 +18,13 @@ import {
   type FreeleechAnswer,
   FreeleechBody,
   type HashListAnswer,
+  type HotSwarmsAnswer,
   type ListEntryAnswer,
+  MAX_HOT_SWARMS,
   MAX_USER_ID,
   type SwarmAnswer,
   type TorrentAnswer,
+  type AddressesAnswer,
   TorrentBody,
   type UserAnswer,
   UserBody,
@@ -39,6 +42,7 @@ const userJson = (user: User): z.input<typeof UserAnswer> => ({
 
 const torrentJson = (torrent: TorrentEntry): z.input<typeof TorrentAnswer> => ({
   info_hash: torrent.infoHash.toString('hex'),
+  ...(torrent.infoHashV2 ? { info_hash_v2: torrent.infoHashV2.toString('hex') } : {}),
   id: torrent.id,
   up_multiplier: torrent.upMultiplier,
   down_multiplier: torrent.downMultiplier,
@@ -68,7 +72,10 @@ function hashList(ctx: RouterContext): HashList {
   return list;
 }
 
-export function adminRouter(store: TrackerStore): Router {
+/** The hot swarms as the API answers them, or null when the summary is off (metrics.hot_swarms = 0). */
+export type HotSwarmsSource = ((limit: number) => Promise<z.input<typeof HotSwarmsAnswer>>) | null;
+
+export function adminRouter(store: TrackerStore, hotSwarms: HotSwarmsSource = null): Router {
   const catalogue = store.catalogue;
   const router = new Router();
   const userId = (ctx: RouterContext): number => pathId('id', ctx.params.id!, MAX_USER_ID);
@@ -94,6 +101,13 @@ export function adminRouter(store: TrackerStore): Router {
     deleted(ctx, await catalogue.deleteUser(id), `user ${id}`);
   });
 
+  router.get('/users/:id/addresses', async (ctx) => {
+    const addresses = (await store.addresses?.list(userId(ctx))) ?? [];
+    ctx.body = {
+      count: addresses.length,
+      addresses: addresses.map((a) => ({ address: a.address, last_seen: new Date(a.lastSeen).toISOString() })),
+    } satisfies z.input<typeof AddressesAnswer>;
+  });
   router.get('/torrents/:info_hash', async (ctx) => {
     const hash = infoHash(ctx);
     ctx.body = torrentJson(found(await catalogue.getTorrent(hash), `torrent ${hash.toString('hex')}`));
@@ -113,6 +127,10 @@ export function adminRouter(store: TrackerStore): Router {
       downMultiplier: body.down_multiplier,
       freeleech: body.freeleech,
     };
+    if (body.info_hash_v2 !== undefined) {
+      torrent.infoHashV2 = Buffer.from(body.info_hash_v2, 'hex');
+      if (torrent.infoHashV2.equals(hash)) throw new ApiError(400, 'info_hash_v2: must differ from info_hash');
+    }
     const created = (await catalogue.getTorrent(hash)) === null;
     await catalogue.putTorrent(torrent);
     stored(ctx, created, torrentJson(torrent));
@@ -120,6 +138,14 @@ export function adminRouter(store: TrackerStore): Router {
   router.delete('/torrents/:info_hash', async (ctx) => {
     const hash = infoHash(ctx);
     deleted(ctx, await catalogue.deleteTorrent(hash), `torrent ${hash.toString('hex')}`);
+  });
+
+  router.get('/swarms/hot', async (ctx) => {
+    if (!hotSwarms) throw new ApiError(404, 'hot swarms are off on this tracker (metrics.hot_swarms is 0)');
+    const raw = ctx.query.limit;
+    const limit = raw === undefined ? 10 : typeof raw === 'string' && /^[0-9]{1,3}$/.test(raw) ? Number(raw) : NaN;
+    if (!(limit >= 1 && limit <= MAX_HOT_SWARMS)) badRequest(`limit: must be an integer from 1 to ${MAX_HOT_SWARMS}`);
+    ctx.body = await hotSwarms(limit);
   });
 
   router.get('/clients', async (ctx) => {

@@ -24,6 +24,7 @@ const MULTIPLIER = `must be a number from 0 to ${MAX_MULTIPLIER}`;
 const PASSKEY_MESSAGE = 'must be 1 to 128 characters of A-Z, a-z, 0-9, _ and -';
 const TORRENT_ID = `must be an integer from 1 to ${MAX_TORRENT_ID}`;
 const CLIENT_NAME = `must be a non-empty string of at most ${MAX_CLIENT_NAME} characters`;
+const INFO_HASH_V2 = 'must be 40 hexadecimal characters: the SHA-256 info hash truncated to 20 bytes';
 /** A field that repeats the URL (a GET answer sent back as is) must agree with it (checked by the route). */
 const ECHO = { error: 'does not match the URL' };
 
@@ -53,6 +54,13 @@ export const UserBody = z
 export const TorrentBody = z
   .strictObject({
     info_hash: z.string(ECHO).optional().describe("the URL's info hash (any case); may be sent back as GET answered it"),
+    info_hash_v2: z
+      .string({ error: INFO_HASH_V2 })
+      .regex(HEX_INFO_HASH, { error: INFO_HASH_V2 })
+      .optional()
+      .describe(
+        'a hybrid (BEP 52) torrent: its v2 info hash (the SHA-256 info hash truncated to 20 bytes, any case). Announces and scrapes on it are served under this torrent: same id, terms and accounting (one set of totals per user and peer, one snatch), in a swarm of its own. Left out: none.',
+      ),
     id: torrentId().describe("the site's torrent id, carried into accounting records"),
     up_multiplier: multiplier('factor applied to the upload on this torrent'),
     down_multiplier: multiplier('factor applied to the download on this torrent'),
@@ -90,6 +98,7 @@ export const UserAnswer = z
 export const TorrentAnswer = z
   .strictObject({
     info_hash: infoHash(),
+    info_hash_v2: infoHash().optional().describe("a hybrid torrent's v2 info hash"),
     id: z.int().min(1).max(MAX_TORRENT_ID),
     up_multiplier: z.number().min(0).max(MAX_MULTIPLIER),
     down_multiplier: z.number().min(0).max(MAX_MULTIPLIER),
@@ -105,6 +114,50 @@ export const SwarmAnswer = z
     downloaded: count().describe('snatches counted'),
   })
   .meta({ id: 'Swarm', description: 'Live counts of a swarm, registered or not.' });
+
+export const AddressesAnswer = z
+  .strictObject({
+    count: count().describe('distinct addresses within private.address_window'),
+    addresses: z
+      .array(
+        z.strictObject({
+          address: z.string().describe('IPv4 or IPv6 address, as announced from'),
+          last_seen: z.string().describe('when, ISO 8601'),
+        }),
+      )
+      .describe('most recent first'),
+  })
+  .meta({
+    id: 'Addresses',
+    description:
+      'Private mode: the distinct addresses a user announced from within private.address_window, as every replica wrote them (about a second late); account sharing shows here.',
+  });
+/** Most hot swarms one answer lists. */
+export const MAX_HOT_SWARMS = 100;
+
+export const HotSwarmsAnswer = z
+  .strictObject({
+    window_seconds: z.number().positive().describe('the length of each summary window (metrics.hot_swarms_window)'),
+    replicas: count().describe('replica summaries added up: every replica that published one within its last windows (a shared tracker driver), or 1'),
+    partial: z.boolean().describe("true when the replicas' shared summaries could not be read and only the answering replica's is shown"),
+    swarms: z
+      .array(
+        z.strictObject({
+          info_hash: infoHash(),
+          announces: count().describe("announces in the last window, added up over the replicas' summaries"),
+          announces_per_second: z.number().min(0),
+          error: count().describe('the count may be too high by at most this much (space-saving summaries overestimate)'),
+        }),
+      )
+      .max(MAX_HOT_SWARMS)
+      .describe('hottest first'),
+  })
+  .meta({ id: 'HotSwarms', description: "The swarms with the most announces in the replicas' last summary windows, from bounded heavy-hitter summaries." });
+
+export const HotSwarmsLimitParam = z
+  .string()
+  .regex(/^[0-9]{1,3}$/)
+  .describe(`how many swarms to list, 1 to ${MAX_HOT_SWARMS} (default 10)`);
 
 export const ClientAnswer = z
   .strictObject({

@@ -30,6 +30,18 @@ export interface AccountingRecord {
   snatched: boolean;
   /** Unix milliseconds. */
   time: number;
+  /**
+   * What a site shows of its users' active peers and needs for seed time (the reference consumer's
+   * active_peers and seed_time): the addresses the peer registered ("" for none), its port, the totals
+   * it reported, and the seconds until the next announce it was told (`interval`). Absent in records
+   * of older versions.
+   */
+  ipv4?: string;
+  ipv6?: string;
+  port?: number;
+  reportedUploaded?: number;
+  reportedDownloaded?: number;
+  interval?: number;
 }
 
 export interface Backend {

@@ -97,23 +97,61 @@ export const ConfigSchema = z
     http: section({
       addr: listenAddress().prefault('[::]:6969').describe('HTTP tracker listener, "host:port". "[::]" listens on every IPv4 and IPv6 address.'),
       max_query_length: integer(256, 65536).prefault(8192).describe('Longest query string accepted, in bytes; longer requests get a failure reason.'),
+      header_timeout: duration(1, 300)
+        .prefault(5)
+        .describe(
+          'Seconds a connection has to send a complete request head, counted from its first byte (and from connecting, for the first request); beyond it the connection is closed.',
+        ),
+      request_timeout: duration(1, 3600)
+        .prefault(30)
+        .describe('Seconds a request may take from its first byte until its answer is written, and the most a connection may stay silent meanwhile.'),
+      keep_alive_timeout: duration(1, 3600).prefault(5).describe('Seconds an idle keep-alive connection stays open after an answer.'),
+      max_connections: integer(1, 1_000_000)
+        .prefault(16384)
+        .describe('Open HTTP connections in total; beyond it new connections are closed at once. Keep it under the open-file limit.'),
+      max_connections_per_address: integer(1, 1_000_000)
+        .prefault(256)
+        .describe(
+          'Open HTTP connections per client address (an IPv6 address counts by its /64); beyond it new ones are closed at once. From a trusted proxy: requests in flight per forwarded client address.',
+        ),
     }),
     udp: section({
       addr: optionalListenAddress().prefault('[::]:6969').describe('UDP tracker listener (BEP 15), "host:port"; "" turns UDP off.'),
       secret: secret()
         .prefault('')
         .describe(
-          'Key of the UDP connection ids, shared by every replica (at least 16 characters). Required with a shared tracker driver; with the memory driver an unset key is made at random at start.',
+          'Key of the UDP connection ids, shared by every replica (at least 16 characters). Unset: the replicas of a shared tracker driver agree on keys through it (made once, rotated every udp.secret_rotation); the memory driver makes one at random at start.',
         ),
       previous_secret: secret().prefault('').describe('The key before the last rotation, still accepted so that clients holding its ids are not refused.'),
+      secret_rotation: duration(0, 30 * 86400, true)
+        .prefault(86400)
+        .describe(
+          'With udp.secret unset and a shared tracker driver: seconds between rotations of the shared keys (the previous key is still accepted); 0 never rotates.',
+        ),
       connection_id_grace: duration(0, 3600)
         .prefault(60)
         .describe('Seconds a UDP connection id stays valid past the two minutes of BEP 15 (some clients keep ids longer).'),
+      ban_threshold: integer(0, 1_000_000)
+        .prefault(100)
+        .describe(
+          'Invalid UDP packets (bad connection id, garbage) from one address within ban_window that get it ignored for ban_duration; 0 turns bans off. An IPv6 address counts by its /64.',
+        ),
+      ban_window: duration(1, 3600).prefault(60).describe('Seconds over which invalid UDP packets of one address are counted towards ban_threshold.'),
+      ban_duration: duration(1, 86400)
+        .prefault(300)
+        .describe('Seconds a banned address is ignored: its packets without a valid connection id get no answer (connects still do).'),
+      ban_table_size: integer(1, 10_000_000).prefault(65536).describe('Most addresses tracked for UDP bans at once; beyond it the oldest entry is forgotten.'),
     }),
     metrics: section({
       addr: optionalListenAddress()
         .prefault('[::]:6880')
         .describe('Metrics listener: Prometheus text on /metrics, the same numbers as JSON on /stats; "" turns it off.'),
+      hot_swarms: integer(0, 4096)
+        .prefault(128)
+        .describe('Counters of the per-replica heavy-hitter summary of announces per swarm (the hot swarms); 0 turns it off.'),
+      hot_swarms_window: duration(1, 3600)
+        .prefault(60)
+        .describe('Seconds of announces each hot-swarm summary covers; a shared tracker driver publishes each replica summary this often.'),
     }),
     tracker: section({
       driver: text().prefault('memory').describe('Tracker driver (where swarms live): "memory" or "redis" built in, or one a custom program registered.'),
@@ -128,6 +166,29 @@ export const ConfigSchema = z
       .describe(
         "Private mode: announces need a known passkey (/PASSKEY/announce) and a registered torrent; each announce's upload/download delta goes to the backend.",
       ),
+    private: section({
+      peers_per_torrent: integer(0, 1000)
+        .prefault(0)
+        .describe(
+          'Private mode: most peers (distinct peer_ids) one user may run on one torrent; a new one beyond gets a failure reason, re-announces always pass. 0: no limit.',
+        ),
+      addresses_per_user: integer(0, 100000)
+        .prefault(0)
+        .describe(
+          'Private mode: distinct addresses one user may announce from within address_window. Counted always (the API, /metrics); refused only with enforce_address_limit. 0: no limit.',
+        ),
+      address_window: duration(60, 2592000, true)
+        .prefault(86400)
+        .describe('Private mode: the window, in seconds, over which distinct addresses per user are counted.'),
+      enforce_address_limit: bool()
+        .prefault(false)
+        .describe('Private mode: refuse an announce from a new address of a user already at addresses_per_user (off: only counted).'),
+      own_peers: bool()
+        .prefault(false)
+        .describe(
+          "Private mode: return a user's own other peers (its other clients on the torrent) to it. Off: left out, so a user's seedbox never counts as its own source.",
+        ),
+    }),
     approved_clients_only: bool().prefault(false).describe('Only peer_ids starting with an approved client prefix (management API /clients) may announce.'),
     approved_torrents_only: bool()
       .prefault(false)
@@ -150,6 +211,11 @@ export const ConfigSchema = z
       claim_idle: duration(1, 86400)
         .prefault(30)
         .describe('Reference consumer: seconds after which entries another consumer read but never acknowledged are claimed (XAUTOCLAIM).'),
+      seed_grace: duration(0, 86400, true)
+        .prefault(300)
+        .describe(
+          "Reference consumer: seed time counts the time between a seeding peer's announces up to the interval it was told plus this many seconds, so that a vanished peer accrues none.",
+        ),
     }),
     announce_interval: duration(10, 86400, true).prefault(1800).describe('Seconds between announces that clients are asked to keep (`interval`).'),
     min_announce_interval: duration(1, 86400, true)
@@ -183,6 +249,28 @@ export const ConfigSchema = z
         .describe(`Log level: ${LOG_LEVELS.join(', ')}.`),
     }),
     shutdown_timeout: duration(0, 600).prefault(10).describe('On SIGTERM, seconds to let in-flight requests finish before connections are cut.'),
+    webtorrent: section({
+      enabled: bool().prefault(true).describe('WebTorrent: WebSocket upgrades on the HTTP listener at /, /announce and /PASSKEY/announce.'),
+      announce_interval: duration(10, 3600, true).prefault(120).describe('Seconds between announces WebTorrent clients are asked to keep (`interval`).'),
+      peer_ttl: duration(20, 86400, true)
+        .prefault(300)
+        .describe(
+          'Seconds after which a WebTorrent peer that has not announced is dropped, with its route to its replica; must exceed webtorrent.announce_interval.',
+        ),
+      idle_timeout: duration(10, 86400)
+        .prefault(300)
+        .describe('A WebSocket that sends nothing for this many seconds is closed; must exceed webtorrent.announce_interval.'),
+      max_message_bytes: integer(4096, 1048576)
+        .prefault(65536)
+        .describe('Largest WebSocket message accepted, in bytes; a larger one closes the socket (1009).'),
+      max_connections_per_ip: integer(1, 100000).prefault(32).describe('Most open WebSockets per client address; more upgrades are refused (429).'),
+      max_swarms_per_socket: integer(1, 100000).prefault(100).describe('Most torrents one WebSocket may announce in; more get a failure reason.'),
+      max_messages_per_minute: integer(10, 1000000).prefault(600).describe('Most messages one WebSocket may send a minute; more close it (1008).'),
+      origins: z
+        .array(z.string({ error: 'must be a list of origins' }), { error: 'must be a list of origins such as ["https://example.org"]' })
+        .prefault([])
+        .describe('Origin header values allowed to open a WebSocket, e.g. ["https://example.org"]; [] allows any.'),
+    }),
   })
   .superRefine((config, ctx) => {
     // Checks across keys; they run once every key is valid on its own.
@@ -196,14 +284,20 @@ export const ConfigSchema = z
         `must exceed announce_interval + interval_jitter (${config.announce_interval + config.interval_jitter}), or peers expire between announces`,
       );
     }
+    if (config.http.header_timeout > config.http.request_timeout) {
+      fail('http.header_timeout', `must not exceed http.request_timeout (${config.http.request_timeout})`);
+    }
     if (config.default_numwant > config.max_numwant) {
       fail('default_numwant', `must not exceed max_numwant (${config.max_numwant})`);
     }
-    if (config.udp.addr && config.udp.secret === '' && config.tracker.driver !== 'memory') {
-      fail('udp.secret', 'required with a shared tracker driver: every replica must accept the connection ids the others issue (set TRACKER_UDP_SECRET)');
-    }
     if (config.admin.addr && config.admin.token === '') {
       fail('admin.token', 'required when admin.addr is set (set TRACKER_ADMIN_TOKEN)');
+    }
+    if (config.webtorrent.peer_ttl <= config.webtorrent.announce_interval) {
+      fail('webtorrent.peer_ttl', `must exceed webtorrent.announce_interval (${config.webtorrent.announce_interval}), or peers expire between announces`);
+    }
+    if (config.webtorrent.idle_timeout <= config.webtorrent.announce_interval) {
+      fail('webtorrent.idle_timeout', `must exceed webtorrent.announce_interval (${config.webtorrent.announce_interval}), or sockets close between announces`);
     }
     if (config.real_ip_header !== '' && !/^[A-Za-z0-9-]+$/.test(config.real_ip_header)) {
       fail('real_ip_header', 'must be a header name');

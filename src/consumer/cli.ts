@@ -50,6 +50,7 @@ function build(config: Config, logger: Logger): { consumer: Consumer; close: () 
     batchSize: config.consumer.batch_size,
     claimIdleMs: config.consumer.claim_idle * 1000,
     blockMs: BLOCK_MS,
+    peers: { seedGraceSeconds: config.consumer.seed_grace, peerTtlSeconds: config.peer_ttl },
   });
   logger.info(
     { stream: params.stream, group: config.consumer.group, name, batch_size: config.consumer.batch_size, claim_idle: config.consumer.claim_idle },

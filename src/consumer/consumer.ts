@@ -9,7 +9,8 @@ import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { retryDelay } from '../redis/backoff.js';
 import { clean, decodeEntries, type StreamEntry } from './decode.js';
-import { applyBatch, type BatchOutcome, createSchema, pruneAppliedIds } from './postgres.js';
+import { pruneActivePeers, type PeerOptions } from './peers.js';
+import { applyBatch, type BatchOutcome, createSchema, DEFAULT_PEER_OPTIONS, pruneAppliedIds } from './postgres.js';
 import type { GroupMember } from './stream.js';
 
 export interface ConsumerOptions {
@@ -23,6 +24,10 @@ export interface ConsumerOptions {
   blockMs: number;
   /** Milliseconds between prunings of old applied ids. */
   pruneEveryMs?: number;
+  /** Seed time's grace and the peer TTL of active_peers (consumer.seed_grace, peer_ttl). */
+  peers?: PeerOptions;
+  /** Milliseconds between prunings of active_peers rows older than the peer TTL. */
+  peerPruneEveryMs?: number;
 }
 
 export interface ConsumerTotals {
@@ -60,6 +65,8 @@ export class Consumer {
     let pendingAfter: string | null = '0';
     let nextClaim = 0;
     let nextPrune = 0;
+    let nextPeerPrune = 0;
+    const peers = this.options.peers ?? DEFAULT_PEER_OPTIONS;
     let failures = 0;
     while (!this.stopped) {
       try {
@@ -69,6 +76,10 @@ export class Consumer {
           const pruned = await pruneAppliedIds(pool);
           if (pruned > 0) this.options.logger.info({ pruned }, 'pruned old applied ids');
           nextPrune = Date.now() + pruneEveryMs;
+        }
+        if (Date.now() >= nextPeerPrune) {
+          await pruneActivePeers(pool, peers.peerTtlSeconds);
+          nextPeerPrune = Date.now() + (this.options.peerPruneEveryMs ?? 30_000);
         }
         if (Date.now() >= nextClaim) {
           await this.claimAbandoned();
@@ -116,7 +127,7 @@ export class Consumer {
     const decoded = decodeEntries(entries);
     let outcome: BatchOutcome;
     try {
-      outcome = await applyBatch(this.options.pool, decoded);
+      outcome = await applyBatch(this.options.pool, decoded, this.options.peers);
     } catch (error) {
       // A record the database refuses (a total beyond bigint) would fail its batch forever and stop
       // everyone's accounting: find it, one entry at a time, and set it aside.
@@ -138,7 +149,7 @@ export class Consumer {
     for (const entry of entries) {
       let outcome: BatchOutcome;
       try {
-        outcome = await applyBatch(this.options.pool, decodeEntries([entry]));
+        outcome = await applyBatch(this.options.pool, decodeEntries([entry]), this.options.peers);
       } catch (error) {
         if (!isDataError(error)) throw error;
         const reason = clean(`the database refused the record: ${(error as Error).message}`);

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { Pool, PoolClient } from 'pg';
 import { aggregate } from './aggregate.js';
 import type { Decoded } from './decode.js';
+import { applyPeers, type PeerOptions } from './peers.js';
 
 /** sql/schema.sql at the package root (this file runs from dist/src/consumer/). */
 export const SCHEMA_FILE = fileURLToPath(new URL('../../../sql/schema.sql', import.meta.url));
@@ -88,7 +89,10 @@ ON CONFLICT (stream_id) DO NOTHING`;
  * whose id went in now are summed into the totals. A record delivered twice is thus applied once,
  * whichever consumer and batch it comes in.
  */
-export async function applyBatch(pool: Pool, batch: Decoded): Promise<BatchOutcome> {
+/** What applyBatch assumes when the caller names no peer options: the configuration's defaults. */
+export const DEFAULT_PEER_OPTIONS: PeerOptions = { seedGraceSeconds: 300, peerTtlSeconds: 3600 };
+
+export async function applyBatch(pool: Pool, batch: Decoded, peerOptions: PeerOptions = DEFAULT_PEER_OPTIONS): Promise<BatchOutcome> {
   return inTransaction(pool, async (db) => {
     // Sorted, so that consumers inserting overlapping ids take their locks in the same order.
     const ids = [...new Set(batch.records.map((r) => r.id))].sort();
@@ -126,6 +130,7 @@ export async function applyBatch(pool: Pool, batch: Decoded): Promise<BatchOutco
         pairs.map((p) => p.last.time),
       ]);
     }
+    await applyPeers(db, records, peerOptions);
     const dead = batch.deadLetters;
     if (dead.length > 0) {
       await db.query(INSERT_DEAD_LETTERS, [dead.map((d) => d.streamId), dead.map((d) => JSON.stringify(d.fields)), dead.map((d) => d.error)]);

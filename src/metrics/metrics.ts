@@ -4,12 +4,17 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { SwarmCounts } from '../bittorrent/announce.js';
+import { CLIENT_NAMES, clientIndex } from '../bittorrent/clients.js';
 import type { SwarmAnnounce, SwarmResult, TrackerStore } from '../tracker/driver.js';
+import { hotSwarmsJson, type HotSwarms } from './hot-swarms.js';
 import { SeriesCounter, SeriesHistogram } from './series.js';
 
 export type Protocol = 'http' | 'udp';
 export type Action = 'announce' | 'scrape' | 'connect' | 'unknown';
 export type Outcome = 'ok' | 'client_error' | 'server_error';
+
+/** Hot swarms exported to Prometheus per replica (an info_hash label each): few, so the series stay bounded. */
+const HOT_SWARMS_EXPORTED = 10;
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 
@@ -102,10 +107,13 @@ export class TrackerMetrics {
   private readonly latency: SeriesHistogram<'protocol' | 'action'>;
   private readonly driverLatency: SeriesHistogram<'driver' | 'operation'>;
   private readonly driverErrors: Counter<'driver' | 'operation'>;
+  private readonly clients: SeriesCounter<'client'>;
 
   constructor(
     private readonly driverName: string,
     store: TrackerStore,
+    /** The per-replica heavy-hitter summary of announces per swarm, when on (metrics.hot_swarms). */
+    private readonly hotSwarms: HotSwarms | null = null,
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
@@ -141,6 +149,25 @@ export class TrackerMetrics {
       labelNames: ['driver', 'operation'],
       registers,
     });
+    this.clients = new SeriesCounter({
+      name: 'tracker_announces_by_client_total',
+      help: 'Announces that reached the tracker driver, by client (peer_id prefix mapped to a fixed list of names; "other" beyond it).',
+      labelNames: ['client'],
+      series: CLIENT_NAMES.map((client) => ({ client })),
+      registers,
+    });
+    if (hotSwarms) {
+      new Gauge({
+        name: 'tracker_hot_swarm_announces_per_second',
+        help: `Announces per second of this replica's ${HOT_SWARMS_EXPORTED} hottest swarms in its last summary window (space-saving estimate; sum by info_hash over replicas).`,
+        labelNames: ['info_hash'],
+        registers,
+        collect() {
+          this.reset();
+          for (const swarm of hotSwarms.local(HOT_SWARMS_EXPORTED)) this.labels(swarm.infoHash).set(swarm.announcesPerSecond);
+        },
+      });
+    }
     new Gauge({
       name: 'tracker_driver_ready',
       help: '1 when the tracker driver can serve (as /readyz).',
@@ -149,6 +176,27 @@ export class TrackerMetrics {
         this.set((await store.ready().catch(() => false)) ? 1 : 0);
       },
     });
+    if (store.addresses) {
+      const counters = store.addresses.counters;
+      new Counter({
+        name: 'tracker_private_address_limit_exceeded_total',
+        help: 'Private mode: announces from a new address of a user already at private.addresses_per_user within private.address_window (counted whether enforced or not).',
+        registers,
+        collect() {
+          this.reset();
+          this.inc(counters.overLimit);
+        },
+      });
+      new Counter({
+        name: 'tracker_private_address_limit_refused_total',
+        help: 'Private mode: of those, announces refused (private.enforce_address_limit).',
+        registers,
+        collect() {
+          this.reset();
+          this.inc(counters.refused);
+        },
+      });
+    }
     if (store.stats) {
       const stats = store.stats.bind(store);
       new Gauge({
@@ -196,15 +244,24 @@ export class TrackerMetrics {
         },
       );
     };
+    const clients = this.clients;
+    const hot = this.hotSwarms;
     const instrumented: TrackerStore = {
       catalogue: store.catalogue,
-      announce: (a: SwarmAnnounce): Promise<SwarmResult> => timed(store.announce(a), 0, announceErrors),
+      announce: (a: SwarmAnnounce): Promise<SwarmResult> => {
+        clients.incAt(clientIndex(a.peerId));
+        hot?.add(a.infoHash);
+        return timed(store.announce(a), 0, announceErrors);
+      },
       scrape: (hashes: Buffer[]): Promise<SwarmCounts[]> => timed(store.scrape(hashes), 1, scrapeErrors),
       ready: () => store.ready(),
       close: () => store.close(),
     };
     if (store.scrapeAll) instrumented.scrapeAll = store.scrapeAll.bind(store);
+    if (store.addresses) (instrumented as { addresses?: TrackerStore['addresses'] }).addresses = store.addresses;
     if (store.stats) instrumented.stats = store.stats.bind(store);
+    if (store.shared) instrumented.shared = store.shared;
+    if (store.webrtc) return { ...instrumented, webrtc: store.webrtc };
     return instrumented;
   }
 
@@ -220,6 +277,16 @@ export class TrackerMetrics {
       const metric = this.registry.getSingleMetric(name);
       if (metric) gauges[name.replace('tracker_', '')] = (await metric.get()).values[0]?.value ?? 0;
     }
-    return { uptime_seconds: Math.floor((Date.now() - this.started) / 1000), driver: this.driverName, requests, ...gauges };
+    const clients: Record<string, number> = {};
+    for (const { labels, value } of (await this.clients.get()).values) clients[labels.client!] = value;
+    const hotSwarms = this.hotSwarms ? hotSwarmsJson(await this.hotSwarms.view(HOT_SWARMS_EXPORTED)) : null;
+    return {
+      uptime_seconds: Math.floor((Date.now() - this.started) / 1000),
+      driver: this.driverName,
+      requests,
+      ...gauges,
+      announces_by_client: clients,
+      hot_swarms: hotSwarms,
+    };
   }
 }

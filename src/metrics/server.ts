@@ -1,11 +1,11 @@
 /** The metrics listener: `/metrics` for Prometheus, `/stats` as JSON. */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { listenHttp } from '../common/listen.js';
+import { createLimitedServer, listenHttp, type ListenerLimits } from '../common/listen.js';
 import type { TrackerMetrics } from './metrics.js';
 
-export function listenMetrics(metrics: TrackerMetrics, host: string, port: number): Promise<{ server: Server; address: AddressInfo }> {
-  const server = createServer((req, res) => {
+export function listenMetrics(metrics: TrackerMetrics, host: string, port: number, limits: ListenerLimits): Promise<{ server: Server; address: AddressInfo }> {
+  const server = createLimitedServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
     const answer = async (): Promise<void> => {
       if (req.method !== 'GET') {
@@ -20,6 +20,6 @@ export function listenMetrics(metrics: TrackerMetrics, host: string, port: numbe
       }
     };
     answer().catch(() => res.writeHead(500).end());
-  });
+  }, limits);
   return listenHttp(server, host, port).then((address) => ({ server, address }));
 }

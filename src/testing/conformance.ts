@@ -10,11 +10,12 @@ import { describe } from 'node:test';
 import { defineAccessTests } from './access.js';
 import { defineExpiryTests } from './expiry.js';
 import { storeUnderTest, type ConformanceContext, type StoreFactory } from './harness.js';
+import { defineHybridTests } from './hybrid.js';
 import { definePrivateCatalogueTests } from './private-catalogue.js';
 import { defineSelectionTests } from './selection.js';
 import { defineSwarmTests } from './swarm.js';
 
-export type ConformanceGroup = 'swarm' | 'selection' | 'expiry' | 'access' | 'private catalogue';
+export type ConformanceGroup = 'swarm' | 'selection' | 'expiry' | 'access' | 'private catalogue' | 'hybrid and limits';
 
 export interface ConformanceOptions {
   /** Groups not to run, e.g. ['access', 'private catalogue'] for a store that only serves public swarms. */
@@ -27,6 +28,7 @@ const GROUPS: ReadonlyArray<[ConformanceGroup, (ctx: ConformanceContext) => void
   ['expiry', defineExpiryTests],
   ['access', defineAccessTests],
   ['private catalogue', definePrivateCatalogueTests],
+  ['hybrid and limits', defineHybridTests],
 ];
 
 /**

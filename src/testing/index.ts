@@ -13,6 +13,8 @@ export { selectionSuite, defineSelectionTests } from './selection.js';
 export { expirySuite, defineExpiryTests } from './expiry.js';
 export { accessSuite, defineAccessTests } from './access.js';
 export { privateCatalogueSuite, definePrivateCatalogueTests } from './private-catalogue.js';
+export { defineHybridTests } from './hybrid.js';
+export { webrtcSuite, defineWebRtcTests } from './webrtc.js';
 export {
   storeUnderTest,
   v4Addr,

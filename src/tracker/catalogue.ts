@@ -23,6 +23,11 @@ export interface User {
 
 export interface TorrentEntry {
   infoHash: Buffer;
+  /**
+   * A hybrid (BEP 52) torrent's second info hash: its SHA-256 info hash truncated to 20 bytes. Announces
+   * and scrapes on it are served under this torrent (same id, terms and accounting), in a swarm of its own.
+   */
+  infoHashV2?: Buffer;
   /** The site's torrent id, 1 .. 2^53-1. */
   id: number;
   upMultiplier: number;
@@ -50,8 +55,14 @@ export interface Catalogue {
   putUser(user: User): Promise<void>;
   deleteUser(id: number): Promise<boolean>;
 
+  /** The torrent registered under this hash, or under it as its `infoHashV2`. */
   getTorrent(infoHash: Buffer): Promise<TorrentEntry | null>;
+  /**
+   * Registers (or replaces) a torrent under `infoHash` and, if given, `infoHashV2`. A hash already
+   * registered to another torrent (as either of its hashes) is a CatalogueConflict.
+   */
   putTorrent(torrent: TorrentEntry): Promise<void>;
+  /** Deletes the torrent registered under `infoHash` (its `infoHash`, not its v2 hash), and its v2 hash. */
   deleteTorrent(infoHash: Buffer): Promise<boolean>;
 
   listClients(): Promise<ClientEntry[]>;

@@ -23,13 +23,24 @@
  *   one not registered in the catalogue ('unregistered'). A refused announce changes nothing.
  * - Private mode (`access.userId`): the peer's previous reported totals, kept per (user, torrent,
  *   peer_id), are returned and replaced by the new ones in the same atomic step (removed on `stopped`,
- *   expired with the peer); peers of the same user are never returned to each other; `snatched` says
+ *   expired with the peer); peers of the same user are not returned to each other (unless
+ *   `access.ownPeers`; never the announcer itself); `snatched` says
  *   whether this announce counted a snatch. A retried call with the same `announceId` answers as the
  *   first one did.
+ * - Hybrid torrents (private mode): a torrent registered with `infoHashV2` is announced on either hash
+ *   under its terms; the two swarms stay apart, but the totals are kept per (user, torrent, peer_id), so
+ *   the second announce of a pair finds the first one's totals, even when both run at once; a peer
+ *   counts one snatch per torrent; a scrape of the v2 hash shows its swarm and the torrent's snatches.
+ * - Per-user peer limit (`access.peerLimit`, private mode): checked before anything changes.
  */
 import type { Logger } from 'pino';
 import type { AnnounceEvent, SwarmCounts } from '../bittorrent/announce.js';
+import type { AddressLedger } from './address-ledger.js';
 import type { Catalogue } from './catalogue.js';
+import type { RtcSwarms } from './webrtc-driver.js';
+import type { SharedState } from './shared.js';
+
+export type { SharedState } from './shared.js';
 
 /**
  * Same-subnet-first without an exact index: a driver draws this many candidates per peer wanted and puts
@@ -41,6 +52,8 @@ export const SUBNET_OVERSAMPLING = 4;
 export interface DriverContext {
   /** Seconds after which a peer that has not announced is gone. */
   peerTtl: number;
+  /** Seconds after which a WebRTC (WebSocket) peer that has not announced is gone; peerTtl when unset. */
+  webrtcPeerTtl?: number;
   logger: Logger;
 }
 
@@ -84,9 +97,17 @@ export interface SwarmAccess {
    * lost reply) must answer as the first did: the same previous totals and snatch, nothing swapped twice.
    */
   announceId?: string;
+  /**
+   * Private mode: most peers (distinct peer_ids) one user may run on one torrent, a hybrid torrent's two
+   * swarms together; a new peer beyond it is refused ('peer_limit'), a known one always passes. 0 or
+   * absent: no limit.
+   */
+  peerLimit?: number;
+  /** Private mode: return the user's own other peers too (by default they are left out). */
+  ownPeers?: boolean;
 }
 
-export type Refusal = 'denied' | 'not_allowed' | 'unregistered';
+export type Refusal = 'denied' | 'not_allowed' | 'unregistered' | 'peer_limit';
 
 export interface TorrentTerms {
   id: number;
@@ -112,6 +133,13 @@ export interface SwarmResult extends SwarmCounts {
 
 export interface TrackerStore {
   readonly catalogue: Catalogue;
+  /**
+   * Private mode: distinct addresses per user over a window (optional; the tracker counts none
+   * without it). Shared by every replica of a shared store, about a second late.
+   */
+  readonly addresses?: AddressLedger;
+  /** WebTorrent's swarms of browser peers and their signalling (webrtc-driver.ts); optional. */
+  readonly webrtc?: RtcSwarms;
   announce(request: SwarmAnnounce): Promise<SwarmResult>;
   /** Counts for each hash, in the order given; unknown hashes count zero. */
   scrape(infoHashes: Buffer[]): Promise<SwarmCounts[]>;
@@ -122,6 +150,8 @@ export interface TrackerStore {
   /** True when the store can serve requests (for /readyz). */
   ready(): Promise<boolean>;
   close(): Promise<void>;
+  /** What the replicas of a shared store agree on through it (shared.ts); a store in one process leaves it out. */
+  shared?: SharedState;
 }
 
 export interface TrackerDriver {

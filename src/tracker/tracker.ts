@@ -3,11 +3,12 @@
  * gets, the intervals it is told, and what goes to the backend. Storage is the driver's business.
  */
 import { randomBytes } from 'node:crypto';
-import { compactPeer } from '../bittorrent/address.js';
+import { compactPeer, formatIp } from '../bittorrent/address.js';
 import type { AnnounceEvent, AnnounceRequest, AnnounceResult, ScrapeRequest, ScrapeResult } from '../bittorrent/announce.js';
 import { ClientError } from '../bittorrent/errors.js';
 import type { AccountingRecord, Backend } from '../backend/driver.js';
 import type { Config } from '../config/config.js';
+import type { AddressLimits } from './address-ledger.js';
 import type { User } from './catalogue.js';
 import type { Refusal, SwarmAccess, SwarmAnnounce, SwarmResult, TrackerStore } from './driver.js';
 
@@ -28,6 +29,12 @@ export interface TrackerPolicy {
   private: boolean;
   approvedClientsOnly: boolean;
   approvedTorrentsOnly: boolean;
+  /** Private mode: most peers per user and torrent (0: none); the config's `private` section. */
+  peersPerTorrent?: number;
+  /** Private mode: return a user's own other peers to it (private.own_peers). */
+  ownPeers?: boolean;
+  /** Private mode: distinct addresses per user over a window (private.addresses_per_user, ...). */
+  addressLimits?: AddressLimits;
 }
 
 /** The policy a configuration asks for (boot() builds the Tracker with it; tests and benchmarks start from it). */
@@ -47,13 +54,21 @@ export function trackerPolicy(config: Config): TrackerPolicy {
     private: config.private_enabled,
     approvedClientsOnly: config.approved_clients_only,
     approvedTorrentsOnly: config.approved_torrents_only,
+    peersPerTorrent: config.private.peers_per_torrent,
+    ownPeers: config.private.own_peers,
+    addressLimits: {
+      windowSeconds: config.private.address_window,
+      limit: config.private.addresses_per_user,
+      enforce: config.private.enforce_address_limit,
+    },
   };
 }
 
-const REFUSALS: Record<Refusal, string> = {
+export const REFUSALS: Record<Refusal, string> = {
   denied: 'this torrent is not allowed on this tracker',
   not_allowed: 'this torrent is not on the allow list of this tracker',
   unregistered: 'unregistered torrent',
+  peer_limit: 'your account already runs the most peers allowed on this torrent (private.peers_per_torrent): stop one of them first',
 };
 
 /** Most swarms a full scrape lists: the answer must stay a sane size. */
@@ -113,6 +128,8 @@ export class Tracker {
           uploaded: req.uploaded,
           downloaded: req.downloaded,
           announceId: `${this.recordPrefix}-${(this.recordCount++).toString(36)}`,
+          peerLimit: policy.peersPerTorrent || undefined,
+          ownPeers: policy.ownPeers || undefined,
         }
       : this.openAccess;
     // The compact addresses the announcer registers: its source address, plus BEP 7 claims if allowed.
@@ -126,6 +143,14 @@ export class Tracker {
     }
     const v4 = ip4 && compactPeer(ip4, req.port);
     const v6 = ip6 && compactPeer(ip6, req.port);
+    if (user && policy.addressLimits && this.store.addresses) {
+      const verdict = this.store.addresses.note(user.id, formatIp(req.sourceIp), policy.addressLimits);
+      if (verdict.refused) {
+        throw new ClientError(
+          `your account announced from ${policy.addressLimits.limit} addresses already in the last ${policy.addressLimits.windowSeconds} s, the most allowed`,
+        );
+      }
+    }
     const numwant = peersWanted(req.numwant, req.event, policy, req.maxPeers ?? Infinity);
     const swarmAnnounce: SwarmAnnounce = {
       infoHash: req.infoHash,
@@ -143,13 +168,17 @@ export class Tracker {
       access,
     };
     const swarm = await this.store.announce(swarmAnnounce);
+    const interval = policy.announceInterval + Math.floor(Math.random() * (policy.intervalJitter + 1));
+    if (swarm.refused === 'peer_limit') {
+      throw new ClientError(`your account already runs ${policy.peersPerTorrent} peers on this torrent, the most allowed: stop one of them first`);
+    }
     if (swarm.refused) throw new ClientError(REFUSALS[swarm.refused]);
     if (user && this.backend) {
-      const waiting = this.backend.record(this.accounting(req, user, swarm, access.announceId!));
+      const waiting = this.backend.record(this.accounting(req, user, swarm, access.announceId!, v4, v6, interval));
       if (waiting) await waiting;
     }
     return {
-      interval: policy.announceInterval + Math.floor(Math.random() * (policy.intervalJitter + 1)),
+      interval,
       minInterval: policy.minAnnounceInterval,
       complete: swarm.complete,
       incomplete: swarm.incomplete,
@@ -176,7 +205,7 @@ export class Tracker {
   }
 
   /** Private mode: the enabled user holding this passkey, or a failure reason. */
-  private async userOf(passkey: string | undefined): Promise<User> {
+  async userOf(passkey: string | undefined): Promise<User> {
     if (!passkey) throw new ClientError('this is a private tracker: use the announce URL with your passkey (/PASSKEY/announce)');
     if (passkey.length > 128) throw new ClientError('unknown passkey');
     const user = await this.store.catalogue.userByPasskey(passkey);
@@ -191,7 +220,15 @@ export class Tracker {
    * `started`: otherwise its totals may include bytes credited before the tracker forgot it (a peer that
    * slept past peer_ttl, a Redis restart), and its first announce only sets the baseline.
    */
-  private accounting(req: AnnounceRequest, user: User, swarm: SwarmResult, id: string): AccountingRecord {
+  private accounting(
+    req: AnnounceRequest,
+    user: User,
+    swarm: SwarmResult,
+    id: string,
+    v4: Buffer | undefined,
+    v6: Buffer | undefined,
+    interval: number,
+  ): AccountingRecord {
     const previous = swarm.previous ?? (req.event === 'started' ? { uploaded: 0, downloaded: 0 } : { uploaded: req.uploaded, downloaded: req.downloaded });
     const rawUploaded = req.uploaded >= previous.uploaded ? req.uploaded - previous.uploaded : req.uploaded;
     const rawDownloaded = req.downloaded >= previous.downloaded ? req.downloaded - previous.downloaded : req.downloaded;
@@ -211,6 +248,12 @@ export class Tracker {
       left: req.left,
       snatched: swarm.snatched ?? false,
       time: Date.now(),
+      ipv4: v4 ? formatIp(v4.subarray(0, 4)) : '',
+      ipv6: v6 ? formatIp(v6.subarray(0, 16)) : '',
+      port: req.port,
+      reportedUploaded: req.uploaded,
+      reportedDownloaded: req.downloaded,
+      interval,
     };
   }
 }

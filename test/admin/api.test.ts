@@ -155,6 +155,21 @@ describe('management API', () => {
       assertError(await api.get(`/torrents/${hash}`), 404, /not found/);
     });
 
+    it('registers a hybrid torrent with info_hash_v2: found by either hash, and no hash held twice (409)', async () => {
+      const [v1, v2, other] = [hex(), hex(), hex()];
+      const created = await api.put(`/torrents/${v1}`, { id: 77, info_hash_v2: v2.toUpperCase() });
+      assert.equal(created.status, 201);
+      assert.deepEqual(created.json, { info_hash: v1, info_hash_v2: v2, id: 77, up_multiplier: 1, down_multiplier: 1, freeleech: false });
+      assert.deepEqual((await api.get(`/torrents/${v2}`)).json, created.json, 'GET by the v2 hash answers the torrent');
+      assertError(await api.put(`/torrents/${other}`, { id: 78, info_hash_v2: v2 }), 409, /registered to another torrent/);
+      assertError(await api.put(`/torrents/${v2}`, { id: 79 }), 409, /v2 info hash of torrent/);
+      assertError(await api.put(`/torrents/${other}`, { id: 78, info_hash_v2: 'xyz' }), 400, /^info_hash_v2: must be 40 hexadecimal characters/);
+      assertError(await api.put(`/torrents/${other}`, { id: 78, info_hash_v2: other }), 400, /^info_hash_v2: must differ/);
+      const plain = await api.put(`/torrents/${v1}`, { id: 77 });
+      assert.deepEqual(plain.json, { info_hash: v1, id: 77, up_multiplier: 1, down_multiplier: 1, freeleech: false }, 'a PUT without it drops it');
+      assertError(await api.get(`/torrents/${v2}`), 404, /not found/);
+    });
+
     it('GET /torrents/:info_hash/swarm gives the live counts, registered or not', async () => {
       const hash = randomHash();
       assert.deepEqual((await api.get(`/torrents/${hash.toString('hex')}/swarm`)).json, { complete: 0, incomplete: 0, downloaded: 0 });

@@ -148,9 +148,17 @@ async function exercise(api: AdminClient, t: TestTracker, check: Checker): Promi
   c('PUT /torrents/{info_hash}', await api.put(`/torrents/${hash}`, { id: 0 }));
   c('PUT /torrents/{info_hash}', await api.put(`/torrents/${hash}`, { id: 3, info_hash: other }));
   await t.get(announcePath({ infoHash: Buffer.from(hash, 'hex'), port: 7001, left: 0 }));
+  assert.equal(c('GET /users/{id}/addresses', await api.get('/users/7/addresses')).status, 200);
+  c('GET /users/{id}/addresses', await api.get('/users/x/addresses'));
+  const torrentV2 = c('PUT /torrents/{info_hash}', await api.put(`/torrents/${'ab'.repeat(20)}`, { id: 501, info_hash_v2: 'cd'.repeat(20) }));
+  assert.equal(torrentV2.status, 201);
+  assert.equal(c('PUT /torrents/{info_hash}', await api.put(`/torrents/${'cd'.repeat(20)}`, { id: 502 })).status, 409);
   const swarm = c('GET /torrents/{info_hash}/swarm', await api.get(`/torrents/${hash}/swarm`));
   assert.equal(swarm.status, 200);
   c('GET /torrents/{info_hash}/swarm', await api.get('/torrents/nothex/swarm'));
+  const hot = c('GET /swarms/hot', await api.get('/swarms/hot?limit=5'));
+  assert.equal(hot.status, 200);
+  assert.equal(c('GET /swarms/hot', await api.get('/swarms/hot?limit=0')).status, 400);
   assert.equal(c('DELETE /torrents/{info_hash}', await api.delete(`/torrents/${hash}`)).status, 204);
   c('DELETE /torrents/{info_hash}', await api.delete(`/torrents/${hash}`));
 

@@ -21,8 +21,10 @@ describe('a custom program with its own driver', () => {
       TRACKER_TRACKER_PARAMS: '{"peer":"10.9.8.7:4242"}',
     });
     try {
-      const port = portFromStartLine(await proc.waitForLine(isStartLine));
-      assert.match(proc.lines[0]!, /"tracker":"fixed"/);
+      const startLine = await proc.waitForLine(isStartLine);
+      const port = portFromStartLine(startLine);
+      // The start line, not the first line: boot may warn before it (the WebTorrent frontend does for a driver without WebRTC swarms).
+      assert.match(startLine, /"tracker":"fixed"/);
       const d = decode((await httpGet('127.0.0.1', port, announcePath({ infoHash: randomHash() }))).body);
       assert.deepEqual(peerList(d.peers, 4), ['10.9.8.7:4242']);
       assert.deepEqual([d.complete, d.incomplete, d.downloaded], [7, 1, 1]);
@@ -132,13 +134,6 @@ describe('the CLI', () => {
       /configuration error: backend\.params\.batch_size: must be an integer/,
     ],
     ['an unknown argument', ['--verbose'], {}, 2, /--verbose: unknown argument/],
-    [
-      'UDP on a shared driver without a key',
-      [],
-      { TRACKER_TRACKER_DRIVER: 'redis', TRACKER_UDP_SECRET: '' },
-      2,
-      /udp\.secret: required with a shared tracker driver/,
-    ],
     ['a short UDP key', [], { TRACKER_UDP_SECRET: 'short' }, 2, /TRACKER_UDP_SECRET \(udp\.secret\): must be at least 16 characters/],
   ];
   for (const [name, args, env, exitCode, message] of refusals) {

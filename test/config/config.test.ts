@@ -101,7 +101,6 @@ describe('configuration', () => {
     fails({ config: { announce_interval: '30m0.5s' } }, 'announce_interval', /whole number of seconds/);
     fails({ env: { TRACKER_PEER_TTL: '3600.5' } }, 'TRACKER_PEER_TTL (peer_ttl)', /whole number of seconds/);
     fails({ config: { 'http.addr': '127.0.0.1:80' } }, 'http.addr', /nest it/);
-    fails({ config: { tracker: { driver: 'redis' } } }, 'udp.secret', /required with a shared tracker driver/);
     fails({ config: { udp: { secret: 'short' } } }, 'udp.secret', /at least 16 characters/);
     fails({ config: { udp: { addr: 'somewhere' } } }, 'udp.addr', /host:port/);
   });

@@ -6,30 +6,18 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { announcePath, decode, decodedKey, httpGet, peerList, randomHash, scrapePath } from '../helpers/http.js';
 import { freePort, redisMissing, startRedis, type RedisServer } from '../helpers/redis.js';
+import { nginxConfig } from '../helpers/nginx.js';
 import { toolMissing } from '../helpers/tools.js';
 import { startTrackerProcess, type TestTracker } from '../helpers/tracker.js';
 
-const NGINX_CONF = fileURLToPath(new URL('../../../nginx/nginx.conf', import.meta.url));
-
 const missing = toolMissing('nginx', 'nginx', [['nginx', ['-v']]]) ?? redisMissing();
-
-/** The shipped configuration with the upstream pointed at the test's trackers and a test port. */
-function testConfig(trackerPorts: number[], listenPort: number, dir: string): string {
-  const shipped = readFileSync(NGINX_CONF, 'utf8');
-  assert.match(shipped, /server tracker:6969[^;]*;/);
-  return shipped
-    .replace(/server tracker:6969([^;]*);/, trackerPorts.map((p) => `server 127.0.0.1:${p}$1;`).join('\n    '))
-    .replace(/listen 80 reuseport;\s*listen \[::\]:80 reuseport;/, `listen 127.0.0.1:${listenPort};`)
-    .replace('worker_processes auto;', `worker_processes 1;\npid ${join(dir, 'nginx.pid')};\nerror_log ${join(dir, 'error.log')} warn;`);
-}
 
 describe('nginx in front of three trackers', { skip: missing ?? false }, () => {
   let redis: RedisServer;
@@ -47,7 +35,7 @@ describe('nginx in front of three trackers', { skip: missing ?? false }, () => {
     const conf = join(dir, 'nginx.conf');
     writeFileSync(
       conf,
-      testConfig(
+      nginxConfig(
         trackers.map((t) => t.port),
         port,
         dir,

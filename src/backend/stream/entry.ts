@@ -9,7 +9,7 @@ import type { AccountingRecord } from '../driver.js';
 const EVENTS: readonly AnnounceEvent[] = ['none', 'started', 'completed', 'stopped'];
 
 export function toFields(r: AccountingRecord): string[] {
-  return [
+  const fields = [
     'id',
     r.id,
     'user',
@@ -37,6 +37,30 @@ export function toFields(r: AccountingRecord): string[] {
     'time',
     String(r.time),
   ];
+  // The peer's fields (active_peers, seed time) go together, when the record has them.
+  if (r.port === undefined) return fields;
+  fields.push(
+    'ip4',
+    r.ipv4 ?? '',
+    'ip6',
+    r.ipv6 ?? '',
+    'port',
+    String(r.port ?? 0),
+    'total_up',
+    String(r.reportedUploaded ?? 0),
+    'total_down',
+    String(r.reportedDownloaded ?? 0),
+    'interval',
+    String(r.interval ?? 0),
+  );
+  return fields;
+}
+
+/** An address as the tracker wrote it (node's text form), or "" for none; at most an IPv6 text's length. */
+function address(fields: Map<string, string>, name: string): string {
+  const text = fields.get(name) ?? '';
+  if (text.length > 45 || !/^[0-9a-fA-F.:]*$/.test(text)) throw new Error(`stream entry: field ${name} is not an address`);
+  return text;
 }
 
 function integer(fields: Map<string, string>, name: string): number {
@@ -74,5 +98,16 @@ export function fromFields(list: string[]): AccountingRecord {
     left: integer(fields, 'left'),
     snatched: fields.get('snatched') === '1',
     time: integer(fields, 'time'),
+    // Records of older versions have none of the peer's fields.
+    ...(fields.has('port')
+      ? {
+          ipv4: address(fields, 'ip4'),
+          ipv6: address(fields, 'ip6'),
+          port: integer(fields, 'port'),
+          reportedUploaded: integer(fields, 'total_up'),
+          reportedDownloaded: integer(fields, 'total_down'),
+          interval: integer(fields, 'interval'),
+        }
+      : {}),
   };
 }

@@ -13,7 +13,7 @@ export interface ClientIpOptions {
   header: string;
 }
 
-function isTrusted(list: BlockList, ip: Buffer): boolean {
+export function isTrusted(list: BlockList, ip: Buffer): boolean {
   return list.check(formatIp(ip), ip.length === 4 ? 'ipv4' : 'ipv6');
 }
 

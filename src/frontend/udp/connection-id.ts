@@ -17,20 +17,34 @@ const VERIFIED_CACHE_SIZE = 65_536;
 const cacheKeyBytes = Buffer.alloc(8 + 16);
 
 export class ConnectionIds {
-  private readonly keys: Buffer[];
+  /** The issuing key first, then the others accepted; empty until keys are known (shared keys not read yet). */
+  private keys: Buffer[] = [];
   /** id bytes + client IP (latin1) of ids whose MAC was valid; their age is still checked every time. */
   private verified = new Set<string>();
 
+  /** An empty `secret` leaves the ids without keys until setKeys() (see `ready`). */
   constructor(
     secret: string,
     previousSecret: string,
     private readonly graceSeconds: number,
   ) {
-    this.keys = [Buffer.from(secret, 'utf8')];
-    if (previousSecret) this.keys.push(Buffer.from(previousSecret, 'utf8'));
+    if (secret) this.setKeys(secret, previousSecret);
+  }
+
+  /** False until there is a key to issue with: connects must then be refused, not answered with a bad id. */
+  get ready(): boolean {
+    return this.keys.length > 0;
+  }
+
+  /** Issues with `current` from now on, and accepts ids under it or any of `others` ('' entries skipped). */
+  setKeys(current: string, ...others: string[]): void {
+    this.keys = [current, ...others.filter((key) => key !== '' && key !== current)].map((key) => Buffer.from(key, 'utf8'));
+    // A key that left the set must not keep its ids alive through the cache.
+    this.verified = new Set();
   }
 
   issue(ip: Buffer, nowSeconds = Math.floor(Date.now() / 1000)): Buffer {
+    if (this.keys.length === 0) throw new Error('connection ids have no key yet');
     const id = Buffer.allocUnsafe(8);
     id.writeUInt32BE(nowSeconds >>> 0, 0);
     this.mac(this.keys[0]!, id, ip).copy(id, 4, 0, 4);

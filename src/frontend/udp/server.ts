@@ -8,8 +8,10 @@ import { ClientError } from '../../bittorrent/errors.js';
 import type { TrackerMetrics } from '../../metrics/metrics.js';
 import type { Tracker } from '../../tracker/tracker.js';
 import { throttledErrorLog } from '../../common/log.js';
-import { checkAnnounce, countRequest, failureOutcome, failureReason, unknownEvent } from '../sanitize.js';
+import { checkAnnounce, countRequest, failureOutcome, failureReason, UNAVAILABLE, unknownEvent } from '../sanitize.js';
+import { addressKey } from '../address-key.js';
 import { ConnectionIds } from './connection-id.js';
+import type { UdpOffenders } from './offenders.js';
 import {
   ACTION_ANNOUNCE,
   ACTION_CONNECT,
@@ -36,6 +38,8 @@ export interface UdpFrontendOptions {
   metrics?: TrackerMetrics;
   logger: Logger;
   ids: ConnectionIds;
+  /** Addresses that keep sending invalid packets, ignored for a while; null or absent: no bans. */
+  offenders?: UdpOffenders | null;
 }
 
 export class UdpFrontend {
@@ -103,9 +107,14 @@ export class UdpFrontend {
   /** Answers one datagram, or stays silent when it is not a tracker packet at all. */
   async handle(packet: Buffer, rinfo: RemoteInfo, socket: Socket): Promise<void> {
     // Port 0 cannot be answered (and a reply attempt would throw).
-    if (packet.length < MIN_PACKET_LENGTH || rinfo.port === 0) return;
+    if (rinfo.port === 0) return;
     const ip = parseIp(rinfo.address);
     if (!ip) return;
+    const offenders = this.options.offenders;
+    if (packet.length < MIN_PACKET_LENGTH) {
+      offenders?.offended(addressKey(ip));
+      return;
+    }
     const started = performance.now();
     const action = packet.readUInt32BE(8);
     const transactionId = packet.readUInt32BE(12);
@@ -113,13 +122,24 @@ export class UdpFrontend {
     const metrics = this.options.metrics;
 
     if (action === ACTION_CONNECT) {
-      if (packet.readBigUInt64BE(0) !== PROTOCOL_ID) return;
+      if (packet.readBigUInt64BE(0) !== PROTOCOL_ID) {
+        offenders?.offended(addressKey(ip));
+        return;
+      }
+      if (!this.options.ids.ready) {
+        // Shared keys not read from the driver yet (it is down): refuse, never amplified, and let the client retry.
+        this.send(socket, writeError(transactionId, UNAVAILABLE).subarray(0, packet.length), rinfo);
+        countRequest(metrics, 'udp', 'connect', family, 'server_error', started);
+        return;
+      }
       this.send(socket, writeConnect(transactionId, this.options.ids.issue(ip)), rinfo);
       countRequest(metrics, 'udp', 'connect', family, 'ok', started);
       return;
     }
     const name = action === ACTION_ANNOUNCE ? 'announce' : action === ACTION_SCRAPE ? 'scrape' : 'unknown';
     if (!this.options.ids.verify(packet, 0, ip)) {
+      // A banned address is not answered at all (and not counted as a request).
+      if (offenders?.offended(addressKey(ip))) return;
       // No valid connection id: the sender may be spoofed, so never answer with more than it sent.
       this.send(socket, writeError(transactionId, 'invalid connection id').subarray(0, packet.length), rinfo);
       countRequest(metrics, 'udp', name, family, 'client_error', started);

@@ -7,6 +7,8 @@ export class MemoryCatalogue implements Catalogue {
   private readonly byPasskey = new Map<string, User>();
   /** Keyed by the info hash as latin1, as the store's torrents are. */
   private readonly torrents = new Map<string, TorrentEntry>();
+  /** A hybrid torrent's v2 hash -> its info hash (both latin1). */
+  private readonly v2Hashes = new Map<string, string>();
   private readonly lists = { allow: new Set<string>(), deny: new Set<string>() };
   private readonly clients = new Map<string, ClientEntry>();
   private clientPrefixes: Buffer[] = [];
@@ -24,13 +26,27 @@ export class MemoryCatalogue implements Catalogue {
     return this.freeleech;
   }
 
-  /** The access rules of one announce, for the store (key: the info hash as latin1). */
-  check(key: string, access: SwarmAccess): { refused?: Refusal; terms?: TorrentTerms } {
-    if (this.lists.deny.has(key)) return { refused: 'denied' };
-    if (access.requireAllowed && !this.lists.allow.has(key)) return { refused: 'not_allowed' };
-    const torrent = this.torrents.get(key);
-    if (access.requireRegistered && !torrent) return { refused: 'unregistered' };
-    return { terms: torrent && { id: torrent.id, upMultiplier: torrent.upMultiplier, downMultiplier: torrent.downMultiplier, freeleech: torrent.freeleech } };
+  /**
+   * The access rules of one announce, for the store (key: the info hash as latin1). `torrentKey` is the
+   * key of the torrent's accounting: its info hash, also when announced on a hybrid torrent's v2 hash in
+   * private mode (the redis driver's rules, key for key: deny on either hash, allow on the torrent's).
+   */
+  check(key: string, access: SwarmAccess): { refused?: Refusal; terms?: TorrentTerms; torrentKey: string } {
+    if (this.lists.deny.has(key)) return { refused: 'denied', torrentKey: key };
+    const torrentKey = access.userId ? (this.v2Hashes.get(key) ?? key) : key;
+    if (access.requireAllowed && !this.lists.allow.has(torrentKey)) return { refused: 'not_allowed', torrentKey };
+    const torrent = this.torrents.get(torrentKey);
+    if (access.requireRegistered && !torrent) return { refused: 'unregistered', torrentKey };
+    if (torrentKey !== key && this.lists.deny.has(torrentKey)) return { refused: 'denied', torrentKey };
+    return {
+      terms: torrent && { id: torrent.id, upMultiplier: torrent.upMultiplier, downMultiplier: torrent.downMultiplier, freeleech: torrent.freeleech },
+      torrentKey,
+    };
+  }
+
+  /** The info hash (latin1) of the torrent whose v2 hash this is, or the key itself. */
+  torrentKeyOf(key: string): string {
+    return this.v2Hashes.get(key) ?? key;
   }
 
   async getUser(id: number): Promise<User | null> {
@@ -57,16 +73,36 @@ export class MemoryCatalogue implements Catalogue {
   }
 
   async getTorrent(infoHash: Buffer): Promise<TorrentEntry | null> {
-    const torrent = this.torrents.get(infoHash.toString('latin1'));
-    return torrent ? { ...torrent, infoHash: Buffer.from(torrent.infoHash) } : null;
+    const torrent = this.torrents.get(this.torrentKeyOf(infoHash.toString('latin1')));
+    return torrent ? copyTorrent(torrent) : null;
   }
 
   async putTorrent(torrent: TorrentEntry): Promise<void> {
-    this.torrents.set(torrent.infoHash.toString('latin1'), { ...torrent, infoHash: Buffer.from(torrent.infoHash) });
+    const key = torrent.infoHash.toString('latin1');
+    const v2 = torrent.infoHashV2?.toString('latin1');
+    const ofOther = this.v2Hashes.get(key);
+    if (ofOther !== undefined) {
+      throw new CatalogueConflict(`${torrent.infoHash.toString('hex')} is the v2 info hash of torrent ${Buffer.from(ofOther, 'latin1').toString('hex')}`);
+    }
+    if (v2 !== undefined && v2 !== key) {
+      const holder = this.v2Hashes.get(v2);
+      if (this.torrents.has(v2) || (holder !== undefined && holder !== key)) {
+        throw new CatalogueConflict(`info_hash_v2 ${torrent.infoHashV2!.toString('hex')} is registered to another torrent`);
+      }
+    }
+    const old = this.torrents.get(key)?.infoHashV2?.toString('latin1');
+    if (old !== undefined) this.v2Hashes.delete(old);
+    const copy = copyTorrent(torrent);
+    if (v2 === undefined || v2 === key) delete copy.infoHashV2;
+    else this.v2Hashes.set(v2, key);
+    this.torrents.set(key, copy);
   }
 
   async deleteTorrent(infoHash: Buffer): Promise<boolean> {
-    return this.torrents.delete(infoHash.toString('latin1'));
+    const key = infoHash.toString('latin1');
+    const old = this.torrents.get(key)?.infoHashV2?.toString('latin1');
+    if (old !== undefined) this.v2Hashes.delete(old);
+    return this.torrents.delete(key);
   }
 
   async listClients(): Promise<ClientEntry[]> {
@@ -104,4 +140,10 @@ export class MemoryCatalogue implements Catalogue {
   async setGlobalFreeleech(on: boolean): Promise<void> {
     this.freeleech = on;
   }
+}
+
+function copyTorrent(torrent: TorrentEntry): TorrentEntry {
+  const copy: TorrentEntry = { ...torrent, infoHash: Buffer.from(torrent.infoHash) };
+  if (torrent.infoHashV2) copy.infoHashV2 = Buffer.from(torrent.infoHashV2);
+  return copy;
 }

@@ -20,6 +20,11 @@ export const MemoryParamsSchema = z.strictObject({
 export const memoryDriver: TrackerDriver = {
   async open(raw, ctx) {
     const params = parseParams(MemoryParamsSchema, raw, 'tracker.params', 'the memory driver');
-    return new MemoryStore({ peerTtlMs: ctx.peerTtl * 1000, reapIntervalMs: params.reap_interval, torrentTtlMs: params.torrent_ttl * 1000 });
+    return new MemoryStore({
+      peerTtlMs: ctx.peerTtl * 1000,
+      reapIntervalMs: params.reap_interval,
+      torrentTtlMs: params.torrent_ttl * 1000,
+      webrtcPeerTtlMs: (ctx.webrtcPeerTtl ?? ctx.peerTtl) * 1000,
+    });
   },
 };

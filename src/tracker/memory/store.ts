@@ -7,11 +7,13 @@ import type { Family } from '../../bittorrent/address.js';
 import type { SwarmCounts } from '../../bittorrent/announce.js';
 import { PEER_ID_LENGTH } from '../../bittorrent/announce.js';
 import { SUBNET_OVERSAMPLING, type Refusal, type SwarmAnnounce, type SwarmResult, type TorrentTerms, type TrackerStore } from '../driver.js';
+import { LocalAddressLedger } from '../address-ledger.js';
 import { MemoryCatalogue } from './catalogue.js';
 import { DueQueue } from './due-queue.js';
 import { PeerTable } from './peers.js';
 import { Picks, sameSubnetFirst, samplePeers } from './select.js';
 import { AgeList, SnatchRecord, Torrent, TotalsRecord } from './swarm.js';
+import { MemoryRtcSwarms } from './webrtc.js';
 
 /** Expired peers removed inline per request: keeps a request's extra work bounded. */
 const INLINE_REAP_BUDGET = 64;
@@ -37,11 +39,14 @@ export interface MemoryStoreOptions {
   reapIntervalMs: number;
   /** How long a snatch count outlives the last announce of its torrent; 0 keeps it forever. */
   torrentTtlMs?: number;
+  /** WebRTC peers' lifetime; peerTtlMs when unset. */
+  webrtcPeerTtlMs?: number;
   now?: () => number;
 }
 
 export class MemoryStore implements TrackerStore {
   readonly catalogue = new MemoryCatalogue();
+  readonly addresses = new LocalAddressLedger();
   private readonly torrents = new Map<string, Torrent>();
   /** Survives the swarm emptying, like a tracker's completed counter should, for torrent_ttl. */
   private readonly snatches = new Map<string, SnatchRecord>();
@@ -51,6 +56,13 @@ export class MemoryStore implements TrackerStore {
   /** Private mode: last reported totals by torrent, user and peer_id. */
   private readonly totals = new Map<string, TotalsRecord>();
   private readonly totalsAges = new AgeList<TotalsRecord>();
+  /**
+   * Private mode: live peers (totals records) per torrent and user, for the per-user peer limit. Kept
+   * only once an announce has carried a limit: the configuration is fixed for the life of this store
+   * (and of what it holds), and without a limit the map would cost about 100 bytes per private peer.
+   */
+  private readonly userPeers = new Map<string, number>();
+  private countingUserPeers = false;
   private readonly now: () => number;
   /** Time zero of the tick clock. */
   private readonly epoch: number;
@@ -61,9 +73,11 @@ export class MemoryStore implements TrackerStore {
   private readonly picked6 = new Picks();
   private readonly candidates = new Picks();
   private peerCount = 0;
+  readonly webrtc: MemoryRtcSwarms;
 
   constructor(private readonly options: MemoryStoreOptions) {
     this.now = options.now ?? Date.now;
+    this.webrtc = new MemoryRtcSwarms(this.catalogue, options.webrtcPeerTtlMs ?? options.peerTtlMs, this.now);
     this.epoch = this.now();
     this.reapTimer = setInterval(() => this.reapInBackground(), options.reapIntervalMs);
     this.reapTimer.unref();
@@ -82,13 +96,17 @@ export class MemoryStore implements TrackerStore {
     this.reap(now, INLINE_EXAMINE_BUDGET, INLINE_REAP_BUDGET);
     const key = a.infoHash.toString('latin1');
     let terms: TorrentTerms | undefined;
+    // The torrent's key, for its snatches and private totals: a hybrid torrent's two swarms share them.
+    let torrentKey = key;
     if (a.access) {
       const verdict = this.catalogue.check(key, a.access);
       if (verdict.refused) return refusedResult(verdict.refused);
       terms = verdict.terms;
+      torrentKey = verdict.torrentKey;
     }
     const userId = a.access?.userId ?? 0;
-    const swapped = userId > 0 ? this.swapTotals(userId, a, now) : undefined;
+    const swapped = userId > 0 ? this.swapTotals(userId, a, now, torrentKey) : undefined;
+    if (swapped === null) return refusedResult('peer_limit');
     const previous = swapped?.previous;
     let torrent = this.torrents.get(key);
 
@@ -98,7 +116,7 @@ export class MemoryStore implements TrackerStore {
         if (a.v6) this.removeByAddress(torrent, 6, a.v6);
         torrent = this.torrents.get(key);
       }
-      return { ...this.countsOf(torrent, key), peers4: EMPTY, peers6: EMPTY, torrent: terms, previous, snatched: false };
+      return { ...this.countsOf(torrent, torrentKey), peers4: EMPTY, peers6: EMPTY, torrent: terms, previous, snatched: false };
     }
 
     if (!torrent) {
@@ -108,15 +126,16 @@ export class MemoryStore implements TrackerStore {
     const own4 = a.v4 ? this.upsert(torrent, 4, a.v4, a, now, userId) : undefined;
     const own6 = a.v6 ? this.upsert(torrent, 6, a.v6, a, now, userId) : undefined;
     const wasSeeder = (own4?.wasSeeder ?? false) || (own6?.wasSeeder ?? false);
-    const counted = a.event === 'completed' && !wasSeeder;
+    // A private peer counts one snatch per torrent, whichever of a hybrid torrent's hashes it completes on.
+    const counted = a.event === 'completed' && !wasSeeder && !(swapped?.completedBefore ?? false);
     // A retried announce reports the snatch its first run counted (and counts none of its own).
     const snatched = swapped?.retriedSnatch ?? counted;
-    if (counted && swapped?.record) swapped.record.snatched = true;
-    let snatch = this.snatches.get(key);
+    if (counted && swapped?.record) swapped.record.snatched = swapped.record.completed = true;
+    let snatch = this.snatches.get(torrentKey);
     if (counted) {
       if (!snatch) {
-        snatch = new SnatchRecord(key);
-        this.snatches.set(key, snatch);
+        snatch = new SnatchRecord(torrentKey);
+        this.snatches.set(torrentKey, snatch);
         this.snatchAges.append(snatch);
       }
       snatch.count++;
@@ -128,13 +147,15 @@ export class MemoryStore implements TrackerStore {
 
     const seeder = a.seeder || a.event === 'completed';
     let budget = a.numwant;
+    // Whose peers are left out of the answer: the announcing user's, unless it may have its own.
+    const excluded = a.access?.ownPeers ? 0 : userId;
     const picked4 = this.picked4.reset(torrent.v4);
     const picked6 = this.picked6.reset(torrent.v6);
     // The announcer's own families first, then the others with what remains.
-    if (own4 && a.want4) budget -= this.select(torrent.v4, own4, seeder, budget, a.subnet4, picked4, userId);
-    if (own6 && a.want6) budget -= this.select(torrent.v6, own6, seeder, budget, a.subnet6, picked6, userId);
-    if (!own4 && a.want4) budget -= this.select(torrent.v4, undefined, seeder, budget, 0, picked4, userId);
-    if (!own6 && a.want6) this.select(torrent.v6, undefined, seeder, budget, 0, picked6, userId);
+    if (own4 && a.want4) budget -= this.select(torrent.v4, own4, seeder, budget, a.subnet4, picked4, excluded);
+    if (own6 && a.want6) budget -= this.select(torrent.v6, own6, seeder, budget, a.subnet6, picked6, excluded);
+    if (!own4 && a.want4) budget -= this.select(torrent.v4, undefined, seeder, budget, 0, picked4, excluded);
+    if (!own6 && a.want6) this.select(torrent.v6, undefined, seeder, budget, 0, picked6, excluded);
 
     // One literal of one shape (a spread of the counts made a new object and a slower one, on every announce).
     const result: SwarmResult = {
@@ -160,7 +181,7 @@ export class MemoryStore implements TrackerStore {
     this.reap(this.now(), INLINE_EXAMINE_BUDGET, INLINE_REAP_BUDGET);
     return infoHashes.map((infoHash) => {
       const key = infoHash.toString('latin1');
-      return this.countsOf(this.torrents.get(key), key);
+      return this.countsOf(this.torrents.get(key), this.catalogue.torrentKeyOf(key));
     });
   }
 
@@ -168,7 +189,7 @@ export class MemoryStore implements TrackerStore {
     const files: Array<{ infoHash: Buffer; counts: SwarmCounts }> = [];
     for (const torrent of this.torrents.values()) {
       if (files.length >= limit) break;
-      files.push({ infoHash: Buffer.from(torrent.key, 'latin1'), counts: this.countsOf(torrent, torrent.key) });
+      files.push({ infoHash: Buffer.from(torrent.key, 'latin1'), counts: this.countsOf(torrent, this.catalogue.torrentKeyOf(torrent.key)) });
     }
     return files;
   }
@@ -179,6 +200,7 @@ export class MemoryStore implements TrackerStore {
 
   async close(): Promise<void> {
     clearInterval(this.reapTimer);
+    this.webrtc.close();
   }
 
   /**
@@ -189,23 +211,29 @@ export class MemoryStore implements TrackerStore {
     userId: number,
     a: SwarmAnnounce,
     now: number,
-  ): { previous: { uploaded: number; downloaded: number } | null; retriedSnatch?: boolean; record?: TotalsRecord } {
-    const key = totalsKey(a.infoHash, userId, a.peerId);
+    torrentKey: string,
+  ): { previous: { uploaded: number; downloaded: number } | null; retriedSnatch?: boolean; record?: TotalsRecord; completedBefore?: boolean } | null {
+    const key = totalsKey(torrentKey, userId, a.peerId);
     const announceId = a.access?.announceId ?? '';
     let record = this.totals.get(key);
+    const limit = a.access?.peerLimit ?? 0;
+    if (limit > 0) this.countingUserPeers = true;
+    // A new peer beyond its user's limit: refused (null) before anything changes.
+    if (!record && limit > 0 && a.event !== 'stopped' && (this.userPeers.get(userPeersKey(key)) ?? 0) >= limit) return null;
     if (record && announceId !== '' && record.announceId === announceId) return { previous: record.previous(), retriedSnatch: record.snatched };
     const previous = record ? { uploaded: record.uploaded, downloaded: record.downloaded } : null;
     if (a.event === 'stopped') {
-      if (record) {
-        this.totals.delete(key);
-        this.totalsAges.unlink(record);
-      }
+      if (record) this.dropTotals(record);
       return { previous };
     }
     if (!record) {
       record = new TotalsRecord(key);
       this.totals.set(key, record);
       this.totalsAges.append(record);
+      if (this.countingUserPeers) {
+        const owner = userPeersKey(key);
+        this.userPeers.set(owner, (this.userPeers.get(owner) ?? 0) + 1);
+      }
     } else {
       this.totalsAges.moveToTail(record);
     }
@@ -216,7 +244,17 @@ export class MemoryStore implements TrackerStore {
     record.previousUploaded = previous ? previous.uploaded : -1;
     record.previousDownloaded = previous ? previous.downloaded : 0;
     record.snatched = false; // the caller sets it once the snatch is known
-    return { previous, record };
+    return { previous, record, completedBefore: record.completed };
+  }
+
+  private dropTotals(record: TotalsRecord): void {
+    this.totals.delete(record.key);
+    this.totalsAges.unlink(record);
+    if (!this.countingUserPeers) return;
+    const owner = userPeersKey(record.key);
+    const left = (this.userPeers.get(owner) ?? 1) - 1;
+    if (left > 0) this.userPeers.set(owner, left);
+    else this.userPeers.delete(owner);
   }
 
   private upsert(torrent: Torrent, family: Family, addr: Buffer, a: SwarmAnnounce, now: number, userId: number): Own {
@@ -243,7 +281,7 @@ export class MemoryStore implements TrackerStore {
   }
 
   /** Appends up to `count` peers of `table` for an announcer (`self`, if in this table) to `out`; returns how many. */
-  private select(table: PeerTable | null, self: Own | undefined, seeder: boolean, count: number, subnetBits: number, out: Picks, userId: number): number {
+  private select(table: PeerTable | null, self: Own | undefined, seeder: boolean, count: number, subnetBits: number, out: Picks, excludedUser: number): number {
     if (!table || count <= 0) return 0;
     const grouping = subnetBits > 0 && self !== undefined;
     const draw = grouping ? count * SUBNET_OVERSAMPLING : count;
@@ -251,8 +289,8 @@ export class MemoryStore implements TrackerStore {
     // Without grouping the sample goes straight to `out`, which holds nothing yet from this table.
     const drawn = grouping ? this.candidates.reset(table) : out;
     const start = drawn.length;
-    if (!seeder) samplePeers(table, 0, table.seeders, draw, exclude, drawn, userId);
-    samplePeers(table, table.seeders, table.count, draw - (drawn.length - start), exclude, drawn, userId);
+    if (!seeder) samplePeers(table, 0, table.seeders, draw, exclude, drawn, excludedUser);
+    samplePeers(table, table.seeders, table.count, draw - (drawn.length - start), exclude, drawn, excludedUser);
     return grouping ? sameSubnetFirst(drawn, self.addr, subnetBits, count, out) : drawn.length - start;
   }
 
@@ -281,13 +319,14 @@ export class MemoryStore implements TrackerStore {
     return Math.max(0, Math.ceil((now - this.epoch) / TICK_MS));
   }
 
-  private countsOf(torrent: Torrent | undefined, key: string): SwarmCounts {
+  /** The counts of a swarm; `torrentKey` is whose snatches (a hybrid torrent's v2 swarm shows its torrent's). */
+  private countsOf(torrent: Torrent | undefined, torrentKey: string): SwarmCounts {
     const v4 = torrent?.v4;
     const v6 = torrent?.v6;
     return {
       complete: (v4?.seeders ?? 0) + (v6?.seeders ?? 0),
       incomplete: (v4?.leechers ?? 0) + (v6?.leechers ?? 0),
-      downloaded: this.snatches.get(key)?.count ?? 0,
+      downloaded: this.snatches.get(torrentKey)?.count ?? 0,
     };
   }
 
@@ -315,8 +354,7 @@ export class MemoryStore implements TrackerStore {
     let totals = this.totalsAges.head;
     while (totals && totals.touched < cutoffTick) {
       if (budget-- <= 0) return false;
-      this.totalsAges.unlink(totals);
-      this.totals.delete(totals.key);
+      this.dropTotals(totals);
       totals = this.totalsAges.head;
     }
     const torrentTtlMs = this.options.torrentTtlMs ?? 0;
@@ -358,15 +396,20 @@ interface Own {
 const totalsKeyBytes = Buffer.alloc(48);
 
 /**
- * The totals map's key: info hash, user id (as a double: exact for any integer id) and peer id, 48 bytes
- * in one flat latin1 string (a template string would be a tree of strings until first hashed, and longer
- * with the user id in decimal).
+ * The totals map's key: the torrent's info hash (latin1), user id (as a double: exact for any integer id)
+ * and peer id, 48 bytes in one flat latin1 string (a template string would be a tree of strings until
+ * first hashed, and longer with the user id in decimal).
  */
-function totalsKey(infoHash: Buffer, userId: number, peerId: Buffer): string {
-  infoHash.copy(totalsKeyBytes, 0, 0, 20);
+function totalsKey(torrentKey: string, userId: number, peerId: Buffer): string {
+  totalsKeyBytes.write(torrentKey, 0, 20, 'latin1');
   totalsKeyBytes.writeDoubleBE(userId, 20);
   const idLength = peerId.copy(totalsKeyBytes, 28, 0, 20);
   return totalsKeyBytes.toString('latin1', 0, 28 + idLength);
+}
+
+/** The torrent and user of a totals key (its first 28 bytes): whose peer it is. */
+function userPeersKey(totalsKey: string): string {
+  return totalsKey.slice(0, 28);
 }
 
 function refusedResult(refused: Refusal): SwarmResult {

@@ -43,6 +43,8 @@ export class TotalsRecord {
   previousUploaded = -1;
   previousDownloaded = 0;
   snatched = false;
+  /** This peer has counted its snatch of the torrent (on either hash of a hybrid one): it counts no other. */
+  completed = false;
   prev: TotalsRecord | null = null;
   next: TotalsRecord | null = null;
 

@@ -20,6 +20,8 @@ const UNKNOWN_TTL_MS = 5_000;
 const SHARED_REFRESH_MS = 30_000;
 /** How often the change counter is read; a missed message is noticed within two of these. */
 const VERSION_CHECK_MS = 1000;
+/** Most v2 hashes of hybrid torrents remembered (each: two short strings). */
+const V2_CACHE_SIZE = 100_000;
 
 interface Cached {
   user: User | null;
@@ -42,6 +44,12 @@ export class RedisCatalogue implements Catalogue {
   /** Map order is recency: a hit moves the entry to the end, eviction takes the first. */
   private readonly users = new Map<string, Cached>();
   private readonly loading = new Map<string, Promise<User | null>>();
+  /**
+   * Hybrid torrents: hex v2 hash -> the torrent's info hash, as the announce script answered it (the
+   * refusal "v2"). Only a hint: the script checks it on every use (hybrid.lua). Dropped on a change of
+   * the hash (a list entry, a registration), so that a deny of a v2 hash takes effect within a second.
+   */
+  private readonly v2Torrents = new Map<string, Buffer>();
   /** Bumped by every invalidation: a lookup that started before one must not cache its answer. */
   private generation = 0;
   private clientPrefixes: Buffer[] | null = null;
@@ -129,18 +137,73 @@ export class RedisCatalogue implements Catalogue {
     return true;
   }
 
-  async getTorrent(infoHash: Buffer): Promise<TorrentEntry | null> {
-    const [id, up, down, fl] = await this.client.hmget(torrentKey(this.params.prefix, infoHash), 'id', 'up', 'down', 'fl');
-    if (!id) return null;
-    return { infoHash: Buffer.from(infoHash), id: Number(id), upMultiplier: Number(up ?? '1'), downMultiplier: Number(down ?? '1'), freeleech: fl === '1' };
+  async getTorrent(infoHash: Buffer, follow = true): Promise<TorrentEntry | null> {
+    const [id, up, down, fl, v2, of] = await this.client.hmget(torrentKey(this.params.prefix, infoHash), 'id', 'up', 'down', 'fl', 'v2', 'of');
+    if (!id) return of && follow ? this.getTorrent(Buffer.from(of, 'hex'), false) : null;
+    const torrent: TorrentEntry = {
+      infoHash: Buffer.from(infoHash),
+      id: Number(id),
+      upMultiplier: Number(up ?? '1'),
+      downMultiplier: Number(down ?? '1'),
+      freeleech: fl === '1',
+    };
+    if (v2) torrent.infoHashV2 = Buffer.from(v2, 'hex');
+    return torrent;
   }
 
+  /**
+   * A hybrid torrent is registered under its info hash (field v2: the v2 hash) and its v2 hash's own
+   * registration says whose it is (field of). Several commands, not one transaction: the keys live in
+   * two hash slots. The announce script trusts only the torrent's side (hybrid.lua), so a write cut
+   * half way leaves at worst a v2 hash that is refused until the PUT is made again.
+   */
   async putTorrent(t: TorrentEntry): Promise<void> {
-    await this.client.hset(torrentKey(this.params.prefix, t.infoHash), { id: t.id, up: t.upMultiplier, down: t.downMultiplier, fl: t.freeleech ? '1' : '0' });
+    const key = torrentKey(this.params.prefix, t.infoHash);
+    const hex = t.infoHash.toString('hex');
+    const v2 = t.infoHashV2 && !t.infoHashV2.equals(t.infoHash) ? t.infoHashV2.toString('hex') : undefined;
+    const [ofOther, oldV2] = await this.client.hmget(key, 'of', 'v2');
+    if (ofOther) throw new CatalogueConflict(`${hex} is the v2 info hash of torrent ${ofOther}`);
+    if (v2) {
+      const [id, of] = await this.client.hmget(torrentKey(this.params.prefix, t.infoHashV2!), 'id', 'of');
+      if (id || (of && of !== hex)) throw new CatalogueConflict(`info_hash_v2 ${v2} is registered to another torrent`);
+    }
+    if (oldV2 && oldV2 !== v2) await this.unlinkV2(oldV2);
+    await this.client.hset(key, { id: t.id, up: t.upMultiplier, down: t.downMultiplier, fl: t.freeleech ? '1' : '0' });
+    if (v2) {
+      await this.client.hset(torrentKey(this.params.prefix, t.infoHashV2!), 'of', hex);
+      await this.client.hset(key, 'v2', v2);
+      await this.publish(`t:${v2}`);
+    } else {
+      await this.client.hdel(key, 'v2');
+    }
   }
 
   async deleteTorrent(infoHash: Buffer): Promise<boolean> {
-    return (await this.client.hdel(torrentKey(this.params.prefix, infoHash), 'id', 'up', 'down', 'fl')) > 0;
+    const key = torrentKey(this.params.prefix, infoHash);
+    const v2 = await this.client.hget(key, 'v2');
+    const removed = (await this.client.hdel(key, 'id', 'up', 'down', 'fl', 'v2')) > 0;
+    if (v2) await this.unlinkV2(v2);
+    return removed;
+  }
+
+  /** The torrent whose v2 hash this is, as last answered by the announce script (a hint). */
+  v2TorrentOf(infoHash: Buffer): Buffer | undefined {
+    return this.v2Torrents.size === 0 ? undefined : this.v2Torrents.get(infoHash.toString('hex'));
+  }
+
+  rememberV2(infoHash: Buffer, torrentHex: string): void {
+    if (!/^[0-9a-f]{40}$/.test(torrentHex)) return;
+    if (this.v2Torrents.size >= V2_CACHE_SIZE) this.v2Torrents.delete(this.v2Torrents.keys().next().value!);
+    this.v2Torrents.set(infoHash.toString('hex'), Buffer.from(torrentHex, 'hex'));
+  }
+
+  forgetV2(infoHash: Buffer): void {
+    this.v2Torrents.delete(infoHash.toString('hex'));
+  }
+
+  private async unlinkV2(v2Hex: string): Promise<void> {
+    await this.client.hdel(torrentKey(this.params.prefix, Buffer.from(v2Hex, 'hex')), 'of');
+    await this.publish(`t:${v2Hex}`);
   }
 
   async listClients(): Promise<ClientEntry[]> {
@@ -169,11 +232,13 @@ export class RedisCatalogue implements Catalogue {
     // The torrent hash is what announces obey; the set only lets the API list the entries.
     await this.client.hset(torrentKey(this.params.prefix, infoHash), list, '1');
     await this.client.sadd(this.keys.list(list), infoHash.toString('hex'));
+    await this.publish(`t:${infoHash.toString('hex')}`);
   }
 
   async removeHash(list: HashList, infoHash: Buffer): Promise<boolean> {
     const removed = (await this.client.hdel(torrentKey(this.params.prefix, infoHash), list)) > 0;
     await this.client.srem(this.keys.list(list), infoHash.toString('hex'));
+    await this.publish(`t:${infoHash.toString('hex')}`);
     return removed;
   }
 
@@ -198,7 +263,7 @@ export class RedisCatalogue implements Catalogue {
     return user;
   }
 
-  /** "VERSION WHAT": WHAT is "u:PASSKEY" (a user), "clients" or "global". */
+  /** "VERSION WHAT": WHAT is "u:PASSKEY" (a user), "t:HEX" (an info hash), "clients" or "global". */
   private onMessage(message: string): void {
     const space = message.indexOf(' ');
     const version = Number(message.slice(0, space));
@@ -206,6 +271,8 @@ export class RedisCatalogue implements Catalogue {
     if (what.startsWith('u:')) {
       this.generation++;
       this.users.delete(what.slice(2));
+    } else if (what.startsWith('t:')) {
+      this.v2Torrents.delete(what.slice(2));
     } else {
       void this.reloadShared();
     }
@@ -241,6 +308,7 @@ export class RedisCatalogue implements Catalogue {
   private dropAll(): void {
     this.generation++;
     this.users.clear();
+    this.v2Torrents.clear();
     this.heardAbove.clear();
     this.ahead = null;
     void this.reloadShared();

@@ -64,6 +64,22 @@ export function totalsKeys(prefix: string, infoHash: Buffer): string[] {
   return keysOf(prefix, infoHash, TOTALS_KEYS);
 }
 
+/**
+ * The keys of a swarm, in SWARM_KEYS' order then the indexes' if `exact`, of the hash `announced` under
+ * the torrent registered as `torrentHash`. A hybrid torrent's v2 swarm lives in its torrent's hash slot
+ * (tag: the torrent's info hash), so that one script swaps the one set of private totals both swarms
+ * share: its peer sets are `<prefix>{<torrent hex>}:<announced hex>:<suffix>`; the snatch hash, the
+ * registration and the totals are the torrent's own. For the torrent's own hash these are swarmKeys.
+ */
+export function swarmKeysUnder(prefix: string, torrentHash: Buffer, announced: Buffer, exact: boolean): string[] {
+  const tag = tagOf(prefix, torrentHash);
+  const own = announced.equals(torrentHash) ? tag : `${tag}${announced.toString('hex')}:`;
+  const peerSet = (name: SwarmKeyName): string => own + SWARM_KEY_SUFFIX[name];
+  const keys = SWARM_KEYS.map((name) => (name === 'snatches' || name === 'torrent' ? tag + SWARM_KEY_SUFFIX[name] : peerSet(name)));
+  if (exact) keys.push(...INDEX_KEYS.map(peerSet));
+  return keys;
+}
+
 /** The torrent's registration and list membership (HASH: id, up, down, fl, allow, deny). */
 export function torrentKey(prefix: string, infoHash: Buffer): string {
   return tagOf(prefix, infoHash) + SWARM_KEY_SUFFIX.torrent;

@@ -21,6 +21,8 @@ export const ANNOUNCE_FLAGS = {
   requireAllowed: 16,
   /** same-subnet-first through the lexicographic indexes (subnet_index) */
   exactSubnets: 32,
+  /** private mode: the announcing user's own other peers may be returned (private.own_peers) */
+  ownPeers: 64,
 } as const;
 
 /** The header's event byte (Lua: EVENT_NONE, EVENT_COMPLETED, ...). */
@@ -74,7 +76,7 @@ export function packAnnounceHeader(values: Record<AnnounceHeaderField, number>):
   return header;
 }
 
-/** Announce's ARGV, in order (Lua: ARGV_HEADER, ARGV_ADDRESS4, ...); the last four in private mode only. */
+/** Announce's ARGV, in order (Lua: ARGV_HEADER, ARGV_ADDRESS4, ...); all but the first three in private mode only. */
 export const ANNOUNCE_ARGV = [
   /** the packed header (ANNOUNCE_HEADER) */
   'header',
@@ -89,6 +91,13 @@ export const ANNOUNCE_ARGV = [
   'totals',
   /** private mode: this announce's accounting record id (a retry finds it stored) */
   'recordId',
+  /**
+   * private mode: "" for the announced hash's own keys; the hex of a hybrid torrent's v2 hash when the
+   * keys are its torrent's slot (lua/includes/hybrid.lua)
+   */
+  'servedAs',
+  /** private mode: most peers a user may run on one torrent, decimal, "0": no limit */
+  'peerLimit',
 ] as const;
 /** How many of ANNOUNCE_ARGV a public announce passes. */
 export const PUBLIC_ANNOUNCE_ARGV = 3;
@@ -104,7 +113,10 @@ export const ANNOUNCE_REPLY = [
   /** packed entries: the compact address, in private mode followed by the user id */
   'peers4',
   'peers6',
-  /** "" or denied / not_allowed / unregistered (then nothing was changed) */
+  /**
+   * "" or denied / not_allowed / unregistered / peer_limit (then nothing was changed), or, in private
+   * mode only, v2 (followed by the torrent's hex info hash) / moved: call again with other keys (hybrid.lua)
+   */
   'refusal',
   /** 0/1 */
   'snatched',
@@ -120,6 +132,8 @@ export type AnnounceReplyField = (typeof ANNOUNCE_REPLY)[number];
 /** Each reply element's 0-based index, for the store. */
 export const REPLY = Object.fromEntries(ANNOUNCE_REPLY.map((name, i) => [name, i])) as Record<AnnounceReplyField, number>;
 export const REFUSAL_REPLY_LENGTH = REPLY.refusal + 1;
+/** After the refusal "v2": the hex info hash of the torrent whose v2 hash was announced. */
+export const REPLY_V2_TORRENT = REPLY.refusal + 1;
 export const PUBLIC_REPLY_LENGTH = REPLY.snatched + 1;
 
 /** Bytes of a compact address (Lua: ADDRESS4_SIZE, ADDRESS6_SIZE). */

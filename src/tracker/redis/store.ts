@@ -1,9 +1,10 @@
 /** The `redis` tracker driver's store: every announce is one Lua script call, one round trip. */
 import type { SwarmCounts } from '../../bittorrent/announce.js';
 import type { DriverContext, Refusal, SwarmAnnounce, SwarmResult, TrackerStore } from '../driver.js';
+import { RedisAddressLedger } from './address-ledger.js';
 import { RedisCatalogue } from './catalogue.js';
 import type { RedisClient } from '../../redis/connection.js';
-import { indexKeys, swarmKeys, totalsKeys } from './keys.js';
+import { indexKeys, swarmKeys, swarmKeysUnder, totalsKeys } from './keys.js';
 import type { RedisParams } from './params.js';
 import {
   ADDRESS4_SIZE,
@@ -14,16 +15,26 @@ import {
   packAnnounceHeader,
   PUBLIC_ANNOUNCE_ARGV,
   REPLY,
+  REPLY_V2_TORRENT,
   USER_ID_SIZE,
 } from './protocol.js';
 import { script } from './scripts.js';
+import { RedisRtcSwarms } from './webrtc.js';
+import { RedisShared } from './shared.js';
 import { Deadlines } from './deadlines.js';
 
 /** In ANNOUNCE_REPLY's order (protocol.ts): numbers, then strings, as far as the answer goes. */
 type AnnounceReply = Array<number | Buffer | undefined>;
-const REFUSALS = new Set<string>(['denied', 'not_allowed', 'unregistered']);
+const REFUSALS = new Set<string>(['denied', 'not_allowed', 'unregistered', 'peer_limit']);
+/**
+ * Calls of one announce at most: a hybrid torrent's v2 hash not yet known as such takes a second (the
+ * script answers "v2" and where the torrent is), a stale hint one more ("moved"), as after a change of
+ * the registration.
+ */
+const MAX_CALLS = 3;
 const NO_BYTES = Buffer.alloc(0);
-type ScrapeReply = [number, number, number];
+/** Counts, and the torrent's hex info hash when the hash scraped is a hybrid torrent's v2 hash. */
+type ScrapeReply = [number, number, number, Buffer | string];
 
 type AnnounceCommand = (...args: Array<string | Buffer>) => Promise<AnnounceReply>;
 interface ScriptedClient {
@@ -50,7 +61,8 @@ function announceHeader(a: SwarmAnnounce, exact: boolean, peerTtl: number, torre
     (a.want6 ? ANNOUNCE_FLAGS.want6 : 0) |
     (access?.requireRegistered ? ANNOUNCE_FLAGS.requireRegistered : 0) |
     (access?.requireAllowed ? ANNOUNCE_FLAGS.requireAllowed : 0) |
-    (exact ? ANNOUNCE_FLAGS.exactSubnets : 0);
+    (exact ? ANNOUNCE_FLAGS.exactSubnets : 0) |
+    (access?.ownPeers ? ANNOUNCE_FLAGS.ownPeers : 0);
   return packAnnounceHeader({
     flags,
     event: ANNOUNCE_EVENTS[a.event],
@@ -63,8 +75,8 @@ function announceHeader(a: SwarmAnnounce, exact: boolean, peerTtl: number, torre
   });
 }
 
-/** Scrape reads the peer sets and the snatch hash only, the first five of swarmKeys. */
-const SCRAPE_KEYS = 5;
+/** Scrape reads the peer sets, the snatch hash and the registration (for a v2 hash's "of"): swarmKeys. */
+const SCRAPE_KEYS = 6;
 
 function userBytes(id: number): Buffer {
   const out = Buffer.allocUnsafe(USER_ID_SIZE);
@@ -103,6 +115,9 @@ const timedOut = (): Error => new Error('redis command timed out');
 
 export class RedisStore implements TrackerStore {
   readonly catalogue: RedisCatalogue;
+  readonly addresses: RedisAddressLedger;
+  readonly webrtc: RedisRtcSwarms;
+  readonly shared: RedisShared;
   private readonly scripted: ScriptedClient;
   /** The announce command of each key count. */
   private readonly announceCommands = new Map<number, AnnounceCommand>();
@@ -120,18 +135,43 @@ export class RedisStore implements TrackerStore {
     }
     client.defineCommand('trackerScrape', { numberOfKeys: SCRAPE_KEYS, lua: script('scrape'), readOnly: true });
     this.scripted = client as unknown as ScriptedClient;
+    this.webrtc = new RedisRtcSwarms(client, params, ctx.webrtcPeerTtl ?? ctx.peerTtl, ctx.logger);
+    this.shared = new RedisShared(client, params.prefix, (run) => this.withRetries(run));
     // Only now: the catalogue sends commands at once, and an auto-pipeline created before the scripts
     // were defined would not know them.
     this.catalogue = new RedisCatalogue(client, params, ctx.logger);
+    this.addresses = new RedisAddressLedger(client, params.prefix, ctx.logger);
   }
 
   async announce(a: SwarmAnnounce): Promise<SwarmResult> {
+    const userId = a.access?.userId ?? 0;
+    // Private mode: a hybrid torrent's v2 hash is served in its torrent's hash slot (hybrid.lua).
+    let torrentHash = userId > 0 ? this.catalogue.v2TorrentOf(a.infoHash) : undefined;
+    for (let call = 1; ; call++) {
+      const reply = await this.announceOnce(a, torrentHash);
+      const refusal = (reply[REPLY.refusal] as Buffer | undefined)?.toString('latin1');
+      if (call >= MAX_CALLS || (refusal !== 'v2' && refusal !== 'moved')) return this.result(a, reply);
+      if (refusal === 'v2') {
+        const torrentHex = (reply[REPLY_V2_TORRENT] as Buffer | undefined)?.toString('latin1') ?? '';
+        this.catalogue.rememberV2(a.infoHash, torrentHex);
+        torrentHash = this.catalogue.v2TorrentOf(a.infoHash);
+        if (!torrentHash) throw new Error(`announce script: malformed torrent of a v2 hash ${JSON.stringify(torrentHex)}`);
+      } else {
+        this.catalogue.forgetV2(a.infoHash);
+        torrentHash = undefined;
+      }
+    }
+  }
+
+  /** One call of the announce script; `torrentHash`: the torrent whose slot serves this v2 hash. */
+  private announceOnce(a: SwarmAnnounce, torrentHash: Buffer | undefined): Promise<AnnounceReply> {
     const { prefix, subnetIndex } = this.params;
     const access = a.access;
     const userId = access?.userId ?? 0;
-    const args: Array<string | Buffer> = swarmKeys(prefix, a.infoHash);
-    if (subnetIndex) args.push(...indexKeys(prefix, a.infoHash));
-    if (userId > 0) args.push(...totalsKeys(prefix, a.infoHash));
+    const home = torrentHash ?? a.infoHash;
+    const args: Array<string | Buffer> = torrentHash ? swarmKeysUnder(prefix, torrentHash, a.infoHash, subnetIndex) : swarmKeys(prefix, a.infoHash);
+    if (subnetIndex && !torrentHash) args.push(...indexKeys(prefix, a.infoHash));
+    if (userId > 0) args.push(...totalsKeys(prefix, home));
     const command = this.announceCommands.get(args.length)!;
     const argv: Record<(typeof ANNOUNCE_ARGV)[number], string | Buffer> = {
       header: announceHeader(a, subnetIndex, this.ctx.peerTtl, this.params.torrentTtl),
@@ -141,10 +181,16 @@ export class RedisStore implements TrackerStore {
       peerId: a.peerId,
       totals: userId > 0 ? `${access!.uploaded ?? 0}:${access!.downloaded ?? 0}` : '',
       recordId: access?.announceId ?? '',
+      servedAs: torrentHash ? a.infoHash.toString('hex') : '',
+      peerLimit: String(access?.peerLimit ?? 0),
     };
     const argc = userId > 0 ? ANNOUNCE_ARGV.length : PUBLIC_ANNOUNCE_ARGV;
     for (let i = 0; i < argc; i++) args.push(argv[ANNOUNCE_ARGV[i]!]);
-    const reply = await this.withRetries(() => command(...args));
+    return this.withRetries(() => command(...args));
+  }
+
+  private result(a: SwarmAnnounce, reply: AnnounceReply): SwarmResult {
+    const userId = a.access?.userId ?? 0;
     const complete = reply[REPLY.complete] as number;
     const incomplete = reply[REPLY.incomplete] as number;
     const downloaded = reply[REPLY.downloaded] as number;
@@ -184,16 +230,26 @@ export class RedisStore implements TrackerStore {
 
   async scrape(infoHashes: Buffer[]): Promise<SwarmCounts[]> {
     // One small read-only script per hash; auto-pipelining batches them per node.
-    const replies = await Promise.all(
-      infoHashes.map((infoHash) =>
-        this.withRetries(() => this.scripted.trackerScrape(...swarmKeys(this.params.prefix, infoHash).slice(0, SCRAPE_KEYS), this.ctx.peerTtl)),
-      ),
-    );
-    return replies.map(([complete, incomplete, downloaded]) => ({ complete, incomplete, downloaded }));
+    return Promise.all(infoHashes.map((infoHash) => this.scrapeOne(infoHash)));
+  }
+
+  /** A hybrid torrent's v2 hash is counted where its swarm lives, in its torrent's slot. */
+  private async scrapeOne(infoHash: Buffer): Promise<SwarmCounts> {
+    const { prefix } = this.params;
+    let torrentHash = this.catalogue.v2TorrentOf(infoHash);
+    for (let call = 1; ; call++) {
+      const keys = torrentHash ? swarmKeysUnder(prefix, torrentHash, infoHash, false) : swarmKeys(prefix, infoHash);
+      const [complete, incomplete, downloaded, of] = await this.withRetries(() => this.scripted.trackerScrape(...keys.slice(0, SCRAPE_KEYS), this.ctx.peerTtl));
+      const torrentHex = of ? of.toString() : '';
+      if (torrentHex === '' || torrentHash || call >= 2) return { complete, incomplete, downloaded };
+      this.catalogue.rememberV2(infoHash, torrentHex);
+      torrentHash = this.catalogue.v2TorrentOf(infoHash);
+      if (!torrentHash) return { complete, incomplete, downloaded };
+    }
   }
 
   async ready(): Promise<boolean> {
-    if (this.client.status !== 'ready') return false;
+    if (this.client.status !== 'ready' || !this.webrtc.isListening()) return false;
     try {
       return (await this.client.ping()) === 'PONG';
     } catch {
@@ -203,6 +259,8 @@ export class RedisStore implements TrackerStore {
 
   async close(): Promise<void> {
     await this.catalogue.close();
+    this.addresses.close();
+    await this.webrtc.close();
     const quit = this.client.quit().catch(() => undefined);
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, 1000).unref());
     await Promise.race([quit, timeout]);

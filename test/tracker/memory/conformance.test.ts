@@ -1,5 +1,6 @@
 import { pino } from 'pino';
 import { memoryDriver } from '../../../src/tracker/memory/driver.js';
-import { conformanceSuite } from '../../../src/testing/index.js';
+import { conformanceSuite, webrtcSuite } from '../../../src/testing/index.js';
 
 conformanceSuite('memory', ({ peerTtl }) => memoryDriver.open({}, { peerTtl, logger: pino({ level: 'silent' }) }));
+webrtcSuite('memory', ({ peerTtl }) => memoryDriver.open({}, { peerTtl, logger: pino({ level: 'silent' }) }));

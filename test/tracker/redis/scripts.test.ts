@@ -130,11 +130,11 @@ describe('lua scripts, the contract with the store', () => {
     assert.deepEqual(Object.keys(SWARM_KEY_SUFFIX).sort(), expected.map(([, , name]) => name).sort());
   });
 
-  it("scrape.lua's header lists the first five keys", () => {
+  it("scrape.lua's header lists the first six keys", () => {
     const listed = [...header('scrape').matchAll(/^KEYS\[(\d+)\]\s+:(\S+)\s+(\w+)/gm)].map((m) => [m[1], m[2], m[3]]);
     assert.deepEqual(
       listed,
-      SWARM_KEYS.slice(0, 5).map((name, i) => [String(i + 1), SWARM_KEY_SUFFIX[name], name]),
+      SWARM_KEYS.slice(0, 6).map((name, i) => [String(i + 1), SWARM_KEY_SUFFIX[name], name]),
     );
   });
 
@@ -200,8 +200,8 @@ describe('lua scripts on a real redis-server', { skip: missing ?? false }, () =>
     const tag = 'private';
     await client.hset(keys(tag, ['torrent'])[0]!, { id: '42', up: '1', down: '0.5', fl: '1' });
     const privateArgs = [...keys(tag, [...SWARM_KEYS, ...TOTALS_KEYS]), headerOf(2 | 8), address, '', Buffer.from([0, 0, 0, 9]), 'p'.repeat(20)];
-    await client.eval(announce, 8, ...privateArgs, '100:5', 'r1');
-    const privateReply = (await client.eval(announce, 8, ...privateArgs, '200:6', 'r2')) as unknown[];
+    await client.eval(announce, 8, ...privateArgs, '100:5', 'r1', '', '0');
+    const privateReply = (await client.eval(announce, 8, ...privateArgs, '200:6', 'r2', '', '0')) as unknown[];
     assert.equal(privateReply.length, ANNOUNCE_REPLY.length);
     assert.deepEqual(
       [REPLY.incomplete, REPLY.previousTotals, REPLY.torrentId, REPLY.upMultiplier, REPLY.downMultiplier, REPLY.freeleech].map((i) => privateReply[i]),

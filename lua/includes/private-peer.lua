@@ -1,0 +1,43 @@
+--[[ private-peer: what the torrent knows of a private announcer, read before anything changes.
+Defines: totalsKey, totalsAgesKey   the torrent's totals hash and its ages (private mode; nil otherwise)
+         totalsField                userId .. peer_id, the peer's field in both
+         storedTotals               the peer's stored value ("uploaded:downloaded#record id#previous
+                                    totals#snatched#completed"), nil when unknown
+         completedBefore            the peer has counted its snatch of this torrent already (on either
+                                    swarm of a hybrid torrent): it counts no other
+Returns the refusal "peer_limit" (nothing changed but expiry) for a peer new to the torrent whose user
+already runs ARGV_PEER_LIMIT peers on it (0: no limit).
+Expects: privateMode, userId, stopped, staleBelow (clock), the constants ARGV_PEER_ID, ARGV_PEER_LIMIT.
+The totals are kept per torrent, not per announced hash: a hybrid torrent's two swarms live in one hash
+slot and share them, so the second announce of a pair finds the first one's totals (nothing to credit
+twice) and a peer counts once against its user's limit. The totals hash also counts each user's peers
+in a field of its own, the 4-byte user id (never a peer's field, which is 24 bytes or more): written
+only when a peer comes, goes or expires, not on a re-announce.
+]]
+--- @include "clock"
+-- Stale totals removed per call, at most.
+local STALE_TOTALS_PER_CALL = 64
+local totalsKey, totalsAgesKey, totalsField, storedTotals
+local completedBefore = false
+if privateMode then
+  totalsKey, totalsAgesKey = KEYS[#KEYS - 1], KEYS[#KEYS]
+  totalsField = userId .. ARGV[ARGV_PEER_ID]
+  local staleFields = redis.call('ZRANGEBYSCORE', totalsAgesKey, '-inf', staleBelow, 'LIMIT', 0, STALE_TOTALS_PER_CALL)
+  if #staleFields > 0 then
+    redis.call('HDEL', totalsKey, unpack(staleFields))
+    redis.call('ZREM', totalsAgesKey, unpack(staleFields))
+    for i = 1, #staleFields do
+      local owner = string.sub(staleFields[i], 1, USER_ID_SIZE)
+      if redis.call('HINCRBY', totalsKey, owner, -1) <= 0 then redis.call('HDEL', totalsKey, owner) end
+    end
+  end
+  storedTotals = redis.call('HGET', totalsKey, totalsField)
+  if storedTotals then
+    completedBefore = string.sub(storedTotals, -2) == '#1'
+  elseif not stopped then
+    local limit = tonumber(ARGV[ARGV_PEER_LIMIT] or '0')
+    if limit > 0 and tonumber(redis.call('HGET', totalsKey, userId) or '0') >= limit then
+      return { 0, 0, 0, '', '', 'peer_limit' }
+    end
+  end
+end

@@ -1,0 +1,73 @@
+/**
+ * One WebTorrent socket's state on this replica: the swarms it announced in (a close is a `stopped` in
+ * each), the offers relayed to it (an answer is relayed only for one of these), and its message budget.
+ */
+import type { WebSocket } from 'ws';
+
+/** How long an offer relayed to a peer may be answered: WebTorrent clients give up on an offer sooner. */
+export const OFFER_LIFETIME_MS = 120_000;
+/** Offers remembered per socket; the oldest go first (a peer in many busy swarms sees many offers). */
+export const MAX_PENDING_OFFERS = 1000;
+
+export interface PendingOffer {
+  /** The peer_id the offer was relayed to (the one that may answer it). */
+  to: string;
+  infoHash: string;
+  /** The replica holding the offerer's socket. */
+  replica: string;
+  expires: number;
+}
+
+export class Connection {
+  closed = false;
+  /** Its socket is corked until the end of this event-loop turn (WebSocketFrontend.send). */
+  corked = false;
+  lastMessage: number;
+  private windowStart: number;
+  private windowCount = 0;
+  /** info_hash (latin1) -> the peer_id (latin1) announced in that swarm. */
+  readonly swarms = new Map<string, string>();
+  /** Offers relayed to this socket, by offerer peer_id + offer_id (latin1), oldest first. */
+  private readonly pending = new Map<string, PendingOffer>();
+
+  constructor(
+    readonly ws: WebSocket,
+    /** The client address (after trusted proxies), as the per-address count's key. */
+    readonly address: string,
+    readonly passkey: string | undefined,
+    now: number,
+  ) {
+    this.lastMessage = now;
+    this.windowStart = now;
+  }
+
+  /** Counts a message against the per-minute budget; false when the socket is over it. */
+  spend(now: number, perMinute: number): boolean {
+    this.lastMessage = now;
+    if (now - this.windowStart >= 60_000) {
+      this.windowStart = now;
+      this.windowCount = 0;
+    }
+    return ++this.windowCount <= perMinute;
+  }
+
+  rememberOffer(offerer: string, offerId: string, offer: PendingOffer): void {
+    const key = offerer + offerId;
+    this.pending.delete(key);
+    this.pending.set(key, offer);
+    // Oldest first: drop what has expired, and the oldest beyond the cap.
+    for (const [k, entry] of this.pending) {
+      if (entry.expires > offer.expires - OFFER_LIFETIME_MS && this.pending.size <= MAX_PENDING_OFFERS) break;
+      this.pending.delete(k);
+    }
+  }
+
+  /** The offer an answer answers, taken (one answer per offer), or undefined when there was none in time. */
+  takeOffer(offerer: string, offerId: string, now: number): PendingOffer | undefined {
+    const key = offerer + offerId;
+    const offer = this.pending.get(key);
+    if (!offer) return undefined;
+    this.pending.delete(key);
+    return offer.expires >= now ? offer : undefined;
+  }
+}

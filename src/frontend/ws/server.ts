@@ -1,0 +1,345 @@
+/**
+ * The WebSocket frontend (WebTorrent): upgrades on the HTTP listener at `/`, `/announce` and
+ * `/PASSKEY/announce`; announces and scrapes through the tracker's policy (tracker/webrtc.ts); offers
+ * relayed to the peers the driver picked and answers back to their offerers, on this replica or, through
+ * the driver, on the replica that holds the target's socket.
+ *
+ * Limits: the frame size (ws' maxPayload, close 1009), text frames only (close 1003), messages per minute
+ * (close 1008), swarms per socket and offers per announce (failure reasons), an idle timeout, sockets per
+ * client address and an optional Origin allow list (refused upgrades, 429 and 403). A bad frame gets a
+ * failure reason and changes nothing; nothing a client sends can throw out of a handler.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { throttledErrorLog } from '../../common/log.js';
+import type { SignalKind, WebRtcMetrics, WsMessageType, WsOutcome, WsRejection } from '../../metrics/webrtc.js';
+import type { RtcSignal } from '../../tracker/webrtc-driver.js';
+import type { WebRtcTracker } from '../../tracker/webrtc.js';
+import { resolveClientIp, type ClientIpOptions } from '../http/client-ip.js';
+import { failureOutcome, failureReason } from '../sanitize.js';
+import { Connection, OFFER_LIFETIME_MS } from './connection.js';
+import { announceReply, failureMessage, parseMessage, scrapeReply, signalMessage, WsClientError, type WsAnnounce, type WsAnswer } from './messages.js';
+
+export interface WsLimits {
+  maxMessageBytes: number;
+  idleTimeoutMs: number;
+  maxConnectionsPerIp: number;
+  maxSwarmsPerSocket: number;
+  maxMessagesPerMinute: number;
+  /** Allowed Origin header values (lower case); empty allows any. */
+  origins: string[];
+}
+
+export interface WsFrontendOptions {
+  tracker: WebRtcTracker;
+  metrics?: WebRtcMetrics;
+  logger: Logger;
+  clientIp: ClientIpOptions;
+  maxScrapeHashes: number;
+  limits: WsLimits;
+}
+
+/** A socket that has this much unsent is too slow for more offers: they are dropped, not queued. */
+const MAX_BUFFERED_BYTES = 1 << 20;
+const ANNOUNCE_PATH = /^\/(?:announce)?$/;
+const PASSKEY_PATH = /^\/([^/]{1,128})\/announce$/;
+
+function pathOf(url: string | undefined): string {
+  const path = url ?? '/';
+  const mark = path.indexOf('?');
+  return mark === -1 ? path : path.slice(0, mark);
+}
+
+function refuseUpgrade(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
+  socket.destroy();
+}
+
+export class WebSocketFrontend {
+  private readonly wss: WebSocketServer;
+  private readonly connections = new Set<Connection>();
+  /** Which socket on this replica holds a peer_id (latin1): where its offers and answers go. */
+  private readonly byPeer = new Map<string, Connection>();
+  private readonly perAddress = new Map<string, number>();
+  /** Stops sent for closed sockets, awaited at shutdown. */
+  private readonly stopping = new Set<Promise<void>>();
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly logError: (error: unknown) => void;
+  private closing = false;
+
+  constructor(private readonly options: WsFrontendOptions) {
+    this.logError = throttledErrorLog(options.logger);
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: options.limits.maxMessageBytes, perMessageDeflate: false, clientTracking: false });
+    // Until the driver listens (a Redis subscription), offers from other replicas find no one here.
+    options.tracker.swarms.onSignal((signal) => this.deliver(signal)).catch(this.logError);
+    this.sweeper = setInterval(() => this.closeIdle(), Math.max(250, Math.min(10_000, options.limits.idleTimeoutMs / 4)));
+    this.sweeper.unref();
+  }
+
+  get openSockets(): number {
+    return this.connections.size;
+  }
+
+  /** The HTTP server's 'upgrade' listener. */
+  readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', () => socket.destroy());
+    const path = pathOf(req.url);
+    let passkey: string | undefined;
+    if (!ANNOUNCE_PATH.test(path)) {
+      const match = PASSKEY_PATH.exec(path);
+      if (!match) return this.refuse(socket, 'path', 404, 'Not Found');
+      passkey = match[1];
+    }
+    if (this.closing) return this.refuse(socket, 'closing', 503, 'Service Unavailable');
+    const { origins, maxConnectionsPerIp } = this.options.limits;
+    if (origins.length > 0 && !origins.includes(String(req.headers.origin ?? '').toLowerCase())) return this.refuse(socket, 'origin', 403, 'Forbidden');
+    const ip = resolveClientIp(req.socket.remoteAddress, req.headers, this.options.clientIp);
+    if (!ip) return this.refuse(socket, 'path', 400, 'Bad Request');
+    const address = ip.toString('hex');
+    const open = this.perAddress.get(address) ?? 0;
+    if (open >= maxConnectionsPerIp) return this.refuse(socket, 'ip_limit', 429, 'Too Many Requests');
+    // Counted before the handshake completes, so a burst of upgrades cannot pass the cap together; a
+    // handshake ws refuses (400: no key, bad version) gives the slot back when its socket closes.
+    this.perAddress.set(address, open + 1);
+    let accepted = false;
+    socket.once('close', () => {
+      if (!accepted) this.release(address);
+    });
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      accepted = true;
+      this.accept(ws, address, passkey);
+    });
+  };
+
+  private release(address: string): void {
+    const left = (this.perAddress.get(address) ?? 1) - 1;
+    if (left > 0) this.perAddress.set(address, left);
+    else this.perAddress.delete(address);
+  }
+
+  /** Closes every socket (1001), sends their stops, and waits for those up to `timeoutMs`. */
+  async close(timeoutMs = 5000): Promise<void> {
+    this.closing = true;
+    clearInterval(this.sweeper);
+    for (const conn of this.connections) conn.ws.close(1001, 'tracker shutting down');
+    const deadline = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
+    const drained = (async () => {
+      while (this.connections.size > 0 || this.stopping.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    })();
+    await Promise.race([drained, deadline]);
+    for (const conn of this.connections) conn.ws.terminate();
+    this.wss.close();
+  }
+
+  private refuse(socket: Duplex, reason: WsRejection, status: number, text: string): void {
+    this.options.metrics?.rejected(reason);
+    refuseUpgrade(socket, status, text);
+  }
+
+  private accept(ws: WebSocket, address: string, passkey: string | undefined): void {
+    const conn = new Connection(ws, address, passkey, Date.now());
+    this.connections.add(conn);
+    this.options.metrics?.sockets.inc();
+    ws.on('error', () => ws.terminate()); // a protocol error (bad frame, too big) closes the socket; nothing more to do
+    ws.on('close', () => this.onClose(conn));
+    ws.on('message', (data, isBinary) => {
+      if (conn.closed) return;
+      if (isBinary) return ws.close(1003, 'text frames only');
+      if (!conn.spend(Date.now(), this.options.limits.maxMessagesPerMinute)) return ws.close(1008, 'too many messages');
+      void this.onText(conn, (data as Buffer).toString('utf8'));
+    });
+  }
+
+  private onClose(conn: Connection): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    this.connections.delete(conn);
+    this.options.metrics?.sockets.dec();
+    this.release(conn.address);
+    for (const [infoHash, peerId] of conn.swarms) {
+      if (this.byPeer.get(peerId) === conn) this.byPeer.delete(peerId);
+      this.stopInBackground(conn, infoHash, peerId);
+    }
+  }
+
+  /** A closed socket's peer leaves the swarm: the `stopped` it could not send. */
+  private stopInBackground(conn: Connection, infoHash: string, peerId: string): void {
+    const stop = this.options.tracker
+      .announce({
+        infoHash,
+        peerId,
+        left: undefined,
+        event: 'stopped',
+        offers: 0,
+        numwant: 0,
+        passkey: conn.passkey,
+      })
+      .then(
+        () => undefined,
+        (error: unknown) => void failureReason(error, this.logError),
+      )
+      .finally(() => this.stopping.delete(stop));
+    this.stopping.add(stop);
+  }
+
+  private closeIdle(): void {
+    const idleSince = Date.now() - this.options.limits.idleTimeoutMs;
+    for (const conn of this.connections) if (conn.lastMessage < idleSince) conn.ws.close(1000, 'idle timeout');
+  }
+
+  private count(type: WsMessageType, outcome: WsOutcome): void {
+    this.options.metrics?.message(type, outcome);
+  }
+
+  private async onText(conn: Connection, text: string): Promise<void> {
+    let type: WsMessageType = 'invalid';
+    try {
+      const request = parseMessage(text, this.options.maxScrapeHashes);
+      type = request.action;
+      if (request.action === 'announce') await this.announce(conn, request);
+      else if (request.action === 'answer') this.answer(conn, request);
+      else {
+        const counts = await this.options.tracker.scrape({ infoHashes: request.infoHashes, passkey: conn.passkey });
+        this.send(conn, scrapeReply(request.infoHashes, counts));
+      }
+      this.count(type, 'ok');
+    } catch (error) {
+      this.count(type, failureOutcome(error));
+      const reason = failureReason(error, this.logError);
+      const action = error instanceof WsClientError ? error.action : type === 'scrape' ? 'scrape' : 'announce';
+      const infoHash = error instanceof WsClientError ? error.infoHash : undefined;
+      this.send(conn, failureMessage(reason, action, infoHash));
+    }
+  }
+
+  private async announce(conn: Connection, a: WsAnnounce): Promise<void> {
+    const hash = a.infoHash;
+    const peerId = a.peerId;
+    const { maxSwarmsPerSocket } = this.options.limits;
+    if (a.event !== 'stopped' && !conn.swarms.has(hash) && conn.swarms.size >= maxSwarmsPerSocket) {
+      throw new WsClientError(`too many torrents on one connection (at most ${maxSwarmsPerSocket})`, 'announce', hash);
+    }
+    const tracker = this.options.tracker;
+    const result = await tracker.announce({
+      infoHash: a.infoHash,
+      peerId: a.peerId,
+      left: a.left,
+      event: a.event,
+      offers: a.offers.length,
+      numwant: a.numwant,
+      passkey: conn.passkey,
+    });
+    if (conn.closed) {
+      // The socket went while the announce was on its way: its stop must come after it.
+      if (a.event !== 'stopped') this.stopInBackground(conn, hash, peerId);
+      return;
+    }
+    if (a.event === 'stopped') {
+      conn.swarms.delete(hash);
+    } else {
+      // One peer per swarm per socket: a new peer_id in the same swarm replaces the old one, which
+      // leaves the swarm (else it would draw offers no socket can take until it expires).
+      const before = conn.swarms.get(hash);
+      if (before !== undefined && before !== peerId) {
+        if (this.byPeer.get(before) === conn) this.byPeer.delete(before);
+        this.stopInBackground(conn, hash, before);
+      }
+      conn.swarms.set(hash, peerId);
+      this.byPeer.set(peerId, conn);
+    }
+    this.send(conn, announceReply(a.infoHash, result.interval, result.complete, result.incomplete));
+    const replica = tracker.swarms.replica;
+    result.peers.forEach((peer, i) => {
+      const offer = a.offers[i]!;
+      this.route(peer.replica, {
+        kind: 'offer',
+        infoHash: a.infoHash,
+        from: a.peerId,
+        fromReplica: replica,
+        to: peer.peerId,
+        offerId: offer.offerId,
+        payload: offer.payload,
+      });
+    });
+  }
+
+  /** An answer goes back only for an offer relayed to this socket's peer, unanswered and in time. */
+  private answer(conn: Connection, a: WsAnswer): void {
+    const offer = conn.takeOffer(a.toPeerId, a.offerId, Date.now());
+    if (!offer || offer.to !== a.peerId || offer.infoHash !== a.infoHash) {
+      this.options.metrics?.dropped('answer', 'forged');
+      return;
+    }
+    this.route(offer.replica, {
+      kind: 'answer',
+      infoHash: a.infoHash,
+      from: a.peerId,
+      fromReplica: this.options.tracker.swarms.replica,
+      to: a.toPeerId,
+      offerId: a.offerId,
+      payload: a.payload,
+    });
+  }
+
+  private route(replica: string, signal: RtcSignal): void {
+    const swarms = this.options.tracker.swarms;
+    if (replica === swarms.replica) {
+      this.deliver(signal);
+      return;
+    }
+    swarms.send(replica, signal).then(
+      (delivered) => (delivered ? this.options.metrics?.relayed(signal.kind, 'remote') : this.options.metrics?.dropped(signal.kind, 'unreachable')),
+      (error: unknown) => {
+        this.options.metrics?.dropped(signal.kind, 'error');
+        this.logError(error);
+      },
+    );
+  }
+
+  /** A signal for a socket of this replica (relayed here, or arrived from another replica). */
+  private deliver(signal: RtcSignal): void {
+    const kind: SignalKind = signal.kind;
+    const to = signal.to;
+    const conn = this.byPeer.get(to);
+    if (!conn || conn.closed) return this.options.metrics?.dropped(kind, 'no_socket');
+    if (conn.ws.bufferedAmount > MAX_BUFFERED_BYTES) return this.options.metrics?.dropped(kind, 'slow_socket');
+    if (kind === 'offer') {
+      conn.rememberOffer(signal.from, signal.offerId, {
+        to,
+        infoHash: signal.infoHash,
+        replica: signal.fromReplica,
+        expires: Date.now() + OFFER_LIFETIME_MS,
+      });
+    }
+    this.send(conn, signalMessage(kind, signal.payload, signal.offerId, signal.from, signal.infoHash));
+    if (signal.fromReplica === this.options.tracker.swarms.replica) this.options.metrics?.relayed(kind, 'local');
+  }
+
+  /**
+   * Frames for one socket within one turn of the event loop leave in one write: the socket is corked at
+   * its first frame and uncorked after the turn's I/O (setImmediate). A busy tracker sends a socket its
+   * announce answer, offers and answers from many others in the same turn; one syscall instead of one
+   * per frame is most of the CPU a relayed message costs.
+   */
+  private send(conn: Connection, text: string): void {
+    if (conn.closed) return;
+    const socket = (conn.ws as unknown as { _socket: Duplex | null })._socket;
+    if (socket && !conn.corked) {
+      conn.corked = true;
+      socket.cork();
+      this.corked.push(conn);
+      if (this.corked.length === 1) setImmediate(this.uncorkAll);
+    }
+    conn.ws.send(text);
+  }
+
+  private readonly corked: Connection[] = [];
+  private readonly uncorkAll = (): void => {
+    for (const conn of this.corked.splice(0)) {
+      conn.corked = false;
+      (conn.ws as unknown as { _socket: Duplex | null })._socket?.uncork();
+    }
+  };
+}

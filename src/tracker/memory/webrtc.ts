@@ -1,0 +1,172 @@
+/**
+ * The memory driver's WebRTC swarms (webrtc-driver.ts): browser peers by peer_id, apart from the packed
+ * compact swarms. There is one replica, so every route leads here and `send` finds no one else.
+ *
+ * Each swarm keeps its peers in a Map in the order they last announced (a refresh moves a peer to the
+ * end), so expiry is a walk from the front that stops at the first live peer: O(expired), never a scan
+ * of the live ones. Seeders and leechers are also kept in arrays with each peer's position, so a random
+ * pick is O(1) and a removal a swap with the last.
+ */
+import type { SwarmCounts } from '../../bittorrent/announce.js';
+import type { BinaryId, RtcAnnounce, RtcPeer, RtcResult, RtcSignal, RtcSwarms } from '../webrtc-driver.js';
+import type { MemoryCatalogue } from './catalogue.js';
+
+/** The one replica name of an in-process store. */
+export const LOCAL_REPLICA = 'local';
+const NO_PEERS: RtcPeer[] = [];
+
+interface RtcPeerEntry {
+  id: string;
+  seen: number;
+  seeder: boolean;
+  /** Position in its swarm's seeders or leechers array. */
+  index: number;
+}
+
+class RtcSwarm {
+  /** Every peer, least recently announced first. */
+  readonly byAge = new Map<string, RtcPeerEntry>();
+  readonly seeders: RtcPeerEntry[] = [];
+  readonly leechers: RtcPeerEntry[] = [];
+  downloaded = 0;
+
+  add(entry: RtcPeerEntry): void {
+    const list = entry.seeder ? this.seeders : this.leechers;
+    entry.index = list.length;
+    list.push(entry);
+    this.byAge.set(entry.id, entry);
+  }
+
+  remove(entry: RtcPeerEntry): void {
+    const list = entry.seeder ? this.seeders : this.leechers;
+    const last = list.pop()!;
+    if (last !== entry) {
+      list[entry.index] = last;
+      last.index = entry.index;
+    }
+    this.byAge.delete(entry.id);
+  }
+
+  expire(staleBefore: number): void {
+    for (const entry of this.byAge.values()) {
+      if (entry.seen >= staleBefore) break;
+      this.remove(entry);
+    }
+  }
+}
+
+/** Up to `count` distinct random entries of `list`, none of them `skip`, appended to `out`. */
+function sample(list: RtcPeerEntry[], count: number, skip: RtcPeerEntry | undefined, out: RtcPeer[]): void {
+  const available = list.length - (skip && list[skip.index] === skip ? 1 : 0);
+  if (count <= 0 || available <= 0) return;
+  if (available <= count) {
+    for (const entry of list) if (entry !== skip) out.push({ peerId: entry.id, replica: LOCAL_REPLICA });
+    return;
+  }
+  // count is small (at most the offers of one announce): rejection sampling over distinct positions.
+  const chosen = new Set<number>();
+  while (chosen.size < count) {
+    const i = Math.floor(Math.random() * list.length);
+    if (list[i] === skip || chosen.has(i)) continue;
+    chosen.add(i);
+    out.push({ peerId: list[i]!.id, replica: LOCAL_REPLICA });
+  }
+}
+
+export class MemoryRtcSwarms implements RtcSwarms {
+  readonly replica = LOCAL_REPLICA;
+  private readonly swarms = new Map<string, RtcSwarm>();
+  private handler: ((signal: RtcSignal) => void) | null = null;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly catalogue: MemoryCatalogue,
+    private readonly peerTtlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    // Swarms nobody announces to any more are dropped by this pass; touched ones expire on touch too.
+    this.sweeper = setInterval(() => this.sweep(), Math.min(1000, peerTtlMs));
+    this.sweeper.unref();
+  }
+
+  get counters(): { swarms: number; peers: number } {
+    let peers = 0;
+    for (const swarm of this.swarms.values()) peers += swarm.byAge.size;
+    return { swarms: this.swarms.size, peers };
+  }
+
+  async announce(a: RtcAnnounce): Promise<RtcResult> {
+    const key = a.infoHash;
+    // The deny list applies whatever the access asks.
+    const verdict = this.catalogue.check(key, a.access ?? { requireRegistered: false, requireAllowed: false });
+    if (verdict.refused) return { complete: 0, incomplete: 0, downloaded: 0, peers: NO_PEERS, refused: verdict.refused };
+    const now = this.now();
+    let swarm = this.swarms.get(key);
+    swarm?.expire(now - this.peerTtlMs);
+    const id = a.peerId;
+    const old = swarm?.byAge.get(id);
+    if (a.event === 'stopped') {
+      if (swarm && old) swarm.remove(old);
+      if (swarm) this.dropIfEmpty(key, swarm);
+      return { ...countsOf(swarm), peers: NO_PEERS };
+    }
+    if (!swarm) {
+      swarm = new RtcSwarm();
+      this.swarms.set(key, swarm);
+    }
+    const wasSeeder = old?.seeder ?? false;
+    const seeder = a.seeder || a.event === 'completed';
+    if (old) swarm.remove(old);
+    const entry: RtcPeerEntry = { id, seen: now, seeder, index: 0 };
+    swarm.add(entry);
+    if (a.event === 'completed' && !wasSeeder) swarm.downloaded++;
+    const peers: RtcPeer[] = [];
+    // A seeder offers to leechers only; a leecher to seeders first, then leechers.
+    if (!seeder) sample(swarm.seeders, a.numwant, entry, peers);
+    sample(swarm.leechers, a.numwant - peers.length, entry, peers);
+    return { ...countsOf(swarm), peers };
+  }
+
+  async scrape(infoHashes: BinaryId[]): Promise<SwarmCounts[]> {
+    const staleBefore = this.now() - this.peerTtlMs;
+    return infoHashes.map((infoHash) => {
+      const swarm = this.swarms.get(infoHash);
+      swarm?.expire(staleBefore);
+      return countsOf(swarm);
+    });
+  }
+
+  /** One process, one replica: there is no other to send to. */
+  async send(replica: string, signal: RtcSignal): Promise<boolean> {
+    if (replica !== LOCAL_REPLICA || !this.handler) return false;
+    this.handler(signal);
+    return true;
+  }
+
+  async onSignal(handler: (signal: RtcSignal) => void): Promise<void> {
+    this.handler = handler;
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+  }
+
+  private sweep(): void {
+    const staleBefore = this.now() - this.peerTtlMs;
+    for (const [key, swarm] of this.swarms) {
+      swarm.expire(staleBefore);
+      this.dropIfEmpty(key, swarm);
+    }
+  }
+
+  /** An empty swarm holds no memory (its snatch count goes with it, as the redis driver's does). */
+  private dropIfEmpty(key: string, swarm: RtcSwarm): void {
+    if (swarm.byAge.size === 0) this.swarms.delete(key);
+  }
+}
+
+function countsOf(swarm: RtcSwarm | undefined): SwarmCounts {
+  return swarm
+    ? { complete: swarm.seeders.length, incomplete: swarm.leechers.length, downloaded: swarm.downloaded }
+    : { complete: 0, incomplete: 0, downloaded: 0 };
+}

@@ -1,0 +1,198 @@
+/**
+ * The redis driver's WebRTC swarms and signal delivery (src/tracker/webrtc-driver.ts).
+ *
+ * Swarms: lua/webrtc-announce.lua keeps each swarm's browser peers in two sorted sets of peer_ids and
+ * the route of each (peer_id -> replica) in a hash, all under the swarm's hash tag: an announce, its
+ * expiry, its pick and the picked peers' routes are one script call, one round trip.
+ *
+ * Delivery: Redis 7 sharded pub/sub. Each replica subscribes (SSUBSCRIBE) to its own channel
+ * `<prefix>rtc:{<replica>}`; a signal for a socket on another replica is one SPUBLISH to that channel,
+ * which Redis Cluster keeps on the shard owning the channel's slot (plain PUBLISH is broadcast to every
+ * node of a cluster, so its cost grows with the cluster). SPUBLISH answers how many subscribers got the
+ * message: 0 means the replica is gone, and the caller counts the signal as unreachable. Why not a
+ * stream per replica: delivery would be at-least-once and durable, but an offer is worth nothing after
+ * its ~2 minutes and a browser retries a failed connection by itself, while a stream costs an XADD, a
+ * blocking XREAD per replica, trimming, and a key a dead replica leaves behind. At most once is right.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { SwarmCounts } from '../../bittorrent/announce.js';
+import type { RedisClient } from '../../redis/connection.js';
+import type { Refusal } from '../driver.js';
+import type { BinaryId, RtcAnnounce, RtcPeer, RtcResult, RtcSignal, RtcSwarms } from '../webrtc-driver.js';
+import type { RedisParams } from './params.js';
+import { assembleScript } from './scripts.js';
+
+/** Suffixes of the WebRTC keys of a swarm, after `<prefix>{<hex info hash>}:` (see lua/webrtc-announce.lua). */
+export const WEBRTC_KEY_SUFFIX = { seeders: 'ws', leechers: 'wl', routes: 'wr', torrent: 't' } as const;
+const EVENTS = { none: 0, completed: 1, started: 2, stopped: 3 } as const;
+const REFUSALS = new Set<string>(['denied', 'not_allowed', 'unregistered']);
+const KINDS = ['offer', 'answer'] as const;
+const ID = 20;
+
+type AnnounceReply = Array<number | Buffer>;
+interface WebRtcCommands {
+  trackerWebrtcAnnounceBuffer(...args: Array<string | Buffer | number>): Promise<AnnounceReply>;
+  trackerWebrtcScrape(...args: Array<string | number>): Promise<[number, number, number]>;
+}
+
+function webrtcKeys(prefix: string, infoHash: BinaryId): string[] {
+  const tag = `${prefix}{${Buffer.from(infoHash, 'latin1').toString('hex')}}:`;
+  return [WEBRTC_KEY_SUFFIX.seeders, WEBRTC_KEY_SUFFIX.leechers, WEBRTC_KEY_SUFFIX.routes, WEBRTC_KEY_SUFFIX.torrent].map((suffix) => tag + suffix);
+}
+
+/**
+ * A signal on the wire: kind (1 byte), info_hash, from, to, offer_id (20 bytes each), the sender's
+ * replica (a length byte, then its name), then the payload (UTF-8 JSON text).
+ */
+export function encodeSignal(signal: RtcSignal): Buffer {
+  const replica = Buffer.from(signal.fromReplica, 'latin1');
+  const payload = Buffer.from(signal.payload, 'utf8');
+  const out = Buffer.allocUnsafe(1 + 4 * ID + 1 + replica.length + payload.length);
+  out[0] = KINDS.indexOf(signal.kind);
+  out.write(signal.infoHash, 1, ID, 'latin1');
+  out.write(signal.from, 1 + ID, ID, 'latin1');
+  out.write(signal.to, 1 + 2 * ID, ID, 'latin1');
+  out.write(signal.offerId, 1 + 3 * ID, ID, 'latin1');
+  out[1 + 4 * ID] = replica.length;
+  replica.copy(out, 2 + 4 * ID);
+  payload.copy(out, 2 + 4 * ID + replica.length);
+  return out;
+}
+
+export function decodeSignal(bytes: Buffer): RtcSignal | null {
+  if (bytes.length < 2 + 4 * ID || bytes[0]! > 1) return null;
+  const replicaEnd = 2 + 4 * ID + bytes[1 + 4 * ID]!;
+  if (replicaEnd > bytes.length) return null;
+  return {
+    kind: KINDS[bytes[0]!]!,
+    infoHash: bytes.toString('latin1', 1, 1 + ID),
+    from: bytes.toString('latin1', 1 + ID, 1 + 2 * ID),
+    to: bytes.toString('latin1', 1 + 2 * ID, 1 + 3 * ID),
+    offerId: bytes.toString('latin1', 1 + 3 * ID, 1 + 4 * ID),
+    fromReplica: bytes.toString('latin1', 2 + 4 * ID, replicaEnd),
+    payload: bytes.toString('utf8', replicaEnd),
+  };
+}
+
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('redis command timed out')), ms);
+  });
+  promise.catch(() => undefined); // a late rejection after the deadline is not unhandled
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
+
+export class RedisRtcSwarms implements RtcSwarms {
+  /** Random per process: a restarted replica is a new one, and the old name's routes simply expire. */
+  readonly replica = randomBytes(8).toString('hex');
+  private readonly commands: WebRtcCommands;
+  private subscriber: RedisClient | null = null;
+  /** A handler was set: this replica must listen before it is ready. */
+  private wanted = false;
+  private listening = false;
+  private readonly peerTtl: number;
+
+  constructor(
+    private readonly client: RedisClient,
+    private readonly params: RedisParams,
+    peerTtl: number,
+    private readonly logger: Logger,
+  ) {
+    this.peerTtl = peerTtl;
+    client.defineCommand('trackerWebrtcAnnounce', { numberOfKeys: 4, lua: assembleScript('webrtc-announce') });
+    client.defineCommand('trackerWebrtcScrape', { numberOfKeys: 3, lua: assembleScript('webrtc-scrape'), readOnly: true });
+    this.commands = client as unknown as WebRtcCommands;
+  }
+
+  /** This replica's channel: its name is the hash tag, so on a Cluster it lives on one shard. */
+  channelOf(replica: string): string {
+    return `${this.params.prefix}rtc:{${replica}}`;
+  }
+
+  async announce(a: RtcAnnounce): Promise<RtcResult> {
+    const flags = (a.seeder ? 1 : 0) | (a.access?.requireRegistered ? 2 : 0) | (a.access?.requireAllowed ? 4 : 0);
+    const reply = await withDeadline(
+      this.commands.trackerWebrtcAnnounceBuffer(
+        ...webrtcKeys(this.params.prefix, a.infoHash),
+        Buffer.from(a.peerId, 'latin1'),
+        this.replica,
+        flags,
+        EVENTS[a.event],
+        a.numwant,
+        this.peerTtl,
+      ),
+      this.params.commandTimeout,
+    );
+    const refusal = (reply[3] as Buffer).toString('latin1');
+    if (refusal !== '') {
+      if (!REFUSALS.has(refusal)) throw new Error(`webrtc announce script: unexpected refusal ${JSON.stringify(refusal)}`);
+      return { complete: 0, incomplete: 0, downloaded: 0, peers: [], refused: refusal as Refusal };
+    }
+    const peers: RtcPeer[] = [];
+    for (let i = 4; i + 1 < reply.length; i += 2)
+      peers.push({ peerId: (reply[i] as Buffer).toString('latin1'), replica: (reply[i + 1] as Buffer).toString('latin1') });
+    return { complete: reply[0] as number, incomplete: reply[1] as number, downloaded: reply[2] as number, peers };
+  }
+
+  async scrape(infoHashes: BinaryId[]): Promise<SwarmCounts[]> {
+    const replies = await Promise.all(
+      infoHashes.map((infoHash) =>
+        withDeadline(this.commands.trackerWebrtcScrape(...webrtcKeys(this.params.prefix, infoHash).slice(0, 3), this.peerTtl), this.params.commandTimeout),
+      ),
+    );
+    return replies.map(([complete, incomplete, downloaded]) => ({ complete, incomplete, downloaded }));
+  }
+
+  /** One SPUBLISH: one round trip to the shard of the target replica's channel. */
+  async send(replica: string, signal: RtcSignal): Promise<boolean> {
+    const receivers = await withDeadline(this.client.spublish(this.channelOf(replica), encodeSignal(signal)), this.params.commandTimeout);
+    return Number(receivers) > 0;
+  }
+
+  async onSignal(handler: (signal: RtcSignal) => void): Promise<void> {
+    if (this.subscriber) throw new Error('onSignal: this store already has a handler');
+    this.wanted = true;
+    // A connection of its own: a subscribed connection takes no other commands. On a Cluster, ioredis
+    // keeps a subscriber per shard for SSUBSCRIBE (shardedSubscribers) and resubscribes after failovers.
+    const subscriber: RedisClient = this.params.cluster
+      ? (this.client as Cluster).duplicate([], { shardedSubscribers: true })
+      : (this.client as Redis).duplicate({ enableAutoPipelining: false });
+    this.subscriber = subscriber;
+    subscriber.on('error', (error: unknown) => this.logger.debug({ err: error }, 'webrtc subscriber connection error (reconnecting)'));
+    subscriber.on('smessageBuffer', (_channel: Buffer, message: Buffer) => {
+      const signal = decodeSignal(message);
+      if (signal) handler(signal);
+    });
+    // Redis may be down at start: try until the subscription holds (ioredis then renews it after
+    // every reconnect by itself), or until the store closes. Not ready (/readyz) until then.
+    const channel = this.channelOf(this.replica);
+    for (let attempt = 0; this.subscriber === subscriber; attempt++) {
+      try {
+        await subscriber.ssubscribe(channel);
+        this.listening = true;
+        return;
+      } catch (error) {
+        if (attempt === 0) this.logger.warn({ err: error }, "webrtc: cannot subscribe to this replica's signal channel yet; retrying");
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
+  }
+
+  /** False while a handler is set but its subscription is not in place yet (the store is not ready). */
+  isListening(): boolean {
+    return this.subscriber === null ? !this.wanted : this.listening && this.subscriber.status === 'ready';
+  }
+
+  async close(): Promise<void> {
+    const subscriber = this.subscriber;
+    this.subscriber = null;
+    this.wanted = false;
+    if (!subscriber) return;
+    const quit = subscriber.quit().catch(() => undefined);
+    await Promise.race([quit, new Promise<void>((resolve) => setTimeout(resolve, 1000).unref())]);
+    subscriber.disconnect();
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The WebRTC (WebTorrent) part of the tracker driver contract: swarms of browser peers, kept apart from
+ * the compact HTTP/UDP peers, and the delivery of signalling messages (offers, answers) to the replica
+ * that holds the target's WebSocket. A driver offers it as `TrackerStore.webrtc`; without it the
+ * WebSocket frontend answers every announce with a failure reason.
+ *
+ * Obligations (the conformance suite in src/testing/webrtc.ts checks each one):
+ * - `announce` is atomic and, for a networked store, one round trip. It registers or refreshes the peer
+ *   (by peer_id) in the swarm's WebRTC set, with the replica that holds its socket, and applies the
+ *   event as the compact swarms do: `stopped` removes it and picks no one; `completed` makes it a seeder
+ *   and counts one snatch unless it was one; left = 0 makes it a seeder without a snatch.
+ * - WebRTC peers are never in the compact swarms and compact peers never in these: the two never meet.
+ * - `peers`: up to `numwant` other live peers at random (never the announcer, never the same peer twice;
+ *   a seeder gets leechers only), each with the replica of its socket, in O(numwant).
+ * - Counts (`complete`, `incomplete`, `downloaded`) are the WebRTC swarm's, after the announce.
+ * - Peers not seen for `peerTtl` seconds are neither counted nor picked, and their routes go with them:
+ *   a replica that died leaves no route behind for longer than that.
+ * - Access: the same refusals as the compact announce (deny list; allow list; registration), and a
+ *   refused announce changes nothing.
+ * - `send` hands a signal to the named replica; it resolves false when no replica listens there. At
+ *   most once: a lost signal is a WebRTC connection the browsers retry, not state.
+ */
+import type { AnnounceEvent, SwarmCounts } from '../bittorrent/announce.js';
+import type { Refusal, SwarmAccess } from './driver.js';
+
+/**
+ * A 20-byte id (info_hash, peer_id, offer_id) as WebTorrent writes it: a string of 20 code points, each
+ * one byte (latin1). Kept in this form from the frame to the driver: no conversion on the hot path.
+ */
+export type BinaryId = string;
+
+export interface RtcAnnounce {
+  infoHash: BinaryId;
+  peerId: BinaryId;
+  /** left = 0 */
+  seeder: boolean;
+  event: AnnounceEvent;
+  /** Peers to pick as offer targets; 0 picks none. */
+  numwant: number;
+  access?: Pick<SwarmAccess, 'requireRegistered' | 'requireAllowed'>;
+}
+
+export interface RtcPeer {
+  peerId: BinaryId;
+  /** The replica holding the peer's socket (RtcSwarms.replica of that process). */
+  replica: string;
+}
+
+export interface RtcResult extends SwarmCounts {
+  peers: RtcPeer[];
+  /** Set when access rules refused the announce; nothing was changed. */
+  refused?: Refusal;
+}
+
+/** An offer on its way to the peer chosen for it, or an answer on its way back to the offerer. */
+export interface RtcSignal {
+  kind: 'offer' | 'answer';
+  infoHash: BinaryId;
+  /** The sender's peer_id (the offerer of an offer, the answerer of an answer). */
+  from: BinaryId;
+  /** The replica holding the sender's socket: where the answer to an offer goes. */
+  fromReplica: string;
+  to: BinaryId;
+  offerId: BinaryId;
+  /** The `offer` or `answer` object, already JSON text (checked by the frontend, relayed as it is). */
+  payload: string;
+}
+
+export interface RtcSwarms {
+  /** This process's name among the replicas: what the swarms record as the route to its sockets. */
+  readonly replica: string;
+  announce(request: RtcAnnounce): Promise<RtcResult>;
+  /** The WebRTC swarms' counts, in the order given; unknown hashes count zero. */
+  scrape(infoHashes: BinaryId[]): Promise<SwarmCounts[]>;
+  /** Delivers a signal to another replica; false when none listens under that name. */
+  send(replica: string, signal: RtcSignal): Promise<boolean>;
+  /** Where signals sent to this replica arrive (one handler; the WebSocket frontend); resolves once listening. */
+  onSignal(handler: (signal: RtcSignal) => void): Promise<void>;
+}
