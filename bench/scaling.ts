@@ -1,8 +1,8 @@
 /**
  * Announce cost against swarm size: one swarm per size preloaded with N peers, then re-announces of
- * random members (numwant 50) through the Tracker and the memory driver, timed in-process. Every swarm
- * stays loaded and the sizes take turns in interleaved rounds, so the ratios between sizes compare
- * timings taken seconds apart.
+ * random members (numwant 50) through the Tracker and the memory driver, CPU time in-process. Every swarm
+ * stays loaded and the sizes take turns in interleaved rounds (and slices within each), so the ratios
+ * between sizes compare timings taken seconds apart.
  *   node dist/bench/scaling.js 10,100000,1000000 [rounds]   -> one JSON line per size
  */
 import { pino } from 'pino';
@@ -58,17 +58,26 @@ for (const size of sizes) {
   loaded.push({ size, store, tracker, heapBytesPerPeer: size >= 100_000 ? (heapAfter - heapBefore) / size : null, us: [], peersReturned: 0 });
 }
 
+// CPU time, not wall time: on a shared machine a preempted round took half as long again as its
+// neighbours. And each round in slices, the sizes taking turns, so that a round's sizes share the same
+// seconds of the machine's drift.
+const SLICES = 5;
 for (let round = 0; round < rounds; round++) {
-  for (const l of loaded) {
-    let peersReturned = 0;
-    const started = process.hrtime.bigint();
-    for (let n = 0; n < ANNOUNCES; n++) {
-      const r = await l.tracker.announce(request(Math.floor(Math.random() * l.size), 50));
-      peersReturned += r.peers4.length / 6;
+  const cpu = new Map<Loaded, number>(loaded.map((l) => [l, 0]));
+  for (let slice = 0; slice < SLICES; slice++) {
+    for (const l of slice % 2 === 0 ? loaded : [...loaded].reverse()) {
+      let peersReturned = 0;
+      const started = process.cpuUsage();
+      for (let n = 0; n < ANNOUNCES / SLICES; n++) {
+        const r = await l.tracker.announce(request(Math.floor(Math.random() * l.size), 50));
+        peersReturned += r.peers4.length / 6;
+      }
+      const used = process.cpuUsage(started);
+      cpu.set(l, cpu.get(l)! + used.user + used.system);
+      l.peersReturned += peersReturned;
     }
-    l.us.push(Number(process.hrtime.bigint() - started) / 1000 / ANNOUNCES);
-    l.peersReturned += peersReturned;
   }
+  for (const l of loaded) l.us.push(cpu.get(l)! / ANNOUNCES);
 }
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;

@@ -22,6 +22,7 @@ import { script } from './scripts.js';
 import { RedisRtcSwarms } from './webrtc.js';
 import { OutOfMemory, isOutOfMemory, withAllowOom } from './out-of-memory.js';
 import { RedisShared } from './shared.js';
+import { Deadlines } from './deadlines.js';
 
 /** In ANNOUNCE_REPLY's order (protocol.ts): numbers, then strings, as far as the answer goes. */
 type AnnounceReply = Array<number | Buffer | undefined>;
@@ -119,14 +120,7 @@ function isConnectionError(error: unknown): boolean {
   return /Connection is closed|ECONNRESET|ECONNREFUSED|EPIPE|READONLY|LOADING|CLUSTERDOWN|TRYAGAIN/.test(message);
 }
 
-function withDeadline<T>(promise: Promise<T>, deadline: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('redis command timed out')), Math.max(0, deadline - Date.now()));
-  });
-  promise.catch(() => undefined); // a late rejection after the deadline is not unhandled
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
-}
+const timedOut = (): Error => new Error('redis command timed out');
 
 export class RedisStore implements TrackerStore {
   readonly catalogue: RedisCatalogue;
@@ -139,6 +133,7 @@ export class RedisStore implements TrackerStore {
   /** Its degraded twin, run while Redis is out of memory. */
   private readonly degradedCommands = new Map<number, AnnounceCommand>();
   private readonly outOfMemory: OutOfMemory;
+  private readonly deadlines = new Deadlines();
 
   constructor(
     private readonly client: RedisClient,
@@ -334,7 +329,7 @@ export class RedisStore implements TrackerStore {
     const deadline = Date.now() + this.params.commandTimeout;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await withDeadline(call(), deadline);
+        return await this.deadlines.race(call(), deadline, timedOut);
       } catch (error) {
         if (attempt >= this.params.retries || !isConnectionError(error) || Date.now() + 50 > deadline) throw error;
         await new Promise((resolve) => setTimeout(resolve, 25));
