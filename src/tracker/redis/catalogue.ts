@@ -244,6 +244,9 @@ export class RedisCatalogue implements Catalogue {
 
   async setGlobalFreeleech(on: boolean): Promise<void> {
     await this.client.hset(this.keys.global, 'fl', on ? '1' : '0');
+    // This replica knows at once; the others when the message comes (a GET right after the PUT must not
+    // answer the old value while the message is on its way back to us).
+    this.freeleech = on;
     await this.publish('global');
   }
 
