@@ -20,7 +20,7 @@ export class StreamLagMetrics {
 
   constructor(registry: Registry) {
     const registers = [registry];
-    // No series before the first poll: a backend that never polls (memory, none) exports nothing here.
+    // No gauge series before the first poll: a backend that never polls exports none (the error counter is 0).
     this.length = new Gauge({ name: 'tracker_backend_stream_length', help: 'Entries in the accounting stream (XLEN), as last polled.', registers });
     this.lag = new Gauge({
       name: 'tracker_backend_consumer_lag',
