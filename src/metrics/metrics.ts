@@ -8,6 +8,7 @@ import { CLIENT_NAMES, clientIndex } from '../bittorrent/clients.js';
 import type { SwarmAnnounce, SwarmResult, TrackerStore } from '../tracker/driver.js';
 import { hotSwarmsJson, type HotSwarms } from './hot-swarms.js';
 import { SeriesCounter, SeriesHistogram } from './series.js';
+import { StreamLagMetrics } from './stream-lag.js';
 
 export type Protocol = 'http' | 'udp';
 export type Action = 'announce' | 'scrape' | 'connect' | 'unknown';
@@ -26,8 +27,11 @@ export class BackendMetrics {
   private readonly flushError: { inc(value?: number): void };
   private readonly dropCounter: { inc(value?: number): void };
   private readonly blockCounter: { inc(value?: number): void };
+  /** The queue's length and consumer lag, for a driver that can read them from the queue (redis-stream). */
+  readonly stream: StreamLagMetrics;
 
   constructor(registry: Registry, backend: string) {
+    this.stream = new StreamLagMetrics(registry);
     const registers = [registry];
     const labelNames = ['backend'] as const;
     this.depthGauge = new Gauge({

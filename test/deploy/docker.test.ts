@@ -194,8 +194,8 @@ describe('docker-compose.yml: the default stack', { skip: missing ?? false }, ()
     async () => {
       httpPort = await freePort();
       udpPort = await freeUdpPort();
+      // No TRACKER_UDP_SECRET: the replicas agree on UDP keys through Redis (the accounting stack sets one).
       stack = composeProject(project, {
-        TRACKER_UDP_SECRET: randomBytes(32).toString('hex'),
         SHOAL_HTTP_PORT: String(httpPort),
         SHOAL_UDP_PORT: String(udpPort),
         SHOAL_ADMIN_PORT: String(await freePort()),

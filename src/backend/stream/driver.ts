@@ -12,8 +12,12 @@ import { connectRedis, type RedisClient } from '../../redis/connection.js';
 import type { AccountingRecord, Backend, BackendDriver } from '../driver.js';
 import { retryDelay } from '../../redis/backoff.js';
 import { toFields } from './entry.js';
+import { StreamLagMonitor } from './lag.js';
 import { parseStreamParams, type StreamParams } from './params.js';
 import { Ring } from './ring.js';
+
+/** Milliseconds between polls of the stream's length and consumer lag: cheap, and fine enough for alerts. */
+const LAG_POLL_INTERVAL = 15_000;
 
 interface Blocked {
   fields: string[];
@@ -41,6 +45,7 @@ export class StreamBackend implements Backend {
   private giveUpAt: number | null = null;
   private closing: Promise<void> | null = null;
   private readonly stop = new AbortController();
+  private readonly lag: StreamLagMonitor | null;
 
   constructor(
     private readonly client: RedisClient,
@@ -50,6 +55,8 @@ export class StreamBackend implements Backend {
   ) {
     this.buffer = new Ring(params.bufferLimit);
     this.trim = params.maxLen > 0 ? ['MAXLEN', '~', String(params.maxLen)] : [];
+    this.lag = metrics ? new StreamLagMonitor(client, params.stream, metrics.stream, logger) : null;
+    this.lag?.start(LAG_POLL_INTERVAL);
   }
 
   record(entry: AccountingRecord): void | Promise<void> {
@@ -99,6 +106,7 @@ export class StreamBackend implements Backend {
         );
       }
       this.stop.abort();
+      this.lag?.stop();
       if (this.timer) clearTimeout(this.timer);
       for (const waiting of this.blocked.splice(0)) {
         clearTimeout(waiting.timer);
