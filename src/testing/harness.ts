@@ -48,6 +48,23 @@ export const hex = (b: Buffer): string => b.toString('hex');
 export type Announce = Partial<SwarmAnnounce> & { v4?: Buffer; v6?: Buffer };
 
 /** The store under test and the swarm of the current test, as one group of the suite sees them. */
+/** An announce into `infoHash` by a new peer: a leecher wanting 50 peers of its own family, with `overrides`. */
+export function swarmAnnounce(infoHash: Buffer, overrides: Announce): SwarmAnnounce {
+  return {
+    infoHash,
+    peerId: randomBytes(20),
+    seeder: false,
+    event: 'none',
+    numwant: 50,
+    want4: overrides.v4 !== undefined || overrides.v6 === undefined,
+    want6: overrides.v6 !== undefined,
+    subnet4: 0,
+    subnet6: 0,
+    withPeerIds: false,
+    ...overrides,
+  };
+}
+
 export interface ConformanceContext {
   readonly store: TrackerStore;
   /** The info hash of the current test's swarm; `fresh()` picks a new one. */
@@ -75,20 +92,7 @@ export function storeUnderTest(open: StoreFactory): ConformanceContext {
     fresh() {
       hash = randomBytes(20);
     },
-    ann: (overrides) =>
-      ctx.store.announce({
-        infoHash: hash,
-        peerId: randomBytes(20),
-        seeder: false,
-        event: 'none',
-        numwant: 50,
-        want4: overrides.v4 !== undefined || overrides.v6 === undefined,
-        want6: overrides.v6 !== undefined,
-        subnet4: 0,
-        subnet6: 0,
-        withPeerIds: false,
-        ...overrides,
-      }),
+    ann: (overrides) => ctx.store.announce(swarmAnnounce(hash, overrides)),
   };
 
   before(async () => {

@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { it } from 'node:test';
 import { CatalogueConflict, type TorrentEntry } from '../tracker/catalogue.js';
-import type { SwarmAnnounce, SwarmResult } from '../tracker/driver.js';
-import { eventually, hex, peersOf, priv, uid, v4Addr, v6Addr, type Announce, type ConformanceContext } from './harness.js';
+import type { SwarmResult } from '../tracker/driver.js';
+import { eventually, hex, peersOf, priv, swarmAnnounce, uid, v4Addr, v6Addr, type Announce, type ConformanceContext } from './harness.js';
 
 let nextId = 700_000;
 
@@ -24,20 +24,7 @@ export function defineHybridTests(ctx: ConformanceContext): void {
     await ctx.store.catalogue.putTorrent({ infoHash: v1, infoHashV2: v2, id, upMultiplier: 1, downMultiplier: 1, freeleech: false, ...terms });
     return { v1, v2, id };
   }
-  const on = (infoHash: Buffer, overrides: Announce): Promise<SwarmResult> =>
-    ctx.store.announce({
-      infoHash,
-      peerId: randomBytes(20),
-      seeder: false,
-      event: 'none',
-      numwant: 50,
-      want4: overrides.v4 !== undefined || overrides.v6 === undefined,
-      want6: overrides.v6 !== undefined,
-      subnet4: 0,
-      subnet6: 0,
-      withPeerIds: false,
-      ...overrides,
-    } satisfies SwarmAnnounce);
+  const on = (infoHash: Buffer, overrides: Announce): Promise<SwarmResult> => ctx.store.announce(swarmAnnounce(infoHash, overrides));
 
   it('registers a hybrid torrent under both hashes, and refuses a hash held by another torrent', async () => {
     const { v1, v2, id } = await hybrid({ upMultiplier: 2, freeleech: true });
