@@ -474,8 +474,6 @@ function refusedResult(refused: Refusal): SwarmResult {
 function packAddresses(picks: Picks, size: number): Buffer {
   if (picks.length === 0) return EMPTY;
   const out = Buffer.allocUnsafe(picks.length * size);
-  let offset = 0;
-  // A byte loop beats Buffer#copy's per-call overhead for 6 and 18 bytes.
   const table = picks.table!;
   const bytes = table.bytes;
   // In a large swarm each pick is a cache miss: a first pass of independent loads lets the CPU wait for
@@ -483,19 +481,39 @@ function packAddresses(picks: Picks, size: number): Buffer {
   let touched = 0;
   for (let i = 0; i < picks.length; i++) touched |= bytes[table.addrOffset + picks.slots[i]! * size]!;
   out[0] = touched;
-  for (let i = 0; i < picks.length; i++) {
-    const start = table.addrOffset + picks.slots[i]! * size;
-    for (let b = 0; b < size; b++) out[offset++] = bytes[start + b]!;
-  }
+  copySlots(picks, table.addrOffset, size, out);
   return out;
 }
 
 function packPeerIds(picks: Picks): Buffer {
   const out = Buffer.allocUnsafe(picks.length * PEER_ID_LENGTH);
-  const table = picks.table;
-  for (let i = 0; i < picks.length; i++) {
-    const start = table!.idOffset + picks.slots[i]! * PEER_ID_LENGTH;
-    for (let b = 0; b < PEER_ID_LENGTH; b++) out[i * PEER_ID_LENGTH + b] = table!.bytes[start + b]!;
-  }
+  if (picks.length > 0) copySlots(picks, picks.table!.idOffset, PEER_ID_LENGTH, out);
   return out;
+}
+
+/**
+ * Spans at least this long are copied with TypedArray#set, shorter ones byte by byte. MEASURED (node 20,
+ * this VM, CPU time): set of a subarray costs ~65 ns whatever its length up to 300 bytes, where the
+ * byte loop costs ~2 ns a byte (29 ns for 6 bytes, 87 for 48, 185 for 96).
+ */
+const SPAN_SET_BYTES = 40;
+
+/**
+ * Copies the `size`-byte items of the picked slots, stored from byte `base` of their table, into `out`
+ * in the order picked. Consecutive slots (the runs that sampleRuns draws in large swarms) are one span.
+ */
+function copySlots(picks: Picks, base: number, size: number, out: Buffer): void {
+  const slots = picks.slots;
+  const bytes = picks.table!.bytes;
+  let offset = 0;
+  for (let i = 0; i < picks.length;) {
+    let j = i + 1;
+    while (j < picks.length && slots[j] === slots[j - 1]! + 1) j++;
+    const start = base + slots[i]! * size;
+    const length = (j - i) * size;
+    if (length >= SPAN_SET_BYTES) out.set(bytes.subarray(start, start + length), offset);
+    else for (let b = 0; b < length; b++) out[offset + b] = bytes[start + b]!;
+    offset += length;
+    i = j;
+  }
 }
