@@ -26,6 +26,19 @@ export class Picks {
     }
     this.slots[this.length++] = slot;
   }
+
+  /** Pushes slots start, start + 1, ... start + n - 1. */
+  pushRun(start: number, n: number): void {
+    while (this.length + n > this.slots.length) {
+      const grown = new Int32Array(this.slots.length * 2);
+      grown.set(this.slots);
+      this.slots = grown;
+    }
+    const slots = this.slots;
+    let length = this.length;
+    for (let i = 0; i < n; i++) slots[length++] = start + i;
+    this.length = length;
+  }
 }
 
 /**
@@ -110,6 +123,13 @@ function sampleRuns(table: PeerTable, from: number, size: number, count: number,
     starts.add(bucket);
     let index = from + offset;
     const end = from + size;
+    const whole = Math.min(RUN_LENGTH, count - found);
+    // The common case in one step: a run short of the range's end, without the announcer or a user to skip.
+    if (excludeUser === 0 && index + whole <= end && (exclude < index || exclude >= index + whole)) {
+      out.pushRun(index, whole);
+      found += whole;
+      continue;
+    }
     for (let k = 0; k < RUN_LENGTH && found < count; k++) {
       if (index !== exclude && (excludeUser === 0 || table.userOf(index) !== excludeUser)) {
         out.push(index);
