@@ -16,7 +16,7 @@ import { MEMORY_CASES, runMemoryCase, type MemoryResult } from './memory-bytes.j
 import { freePort } from './swarm-peers.js';
 
 const HELP = `usage: npm run bench -- [--seconds N] [--rounds N] [--udp-slices N] [--connections N] [--torrents N] [--zipf S] [--seeders F] [--numwant N] [--peers N]
-                        [--no-redis] [--no-scaling] [--no-memory] [--sizes 10,100000,1000000]
+                        [--no-servers] [--no-redis] [--no-scaling] [--no-memory] [--sizes 10,100000,1000000]
 
 Runs, in interleaved rounds under the same load (same query strings, packets and connection counts):
   tracker (memory driver): HTTP keep-alive, HTTP Connection: close, UDP
@@ -25,7 +25,7 @@ Runs, in interleaved rounds under the same load (same query strings, packets and
   dgram floor: node:dgram, BEP 15 connect reply and a fixed 50-peer announce reply
   tracker (redis driver, with redis-server installed): HTTP keep-alive, UDP; and private mode, keep-alive
 and prints per case requests/s, p50/p99 and server CPU µs per request (medians, every round shown), the
-ratios tracker/floor and redis/memory, then
+ratios tracker/floor and redis/memory (all of these skipped by --no-servers), then
   --sizes      the memory driver's in-process µs per announce by swarm size (skipped by --no-scaling)
                and the ratio of a swarm of 1M to one of 10
   memory       the memory driver's RSS and heap+external bytes per peer after a forced GC: 10k swarms of
@@ -239,6 +239,28 @@ async function main(): Promise<void> {
   );
   console.log('each tracker is warmed up with one announce from every peer; measured announces are re-announces\n');
 
+  const floors = args.includes('--no-servers') ? null : await serverCases(base, seconds, rounds, udpSlices, hasRedis, withRedis);
+  await scalingMemoryAndTargets(rounds, hasRedis, withRedis, floors);
+}
+
+/** Tracker-over-floor ratios of the server cases, for the targets. */
+interface Floors {
+  kaFloor: Ratio;
+  closeFloor: Ratio;
+  udpFloor: Ratio;
+  redisKa: Ratio | null;
+  redisUdp: Ratio | null;
+}
+
+/** The HTTP and UDP cases against their floors (skipped by --no-servers). */
+async function serverCases(
+  base: Omit<LoadOptions, 'host' | 'port' | 'keepAlive' | 'seconds'>,
+  seconds: number,
+  rounds: number,
+  udpSlices: number,
+  hasRedis: boolean,
+  withRedis: boolean,
+): Promise<Floors> {
   const tracker = await startTracker();
   const bare = await startBare();
   const koa = await startBare('./koa-server.js');
@@ -434,7 +456,11 @@ async function main(): Promise<void> {
     )
       console.log(`  ${line}`);
   }
+  return { kaFloor, closeFloor, udpFloor, redisKa, redisUdp };
+}
 
+/** The scaling case, the memory driver's bytes per peer, the Redis costs and the targets' summary. */
+async function scalingMemoryAndTargets(rounds: number, hasRedis: boolean, withRedis: boolean, floors: Floors | null): Promise<void> {
   let scalingRatio: Ratio | null = null;
   if (!args.includes('--no-scaling')) {
     console.log(`\nscaling (memory driver, in-process, one swarm per size, re-announces with numwant 50, CPU time, ${rounds} interleaved rounds of 5 slices):`);
@@ -507,17 +533,35 @@ async function main(): Promise<void> {
   const rssOf = (name: string): number => memory.get(name)?.rssBytesPerPeer ?? NaN;
   const redisSkip = hasRedis ? '--no-redis' : 'redis-server not installed';
   const targets: Array<{ what: string; value: number; limit: number; unit: string; skipped?: string }> = [
-    { what: 'HTTP keep-alive ÷ Koa floor (server CPU/req)', value: kaFloor.median, limit: 2.0, unit: 'x' },
-    { what: 'HTTP close ÷ bare node:http close (server CPU/req)', value: closeFloor.median, limit: 2.0, unit: 'x' },
-    { what: 'UDP ÷ dgram floor (server CPU/req)', value: udpFloor.median, limit: 2.0, unit: 'x' },
+    {
+      what: 'HTTP keep-alive ÷ Koa floor (server CPU/req)',
+      value: floors?.kaFloor.median ?? NaN,
+      limit: 2.0,
+      unit: 'x',
+      skipped: floors ? undefined : '--no-servers',
+    },
+    {
+      what: 'HTTP close ÷ bare node:http close (server CPU/req)',
+      value: floors?.closeFloor.median ?? NaN,
+      limit: 2.0,
+      unit: 'x',
+      skipped: floors ? undefined : '--no-servers',
+    },
+    { what: 'UDP ÷ dgram floor (server CPU/req)', value: floors?.udpFloor.median ?? NaN, limit: 2.0, unit: 'x', skipped: floors ? undefined : '--no-servers' },
     {
       what: 'redis ÷ memory driver tracker CPU, HTTP keep-alive',
-      value: redisKa?.median ?? NaN,
+      value: floors?.redisKa?.median ?? NaN,
       limit: 1.1,
       unit: 'x',
-      skipped: withRedis ? undefined : redisSkip,
+      skipped: !floors ? '--no-servers' : withRedis ? undefined : redisSkip,
     },
-    { what: 'redis ÷ memory driver tracker CPU, UDP', value: redisUdp?.median ?? NaN, limit: 1.1, unit: 'x', skipped: withRedis ? undefined : redisSkip },
+    {
+      what: 'redis ÷ memory driver tracker CPU, UDP',
+      value: floors?.redisUdp?.median ?? NaN,
+      limit: 1.1,
+      unit: 'x',
+      skipped: !floors ? '--no-servers' : withRedis ? undefined : redisSkip,
+    },
     {
       what: 'announce cost, swarm of 1M ÷ swarm of 10',
       value: scalingRatio?.median ?? NaN,
