@@ -228,17 +228,6 @@ async function main(): Promise<void> {
   })();
   const withRedis = hasRedis && !args.includes('--no-redis');
   console.log(`shoal benchmark: node ${process.version}, ${hasTaskset ? 'servers on CPU 0, load generator and Redis on CPU 1' : 'unpinned (no taskset)'}`);
-  console.log(
-    `load: ${base.connections} connections, ${base.pool} peers over ${base.torrents} torrents (Zipf s=${base.zipf}), ${base.seeders * 100}% seeders, numwant ${base.numwant}`,
-  );
-  console.log(
-    `every case runs ${seconds} s in each of ${rounds} interleaved rounds (this VM's speed drifts), the UDP tracker and dgram floor alternating in ${udpSlices} slices; the table shows medians, every round below it`,
-  );
-  console.log(
-    "floors, under the same load generators: Koa 3 + @koa/router with the tracker's routes and bare node:http (fixed 100-byte body), bare node:dgram (fixed 50-peer reply)",
-  );
-  console.log('each tracker is warmed up with one announce from every peer; measured announces are re-announces\n');
-
   const floors = args.includes('--no-servers') ? null : await serverCases(base, seconds, rounds, udpSlices, hasRedis, withRedis);
   await scalingMemoryAndTargets(rounds, hasRedis, withRedis, floors);
 }
@@ -261,6 +250,17 @@ async function serverCases(
   hasRedis: boolean,
   withRedis: boolean,
 ): Promise<Floors> {
+  console.log(
+    `load: ${base.connections} connections, ${base.pool} peers over ${base.torrents} torrents (Zipf s=${base.zipf}), ${base.seeders * 100}% seeders, numwant ${base.numwant}`,
+  );
+  console.log(
+    `every case runs ${seconds} s in each of ${rounds} interleaved rounds (this VM's speed drifts), the UDP tracker and dgram floor alternating in ${udpSlices} slices; the table shows medians, every round below it`,
+  );
+  console.log(
+    "floors, under the same load generators: Koa 3 + @koa/router with the tracker's routes and bare node:http (fixed 100-byte body), bare node:dgram (fixed 50-peer reply)",
+  );
+  console.log('each tracker is warmed up with one announce from every peer; measured announces are re-announces\n');
+
   const tracker = await startTracker();
   const bare = await startBare();
   const koa = await startBare('./koa-server.js');
