@@ -23,6 +23,10 @@ import { RedisRtcSwarms } from './webrtc.js';
 import { OutOfMemory, isOutOfMemory, withAllowOom } from './out-of-memory.js';
 import { RedisShared } from './shared.js';
 import { Deadlines } from './deadlines.js';
+import { createHash } from 'node:crypto';
+import { throttledErrorLog } from '../../common/log.js';
+import { LaneFallback, type RespValue } from '../../redis/resp-lane.js';
+import { ScriptLanes } from '../../redis/script-lanes.js';
 
 /** In ANNOUNCE_REPLY's order (protocol.ts): numbers, then strings, as far as the answer goes. */
 type AnnounceReply = Array<number | Buffer | undefined>;
@@ -122,6 +126,12 @@ function isConnectionError(error: unknown): boolean {
 
 const timedOut = (): Error => new Error('redis command timed out');
 
+/** The script answers a table: anything else is a broken reply. */
+function laneReply(value: RespValue): AnnounceReply {
+  if (!Array.isArray(value)) throw new Error('announce script: the reply is no array');
+  return value as AnnounceReply;
+}
+
 export class RedisStore implements TrackerStore {
   readonly catalogue: RedisCatalogue;
   readonly addresses: RedisAddressLedger;
@@ -134,6 +144,13 @@ export class RedisStore implements TrackerStore {
   private readonly degradedCommands = new Map<number, AnnounceCommand>();
   private readonly outOfMemory: OutOfMemory;
   private readonly deadlines = new Deadlines();
+  /**
+   * The announce script's own connections (src/redis/resp-lane.ts): most announces go there, the rest
+   * (degraded mode, no lane ready, an unusual reply) through ioredis as before.
+   */
+  private readonly lanes: ScriptLanes;
+  /** The announce script's SHA1, as ioredis' defineCommand computes it (EVALSHA on the lane). */
+  private readonly announceSha: string;
 
   constructor(
     private readonly client: RedisClient,
@@ -149,6 +166,8 @@ export class RedisStore implements TrackerStore {
       this.degradedCommands.set(keys, degraded.bind(client));
     }
     this.outOfMemory = new OutOfMemory(ctx.logger);
+    this.announceSha = createHash('sha1').update(script('announce')).digest('hex');
+    this.lanes = new ScriptLanes(client, timedOut, throttledErrorLog(ctx.logger, 'redis fast lane connection error (reconnecting)', 5000));
     client.defineCommand('trackerScrape', { numberOfKeys: SCRAPE_KEYS, lua: script('scrape'), readOnly: true });
     this.scripted = client as unknown as ScriptedClient;
     this.webrtc = new RedisRtcSwarms(client, params, ctx.webrtcPeerTtl ?? ctx.peerTtl, ctx.logger);
@@ -212,8 +231,25 @@ export class RedisStore implements TrackerStore {
       peerLimit: String(access?.peerLimit ?? 0),
     };
     const argc = userId > 0 ? ANNOUNCE_ARGV.length : PUBLIC_ANNOUNCE_ARGV;
+    const keyCount = args.length;
     for (let i = 0; i < argc; i++) args.push(argv[ANNOUNCE_ARGV[i]!]);
-    return this.withRetries(() => command(...args));
+    const deadline = Date.now() + this.params.commandTimeout;
+    if (!degraded) {
+      // The degraded script (another SHA, rarely run) always takes ioredis.
+      const sent = this.lanes.pick(args[0] as string)?.evalsha(this.announceSha, keyCount, args, deadline);
+      if (sent) return sent.then(laneReply, (error: Error) => this.afterLane(error, command, args, deadline));
+    }
+    return this.withRetries(() => command(...args), deadline);
+  }
+
+  /**
+   * The lane did not answer: NOSCRIPT (ioredis loads the script), MOVED, OOM, READONLY, a lost
+   * connection... The same call through ioredis, within the same deadline, behaves as it always did
+   * (its OOM error turns the store degraded, and so on). A timeout is final, as on the ordinary path.
+   */
+  private afterLane(error: Error, command: AnnounceCommand, args: Array<string | Buffer>, deadline: number): Promise<AnnounceReply> {
+    if (!(error instanceof LaneFallback)) throw error;
+    return this.withRetries(() => command(...args), deadline);
   }
 
   private result(a: SwarmAnnounce, reply: AnnounceReply, degraded: boolean): SwarmResult {
@@ -311,6 +347,7 @@ export class RedisStore implements TrackerStore {
   }
 
   async close(): Promise<void> {
+    this.lanes.close();
     await this.catalogue.close();
     this.addresses.close();
     await this.webrtc.close();
@@ -325,8 +362,7 @@ export class RedisStore implements TrackerStore {
    * whatever ioredis does inside (offline queue, Cluster redirections during a failover), the client
    * hears back in time.
    */
-  private async withRetries<T>(call: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + this.params.commandTimeout;
+  private async withRetries<T>(call: () => Promise<T>, deadline = Date.now() + this.params.commandTimeout): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.deadlines.race(call(), deadline, timedOut);
