@@ -12,7 +12,7 @@
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, type Redis } from 'ioredis';
 import type { RedisClient } from './connection.js';
-import { DEFAULT_LANE_LIMITS, RespLane, type LaneLimits, type LaneTarget } from './resp-lane.js';
+import { DEFAULT_LANE_LIMITS, RespLane, type LaneLimits, type LaneTarget, type TaggedKeys } from './resp-lane.js';
 
 /** Most lanes of one Cluster client (one per master: far more masters than any deployment has). */
 const MAX_CLUSTER_LANES = 256;
@@ -40,11 +40,16 @@ export class ScriptLanes {
     }
   }
 
-  /** The lane for a call whose first key is `key`, or null (none ready: take the ordinary path). */
-  pick(key: string): RespLane | null {
+  /**
+   * The lane for a call of these keys (one slot: on Cluster the first key's decides), or null (none
+   * ready: take the ordinary path).
+   */
+  pick(keys: readonly string[] | TaggedKeys): RespLane | null {
     const client = this.client;
     if (!(client instanceof Cluster)) return this.single !== null && this.single.isReady() ? this.single : null;
-    const node = client.slots[calculateSlot(key)]?.[0];
+    // A tagged key's slot is its tag's: the hex between the braces.
+    const slotKey: string = isKeyList(keys) ? keys[0]! : keys.tag.toString('hex');
+    const node = client.slots[calculateSlot(slotKey)]?.[0];
     if (node === undefined) return null;
     let lane = this.byNode.get(node);
     if (lane === undefined) {
@@ -96,6 +101,8 @@ export class ScriptLanes {
     this.byNode.delete(node);
   }
 }
+
+const isKeyList = (keys: readonly string[] | TaggedKeys): keys is readonly string[] => Array.isArray(keys);
 
 /** Where the client is connected now (after Sentinel's resolution), as whom, and which database. */
 function targetOf(client: Redis): LaneTarget | null {

@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import { LaneFallback, RespLane, type RespValue } from '../../src/redis/resp-lane.js';
 import { ScriptLanes } from '../../src/redis/script-lanes.js';
 import { redisDriver } from '../../src/tracker/redis/driver.js';
+import { swarmKeys } from '../../src/tracker/redis/keys.js';
 import { redisCli, redisMissing, startCluster, startRedis } from '../helpers/redis.js';
 
 const missing = redisMissing();
@@ -47,7 +48,7 @@ async function readyLane(lane: RespLane, ms = 5000): Promise<void> {
 }
 
 function call(lane: RespLane, sha: string, keys: string[], args: Array<string | Buffer>, deadline = soon()): Promise<RespValue> {
-  const sent = lane.evalsha(sha, keys.length, [...keys, ...args], deadline);
+  const sent = lane.evalsha(sha, keys, args, deadline);
   assert.ok(sent, 'the lane took the call');
   return sent;
 }
@@ -123,7 +124,7 @@ describe('redis fast lane', { skip: missing ?? false }, () => {
       assert.equal((await redisCli(redis.port, ...auth, '-n', '3', 'get', 'where')).trim(), 'db3');
       assert.equal((await redisCli(redis.port, ...auth, '-n', '0', 'get', 'where')).trim(), 'db0');
       assert.equal(wrong.isReady(), false);
-      assert.equal(wrong.evalsha(SET_SHA, 1, ['x', 'y'], soon()), null, 'not ready: the caller takes the ordinary path');
+      assert.equal(wrong.evalsha(SET_SHA, ['x'], ['y'], soon()), null, 'not ready: the caller takes the ordinary path');
       // Without AUTH the server answers the call itself with NOAUTH, an error reply: a fallback.
       await readyLane(none);
       await assert.rejects(call(none, SET_SHA, ['x'], ['y']), (error) => error instanceof LaneFallback && /NOAUTH/.test(error.message));
@@ -143,7 +144,7 @@ describe('redis fast lane', { skip: missing ?? false }, () => {
       let stop = false;
       const traffic = (async () => {
         for (let i = 0; !stop; i++) {
-          const sent = lane.evalsha(ECHO_SHA, 1, [`k${i}`, 'small', String(i)], soon(5000));
+          const sent = lane.evalsha(ECHO_SHA, [`k${i}`], ['small', String(i)], soon(5000));
           if (!sent) {
             outcomes.notTaken++;
             await sleep(5);
@@ -159,7 +160,7 @@ describe('redis fast lane', { skip: missing ?? false }, () => {
           }
         }
       })();
-      const burst = Array.from({ length: 200 }, (_, i) => lane.evalsha(ECHO_SHA, 1, [`b${i}`, 'small', String(i)], soon(5000))).filter((p) => p !== null);
+      const burst = Array.from({ length: 200 }, (_, i) => lane.evalsha(ECHO_SHA, [`b${i}`], ['small', String(i)], soon(5000))).filter((p) => p !== null);
       const burstSettled = Promise.allSettled(burst);
       await redis.restart();
       const settled = await burstSettled;
@@ -212,7 +213,7 @@ describe('redis fast lane', { skip: missing ?? false }, () => {
     try {
       await load(redis.port, ECHO);
       await readyLane(lane);
-      const sent = Array.from({ length: 20 }, (_, i) => lane.evalsha(ECHO_SHA, 1, [`k${i}`, 'small', String(i), 'y'.repeat(300)], soon()));
+      const sent = Array.from({ length: 20 }, (_, i) => lane.evalsha(ECHO_SHA, [`k${i}`], ['small', String(i), 'y'.repeat(300)], soon()));
       assert.equal(sent.filter((p) => p !== null).length, 8);
       const replies = (await Promise.all(sent.filter((p) => p !== null))) as RespValue[][];
       assert.deepEqual(
@@ -235,10 +236,10 @@ describe('redis fast lane', { skip: missing ?? false }, () => {
       const keys = Array.from({ length: 30 }, (_, i) => `{tag${i}}:k`);
       const until = Date.now() + 5000;
       for (const key of keys) {
-        let lane = lanes.pick(key);
+        let lane = lanes.pick([key]);
         while (!lane && Date.now() < until) {
           await sleep(20);
-          lane = lanes.pick(key);
+          lane = lanes.pick([key]);
         }
         assert.ok(lane, `a lane for ${key}`);
         assert.equal(await call(lane, SET_SHA, [key], ['v']), 1, 'no MOVED: the lane is the slot’s master');
@@ -273,11 +274,14 @@ describe('redis fast lane', { skip: missing ?? false }, () => {
       const announce = (port: number) => store.announce(swarmAnnounce(infoHash, { v4: Buffer.from([127, 0, 0, 1, port >> 8, port & 255]), event: 'started' }));
       // The first call loads the script (NOSCRIPT on the lane, EVALSHA then EVAL through ioredis).
       await announce(1);
-      while (!lanes.pick('x')) await sleep(10);
+      while (!lanes.pick(['x'])) await sleep(10);
       const before = lanes.answered();
       const results = await Promise.all(Array.from({ length: 50 }, (_, i) => announce(100 + i)));
       assert.ok(lanes.answered() - before >= 50, 'the announces went through the lane');
       assert.equal(results.at(-1)!.incomplete, 51);
+      // The lane writes the keys from their parts: the very names keys.ts gives.
+      const leechers4 = swarmKeys('t:', infoHash)[1]!;
+      assert.equal((await redisCli(redis.port, 'zcard', leechers4)).trim(), '51');
       // Lane gone (closed): the same store keeps answering through ioredis.
       lanes.close();
       const after = await announce(999);

@@ -4,7 +4,7 @@ import type { BudgetCount, DriverContext, Refusal, SwarmAnnounce, SwarmResult, T
 import { RedisAddressLedger } from './address-ledger.js';
 import { RedisCatalogue } from './catalogue.js';
 import type { RedisClient } from '../../redis/connection.js';
-import { indexKeys, swarmKeys, swarmKeysUnder, totalsKeys } from './keys.js';
+import { INDEX_KEYS, indexKeys, SWARM_KEY_SUFFIX, SWARM_KEYS, swarmKeys, swarmKeysUnder, TOTALS_KEYS, totalsKeys, type SwarmKeyName } from './keys.js';
 import type { RedisParams } from './params.js';
 import {
   ADDRESS4_SIZE,
@@ -13,7 +13,6 @@ import {
   ANNOUNCE_EVENTS,
   ANNOUNCE_FLAGS,
   packAnnounceHeader,
-  PUBLIC_ANNOUNCE_ARGV,
   REPLY,
   REPLY_V2_TORRENT,
   USER_ID_SIZE,
@@ -151,6 +150,10 @@ export class RedisStore implements TrackerStore {
   private readonly lanes: ScriptLanes;
   /** The announce script's SHA1, as ioredis' defineCommand computes it (EVALSHA on the lane). */
   private readonly announceSha: string;
+  /** The lane's keys in parts: the prefix, and the suffixes of a public and of a private announce (keyNames' order). */
+  private readonly keyHead: Buffer;
+  private readonly publicTails: readonly Buffer[];
+  private readonly privateTails: readonly Buffer[];
 
   constructor(
     private readonly client: RedisClient,
@@ -167,6 +170,11 @@ export class RedisStore implements TrackerStore {
     }
     this.outOfMemory = new OutOfMemory(ctx.logger);
     this.announceSha = createHash('sha1').update(script('announce')).digest('hex');
+    this.keyHead = Buffer.from(params.prefix, 'utf8');
+    const tails = (names: readonly SwarmKeyName[]) => names.map((name) => Buffer.from(SWARM_KEY_SUFFIX[name], 'latin1'));
+    const publicNames = params.subnetIndex ? [...SWARM_KEYS, ...INDEX_KEYS] : SWARM_KEYS;
+    this.publicTails = tails(publicNames);
+    this.privateTails = tails([...publicNames, ...TOTALS_KEYS]);
     this.lanes = new ScriptLanes(client, timedOut, throttledErrorLog(ctx.logger, 'redis fast lane connection error (reconnecting)', 5000));
     client.defineCommand('trackerScrape', { numberOfKeys: SCRAPE_KEYS, lua: script('scrape'), readOnly: true });
     this.scripted = client as unknown as ScriptedClient;
@@ -211,34 +219,63 @@ export class RedisStore implements TrackerStore {
 
   /** One call of the announce script; `torrentHash`: the torrent whose slot serves this v2 hash. */
   private announceOnce(a: SwarmAnnounce, torrentHash: Buffer | undefined, degraded: boolean): Promise<AnnounceReply> {
+    const deadline = Date.now() + this.params.commandTimeout;
+    const argv = this.announceArgv(a, torrentHash, degraded);
+    if (!degraded) {
+      // The degraded script (another SHA, rarely run) always takes ioredis. Keys as their parts
+      // (TaggedKeys) but for a hybrid torrent's v2 swarm, whose keys carry two hashes.
+      const keys = torrentHash ? this.keyNames(a, torrentHash) : { head: this.keyHead, tag: a.infoHash, tails: this.keyTails(a) };
+      const sent = this.lanes.pick(keys)?.evalsha(this.announceSha, keys, argv, deadline);
+      if (sent) return sent.then(laneReply, (error: Error) => this.afterLane(error, a, torrentHash, argv, deadline));
+    }
+    return this.viaIoredis(a, torrentHash, argv, degraded, deadline);
+  }
+
+  /** The script's keys, in KEYS order (keys.ts): the swarm's, the indexes' in exact mode, the totals' in private mode. */
+  private keyNames(a: SwarmAnnounce, torrentHash: Buffer | undefined): string[] {
     const { prefix, subnetIndex } = this.params;
+    const userId = a.access?.userId ?? 0;
+    const keys = torrentHash ? swarmKeysUnder(prefix, torrentHash, a.infoHash, subnetIndex) : swarmKeys(prefix, a.infoHash);
+    if (subnetIndex && !torrentHash) keys.push(...indexKeys(prefix, a.infoHash));
+    if (userId > 0) keys.push(...totalsKeys(prefix, torrentHash ?? a.infoHash));
+    return keys;
+  }
+
+  /** keyNames' suffixes for an announce of the hash's own keys, as the lane writes them after the tag. */
+  private keyTails(a: SwarmAnnounce): readonly Buffer[] {
+    return (a.access?.userId ?? 0) > 0 ? this.privateTails : this.publicTails;
+  }
+
+  /** The script's ARGV (ANNOUNCE_ARGV): a public announce passes the first three. */
+  private announceArgv(a: SwarmAnnounce, torrentHash: Buffer | undefined, degraded: boolean): Array<string | Buffer> {
     const access = a.access;
     const userId = access?.userId ?? 0;
-    const home = torrentHash ?? a.infoHash;
-    const args: Array<string | Buffer> = torrentHash ? swarmKeysUnder(prefix, torrentHash, a.infoHash, subnetIndex) : swarmKeys(prefix, a.infoHash);
-    if (subnetIndex && !torrentHash) args.push(...indexKeys(prefix, a.infoHash));
-    if (userId > 0) args.push(...totalsKeys(prefix, home));
-    const command = (degraded ? this.degradedCommands : this.announceCommands).get(args.length)!;
+    const header = announceHeader(a, this.params.subnetIndex, this.ctx.peerTtl, this.params, degraded);
+    if (userId <= 0) return [header, a.v4 ?? NO_BYTES, a.v6 ?? NO_BYTES];
     const argv: Record<(typeof ANNOUNCE_ARGV)[number], string | Buffer> = {
-      header: announceHeader(a, subnetIndex, this.ctx.peerTtl, this.params, degraded),
+      header,
       address4: a.v4 ?? NO_BYTES,
       address6: a.v6 ?? NO_BYTES,
-      userId: userId > 0 ? userBytes(userId) : NO_BYTES,
+      userId: userBytes(userId),
       peerId: a.peerId,
-      totals: userId > 0 ? `${access!.uploaded ?? 0}:${access!.downloaded ?? 0}` : '',
+      totals: `${access!.uploaded ?? 0}:${access!.downloaded ?? 0}`,
       recordId: access?.announceId ?? '',
       servedAs: torrentHash ? a.infoHash.toString('hex') : '',
       peerLimit: String(access?.peerLimit ?? 0),
     };
-    const argc = userId > 0 ? ANNOUNCE_ARGV.length : PUBLIC_ANNOUNCE_ARGV;
-    const keyCount = args.length;
-    for (let i = 0; i < argc; i++) args.push(argv[ANNOUNCE_ARGV[i]!]);
-    const deadline = Date.now() + this.params.commandTimeout;
-    if (!degraded) {
-      // The degraded script (another SHA, rarely run) always takes ioredis.
-      const sent = this.lanes.pick(args[0] as string)?.evalsha(this.announceSha, keyCount, args, deadline);
-      if (sent) return sent.then(laneReply, (error: Error) => this.afterLane(error, command, args, deadline));
-    }
+    return ANNOUNCE_ARGV.map((name) => argv[name]);
+  }
+
+  private viaIoredis(
+    a: SwarmAnnounce,
+    torrentHash: Buffer | undefined,
+    argv: Array<string | Buffer>,
+    degraded: boolean,
+    deadline: number,
+  ): Promise<AnnounceReply> {
+    const args: Array<string | Buffer> = this.keyNames(a, torrentHash);
+    const command = (degraded ? this.degradedCommands : this.announceCommands).get(args.length)!;
+    args.push(...argv);
     return this.withRetries(() => command(...args), deadline);
   }
 
@@ -247,9 +284,9 @@ export class RedisStore implements TrackerStore {
    * connection... The same call through ioredis, within the same deadline, behaves as it always did
    * (its OOM error turns the store degraded, and so on). A timeout is final, as on the ordinary path.
    */
-  private afterLane(error: Error, command: AnnounceCommand, args: Array<string | Buffer>, deadline: number): Promise<AnnounceReply> {
+  private afterLane(error: Error, a: SwarmAnnounce, torrentHash: Buffer | undefined, argv: Array<string | Buffer>, deadline: number): Promise<AnnounceReply> {
     if (!(error instanceof LaneFallback)) throw error;
-    return this.withRetries(() => command(...args), deadline);
+    return this.viaIoredis(a, torrentHash, argv, false, deadline);
   }
 
   private result(a: SwarmAnnounce, reply: AnnounceReply, degraded: boolean): SwarmResult {
