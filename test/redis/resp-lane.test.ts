@@ -14,7 +14,7 @@ import { LaneFallback, RespLane, type RespValue } from '../../src/redis/resp-lan
 import { ScriptLanes } from '../../src/redis/script-lanes.js';
 import { redisDriver } from '../../src/tracker/redis/driver.js';
 import { swarmKeys } from '../../src/tracker/redis/keys.js';
-import { redisCli, redisMissing, startCluster, startRedis } from '../helpers/redis.js';
+import { redisCli, redisMissing, startCluster, startRedis, startSentinel } from '../helpers/redis.js';
 
 const missing = redisMissing();
 
@@ -289,6 +289,38 @@ describe('redis fast lane', { skip: missing ?? false }, () => {
     } finally {
       await store.close();
       await redis.kill();
+    }
+  });
+
+  it('Sentinel: the lane follows ioredis to the new master after a failover, and announces keep being answered', { timeout: 60_000 }, async () => {
+    const set = await startSentinel();
+    const store = await redisDriver.open({ sentinels: [`127.0.0.1:${set.sentinel.port}`], name: set.name }, { peerTtl: 60, logger: pino({ level: 'silent' }) });
+    const lanes = (store as unknown as { lanes: ScriptLanes }).lanes;
+    const infoHash = randomBytes(20);
+    const announce = (port: number) => store.announce(swarmAnnounce(infoHash, { v4: Buffer.from([127, 0, 0, 1, port >> 8, port & 255]), event: 'started' }));
+    const laneAt = async (port: number): Promise<void> => {
+      const until = Date.now() + 30_000;
+      while (lanes.pick(['x'])?.address() !== `127.0.0.1:${port}`) {
+        if (Date.now() > until) throw new Error(`no lane to 127.0.0.1:${port} (have ${lanes.pick(['x'])?.address()})`);
+        await announce(1).catch(() => undefined);
+        await sleep(50);
+      }
+    };
+    try {
+      await laneAt(set.master.port);
+      await announce(2);
+      const before = lanes.answered();
+      await announce(3);
+      assert.ok(lanes.answered() > before, 'through the lane on the first master');
+      await redisCli(set.sentinel.port, 'sentinel', 'failover', set.name);
+      await laneAt(set.replica.port);
+      const after = lanes.answered();
+      const result = await announce(4);
+      assert.ok(lanes.answered() > after, 'through the lane on the new master');
+      assert.ok(result.incomplete >= 1);
+    } finally {
+      await store.close();
+      await set.stop();
     }
   });
 });
