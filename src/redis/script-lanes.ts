@@ -53,9 +53,9 @@ export class ScriptLanes {
     if (node === undefined) return null;
     let lane = this.byNode.get(node);
     if (lane === undefined) {
-      if (this.closed || this.byNode.size >= MAX_CLUSTER_LANES) return null;
-      const colon = node.lastIndexOf(':');
       const options = client.options.redisOptions ?? {};
+      if (this.closed || options.tls || this.byNode.size >= MAX_CLUSTER_LANES) return null;
+      const colon = node.lastIndexOf(':');
       lane = new RespLane(
         { host: node.slice(0, colon), port: Number(node.slice(colon + 1)), username: options.username, password: options.password },
         this.timeout,
