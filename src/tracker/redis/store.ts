@@ -13,6 +13,7 @@ import {
   ANNOUNCE_EVENTS,
   ANNOUNCE_FLAGS,
   packAnnounceHeader,
+  PUBLIC_ANNOUNCE_ARGV,
   REPLY,
   REPLY_V2_TORRENT,
   USER_ID_SIZE,
@@ -124,6 +125,11 @@ function isConnectionError(error: unknown): boolean {
 }
 
 const timedOut = (): Error => new Error('redis command timed out');
+
+// announceArgv writes a public announce's ARGV as a literal of three: the contract must still say so.
+if (PUBLIC_ANNOUNCE_ARGV !== 3 || ANNOUNCE_ARGV.slice(0, 3).join() !== 'header,address4,address6') {
+  throw new Error('protocol.ts: a public announce no longer passes header, address4, address6: update announceArgv');
+}
 
 /** The script answers a table: anything else is a broken reply. */
 function laneReply(value: RespValue): AnnounceReply {
