@@ -21,6 +21,12 @@ export interface LoadOptions {
   pool: number;
   /** Stop after this many requests even if time remains (used to warm up with one pass over the pool). */
   maxRequests?: number;
+  /**
+   * Offered requests per second over all connections: request i goes out no earlier than i/rate
+   * seconds after the start (each connection still waits for its previous answer). Unset: as fast as
+   * the answers come (the saturated cases).
+   */
+  rate?: number;
   /** Private mode: peers announce as this many users, through /PASSKEY/announce (see benchPasskey). */
   users?: number;
 }
@@ -117,6 +123,11 @@ export function buildRequests(o: LoadOptions): Buffer[] {
   });
 }
 
+/** Milliseconds until request `i` is due under `o.rate` (0 or less: now). */
+export function paceWait(o: LoadOptions, started: number, i: number): number {
+  return o.rate ? started + (i * 1000) / o.rate - performance.now() : 0;
+}
+
 /** Requests/s and latency percentiles from the recorded latencies (microseconds). */
 export function summarize(latencies: Float64Array, count: number, seconds: number, extra: { failures: number; errors: number; bodyBytes: number }): LoadResult {
   const sorted = latencies.subarray(0, Math.min(count, latencies.length)).sort();
@@ -179,8 +190,14 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
           socket.end();
           return resolve();
         }
-        sentAt = performance.now();
-        socket.write(requests[next++ % requests.length]!);
+        const i = next++;
+        const write = (): void => {
+          sentAt = performance.now();
+          socket.write(requests[i % requests.length]!);
+        };
+        const wait = paceWait(o, started, i);
+        if (wait > 0) setTimeout(write, wait);
+        else write();
       };
       socket.on('connect', send);
       socket.on('data', (chunk: Buffer) => {

@@ -15,8 +15,11 @@ import { benchPasskey, buildPool, type LoadOptions, type LoadResult } from './lo
 import { MEMORY_CASES, runMemoryCase, type MemoryResult } from './memory-bytes.js';
 import { freePort } from './swarm-peers.js';
 
+/** The same-rate cases offer this share of the lower of the two drivers' saturated rates. */
+const SAME_RATE_SHARE = 0.8;
+
 const HELP = `usage: npm run bench -- [--seconds N] [--rounds N] [--udp-slices N] [--connections N] [--torrents N] [--zipf S] [--seeders F] [--numwant N] [--peers N]
-                        [--no-servers] [--no-redis] [--no-scaling] [--no-memory] [--sizes 10,100000,1000000]
+                        [--no-servers] [--no-redis] [--no-same-rate] [--no-scaling] [--no-memory] [--sizes 10,100000,1000000]
 
 Runs, in interleaved rounds under the same load (same query strings, packets and connection counts):
   tracker (memory driver): HTTP keep-alive, HTTP Connection: close, UDP
@@ -32,6 +35,15 @@ ratios tracker/floor and redis/memory (all of these skipped by --no-servers), th
                100 and one swarm of 1M IPv4 peers, 100k IPv6 peers (skipped by --no-memory)
   Redis costs  Redis memory per peer and Redis time per announce (skipped by --no-redis or --no-scaling)
 and a summary of the Performance issue's targets with PASS/FAIL.
+
+  same rate    in addition (not instead: the targets stay the saturated ratios), the memory and redis
+               trackers each offered the same requests/s, ${SAME_RATE_SHARE * 100}% of the lower of their saturated
+               rates, HTTP keep-alive and UDP, and their CPU per announce compared (skipped by --no-same-rate
+               or --no-redis). Why: saturated, each driver runs at its own rate, and the redis case's rate is
+               held down by redis-server sharing CPU 1 with the load generator, not by the tracker; a
+               tracker that is idle between requests pays more per request (event-loop wakeups, one
+               syscall per request instead of per batch), so the saturated ratio charges the redis driver
+               for the shape of this 2-core machine. At one rate both pay the same wakeups.
 
   --seconds N  seconds per case per round (5)      --rounds N  interleaved rounds (3)
   --udp-slices N  the UDP tracker and dgram floor alternate in N slices of seconds/N within each round (4)`;
@@ -239,6 +251,8 @@ interface Floors {
   udpFloor: Ratio;
   redisKa: Ratio | null;
   redisUdp: Ratio | null;
+  /** Both drivers at the same offered rate: information only, not a target. */
+  sameRateRatios: Array<{ what: string; ratio: Ratio }>;
 }
 
 /** The HTTP and UDP cases against their floors (skipped by --no-servers). */
@@ -347,6 +361,8 @@ async function serverCases(
   const metricsText = await (await fetch(`http://127.0.0.1:${tracker.metricsPort}/metrics`)).text();
   let redisStats = withRedis ? '' : hasRedis ? 'redis driver: skipped (--no-redis)' : 'redis driver: skipped (redis-server not installed)';
   let redisMicros = NaN;
+  type SameRate = { memoryCase: string; redisCase: string; rate: number; memory: Measured[]; redis: Measured[] };
+  const sameRate: SameRate[] = [];
   if (redis && redisTracker) {
     // Script calls counted over the whole run, divided by the announces of all redis cases (HTTP and UDP).
     const stats = redisCli(redis.port, 'info', 'commandstats');
@@ -354,6 +370,31 @@ async function serverCases(
     const udpRequests = results.get(REDIS_UDP)!.reduce((n, r) => n + r.requests, 0);
     redisMicros = evalsha ? Number(evalsha[3]) : NaN;
     redisStats = `redis driver: ${((evalsha ? Number(evalsha[1]) : 0) / Math.max(1, redisHttpRequests + udpRequests)).toFixed(3)} script calls per announce, ${redisMicros.toFixed(1)} µs of Redis time per announce (INFO commandstats)`;
+    // In addition (after the stats above, which they would change): both drivers at the same offered rate.
+    if (!args.includes('--no-same-rate')) {
+      for (const [memoryCase, redisCase, port] of [
+        [TRACKER_KA, REDIS_KA, (t: typeof tracker) => ({ child: t.child, port: t.port })],
+        [TRACKER_UDP, REDIS_UDP, udpOf],
+      ] as const) {
+        const rate = Math.round(
+          SAME_RATE_SHARE * Math.min(median(results.get(memoryCase)!.map((r) => r.rps)), median(results.get(redisCase)!.map((r) => r.rps))),
+        );
+        const generator = memoryCase === TRACKER_UDP ? './udp-load.js' : './load.js';
+        const runAt = (t: typeof tracker) => load(t.child, { ...base, host: '127.0.0.1', port: port(t).port, keepAlive: true, seconds, rate }, generator);
+        const pair: SameRate = { memoryCase, redisCase, rate, memory: [], redis: [] };
+        for (let round = 0; round < rounds; round++) {
+          // Alternating which goes first, as the UDP slices do.
+          if (round % 2 === 0) {
+            pair.memory.push(await runAt(tracker));
+            pair.redis.push(await runAt(redisTracker));
+          } else {
+            pair.redis.push(await runAt(redisTracker));
+            pair.memory.push(await runAt(tracker));
+          }
+        }
+        sameRate.push(pair);
+      }
+    }
     await stop(redisTracker.child);
     redis.child.kill('SIGKILL');
   }
@@ -447,6 +488,28 @@ async function serverCases(
   }
   console.log(redisStats);
   if (privateStats) console.log(privateStats);
+  const sameRateRatios: Array<{ what: string; ratio: Ratio }> = [];
+  if (sameRate.length > 0) {
+    console.log(
+      `\nin addition, both drivers at the SAME offered rate (${SAME_RATE_SHARE * 100}% of the lower saturated rate of the two; ${rounds} rounds alternating which goes first; see --help for why). The targets above stay the saturated ratios:`,
+    );
+    for (const pair of sameRate) {
+      for (const [name, runs] of [
+        [pair.memoryCase, pair.memory],
+        [pair.redisCase, pair.redis],
+      ] as const) {
+        const each = runs.map((r, i) => `r${i + 1} ${fmt(r.rps)}/s CPU ${fmt(r.cpuUsPerRequest, 1)}`);
+        console.log(
+          `  ${`${name} @ ${fmt(pair.rate)}/s`.padEnd(40)} ${fmt(median(runs.map((r) => r.cpuUsPerRequest)), 1).padStart(7)} µs/req  (${each.join('; ')})`,
+        );
+      }
+      const each = pair.redis.map((r, i) => r.cpuUsPerRequest / pair.memory[i]!.cpuUsPerRequest);
+      const ratio = { median: median(each), rounds: each };
+      const what = pair.memoryCase === TRACKER_UDP ? 'UDP' : 'HTTP keep-alive';
+      sameRateRatios.push({ what, ratio });
+      console.log(`  redis ÷ memory driver, tracker CPU per announce at the same rate, ${what}: ${showRatio(ratio)}`);
+    }
+  }
   console.log('\n/metrics of the memory-driver tracker after its runs (excerpt):');
   for (const line of metricsText.split('\n')) {
     if (
@@ -456,7 +519,7 @@ async function serverCases(
     )
       console.log(`  ${line}`);
   }
-  return { kaFloor, closeFloor, udpFloor, redisKa, redisUdp };
+  return { kaFloor, closeFloor, udpFloor, redisKa, redisUdp, sameRateRatios };
 }
 
 /** The scaling case, the memory driver's bytes per peer, the Redis costs and the targets' summary. */
@@ -591,6 +654,9 @@ async function scalingMemoryAndTargets(rounds: number, hasRedis: boolean, withRe
     const limit = t.unit === 'x' ? `${t.limit.toFixed(1)}x` : `${t.limit}${t.unit}`;
     const verdict = measured ? (t.value <= t.limit ? 'PASS' : 'FAIL') : `SKIP${t.skipped ? ` (${t.skipped})` : ''}`;
     console.log(`  ${t.what.padEnd(52)} ${value.padStart(12)}  target ≤ ${limit.padEnd(6)} ${verdict}`);
+  }
+  for (const { what, ratio } of floors?.sameRateRatios ?? []) {
+    console.log(`  (same offered rate, not the target) redis ÷ memory, ${what.padEnd(15)} ${`${ratio.median.toFixed(2)}x`.padStart(12)}  information only`);
   }
 }
 

@@ -4,7 +4,7 @@
  *   node dist/bench/udp-load.js '{"host":"127.0.0.1","port":6969,...}'   -> one JSON line of results
  */
 import { createSocket } from 'node:dgram';
-import { buildPool, summarize, type LoadOptions, type LoadResult } from './load.js';
+import { buildPool, paceWait, summarize, type LoadOptions, type LoadResult } from './load.js';
 
 /** A lost datagram is given up after this long and the socket sends the next announce. */
 const LOSS_TIMEOUT_MS = 1000;
@@ -65,11 +65,20 @@ export async function runUdpLoad(o: LoadOptions): Promise<LoadResult> {
           connect.writeUInt32BE(transactionId, 12);
           socket.send(connect, o.port, o.host);
         } else {
-          const packet = packets[next++ % packets.length]!;
-          connectionId.copy(packet, 0);
-          packet.writeUInt32BE(transactionId, 12);
-          sentAt = now;
-          socket.send(packet, o.port, o.host);
+          const i = next++;
+          const id = connectionId;
+          const announce = (): void => {
+            const packet = packets[i % packets.length]!;
+            id.copy(packet, 0);
+            packet.writeUInt32BE(transactionId, 12);
+            sentAt = performance.now();
+            socket.send(packet, o.port, o.host);
+            arm();
+          };
+          const wait = paceWait(o, started, i);
+          if (wait > 0) setTimeout(announce, wait);
+          else announce();
+          return;
         }
         arm();
       };

@@ -4,7 +4,7 @@ import type { BudgetCount, DriverContext, Refusal, SwarmAnnounce, SwarmResult, T
 import { RedisAddressLedger } from './address-ledger.js';
 import { RedisCatalogue } from './catalogue.js';
 import type { RedisClient } from '../../redis/connection.js';
-import { indexKeys, swarmKeys, swarmKeysUnder, totalsKeys } from './keys.js';
+import { INDEX_KEYS, indexKeys, SWARM_KEY_SUFFIX, SWARM_KEYS, swarmKeys, swarmKeysUnder, TOTALS_KEYS, totalsKeys, type SwarmKeyName } from './keys.js';
 import type { RedisParams } from './params.js';
 import {
   ADDRESS4_SIZE,
@@ -23,6 +23,10 @@ import { RedisRtcSwarms } from './webrtc.js';
 import { OutOfMemory, isOutOfMemory, withAllowOom } from './out-of-memory.js';
 import { RedisShared } from './shared.js';
 import { Deadlines } from './deadlines.js';
+import { createHash } from 'node:crypto';
+import { throttledErrorLog } from '../../common/log.js';
+import { LaneFallback, type RespValue } from '../../redis/resp-lane.js';
+import { ScriptLanes } from '../../redis/script-lanes.js';
 
 /** In ANNOUNCE_REPLY's order (protocol.ts): numbers, then strings, as far as the answer goes. */
 type AnnounceReply = Array<number | Buffer | undefined>;
@@ -122,6 +126,17 @@ function isConnectionError(error: unknown): boolean {
 
 const timedOut = (): Error => new Error('redis command timed out');
 
+// announceArgv writes a public announce's ARGV as a literal of three: the contract must still say so.
+if (PUBLIC_ANNOUNCE_ARGV !== 3 || ANNOUNCE_ARGV.slice(0, 3).join() !== 'header,address4,address6') {
+  throw new Error('protocol.ts: a public announce no longer passes header, address4, address6: update announceArgv');
+}
+
+/** The script answers a table: anything else is a broken reply. */
+function laneReply(value: RespValue): AnnounceReply {
+  if (!Array.isArray(value)) throw new Error('announce script: the reply is no array');
+  return value as AnnounceReply;
+}
+
 export class RedisStore implements TrackerStore {
   readonly catalogue: RedisCatalogue;
   readonly addresses: RedisAddressLedger;
@@ -134,6 +149,17 @@ export class RedisStore implements TrackerStore {
   private readonly degradedCommands = new Map<number, AnnounceCommand>();
   private readonly outOfMemory: OutOfMemory;
   private readonly deadlines = new Deadlines();
+  /**
+   * The announce script's own connections (src/redis/resp-lane.ts): most announces go there, the rest
+   * (degraded mode, no lane ready, an unusual reply) through ioredis as before.
+   */
+  private readonly lanes: ScriptLanes;
+  /** The announce script's SHA1, as ioredis' defineCommand computes it (EVALSHA on the lane). */
+  private readonly announceSha: string;
+  /** The lane's keys in parts: the prefix, and the suffixes of a public and of a private announce (keyNames' order). */
+  private readonly keyHead: Buffer;
+  private readonly publicTails: readonly Buffer[];
+  private readonly privateTails: readonly Buffer[];
 
   constructor(
     private readonly client: RedisClient,
@@ -149,6 +175,13 @@ export class RedisStore implements TrackerStore {
       this.degradedCommands.set(keys, degraded.bind(client));
     }
     this.outOfMemory = new OutOfMemory(ctx.logger);
+    this.announceSha = createHash('sha1').update(script('announce')).digest('hex');
+    this.keyHead = Buffer.from(params.prefix, 'utf8');
+    const tails = (names: readonly SwarmKeyName[]) => names.map((name) => Buffer.from(SWARM_KEY_SUFFIX[name], 'latin1'));
+    const publicNames = params.subnetIndex ? [...SWARM_KEYS, ...INDEX_KEYS] : SWARM_KEYS;
+    this.publicTails = tails(publicNames);
+    this.privateTails = tails([...publicNames, ...TOTALS_KEYS]);
+    this.lanes = new ScriptLanes(client, timedOut, throttledErrorLog(ctx.logger, 'redis fast lane connection error (reconnecting)', 5000));
     client.defineCommand('trackerScrape', { numberOfKeys: SCRAPE_KEYS, lua: script('scrape'), readOnly: true });
     this.scripted = client as unknown as ScriptedClient;
     this.webrtc = new RedisRtcSwarms(client, params, ctx.webrtcPeerTtl ?? ctx.peerTtl, ctx.logger);
@@ -192,28 +225,74 @@ export class RedisStore implements TrackerStore {
 
   /** One call of the announce script; `torrentHash`: the torrent whose slot serves this v2 hash. */
   private announceOnce(a: SwarmAnnounce, torrentHash: Buffer | undefined, degraded: boolean): Promise<AnnounceReply> {
+    const deadline = Date.now() + this.params.commandTimeout;
+    const argv = this.announceArgv(a, torrentHash, degraded);
+    if (!degraded) {
+      // The degraded script (another SHA, rarely run) always takes ioredis. Keys as their parts
+      // (TaggedKeys) but for a hybrid torrent's v2 swarm, whose keys carry two hashes.
+      const keys = torrentHash ? this.keyNames(a, torrentHash) : { head: this.keyHead, tag: a.infoHash, tails: this.keyTails(a) };
+      const sent = this.lanes.pick(keys)?.evalsha(this.announceSha, keys, argv, deadline);
+      if (sent) return sent.then(laneReply, (error: Error) => this.afterLane(error, a, torrentHash, argv, deadline));
+    }
+    return this.viaIoredis(a, torrentHash, argv, degraded, deadline);
+  }
+
+  /** The script's keys, in KEYS order (keys.ts): the swarm's, the indexes' in exact mode, the totals' in private mode. */
+  private keyNames(a: SwarmAnnounce, torrentHash: Buffer | undefined): string[] {
     const { prefix, subnetIndex } = this.params;
+    const userId = a.access?.userId ?? 0;
+    const keys = torrentHash ? swarmKeysUnder(prefix, torrentHash, a.infoHash, subnetIndex) : swarmKeys(prefix, a.infoHash);
+    if (subnetIndex && !torrentHash) keys.push(...indexKeys(prefix, a.infoHash));
+    if (userId > 0) keys.push(...totalsKeys(prefix, torrentHash ?? a.infoHash));
+    return keys;
+  }
+
+  /** keyNames' suffixes for an announce of the hash's own keys, as the lane writes them after the tag. */
+  private keyTails(a: SwarmAnnounce): readonly Buffer[] {
+    return (a.access?.userId ?? 0) > 0 ? this.privateTails : this.publicTails;
+  }
+
+  /** The script's ARGV (ANNOUNCE_ARGV): a public announce passes the first three. */
+  private announceArgv(a: SwarmAnnounce, torrentHash: Buffer | undefined, degraded: boolean): Array<string | Buffer> {
     const access = a.access;
     const userId = access?.userId ?? 0;
-    const home = torrentHash ?? a.infoHash;
-    const args: Array<string | Buffer> = torrentHash ? swarmKeysUnder(prefix, torrentHash, a.infoHash, subnetIndex) : swarmKeys(prefix, a.infoHash);
-    if (subnetIndex && !torrentHash) args.push(...indexKeys(prefix, a.infoHash));
-    if (userId > 0) args.push(...totalsKeys(prefix, home));
-    const command = (degraded ? this.degradedCommands : this.announceCommands).get(args.length)!;
+    const header = announceHeader(a, this.params.subnetIndex, this.ctx.peerTtl, this.params, degraded);
+    if (userId <= 0) return [header, a.v4 ?? NO_BYTES, a.v6 ?? NO_BYTES];
     const argv: Record<(typeof ANNOUNCE_ARGV)[number], string | Buffer> = {
-      header: announceHeader(a, subnetIndex, this.ctx.peerTtl, this.params, degraded),
+      header,
       address4: a.v4 ?? NO_BYTES,
       address6: a.v6 ?? NO_BYTES,
-      userId: userId > 0 ? userBytes(userId) : NO_BYTES,
+      userId: userBytes(userId),
       peerId: a.peerId,
-      totals: userId > 0 ? `${access!.uploaded ?? 0}:${access!.downloaded ?? 0}` : '',
+      totals: `${access!.uploaded ?? 0}:${access!.downloaded ?? 0}`,
       recordId: access?.announceId ?? '',
       servedAs: torrentHash ? a.infoHash.toString('hex') : '',
       peerLimit: String(access?.peerLimit ?? 0),
     };
-    const argc = userId > 0 ? ANNOUNCE_ARGV.length : PUBLIC_ANNOUNCE_ARGV;
-    for (let i = 0; i < argc; i++) args.push(argv[ANNOUNCE_ARGV[i]!]);
-    return this.withRetries(() => command(...args));
+    return ANNOUNCE_ARGV.map((name) => argv[name]);
+  }
+
+  private viaIoredis(
+    a: SwarmAnnounce,
+    torrentHash: Buffer | undefined,
+    argv: Array<string | Buffer>,
+    degraded: boolean,
+    deadline: number,
+  ): Promise<AnnounceReply> {
+    const args: Array<string | Buffer> = this.keyNames(a, torrentHash);
+    const command = (degraded ? this.degradedCommands : this.announceCommands).get(args.length)!;
+    args.push(...argv);
+    return this.withRetries(() => command(...args), deadline);
+  }
+
+  /**
+   * The lane did not answer: NOSCRIPT (ioredis loads the script), MOVED, OOM, READONLY, a lost
+   * connection... The same call through ioredis, within the same deadline, behaves as it always did
+   * (its OOM error turns the store degraded, and so on). A timeout is final, as on the ordinary path.
+   */
+  private afterLane(error: Error, a: SwarmAnnounce, torrentHash: Buffer | undefined, argv: Array<string | Buffer>, deadline: number): Promise<AnnounceReply> {
+    if (!(error instanceof LaneFallback)) throw error;
+    return this.viaIoredis(a, torrentHash, argv, false, deadline);
   }
 
   private result(a: SwarmAnnounce, reply: AnnounceReply, degraded: boolean): SwarmResult {
@@ -311,6 +390,7 @@ export class RedisStore implements TrackerStore {
   }
 
   async close(): Promise<void> {
+    this.lanes.close();
     await this.catalogue.close();
     this.addresses.close();
     await this.webrtc.close();
@@ -325,8 +405,7 @@ export class RedisStore implements TrackerStore {
    * whatever ioredis does inside (offline queue, Cluster redirections during a failover), the client
    * hears back in time.
    */
-  private async withRetries<T>(call: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + this.params.commandTimeout;
+  private async withRetries<T>(call: () => Promise<T>, deadline = Date.now() + this.params.commandTimeout): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.deadlines.race(call(), deadline, timedOut);
