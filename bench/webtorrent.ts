@@ -3,8 +3,9 @@
  * webtorrent's own bittorrent-tracker server (installed from the npm registry with --ignore-scripts:
  * its dependencies include native WebRTC packages whose install scripts download binaries).
  *
- * Cases, in interleaved rounds (this VM drifts): shoal with the memory driver; bittorrent-tracker; and,
- * with redis-server installed, two shoal replicas sharing a Redis, the sockets split between them, so
+ * Cases, in interleaved rounds (this VM drifts): shoal with the memory driver; bittorrent-tracker; the
+ * floor, a bare `ws` server relaying offers and answers with no tracker logic (ws-floor-server.ts: what
+ * `ws` and JSON themselves cost per relayed offer); and, with redis-server installed, two shoal replicas sharing a Redis, the sockets split between them, so
  * that about half of the offers and answers cross replicas. Servers on CPU 0, the load generator (and
  * Redis) on CPU 1. Reported: messages/s (announces + offers relayed + answers relayed), announce p50 and
  * p99, server CPU per message and per relayed offer (an offer and its answer), and for the replicas
@@ -21,13 +22,22 @@ import type { WsLoadOptions, WsLoadResult } from './ws-load.js';
 const BITTORRENT_TRACKER_VERSION = '11.2.3';
 const args = process.argv.slice(2);
 if (args.includes('--help')) {
-  console.log(`npm run bench:webtorrent -- [--seconds 8] [--rounds 3] [--sockets 200] [--swarms 4] [--offers 5] [--sdp 600] [--fillers 0] [--no-redis]`);
+  console.log(
+    `npm run bench:webtorrent -- [--seconds 8] [--rounds 3] [--sockets 200] [--swarms 4] [--offers 5] [--sdp 600] [--fillers 0] [--no-redis] [--cpu-prof DIR]\n` +
+      `  --cpu-prof DIR: the servers run with node --cpu-prof and write their profiles into DIR when the bench stops them`,
+  );
   process.exit(0);
 }
 const option = (name: string, fallback: number): number => {
   const i = args.indexOf(`--${name}`);
   return i === -1 ? fallback : Number(args[i + 1]);
 };
+const profileDir = ((): string | undefined => {
+  const i = args.indexOf('--cpu-prof');
+  return i === -1 ? undefined : args[i + 1];
+})();
+/** Node flags for a server process: a CPU profile of it when asked. */
+const nodeFlags = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
 const CLI = here('../src/cli.js');
 const hasTaskset = ((): boolean => {
@@ -59,6 +69,17 @@ function spawnPinned(cpu: number, command: string, argv: string[], env: NodeJS.P
   started.add(child);
   child.once('exit', () => started.delete(child));
   return child;
+}
+
+/**
+ * Stops a server: SIGKILL, or when profiling SIGTERM and its exit awaited (a profile is written on a
+ * clean exit only). taskset execs node, so the child's pid is node's.
+ */
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill(profileDir === undefined ? 'SIGKILL' : 'SIGTERM');
+  await exited;
 }
 
 function firstLine(child: ChildProcess, match: (line: string) => boolean): Promise<string> {
@@ -139,11 +160,11 @@ interface Server {
   pids: number[];
   metricsPorts: number[];
   redisPort?: number;
-  stop(): void;
+  stop(): Promise<void>;
 }
 
 async function startShoal(env: Record<string, string>): Promise<{ child: ChildProcess; port: number; metricsPort: number }> {
-  const child = spawnPinned(0, process.execPath, [CLI], {
+  const child = spawnPinned(0, process.execPath, [...nodeFlags, CLI], {
     ...process.env,
     TRACKER_HTTP_ADDR: '127.0.0.1:0',
     TRACKER_UDP_ADDR: '',
@@ -166,21 +187,29 @@ async function shoalMemory(): Promise<Server> {
     urls: [`ws://127.0.0.1:${s.port}/`],
     pids: [s.child.pid!],
     metricsPorts: [s.metricsPort],
-    stop: () => s.child.kill('SIGKILL'),
+    stop: () => stopServer(s.child),
   };
 }
 
 async function bittorrentTracker(): Promise<Server> {
   const modules = await installedPackage('bittorrent-tracker', BITTORRENT_TRACKER_VERSION);
-  const child = spawnPinned(0, process.execPath, [here('./bittorrent-tracker-server.js'), modules]);
+  const child = spawnPinned(0, process.execPath, [...nodeFlags, here('./bittorrent-tracker-server.js'), modules]);
   const { port } = JSON.parse(await firstLine(child, (l) => l.startsWith('{'))) as { port: number };
   return {
     name: `bittorrent-tracker ${BITTORRENT_TRACKER_VERSION}`,
     urls: [`ws://127.0.0.1:${port}/`],
     pids: [child.pid!],
     metricsPorts: [],
-    stop: () => child.kill('SIGKILL'),
+    stop: () => stopServer(child),
   };
+}
+
+const FLOOR = 'floor: bare ws relay';
+
+async function wsFloor(): Promise<Server> {
+  const child = spawnPinned(0, process.execPath, [...nodeFlags, here('./ws-floor-server.js')]);
+  const { port } = JSON.parse(await firstLine(child, (l) => l.startsWith('{'))) as { port: number };
+  return { name: FLOOR, urls: [`ws://127.0.0.1:${port}/`], pids: [child.pid!], metricsPorts: [], stop: () => stopServer(child) };
 }
 
 function redisCli(port: number, ...argv: string[]): string {
@@ -221,8 +250,8 @@ async function shoalReplicas(): Promise<Server> {
     pids: replicas.map((r) => r.child.pid!),
     metricsPorts: replicas.map((r) => r.metricsPort),
     redisPort,
-    stop: () => {
-      for (const r of replicas) r.child.kill('SIGKILL');
+    stop: async () => {
+      for (const r of replicas) await stopServer(r.child);
       redis.kill('SIGKILL');
     },
   };
@@ -294,7 +323,7 @@ async function main(): Promise<void> {
     `shoal WebTorrent benchmark: node ${process.version}, ${hasTaskset ? 'servers on CPU 0, load generator and Redis on CPU 1' : 'unpinned (no taskset)'}; ` +
       `${load.sockets} sockets in ${load.swarms} swarms (+ ${load.fillers} passive peers each), ${load.offers} offers of ${load.sdpBytes} B per announce, every offer answered, ${load.seconds} s x ${rounds} rounds`,
   );
-  const servers = [await shoalMemory(), await bittorrentTracker(), ...(hasRedis ? [await shoalReplicas()] : [])];
+  const servers = [await shoalMemory(), await bittorrentTracker(), await wsFloor(), ...(hasRedis ? [await shoalReplicas()] : [])];
   const results = new Map<string, Measured[]>(servers.map((s) => [s.name, []]));
   for (let round = 0; round < rounds; round++) {
     for (const server of servers) {
@@ -309,7 +338,7 @@ async function main(): Promise<void> {
       );
     }
   }
-  for (const server of servers) server.stop();
+  for (const server of servers) await server.stop();
 
   console.log('\nmedians of the rounds');
   console.log('| server | messages/s | announce p50 | announce p99 | CPU per message | CPU per relayed offer (+ its answer) |');
@@ -324,11 +353,15 @@ async function main(): Promise<void> {
       )} | ${fmt(med(n, (r) => r.p50us) / 1000, 2)} ms | ${fmt(med(n, (r) => r.p99us) / 1000, 2)} ms | ${fmt(med(n, (r) => r.cpuUsPerMessage))} µs | ${fmt(med(n, (r) => r.cpuUsPerOffer))} µs |`,
     );
   }
-  const [memory, bt, replicas] = servers.map((s) => s.name);
+  const [memory, bt, floor, replicas] = servers.map((s) => s.name);
   const perRound = (a: string, b: string): number[] => results.get(a)!.map((r, i) => results.get(b)![i]!.cpuUsPerOffer / r.cpuUsPerOffer);
   const ratio = median(perRound(memory!, bt!));
   console.log(`\ntargets`);
   console.log(`  CPU per relayed offer, bittorrent-tracker ÷ shoal (memory driver): ${fmt(ratio, 2)}x (target ≥ 3x) ${ratio >= 3 ? 'PASS' : 'FAIL'}`);
+  // The floor is what a relay on ws costs with no tracker at all: shoal ÷ floor is shoal's own share,
+  // and bittorrent-tracker ÷ floor the most any tracker on ws could beat bittorrent-tracker by.
+  console.log(`  CPU per relayed offer, shoal (memory driver) ÷ floor (bare ws relay): ${fmt(median(perRound(floor!, memory!)), 2)}x`);
+  console.log(`  CPU per relayed offer, bittorrent-tracker ÷ floor (bare ws relay): ${fmt(median(perRound(floor!, bt!)), 2)}x (the most a tracker on ws could reach)`);
   if (replicas) {
     const ratio2 = median(perRound(replicas, bt!));
     console.log(`  CPU per relayed offer, bittorrent-tracker ÷ shoal (2 replicas on Redis, both replicas' CPU): ${fmt(ratio2, 2)}x`);
