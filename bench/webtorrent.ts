@@ -136,6 +136,17 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** Read and write system calls a process has made (/proc/PID/io: syscr, syscw; 0 where unreadable). */
+function syscalls(pid: number): { reads: number; writes: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const field = (name: string): number => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? 0);
+    return { reads: field('syscr'), writes: field('syscw') };
+  } catch {
+    return { reads: 0, writes: 0 };
+  }
+}
+
 function fetchText(port: number, path: string): Promise<string> {
   return new Promise((resolve, reject) => {
     get({ host: '127.0.0.1', port, path }, (res) => {
@@ -260,6 +271,9 @@ async function shoalReplicas(): Promise<Server> {
 interface Measured extends WsLoadResult {
   cpuUsPerMessage: number;
   cpuUsPerOffer: number;
+  /** The servers' read and write system calls per relayed offer: most of the CPU is in them. */
+  readsPerOffer: number;
+  writesPerOffer: number;
   /** Replicas only: Redis commands per announce and per signal that crossed replicas. */
   evalshaPerAnnounce?: number;
   spublishPerRemoteSignal?: number;
@@ -283,16 +297,28 @@ async function measure(server: Server, load: WsLoadOptions): Promise<Measured> {
   await lines.next('"phase":"start"');
   // The measured window only: the servers' CPU and Redis' counters at its two ends.
   const cpuBefore = server.pids.map(cpuSeconds);
+  const ioBefore = server.pids.map(syscalls);
   const remoteBefore = await remote();
   const callsBefore = server.redisPort ? commandCalls(server.redisPort) : {};
   await lines.next('"phase":"end"');
   const cpu = server.pids.map(cpuSeconds).reduce((sum, after, i) => sum + after - cpuBefore[i]!, 0);
+  const io = server.pids.map(syscalls).reduce(
+    (sum, after, i) => ({ reads: sum.reads + after.reads - ioBefore[i]!.reads, writes: sum.writes + after.writes - ioBefore[i]!.writes }),
+    { reads: 0, writes: 0 },
+  );
   const calls = server.redisPort ? commandCalls(server.redisPort) : {};
   const remoteSignals = (await remote()) - remoteBefore;
   const result = JSON.parse(await lines.next('"announces"')) as WsLoadResult;
   await new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(null)));
   const messages = result.announces + result.offersReceived + result.answersReceived;
-  const measured: Measured = { ...result, cpuUsPerMessage: (cpu * 1e6) / messages, cpuUsPerOffer: (cpu * 1e6) / Math.max(1, result.offersReceived) };
+  const offers = Math.max(1, result.offersReceived);
+  const measured: Measured = {
+    ...result,
+    cpuUsPerMessage: (cpu * 1e6) / messages,
+    cpuUsPerOffer: (cpu * 1e6) / offers,
+    readsPerOffer: io.reads / offers,
+    writesPerOffer: io.writes / offers,
+  };
   if (server.redisPort) {
     const delta = (name: string): number => (calls[name] ?? 0) - (callsBefore[name] ?? 0);
     measured.remoteSignals = remoteSignals;
@@ -331,7 +357,7 @@ async function main(): Promise<void> {
       results.get(server.name)!.push(r);
       console.log(
         `  round ${round + 1} ${server.name.padEnd(34)} ${fmt(r.messagesPerSecond, 0).padStart(7)} msg/s  p50 ${fmt(r.p50us / 1000, 2)} ms  p99 ${fmt(r.p99us / 1000, 2)} ms  ` +
-          `CPU ${fmt(r.cpuUsPerMessage)} µs/msg ${fmt(r.cpuUsPerOffer)} µs/offer  (${r.announces} announces, ${r.offersReceived} offers, ${r.answersReceived} answers, ${r.failures} failures)` +
+          `CPU ${fmt(r.cpuUsPerMessage)} µs/msg ${fmt(r.cpuUsPerOffer)} µs/offer  syscalls/offer ${fmt(r.readsPerOffer, 2)} read ${fmt(r.writesPerOffer, 2)} write  (${r.announces} announces, ${r.offersReceived} offers, ${r.answersReceived} answers, ${r.failures} failures)` +
           (r.spublishPerRemoteSignal !== undefined
             ? `  redis: ${fmt(r.evalshaPerAnnounce!, 2)} scripts/announce, ${fmt(r.spublishPerRemoteSignal, 2)} SPUBLISH per cross-replica signal (${r.remoteSignals})`
             : ''),

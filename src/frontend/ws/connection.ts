@@ -3,6 +3,7 @@
  * each), the offers relayed to it (an answer is relayed only for one of these), and its message budget.
  */
 import type { WebSocket } from 'ws';
+import { Outbox } from './outbox.js';
 
 /** How long an offer relayed to a peer may be answered: WebTorrent clients give up on an offer sooner. */
 export const OFFER_LIFETIME_MS = 120_000;
@@ -20,8 +21,8 @@ export interface PendingOffer {
 
 export class Connection {
   closed = false;
-  /** Its socket is corked until the end of this event-loop turn (WebSocketFrontend.send). */
-  corked = false;
+  /** The frames it is sent in this event-loop turn (outbox.ts). */
+  readonly outbox: Outbox;
   lastMessage: number;
   private windowStart: number;
   private windowCount = 0;
@@ -39,6 +40,7 @@ export class Connection {
   ) {
     this.lastMessage = now;
     this.windowStart = now;
+    this.outbox = new Outbox(ws);
   }
 
   /** Counts a message against the per-minute budget; false when the socket is over it. */
