@@ -6,7 +6,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { FrameWriter, Outbox } from '../../../src/frontend/ws/outbox.js';
 
 /** A ws server and one client connected to it: the server's side of the socket and the client. */
-async function pair(): Promise<{ server: WebSocket; client: WebSocket; received: string[]; close(): void }> {
+async function pair(): Promise<{ server: WebSocket; client: WebSocket; received: string[]; close: () => void }> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
   await new Promise((resolve) => wss.once('listening', resolve));
   const serverSide = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
