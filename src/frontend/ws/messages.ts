@@ -112,7 +112,8 @@ function description(name: 'offer' | 'answer', value: unknown): string {
   if (value.type !== name) throw new ClientError(`invalid ${name}: type must be "${name}"`);
   if (typeof value.sdp !== 'string' || value.sdp.length === 0) throw new ClientError(`invalid ${name}: sdp must be a non-empty string`);
   if (value.sdp.length > MAX_SDP_LENGTH) throw new ClientError(`invalid ${name}: sdp longer than ${MAX_SDP_LENGTH} characters`);
-  return JSON.stringify({ type: name, sdp: value.sdp });
+  // The same text as JSON.stringify({ type: name, sdp }), without the object.
+  return `{"type":"${name}","sdp":${JSON.stringify(value.sdp)}}`;
 }
 
 function offersOf(value: unknown): WsOffer[] {
