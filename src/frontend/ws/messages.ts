@@ -11,7 +11,7 @@ import { ClientError } from '../../bittorrent/errors.js';
 import { MAX_OFFERS } from '../../tracker/webrtc.js';
 import type { BinaryId } from '../../tracker/webrtc-driver.js';
 import { checkCount, checkNumwant, eventOfName } from '../sanitize.js';
-import { answerSdpSource, offerSdpSources } from './raw-json.js';
+import { sdpSource, type SdpCursor } from './sdp-source.js';
 
 export interface WsOffer {
   offerId: BinaryId;
@@ -108,15 +108,15 @@ function eventOf(value: unknown): AnnounceEvent {
 }
 
 /**
- * An SDP description `{type, sdp}` of the given type, as JSON text of exactly those two fields. `source`
- * is the sdp's own JSON text in the frame when found (raw-json.ts): the same string, not escaped again.
+ * An SDP description `{type, sdp}` of the given type, as JSON text of exactly those two fields; the sdp
+ * as the frame `text` wrote it when that reads back the same (sdp-source.ts), not escaped again.
  */
-function description(name: 'offer' | 'answer', value: unknown, source: string | undefined): string {
+function description(name: 'offer' | 'answer', value: unknown, text: string, cursor: SdpCursor): string {
   if (!isObject(value)) throw new ClientError(`invalid ${name}: must be an object {type, sdp}`);
   if (value.type !== name) throw new ClientError(`invalid ${name}: type must be "${name}"`);
   if (typeof value.sdp !== 'string' || value.sdp.length === 0) throw new ClientError(`invalid ${name}: sdp must be a non-empty string`);
   if (value.sdp.length > MAX_SDP_LENGTH) throw new ClientError(`invalid ${name}: sdp longer than ${MAX_SDP_LENGTH} characters`);
-  return `{"type":"${name}","sdp":${source ?? JSON.stringify(value.sdp)}}`;
+  return `{"type":"${name}","sdp":${sdpSource(text, cursor, value.sdp) ?? JSON.stringify(value.sdp)}}`;
 }
 
 function offersOf(value: unknown, text: string): WsOffer[] {
@@ -124,13 +124,13 @@ function offersOf(value: unknown, text: string): WsOffer[] {
   if (!Array.isArray(value)) throw new ClientError('invalid offers: must be a list');
   if (value.length > MAX_OFFERS) throw new ClientError(`too many offers: at most ${MAX_OFFERS} per announce`);
   const seen = new Set<string>();
-  const sources = value.length > 0 ? offerSdpSources(text) : [];
-  return value.map((item: unknown, i) => {
+  const cursor = { at: 0 };
+  return value.map((item: unknown) => {
     if (!isObject(item)) throw new ClientError('invalid offers: each must be an object {offer, offer_id}');
     const offerId = binaryString('offer_id', item.offer_id);
     if (seen.has(offerId)) throw new ClientError('invalid offers: an offer_id appears twice');
     seen.add(offerId);
-    return { offerId, payload: description('offer', item.offer, sources[i]) };
+    return { offerId, payload: description('offer', item.offer, text, cursor) };
   });
 }
 
@@ -145,7 +145,7 @@ function announceOf(m: Json, text: string): WsAnnounce | WsAnswer {
       peerId,
       toPeerId: binaryString('to_peer_id', m.to_peer_id, PEER_ID_LENGTH),
       offerId: binaryString('offer_id', m.offer_id),
-      payload: description('answer', m.answer, answerSdpSource(text)),
+      payload: description('answer', m.answer, text, { at: 0 }),
     };
   }
   return {

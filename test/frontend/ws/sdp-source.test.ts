@@ -1,12 +1,12 @@
 /**
- * The SDPs' own JSON text in a frame: for any way a client may write the frame (whitespace, escapes in
- * strings and keys, repeated keys, other members around), the text found reads back as the very string
- * JSON.parse gave, and the relayed payload is the same description.
+ * The SDP relayed as the frame wrote it: for any way a client may write the frame (whitespace, escapes
+ * in strings and keys, repeated keys, decoy "sdp" members around), the relayed payload is the very
+ * description JSON.parse gave; and in a plain frame the frame's own text is what goes.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseMessage, type WsAnnounce, type WsAnswer } from '../../../src/frontend/ws/messages.js';
-import { answerSdpSource, offerSdpSources } from '../../../src/frontend/ws/raw-json.js';
+import { sdpSource } from '../../../src/frontend/ws/sdp-source.js';
 
 /** A small seeded generator (mulberry32): the same cases every run. */
 function random(seed: number): () => number {
@@ -99,29 +99,36 @@ function answerFrame(sdp: string): string {
 }
 
 describe('SDP source text', () => {
-  it('reads back as the parsed SDP, in every way a frame may be written', () => {
-    for (let n = 0; n < 2000; n++) {
+  it('relays the parsed SDP, in every way a frame may be written', () => {
+    for (let n = 0; n < 3000; n++) {
       const sdps = Array.from({ length: Math.floor(rnd() * 4) }, () => awkward(1 + Math.floor(rnd() * 40)));
       const text = announceFrame(sdps);
-      const parsed = JSON.parse(text) as { offers: Array<{ offer: { sdp: string } }> };
-      const sources = offerSdpSources(text);
-      assert.equal(sources.length, parsed.offers.length, text);
-      sources.forEach((source, i) => assert.equal(JSON.parse(source!), parsed.offers[i]!.offer.sdp, text));
       const request = parseMessage(text, 10) as WsAnnounce;
+      assert.equal(request.offers.length, sdps.length);
       request.offers.forEach((offer, i) => assert.deepEqual(JSON.parse(offer.payload), { type: 'offer', sdp: sdps[i] }, text));
 
       const answer = answerFrame(sdps[0] ?? 'v=0\r\n');
-      assert.equal(JSON.parse(answerSdpSource(answer)!), (JSON.parse(answer) as { answer: { sdp: string } }).answer.sdp, answer);
       const reply = parseMessage(answer, 10) as WsAnswer;
       assert.deepEqual(JSON.parse(reply.payload), { type: 'answer', sdp: sdps[0] ?? 'v=0\r\n' }, answer);
     }
   });
 
-  it('finds nothing where there is no such string', () => {
-    assert.equal(answerSdpSource('{"action":"announce"}'), undefined);
-    assert.equal(answerSdpSource('{"answer":{"sdp":5}}'), undefined);
-    assert.deepEqual(offerSdpSources('{"offers":[]}'), []);
-    assert.deepEqual(offerSdpSources('{"offers":[{"offer":{"type":"offer"}},{"offer":{"sdp":"a\\"b"}}]}'), [undefined, '"a\\"b"']);
-    assert.deepEqual(offerSdpSources('[1,2]'), []);
+  it("takes the frame's own text of the SDP when it reads back the same", () => {
+    // Written with \/ (JSON.stringify would write /): the payload keeps the frame's spelling.
+    const frame = `{"action":"announce","info_hash":"${'h'.repeat(20)}","peer_id":"${'p'.repeat(20)}","offers":[{"offer":{"type":"offer","sdp":"a\\/b\\r\\n"},"offer_id":"${'o'.repeat(20)}"},{"offer":{"type":"offer","sdp":"c\\/d"},"offer_id":"${'q'.repeat(20)}"}]}`;
+    const request = parseMessage(frame, 10) as WsAnnounce;
+    assert.deepEqual(
+      request.offers.map((o) => o.payload),
+      ['{"type":"offer","sdp":"a\\/b\\r\\n"}', '{"type":"offer","sdp":"c\\/d"}'],
+    );
+  });
+
+  it('finds nothing where no token reads back as the SDP', () => {
+    const cursor = { at: 0 };
+    assert.equal(sdpSource('{"offer":{"sdp":"x"}}', cursor, 'y'), undefined, 'another string');
+    assert.equal(sdpSource('{"offer":{"sdp":"x"}}', cursor, 'x'), undefined, 'past the cursor');
+    assert.equal(sdpSource('{"offer":{"type":"offer"}}', { at: 0 }, 'x'), undefined);
+    assert.equal(sdpSource('{"sdp":"a\\"b"}', { at: 0 }, 'a"b'), '"a\\"b"');
+    assert.equal(sdpSource('{"sdp":"a\\\\"}', { at: 0 }, 'a\\'), '"a\\\\"', 'an escaped backslash before the closing quote');
   });
 });
