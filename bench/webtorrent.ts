@@ -23,8 +23,9 @@ const BITTORRENT_TRACKER_VERSION = '11.2.3';
 const args = process.argv.slice(2);
 if (args.includes('--help')) {
   console.log(
-    `npm run bench:webtorrent -- [--seconds 8] [--rounds 3] [--sockets 200] [--swarms 4] [--offers 5] [--sdp 600] [--fillers 0] [--no-redis] [--cpu-prof DIR]\n` +
-      `  --cpu-prof DIR: the servers run with node --cpu-prof and write their profiles into DIR when the bench stops them`,
+    `npm run bench:webtorrent -- [--seconds 8] [--rounds 3] [--sockets 200] [--swarms 4] [--offers 5] [--sdp 600] [--fillers 0] [--no-redis] [--cpu-prof DIR] [--baseline CLI]\n` +
+      `  --cpu-prof DIR: the servers run with node --cpu-prof and write their profiles into DIR when the bench stops them\n` +
+      `  --baseline CLI: one more case, another build's dist/src/cli.js (memory driver): a before and after in one run`,
   );
   process.exit(0);
 }
@@ -34,6 +35,10 @@ const option = (name: string, fallback: number): number => {
 };
 const profileDir = ((): string | undefined => {
   const i = args.indexOf('--cpu-prof');
+  return i === -1 ? undefined : args[i + 1];
+})();
+const baselineCli = ((): string | undefined => {
+  const i = args.indexOf('--baseline');
   return i === -1 ? undefined : args[i + 1];
 })();
 /** Node flags for a server process: a CPU profile of it when asked. */
@@ -136,6 +141,11 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** The system (kernel) part of cpuSeconds: the sockets' reads and writes, the loopback TCP. */
+function systemSeconds(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[12]) / 100;
+}
+
 /** Read and write system calls a process has made (/proc/PID/io: syscr, syscw; 0 where unreadable). */
 function syscalls(pid: number): { reads: number; writes: number } {
   try {
@@ -174,8 +184,8 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function startShoal(env: Record<string, string>): Promise<{ child: ChildProcess; port: number; metricsPort: number }> {
-  const child = spawnPinned(0, process.execPath, [...nodeFlags, CLI], {
+async function startShoal(env: Record<string, string>, cli = CLI): Promise<{ child: ChildProcess; port: number; metricsPort: number }> {
+  const child = spawnPinned(0, process.execPath, [...nodeFlags, cli], {
     ...process.env,
     TRACKER_HTTP_ADDR: '127.0.0.1:0',
     TRACKER_UDP_ADDR: '',
@@ -191,10 +201,10 @@ async function startShoal(env: Record<string, string>): Promise<{ child: ChildPr
   return { child, port: portOf(http), metricsPort: portOf(metrics) };
 }
 
-async function shoalMemory(): Promise<Server> {
-  const s = await startShoal({});
+async function shoalMemory(cli?: string): Promise<Server> {
+  const s = await startShoal({}, cli);
   return {
-    name: 'shoal, memory driver',
+    name: cli === undefined ? 'shoal, memory driver' : 'baseline shoal, memory driver',
     urls: [`ws://127.0.0.1:${s.port}/`],
     pids: [s.child.pid!],
     metricsPorts: [s.metricsPort],
@@ -271,6 +281,8 @@ async function shoalReplicas(): Promise<Server> {
 interface Measured extends WsLoadResult {
   cpuUsPerMessage: number;
   cpuUsPerOffer: number;
+  /** The share of that CPU spent in the kernel. */
+  systemShare: number;
   /** The servers' read and write system calls per relayed offer: most of the CPU is in them. */
   readsPerOffer: number;
   writesPerOffer: number;
@@ -297,11 +309,13 @@ async function measure(server: Server, load: WsLoadOptions): Promise<Measured> {
   await lines.next('"phase":"start"');
   // The measured window only: the servers' CPU and Redis' counters at its two ends.
   const cpuBefore = server.pids.map(cpuSeconds);
+  const sysBefore = server.pids.map(systemSeconds);
   const ioBefore = server.pids.map(syscalls);
   const remoteBefore = await remote();
   const callsBefore = server.redisPort ? commandCalls(server.redisPort) : {};
   await lines.next('"phase":"end"');
   const cpu = server.pids.map(cpuSeconds).reduce((sum, after, i) => sum + after - cpuBefore[i]!, 0);
+  const sys = server.pids.map(systemSeconds).reduce((sum, after, i) => sum + after - sysBefore[i]!, 0);
   const io = server.pids.map(syscalls).reduce(
     (sum, after, i) => ({ reads: sum.reads + after.reads - ioBefore[i]!.reads, writes: sum.writes + after.writes - ioBefore[i]!.writes }),
     { reads: 0, writes: 0 },
@@ -316,6 +330,7 @@ async function measure(server: Server, load: WsLoadOptions): Promise<Measured> {
     ...result,
     cpuUsPerMessage: (cpu * 1e6) / messages,
     cpuUsPerOffer: (cpu * 1e6) / offers,
+    systemShare: sys / Math.max(cpu, 0.01),
     readsPerOffer: io.reads / offers,
     writesPerOffer: io.writes / offers,
   };
@@ -349,7 +364,8 @@ async function main(): Promise<void> {
     `shoal WebTorrent benchmark: node ${process.version}, ${hasTaskset ? 'servers on CPU 0, load generator and Redis on CPU 1' : 'unpinned (no taskset)'}; ` +
       `${load.sockets} sockets in ${load.swarms} swarms (+ ${load.fillers} passive peers each), ${load.offers} offers of ${load.sdpBytes} B per announce, every offer answered, ${load.seconds} s x ${rounds} rounds`,
   );
-  const servers = [await shoalMemory(), await bittorrentTracker(), await wsFloor(), ...(hasRedis ? [await shoalReplicas()] : [])];
+  const baseline = baselineCli === undefined ? [] : [await shoalMemory(baselineCli)];
+  const servers = [await shoalMemory(), await bittorrentTracker(), await wsFloor(), ...(hasRedis ? [await shoalReplicas()] : []), ...baseline];
   const results = new Map<string, Measured[]>(servers.map((s) => [s.name, []]));
   for (let round = 0; round < rounds; round++) {
     for (const server of servers) {
@@ -357,7 +373,7 @@ async function main(): Promise<void> {
       results.get(server.name)!.push(r);
       console.log(
         `  round ${round + 1} ${server.name.padEnd(34)} ${fmt(r.messagesPerSecond, 0).padStart(7)} msg/s  p50 ${fmt(r.p50us / 1000, 2)} ms  p99 ${fmt(r.p99us / 1000, 2)} ms  ` +
-          `CPU ${fmt(r.cpuUsPerMessage)} µs/msg ${fmt(r.cpuUsPerOffer)} µs/offer  syscalls/offer ${fmt(r.readsPerOffer, 2)} read ${fmt(r.writesPerOffer, 2)} write  (${r.announces} announces, ${r.offersReceived} offers, ${r.answersReceived} answers, ${r.failures} failures)` +
+          `CPU ${fmt(r.cpuUsPerMessage)} µs/msg ${fmt(r.cpuUsPerOffer)} µs/offer (${fmt(r.systemShare * 100, 0)}% kernel)  syscalls/offer ${fmt(r.readsPerOffer, 2)} read ${fmt(r.writesPerOffer, 2)} write  (${r.announces} announces, ${r.offersReceived} offers, ${r.answersReceived} answers, ${r.failures} failures)` +
           (r.spublishPerRemoteSignal !== undefined
             ? `  redis: ${fmt(r.evalshaPerAnnounce!, 2)} scripts/announce, ${fmt(r.spublishPerRemoteSignal, 2)} SPUBLISH per cross-replica signal (${r.remoteSignals})`
             : ''),
@@ -379,7 +395,7 @@ async function main(): Promise<void> {
       )} | ${fmt(med(n, (r) => r.p50us) / 1000, 2)} ms | ${fmt(med(n, (r) => r.p99us) / 1000, 2)} ms | ${fmt(med(n, (r) => r.cpuUsPerMessage))} µs | ${fmt(med(n, (r) => r.cpuUsPerOffer))} µs |`,
     );
   }
-  const [memory, bt, floor, replicas] = servers.map((s) => s.name);
+  const [memory, bt, floor, replicas] = servers.map((s) => s.name).filter((name) => !name.startsWith('baseline'));
   const perRound = (a: string, b: string): number[] => results.get(a)!.map((r, i) => results.get(b)![i]!.cpuUsPerOffer / r.cpuUsPerOffer);
   const ratio = median(perRound(memory!, bt!));
   console.log(`\ntargets`);
@@ -388,6 +404,10 @@ async function main(): Promise<void> {
   // and bittorrent-tracker ÷ floor the most any tracker on ws could beat bittorrent-tracker by.
   console.log(`  CPU per relayed offer, shoal (memory driver) ÷ floor (bare ws relay): ${fmt(median(perRound(floor!, memory!)), 2)}x`);
   console.log(`  CPU per relayed offer, bittorrent-tracker ÷ floor (bare ws relay): ${fmt(median(perRound(floor!, bt!)), 2)}x (the most a tracker on ws could reach)`);
+  if (baseline.length > 0) {
+    const before = baseline[0]!.name;
+    console.log(`  baseline (${baselineCli}): bittorrent-tracker ÷ baseline ${fmt(median(perRound(before, bt!)), 2)}x, baseline ÷ floor ${fmt(median(perRound(floor!, before)), 2)}x, baseline ÷ shoal ${fmt(median(perRound(memory!, before)), 2)}x`);
+  }
   if (replicas) {
     const ratio2 = median(perRound(replicas, bt!));
     console.log(`  CPU per relayed offer, bittorrent-tracker ÷ shoal (2 replicas on Redis, both replicas' CPU): ${fmt(ratio2, 2)}x`);
