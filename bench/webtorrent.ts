@@ -226,11 +226,13 @@ async function bittorrentTracker(): Promise<Server> {
 }
 
 const FLOOR = 'floor: bare ws relay';
+const RAW_FLOOR = 'floor, raw frames (outbox.ts)';
 
-async function wsFloor(): Promise<Server> {
-  const child = spawnPinned(0, process.execPath, [...nodeFlags, here('./ws-floor-server.js')]);
+/** The floor; `raw`: its frames through shoal's FrameWriter (outbox.ts) instead of ws.send. */
+async function wsFloor(raw: boolean): Promise<Server> {
+  const child = spawnPinned(0, process.execPath, [...nodeFlags, here('./ws-floor-server.js'), ...(raw ? ['raw'] : [])]);
   const { port } = JSON.parse(await firstLine(child, (l) => l.startsWith('{'))) as { port: number };
-  return { name: FLOOR, urls: [`ws://127.0.0.1:${port}/`], pids: [child.pid!], metricsPorts: [], stop: () => stopServer(child) };
+  return { name: raw ? RAW_FLOOR : FLOOR, urls: [`ws://127.0.0.1:${port}/`], pids: [child.pid!], metricsPorts: [], stop: () => stopServer(child) };
 }
 
 function redisCli(port: number, ...argv: string[]): string {
@@ -365,7 +367,14 @@ async function main(): Promise<void> {
       `${load.sockets} sockets in ${load.swarms} swarms (+ ${load.fillers} passive peers each), ${load.offers} offers of ${load.sdpBytes} B per announce, every offer answered, ${load.seconds} s x ${rounds} rounds`,
   );
   const baseline = baselineCli === undefined ? [] : [await shoalMemory(baselineCli)];
-  const servers = [await shoalMemory(), await bittorrentTracker(), await wsFloor(), ...(hasRedis ? [await shoalReplicas()] : []), ...baseline];
+  const servers = [
+    await shoalMemory(),
+    await bittorrentTracker(),
+    await wsFloor(false),
+    ...(hasRedis ? [await shoalReplicas()] : []),
+    await wsFloor(true),
+    ...baseline,
+  ];
   const results = new Map<string, Measured[]>(servers.map((s) => [s.name, []]));
   for (let round = 0; round < rounds; round++) {
     for (const server of servers) {
@@ -395,7 +404,7 @@ async function main(): Promise<void> {
       )} | ${fmt(med(n, (r) => r.p50us) / 1000, 2)} ms | ${fmt(med(n, (r) => r.p99us) / 1000, 2)} ms | ${fmt(med(n, (r) => r.cpuUsPerMessage))} µs | ${fmt(med(n, (r) => r.cpuUsPerOffer))} µs |`,
     );
   }
-  const [memory, bt, floor, replicas] = servers.map((s) => s.name).filter((name) => !name.startsWith('baseline'));
+  const [memory, bt, floor, replicas] = servers.map((s) => s.name).filter((name) => !name.startsWith('baseline') && name !== RAW_FLOOR);
   const perRound = (a: string, b: string): number[] => results.get(a)!.map((r, i) => results.get(b)![i]!.cpuUsPerOffer / r.cpuUsPerOffer);
   const ratio = median(perRound(memory!, bt!));
   console.log(`\ntargets`);
@@ -403,7 +412,10 @@ async function main(): Promise<void> {
   // The floor is what a relay on ws costs with no tracker at all: shoal ÷ floor is shoal's own share,
   // and bittorrent-tracker ÷ floor the most any tracker on ws could beat bittorrent-tracker by.
   console.log(`  CPU per relayed offer, shoal (memory driver) ÷ floor (bare ws relay): ${fmt(median(perRound(floor!, memory!)), 2)}x`);
-  console.log(`  CPU per relayed offer, bittorrent-tracker ÷ floor (bare ws relay): ${fmt(median(perRound(floor!, bt!)), 2)}x (the most a tracker on ws could reach)`);
+  console.log(`  CPU per relayed offer, bittorrent-tracker ÷ floor (bare ws relay): ${fmt(median(perRound(floor!, bt!)), 2)}x (the most a tracker on ws.send could reach)`);
+  console.log(
+    `  CPU per relayed offer, bittorrent-tracker ÷ floor with raw frames: ${fmt(median(perRound(RAW_FLOOR, bt!)), 2)}x (the most a tracker on ws' receiver and outbox.ts could reach); shoal ÷ it ${fmt(median(perRound(RAW_FLOOR, memory!)), 2)}x`,
+  );
   if (baseline.length > 0) {
     const before = baseline[0]!.name;
     console.log(`  baseline (${baselineCli}): bittorrent-tracker ÷ baseline ${fmt(median(perRound(before, bt!)), 2)}x, baseline ÷ floor ${fmt(median(perRound(floor!, before)), 2)}x, baseline ÷ shoal ${fmt(median(perRound(memory!, before)), 2)}x`);

@@ -7,13 +7,18 @@
  *
  * Frames for one socket within one event-loop turn leave in one write (cork at the first, uncork after
  * the turn's I/O), as shoal does: that is the cheapest way to use ws' public send, and without it the
- * floor would sit above the tracker it is the floor of. Prints {"port":N}.
+ * floor would sit above the tracker it is the floor of. With the argument `raw`, frames go through
+ * shoal's own FrameWriter instead (src/frontend/ws/outbox.ts: one buffer of ready-made frames per socket
+ * per turn, written to the TCP socket): the floor of a relay that, like shoal, bypasses ws' Sender.
+ * Prints {"port":N}.
  */
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { FrameWriter, Outbox } from '../src/frontend/ws/outbox.js';
 
 interface Peer {
   ws: WebSocket;
+  outbox: Outbox;
   corked: boolean;
   /** Where it joined (info_hash, peer_id): it leaves on close, as the load generator reconnects each round. */
   joined: Array<[string, string]>;
@@ -41,7 +46,13 @@ function uncorkAll(): void {
   }
 }
 
+const frames = process.argv[2] === 'raw' ? new FrameWriter() : null;
+
 function send(peer: Peer, text: string): void {
+  if (frames) {
+    frames.send(peer.outbox, text);
+    return;
+  }
   if (!peer.corked) {
     peer.corked = true;
     socketOf(peer.ws)?.cork();
@@ -76,7 +87,7 @@ function onMessage(self: Peer, m: Message): void {
 
 const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, clientTracking: false, maxPayload: 65536 });
 wss.on('connection', (ws) => {
-  const self: Peer = { ws, corked: false, joined: [] };
+  const self: Peer = { ws, outbox: new Outbox(ws), corked: false, joined: [] };
   ws.on('error', () => ws.terminate());
   ws.on('close', () => {
     for (const [hash, peerId] of self.joined) {
