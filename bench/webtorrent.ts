@@ -318,10 +318,12 @@ async function measure(server: Server, load: WsLoadOptions): Promise<Measured> {
   await lines.next('"phase":"end"');
   const cpu = server.pids.map(cpuSeconds).reduce((sum, after, i) => sum + after - cpuBefore[i]!, 0);
   const sys = server.pids.map(systemSeconds).reduce((sum, after, i) => sum + after - sysBefore[i]!, 0);
-  const io = server.pids.map(syscalls).reduce(
-    (sum, after, i) => ({ reads: sum.reads + after.reads - ioBefore[i]!.reads, writes: sum.writes + after.writes - ioBefore[i]!.writes }),
-    { reads: 0, writes: 0 },
-  );
+  const io = server.pids
+    .map(syscalls)
+    .reduce((sum, after, i) => ({ reads: sum.reads + after.reads - ioBefore[i]!.reads, writes: sum.writes + after.writes - ioBefore[i]!.writes }), {
+      reads: 0,
+      writes: 0,
+    });
   const calls = server.redisPort ? commandCalls(server.redisPort) : {};
   const remoteSignals = (await remote()) - remoteBefore;
   const result = JSON.parse(await lines.next('"announces"')) as WsLoadResult;
@@ -412,13 +414,17 @@ async function main(): Promise<void> {
   // The floor is what a relay on ws costs with no tracker at all: shoal ÷ floor is shoal's own share,
   // and bittorrent-tracker ÷ floor the most any tracker on ws could beat bittorrent-tracker by.
   console.log(`  CPU per relayed offer, shoal (memory driver) ÷ floor (bare ws relay): ${fmt(median(perRound(floor!, memory!)), 2)}x`);
-  console.log(`  CPU per relayed offer, bittorrent-tracker ÷ floor (bare ws relay): ${fmt(median(perRound(floor!, bt!)), 2)}x (the most a tracker on ws.send could reach)`);
+  console.log(
+    `  CPU per relayed offer, bittorrent-tracker ÷ floor (bare ws relay): ${fmt(median(perRound(floor!, bt!)), 2)}x (the most a tracker on ws.send could reach)`,
+  );
   console.log(
     `  CPU per relayed offer, bittorrent-tracker ÷ floor with raw frames: ${fmt(median(perRound(RAW_FLOOR, bt!)), 2)}x (the most a tracker on ws' receiver and outbox.ts could reach); shoal ÷ it ${fmt(median(perRound(RAW_FLOOR, memory!)), 2)}x`,
   );
   if (baseline.length > 0) {
     const before = baseline[0]!.name;
-    console.log(`  baseline (${baselineCli}): bittorrent-tracker ÷ baseline ${fmt(median(perRound(before, bt!)), 2)}x, baseline ÷ floor ${fmt(median(perRound(floor!, before)), 2)}x, baseline ÷ shoal ${fmt(median(perRound(memory!, before)), 2)}x`);
+    console.log(
+      `  baseline (${baselineCli}): bittorrent-tracker ÷ baseline ${fmt(median(perRound(before, bt!)), 2)}x, baseline ÷ floor ${fmt(median(perRound(floor!, before)), 2)}x, baseline ÷ shoal ${fmt(median(perRound(memory!, before)), 2)}x`,
+    );
   }
   if (replicas) {
     const ratio2 = median(perRound(replicas, bt!));

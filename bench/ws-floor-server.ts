@@ -65,7 +65,11 @@ function onMessage(self: Peer, m: Message): void {
   const hash = JSON.stringify(m.info_hash);
   if (m.answer !== undefined) {
     const to = byPeerId.get(m.to_peer_id!);
-    if (to) send(to, `{"action":"announce","answer":${JSON.stringify(m.answer)},"offer_id":${JSON.stringify(m.offer_id)},"peer_id":${JSON.stringify(m.peer_id)},"info_hash":${hash}}`);
+    if (to)
+      send(
+        to,
+        `{"action":"announce","answer":${JSON.stringify(m.answer)},"offer_id":${JSON.stringify(m.offer_id)},"peer_id":${JSON.stringify(m.peer_id)},"info_hash":${hash}}`,
+      );
     return;
   }
   let swarm = swarms.get(m.info_hash);

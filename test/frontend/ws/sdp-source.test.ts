@@ -25,7 +25,9 @@ const space = (): string => (rnd() < 0.6 ? '' : pick([' ', '\n', '\r\n\t', '  ']
 /** A JSON string token for s, some characters written as \u escapes or \/ (all read back as s). */
 function str(s: string): string {
   let out = '';
-  for (const ch of JSON.stringify(s).slice(1, -1).match(/\\u[0-9a-f]{4}|\\.|[^]/g) ?? []) {
+  for (const ch of JSON.stringify(s)
+    .slice(1, -1)
+    .match(/\\u[0-9a-f]{4}|\\.|[^]/g) ?? []) {
     if (ch.length === 1 && rnd() < 0.05) out += ch === '/' ? '\\/' : '\\u' + ch.charCodeAt(0).toString(16).padStart(4, '0');
     else out += ch;
   }
@@ -68,7 +70,20 @@ const id = (): string => String.fromCharCode(...Array.from({ length: 20 }, () =>
 
 function announceFrame(sdps: string[]): string {
   const offers = sdps.map((sdp) =>
-    object(withDecoys([['offer_id', str(id())], ['offer', object(withDecoys([['type', str('offer')], ['sdp', str(sdp)]]))]])),
+    object(
+      withDecoys([
+        ['offer_id', str(id())],
+        [
+          'offer',
+          object(
+            withDecoys([
+              ['type', str('offer')],
+              ['sdp', str(sdp)],
+            ]),
+          ),
+        ],
+      ]),
+    ),
   );
   return (
     space() +
@@ -93,7 +108,15 @@ function answerFrame(sdp: string): string {
       ['peer_id', str(id())],
       ['to_peer_id', str(id())],
       ['offer_id', str(id())],
-      ['answer', object(withDecoys([['type', str('answer')], ['sdp', str(sdp)]]))],
+      [
+        'answer',
+        object(
+          withDecoys([
+            ['type', str('answer')],
+            ['sdp', str(sdp)],
+          ]),
+        ),
+      ],
     ]),
   );
 }
