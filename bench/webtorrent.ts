@@ -3,8 +3,9 @@
  * webtorrent's own bittorrent-tracker server (installed from the npm registry with --ignore-scripts:
  * its dependencies include native WebRTC packages whose install scripts download binaries).
  *
- * Cases, in interleaved rounds (this VM drifts): shoal with the memory driver; bittorrent-tracker; and,
- * with redis-server installed, two shoal replicas sharing a Redis, the sockets split between them, so
+ * Cases, in interleaved rounds (this VM drifts): shoal with the memory driver; bittorrent-tracker; the
+ * floor, a bare `ws` server relaying offers and answers with no tracker logic (ws-floor-server.ts: what
+ * `ws` and JSON themselves cost per relayed offer); and, with redis-server installed, two shoal replicas sharing a Redis, the sockets split between them, so
  * that about half of the offers and answers cross replicas. Servers on CPU 0, the load generator (and
  * Redis) on CPU 1. Reported: messages/s (announces + offers relayed + answers relayed), announce p50 and
  * p99, server CPU per message and per relayed offer (an offer and its answer), and for the replicas
@@ -21,13 +22,27 @@ import type { WsLoadOptions, WsLoadResult } from './ws-load.js';
 const BITTORRENT_TRACKER_VERSION = '11.2.3';
 const args = process.argv.slice(2);
 if (args.includes('--help')) {
-  console.log(`npm run bench:webtorrent -- [--seconds 8] [--rounds 3] [--sockets 200] [--swarms 4] [--offers 5] [--sdp 600] [--fillers 0] [--no-redis]`);
+  console.log(
+    `npm run bench:webtorrent -- [--seconds 8] [--rounds 3] [--sockets 200] [--swarms 4] [--offers 5] [--sdp 600] [--fillers 0] [--no-redis] [--cpu-prof DIR] [--baseline CLI]\n` +
+      `  --cpu-prof DIR: the servers run with node --cpu-prof and write their profiles into DIR when the bench stops them\n` +
+      `  --baseline CLI: one more case, another build's dist/src/cli.js (memory driver): a before and after in one run`,
+  );
   process.exit(0);
 }
 const option = (name: string, fallback: number): number => {
   const i = args.indexOf(`--${name}`);
   return i === -1 ? fallback : Number(args[i + 1]);
 };
+const profileDir = ((): string | undefined => {
+  const i = args.indexOf('--cpu-prof');
+  return i === -1 ? undefined : args[i + 1];
+})();
+const baselineCli = ((): string | undefined => {
+  const i = args.indexOf('--baseline');
+  return i === -1 ? undefined : args[i + 1];
+})();
+/** Node flags for a server process: a CPU profile of it when asked. */
+const nodeFlags = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
 const CLI = here('../src/cli.js');
 const hasTaskset = ((): boolean => {
@@ -59,6 +74,17 @@ function spawnPinned(cpu: number, command: string, argv: string[], env: NodeJS.P
   started.add(child);
   child.once('exit', () => started.delete(child));
   return child;
+}
+
+/**
+ * Stops a server: SIGKILL, or when profiling SIGTERM and its exit awaited (a profile is written on a
+ * clean exit only). taskset execs node, so the child's pid is node's.
+ */
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill(profileDir === undefined ? 'SIGKILL' : 'SIGTERM');
+  await exited;
 }
 
 function firstLine(child: ChildProcess, match: (line: string) => boolean): Promise<string> {
@@ -115,6 +141,22 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** The system (kernel) part of cpuSeconds: the sockets' reads and writes, the loopback TCP. */
+function systemSeconds(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[12]) / 100;
+}
+
+/** Read and write system calls a process has made (/proc/PID/io: syscr, syscw; 0 where unreadable). */
+function syscalls(pid: number): { reads: number; writes: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const field = (name: string): number => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? 0);
+    return { reads: field('syscr'), writes: field('syscw') };
+  } catch {
+    return { reads: 0, writes: 0 };
+  }
+}
+
 function fetchText(port: number, path: string): Promise<string> {
   return new Promise((resolve, reject) => {
     get({ host: '127.0.0.1', port, path }, (res) => {
@@ -139,11 +181,11 @@ interface Server {
   pids: number[];
   metricsPorts: number[];
   redisPort?: number;
-  stop(): void;
+  stop(): Promise<void>;
 }
 
-async function startShoal(env: Record<string, string>): Promise<{ child: ChildProcess; port: number; metricsPort: number }> {
-  const child = spawnPinned(0, process.execPath, [CLI], {
+async function startShoal(env: Record<string, string>, cli = CLI): Promise<{ child: ChildProcess; port: number; metricsPort: number }> {
+  const child = spawnPinned(0, process.execPath, [...nodeFlags, cli], {
     ...process.env,
     TRACKER_HTTP_ADDR: '127.0.0.1:0',
     TRACKER_UDP_ADDR: '',
@@ -159,28 +201,38 @@ async function startShoal(env: Record<string, string>): Promise<{ child: ChildPr
   return { child, port: portOf(http), metricsPort: portOf(metrics) };
 }
 
-async function shoalMemory(): Promise<Server> {
-  const s = await startShoal({});
+async function shoalMemory(cli?: string): Promise<Server> {
+  const s = await startShoal({}, cli);
   return {
-    name: 'shoal, memory driver',
+    name: cli === undefined ? 'shoal, memory driver' : 'baseline shoal, memory driver',
     urls: [`ws://127.0.0.1:${s.port}/`],
     pids: [s.child.pid!],
     metricsPorts: [s.metricsPort],
-    stop: () => s.child.kill('SIGKILL'),
+    stop: () => stopServer(s.child),
   };
 }
 
 async function bittorrentTracker(): Promise<Server> {
   const modules = await installedPackage('bittorrent-tracker', BITTORRENT_TRACKER_VERSION);
-  const child = spawnPinned(0, process.execPath, [here('./bittorrent-tracker-server.js'), modules]);
+  const child = spawnPinned(0, process.execPath, [...nodeFlags, here('./bittorrent-tracker-server.js'), modules]);
   const { port } = JSON.parse(await firstLine(child, (l) => l.startsWith('{'))) as { port: number };
   return {
     name: `bittorrent-tracker ${BITTORRENT_TRACKER_VERSION}`,
     urls: [`ws://127.0.0.1:${port}/`],
     pids: [child.pid!],
     metricsPorts: [],
-    stop: () => child.kill('SIGKILL'),
+    stop: () => stopServer(child),
   };
+}
+
+const FLOOR = 'floor: bare ws relay';
+const RAW_FLOOR = 'floor, raw frames (outbox.ts)';
+
+/** The floor; `raw`: its frames through shoal's FrameWriter (outbox.ts) instead of ws.send. */
+async function wsFloor(raw: boolean): Promise<Server> {
+  const child = spawnPinned(0, process.execPath, [...nodeFlags, here('./ws-floor-server.js'), ...(raw ? ['raw'] : [])]);
+  const { port } = JSON.parse(await firstLine(child, (l) => l.startsWith('{'))) as { port: number };
+  return { name: raw ? RAW_FLOOR : FLOOR, urls: [`ws://127.0.0.1:${port}/`], pids: [child.pid!], metricsPorts: [], stop: () => stopServer(child) };
 }
 
 function redisCli(port: number, ...argv: string[]): string {
@@ -221,8 +273,8 @@ async function shoalReplicas(): Promise<Server> {
     pids: replicas.map((r) => r.child.pid!),
     metricsPorts: replicas.map((r) => r.metricsPort),
     redisPort,
-    stop: () => {
-      for (const r of replicas) r.child.kill('SIGKILL');
+    stop: async () => {
+      for (const r of replicas) await stopServer(r.child);
       redis.kill('SIGKILL');
     },
   };
@@ -231,6 +283,11 @@ async function shoalReplicas(): Promise<Server> {
 interface Measured extends WsLoadResult {
   cpuUsPerMessage: number;
   cpuUsPerOffer: number;
+  /** The share of that CPU spent in the kernel. */
+  systemShare: number;
+  /** The servers' read and write system calls per relayed offer: most of the CPU is in them. */
+  readsPerOffer: number;
+  writesPerOffer: number;
   /** Replicas only: Redis commands per announce and per signal that crossed replicas. */
   evalshaPerAnnounce?: number;
   spublishPerRemoteSignal?: number;
@@ -254,16 +311,33 @@ async function measure(server: Server, load: WsLoadOptions): Promise<Measured> {
   await lines.next('"phase":"start"');
   // The measured window only: the servers' CPU and Redis' counters at its two ends.
   const cpuBefore = server.pids.map(cpuSeconds);
+  const sysBefore = server.pids.map(systemSeconds);
+  const ioBefore = server.pids.map(syscalls);
   const remoteBefore = await remote();
   const callsBefore = server.redisPort ? commandCalls(server.redisPort) : {};
   await lines.next('"phase":"end"');
   const cpu = server.pids.map(cpuSeconds).reduce((sum, after, i) => sum + after - cpuBefore[i]!, 0);
+  const sys = server.pids.map(systemSeconds).reduce((sum, after, i) => sum + after - sysBefore[i]!, 0);
+  const io = server.pids
+    .map(syscalls)
+    .reduce((sum, after, i) => ({ reads: sum.reads + after.reads - ioBefore[i]!.reads, writes: sum.writes + after.writes - ioBefore[i]!.writes }), {
+      reads: 0,
+      writes: 0,
+    });
   const calls = server.redisPort ? commandCalls(server.redisPort) : {};
   const remoteSignals = (await remote()) - remoteBefore;
   const result = JSON.parse(await lines.next('"announces"')) as WsLoadResult;
   await new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(null)));
   const messages = result.announces + result.offersReceived + result.answersReceived;
-  const measured: Measured = { ...result, cpuUsPerMessage: (cpu * 1e6) / messages, cpuUsPerOffer: (cpu * 1e6) / Math.max(1, result.offersReceived) };
+  const offers = Math.max(1, result.offersReceived);
+  const measured: Measured = {
+    ...result,
+    cpuUsPerMessage: (cpu * 1e6) / messages,
+    cpuUsPerOffer: (cpu * 1e6) / offers,
+    systemShare: sys / Math.max(cpu, 0.01),
+    readsPerOffer: io.reads / offers,
+    writesPerOffer: io.writes / offers,
+  };
   if (server.redisPort) {
     const delta = (name: string): number => (calls[name] ?? 0) - (callsBefore[name] ?? 0);
     measured.remoteSignals = remoteSignals;
@@ -294,7 +368,15 @@ async function main(): Promise<void> {
     `shoal WebTorrent benchmark: node ${process.version}, ${hasTaskset ? 'servers on CPU 0, load generator and Redis on CPU 1' : 'unpinned (no taskset)'}; ` +
       `${load.sockets} sockets in ${load.swarms} swarms (+ ${load.fillers} passive peers each), ${load.offers} offers of ${load.sdpBytes} B per announce, every offer answered, ${load.seconds} s x ${rounds} rounds`,
   );
-  const servers = [await shoalMemory(), await bittorrentTracker(), ...(hasRedis ? [await shoalReplicas()] : [])];
+  const baseline = baselineCli === undefined ? [] : [await shoalMemory(baselineCli)];
+  const servers = [
+    await shoalMemory(),
+    await bittorrentTracker(),
+    await wsFloor(false),
+    ...(hasRedis ? [await shoalReplicas()] : []),
+    await wsFloor(true),
+    ...baseline,
+  ];
   const results = new Map<string, Measured[]>(servers.map((s) => [s.name, []]));
   for (let round = 0; round < rounds; round++) {
     for (const server of servers) {
@@ -302,14 +384,14 @@ async function main(): Promise<void> {
       results.get(server.name)!.push(r);
       console.log(
         `  round ${round + 1} ${server.name.padEnd(34)} ${fmt(r.messagesPerSecond, 0).padStart(7)} msg/s  p50 ${fmt(r.p50us / 1000, 2)} ms  p99 ${fmt(r.p99us / 1000, 2)} ms  ` +
-          `CPU ${fmt(r.cpuUsPerMessage)} µs/msg ${fmt(r.cpuUsPerOffer)} µs/offer  (${r.announces} announces, ${r.offersReceived} offers, ${r.answersReceived} answers, ${r.failures} failures)` +
+          `CPU ${fmt(r.cpuUsPerMessage)} µs/msg ${fmt(r.cpuUsPerOffer)} µs/offer (${fmt(r.systemShare * 100, 0)}% kernel)  syscalls/offer ${fmt(r.readsPerOffer, 2)} read ${fmt(r.writesPerOffer, 2)} write  (${r.announces} announces, ${r.offersReceived} offers, ${r.answersReceived} answers, ${r.failures} failures)` +
           (r.spublishPerRemoteSignal !== undefined
             ? `  redis: ${fmt(r.evalshaPerAnnounce!, 2)} scripts/announce, ${fmt(r.spublishPerRemoteSignal, 2)} SPUBLISH per cross-replica signal (${r.remoteSignals})`
             : ''),
       );
     }
   }
-  for (const server of servers) server.stop();
+  for (const server of servers) await server.stop();
 
   console.log('\nmedians of the rounds');
   console.log('| server | messages/s | announce p50 | announce p99 | CPU per message | CPU per relayed offer (+ its answer) |');
@@ -324,11 +406,26 @@ async function main(): Promise<void> {
       )} | ${fmt(med(n, (r) => r.p50us) / 1000, 2)} ms | ${fmt(med(n, (r) => r.p99us) / 1000, 2)} ms | ${fmt(med(n, (r) => r.cpuUsPerMessage))} µs | ${fmt(med(n, (r) => r.cpuUsPerOffer))} µs |`,
     );
   }
-  const [memory, bt, replicas] = servers.map((s) => s.name);
+  const [memory, bt, floor, replicas] = servers.map((s) => s.name).filter((name) => !name.startsWith('baseline') && name !== RAW_FLOOR);
   const perRound = (a: string, b: string): number[] => results.get(a)!.map((r, i) => results.get(b)![i]!.cpuUsPerOffer / r.cpuUsPerOffer);
   const ratio = median(perRound(memory!, bt!));
   console.log(`\ntargets`);
   console.log(`  CPU per relayed offer, bittorrent-tracker ÷ shoal (memory driver): ${fmt(ratio, 2)}x (target ≥ 3x) ${ratio >= 3 ? 'PASS' : 'FAIL'}`);
+  // The floor is what a relay on ws costs with no tracker at all: shoal ÷ floor is shoal's own share,
+  // and bittorrent-tracker ÷ floor the most any tracker on ws could beat bittorrent-tracker by.
+  console.log(`  CPU per relayed offer, shoal (memory driver) ÷ floor (bare ws relay): ${fmt(median(perRound(floor!, memory!)), 2)}x`);
+  console.log(
+    `  CPU per relayed offer, bittorrent-tracker ÷ floor (bare ws relay): ${fmt(median(perRound(floor!, bt!)), 2)}x (the most a tracker on ws.send could reach)`,
+  );
+  console.log(
+    `  CPU per relayed offer, bittorrent-tracker ÷ floor with raw frames: ${fmt(median(perRound(RAW_FLOOR, bt!)), 2)}x (the most a tracker on ws' receiver and outbox.ts could reach); shoal ÷ it ${fmt(median(perRound(RAW_FLOOR, memory!)), 2)}x`,
+  );
+  if (baseline.length > 0) {
+    const before = baseline[0]!.name;
+    console.log(
+      `  baseline (${baselineCli}): bittorrent-tracker ÷ baseline ${fmt(median(perRound(before, bt!)), 2)}x, baseline ÷ floor ${fmt(median(perRound(floor!, before)), 2)}x, baseline ÷ shoal ${fmt(median(perRound(memory!, before)), 2)}x`,
+    );
+  }
   if (replicas) {
     const ratio2 = median(perRound(replicas, bt!));
     console.log(`  CPU per relayed offer, bittorrent-tracker ÷ shoal (2 replicas on Redis, both replicas' CPU): ${fmt(ratio2, 2)}x`);

@@ -3,6 +3,7 @@
  * each), the offers relayed to it (an answer is relayed only for one of these), and its message budget.
  */
 import type { WebSocket } from 'ws';
+import { Outbox } from './outbox.js';
 
 /** How long an offer relayed to a peer may be answered: WebTorrent clients give up on an offer sooner. */
 export const OFFER_LIFETIME_MS = 120_000;
@@ -20,8 +21,8 @@ export interface PendingOffer {
 
 export class Connection {
   closed = false;
-  /** Its socket is corked until the end of this event-loop turn (WebSocketFrontend.send). */
-  corked = false;
+  /** The frames it is sent in this event-loop turn (outbox.ts). */
+  readonly outbox: Outbox;
   lastMessage: number;
   private windowStart: number;
   private windowCount = 0;
@@ -29,6 +30,8 @@ export class Connection {
   readonly swarms = new Map<string, string>();
   /** Offers relayed to this socket, by offerer peer_id + offer_id (latin1), oldest first. */
   private readonly pending = new Map<string, PendingOffer>();
+  /** At most the expiry of the oldest pending offer (offers are remembered in the order they expire). */
+  private earliestExpiry = 0;
 
   constructor(
     readonly ws: WebSocket,
@@ -39,6 +42,7 @@ export class Connection {
   ) {
     this.lastMessage = now;
     this.windowStart = now;
+    this.outbox = new Outbox(ws);
   }
 
   /** Counts a message against the per-minute budget; false when the socket is over it. */
@@ -55,9 +59,16 @@ export class Connection {
     const key = offerer + offerId;
     this.pending.delete(key);
     this.pending.set(key, offer);
+    const now = offer.expires - OFFER_LIFETIME_MS;
+    if (this.pending.size === 1) this.earliestExpiry = offer.expires;
+    // Nothing expired and not over the cap: no walk (an iterator per relayed offer, measured at ~1%).
+    if (this.earliestExpiry > now && this.pending.size <= MAX_PENDING_OFFERS) return;
     // Oldest first: drop what has expired, and the oldest beyond the cap.
     for (const [k, entry] of this.pending) {
-      if (entry.expires > offer.expires - OFFER_LIFETIME_MS && this.pending.size <= MAX_PENDING_OFFERS) break;
+      if (entry.expires > now && this.pending.size <= MAX_PENDING_OFFERS) {
+        this.earliestExpiry = entry.expires;
+        break;
+      }
       this.pending.delete(k);
     }
   }

@@ -11,6 +11,7 @@ import { ClientError } from '../../bittorrent/errors.js';
 import { MAX_OFFERS } from '../../tracker/webrtc.js';
 import type { BinaryId } from '../../tracker/webrtc-driver.js';
 import { checkCount, checkNumwant, eventOfName } from '../sanitize.js';
+import { sdpSource, type SdpCursor } from './sdp-source.js';
 
 export interface WsOffer {
   offerId: BinaryId;
@@ -106,30 +107,35 @@ function eventOf(value: unknown): AnnounceEvent {
   return value === 'update' ? 'none' : eventOfName(value.length > 32 ? value.slice(0, 32) : value);
 }
 
-/** An SDP description `{type, sdp}` of the given type, as JSON text of exactly those two fields. */
-function description(name: 'offer' | 'answer', value: unknown): string {
+/**
+ * An SDP description `{type, sdp}` of the given type, as JSON text of exactly those two fields; the sdp
+ * as the frame `text` wrote it when that reads back the same (sdp-source.ts), not escaped again.
+ */
+function description(name: 'offer' | 'answer', value: unknown, text: string, cursor: SdpCursor): string {
   if (!isObject(value)) throw new ClientError(`invalid ${name}: must be an object {type, sdp}`);
   if (value.type !== name) throw new ClientError(`invalid ${name}: type must be "${name}"`);
   if (typeof value.sdp !== 'string' || value.sdp.length === 0) throw new ClientError(`invalid ${name}: sdp must be a non-empty string`);
   if (value.sdp.length > MAX_SDP_LENGTH) throw new ClientError(`invalid ${name}: sdp longer than ${MAX_SDP_LENGTH} characters`);
-  return JSON.stringify({ type: name, sdp: value.sdp });
+  return `{"type":"${name}","sdp":${sdpSource(text, cursor, value.sdp) ?? JSON.stringify(value.sdp)}}`;
 }
 
-function offersOf(value: unknown): WsOffer[] {
+function offersOf(value: unknown, text: string): WsOffer[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) throw new ClientError('invalid offers: must be a list');
   if (value.length > MAX_OFFERS) throw new ClientError(`too many offers: at most ${MAX_OFFERS} per announce`);
   const seen = new Set<string>();
+  const cursor = { at: 0 };
   return value.map((item: unknown) => {
     if (!isObject(item)) throw new ClientError('invalid offers: each must be an object {offer, offer_id}');
     const offerId = binaryString('offer_id', item.offer_id);
     if (seen.has(offerId)) throw new ClientError('invalid offers: an offer_id appears twice');
     seen.add(offerId);
-    return { offerId, payload: description('offer', item.offer) };
+    return { offerId, payload: description('offer', item.offer, text, cursor) };
   });
 }
 
-function announceOf(m: Json): WsAnnounce | WsAnswer {
+/** `text` is the frame m was parsed from. */
+function announceOf(m: Json, text: string): WsAnnounce | WsAnswer {
   const infoHash = binaryString('info_hash', m.info_hash, INFO_HASH_LENGTH);
   const peerId = binaryString('peer_id', m.peer_id, PEER_ID_LENGTH);
   if (m.answer !== undefined) {
@@ -139,7 +145,7 @@ function announceOf(m: Json): WsAnnounce | WsAnswer {
       peerId,
       toPeerId: binaryString('to_peer_id', m.to_peer_id, PEER_ID_LENGTH),
       offerId: binaryString('offer_id', m.offer_id),
-      payload: description('answer', m.answer),
+      payload: description('answer', m.answer, text, { at: 0 }),
     };
   }
   return {
@@ -151,7 +157,7 @@ function announceOf(m: Json): WsAnnounce | WsAnswer {
     uploaded: counter('uploaded', m.uploaded),
     downloaded: counter('downloaded', m.downloaded),
     left: leftOf(m.left),
-    offers: offersOf(m.offers),
+    offers: offersOf(m.offers, text),
   };
 }
 
@@ -180,7 +186,7 @@ export function parseMessage(text: string, maxScrapeHashes: number): WsRequest {
   if (!isObject(message)) throw new WsClientError('invalid message: must be a JSON object', undefined, undefined);
   const action = message.action;
   try {
-    if (action === 'announce') return announceOf(message);
+    if (action === 'announce') return announceOf(message, text);
     if (action === 'scrape') return scrapeOf(message, maxScrapeHashes);
   } catch (error) {
     if (error instanceof ClientError) throw new WsClientError(error.message, String(action), echoHash(message.info_hash));

@@ -20,6 +20,7 @@ import type { WebRtcTracker } from '../../tracker/webrtc.js';
 import { resolveClientIp, type ClientIpOptions } from '../http/client-ip.js';
 import { failureOutcome, failureReason } from '../sanitize.js';
 import { Connection, OFFER_LIFETIME_MS } from './connection.js';
+import { FrameWriter } from './outbox.js';
 import { announceReply, failureMessage, parseMessage, scrapeReply, signalMessage, WsClientError, type WsAnnounce, type WsAnswer } from './messages.js';
 
 export interface WsLimits {
@@ -67,6 +68,7 @@ export class WebSocketFrontend {
   private readonly stopping = new Set<Promise<void>>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly logError: (error: unknown) => void;
+  private readonly frames = new FrameWriter();
   private closing = false;
 
   constructor(private readonly options: WsFrontendOptions) {
@@ -123,7 +125,7 @@ export class WebSocketFrontend {
   async close(timeoutMs = 5000): Promise<void> {
     this.closing = true;
     clearInterval(this.sweeper);
-    for (const conn of this.connections) conn.ws.close(1001, 'tracker shutting down');
+    for (const conn of this.connections) this.closeSocket(conn, 1001, 'tracker shutting down');
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
     const drained = (async () => {
       while (this.connections.size > 0 || this.stopping.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -146,8 +148,8 @@ export class WebSocketFrontend {
     ws.on('close', () => this.onClose(conn));
     ws.on('message', (data, isBinary) => {
       if (conn.closed) return;
-      if (isBinary) return ws.close(1003, 'text frames only');
-      if (!conn.spend(Date.now(), this.options.limits.maxMessagesPerMinute)) return ws.close(1008, 'too many messages');
+      if (isBinary) return this.closeSocket(conn, 1003, 'text frames only');
+      if (!conn.spend(Date.now(), this.options.limits.maxMessagesPerMinute)) return this.closeSocket(conn, 1008, 'too many messages');
       void this.onText(conn, (data as Buffer).toString('utf8'));
     });
   }
@@ -186,7 +188,7 @@ export class WebSocketFrontend {
 
   private closeIdle(): void {
     const idleSince = Date.now() - this.options.limits.idleTimeoutMs;
-    for (const conn of this.connections) if (conn.lastMessage < idleSince) conn.ws.close(1000, 'idle timeout');
+    for (const conn of this.connections) if (conn.lastMessage < idleSince) this.closeSocket(conn, 1000, 'idle timeout');
   }
 
   private count(type: WsMessageType, outcome: WsOutcome): void {
@@ -304,7 +306,7 @@ export class WebSocketFrontend {
     const to = signal.to;
     const conn = this.byPeer.get(to);
     if (!conn || conn.closed) return this.options.metrics?.dropped(kind, 'no_socket');
-    if (conn.ws.bufferedAmount > MAX_BUFFERED_BYTES) return this.options.metrics?.dropped(kind, 'slow_socket');
+    if (conn.ws.bufferedAmount + conn.outbox.queuedBytes > MAX_BUFFERED_BYTES) return this.options.metrics?.dropped(kind, 'slow_socket');
     if (kind === 'offer') {
       conn.rememberOffer(signal.from, signal.offerId, {
         to,
@@ -317,29 +319,14 @@ export class WebSocketFrontend {
     if (signal.fromReplica === this.options.tracker.swarms.replica) this.options.metrics?.relayed(kind, 'local');
   }
 
-  /**
-   * Frames for one socket within one turn of the event loop leave in one write: the socket is corked at
-   * its first frame and uncorked after the turn's I/O (setImmediate). A busy tracker sends a socket its
-   * announce answer, offers and answers from many others in the same turn; one syscall instead of one
-   * per frame is most of the CPU a relayed message costs.
-   */
+  /** Frames for one socket within one event-loop turn leave in one write (outbox.ts). */
   private send(conn: Connection, text: string): void {
-    if (conn.closed) return;
-    const socket = (conn.ws as unknown as { _socket: Duplex | null })._socket;
-    if (socket && !conn.corked) {
-      conn.corked = true;
-      socket.cork();
-      this.corked.push(conn);
-      if (this.corked.length === 1) setImmediate(this.uncorkAll);
-    }
-    conn.ws.send(text);
+    if (!conn.closed) this.frames.send(conn.outbox, text);
   }
 
-  private readonly corked: Connection[] = [];
-  private readonly uncorkAll = (): void => {
-    for (const conn of this.corked.splice(0)) {
-      conn.corked = false;
-      (conn.ws as unknown as { _socket: Duplex | null })._socket?.uncork();
-    }
-  };
+  /** A close on purpose: the frames sent before it leave before its Close frame. */
+  private closeSocket(conn: Connection, code: number, reason: string): void {
+    this.frames.flush(conn.outbox);
+    conn.ws.close(code, reason);
+  }
 }
