@@ -18,6 +18,13 @@ export interface PendingOffer {
   expires: number;
 }
 
+/** What a socket's peer reported last in one swarm: its close is a `stopped` reporting the same (private accounting). */
+export interface LastReport {
+  uploaded: number;
+  downloaded: number;
+  left: number | undefined;
+}
+
 export class Connection {
   closed = false;
   /** Its socket is corked until the end of this event-loop turn (WebSocketFrontend.send). */
@@ -27,6 +34,8 @@ export class Connection {
   private windowCount = 0;
   /** info_hash (latin1) -> the peer_id (latin1) announced in that swarm. */
   readonly swarms = new Map<string, string>();
+  /** info_hash (latin1) -> what its peer reported last (kept with `swarms`, at most one per swarm). */
+  readonly reports = new Map<string, LastReport>();
   /** Offers relayed to this socket, by offerer peer_id + offer_id (latin1), oldest first. */
   private readonly pending = new Map<string, PendingOffer>();
 

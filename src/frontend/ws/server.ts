@@ -19,7 +19,7 @@ import type { RtcSignal } from '../../tracker/webrtc-driver.js';
 import type { WebRtcTracker } from '../../tracker/webrtc.js';
 import { resolveClientIp, type ClientIpOptions } from '../http/client-ip.js';
 import { failureOutcome, failureReason } from '../sanitize.js';
-import { Connection, OFFER_LIFETIME_MS } from './connection.js';
+import { Connection, OFFER_LIFETIME_MS, type LastReport } from './connection.js';
 import { announceReply, failureMessage, parseMessage, scrapeReply, signalMessage, WsClientError, type WsAnnounce, type WsAnswer } from './messages.js';
 
 export interface WsLimits {
@@ -160,21 +160,27 @@ export class WebSocketFrontend {
     this.release(conn.address);
     for (const [infoHash, peerId] of conn.swarms) {
       if (this.byPeer.get(peerId) === conn) this.byPeer.delete(peerId);
-      this.stopInBackground(conn, infoHash, peerId);
+      this.stopInBackground(conn, infoHash, peerId, conn.reports.get(infoHash));
     }
   }
 
-  /** A closed socket's peer leaves the swarm: the `stopped` it could not send. */
-  private stopInBackground(conn: Connection, infoHash: string, peerId: string): void {
+  /**
+   * A closed socket's peer leaves the swarm: the `stopped` it could not send, reporting the totals it
+   * reported last (nothing more is known of it), so a private tracker credits no bytes twice or never.
+   */
+  private stopInBackground(conn: Connection, infoHash: string, peerId: string, last: LastReport | undefined): void {
     const stop = this.options.tracker
       .announce({
         infoHash,
         peerId,
-        left: undefined,
+        uploaded: last?.uploaded ?? 0,
+        downloaded: last?.downloaded ?? 0,
+        left: last?.left,
         event: 'stopped',
         offers: 0,
         numwant: 0,
         passkey: conn.passkey,
+        clientAddress: conn.address,
       })
       .then(
         () => undefined,
@@ -222,31 +228,37 @@ export class WebSocketFrontend {
       throw new WsClientError(`too many torrents on one connection (at most ${maxSwarmsPerSocket})`, 'announce', hash);
     }
     const tracker = this.options.tracker;
+    const report: LastReport = { uploaded: a.uploaded, downloaded: a.downloaded, left: a.left };
     const result = await tracker.announce({
       infoHash: a.infoHash,
       peerId: a.peerId,
+      uploaded: a.uploaded,
+      downloaded: a.downloaded,
       left: a.left,
       event: a.event,
       offers: a.offers.length,
       numwant: a.numwant,
       passkey: conn.passkey,
+      clientAddress: conn.address,
     });
     if (conn.closed) {
       // The socket went while the announce was on its way: its stop must come after it.
-      if (a.event !== 'stopped') this.stopInBackground(conn, hash, peerId);
+      if (a.event !== 'stopped') this.stopInBackground(conn, hash, peerId, report);
       return;
     }
     if (a.event === 'stopped') {
       conn.swarms.delete(hash);
+      conn.reports.delete(hash);
     } else {
       // One peer per swarm per socket: a new peer_id in the same swarm replaces the old one, which
       // leaves the swarm (else it would draw offers no socket can take until it expires).
       const before = conn.swarms.get(hash);
       if (before !== undefined && before !== peerId) {
         if (this.byPeer.get(before) === conn) this.byPeer.delete(before);
-        this.stopInBackground(conn, hash, before);
+        this.stopInBackground(conn, hash, before, conn.reports.get(hash));
       }
       conn.swarms.set(hash, peerId);
+      conn.reports.set(hash, report);
       this.byPeer.set(peerId, conn);
     }
     this.send(conn, announceReply(a.infoHash, result.interval, result.complete, result.incomplete));
