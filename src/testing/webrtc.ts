@@ -145,7 +145,13 @@ export function defineWebRtcTests(ctx: ConformanceContext): void {
 
   const register = async (id: number, terms: { up?: number; down?: number; freeleech?: boolean } = {}): Promise<void> => {
     fresh();
-    await ctx.store.catalogue.putTorrent({ infoHash: ctx.hash, id, upMultiplier: terms.up ?? 1, downMultiplier: terms.down ?? 1, freeleech: terms.freeleech ?? false });
+    await ctx.store.catalogue.putTorrent({
+      infoHash: ctx.hash,
+      id,
+      upMultiplier: terms.up ?? 1,
+      downMultiplier: terms.down ?? 1,
+      freeleech: terms.freeleech ?? false,
+    });
   };
 
   it("private mode: swaps a peer's totals atomically, drops them on stopped, and answers the torrent's terms", async () => {
@@ -229,7 +235,14 @@ export function defineWebRtcTests(ctx: ConformanceContext): void {
     fresh();
     const v2 = randomBytes(20);
     await ctx.store.catalogue.putTorrent({ infoHash: ctx.hash, infoHashV2: v2, id: 25, upMultiplier: 1, downMultiplier: 1, freeleech: false });
-    const r = await swarms().announce({ infoHash: v2.toString('latin1'), peerId: newId(), seeder: false, event: 'started', numwant: 5, access: priv(uid(), 0, 0) });
+    const r = await swarms().announce({
+      infoHash: v2.toString('latin1'),
+      peerId: newId(),
+      seeder: false,
+      event: 'started',
+      numwant: 5,
+      access: priv(uid(), 0, 0),
+    });
     assert.equal(r.refused, 'unregistered');
     assert.equal((await rtc({ access: priv(uid(), 0, 0) })).refused, undefined, 'its v1 hash is served');
   });

@@ -69,8 +69,7 @@ describe('WebTorrent private accounting end to end: WebSockets, redis, the strea
     clients.push(client);
     return client;
   };
-  const readStream = async (): Promise<AccountingRecord[]> =>
-    (await reader.xrange(STREAM, '-', '+')).map(([, fields]) => fromFields(fields));
+  const readStream = async (): Promise<AccountingRecord[]> => (await reader.xrange(STREAM, '-', '+')).map(([, fields]) => fromFields(fields));
   /** Waits for the stream to hold `count` records in all, and returns the new ones. */
   const newRecords = async (count: number): Promise<AccountingRecord[]> => {
     const seen = records.length;
@@ -84,7 +83,8 @@ describe('WebTorrent private accounting end to end: WebSockets, redis, the strea
     const hash = TORRENT.infoHash.toString('latin1');
     const peerId = '-WW0208-' + binaryId().slice(0, 12);
     const client = await open();
-    const say = (extra: Record<string, unknown>): Promise<Message> => client.request(announce(hash, peerId, { numwant: 0, ...extra }), (m) => isAnnounceReply(m) || isFailure(m));
+    const say = (extra: Record<string, unknown>): Promise<Message> =>
+      client.request(announce(hash, peerId, { numwant: 0, ...extra }), (m) => isAnnounceReply(m) || isFailure(m));
     assert.equal((await say({ event: 'started', uploaded: 0, downloaded: 0, left: 1000 })).interval, 120);
     assert.ok(isAnnounceReply(await say({ uploaded: 1000, downloaded: 400, left: 600 })));
     assert.ok(isAnnounceReply(await say({ event: 'completed', uploaded: 1500, downloaded: 1000, left: 0 })));

@@ -81,8 +81,11 @@ export class MemoryStore implements TrackerStore {
 
   constructor(private readonly options: MemoryStoreOptions) {
     this.now = options.now ?? Date.now;
-    this.webrtc = new MemoryRtcSwarms(this.catalogue, options.webrtcPeerTtlMs ?? options.peerTtlMs, this.now, (torrentKey, userId, peerId, event, access, now) =>
-      this.swapTotals(torrentKey, userId, peerId, event, access, now),
+    this.webrtc = new MemoryRtcSwarms(
+      this.catalogue,
+      options.webrtcPeerTtlMs ?? options.peerTtlMs,
+      this.now,
+      (torrentKey, userId, peerId, event, access, now) => this.swapTotals(torrentKey, userId, peerId, event, access, now),
     );
     this.epoch = this.now();
     this.reapTimer = setInterval(() => this.reapInBackground(), options.reapIntervalMs);

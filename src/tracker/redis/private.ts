@@ -19,7 +19,12 @@ export function parseTotals(text: Buffer | undefined): { uploaded: number; downl
 }
 
 /** A torrent's registration as the scripts reply it (the fields of its `:t` hash); undefined when unregistered. */
-export function torrentTerms(id: Buffer | undefined, up: Buffer | undefined, down: Buffer | undefined, freeleech: Buffer | undefined): TorrentTerms | undefined {
+export function torrentTerms(
+  id: Buffer | undefined,
+  up: Buffer | undefined,
+  down: Buffer | undefined,
+  freeleech: Buffer | undefined,
+): TorrentTerms | undefined {
   if (!id || id.length === 0) return undefined;
   return {
     id: Number(id.toString('latin1')),
