@@ -150,6 +150,33 @@ describe('WebTorrent private accounting end to end: WebSockets, redis, the strea
     await newRecords(before + 7);
   });
 
+  it('a socket closed while its announce is on its way credits that announce once, never the older totals again', async () => {
+    const main = TORRENT.infoHash.toString('latin1');
+    for (let round = 0; round < 5; round++) {
+      const client = await open();
+      const peerId = '-WW0208-' + binaryId().slice(0, 12);
+      await client.request(announce(main, peerId, { event: 'started', uploaded: 0, left: 0, numwant: 0 }), isAnnounceReply);
+      await client.request(announce(main, peerId, { uploaded: 1000, left: 0, numwant: 0 }), isAnnounceReply);
+      await newRecords(records.length + 2);
+      const before = records.length;
+      // The announce and the end of the connection leave together: the tracker sees the socket close
+      // while the announce waits on Redis.
+      client.send(announce(main, peerId, { uploaded: 1500, left: 0, numwant: 0 }));
+      client.ws.terminate();
+      await client.closed;
+      await waitUntil('the announce and the stop', async () => (records = await readStream()).slice(before).some((r) => r.event === 'stopped'), 10_000, 20);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      records = await readStream();
+      const mine = records.slice(before).filter((r) => r.peerId.toString('latin1') === peerId);
+      assert.equal(
+        mine.reduce((n, r) => n + r.rawUploaded, 0),
+        500,
+        `round ${round}: the last announce's 500 bytes once: ${JSON.stringify(mine.map((r) => [r.event, r.rawUploaded]))}`,
+      );
+      assert.equal(mine.at(-1)!.event, 'stopped');
+    }
+  });
+
   it('the reference consumer applies the same records to PostgreSQL', { skip: postgresMissing() ?? false, timeout: 60_000 }, async () => {
     let db: TestDatabase | null = null;
     let consumer: ChildTracker | null = null;
@@ -171,7 +198,11 @@ describe('WebTorrent private accounting end to end: WebSockets, redis, the strea
       const sum = (pick: (r: AccountingRecord) => number) => records.reduce((n, r) => n + pick(r), 0);
       const user = (await pool.query('SELECT uploaded, downloaded FROM users WHERE id = $1', [USER.id])).rows[0];
       assert.deepEqual([Number(user.uploaded), Number(user.downloaded)], [sum((r) => r.uploaded), sum((r) => r.downloaded)]);
-      assert.deepEqual([sum((r) => r.uploaded), sum((r) => r.downloaded)], [2000 + 1000 + 400 + 200 + 128 + 20, 200 + 300], 'the deltas credited above');
+      assert.deepEqual(
+        [sum((r) => r.uploaded), sum((r) => r.downloaded)],
+        [2000 + 1000 + 400 + 200 + 128 + 20 + 5 * 2 * 1500, 200 + 300],
+        'the deltas credited above',
+      );
       const snatches = (await pool.query('SELECT snatches FROM torrents WHERE id = $1', [TORRENT.id])).rows[0];
       assert.equal(Number(snatches.snatches), 1);
       assert.equal(await countRows(pool, 'active_peers'), 0, 'every peer stopped (or its socket closed)');

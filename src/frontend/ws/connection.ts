@@ -34,7 +34,10 @@ export class Connection {
   private windowCount = 0;
   /** info_hash (latin1) -> the peer_id (latin1) announced in that swarm. */
   readonly swarms = new Map<string, string>();
-  /** info_hash (latin1) -> what its peer reported last (kept with `swarms`, at most one per swarm). */
+  /**
+   * info_hash + peer_id (latin1) -> what that peer sent last, from the moment it is sent: only for the
+   * peers of `swarms` and announces on their way (so at most one per swarm, and a few more).
+   */
   readonly reports = new Map<string, LastReport>();
   /** Offers relayed to this socket, by offerer peer_id + offer_id (latin1), oldest first. */
   private readonly pending = new Map<string, PendingOffer>();

@@ -16,7 +16,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { throttledErrorLog } from '../../common/log.js';
 import type { SignalKind, WebRtcMetrics, WsMessageType, WsOutcome, WsRejection } from '../../metrics/webrtc.js';
 import type { RtcSignal } from '../../tracker/webrtc-driver.js';
-import type { WebRtcTracker } from '../../tracker/webrtc.js';
+import type { RtcAnnounceResult, WebRtcTracker } from '../../tracker/webrtc.js';
 import { resolveClientIp, type ClientIpOptions } from '../http/client-ip.js';
 import { failureOutcome, failureReason } from '../sanitize.js';
 import { Connection, OFFER_LIFETIME_MS, type LastReport } from './connection.js';
@@ -160,7 +160,7 @@ export class WebSocketFrontend {
     this.release(conn.address);
     for (const [infoHash, peerId] of conn.swarms) {
       if (this.byPeer.get(peerId) === conn) this.byPeer.delete(peerId);
-      this.stopInBackground(conn, infoHash, peerId, conn.reports.get(infoHash));
+      this.stopInBackground(conn, infoHash, peerId, conn.reports.get(infoHash + peerId));
     }
   }
 
@@ -228,19 +228,30 @@ export class WebSocketFrontend {
       throw new WsClientError(`too many torrents on one connection (at most ${maxSwarmsPerSocket})`, 'announce', hash);
     }
     const tracker = this.options.tracker;
+    // Kept before the call: a close while it is on its way stops the peer with these totals, after it
+    // (the tracker sends both in order). Older totals there would count as a counter gone backwards.
     const report: LastReport = { uploaded: a.uploaded, downloaded: a.downloaded, left: a.left };
-    const result = await tracker.announce({
-      infoHash: a.infoHash,
-      peerId: a.peerId,
-      uploaded: a.uploaded,
-      downloaded: a.downloaded,
-      left: a.left,
-      event: a.event,
-      offers: a.offers.length,
-      numwant: a.numwant,
-      passkey: conn.passkey,
-      clientAddress: conn.address,
-    });
+    const reportKey = hash + peerId;
+    conn.reports.set(reportKey, report);
+    let result: RtcAnnounceResult;
+    try {
+      result = await tracker.announce({
+        infoHash: a.infoHash,
+        peerId: a.peerId,
+        uploaded: a.uploaded,
+        downloaded: a.downloaded,
+        left: a.left,
+        event: a.event,
+        offers: a.offers.length,
+        numwant: a.numwant,
+        passkey: conn.passkey,
+        clientAddress: conn.address,
+      });
+    } catch (error) {
+      // Kept only for the peer the socket holds in that swarm: refused announces leave nothing behind.
+      if (conn.swarms.get(hash) !== peerId) conn.reports.delete(reportKey);
+      throw error;
+    }
     if (conn.closed) {
       // The socket went while the announce was on its way: its stop must come after it.
       if (a.event !== 'stopped') this.stopInBackground(conn, hash, peerId, report);
@@ -248,17 +259,17 @@ export class WebSocketFrontend {
     }
     if (a.event === 'stopped') {
       conn.swarms.delete(hash);
-      conn.reports.delete(hash);
+      conn.reports.delete(reportKey);
     } else {
       // One peer per swarm per socket: a new peer_id in the same swarm replaces the old one, which
       // leaves the swarm (else it would draw offers no socket can take until it expires).
       const before = conn.swarms.get(hash);
       if (before !== undefined && before !== peerId) {
         if (this.byPeer.get(before) === conn) this.byPeer.delete(before);
-        this.stopInBackground(conn, hash, before, conn.reports.get(hash));
+        this.stopInBackground(conn, hash, before, conn.reports.get(hash + before));
+        conn.reports.delete(hash + before);
       }
       conn.swarms.set(hash, peerId);
-      conn.reports.set(hash, report);
       this.byPeer.set(peerId, conn);
     }
     this.send(conn, announceReply(a.infoHash, result.interval, result.complete, result.incomplete));
