@@ -43,11 +43,12 @@ local seedersKey, leechersKey, routesKey, torrentKey = KEYS[1], KEYS[2], KEYS[3]
 local peerId, replica = ARGV[1], ARGV[2]
 local flags, event, numwant, rtcPeerTtl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 -- Private mode's arguments, as the shared pieces private-peer and totals expect them.
-local userId, reportedTotals, recordId, peerLimit = ARGV[7] or '', ARGV[8], ARGV[9], ARGV[10]
+local userId = ARGV[7] or ''
 local privateMode = userId ~= ''
 -- The clock's peerTtl is the totals' lifetime (they are the compact swarms' too); the WebRTC sets
 -- expire by rtcPeerTtl.
-local peerTtl = tonumber(ARGV[11] or ARGV[6])
+local peerTtl, reportedTotals, recordId, peerLimit = rtcPeerTtl
+if privateMode then reportedTotals, recordId, peerLimit, peerTtl = ARGV[8], ARGV[9], ARGV[10], tonumber(ARGV[11]) end
 local stopped = event == 3
 local band = bit.band
 local fmt = string.format
@@ -68,7 +69,9 @@ end
 --- @include "private-peer"
 if overPeerLimit then return { 0, 0, 0, 'peer_limit' } end
 
-local rtcStaleBelow = '(' .. fmt('%d', tonumber(now) - rtcPeerTtl)
+-- The WebRTC sets' bound and key TTL: the clock's own in public mode, where both TTLs are one.
+local rtcStaleBelow, rtcKeyTtl = staleBelow, peerKeyTtl
+if privateMode then rtcStaleBelow, rtcKeyTtl = '(' .. fmt('%d', tonumber(now) - rtcPeerTtl), fmt('%d', rtcPeerTtl + 1) end
 -- Lazy expiry, at most 1000 a set per call (unpack's stack is limited); the rest go on later calls,
 -- and the keys' own TTL takes an abandoned swarm whole.
 local function expire(key)
@@ -102,10 +105,9 @@ else
     redis.call('HINCRBY', routesKey, 'd', 1)
     snatched = 1
   end
-  local keyTtl = fmt('%d', rtcPeerTtl + 1)
-  redis.call('EXPIRE', seedersKey, keyTtl)
-  redis.call('EXPIRE', leechersKey, keyTtl)
-  redis.call('EXPIRE', routesKey, keyTtl)
+  redis.call('EXPIRE', seedersKey, rtcKeyTtl)
+  redis.call('EXPIRE', leechersKey, rtcKeyTtl)
+  redis.call('EXPIRE', routesKey, rtcKeyTtl)
 end
 -- WebRTC peers have no admission control: the totals are always written.
 local admitted = true
