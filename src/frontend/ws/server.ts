@@ -230,9 +230,10 @@ export class WebSocketFrontend {
     const tracker = this.options.tracker;
     // Kept before the call: a close while it is on its way stops the peer with these totals, after it
     // (the tracker sends both in order). Older totals there would count as a counter gone backwards.
+    // Only sockets with a passkey are accounted (private mode): the others keep none.
     const report: LastReport = { uploaded: a.uploaded, downloaded: a.downloaded, left: a.left };
     const reportKey = hash + peerId;
-    conn.reports.set(reportKey, report);
+    if (conn.passkey !== undefined) conn.reports.set(reportKey, report);
     let result: RtcAnnounceResult;
     try {
       result = await tracker.announce({
