@@ -96,6 +96,10 @@ local seeders6Key, leechers6Key = KEYS[KEY_SEEDERS6], KEYS[KEY_LEECHERS6]
 local snatchesKey = KEYS[KEY_SNATCHES]
 local userId = ARGV[ARGV_USER_ID] or ''
 local privateMode = userId ~= ''
+-- Private mode's arguments, as the shared pieces private-peer and totals expect them (read only in
+-- private mode: a public announce pays nothing for them).
+local peerId, reportedTotals, recordId, peerLimit
+if privateMode then peerId, reportedTotals, recordId, peerLimit = ARGV[ARGV_PEER_ID], ARGV[ARGV_TOTALS], ARGV[ARGV_RECORD_ID], ARGV[ARGV_PEER_LIMIT] end
 -- Private mode: the announcing user's own other peers are left out of its answer (unless own_peers).
 local excludeOwn = privateMode and band(flags, FLAG_OWN_PEERS) == 0
 local exactSubnets = band(flags, FLAG_EXACT_SUBNETS) ~= 0
@@ -112,6 +116,7 @@ math.randomseed(seed)
 local fmt = string.format
 -- Private mode: the announcer's stored totals, and the per-user peer limit (a refusal changes nothing).
 --- @include "private-peer"
+if overPeerLimit then return { 0, 0, 0, '', '', 'peer_limit' } end
 
 --- @include "expiry"
 -- The family the announcer is in is written anyway. The other one is usually empty: one EXISTS

@@ -10,29 +10,53 @@ The registry peer_id -> replica is the field of the peer in KEYS[3], in the swar
 the pick and the routes come back in this one reply, and it expires with the peer (and the key with
 the swarm's last peer): a replica that died leaves no route behind for longer than peerTtl.
 
-KEYS: <prefix>{<hex info hash>}:<suffix> (src/tracker/redis/webrtc.ts)
-KEYS[1]  :ws  seeders   ZSET  member = peer_id (20 bytes), score = last announce (unix seconds)
-KEYS[2]  :wl  leechers  ZSET  the same
-KEYS[3]  :wr  routes    HASH  peer_id -> name of the replica holding its socket; "d" = snatches
-KEYS[4]  :t   torrent   HASH  registration and list membership (read only, as announce.lua reads it)
-ARGV[1]  peerId   20 bytes
-ARGV[2]  replica  the announcer's replica
-ARGV[3]  flags    1 seeder (left = 0), 2 only registered torrents, 4 only allow-listed torrents
-ARGV[4]  event    0 none, 1 completed, 2 started, 3 stopped
-ARGV[5]  numwant  peers to pick
-ARGV[6]  peerTtl  seconds a peer lives after its last announce
-Reply: { complete, incomplete, downloaded, refusal ("" or denied / not_allowed / unregistered),
-         then for each picked peer: its peer_id, its replica }
+In private mode the announce also swaps the peer's reported totals (lua/includes/private-peer.lua and
+totals.lua, the very pieces and keys of announce.lua): one set of totals per (user, torrent, peer_id),
+so a client announcing one peer_id over HTTP/UDP and WebSocket is credited once, and one snatch per
+torrent. The totals live as long as compact peers do (ARGV[11]), not as WebRTC peers (ARGV[6]).
+
+KEYS: <prefix>{<hex info hash>}:<suffix> (src/tracker/redis/webrtc.ts); 4 keys, 6 in private mode
+KEYS[1]  :ws  seeders     ZSET  member = peer_id (20 bytes), score = last announce (unix seconds)
+KEYS[2]  :wl  leechers    ZSET  the same
+KEYS[3]  :wr  routes      HASH  peer_id -> name of the replica holding its socket; "d" = snatches
+KEYS[4]  :t   torrent     HASH  registration and list membership (read only, as announce.lua reads it)
+KEYS[5]  :p   totals      HASH  private mode only: announce.lua's (lua/includes/totals.lua)
+KEYS[6]  :pa  totalsAges  ZSET  private mode only: the same fields, score = last announce
+ARGV[1]  peerId          20 bytes
+ARGV[2]  replica         the announcer's replica
+ARGV[3]  flags           1 seeder (left = 0), 2 only registered torrents, 4 only allow-listed torrents
+ARGV[4]  event           0 none, 1 completed, 2 started, 3 stopped
+ARGV[5]  numwant         peers to pick
+ARGV[6]  peerTtl         seconds a WebRTC peer lives after its last announce
+ARGV[7]  userId          private mode only: the user id (4 bytes, big-endian)
+ARGV[8]  totals          private mode only: the totals reported now, "uploaded:downloaded"
+ARGV[9]  recordId        private mode only: this announce's accounting record id
+ARGV[10] peerLimit       private mode only: most peers one user may run on the torrent, "0": no limit
+ARGV[11] totalsTtl       private mode only: seconds the totals live after the last announce (peer_ttl)
+Reply: { complete, incomplete, downloaded, refusal ("" or denied / not_allowed / unregistered /
+         peer_limit; a refusal ends the reply), in private mode then snatched (0/1), previousTotals
+         ("uploaded:downloaded" as last reported, "" when unknown), torrentId, upMultiplier,
+         downMultiplier, freeleech, then for each picked peer: its peer_id, its replica }
 ]]
+--- @include "constants"
 local seedersKey, leechersKey, routesKey, torrentKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local peerId, replica = ARGV[1], ARGV[2]
-local flags, event, numwant, peerTtl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local flags, event, numwant, rtcPeerTtl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+-- Private mode's arguments, as the shared pieces private-peer and totals expect them.
+local userId = ARGV[7] or ''
+local privateMode = userId ~= ''
+-- The clock's peerTtl is the totals' lifetime (they are the compact swarms' too); the WebRTC sets
+-- expire by rtcPeerTtl.
+local peerTtl, reportedTotals, recordId, peerLimit = rtcPeerTtl
+if privateMode then reportedTotals, recordId, peerLimit, peerTtl = ARGV[8], ARGV[9], ARGV[10], tonumber(ARGV[11]) end
+local stopped = event == 3
 local band = bit.band
 local fmt = string.format
 
 -- Access first: a refused announce changes nothing.
+local terms
 if band(flags, 6) ~= 0 then
-  local terms = redis.call('HMGET', torrentKey, 'deny', 'allow', 'id')
+  terms = redis.call('HMGET', torrentKey, 'deny', 'allow', 'id', 'up', 'down', 'fl')
   if terms[1] then return { 0, 0, 0, 'denied' } end
   if band(flags, 4) ~= 0 and not terms[2] then return { 0, 0, 0, 'not_allowed' } end
   if band(flags, 2) ~= 0 and not terms[3] then return { 0, 0, 0, 'unregistered' } end
@@ -40,12 +64,18 @@ elseif redis.call('HGET', torrentKey, 'deny') then
   return { 0, 0, 0, 'denied' }
 end
 
-local now = redis.call('TIME')[1]
-local staleBelow = '(' .. fmt('%d', tonumber(now) - peerTtl)
+--- @include "clock"
+-- Private mode: the announcer's stored totals, and the per-user peer limit (a refusal changes nothing).
+--- @include "private-peer"
+if overPeerLimit then return { 0, 0, 0, 'peer_limit' } end
+
+-- The WebRTC sets' bound and key TTL: the clock's own in public mode, where both TTLs are one.
+local rtcStaleBelow, rtcKeyTtl = staleBelow, peerKeyTtl
+if privateMode then rtcStaleBelow, rtcKeyTtl = '(' .. fmt('%d', tonumber(now) - rtcPeerTtl), fmt('%d', rtcPeerTtl + 1) end
 -- Lazy expiry, at most 1000 a set per call (unpack's stack is limited); the rest go on later calls,
 -- and the keys' own TTL takes an abandoned swarm whole.
 local function expire(key)
-  local gone = redis.call('ZRANGEBYSCORE', key, '-inf', staleBelow, 'LIMIT', 0, 1000)
+  local gone = redis.call('ZRANGEBYSCORE', key, '-inf', rtcStaleBelow, 'LIMIT', 0, 1000)
   if #gone > 0 then
     redis.call('ZREM', key, unpack(gone))
     redis.call('HDEL', routesKey, unpack(gone))
@@ -56,7 +86,9 @@ expire(leechersKey)
 
 local wasSeeder = redis.call('ZSCORE', seedersKey, peerId) ~= false
 local isSeeder = band(flags, 1) ~= 0 or event == 1
-if event == 3 then
+-- 1 when this announce counts a snatch: a private peer counts one per torrent, in whichever swarm.
+local snatched = 0
+if stopped then
   redis.call('ZREM', seedersKey, peerId)
   redis.call('ZREM', leechersKey, peerId)
   redis.call('HDEL', routesKey, peerId)
@@ -69,12 +101,17 @@ else
     if wasSeeder then redis.call('ZREM', seedersKey, peerId) end
   end
   redis.call('HSET', routesKey, peerId, replica)
-  if event == 1 and not wasSeeder then redis.call('HINCRBY', routesKey, 'd', 1) end
-  local keyTtl = fmt('%d', peerTtl + 1)
-  redis.call('EXPIRE', seedersKey, keyTtl)
-  redis.call('EXPIRE', leechersKey, keyTtl)
-  redis.call('EXPIRE', routesKey, keyTtl)
+  if event == 1 and not wasSeeder and not completedBefore then
+    redis.call('HINCRBY', routesKey, 'd', 1)
+    snatched = 1
+  end
+  redis.call('EXPIRE', seedersKey, rtcKeyTtl)
+  redis.call('EXPIRE', leechersKey, rtcKeyTtl)
+  redis.call('EXPIRE', routesKey, rtcKeyTtl)
 end
+-- WebRTC peers have no admission control: the totals are always written.
+local admitted = true
+--- @include "totals"
 
 local reply = {
   redis.call('ZCARD', seedersKey),
@@ -82,7 +119,13 @@ local reply = {
   tonumber(redis.call('HGET', routesKey, 'd') or '0'),
   '',
 }
-if event == 3 or numwant <= 0 then return reply end
+if privateMode then
+  reply[5] = snatched
+  reply[6] = previousTotals
+  local t = terms or {}
+  reply[7], reply[8], reply[9], reply[10] = t[3] or '', t[4] or '', t[5] or '', t[6] or ''
+end
+if stopped or numwant <= 0 then return reply end
 
 -- Distinct random members (ZRANDMEMBER with a positive count), one more than needed in case the
 -- announcer is among them. A seeder offers to leechers only; a leecher to seeders first.

@@ -5,9 +5,11 @@ Defines: totalsKey, totalsAgesKey   the torrent's totals hash and its ages (priv
                                     totals#snatched#completed"), nil when unknown
          completedBefore            the peer has counted its snatch of this torrent already (on either
                                     swarm of a hybrid torrent): it counts no other
-Returns the refusal "peer_limit" (nothing changed but expiry) for a peer new to the torrent whose user
-already runs ARGV_PEER_LIMIT peers on it (0: no limit).
-Expects: privateMode, userId, stopped, staleBelow (clock), the constants ARGV_PEER_ID, ARGV_PEER_LIMIT.
+         overPeerLimit              true for a peer new to the torrent whose user already runs
+                                    peerLimit peers on it (0: no limit): the command returns its refusal
+                                    "peer_limit" (nothing changed but expiry)
+Expects: privateMode, userId, peerId, peerLimit (the command's arguments, read where its ARGV has them:
+         announce.lua and webrtc-announce.lua share this piece), stopped, staleBelow (clock).
 The totals are kept per torrent, not per announced hash: a hybrid torrent's two swarms live in one hash
 slot and share them, so the second announce of a pair finds the first one's totals (nothing to credit
 twice) and a peer counts once against its user's limit. The totals hash also counts each user's peers
@@ -18,10 +20,10 @@ only when a peer comes, goes or expires, not on a re-announce.
 -- Stale totals removed per call, at most.
 local STALE_TOTALS_PER_CALL = 64
 local totalsKey, totalsAgesKey, totalsField, storedTotals
-local completedBefore = false
+local completedBefore, overPeerLimit = false, false
 if privateMode then
   totalsKey, totalsAgesKey = KEYS[#KEYS - 1], KEYS[#KEYS]
-  totalsField = userId .. ARGV[ARGV_PEER_ID]
+  totalsField = userId .. peerId
   local staleFields = redis.call('ZRANGEBYSCORE', totalsAgesKey, '-inf', staleBelow, 'LIMIT', 0, STALE_TOTALS_PER_CALL)
   if #staleFields > 0 then
     redis.call('HDEL', totalsKey, unpack(staleFields))
@@ -35,9 +37,7 @@ if privateMode then
   if storedTotals then
     completedBefore = string.sub(storedTotals, -2) == '#1'
   elseif not stopped then
-    local limit = tonumber(ARGV[ARGV_PEER_LIMIT] or '0')
-    if limit > 0 and tonumber(redis.call('HGET', totalsKey, userId) or '0') >= limit then
-      return { 0, 0, 0, '', '', 'peer_limit' }
-    end
+    local limit = tonumber(peerLimit or '0')
+    overPeerLimit = limit > 0 and tonumber(redis.call('HGET', totalsKey, userId) or '0') >= limit
   end
 end

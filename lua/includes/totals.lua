@@ -2,9 +2,9 @@
 Defines: previousTotals   the peer's last reported "uploaded:downloaded", "" when unknown (or in
                           public mode)
 Changes: snatched, to what the first run answered, when this is a retry of an announce already applied.
-Expects: privateMode, userId, stopped, admitted (admission), now, peerKeyTtl (clock), totalsKey,
-         totalsAgesKey, totalsField, storedTotals, completedBefore (private-peer), snatched
-         (snatches), the constants ARGV_TOTALS, ARGV_RECORD_ID.
+Expects: privateMode, userId, reportedTotals ("uploaded:downloaded"), recordId (the command's
+         arguments), stopped, admitted (admission), now, peerKeyTtl (clock), totalsKey, totalsAgesKey,
+         totalsField, storedTotals, completedBefore (private-peer), snatched (snatches: 0 or 1).
 The torrent's totals hash maps userId .. peer_id to
   "uploaded:downloaded#record id#previous totals#snatched#completed"
 ("completed": the peer has counted its snatch of the torrent) and its ages (a ZSET of the same fields,
@@ -16,7 +16,6 @@ first run did. Each user's peer count (field: the user id) follows the fields th
 --- @include "private-peer"
 local previousTotals = ''
 if privateMode and admitted then
-  local recordId = ARGV[ARGV_RECORD_ID]
   local retried = false
   if storedTotals then
     local mark = string.find(storedTotals, '#', 1, true)
@@ -43,7 +42,7 @@ if privateMode and admitted then
   elseif not retried then
     local completed = '0'
     if completedBefore or snatched == 1 then completed = '1' end
-    redis.call('HSET', totalsKey, totalsField, ARGV[ARGV_TOTALS] .. '#' .. recordId .. '#' .. previousTotals .. '#' .. snatched .. '#' .. completed)
+    redis.call('HSET', totalsKey, totalsField, reportedTotals .. '#' .. recordId .. '#' .. previousTotals .. '#' .. snatched .. '#' .. completed)
     if not storedTotals then redis.call('HINCRBY', totalsKey, userId, 1) end
     redis.call('ZADD', totalsAgesKey, now, totalsField)
     redis.call('EXPIRE', totalsKey, peerKeyTtl)

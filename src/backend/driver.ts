@@ -42,7 +42,16 @@ export interface AccountingRecord {
   reportedUploaded?: number;
   reportedDownloaded?: number;
   interval?: number;
+  /**
+   * "webrtc" for a WebTorrent peer's announce over a WebSocket (its addresses are the socket's, its
+   * port 0, and `left` is UNKNOWN_LEFT while it does not know the torrent's size); absent for HTTP and
+   * UDP, and in records of older versions.
+   */
+  transport?: 'webrtc';
 }
+
+/** `left` of a WebTorrent peer that does not know the torrent's size yet (it sent none): 2^53-1, a leecher. */
+export const UNKNOWN_LEFT = Number.MAX_SAFE_INTEGER;
 
 export interface Backend {
   record(entry: AccountingRecord): void | Promise<void>;

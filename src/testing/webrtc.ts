@@ -1,6 +1,8 @@
 /**
  * Conformance, WebRTC (WebTorrent) swarms and signal delivery: the obligations of TrackerStore.webrtc
- * (src/tracker/webrtc-driver.ts), for a driver that offers it. About 5 seconds of waiting (expiry).
+ * (src/tracker/webrtc-driver.ts), for a driver that offers it, private mode's accounting among them
+ * (totals shared with the compact swarms, snatches, the per-user peer limit). About 5 seconds of
+ * waiting (expiry).
  *
  *   import { webrtcSuite } from 'shoal/testing';
  *   webrtcSuite('mine', ({ peerTtl }) => myDriver.open({}, { peerTtl, logger }));
@@ -10,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RtcAnnounce, RtcResult, RtcSignal, RtcSwarms } from '../tracker/webrtc-driver.js';
-import { storeUnderTest, v4Addr, type ConformanceContext, type StoreFactory } from './harness.js';
+import { priv, storeUnderTest, uid, v4Addr, type ConformanceContext, type StoreFactory } from './harness.js';
 
 /** A random 20-byte id as WebTorrent writes it (BinaryId). */
 const newId = (): string => randomBytes(20).toString('latin1');
@@ -139,6 +141,110 @@ export function defineWebRtcTests(ctx: ConformanceContext): void {
     assert.deepEqual(await counts(), [0, 1, 0], 'only the peer seen within the TTL counts');
     const r = await rtc({ numwant: 10 });
     assert.deepEqual(ids(r), [live], 'and only it is picked');
+  });
+
+  const register = async (id: number, terms: { up?: number; down?: number; freeleech?: boolean } = {}): Promise<void> => {
+    fresh();
+    await ctx.store.catalogue.putTorrent({
+      infoHash: ctx.hash,
+      id,
+      upMultiplier: terms.up ?? 1,
+      downMultiplier: terms.down ?? 1,
+      freeleech: terms.freeleech ?? false,
+    });
+  };
+
+  it("private mode: swaps a peer's totals atomically, drops them on stopped, and answers the torrent's terms", async () => {
+    await register(2 ** 40 + 11, { up: 2, down: 0.5, freeleech: true });
+    const user = uid();
+    const peerId = newId();
+    let r = await rtc({ peerId, event: 'started', access: priv(user, 0, 0) });
+    assert.equal(r.refused, undefined);
+    assert.equal(r.previous, null, 'a new peer has no previous totals');
+    assert.deepEqual(r.torrent, { id: 2 ** 40 + 11, upMultiplier: 2, downMultiplier: 0.5, freeleech: true });
+    r = await rtc({ peerId, access: priv(user, 2 ** 40, 12345) });
+    assert.deepEqual(r.previous, { uploaded: 0, downloaded: 0 });
+    r = await rtc({ peerId, access: priv(user, 2 ** 41, 99999) });
+    assert.deepEqual(r.previous, { uploaded: 2 ** 40, downloaded: 12345 });
+    const other = await rtc({ peerId, access: priv(user + 1, 5, 5) });
+    assert.equal(other.previous, null, 'another user with the same peer_id has totals of its own');
+    r = await rtc({ peerId, event: 'stopped', access: priv(user, 2 ** 41 + 1, 99999) });
+    assert.deepEqual(r.previous, { uploaded: 2 ** 41, downloaded: 99999 });
+    assert.deepEqual([r.complete, r.incomplete], [0, 0], 'the stopped peer left the swarm (peers are kept by peer_id)');
+    r = await rtc({ peerId, event: 'started', access: priv(user, 0, 0) });
+    assert.equal(r.previous, null, 'a stopped peer starts afresh');
+  });
+
+  it('private mode: one set of totals per (user, torrent, peer_id), shared with the compact swarms', async () => {
+    await register(21);
+    const user = uid();
+    const peerId = randomBytes(20);
+    const addr = v4Addr();
+    await ctx.ann({ v4: addr, peerId, event: 'started', access: priv(user, 0, 0) });
+    await ctx.ann({ v4: addr, peerId, access: priv(user, 300, 400) });
+    const r = await rtc({ peerId: peerId.toString('latin1'), access: priv(user, 300, 400) });
+    assert.deepEqual(r.previous, { uploaded: 300, downloaded: 400 }, 'the WebSocket announce of the same totals credits nothing');
+    const compact = await ctx.ann({ v4: addr, peerId, access: priv(user, 500, 400) });
+    assert.deepEqual(compact.previous, { uploaded: 300, downloaded: 400 });
+    assert.deepEqual([compact.complete, compact.incomplete], [0, 1], 'yet the swarms stay apart');
+  });
+
+  it('private mode: counts one snatch per peer and torrent and says so, whichever swarm it completes in', async () => {
+    await register(22);
+    const user = uid();
+    const peerId = newId();
+    assert.equal((await rtc({ peerId, event: 'started', access: priv(user, 0, 0) })).snatched, false);
+    const done = await rtc({ peerId, seeder: true, event: 'completed', access: priv(user, 0, 100) });
+    assert.deepEqual([done.snatched, done.downloaded], [true, 1]);
+    const again = await rtc({ peerId, seeder: true, event: 'completed', access: priv(user, 0, 100) });
+    assert.deepEqual([again.snatched, again.downloaded], [false, 1]);
+    // A peer that completed in the compact swarm counts no second snatch here.
+    const both = randomBytes(20);
+    await ctx.ann({ v4: v4Addr(), peerId: both, event: 'completed', seeder: true, access: priv(user, 0, 100) });
+    const late = await rtc({ peerId: both.toString('latin1'), event: 'completed', seeder: true, access: priv(user, 0, 100) });
+    assert.deepEqual([late.snatched, late.downloaded], [false, 1]);
+  });
+
+  it('private mode: answers a retried announce (same id) as the first run did', async () => {
+    await register(23);
+    const user = uid();
+    const peerId = newId();
+    await rtc({ peerId, event: 'started', access: { ...priv(user, 0, 0), announceId: 'w1' } });
+    const first = await rtc({ peerId, seeder: true, event: 'completed', access: { ...priv(user, 100, 200), announceId: 'w2' } });
+    const again = await rtc({ peerId, seeder: true, event: 'completed', access: { ...priv(user, 100, 200), announceId: 'w2' } });
+    assert.deepEqual([first.previous, first.snatched], [{ uploaded: 0, downloaded: 0 }, true]);
+    assert.deepEqual([again.previous, again.snatched, again.downloaded], [{ uploaded: 0, downloaded: 0 }, true, 1], 'the first answer, no second snatch');
+  });
+
+  it("private mode: a user's WebRTC peers count against its peer limit; a new one beyond is refused and changes nothing", async () => {
+    await register(24);
+    const user = uid();
+    const limited = { ...priv(user, 0, 0), peerLimit: 2 };
+    const [a, b] = [newId(), newId()];
+    assert.equal((await rtc({ peerId: a, event: 'started', access: limited })).refused, undefined);
+    await ctx.ann({ v4: v4Addr(), peerId: randomBytes(20), event: 'started', access: limited });
+    const refused = await rtc({ peerId: b, event: 'started', access: limited });
+    assert.equal(refused.refused, 'peer_limit', 'one WebRTC and one compact peer: the limit of 2 is reached');
+    assert.deepEqual(await counts(), [0, 1, 0], 'the refused peer was not added');
+    assert.equal((await rtc({ peerId: a, access: limited })).refused, undefined, 'a re-announce passes');
+    await rtc({ peerId: a, event: 'stopped', access: limited });
+    assert.equal((await rtc({ peerId: b, event: 'started', access: limited })).refused, undefined, 'room again after a stop');
+  });
+
+  it("private mode: a hybrid torrent's v2 hash is no torrent here (unregistered)", async () => {
+    fresh();
+    const v2 = randomBytes(20);
+    await ctx.store.catalogue.putTorrent({ infoHash: ctx.hash, infoHashV2: v2, id: 25, upMultiplier: 1, downMultiplier: 1, freeleech: false });
+    const r = await swarms().announce({
+      infoHash: v2.toString('latin1'),
+      peerId: newId(),
+      seeder: false,
+      event: 'started',
+      numwant: 5,
+      access: priv(uid(), 0, 0),
+    });
+    assert.equal(r.refused, 'unregistered');
+    assert.equal((await rtc({ access: priv(uid(), 0, 0) })).refused, undefined, 'its v1 hash is served');
   });
 
   it('delivers a signal sent to its own replica, and reports a replica no one listens as', async () => {

@@ -10,7 +10,7 @@ import type { AccountingRecord, Backend } from '../backend/driver.js';
 import type { Config } from '../config/config.js';
 import type { AddressLimits } from './address-ledger.js';
 import type { User } from './catalogue.js';
-import type { Refusal, SwarmAccess, SwarmAnnounce, SwarmResult, TrackerStore } from './driver.js';
+import type { Refusal, SwarmAccess, SwarmAnnounce, TorrentTerms, TrackerStore } from './driver.js';
 import { RequestBudget, type BudgetPolicy } from './budget.js';
 import { NOT_STORED_WARNINGS, OVER_BUDGET, TOO_SOON, type DefenceObserver, type MinIntervalEnforcement } from './defences.js';
 
@@ -156,18 +156,7 @@ export class Tracker {
       throw new ClientError("your client is not approved on this tracker; see the site's list of allowed clients");
     }
     const user = policy.private ? await this.userOf(req.passkey) : null;
-    const access: SwarmAccess = user
-      ? {
-          requireRegistered: policy.private,
-          requireAllowed: policy.approvedTorrentsOnly,
-          userId: user.id,
-          uploaded: req.uploaded,
-          downloaded: req.downloaded,
-          announceId: `${this.recordPrefix}-${(this.recordCount++).toString(36)}`,
-          peerLimit: policy.peersPerTorrent || undefined,
-          ownPeers: policy.ownPeers || undefined,
-        }
-      : this.openAccess;
+    const access: SwarmAccess = user ? this.privateAccess(user, req.uploaded, req.downloaded) : this.openAccess;
     // The compact addresses the announcer registers: its source address, plus BEP 7 claims if allowed.
     let ip4 = familyIp(req.sourceIp, 4, undefined);
     let ip6 = familyIp(req.sourceIp, 16, undefined);
@@ -179,14 +168,7 @@ export class Tracker {
     }
     const v4 = ip4 && compactPeer(ip4, req.port);
     const v6 = ip6 && compactPeer(ip6, req.port);
-    if (user && policy.addressLimits && this.store.addresses) {
-      const verdict = this.store.addresses.note(user.id, formatIp(req.sourceIp), policy.addressLimits);
-      if (verdict.refused) {
-        throw new ClientError(
-          `your account announced from ${policy.addressLimits.limit} addresses already in the last ${policy.addressLimits.windowSeconds} s, the most allowed`,
-        );
-      }
-    }
+    if (user) this.noteAddress(user, req.sourceIp);
     const numwant = peersWanted(req.numwant, req.event, policy, req.maxPeers ?? Infinity);
     const enforcement = policy.minIntervalEnforcement ?? 'off';
     const swarmAnnounce: SwarmAnnounce = {
@@ -208,18 +190,31 @@ export class Tracker {
     };
     const swarm = await this.store.announce(swarmAnnounce);
     const interval = policy.announceInterval + Math.floor(Math.random() * (policy.intervalJitter + 1));
-    if (swarm.refused === 'peer_limit') {
-      throw new ClientError(`your account already runs ${policy.peersPerTorrent} peers on this torrent, the most allowed: stop one of them first`);
-    }
-    if (swarm.refused) throw new ClientError(REFUSALS[swarm.refused]);
+    if (swarm.refused) throw this.refusal(swarm.refused);
     if (swarm.tooSoon) {
       this.observer?.tooSoon(enforcement === 'refuse');
       if (enforcement === 'refuse') throw TOO_SOON;
     }
     if (swarm.notStored) this.observer?.notStored(swarm.notStored);
     // Nothing was written for a peer too soon or not stored: its transfer counts at its next written announce.
-    if (user && this.backend && !swarm.tooSoon && !swarm.notStored) {
-      const waiting = this.backend.record(this.accounting(req, user, swarm, access.announceId!, v4, v6, interval));
+    if (user && !swarm.tooSoon && !swarm.notStored) {
+      const waiting = this.credit(
+        {
+          infoHash: req.infoHash,
+          peerId: req.peerId,
+          event: req.event,
+          uploaded: req.uploaded,
+          downloaded: req.downloaded,
+          left: req.left,
+          ipv4: v4 ? formatIp(v4.subarray(0, 4)) : '',
+          ipv6: v6 ? formatIp(v6.subarray(0, 16)) : '',
+          port: req.port,
+          interval,
+        },
+        user,
+        access.announceId!,
+        swarm,
+      );
       if (waiting) await waiting;
     }
     return {
@@ -268,45 +263,108 @@ export class Tracker {
   }
 
   /**
-   * What this announce moved since the peer's previous one. A counter below its previous value (the
-   * client restarted) counts from zero. A peer the tracker does not know counts from zero only on
-   * `started`: otherwise its totals may include bytes credited before the tracker forgot it (a peer that
-   * slept past peer_ttl, a Redis restart), and its first announce only sets the baseline.
+   * Private mode: the access rules and accounting inputs of one user's announce, for the store (the
+   * compact swarms' and the WebRTC swarms' alike): the totals it reports now, and a fresh record id.
    */
-  private accounting(
-    req: AnnounceRequest,
-    user: User,
-    swarm: SwarmResult,
-    id: string,
-    v4: Buffer | undefined,
-    v6: Buffer | undefined,
-    interval: number,
-  ): AccountingRecord {
-    const previous = swarm.previous ?? (req.event === 'started' ? { uploaded: 0, downloaded: 0 } : { uploaded: req.uploaded, downloaded: req.downloaded });
-    const rawUploaded = req.uploaded >= previous.uploaded ? req.uploaded - previous.uploaded : req.uploaded;
-    const rawDownloaded = req.downloaded >= previous.downloaded ? req.downloaded - previous.downloaded : req.downloaded;
-    const terms = swarm.torrent;
-    const freeleech = (terms?.freeleech ?? false) || this.store.catalogue.globalFreeleech();
+  privateAccess(user: User, uploaded: number, downloaded: number): SwarmAccess {
     return {
-      id,
+      requireRegistered: this.policy.private,
+      requireAllowed: this.policy.approvedTorrentsOnly,
       userId: user.id,
-      torrentId: terms?.id ?? 0,
-      infoHash: req.infoHash,
-      peerId: req.peerId,
-      event: req.event,
-      rawUploaded,
-      rawDownloaded,
-      uploaded: credited(rawUploaded, user.upMultiplier * (terms?.upMultiplier ?? 1)),
-      downloaded: freeleech ? 0 : credited(rawDownloaded, user.downMultiplier * (terms?.downMultiplier ?? 1)),
-      left: req.left,
-      snatched: swarm.snatched ?? false,
-      time: Date.now(),
-      ipv4: v4 ? formatIp(v4.subarray(0, 4)) : '',
-      ipv6: v6 ? formatIp(v6.subarray(0, 16)) : '',
-      port: req.port,
-      reportedUploaded: req.uploaded,
-      reportedDownloaded: req.downloaded,
-      interval,
+      uploaded,
+      downloaded,
+      announceId: `${this.recordPrefix}-${(this.recordCount++).toString(36)}`,
+      peerLimit: this.policy.peersPerTorrent || undefined,
+      ownPeers: this.policy.ownPeers || undefined,
     };
   }
+
+  /** Private mode: counts the address a user announces from (private.addresses_per_user); a failure reason when refused. */
+  noteAddress(user: User, sourceIp: Buffer): void {
+    const limits = this.policy.addressLimits;
+    if (!limits || !this.store.addresses) return;
+    if (this.store.addresses.note(user.id, formatIp(sourceIp), limits).refused) {
+      throw new ClientError(`your account announced from ${limits.limit} addresses already in the last ${limits.windowSeconds} s, the most allowed`);
+    }
+  }
+
+  /** The failure reason of a store's refusal, for every frontend. */
+  refusal(refused: Refusal): ClientError {
+    if (refused === 'peer_limit') {
+      return new ClientError(`your account already runs ${this.policy.peersPerTorrent} peers on this torrent, the most allowed: stop one of them first`);
+    }
+    return new ClientError(REFUSALS[refused]);
+  }
+
+  /**
+   * Private mode: hands the backend what this announce moved since the peer's previous one (the
+   * compact and the WebRTC announce alike); a promise only when the backend makes the announce wait.
+   */
+  credit(announce: CreditedAnnounce, user: User, id: string, outcome: StoreOutcome): void | Promise<void> {
+    if (!this.backend) return;
+    return this.backend.record(accountingRecord(announce, user, id, outcome, this.store.catalogue.globalFreeleech()));
+  }
+}
+
+/** What an announce reported, as the accounting needs it (CreditedAnnounce: the compact's or the WebRTC's). */
+export interface CreditedAnnounce {
+  infoHash: Buffer;
+  peerId: Buffer;
+  event: AnnounceEvent;
+  /** The totals the peer reports now. */
+  uploaded: number;
+  downloaded: number;
+  left: number;
+  /** The addresses it registered or announced from, as text ("" for none), and its port (0: none). */
+  ipv4: string;
+  ipv6: string;
+  port: number;
+  /** Seconds until the next announce it was told. */
+  interval: number;
+  /** Set for a WebTorrent peer; absent for HTTP and UDP. */
+  transport?: 'webrtc';
+}
+
+/** What the store's atomic step answered, as the accounting needs it (SwarmResult and RtcResult both have it). */
+export interface StoreOutcome {
+  previous?: { uploaded: number; downloaded: number } | null;
+  torrent?: TorrentTerms;
+  snatched?: boolean;
+}
+
+/**
+ * What this announce moved since the peer's previous one. A counter below its previous value (the
+ * client restarted) counts from zero. A peer the tracker does not know counts from zero only on
+ * `started`: otherwise its totals may include bytes credited before the tracker forgot it (a peer that
+ * slept past peer_ttl, a Redis restart), and its first announce only sets the baseline.
+ */
+export function accountingRecord(a: CreditedAnnounce, user: User, id: string, outcome: StoreOutcome, globalFreeleech: boolean): AccountingRecord {
+  const previous = outcome.previous ?? (a.event === 'started' ? { uploaded: 0, downloaded: 0 } : { uploaded: a.uploaded, downloaded: a.downloaded });
+  const rawUploaded = a.uploaded >= previous.uploaded ? a.uploaded - previous.uploaded : a.uploaded;
+  const rawDownloaded = a.downloaded >= previous.downloaded ? a.downloaded - previous.downloaded : a.downloaded;
+  const terms = outcome.torrent;
+  const freeleech = (terms?.freeleech ?? false) || globalFreeleech;
+  const record: AccountingRecord = {
+    id,
+    userId: user.id,
+    torrentId: terms?.id ?? 0,
+    infoHash: a.infoHash,
+    peerId: a.peerId,
+    event: a.event,
+    rawUploaded,
+    rawDownloaded,
+    uploaded: credited(rawUploaded, user.upMultiplier * (terms?.upMultiplier ?? 1)),
+    downloaded: freeleech ? 0 : credited(rawDownloaded, user.downMultiplier * (terms?.downMultiplier ?? 1)),
+    left: a.left,
+    snatched: outcome.snatched ?? false,
+    time: Date.now(),
+    ipv4: a.ipv4,
+    ipv6: a.ipv6,
+    port: a.port,
+    reportedUploaded: a.uploaded,
+    reportedDownloaded: a.downloaded,
+    interval: a.interval,
+  };
+  if (a.transport) record.transport = a.transport;
+  return record;
 }

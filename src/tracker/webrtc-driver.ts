@@ -16,12 +16,21 @@
  * - Peers not seen for `peerTtl` seconds are neither counted nor picked, and their routes go with them:
  *   a replica that died leaves no route behind for longer than that.
  * - Access: the same refusals as the compact announce (deny list; allow list; registration), and a
- *   refused announce changes nothing.
+ *   refused announce changes nothing. A hybrid torrent's v2 hash is not served here (WebTorrent
+ *   announces v1 hashes): registered only as a v2 hash, it is `unregistered`.
+ * - Private mode (`access.userId`), as the compact announce's (driver.ts): the peer's previous reported
+ *   totals are returned and replaced in the same atomic step (removed on `stopped`), in the very
+ *   totals the compact swarms keep per (user, torrent, peer_id), so that a client announcing the same
+ *   peer_id over HTTP/UDP and WebSocket (WebTorrent desktop does) is credited once; they expire with
+ *   the compact peers' TTL (`ctx.peerTtl`), not the WebRTC one. `torrent` carries the registered terms;
+ *   `snatched` says whether this announce counted a snatch (a peer counts one per torrent, whichever
+ *   swarm it completes in); the per-user peer limit (`access.peerLimit`) counts these peers too and
+ *   is checked before anything changes. A retried call with the same `announceId` answers as the first.
  * - `send` hands a signal to the named replica; it resolves false when no replica listens there. At
  *   most once: a lost signal is a WebRTC connection the browsers retry, not state.
  */
 import type { AnnounceEvent, SwarmCounts } from '../bittorrent/announce.js';
-import type { Refusal, SwarmAccess } from './driver.js';
+import type { Refusal, SwarmAccess, TorrentTerms } from './driver.js';
 
 /**
  * A 20-byte id (info_hash, peer_id, offer_id) as WebTorrent writes it: a string of 20 code points, each
@@ -37,7 +46,8 @@ export interface RtcAnnounce {
   event: AnnounceEvent;
   /** Peers to pick as offer targets; 0 picks none. */
   numwant: number;
-  access?: Pick<SwarmAccess, 'requireRegistered' | 'requireAllowed'>;
+  /** Access rules, and in private mode the user and its totals (`ownPeers` does not apply here). */
+  access?: SwarmAccess;
 }
 
 export interface RtcPeer {
@@ -50,6 +60,12 @@ export interface RtcResult extends SwarmCounts {
   peers: RtcPeer[];
   /** Set when access rules refused the announce; nothing was changed. */
   refused?: Refusal;
+  /** Private mode: the registered torrent's terms. */
+  torrent?: TorrentTerms;
+  /** Private mode: the totals this peer reported last time, or null for a peer unknown until now. */
+  previous?: { uploaded: number; downloaded: number } | null;
+  /** This announce counted a snatch. */
+  snatched?: boolean;
 }
 
 /** An offer on its way to the peer chosen for it, or an answer on its way back to the offerer. */

@@ -1,11 +1,15 @@
 /**
  * The tracker's policy for WebTorrent announces and scrapes: the same rules as the compact announce
- * (approved clients, private passkeys, the allow/deny lists and registration, the scrape limit), then
- * the driver's WebRTC swarms. The WebSocket frontend relays offers to the peers picked here.
+ * (approved clients, private passkeys, per-user limits, the allow/deny lists and registration, the
+ * scrape limit), then the driver's WebRTC swarms. In private mode the announce is credited as a compact
+ * one is (Tracker.credit: the same deltas, multipliers, snatches and record). The WebSocket frontend
+ * relays offers to the peers picked here.
  */
 import type { AnnounceEvent, SwarmCounts } from '../bittorrent/announce.js';
 import { ClientError } from '../bittorrent/errors.js';
-import { REFUSALS, type Tracker } from './tracker.js';
+import { UNKNOWN_LEFT } from '../backend/driver.js';
+import { formatIp } from '../bittorrent/address.js';
+import type { Tracker } from './tracker.js';
 import type { BinaryId, RtcPeer, RtcSwarms } from './webrtc-driver.js';
 
 /** Most offers one announce may carry, as every WebTorrent tracker has it: the peers it may be sent to. */
@@ -14,6 +18,9 @@ export const MAX_OFFERS = 10;
 export interface RtcAnnounceRequest {
   infoHash: BinaryId;
   peerId: BinaryId;
+  /** The totals the client reports (checked byte counts); a socket's close reports its last ones again. */
+  uploaded: number;
+  downloaded: number;
   /** Undefined before the client knows the torrent's size (a leecher). */
   left: number | undefined;
   event: AnnounceEvent;
@@ -22,6 +29,11 @@ export interface RtcAnnounceRequest {
   /** Undefined: as many peers as offers. */
   numwant: number | undefined;
   passkey?: string;
+  /**
+   * The client's address (after trusted proxies) as hex of its 4 or 16 bytes, as the frontend keys its
+   * sockets: private mode counts it per user and writes it into the accounting record. Decoded only then.
+   */
+  clientAddress?: string;
 }
 
 export interface RtcAnnounceResult extends SwarmCounts {
@@ -39,11 +51,18 @@ export class WebRtcTracker {
   ) {}
 
   async announce(req: RtcAnnounceRequest): Promise<RtcAnnounceResult> {
-    const policy = this.tracker.policy;
-    if (policy.approvedClientsOnly && !this.tracker.store.catalogue.approvedClient(Buffer.from(req.peerId, 'latin1'))) {
+    const tracker = this.tracker;
+    const policy = tracker.policy;
+    if (policy.approvedClientsOnly && !tracker.store.catalogue.approvedClient(Buffer.from(req.peerId, 'latin1'))) {
       throw new ClientError("your client is not approved on this tracker; see the site's list of allowed clients");
     }
-    if (policy.private) await this.tracker.userOf(req.passkey);
+    const user = policy.private ? await tracker.userOf(req.passkey) : null;
+    const ip = user && req.clientAddress ? Buffer.from(req.clientAddress, 'hex') : undefined;
+    // A stop (a socket's close among them) is never refused for the address count: it only ends a peer.
+    if (user && ip && req.event !== 'stopped') tracker.noteAddress(user, ip);
+    const access = user
+      ? tracker.privateAccess(user, req.uploaded, req.downloaded)
+      : { requireRegistered: policy.private, requireAllowed: policy.approvedTorrentsOnly };
     const numwant = req.event === 'stopped' ? 0 : Math.min(req.offers, req.numwant ?? MAX_OFFERS, MAX_OFFERS);
     const result = await this.swarms.announce({
       infoHash: req.infoHash,
@@ -51,9 +70,30 @@ export class WebRtcTracker {
       seeder: req.left === 0,
       event: req.event,
       numwant,
-      access: { requireRegistered: policy.private, requireAllowed: policy.approvedTorrentsOnly },
+      access,
     });
-    if (result.refused) throw new ClientError(REFUSALS[result.refused]);
+    if (result.refused) throw tracker.refusal(result.refused);
+    if (user) {
+      const waiting = tracker.credit(
+        {
+          infoHash: Buffer.from(req.infoHash, 'latin1'),
+          peerId: Buffer.from(req.peerId, 'latin1'),
+          event: req.event,
+          uploaded: req.uploaded,
+          downloaded: req.downloaded,
+          left: req.left ?? UNKNOWN_LEFT,
+          ipv4: ip?.length === 4 ? formatIp(ip) : '',
+          ipv6: ip?.length === 16 ? formatIp(ip) : '',
+          port: 0,
+          interval: this.interval,
+          transport: 'webrtc',
+        },
+        user,
+        access.announceId!,
+        result,
+      );
+      if (waiting) await waiting;
+    }
     return { interval: this.interval, complete: result.complete, incomplete: result.incomplete, downloaded: result.downloaded, peers: result.peers };
   }
 

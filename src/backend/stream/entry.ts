@@ -37,6 +37,8 @@ export function toFields(r: AccountingRecord): string[] {
     'time',
     String(r.time),
   ];
+  // Only for a WebTorrent peer's record: a consumer that does not know the field ignores it.
+  if (r.transport) fields.push('transport', r.transport);
   // The peer's fields (active_peers, seed time) go together, when the record has them.
   if (r.port === undefined) return fields;
   fields.push(
@@ -98,6 +100,7 @@ export function fromFields(list: string[]): AccountingRecord {
     left: integer(fields, 'left'),
     snatched: fields.get('snatched') === '1',
     time: integer(fields, 'time'),
+    ...(fields.get('transport') === 'webrtc' ? { transport: 'webrtc' as const } : {}),
     // Records of older versions have none of the peer's fields.
     ...(fields.has('port')
       ? {

@@ -19,6 +19,13 @@ export interface PendingOffer {
   expires: number;
 }
 
+/** What a socket's peer reported last in one swarm: its close is a `stopped` reporting the same (private accounting). */
+export interface LastReport {
+  uploaded: number;
+  downloaded: number;
+  left: number | undefined;
+}
+
 export class Connection {
   closed = false;
   /** The frames it is sent in this event-loop turn (outbox.ts). */
@@ -28,6 +35,11 @@ export class Connection {
   private windowCount = 0;
   /** info_hash (latin1) -> the peer_id (latin1) announced in that swarm. */
   readonly swarms = new Map<string, string>();
+  /**
+   * info_hash + peer_id (latin1) -> what that peer sent last, from the moment it is sent: only for the
+   * peers of `swarms` and announces on their way (so at most one per swarm, and a few more).
+   */
+  readonly reports = new Map<string, LastReport>();
   /** Offers relayed to this socket, by offerer peer_id + offer_id (latin1), oldest first. */
   private readonly pending = new Map<string, PendingOffer>();
   /** At most the expiry of the oldest pending offer (offers are remembered in the order they expire). */

@@ -16,10 +16,10 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { throttledErrorLog } from '../../common/log.js';
 import type { SignalKind, WebRtcMetrics, WsMessageType, WsOutcome, WsRejection } from '../../metrics/webrtc.js';
 import type { RtcSignal } from '../../tracker/webrtc-driver.js';
-import type { WebRtcTracker } from '../../tracker/webrtc.js';
+import type { RtcAnnounceResult, WebRtcTracker } from '../../tracker/webrtc.js';
 import { resolveClientIp, type ClientIpOptions } from '../http/client-ip.js';
 import { failureOutcome, failureReason } from '../sanitize.js';
-import { Connection, OFFER_LIFETIME_MS } from './connection.js';
+import { Connection, OFFER_LIFETIME_MS, type LastReport } from './connection.js';
 import { FrameWriter } from './outbox.js';
 import { announceReply, failureMessage, parseMessage, scrapeReply, signalMessage, WsClientError, type WsAnnounce, type WsAnswer } from './messages.js';
 
@@ -162,21 +162,27 @@ export class WebSocketFrontend {
     this.release(conn.address);
     for (const [infoHash, peerId] of conn.swarms) {
       if (this.byPeer.get(peerId) === conn) this.byPeer.delete(peerId);
-      this.stopInBackground(conn, infoHash, peerId);
+      this.stopInBackground(conn, infoHash, peerId, conn.reports.get(infoHash + peerId));
     }
   }
 
-  /** A closed socket's peer leaves the swarm: the `stopped` it could not send. */
-  private stopInBackground(conn: Connection, infoHash: string, peerId: string): void {
+  /**
+   * A closed socket's peer leaves the swarm: the `stopped` it could not send, reporting the totals it
+   * reported last (nothing more is known of it), so a private tracker credits no bytes twice or never.
+   */
+  private stopInBackground(conn: Connection, infoHash: string, peerId: string, last: LastReport | undefined): void {
     const stop = this.options.tracker
       .announce({
         infoHash,
         peerId,
-        left: undefined,
+        uploaded: last?.uploaded ?? 0,
+        downloaded: last?.downloaded ?? 0,
+        left: last?.left,
         event: 'stopped',
         offers: 0,
         numwant: 0,
         passkey: conn.passkey,
+        clientAddress: conn.address,
       })
       .then(
         () => undefined,
@@ -224,29 +230,47 @@ export class WebSocketFrontend {
       throw new WsClientError(`too many torrents on one connection (at most ${maxSwarmsPerSocket})`, 'announce', hash);
     }
     const tracker = this.options.tracker;
-    const result = await tracker.announce({
-      infoHash: a.infoHash,
-      peerId: a.peerId,
-      left: a.left,
-      event: a.event,
-      offers: a.offers.length,
-      numwant: a.numwant,
-      passkey: conn.passkey,
-    });
+    // Kept before the call: a close while it is on its way stops the peer with these totals, after it
+    // (the tracker sends both in order). Older totals there would count as a counter gone backwards.
+    // Only sockets with a passkey are accounted (private mode): the others keep none.
+    const report: LastReport = { uploaded: a.uploaded, downloaded: a.downloaded, left: a.left };
+    const reportKey = hash + peerId;
+    if (conn.passkey !== undefined) conn.reports.set(reportKey, report);
+    let result: RtcAnnounceResult;
+    try {
+      result = await tracker.announce({
+        infoHash: a.infoHash,
+        peerId: a.peerId,
+        uploaded: a.uploaded,
+        downloaded: a.downloaded,
+        left: a.left,
+        event: a.event,
+        offers: a.offers.length,
+        numwant: a.numwant,
+        passkey: conn.passkey,
+        clientAddress: conn.address,
+      });
+    } catch (error) {
+      // Kept only for the peer the socket holds in that swarm: refused announces leave nothing behind.
+      if (conn.swarms.get(hash) !== peerId) conn.reports.delete(reportKey);
+      throw error;
+    }
     if (conn.closed) {
       // The socket went while the announce was on its way: its stop must come after it.
-      if (a.event !== 'stopped') this.stopInBackground(conn, hash, peerId);
+      if (a.event !== 'stopped') this.stopInBackground(conn, hash, peerId, report);
       return;
     }
     if (a.event === 'stopped') {
       conn.swarms.delete(hash);
+      conn.reports.delete(reportKey);
     } else {
       // One peer per swarm per socket: a new peer_id in the same swarm replaces the old one, which
       // leaves the swarm (else it would draw offers no socket can take until it expires).
       const before = conn.swarms.get(hash);
       if (before !== undefined && before !== peerId) {
         if (this.byPeer.get(before) === conn) this.byPeer.delete(before);
-        this.stopInBackground(conn, hash, before);
+        this.stopInBackground(conn, hash, before, conn.reports.get(hash + before));
+        conn.reports.delete(hash + before);
       }
       conn.swarms.set(hash, peerId);
       this.byPeer.set(peerId, conn);

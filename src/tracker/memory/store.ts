@@ -4,15 +4,15 @@
  * their oldest peer (due-queue.ts), a bounded number of slots at a time; selection is in select.ts.
  */
 import type { Family } from '../../bittorrent/address.js';
-import type { SwarmCounts } from '../../bittorrent/announce.js';
+import type { AnnounceEvent, SwarmCounts } from '../../bittorrent/announce.js';
 import { PEER_ID_LENGTH } from '../../bittorrent/announce.js';
-import { SUBNET_OVERSAMPLING, type Refusal, type SwarmAnnounce, type SwarmResult, type TorrentTerms, type TrackerStore } from '../driver.js';
+import { SUBNET_OVERSAMPLING, type Refusal, type SwarmAccess, type SwarmAnnounce, type SwarmResult, type TorrentTerms, type TrackerStore } from '../driver.js';
 import { LocalAddressLedger } from '../address-ledger.js';
 import { MemoryCatalogue } from './catalogue.js';
 import { DueQueue } from './due-queue.js';
 import { PeerTable } from './peers.js';
 import { Picks, sameSubnetFirst, samplePeers } from './select.js';
-import { AgeList, SnatchRecord, Torrent, TotalsRecord } from './swarm.js';
+import { AgeList, SnatchRecord, Torrent, TotalsRecord, type TotalsSwap } from './swarm.js';
 import { MemoryRtcSwarms } from './webrtc.js';
 
 /** Expired peers removed inline per request: keeps a request's extra work bounded. */
@@ -81,7 +81,12 @@ export class MemoryStore implements TrackerStore {
 
   constructor(private readonly options: MemoryStoreOptions) {
     this.now = options.now ?? Date.now;
-    this.webrtc = new MemoryRtcSwarms(this.catalogue, options.webrtcPeerTtlMs ?? options.peerTtlMs, this.now);
+    this.webrtc = new MemoryRtcSwarms(
+      this.catalogue,
+      options.webrtcPeerTtlMs ?? options.peerTtlMs,
+      this.now,
+      (torrentKey, userId, peerId, event, access, now) => this.swapTotals(torrentKey, userId, peerId, event, access, now),
+    );
     this.epoch = this.now();
     this.reapTimer = setInterval(() => this.reapInBackground(), options.reapIntervalMs);
     this.reapTimer.unref();
@@ -118,7 +123,7 @@ export class MemoryStore implements TrackerStore {
     const admitted = maxPeers === 0 || this.peerCount < maxPeers || a.event === 'stopped' || this.knows(torrent, a);
     if (!admitted) this.options.onFull?.();
     const userId = a.access?.userId ?? 0;
-    const swapped = userId > 0 && admitted ? this.swapTotals(userId, a, now, torrentKey) : undefined;
+    const swapped = userId > 0 && admitted ? this.swapTotals(torrentKey, userId, a.peerId, a.event, a.access!, now) : undefined;
     if (swapped === null) return refusedResult('peer_limit');
     const previous = swapped?.previous;
 
@@ -260,24 +265,20 @@ export class MemoryStore implements TrackerStore {
 
   /**
    * Private mode: returns the totals this peer reported last (null if none) and keeps the new ones; the
-   * same announce again (same id) gets the first answer back, snatch included.
+   * same announce again (same id) gets the first answer back, snatch included. The WebRTC swarms swap
+   * through here too (TotalsSwapper): one set of totals per (user, torrent, peer_id), whatever the transport.
    */
-  private swapTotals(
-    userId: number,
-    a: SwarmAnnounce,
-    now: number,
-    torrentKey: string,
-  ): { previous: { uploaded: number; downloaded: number } | null; retriedSnatch?: boolean; record?: TotalsRecord; completedBefore?: boolean } | null {
-    const key = totalsKey(torrentKey, userId, a.peerId);
-    const announceId = a.access?.announceId ?? '';
+  private swapTotals(torrentKey: string, userId: number, peerId: Buffer, event: AnnounceEvent, access: SwarmAccess, now: number): TotalsSwap | null {
+    const key = totalsKey(torrentKey, userId, peerId);
+    const announceId = access.announceId ?? '';
     let record = this.totals.get(key);
-    const limit = a.access?.peerLimit ?? 0;
+    const limit = access.peerLimit ?? 0;
     if (limit > 0) this.countingUserPeers = true;
     // A new peer beyond its user's limit: refused (null) before anything changes.
-    if (!record && limit > 0 && a.event !== 'stopped' && (this.userPeers.get(userPeersKey(key)) ?? 0) >= limit) return null;
+    if (!record && limit > 0 && event !== 'stopped' && (this.userPeers.get(userPeersKey(key)) ?? 0) >= limit) return null;
     if (record && announceId !== '' && record.announceId === announceId) return { previous: record.previous(), retriedSnatch: record.snatched };
     const previous = record ? { uploaded: record.uploaded, downloaded: record.downloaded } : null;
-    if (a.event === 'stopped') {
+    if (event === 'stopped') {
       if (record) this.dropTotals(record);
       return { previous };
     }
@@ -292,8 +293,8 @@ export class MemoryStore implements TrackerStore {
     } else {
       this.totalsAges.moveToTail(record);
     }
-    record.uploaded = a.access?.uploaded ?? 0;
-    record.downloaded = a.access?.downloaded ?? 0;
+    record.uploaded = access.uploaded ?? 0;
+    record.downloaded = access.downloaded ?? 0;
     record.touched = this.tickOf(now);
     record.announceId = announceId;
     record.previousUploaded = previous ? previous.uploaded : -1;

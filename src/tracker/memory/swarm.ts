@@ -4,6 +4,8 @@
  * ordered by last touch, so that expiry pops from the head and never scans.
  */
 import type { Family } from '../../bittorrent/address.js';
+import type { AnnounceEvent } from '../../bittorrent/announce.js';
+import type { SwarmAccess } from '../driver.js';
 import type { PeerTable } from './peers.js';
 
 export class Torrent {
@@ -54,6 +56,23 @@ export class TotalsRecord {
     return this.previousUploaded < 0 ? null : { uploaded: this.previousUploaded, downloaded: this.previousDownloaded };
   }
 }
+
+/** What a swap of a private peer's totals answers (MemoryStore.swapTotals). */
+export interface TotalsSwap {
+  previous: { uploaded: number; downloaded: number } | null;
+  /** A retry of an announce already applied: the snatch its first run counted. */
+  retriedSnatch?: boolean;
+  /** The stored record, unless stopped or retried: the caller marks a snatch on it. */
+  record?: TotalsRecord;
+  /** The peer counted its snatch of the torrent before. */
+  completedBefore?: boolean;
+}
+
+/**
+ * Swaps a private peer's totals in the store's one map, keyed by the torrent, the user and the peer_id
+ * (whichever swarm, compact or WebRTC, it announces in); null: refused by the per-user peer limit.
+ */
+export type TotalsSwapper = (torrentKey: string, userId: number, peerId: Buffer, event: AnnounceEvent, access: SwarmAccess, now: number) => TotalsSwap | null;
 
 interface Aged<T> {
   prev: T | null;

@@ -8,12 +8,15 @@
  * pick is O(1) and a removal a swap with the last.
  */
 import type { SwarmCounts } from '../../bittorrent/announce.js';
+import type { SwarmAccess, TorrentTerms } from '../driver.js';
 import type { BinaryId, RtcAnnounce, RtcPeer, RtcResult, RtcSignal, RtcSwarms } from '../webrtc-driver.js';
 import type { MemoryCatalogue } from './catalogue.js';
+import type { TotalsSwap, TotalsSwapper } from './swarm.js';
 
 /** The one replica name of an in-process store. */
 export const LOCAL_REPLICA = 'local';
 const NO_PEERS: RtcPeer[] = [];
+const OPEN: SwarmAccess = { requireRegistered: false, requireAllowed: false };
 
 interface RtcPeerEntry {
   id: string;
@@ -83,6 +86,8 @@ export class MemoryRtcSwarms implements RtcSwarms {
     private readonly catalogue: MemoryCatalogue,
     private readonly peerTtlMs: number,
     private readonly now: () => number = Date.now,
+    /** Private mode: the store's totals (one set per user, torrent and peer_id, shared with the compact swarms). */
+    private readonly swapTotals?: TotalsSwapper,
   ) {
     // Swarms nobody announces to any more are dropped by this pass; touched ones expire on touch too.
     this.sweeper = setInterval(() => this.sweep(), Math.min(1000, peerTtlMs));
@@ -97,18 +102,24 @@ export class MemoryRtcSwarms implements RtcSwarms {
 
   async announce(a: RtcAnnounce): Promise<RtcResult> {
     const key = a.infoHash;
-    // The deny list applies whatever the access asks.
-    const verdict = this.catalogue.check(key, a.access ?? { requireRegistered: false, requireAllowed: false });
+    const access = a.access;
+    // The deny list applies whatever the access asks. Checked without the user: a v2 hash is no
+    // torrent of its own here (WebTorrent announces v1 hashes), so it stays unregistered.
+    const verdict = this.catalogue.check(key, access ? { requireRegistered: access.requireRegistered, requireAllowed: access.requireAllowed } : OPEN);
     if (verdict.refused) return { complete: 0, incomplete: 0, downloaded: 0, peers: NO_PEERS, refused: verdict.refused };
     const now = this.now();
     let swarm = this.swarms.get(key);
     swarm?.expire(now - this.peerTtlMs);
     const id = a.peerId;
     const old = swarm?.byAge.get(id);
+    const userId = access?.userId ?? 0;
+    // Private mode: the totals first, as the refusal of a user at its peer limit must change nothing.
+    const swapped = userId > 0 && this.swapTotals ? this.swapTotals(key, userId, Buffer.from(id, 'latin1'), a.event, access!, now) : undefined;
+    if (swapped === null) return { complete: 0, incomplete: 0, downloaded: 0, peers: NO_PEERS, refused: 'peer_limit' };
     if (a.event === 'stopped') {
       if (swarm && old) swarm.remove(old);
       if (swarm) this.dropIfEmpty(key, swarm);
-      return { ...countsOf(swarm), peers: NO_PEERS };
+      return this.privateResult({ ...countsOf(swarm), peers: NO_PEERS }, swapped, verdict.terms, false);
     }
     if (!swarm) {
       swarm = new RtcSwarm();
@@ -119,12 +130,25 @@ export class MemoryRtcSwarms implements RtcSwarms {
     if (old) swarm.remove(old);
     const entry: RtcPeerEntry = { id, seen: now, seeder, index: 0 };
     swarm.add(entry);
-    if (a.event === 'completed' && !wasSeeder) swarm.downloaded++;
+    // A private peer counts one snatch per torrent, whether it completed here or in a compact swarm.
+    const counted = a.event === 'completed' && !wasSeeder && !(swapped?.completedBefore ?? false) && swapped?.retriedSnatch === undefined;
+    if (counted) swarm.downloaded++;
+    if (counted && swapped?.record) swapped.record.snatched = swapped.record.completed = true;
     const peers: RtcPeer[] = [];
     // A seeder offers to leechers only; a leecher to seeders first, then leechers.
     if (!seeder) sample(swarm.seeders, a.numwant, entry, peers);
     sample(swarm.leechers, a.numwant - peers.length, entry, peers);
-    return { ...countsOf(swarm), peers };
+    return this.privateResult({ ...countsOf(swarm), peers }, swapped, verdict.terms, swapped?.retriedSnatch ?? counted);
+  }
+
+  /** The answer, with what private mode adds: the torrent's terms, the previous totals, the snatch. */
+  private privateResult(result: RtcResult, swapped: TotalsSwap | undefined, terms: TorrentTerms | undefined, snatched: boolean): RtcResult {
+    result.snatched = snatched;
+    if (swapped) {
+      result.previous = swapped.previous;
+      result.torrent = terms;
+    }
+    return result;
   }
 
   async scrape(infoHashes: BinaryId[]): Promise<SwarmCounts[]> {

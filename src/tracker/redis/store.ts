@@ -19,6 +19,7 @@ import {
   USER_ID_SIZE,
 } from './protocol.js';
 import { script } from './scripts.js';
+import { parseTotals, torrentTerms, userBytes } from './private.js';
 import { RedisRtcSwarms } from './webrtc.js';
 import { OutOfMemory, isOutOfMemory, withAllowOom } from './out-of-memory.js';
 import { RedisShared } from './shared.js';
@@ -91,12 +92,6 @@ function announceHeader(a: SwarmAnnounce, exact: boolean, peerTtl: number, param
 /** Scrape reads the peer sets, the snatch hash and the registration (for a v2 hash's "of"): swarmKeys. */
 const SCRAPE_KEYS = 6;
 
-function userBytes(id: number): Buffer {
-  const out = Buffer.allocUnsafe(USER_ID_SIZE);
-  out.writeUIntBE(id, 0, USER_ID_SIZE);
-  return out;
-}
-
 /**
  * A private answer's entries carry the peer's user id after the compact address: the script leaves
  * dropping them to the tracker, whose work scales with replicas where Redis' does not.
@@ -107,15 +102,6 @@ function withoutUserIds(packed: Buffer, size: number): Buffer {
   const out = Buffer.allocUnsafe(count * size);
   for (let i = 0; i < count; i++) packed.copy(out, i * size, i * entry, i * entry + size);
   return out;
-}
-
-/** "uploaded:downloaded" as the script stores it. */
-function parseTotals(text: Buffer | undefined): { uploaded: number; downloaded: number } | null {
-  if (!text || text.length === 0) return null;
-  const [up, down] = text.toString('latin1').split(':');
-  const uploaded = Number(up);
-  const downloaded = Number(down);
-  return Number.isFinite(uploaded) && Number.isFinite(downloaded) ? { uploaded, downloaded } : null;
 }
 
 /** Errors of a broken connection, after which the same call may succeed on the next one. */
@@ -184,7 +170,7 @@ export class RedisStore implements TrackerStore {
     this.lanes = new ScriptLanes(client, timedOut, throttledErrorLog(ctx.logger, 'redis fast lane connection error (reconnecting)', 5000));
     client.defineCommand('trackerScrape', { numberOfKeys: SCRAPE_KEYS, lua: script('scrape'), readOnly: true });
     this.scripted = client as unknown as ScriptedClient;
-    this.webrtc = new RedisRtcSwarms(client, params, ctx.webrtcPeerTtl ?? ctx.peerTtl, ctx.logger);
+    this.webrtc = new RedisRtcSwarms(client, params, ctx.webrtcPeerTtl ?? ctx.peerTtl, ctx.logger, ctx.peerTtl);
     this.shared = new RedisShared(client, params.prefix, (run) => this.withRetries(run));
     // Only now: the catalogue sends commands at once, and an auto-pipeline created before the scripts
     // were defined would not know them.
@@ -320,18 +306,12 @@ export class RedisStore implements TrackerStore {
     }
     if (userId > 0) {
       result.previous = parseTotals(reply[REPLY.previousTotals] as Buffer | undefined);
-      const torrentId = reply[REPLY.torrentId] as Buffer | undefined;
-      const up = reply[REPLY.upMultiplier] as Buffer | undefined;
-      const down = reply[REPLY.downMultiplier] as Buffer | undefined;
-      const freeleech = reply[REPLY.freeleech] as Buffer | undefined;
-      if (torrentId && torrentId.length > 0) {
-        result.torrent = {
-          id: Number(torrentId.toString('latin1')),
-          upMultiplier: Number(up!.toString('latin1')),
-          downMultiplier: Number(down!.toString('latin1')),
-          freeleech: freeleech!.toString('latin1') === '1',
-        };
-      }
+      result.torrent = torrentTerms(
+        reply[REPLY.torrentId] as Buffer | undefined,
+        reply[REPLY.upMultiplier] as Buffer | undefined,
+        reply[REPLY.downMultiplier] as Buffer | undefined,
+        reply[REPLY.freeleech] as Buffer | undefined,
+      );
     }
     if (a.withPeerIds) {
       // Peer ids are not kept in Redis (20 bytes a peer for a rarely used answer): all zero means unknown.

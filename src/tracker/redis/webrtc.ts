@@ -23,17 +23,24 @@ import type { Refusal } from '../driver.js';
 import type { BinaryId, RtcAnnounce, RtcPeer, RtcResult, RtcSignal, RtcSwarms } from '../webrtc-driver.js';
 import type { RedisParams } from './params.js';
 import { assembleScript } from './scripts.js';
+import { totalsKeys } from './keys.js';
+import { parseTotals, torrentTerms, userBytes } from './private.js';
 
 /** Suffixes of the WebRTC keys of a swarm, after `<prefix>{<hex info hash>}:` (see lua/webrtc-announce.lua). */
 export const WEBRTC_KEY_SUFFIX = { seeders: 'ws', leechers: 'wl', routes: 'wr', torrent: 't' } as const;
 const EVENTS = { none: 0, completed: 1, started: 2, stopped: 3 } as const;
-const REFUSALS = new Set<string>(['denied', 'not_allowed', 'unregistered']);
+const REFUSALS = new Set<string>(['denied', 'not_allowed', 'unregistered', 'peer_limit']);
+/** Where the picked peers start in a reply: after the counts and refusal, and in private mode the accounting fields. */
+const PUBLIC_PEERS_AT = 4;
+const PRIVATE_PEERS_AT = 10;
 const KINDS = ['offer', 'answer'] as const;
 const ID = 20;
 
 type AnnounceReply = Array<number | Buffer>;
 interface WebRtcCommands {
   trackerWebrtcAnnounceBuffer(...args: Array<string | Buffer | number>): Promise<AnnounceReply>;
+  /** The same script with the totals keys of private mode (a fixed key count per command: Cluster auto-pipelining). */
+  trackerWebrtcAnnouncePrivateBuffer(...args: Array<string | Buffer | number>): Promise<AnnounceReply>;
   trackerWebrtcScrape(...args: Array<string | number>): Promise<[number, number, number]>;
 }
 
@@ -100,9 +107,13 @@ export class RedisRtcSwarms implements RtcSwarms {
     private readonly params: RedisParams,
     peerTtl: number,
     private readonly logger: Logger,
+    /** The compact peers' TTL: private totals are shared with them and live as long (webrtc-driver.ts). */
+    private readonly totalsTtl: number = peerTtl,
   ) {
     this.peerTtl = peerTtl;
-    client.defineCommand('trackerWebrtcAnnounce', { numberOfKeys: 4, lua: assembleScript('webrtc-announce') });
+    const announce = assembleScript('webrtc-announce');
+    client.defineCommand('trackerWebrtcAnnounce', { numberOfKeys: 4, lua: announce });
+    client.defineCommand('trackerWebrtcAnnouncePrivate', { numberOfKeys: 6, lua: announce });
     client.defineCommand('trackerWebrtcScrape', { numberOfKeys: 3, lua: assembleScript('webrtc-scrape'), readOnly: true });
     this.commands = client as unknown as WebRtcCommands;
   }
@@ -113,28 +124,45 @@ export class RedisRtcSwarms implements RtcSwarms {
   }
 
   async announce(a: RtcAnnounce): Promise<RtcResult> {
-    const flags = (a.seeder ? 1 : 0) | (a.access?.requireRegistered ? 2 : 0) | (a.access?.requireAllowed ? 4 : 0);
-    const reply = await withDeadline(
-      this.commands.trackerWebrtcAnnounceBuffer(
-        ...webrtcKeys(this.params.prefix, a.infoHash),
-        Buffer.from(a.peerId, 'latin1'),
-        this.replica,
-        flags,
-        EVENTS[a.event],
-        a.numwant,
-        this.peerTtl,
-      ),
-      this.params.commandTimeout,
-    );
+    const access = a.access;
+    const userId = access?.userId ?? 0;
+    const flags = (a.seeder ? 1 : 0) | (access?.requireRegistered ? 2 : 0) | (access?.requireAllowed ? 4 : 0);
+    const keys = webrtcKeys(this.params.prefix, a.infoHash);
+    const peerId = Buffer.from(a.peerId, 'latin1');
+    const call =
+      userId > 0
+        ? this.commands.trackerWebrtcAnnouncePrivateBuffer(
+            ...keys,
+            ...totalsKeys(this.params.prefix, Buffer.from(a.infoHash, 'latin1')),
+            peerId,
+            this.replica,
+            flags,
+            EVENTS[a.event],
+            a.numwant,
+            this.peerTtl,
+            userBytes(userId),
+            `${access!.uploaded ?? 0}:${access!.downloaded ?? 0}`,
+            access!.announceId ?? '',
+            String(access!.peerLimit ?? 0),
+            this.totalsTtl,
+          )
+        : this.commands.trackerWebrtcAnnounceBuffer(...keys, peerId, this.replica, flags, EVENTS[a.event], a.numwant, this.peerTtl);
+    const reply = await withDeadline(call, this.params.commandTimeout);
     const refusal = (reply[3] as Buffer).toString('latin1');
     if (refusal !== '') {
       if (!REFUSALS.has(refusal)) throw new Error(`webrtc announce script: unexpected refusal ${JSON.stringify(refusal)}`);
       return { complete: 0, incomplete: 0, downloaded: 0, peers: [], refused: refusal as Refusal };
     }
     const peers: RtcPeer[] = [];
-    for (let i = 4; i + 1 < reply.length; i += 2)
+    for (let i = userId > 0 ? PRIVATE_PEERS_AT : PUBLIC_PEERS_AT; i + 1 < reply.length; i += 2)
       peers.push({ peerId: (reply[i] as Buffer).toString('latin1'), replica: (reply[i + 1] as Buffer).toString('latin1') });
-    return { complete: reply[0] as number, incomplete: reply[1] as number, downloaded: reply[2] as number, peers };
+    const result: RtcResult = { complete: reply[0] as number, incomplete: reply[1] as number, downloaded: reply[2] as number, peers };
+    if (userId > 0) {
+      result.snatched = reply[4] === 1;
+      result.previous = parseTotals(reply[5] as Buffer);
+      result.torrent = torrentTerms(reply[6] as Buffer, reply[7] as Buffer, reply[8] as Buffer, reply[9] as Buffer);
+    }
+    return result;
   }
 
   async scrape(infoHashes: BinaryId[]): Promise<SwarmCounts[]> {

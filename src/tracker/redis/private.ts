@@ -1,0 +1,35 @@
+/** Private mode's values as the Lua scripts take and reply them (announce.lua and webrtc-announce.lua alike). */
+import type { TorrentTerms } from '../driver.js';
+import { USER_ID_SIZE } from './protocol.js';
+
+/** A user id as the scripts take it: USER_ID_SIZE bytes, big-endian. */
+export function userBytes(id: number): Buffer {
+  const out = Buffer.allocUnsafe(USER_ID_SIZE);
+  out.writeUIntBE(id, 0, USER_ID_SIZE);
+  return out;
+}
+
+/** "uploaded:downloaded" as the script stores it. */
+export function parseTotals(text: Buffer | undefined): { uploaded: number; downloaded: number } | null {
+  if (!text || text.length === 0) return null;
+  const [up, down] = text.toString('latin1').split(':');
+  const uploaded = Number(up);
+  const downloaded = Number(down);
+  return Number.isFinite(uploaded) && Number.isFinite(downloaded) ? { uploaded, downloaded } : null;
+}
+
+/** A torrent's registration as the scripts reply it (the fields of its `:t` hash); undefined when unregistered. */
+export function torrentTerms(
+  id: Buffer | undefined,
+  up: Buffer | undefined,
+  down: Buffer | undefined,
+  freeleech: Buffer | undefined,
+): TorrentTerms | undefined {
+  if (!id || id.length === 0) return undefined;
+  return {
+    id: Number(id.toString('latin1')),
+    upMultiplier: Number(up!.toString('latin1')),
+    downMultiplier: Number(down!.toString('latin1')),
+    freeleech: freeleech!.toString('latin1') === '1',
+  };
+}

@@ -1,0 +1,27 @@
+/** The stream entry of an accounting record, and back: WebTorrent records' optional `transport` field. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { UNKNOWN_LEFT, type AccountingRecord } from '../../src/backend/driver.js';
+import { fromFields, toFields } from '../../src/backend/stream/entry.js';
+import { makeRecord } from '../helpers/accounting.js';
+
+describe('accounting stream entries', () => {
+  const peer = { ipv4: '10.0.0.1', ipv6: '', port: 6881, reportedUploaded: 5, reportedDownloaded: 6, interval: 1800 };
+
+  it('writes no transport field for an HTTP/UDP record, and reads it back as it was', () => {
+    const record = makeRecord(3, 'e', peer);
+    const fields = toFields(record);
+    assert.equal(fields.includes('transport'), false, 'the entries of compact announces are unchanged');
+    assert.deepEqual(fromFields(fields), record);
+  });
+
+  it("carries a WebTorrent record's transport, port 0 and unknown left through the stream", () => {
+    const record: AccountingRecord = { ...makeRecord(4, 'e', { ...peer, port: 0 }), left: UNKNOWN_LEFT, transport: 'webrtc' };
+    assert.deepEqual(fromFields(toFields(record)), record);
+  });
+
+  it('ignores a transport it does not know (a newer producer), as an older consumer ignores the field', () => {
+    const fields = [...toFields(makeRecord(5, 'e', peer)), 'transport', 'carrier-pigeon'];
+    assert.equal(fromFields(fields).transport, undefined);
+  });
+});
