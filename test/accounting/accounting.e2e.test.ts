@@ -6,19 +6,15 @@
  * must hold exactly the sum of the true deltas, byte for byte.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { startConsumer } from '../helpers/accounting.js';
 import { adminClient, ADMIN_TOKEN } from '../helpers/admin.js';
 import { announcePath, decode } from '../helpers/http.js';
 import { countRows, createDatabase, postgresMissing, type TestDatabase } from '../helpers/postgres.js';
 import { redisMissing, startRedis, type RedisServer } from '../helpers/redis.js';
-import { spawnNode, startTrackerProcess, type ChildTracker, type TestTracker } from '../helpers/tracker.js';
+import { startTrackerProcess, type ChildTracker, type TestTracker } from '../helpers/tracker.js';
 import { waitUntil } from '../helpers/wait.js';
 
-const CONSUMER_CLI = fileURLToPath(new URL('../../src/consumer/cli.js', import.meta.url));
 const USERS = 12;
 const TORRENTS = 5;
 const PEERS = 48;
@@ -219,16 +215,7 @@ describe('private accounting end to end: 3 trackers, the stream, the consumer, P
       }
     };
 
-    const configFile = join(mkdtempSync(join(tmpdir(), 'shoal-e2e-')), 'consumer.json');
-    writeFileSync(
-      configFile,
-      JSON.stringify({
-        log: { level: 'info' },
-        backend: { driver: 'redis-stream', params: { url: redis.url, stream: STREAM } },
-        consumer: { postgres_url: db.url, group: 'e2e', name: 'e2e-consumer', batch_size: 64, claim_idle: 5 },
-      }),
-    );
-    consumer = spawnNode([CONSUMER_CLI, '--config', configFile]);
+    consumer = startConsumer(redis.url, STREAM, db.url, 'e2e');
 
     for (let round = 0; round < ROUNDS; round++) {
       // Every peer once per round, several at a time, each through any replica.

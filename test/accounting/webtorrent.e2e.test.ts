@@ -5,22 +5,18 @@
  * delta, then lets the reference consumer apply the same records to PostgreSQL.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { UNKNOWN_LEFT, type AccountingRecord } from '../../src/backend/driver.js';
 import { fromFields } from '../../src/backend/stream/entry.js';
+import { startConsumer } from '../helpers/accounting.js';
 import { adminClient, ADMIN_TOKEN } from '../helpers/admin.js';
 import { countRows, createDatabase, postgresMissing, type TestDatabase } from '../helpers/postgres.js';
 import { redisMissing, startRedis, type RedisServer } from '../helpers/redis.js';
-import { spawnNode, startTrackerProcess, type ChildTracker, type TestTracker } from '../helpers/tracker.js';
+import { startTrackerProcess, type ChildTracker, type TestTracker } from '../helpers/tracker.js';
 import { waitUntil } from '../helpers/wait.js';
 import { announce, binaryId, isAnnounceReply, isFailure, WsClient, type Message } from '../helpers/ws.js';
 
-const CONSUMER_CLI = fileURLToPath(new URL('../../src/consumer/cli.js', import.meta.url));
 const STREAM = 'e2e:webtorrent';
 const USER = { id: 4100, passkey: 'wspasskey'.padEnd(32, '0'), up: 2, down: 1 };
 const TORRENT = { id: 2 ** 34 + 1, infoHash: Buffer.from('ws-e2e-torrent-00001'), up: 1, down: 0.5 };
@@ -182,16 +178,7 @@ describe('WebTorrent private accounting end to end: WebSockets, redis, the strea
     let consumer: ChildTracker | null = null;
     try {
       db = await createDatabase();
-      const configFile = join(mkdtempSync(join(tmpdir(), 'shoal-ws-e2e-')), 'consumer.json');
-      writeFileSync(
-        configFile,
-        JSON.stringify({
-          log: { level: 'info' },
-          backend: { driver: 'redis-stream', params: { url: redis.url, stream: STREAM } },
-          consumer: { postgres_url: db.url, group: 'wse2e', name: 'wse2e-consumer', batch_size: 64, claim_idle: 5 },
-        }),
-      );
-      consumer = spawnNode([CONSUMER_CLI, '--config', configFile]);
+      consumer = startConsumer(redis.url, STREAM, db.url, 'wse2e');
       const pool = db.pool;
       await waitUntil('the consumer applied every record', async () => (await countRows(pool, 'applied_ids').catch(() => 0)) >= records.length, 30_000, 50);
       assert.equal(await countRows(pool, 'dead_letters'), 0);

@@ -12,22 +12,22 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { startConsumer } from '../helpers/accounting.js';
 import { adminClient, ADMIN_TOKEN, type AdminClient } from '../helpers/admin.js';
 import { announcePath, decode, text } from '../helpers/http.js';
 import { createDatabase, postgresMissing, type TestDatabase } from '../helpers/postgres.js';
 import { redisMissing, startRedis, type RedisServer } from '../helpers/redis.js';
 import { toolMissing } from '../helpers/tools.js';
-import { spawnNode, startTrackerProcess, type ChildTracker, type TestTracker } from '../helpers/tracker.js';
+import { startTrackerProcess, type ChildTracker, type TestTracker } from '../helpers/tracker.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const SCRIPT = fileURLToPath(new URL('../../../test/client/libtorrent_hybrid.py', import.meta.url));
-const CONSUMER_CLI = fileURLToPath(new URL('../../src/consumer/cli.js', import.meta.url));
 const PYTHON = '/usr/bin/python3';
 const STREAM = 'hybrid:accounting';
 const SEED_SECONDS = 8;
@@ -64,20 +64,11 @@ async function startScene(redis: RedisServer, db: TestDatabase, prefix: string):
     startTrackerProcess(env),
     startTrackerProcess(env),
   ]);
-  const configFile = join(mkdtempSync(join(tmpdir(), 'shoal-hybrid-')), 'consumer.json');
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      log: { level: 'info' },
-      peer_ttl: 60,
-      announce_interval: 10,
-      min_announce_interval: 1,
-      interval_jitter: 0,
-      backend: { driver: 'redis-stream', params: { url: redis.url, stream: STREAM } },
-      consumer: { postgres_url: db.url, group: 'hybrid', name: 'hybrid-consumer', batch_size: 64, claim_idle: 5, seed_grace: 5 },
-    }),
-  );
-  return { trackers, admin: adminClient(trackers[0]!.adminPort!), consumer: spawnNode([CONSUMER_CLI, '--config', configFile]) };
+  const consumer = startConsumer(redis.url, STREAM, db.url, 'hybrid', {
+    settings: { peer_ttl: 60, announce_interval: 10, min_announce_interval: 1, interval_jitter: 0 },
+    consumer: { seed_grace: 5 },
+  });
+  return { trackers, admin: adminClient(trackers[0]!.adminPort!), consumer };
 }
 
 /** Stops the trackers (each flushes its buffer) and waits until the consumer applied the whole stream. */

@@ -1,9 +1,15 @@
 /** Accounting records for backend and consumer tests, and the backend metrics read back as numbers. */
 import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { AnnounceEvent } from '../../src/bittorrent/announce.js';
-import type { AccountingRecord } from '../../src/backend/driver.js';
+import type { AccountingRecord, Backend } from '../../src/backend/driver.js';
 import { BackendMetricsProbe } from '../../src/testing/backend.js';
+import { spawnNode, type ChildTracker } from './tracker.js';
 
+const CONSUMER_CLI = fileURLToPath(new URL('../../src/consumer/cli.js', import.meta.url));
 const EVENTS: AnnounceEvent[] = ['none', 'started', 'completed', 'stopped'];
 
 function bytes20(text: string): Buffer {
@@ -137,4 +143,40 @@ export async function databaseTotals(pool: { query: (sql: string) => Promise<{ r
       lastAnnounce: n(r.last_ms),
     })),
   };
+}
+
+/** A backend that keeps what it is given, so a test can read the records back. */
+export class KeepingBackend implements Backend {
+  readonly records: AccountingRecord[] = [];
+  record(entry: AccountingRecord): void {
+    this.records.push(entry);
+  }
+  async flush(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+/**
+ * The reference consumer (the real CLI) reading `stream` on `redisUrl` into the database at `postgresUrl`:
+ * group `group`, batches of 64, idle entries claimed after 5 s; `consumer` adds to or overrides its
+ * `consumer` settings, `settings` the top-level ones.
+ */
+export function startConsumer(
+  redisUrl: string,
+  stream: string,
+  postgresUrl: string,
+  group: string,
+  more: { consumer?: Record<string, unknown>; settings?: Record<string, unknown> } = {},
+): ChildTracker {
+  const consumer = more.consumer ?? {};
+  const configFile = join(mkdtempSync(join(tmpdir(), `shoal-${group}-`)), 'consumer.json');
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      log: { level: 'info' },
+      ...more.settings,
+      backend: { driver: 'redis-stream', params: { url: redisUrl, stream } },
+      consumer: { postgres_url: postgresUrl, group, name: `${group}-consumer`, batch_size: 64, claim_idle: 5, ...consumer },
+    }),
+  );
+  return spawnNode([CONSUMER_CLI, '--config', configFile]);
 }

@@ -5,25 +5,16 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { AccountingRecord, Backend } from '../../src/backend/driver.js';
+import type { AccountingRecord } from '../../src/backend/driver.js';
 import type { AnnounceRequest } from '../../src/bittorrent/announce.js';
 import { ClientError } from '../../src/bittorrent/errors.js';
 import { MemoryStore } from '../../src/tracker/memory/store.js';
 import { loadConfig } from '../../src/config/config.js';
 import { Tracker, trackerPolicy, type TrackerPolicy } from '../../src/tracker/tracker.js';
+import { KeepingBackend } from '../helpers/accounting.js';
 
 // Announces follow each other at once here: min interval enforcement would hold their totals back.
 const POLICY: TrackerPolicy = { ...trackerPolicy(loadConfig()), intervalJitter: 0, private: true, minIntervalEnforcement: 'off' };
-
-/** A backend that keeps what it is given, so the test can read the records back. */
-class KeepingBackend implements Backend {
-  readonly records: AccountingRecord[] = [];
-  record(entry: AccountingRecord): void {
-    this.records.push(entry);
-  }
-  async flush(): Promise<void> {}
-  async close(): Promise<void> {}
-}
 
 describe('private mode accounting', () => {
   let store: MemoryStore;

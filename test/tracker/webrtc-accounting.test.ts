@@ -6,22 +6,14 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { UNKNOWN_LEFT, type AccountingRecord, type Backend } from '../../src/backend/driver.js';
+import { UNKNOWN_LEFT, type AccountingRecord } from '../../src/backend/driver.js';
 import { loadConfig } from '../../src/config/config.js';
 import { MemoryStore } from '../../src/tracker/memory/store.js';
 import { Tracker, trackerPolicy, type TrackerPolicy } from '../../src/tracker/tracker.js';
 import { WebRtcTracker, type RtcAnnounceRequest } from '../../src/tracker/webrtc.js';
+import { KeepingBackend } from '../helpers/accounting.js';
 
 const POLICY: TrackerPolicy = { ...trackerPolicy(loadConfig()), intervalJitter: 0, private: true, minIntervalEnforcement: 'off' };
-
-class KeepingBackend implements Backend {
-  readonly records: AccountingRecord[] = [];
-  record(entry: AccountingRecord): void {
-    this.records.push(entry);
-  }
-  async flush(): Promise<void> {}
-  async close(): Promise<void> {}
-}
 
 describe('private mode accounting of WebTorrent announces', () => {
   let store: MemoryStore;
