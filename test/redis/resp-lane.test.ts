@@ -14,7 +14,7 @@ import { LaneFallback, RespLane, type RespValue } from '../../src/redis/resp-lan
 import { ScriptLanes } from '../../src/redis/script-lanes.js';
 import { redisDriver } from '../../src/tracker/redis/driver.js';
 import { swarmKeys } from '../../src/tracker/redis/keys.js';
-import { redisCli, redisMissing, startCluster, startRedis, startSentinel } from '../helpers/redis.js';
+import { redisCli, redisMissing, startCluster, startRedis, startSentinel, type RedisServer } from '../helpers/redis.js';
 
 const missing = redisMissing();
 
@@ -55,11 +55,21 @@ function call(lane: RespLane, sha: string, keys: string[], args: Array<string | 
 
 const text = (value: RespValue): string => (value as Buffer).toString('latin1');
 
+/** A redis-server of its own and a lane to it, both gone after `run`, whatever it did. */
+async function withLane(run: (lane: RespLane, redis: RedisServer) => Promise<void>): Promise<void> {
+  const redis = await startRedis();
+  const lane = new RespLane({ host: '127.0.0.1', port: redis.port }, timeout);
+  try {
+    await run(lane, redis);
+  } finally {
+    lane.close();
+    await redis.kill();
+  }
+}
+
 describe('redis fast lane', { skip: missing ?? false }, () => {
   it('answers many pipelined calls in flight, each with its own reply, binary and long replies included', async () => {
-    const redis = await startRedis();
-    const lane = new RespLane({ host: '127.0.0.1', port: redis.port }, timeout);
-    try {
+    await withLane(async (lane, redis) => {
       await load(redis.port, ECHO);
       await readyLane(lane);
       const calls = Array.from({ length: 5000 }, (_, i) => {
@@ -81,16 +91,11 @@ describe('redis fast lane', { skip: missing ?? false }, () => {
         if (i % 500 === 0) assert.equal((values[8] as Buffer).length, 200_000, 'a reply longer than one read');
         else assert.equal(values.length, 8);
       });
-    } finally {
-      lane.close();
-      await redis.kill();
-    }
+    });
   });
 
   it('turns an error reply (NOSCRIPT) into LaneFallback and stays in step for the next calls', async () => {
-    const redis = await startRedis();
-    const lane = new RespLane({ host: '127.0.0.1', port: redis.port }, timeout);
-    try {
+    await withLane(async (lane, redis) => {
       await readyLane(lane);
       const unknown = call(lane, ECHO_SHA, ['a'], ['small', '1']);
       await assert.rejects(unknown, (error) => error instanceof LaneFallback && error.reason === 'error_reply' && /NOSCRIPT/.test(error.message));
@@ -98,10 +103,7 @@ describe('redis fast lane', { skip: missing ?? false }, () => {
       const [first, second] = await Promise.all([call(lane, ECHO_SHA, ['a'], ['small', '1']), call(lane, ECHO_SHA, ['b'], ['small', '2'])]);
       assert.equal((first as RespValue[])[1], 1);
       assert.equal((second as RespValue[])[1], 2);
-    } finally {
-      lane.close();
-      await redis.kill();
-    }
+    });
   });
 
   it('authenticates (password, ACL user) and selects the database; a wrong password never becomes ready', async () => {
@@ -135,9 +137,7 @@ describe('redis fast lane', { skip: missing ?? false }, () => {
   });
 
   it('a server restarted mid-traffic: calls in flight fall back (no hang, no timeout), the lane reconnects by itself', async () => {
-    const redis = await startRedis();
-    const lane = new RespLane({ host: '127.0.0.1', port: redis.port }, timeout);
-    try {
+    await withLane(async (lane, redis) => {
       await load(redis.port, ECHO);
       await readyLane(lane);
       const outcomes = { answered: 0, fellBack: 0, notTaken: 0, other: [] as unknown[] };
@@ -176,16 +176,11 @@ describe('redis fast lane', { skip: missing ?? false }, () => {
       await traffic;
       assert.deepEqual(outcomes.other, []);
       assert.ok(outcomes.answered > answeredBefore, 'answering again after the restart');
-    } finally {
-      lane.close();
-      await redis.kill();
-    }
+    });
   });
 
   it('a call past its deadline rejects with the timeout; its late reply is dropped and the next calls get their own', async () => {
-    const redis = await startRedis();
-    const lane = new RespLane({ host: '127.0.0.1', port: redis.port }, timeout);
-    try {
+    await withLane(async (lane, redis) => {
       await load(redis.port, ECHO);
       await readyLane(lane);
       await redisCli(redis.port, 'client', 'pause', '400', 'all');
@@ -195,10 +190,7 @@ describe('redis fast lane', { skip: missing ?? false }, () => {
       const next = (await call(lane, ECHO_SHA, ['next'], ['small', '2'])) as RespValue[];
       assert.equal(next[1], 2);
       assert.equal(text(next[3]!), 'next');
-    } finally {
-      lane.close();
-      await redis.kill();
-    }
+    });
   });
 
   it('bounds the calls in flight: beyond maxPending the caller takes the ordinary path', async () => {
