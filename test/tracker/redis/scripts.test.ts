@@ -120,6 +120,26 @@ describe('lua scripts, the contract with the store', () => {
     assert.equal(packed.toString('hex'), '21' + '03' + '1234' + '18' + '30' + '01020304' + '0a0b0c0d' + '7fffffff' + '00000384' + '00010000');
   });
 
+  it('packs by hand what Buffer.writeUInt8/16/32BE would write, and refuses what they refuse', () => {
+    const fields = ANNOUNCE_HEADER.map(([name]) => name);
+    const sample = (max: number, i: number): number => [0, 1, max, max - 1, Math.floor(max / 3) + 0.75, NaN][i % 6]!;
+    for (let round = 0; round < 12; round++) {
+      const values = Object.fromEntries(fields.map((name, i) => [name, sample(2 ** (8 * { B: 1, H: 2, I: 4 }[ANNOUNCE_HEADER[i]![1]]) - 1, round + i)]));
+      const expected = Buffer.alloc(packAnnounceHeader(values as never).length);
+      let offset = 0;
+      for (const [name, code] of ANNOUNCE_HEADER) {
+        if (code === 'B') offset = expected.writeUInt8(values[name]!, offset);
+        else if (code === 'H') offset = expected.writeUInt16BE(values[name]!, offset);
+        else offset = expected.writeUInt32BE(values[name]!, offset);
+      }
+      assert.equal(packAnnounceHeader(values as never).toString('hex'), expected.toString('hex'));
+    }
+    const valid = Object.fromEntries(fields.map((name) => [name, 1]));
+    assert.throws(() => packAnnounceHeader({ ...valid, numwant: 65_536 } as never), RangeError);
+    assert.throws(() => packAnnounceHeader({ ...valid, flags: -1 } as never), RangeError);
+    assert.throws(() => packAnnounceHeader({ ...valid, peerTtl: 2 ** 32 } as never), RangeError);
+  });
+
   it("announce.lua's header spells out the keys, their suffixes and positions as keys.ts has them", () => {
     const listed = [...header('announce').matchAll(/^KEYS\[([^\]]+)\]\s+:(\S+)\s+(\w+)/gm)].map((m) => [m[1], m[2], m[3]]);
     const positions = [...SWARM_KEYS, ...INDEX_KEYS].map((name, i) => [String(i + 1), name] as const);
