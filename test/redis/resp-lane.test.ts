@@ -193,6 +193,103 @@ describe('redis fast lane', { skip: missing ?? false }, () => {
     });
   });
 
+  it('holds a batch while the one before it is unanswered: written when the replies come, or after maxHoldMs', async () => {
+    // A script that keeps Redis busy for about `ms` milliseconds (ARGV[1]), so a call stays on the wire.
+    const BUSY = `local now = redis.call('TIME') local stop = now[1] * 1000000 + now[2] + ARGV[1] * 1000
+while true do local t = redis.call('TIME') if t[1] * 1000000 + t[2] >= stop then break end end return 1`;
+    const BUSY_SHA = createHash('sha1').update(BUSY).digest('hex');
+    const redis = await startRedis();
+    const limits = (maxHoldMs: number) => ({
+      maxPending: 64,
+      maxBatchBytes: 1 << 16,
+      maxQueuedBytes: 1 << 20,
+      maxReplyBytes: 1 << 20,
+      connectTimeout: 2000,
+      maxHoldMs,
+    });
+    // Counts the writes to this redis-server's port (the lane's socket is its own business).
+    const writes: number[] = [];
+    const { Socket } = await import('node:net');
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be put back and applied with the socket as `this`
+    const write = Socket.prototype.write;
+    Socket.prototype.write = function (this: InstanceType<typeof Socket>, ...args: Parameters<typeof write>) {
+      if (this.remotePort === redis.port) writes.push(Date.now());
+      return write.apply(this, args);
+    } as typeof write;
+    const long = new RespLane({ host: '127.0.0.1', port: redis.port }, timeout, limits(5000));
+    const short = new RespLane({ host: '127.0.0.1', port: redis.port }, timeout, limits(30));
+    const idle = new RespLane({ host: '127.0.0.1', port: redis.port }, timeout, limits(0));
+    try {
+      await load(redis.port, BUSY);
+      await load(redis.port, ECHO);
+      await Promise.all([readyLane(long), readyLane(short), readyLane(idle)]);
+      const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+      // Held until the reply: a busy call, then three calls in three later turns; they go in one write after it.
+      writes.length = 0;
+      const busy = call(long, BUSY_SHA, [], ['150']);
+      await turn();
+      const later: Array<Promise<RespValue>> = [];
+      for (let i = 0; i < 3; i++) {
+        later.push(call(long, ECHO_SHA, ['k'], ['small', String(i)]));
+        await turn();
+      }
+      await sleep(50);
+      assert.equal(writes.length, 1, 'only the busy call was written while it was unanswered');
+      await busy;
+      const replies = (await Promise.all(later)) as RespValue[][];
+      assert.deepEqual(
+        replies.map((r) => r[1]),
+        [0, 1, 2],
+      );
+      assert.equal(writes.length, 2, 'the three held calls went in one write after the reply');
+
+      // Held at most maxHoldMs: the next call goes while the busy one is still running.
+      writes.length = 0;
+      const busy2 = call(short, BUSY_SHA, [], ['300']);
+      await turn();
+      const started = Date.now();
+      const next = call(short, ECHO_SHA, ['k'], ['small', '7']);
+      await sleep(120);
+      assert.equal(writes.length, 2, 'the held call was written after maxHoldMs, not after the busy reply');
+      assert.ok(writes[1]! - started >= 25, `written ${writes[1]! - started} ms after the call: held`);
+      assert.equal(((await next) as RespValue[])[1], 7);
+      await busy2;
+
+      // maxHoldMs 0: every turn's batch is written at once.
+      writes.length = 0;
+      const busy3 = call(idle, BUSY_SHA, [], ['100']);
+      await turn();
+      const each = [call(idle, ECHO_SHA, ['k'], ['small', '1'])];
+      await turn();
+      each.push(call(idle, ECHO_SHA, ['k'], ['small', '2']));
+      await sleep(30);
+      assert.equal(writes.length, 3, 'no holding: one write per turn');
+      await Promise.all([busy3, ...each]);
+
+      // The connection lost while a batch is held: the held call falls back, and after the lane reconnects
+      // its calls are written again (a flush left scheduled for the dead connection would hold them forever).
+      const lost = call(long, BUSY_SHA, [], ['3000']);
+      await turn();
+      const held = call(long, ECHO_SHA, ['k'], ['small', '8']);
+      await sleep(20);
+      const fellBack = Promise.all([assert.rejects(lost, LaneFallback), assert.rejects(held, LaneFallback)]);
+      await redis.kill();
+      await fellBack;
+      await redis.start();
+      await load(redis.port, ECHO);
+      await readyLane(long);
+      const after = await call(long, ECHO_SHA, ['k'], ['small', '9'], soon(1000));
+      assert.equal((after as RespValue[])[1], 9);
+    } finally {
+      Socket.prototype.write = write;
+      long.close();
+      short.close();
+      idle.close();
+      await redis.kill();
+    }
+  });
+
   it('bounds the calls in flight: beyond maxPending the caller takes the ordinary path', async () => {
     const redis = await startRedis();
     const lane = new RespLane({ host: '127.0.0.1', port: redis.port }, timeout, {
@@ -201,6 +298,7 @@ describe('redis fast lane', { skip: missing ?? false }, () => {
       maxQueuedBytes: 1 << 20,
       maxReplyBytes: 1 << 20,
       connectTimeout: 2000,
+      maxHoldMs: 1,
     });
     try {
       await load(redis.port, ECHO);
