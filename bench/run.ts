@@ -18,7 +18,7 @@ import { freePort } from './swarm-peers.js';
 /** The same-rate cases offer this share of the lower of the two drivers' saturated rates. */
 const SAME_RATE_SHARE = 0.8;
 
-const HELP = `usage: npm run bench -- [--seconds N] [--rounds N] [--udp-slices N] [--connections N] [--torrents N] [--zipf S] [--seeders F] [--numwant N] [--peers N]
+const HELP = `usage: npm run bench -- [--seconds N] [--rounds N] [--slices N] [--connections N] [--torrents N] [--zipf S] [--seeders F] [--numwant N] [--peers N]
                         [--no-servers] [--no-redis] [--no-same-rate] [--no-scaling] [--no-memory] [--sizes 10,100000,1000000]
 
 Runs, in interleaved rounds under the same load (same query strings, packets and connection counts):
@@ -46,7 +46,8 @@ and a summary of the Performance issue's targets with PASS/FAIL.
                for the shape of this 2-core machine. At one rate both pay the same wakeups.
 
   --seconds N  seconds per case per round (5)      --rounds N  interleaved rounds (3)
-  --udp-slices N  the UDP tracker and dgram floor alternate in N slices of seconds/N within each round (4)`;
+  --slices N   the two (or three) sides of each target ratio alternate in N slices of seconds/N within each
+               round: tracker, Koa floor and redis tracker keep-alive; tracker, dgram floor and redis tracker UDP (4)`;
 
 const args = process.argv.slice(2);
 if (args.includes('--help')) {
@@ -229,7 +230,7 @@ async function main(): Promise<void> {
   };
   const seconds = option('seconds', 5);
   const rounds = option('rounds', 3);
-  const udpSlices = Math.max(1, option('udp-slices', 4));
+  const slices = Math.max(1, option('slices', option('udp-slices', 4)));
   const hasRedis = ((): boolean => {
     try {
       execFileSync('redis-server', ['--version']);
@@ -240,7 +241,7 @@ async function main(): Promise<void> {
   })();
   const withRedis = hasRedis && !args.includes('--no-redis');
   console.log(`shoal benchmark: node ${process.version}, ${hasTaskset ? 'servers on CPU 0, load generator and Redis on CPU 1' : 'unpinned (no taskset)'}`);
-  const floors = args.includes('--no-servers') ? null : await serverCases(base, seconds, rounds, udpSlices, hasRedis, withRedis);
+  const floors = args.includes('--no-servers') ? null : await serverCases(base, seconds, rounds, slices, hasRedis, withRedis);
   await scalingMemoryAndTargets(rounds, hasRedis, withRedis, floors);
 }
 
@@ -260,7 +261,7 @@ async function serverCases(
   base: Omit<LoadOptions, 'host' | 'port' | 'keepAlive' | 'seconds'>,
   seconds: number,
   rounds: number,
-  udpSlices: number,
+  slices: number,
   hasRedis: boolean,
   withRedis: boolean,
 ): Promise<Floors> {
@@ -268,7 +269,7 @@ async function serverCases(
     `load: ${base.connections} connections, ${base.pool} peers over ${base.torrents} torrents (Zipf s=${base.zipf}), ${base.seeders * 100}% seeders, numwant ${base.numwant}`,
   );
   console.log(
-    `every case runs ${seconds} s in each of ${rounds} interleaved rounds (this VM's speed drifts), the UDP tracker and dgram floor alternating in ${udpSlices} slices; the table shows medians, every round below it`,
+    `every case runs ${seconds} s in each of ${rounds} interleaved rounds (this VM's speed drifts), the sides of each target ratio alternating in ${slices} slices (keep-alive: tracker, Koa, redis tracker; UDP: tracker, dgram, redis tracker); the table shows medians, every round below it`,
   );
   console.log(
     "floors, under the same load generators: Koa 3 + @koa/router with the tracker's routes and bare node:http (fixed 100-byte body), bare node:dgram (fixed 50-peer reply)",
@@ -335,29 +336,35 @@ async function serverCases(
     });
   }
   const results = new Map<string, Measured[]>(cases.map((c) => [c.name, []]));
-  let redisHttpRequests = 0;
-  // The UDP pair in alternating slices within each round: UDP CPU per request is small, so a few seconds of
-  // machine drift between the two moved their ratio more than anything the servers did (1.4 to 2.5 between
-  // rounds of one run); slices put both sides of every round into the same seconds.
-  const slicedCases = new Set([TRACKER_UDP, DGRAM_UDP]);
-  const sliceSeconds = seconds / udpSlices;
+  // Every target ratio's two sides run in alternating slices within each round, in the same seconds: CPU
+  // per request moves with this VM's drift (UDP: 1.4 to 2.5 between rounds of one run, before the UDP
+  // pair was sliced; in one session the memory tracker's UDP cost went from 23 to 42 µs and back within
+  // a minute while the dgram floor's moved from 15 to 19), so sides run minutes apart compare the minutes,
+  // not the servers. Each group runs at its first case's place in the round; the slices alternate their order.
+  const sliceGroups: string[][] = [
+    [TRACKER_KA, KOA_KA, ...(redisTracker ? [REDIS_KA] : [])],
+    [TRACKER_UDP, DGRAM_UDP, ...(redisTracker ? [REDIS_UDP] : [])],
+  ];
+  const groupOf = new Map(sliceGroups.flatMap((group) => group.map((name) => [name, group] as const)));
+  const sliceSeconds = seconds / slices;
   for (let round = 0; round < rounds; round++) {
     for (const c of cases) {
-      if (slicedCases.has(c.name)) continue;
-      const result = await c.run(seconds);
-      results.get(c.name)!.push(result);
-      if (c.name === REDIS_KA) redisHttpRequests += result.requests;
-      if (c.name === BARE_CLOSE) {
-        const slices = new Map<string, Measured[]>([...slicedCases].map((name) => [name, []]));
-        for (let slice = 0; slice < udpSlices; slice++) {
-          const order = cases.filter((s) => slicedCases.has(s.name));
-          if (slice % 2 === 1) order.reverse();
-          for (const s of order) slices.get(s.name)!.push(await s.run(sliceSeconds));
-        }
-        for (const [name, parts] of slices) results.get(name)!.push(mergeSlices(parts));
+      const group = groupOf.get(c.name);
+      if (!group) {
+        results.get(c.name)!.push(await c.run(seconds));
+        continue;
       }
+      if (group[0] !== c.name) continue;
+      const parts = new Map<string, Measured[]>(group.map((name) => [name, []]));
+      for (let slice = 0; slice < slices; slice++) {
+        const order = cases.filter((s) => group.includes(s.name));
+        if (slice % 2 === 1) order.reverse();
+        for (const s of order) parts.get(s.name)!.push(await s.run(sliceSeconds));
+      }
+      for (const [name, measured] of parts) results.get(name)!.push(mergeSlices(measured));
     }
   }
+  const redisHttpRequests = redisTracker ? results.get(REDIS_KA)!.reduce((n, r) => n + r.requests, 0) : 0;
   const metricsText = await (await fetch(`http://127.0.0.1:${tracker.metricsPort}/metrics`)).text();
   let redisStats = withRedis ? '' : hasRedis ? 'redis driver: skipped (--no-redis)' : 'redis driver: skipped (redis-server not installed)';
   let redisMicros = NaN;
