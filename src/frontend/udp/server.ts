@@ -48,6 +48,8 @@ export class UdpFrontend {
   /** Packets being answered and replies being sent: a stop waits for them before closing the socket. */
   private pending = 0;
   private drained: (() => void) | null = null;
+  /** Set when close() begins: from then on replies are counted in `pending` until sent (see send()). */
+  private closing = false;
 
   /** The callbacks of every packet and reply, made once: a packet allocates no closure of its own. */
   private readonly handled = (): void => this.settle();
@@ -87,6 +89,7 @@ export class UdpFrontend {
   async close(timeoutMs = 10_000): Promise<void> {
     const socket = this.socket;
     if (!socket) return;
+    this.closing = true;
     if (this.pending > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, timeoutMs);
@@ -156,8 +159,20 @@ export class UdpFrontend {
     }
   }
 
+  /**
+   * No send callback while running: with one, Node gives every reply a request object and calls back
+   * into JavaScript when it is sent, per packet. The kernel takes a datagram at once (or drops it), and
+   * a reply that fails is lost as any datagram may be (the client retries; failures are no longer
+   * logged), so the callback only mattered at shutdown: once close() has begun, replies carry it and
+   * are counted, so the socket stays open until they are sent. (An A/B under the UDP bench measured
+   * 33.4 against 34.7 µs per announce, inside this VM's noise: kept for the work it certainly saves.)
+   */
   private send(socket: Socket, reply: Buffer, rinfo: RemoteInfo): void {
     if (this.socket !== socket) return; // stopped meanwhile
+    if (!this.closing) {
+      socket.send(reply, rinfo.port, rinfo.address);
+      return;
+    }
     this.pending++;
     socket.send(reply, rinfo.port, rinfo.address, this.sent);
   }
