@@ -201,6 +201,19 @@ export class TrackerMetrics {
         },
       });
     }
+    if (store.events) {
+      const events = store.events.bind(store);
+      new Counter({
+        name: 'tracker_driver_events_total',
+        help: "Counts the tracker driver keeps of its own workings, by event (redis: which path announces took; see the README's metrics list).",
+        labelNames: ['driver', 'event'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [event, count] of Object.entries(events())) this.labels(driverName, event).inc(count);
+        },
+      });
+    }
     if (store.stats) {
       const stats = store.stats.bind(store);
       new Gauge({
@@ -265,6 +278,7 @@ export class TrackerMetrics {
     if (store.addBudgetCounts) instrumented.addBudgetCounts = store.addBudgetCounts.bind(store);
     if (store.addresses) (instrumented as { addresses?: TrackerStore['addresses'] }).addresses = store.addresses;
     if (store.stats) instrumented.stats = store.stats.bind(store);
+    if (store.events) instrumented.events = store.events.bind(store);
     if (store.shared) instrumented.shared = store.shared;
     if (store.webrtc) return { ...instrumented, webrtc: store.webrtc };
     return instrumented;

@@ -169,6 +169,12 @@ export interface TrackerStore {
   scrape(infoHashes: Buffer[]): Promise<SwarmCounts[]>;
   /** Every live swarm, for a full scrape. Optional: a distributed store need not offer it. */
   scrapeAll?(limit: number): Promise<Array<{ infoHash: Buffer; counts: SwarmCounts }>>;
+  /**
+   * Counts the store keeps of its own workings, by name, monotonic since it opened (for example which
+   * path its announces took), exported as `tracker_driver_events_total{driver, event}` at each scrape.
+   * Optional; read only by metrics, never on the request path.
+   */
+  events?(): Record<string, number>;
   /** Swarm and peer totals for metrics, if the store keeps them at no cost (never by a scan). */
   stats?(): Promise<{ swarms: number; peers: number }>;
   /**

@@ -65,6 +65,18 @@ describe('per-client and hot-swarm visibility across replicas (redis driver)', {
     assert.deepEqual(stats.announces_by_client, { Transmission: 30, qBittorrent: 20, other: 20 });
   });
 
+  it("exports the redis driver's events: every announce counted once, by the path it took", async () => {
+    const text = (await httpGet('127.0.0.1', a.metricsPort!, '/metrics')).body.toString();
+    let total = 0;
+    for (const event of ['announce_fast_lane', 'announce_fast_lane_fallback', 'announce_fast_lane_declined']) {
+      const match = new RegExp(`^tracker_driver_events_total\\{driver="redis",event="${event}"\\} (\\d+)$`, 'm').exec(text);
+      assert.ok(match, `${event} is exported`);
+      total += Number(match[1]);
+    }
+    // A answered 30 announces of the hot swarm and 20 single ones.
+    assert.equal(total, 50);
+  });
+
   it('lists the hottest swarms of both replicas, merged, in the management API and /stats', async () => {
     const api = adminClient(a.adminPort!);
     let answer: any;

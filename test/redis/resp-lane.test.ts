@@ -366,8 +366,12 @@ while true do local t = redis.call('TIME') if t[1] * 1000000 + t[2] >= stop then
       await announce(1);
       while (!lanes.pick(['x'])) await sleep(10);
       const before = lanes.answered();
+      const eventsBefore = store.events!();
+      // The first call: NOSCRIPT on the lane (or no lane ready yet), then ioredis.
+      assert.deepEqual([eventsBefore.announce_fast_lane, eventsBefore.announce_fast_lane_fallback! + eventsBefore.announce_fast_lane_declined!], [0, 1]);
       const results = await Promise.all(Array.from({ length: 50 }, (_, i) => announce(100 + i)));
       assert.ok(lanes.answered() - before >= 50, 'the announces went through the lane');
+      assert.equal(store.events!().announce_fast_lane - eventsBefore.announce_fast_lane!, 50, 'and are counted as such');
       assert.equal(results.at(-1)!.incomplete, 51);
       // The lane writes the keys from their parts: the very names keys.ts gives.
       const leechers4 = swarmKeys('t:', infoHash)[1]!;
@@ -376,6 +380,7 @@ while true do local t = redis.call('TIME') if t[1] * 1000000 + t[2] >= stop then
       lanes.close();
       const after = await announce(999);
       assert.equal(after.incomplete, 52);
+      assert.equal(store.events!().announce_fast_lane_declined, eventsBefore.announce_fast_lane_declined! + 1, 'declined by the closed lane');
     } finally {
       await store.close();
       await redis.kill();

@@ -143,6 +143,13 @@ export class RedisStore implements TrackerStore {
    * (degraded mode, no lane ready, an unusual reply) through ioredis as before.
    */
   private readonly lanes: ScriptLanes;
+  /**
+   * Which path the announce script's calls took (events(), exported as tracker_driver_events_total):
+   * answered on the fast lane; taken by the lane and handed back (an error reply such as NOSCRIPT,
+   * MOVED or OOM, a lost connection: then through ioredis); declined by it (no lane ready, too many in
+   * flight: through ioredis). Degraded mode's calls take ioredis and are not counted here.
+   */
+  private readonly laneEvents = { announce_fast_lane: 0, announce_fast_lane_fallback: 0, announce_fast_lane_declined: 0 };
   /** The announce script's SHA1, as ioredis' defineCommand computes it (EVALSHA on the lane). */
   private readonly announceSha: string;
   /** The lane's keys in parts: the prefix, and the suffixes of a public and of a private announce (keyNames' order). */
@@ -201,10 +208,12 @@ export class RedisStore implements TrackerStore {
         if (sent) {
           try {
             answer = await sent;
+            this.laneEvents.announce_fast_lane++;
           } catch (error) {
             if (!(error instanceof LaneFallback)) throw error;
+            this.laneEvents.announce_fast_lane_fallback++;
           }
-        }
+        } else if (!degraded) this.laneEvents.announce_fast_lane_declined++;
         reply = answer !== LANE_DECLINED ? laneReply(answer) : await this.viaIoredis(a, torrentHash, argv, degraded, deadline);
       } catch (error) {
         if (degraded || !isOutOfMemory(error)) throw error;
@@ -324,6 +333,10 @@ export class RedisStore implements TrackerStore {
       result.peerIds6 = Buffer.alloc((peers6.length / ADDRESS6_SIZE) * 20);
     }
     return result;
+  }
+
+  events(): Record<string, number> {
+    return { ...this.laneEvents };
   }
 
   async scrape(infoHashes: Buffer[]): Promise<SwarmCounts[]> {
