@@ -258,7 +258,7 @@ export function defineWebRtcTests(ctx: ConformanceContext): void {
       fromReplica: webrtc.replica,
       to: newId(),
       offerId: newId(),
-      payload: JSON.stringify({ type: 'offer', sdp: 'v=0 ünïcode' }),
+      sdp: Buffer.from(JSON.stringify('v=0 ünïcode'), 'utf8'),
     };
     assert.equal(await webrtc.send(webrtc.replica, signal), true);
     const deadline = Date.now() + 2000;

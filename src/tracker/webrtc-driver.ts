@@ -78,8 +78,11 @@ export interface RtcSignal {
   fromReplica: string;
   to: BinaryId;
   offerId: BinaryId;
-  /** The `offer` or `answer` object, already JSON text (checked by the frontend, relayed as it is). */
-  payload: string;
+  /**
+   * The SDP of the `offer` or `answer` as a JSON string token, quotes and escapes included, in UTF-8
+   * (checked by the frontend, relayed as it is: a view of the sender's frame, never decoded).
+   */
+  sdp: Uint8Array;
 }
 
 export interface RtcSwarms {

@@ -11,6 +11,8 @@ export const OFFER_LIFETIME_MS = 120_000;
 export const MAX_PENDING_OFFERS = 1000;
 
 export interface PendingOffer {
+  /** The offerer's peer_id (the one the answer goes back to). */
+  from: string;
   /** The peer_id the offer was relayed to (the one that may answer it). */
   to: string;
   infoHash: string;
@@ -40,7 +42,12 @@ export class Connection {
    * peers of `swarms` and announces on their way (so at most one per swarm, and a few more).
    */
   readonly reports = new Map<string, LastReport>();
-  /** Offers relayed to this socket, by offerer peer_id + offer_id (latin1), oldest first. */
+  /**
+   * Offers relayed to this socket, by offer_id (latin1), oldest first. Keyed by the offer_id alone (no
+   * key made by joining two ids per offer and per answer): offer_ids are 20 random bytes chosen by each
+   * offerer, and an answer must name the offerer too (`takeOffer`). An offerer that sends this socket
+   * an offer_id it already sent replaces its own offer; another offerer could only do so by guessing.
+   */
   private readonly pending = new Map<string, PendingOffer>();
   /** At most the expiry of the oldest pending offer (offers are remembered in the order they expire). */
   private earliestExpiry = 0;
@@ -67,10 +74,9 @@ export class Connection {
     return ++this.windowCount <= perMinute;
   }
 
-  rememberOffer(offerer: string, offerId: string, offer: PendingOffer): void {
-    const key = offerer + offerId;
-    this.pending.delete(key);
-    this.pending.set(key, offer);
+  rememberOffer(offerId: string, offer: PendingOffer): void {
+    this.pending.delete(offerId);
+    this.pending.set(offerId, offer);
     const now = offer.expires - OFFER_LIFETIME_MS;
     if (this.pending.size === 1) this.earliestExpiry = offer.expires;
     // Nothing expired and not over the cap: no walk (an iterator per relayed offer, measured at ~1%).
@@ -87,10 +93,10 @@ export class Connection {
 
   /** The offer an answer answers, taken (one answer per offer), or undefined when there was none in time. */
   takeOffer(offerer: string, offerId: string, now: number): PendingOffer | undefined {
-    const key = offerer + offerId;
-    const offer = this.pending.get(key);
-    if (!offer) return undefined;
-    this.pending.delete(key);
+    const offer = this.pending.get(offerId);
+    // An answer naming another offerer is forged: it leaves the offer to its real answer.
+    if (!offer || offer.from !== offerer) return undefined;
+    this.pending.delete(offerId);
     return offer.expires >= now ? offer : undefined;
   }
 }

@@ -11,12 +11,14 @@ import { ClientError } from '../../bittorrent/errors.js';
 import { MAX_OFFERS } from '../../tracker/webrtc.js';
 import type { BinaryId } from '../../tracker/webrtc-driver.js';
 import { checkCount, checkNumwant, eventOfName } from '../sanitize.js';
-import { sdpSource, type SdpCursor } from './sdp-source.js';
+import { skeletonOf, tokenOf } from './frame-scan.js';
+
+/** An SDP as a JSON string token (quotes and escapes included), UTF-8: checked, and relayed as it is. */
+export type SdpToken = Buffer;
 
 export interface WsOffer {
   offerId: BinaryId;
-  /** `{type, sdp}` as JSON text, rebuilt from the checked fields only. */
-  payload: string;
+  sdp: SdpToken;
 }
 
 export interface WsAnnounce {
@@ -37,7 +39,7 @@ export interface WsAnswer {
   peerId: BinaryId;
   toPeerId: BinaryId;
   offerId: BinaryId;
-  payload: string;
+  sdp: SdpToken;
 }
 
 export interface WsScrape {
@@ -108,34 +110,42 @@ function eventOf(value: unknown): AnnounceEvent {
 }
 
 /**
- * An SDP description `{type, sdp}` of the given type, as JSON text of exactly those two fields; the sdp
- * as the frame `text` wrote it when that reads back the same (sdp-source.ts), not escaped again.
+ * The SDP of a description `{type, sdp}` of the given type: the frame's own token when the frame was
+ * read around its SDPs (frame-scan.ts), else written again from the parsed string.
  */
-function description(name: 'offer' | 'answer', value: unknown, text: string, cursor: SdpCursor): string {
+function description(name: 'offer' | 'answer', value: unknown, tokens: Buffer[]): SdpToken {
   if (!isObject(value)) throw new ClientError(`invalid ${name}: must be an object {type, sdp}`);
   if (value.type !== name) throw new ClientError(`invalid ${name}: type must be "${name}"`);
+  const token = tokenOf(value.sdp, tokens);
+  if (token !== undefined) {
+    if (token.length === 2) throw new ClientError(`invalid ${name}: sdp must be a non-empty string`);
+    // A token's characters are at most its bytes: only a long one need be decoded to be measured.
+    if (token.length - 2 > MAX_SDP_LENGTH && (JSON.parse(token.toString('utf8')) as string).length > MAX_SDP_LENGTH) {
+      throw new ClientError(`invalid ${name}: sdp longer than ${MAX_SDP_LENGTH} characters`);
+    }
+    return token;
+  }
   if (typeof value.sdp !== 'string' || value.sdp.length === 0) throw new ClientError(`invalid ${name}: sdp must be a non-empty string`);
   if (value.sdp.length > MAX_SDP_LENGTH) throw new ClientError(`invalid ${name}: sdp longer than ${MAX_SDP_LENGTH} characters`);
-  return `{"type":"${name}","sdp":${sdpSource(text, cursor, value.sdp) ?? JSON.stringify(value.sdp)}}`;
+  return Buffer.from(JSON.stringify(value.sdp), 'utf8');
 }
 
-function offersOf(value: unknown, text: string): WsOffer[] {
+function offersOf(value: unknown, tokens: Buffer[]): WsOffer[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) throw new ClientError('invalid offers: must be a list');
   if (value.length > MAX_OFFERS) throw new ClientError(`too many offers: at most ${MAX_OFFERS} per announce`);
   const seen = new Set<string>();
-  const cursor = { at: 0 };
   return value.map((item: unknown) => {
     if (!isObject(item)) throw new ClientError('invalid offers: each must be an object {offer, offer_id}');
     const offerId = binaryString('offer_id', item.offer_id);
     if (seen.has(offerId)) throw new ClientError('invalid offers: an offer_id appears twice');
     seen.add(offerId);
-    return { offerId, payload: description('offer', item.offer, text, cursor) };
+    return { offerId, sdp: description('offer', item.offer, tokens) };
   });
 }
 
-/** `text` is the frame m was parsed from. */
-function announceOf(m: Json, text: string): WsAnnounce | WsAnswer {
+/** `tokens`: the SDP tokens the frame's markers stand for. */
+function announceOf(m: Json, tokens: Buffer[]): WsAnnounce | WsAnswer {
   const infoHash = binaryString('info_hash', m.info_hash, INFO_HASH_LENGTH);
   const peerId = binaryString('peer_id', m.peer_id, PEER_ID_LENGTH);
   if (m.answer !== undefined) {
@@ -145,7 +155,7 @@ function announceOf(m: Json, text: string): WsAnnounce | WsAnswer {
       peerId,
       toPeerId: binaryString('to_peer_id', m.to_peer_id, PEER_ID_LENGTH),
       offerId: binaryString('offer_id', m.offer_id),
-      payload: description('answer', m.answer, text, { at: 0 }),
+      sdp: description('answer', m.answer, tokens),
     };
   }
   return {
@@ -157,7 +167,7 @@ function announceOf(m: Json, text: string): WsAnnounce | WsAnswer {
     uploaded: counter('uploaded', m.uploaded),
     downloaded: counter('downloaded', m.downloaded),
     left: leftOf(m.left),
-    offers: offersOf(m.offers, text),
+    offers: offersOf(m.offers, tokens),
   };
 }
 
@@ -175,18 +185,36 @@ function echoHash(value: unknown): string | undefined {
   return value;
 }
 
-/** A frame's text as a checked request; a WsClientError otherwise. */
-export function parseMessage(text: string, maxScrapeHashes: number): WsRequest {
+/**
+ * Room for the SDP tokens of the most offers an announce may carry, and one more: a frame with more is
+ * refused anyway, after the ordinary parse.
+ */
+const MAX_TOKENS = MAX_OFFERS + 1;
+const NO_TOKENS: Buffer[] = [];
+
+/**
+ * A frame (UTF-8, as ws checked it) as a checked request; a WsClientError otherwise. `aroundSdps`
+ * false decodes and parses the whole frame: the reference the tests hold the reading around SDPs to.
+ */
+export function parseMessage(frame: Buffer | string, maxScrapeHashes: number, aroundSdps = true): WsRequest {
+  const bytes = typeof frame === 'string' ? Buffer.from(frame, 'utf8') : frame;
   let message: unknown;
+  let tokens = NO_TOKENS;
+  const skeleton = aroundSdps ? skeletonOf(bytes, MAX_TOKENS) : undefined;
   try {
-    message = JSON.parse(text);
+    if (skeleton !== undefined) {
+      message = JSON.parse(skeleton.text);
+      tokens = skeleton.tokens;
+    } else {
+      message = JSON.parse(bytes.toString('utf8'));
+    }
   } catch {
     throw new WsClientError('invalid message: not JSON', undefined, undefined);
   }
   if (!isObject(message)) throw new WsClientError('invalid message: must be a JSON object', undefined, undefined);
   const action = message.action;
   try {
-    if (action === 'announce') return announceOf(message, text);
+    if (action === 'announce') return announceOf(message, tokens);
     if (action === 'scrape') return scrapeOf(message, maxScrapeHashes);
   } catch (error) {
     if (error instanceof ClientError) throw new WsClientError(error.message, String(action), echoHash(message.info_hash));
@@ -200,9 +228,15 @@ export function announceReply(infoHash: BinaryId, interval: number, complete: nu
   return `{"action":"announce","interval":${interval},"info_hash":${JSON.stringify(infoHash)},"complete":${complete},"incomplete":${incomplete}}`;
 }
 
-/** An offer or an answer as its receiver reads it; `payload` is JSON text already. */
-export function signalMessage(kind: 'offer' | 'answer', payload: string, offerId: BinaryId, from: BinaryId, infoHash: BinaryId): string {
-  return `{"action":"announce","${kind}":${payload},"offer_id":${JSON.stringify(offerId)},"peer_id":${JSON.stringify(from)},"info_hash":${JSON.stringify(infoHash)}}`;
+/** What an offer or an answer as its receiver reads it starts with, up to its SDP token. */
+export const SIGNAL_HEAD = {
+  offer: Buffer.from('{"action":"announce","offer":{"type":"offer","sdp":', 'latin1'),
+  answer: Buffer.from('{"action":"announce","answer":{"type":"answer","sdp":', 'latin1'),
+} as const;
+
+/** What follows the SDP token of an offer or an answer as its receiver reads it. */
+export function signalTail(offerId: BinaryId, from: BinaryId, infoHash: BinaryId): string {
+  return `},"offer_id":${JSON.stringify(offerId)},"peer_id":${JSON.stringify(from)},"info_hash":${JSON.stringify(infoHash)}}`;
 }
 
 export function scrapeReply(infoHashes: BinaryId[], counts: Array<{ complete: number; incomplete: number; downloaded: number }>): string {

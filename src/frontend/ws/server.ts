@@ -21,7 +21,17 @@ import { resolveClientIp, type ClientIpOptions } from '../http/client-ip.js';
 import { failureOutcome, failureReason } from '../sanitize.js';
 import { Connection, OFFER_LIFETIME_MS, type LastReport } from './connection.js';
 import { FrameWriter } from './outbox.js';
-import { announceReply, failureMessage, parseMessage, scrapeReply, signalMessage, WsClientError, type WsAnnounce, type WsAnswer } from './messages.js';
+import {
+  announceReply,
+  failureMessage,
+  parseMessage,
+  scrapeReply,
+  SIGNAL_HEAD,
+  signalTail,
+  WsClientError,
+  type WsAnnounce,
+  type WsAnswer,
+} from './messages.js';
 
 export interface WsLimits {
   maxMessageBytes: number;
@@ -150,7 +160,7 @@ export class WebSocketFrontend {
       if (conn.closed) return;
       if (isBinary) return this.closeSocket(conn, 1003, 'text frames only');
       if (!conn.spend(Date.now(), this.options.limits.maxMessagesPerMinute)) return this.closeSocket(conn, 1008, 'too many messages');
-      void this.onText(conn, (data as Buffer).toString('utf8'));
+      void this.onText(conn, data as Buffer);
     });
   }
 
@@ -201,10 +211,11 @@ export class WebSocketFrontend {
     this.options.metrics?.message(type, outcome);
   }
 
-  private async onText(conn: Connection, text: string): Promise<void> {
+  /** A text frame, as UTF-8 bytes (ws checked them). */
+  private async onText(conn: Connection, frame: Buffer): Promise<void> {
     let type: WsMessageType = 'invalid';
     try {
-      const request = parseMessage(text, this.options.maxScrapeHashes);
+      const request = parseMessage(frame, this.options.maxScrapeHashes);
       type = request.action;
       if (request.action === 'announce') await this.announce(conn, request);
       else if (request.action === 'answer') this.answer(conn, request);
@@ -286,7 +297,7 @@ export class WebSocketFrontend {
         fromReplica: replica,
         to: peer.peerId,
         offerId: offer.offerId,
-        payload: offer.payload,
+        sdp: offer.sdp,
       });
     });
   }
@@ -305,7 +316,7 @@ export class WebSocketFrontend {
       fromReplica: this.options.tracker.swarms.replica,
       to: a.toPeerId,
       offerId: a.offerId,
-      payload: a.payload,
+      sdp: a.sdp,
     });
   }
 
@@ -332,14 +343,16 @@ export class WebSocketFrontend {
     if (!conn || conn.closed) return this.options.metrics?.dropped(kind, 'no_socket');
     if (conn.ws.bufferedAmount + conn.outbox.queuedBytes > MAX_BUFFERED_BYTES) return this.options.metrics?.dropped(kind, 'slow_socket');
     if (kind === 'offer') {
-      conn.rememberOffer(signal.from, signal.offerId, {
+      conn.rememberOffer(signal.offerId, {
+        from: signal.from,
         to,
         infoHash: signal.infoHash,
         replica: signal.fromReplica,
         expires: Date.now() + OFFER_LIFETIME_MS,
       });
     }
-    this.send(conn, signalMessage(kind, signal.payload, signal.offerId, signal.from, signal.infoHash));
+    // The SDP goes as the sender's frame wrote it (frame-scan.ts): bytes, between a head and a tail.
+    this.frames.sendParts(conn.outbox, SIGNAL_HEAD[kind], signal.sdp, signalTail(signal.offerId, signal.from, signal.infoHash));
     if (signal.fromReplica === this.options.tracker.swarms.replica) this.options.metrics?.relayed(kind, 'local');
   }
 

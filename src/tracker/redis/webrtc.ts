@@ -51,12 +51,11 @@ function webrtcKeys(prefix: string, infoHash: BinaryId): string[] {
 
 /**
  * A signal on the wire: kind (1 byte), info_hash, from, to, offer_id (20 bytes each), the sender's
- * replica (a length byte, then its name), then the payload (UTF-8 JSON text).
+ * replica (a length byte, then its name), then the SDP's JSON string token (UTF-8).
  */
 export function encodeSignal(signal: RtcSignal): Buffer {
   const replica = Buffer.from(signal.fromReplica, 'latin1');
-  const payload = Buffer.from(signal.payload, 'utf8');
-  const out = Buffer.allocUnsafe(1 + 4 * ID + 1 + replica.length + payload.length);
+  const out = Buffer.allocUnsafe(1 + 4 * ID + 1 + replica.length + signal.sdp.length);
   out[0] = KINDS.indexOf(signal.kind);
   out.write(signal.infoHash, 1, ID, 'latin1');
   out.write(signal.from, 1 + ID, ID, 'latin1');
@@ -64,10 +63,11 @@ export function encodeSignal(signal: RtcSignal): Buffer {
   out.write(signal.offerId, 1 + 3 * ID, ID, 'latin1');
   out[1 + 4 * ID] = replica.length;
   replica.copy(out, 2 + 4 * ID);
-  payload.copy(out, 2 + 4 * ID + replica.length);
+  out.set(signal.sdp, 2 + 4 * ID + replica.length);
   return out;
 }
 
+/** The SDP stays a view of `bytes`: ioredis hands each message in buffers of its own, never reused. */
 export function decodeSignal(bytes: Buffer): RtcSignal | null {
   if (bytes.length < 2 + 4 * ID || bytes[0]! > 1) return null;
   const replicaEnd = 2 + 4 * ID + bytes[1 + 4 * ID]!;
@@ -79,7 +79,7 @@ export function decodeSignal(bytes: Buffer): RtcSignal | null {
     to: bytes.toString('latin1', 1 + 2 * ID, 1 + 3 * ID),
     offerId: bytes.toString('latin1', 1 + 3 * ID, 1 + 4 * ID),
     fromReplica: bytes.toString('latin1', 2 + 4 * ID, replicaEnd),
-    payload: bytes.toString('utf8', replicaEnd),
+    sdp: bytes.subarray(replicaEnd),
   };
 }
 

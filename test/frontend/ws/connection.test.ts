@@ -6,22 +6,29 @@ import { Connection, MAX_PENDING_OFFERS, OFFER_LIFETIME_MS } from '../../../src/
 
 const T0 = 1_000_000;
 const socket = {} as WebSocket; // never used by these methods
-const offer = (to: string, now: number) => ({ to, infoHash: 'h'.repeat(20), replica: 'r', expires: now + OFFER_LIFETIME_MS });
+const offer = (from: string, to: string, now: number) => ({ from, to, infoHash: 'h'.repeat(20), replica: 'r', expires: now + OFFER_LIFETIME_MS });
 
 describe('Connection offers', () => {
   it('answers an offer once, within its lifetime only', () => {
     const conn = new Connection(socket, 'addr', undefined, T0);
-    conn.rememberOffer('offerer', 'id1', offer('me', T0));
-    conn.rememberOffer('offerer', 'id2', offer('me', T0));
+    conn.rememberOffer('id1', offer('offerer', 'me', T0));
+    conn.rememberOffer('id2', offer('offerer', 'me', T0));
     assert.equal(conn.takeOffer('offerer', 'id1', T0 + OFFER_LIFETIME_MS - 1)?.to, 'me');
     assert.equal(conn.takeOffer('offerer', 'id1', T0 + 1), undefined, 'one answer per offer');
     assert.equal(conn.takeOffer('offerer', 'id2', T0 + OFFER_LIFETIME_MS + 1), undefined, 'too late');
     assert.equal(conn.takeOffer('someone-else', 'id2', T0), undefined);
   });
 
+  it('leaves an offer to its real answer when an answer names another offerer', () => {
+    const conn = new Connection(socket, 'addr', undefined, T0);
+    conn.rememberOffer('id1', offer('offerer', 'me', T0));
+    assert.equal(conn.takeOffer('forger', 'id1', T0), undefined, 'not the offerer of id1');
+    assert.equal(conn.takeOffer('offerer', 'id1', T0)?.from, 'offerer', 'still there for the real answer');
+  });
+
   it('keeps at most MAX_PENDING_OFFERS, dropping the oldest', () => {
     const conn = new Connection(socket, 'addr', undefined, T0);
-    for (let i = 0; i <= MAX_PENDING_OFFERS; i++) conn.rememberOffer('o', `id${i}`, offer('me', T0 + i));
+    for (let i = 0; i <= MAX_PENDING_OFFERS; i++) conn.rememberOffer(`id${i}`, offer('o', 'me', T0 + i));
     assert.equal(conn.takeOffer('o', 'id0', T0 + MAX_PENDING_OFFERS), undefined, 'the oldest went');
     assert.equal(conn.takeOffer('o', 'id1', T0 + MAX_PENDING_OFFERS)?.to, 'me');
     assert.equal(conn.takeOffer('o', `id${MAX_PENDING_OFFERS}`, T0 + MAX_PENDING_OFFERS)?.to, 'me');
@@ -29,8 +36,8 @@ describe('Connection offers', () => {
 
   it('drops expired offers as new ones come', () => {
     const conn = new Connection(socket, 'addr', undefined, T0);
-    conn.rememberOffer('o', 'old', offer('me', T0));
-    conn.rememberOffer('o', 'new', offer('me', T0 + OFFER_LIFETIME_MS + 5));
+    conn.rememberOffer('old', offer('o', 'me', T0));
+    conn.rememberOffer('new', offer('o', 'me', T0 + OFFER_LIFETIME_MS + 5));
     assert.equal(conn.takeOffer('o', 'old', T0), undefined, 'gone once a newer offer found it expired');
   });
 

@@ -56,6 +56,24 @@ describe('FrameWriter', () => {
     }
   });
 
+  it('writes frames of parts (text and bytes, of every header size) between whole ones, in order', async () => {
+    const { server, received, close } = await pair();
+    try {
+      const writer = new FrameWriter();
+      const box = new Outbox(server);
+      const bytes = Buffer.from('"é\\r\\n€"', 'utf8');
+      writer.send(box, 'first');
+      writer.sendParts(box, Buffer.from('{"sdp":'), bytes, ',"x":"ü"}');
+      writer.sendParts(box, '', Buffer.from('y'.repeat(70000)), '');
+      writer.sendParts(box, 'é', bytes.subarray(1, 3), Buffer.alloc(0));
+      writer.send(box, 'last');
+      await until(() => received.length === 5);
+      assert.deepEqual(received, ['first', '{"sdp":"é\\r\\n€","x":"ü"}', 'y'.repeat(70000), 'éé', 'last']);
+    } finally {
+      close();
+    }
+  });
+
   it('a flush before a close puts the frames before the Close; after it, frames are dropped', async () => {
     const { server, client, received, close } = await pair();
     try {
