@@ -4,9 +4,8 @@
  * DefenceObserver; the gauges read the request budget when scraped.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Transport } from '../bittorrent/announce.js';
 import type { BudgetScope, RequestBudget } from '../tracker/budget.js';
-import type { DefenceObserver } from '../tracker/defences.js';
+import type { BudgetProtocol, DefenceObserver } from '../tracker/defences.js';
 import type { NotStored } from '../tracker/driver.js';
 
 export class DefenceMetrics implements DefenceObserver {
@@ -23,7 +22,7 @@ export class DefenceMetrics implements DefenceObserver {
       labelNames: ['protocol', 'action', 'scope'],
       registers,
     });
-    for (const protocol of ['http', 'udp'])
+    for (const protocol of ['http', 'udp', 'webrtc'] satisfies BudgetProtocol[])
       for (const action of ['announce', 'scrape'])
         for (const scope of ['address', 'subnet']) {
           const child = overBudget.labels(protocol, action, scope);
@@ -66,8 +65,8 @@ export class DefenceMetrics implements DefenceObserver {
     for (const reason of ['peer_limit', 'swarm_limit', 'out_of_memory']) this.notStoredCounter.labels(reason).inc(0);
   }
 
-  overBudget(transport: Transport, action: 'announce' | 'scrape', scope: BudgetScope): void {
-    this.overBudgetChildren[`${transport} ${action} ${scope}`]!.inc();
+  overBudget(protocol: BudgetProtocol, action: 'announce' | 'scrape', scope: BudgetScope): void {
+    this.overBudgetChildren[`${protocol} ${action} ${scope}`]!.inc();
   }
 
   tooSoon(refused: boolean): void {

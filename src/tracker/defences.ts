@@ -12,9 +12,12 @@ import type { NotStored } from './driver.js';
 export type MinIntervalEnforcement = 'off' | 'answer' | 'refuse';
 export const MIN_INTERVAL_ENFORCEMENTS = ['off', 'answer', 'refuse'] as const satisfies readonly MinIntervalEnforcement[];
 
+/** Where a request came in, as the budget refusals are counted: HTTP, UDP or WebTorrent's WebSocket. */
+export type BudgetProtocol = Transport | 'webrtc';
+
 export interface DefenceObserver {
   /** A request refused because its address or subnet spent its budget. */
-  overBudget(transport: Transport, action: 'announce' | 'scrape', scope: BudgetScope): void;
+  overBudget(protocol: BudgetProtocol, action: 'announce' | 'scrape', scope: BudgetScope): void;
   /** An announce without an event sooner than min interval: answered without a write, or refused. */
   tooSoon(refused: boolean): void;
   /** A peer answered but not stored. */

@@ -12,7 +12,7 @@ import type { AddressLimits } from './address-ledger.js';
 import type { User } from './catalogue.js';
 import type { Refusal, SwarmAccess, SwarmAnnounce, TorrentTerms, TrackerStore } from './driver.js';
 import { RequestBudget, type BudgetPolicy } from './budget.js';
-import { NOT_STORED_WARNINGS, OVER_BUDGET, TOO_SOON, type DefenceObserver, type MinIntervalEnforcement } from './defences.js';
+import { NOT_STORED_WARNINGS, OVER_BUDGET, TOO_SOON, type BudgetProtocol, type DefenceObserver, type MinIntervalEnforcement } from './defences.js';
 
 export interface TrackerPolicy {
   announceInterval: number;
@@ -141,16 +141,22 @@ export class Tracker {
     this.budget?.close();
   }
 
+  /**
+   * Counts a request against its address's and subnet's budgets; throws the refusal when one is spent.
+   * First of all in every request: one over budget costs a lookup and changes nothing.
+   */
+  spendBudget(protocol: BudgetProtocol, action: 'announce' | 'scrape', sourceIp: Buffer | undefined): void {
+    if (!this.budget || !sourceIp) return;
+    const spent = this.budget.take(sourceIp);
+    if (spent) {
+      this.observer?.overBudget(protocol, action, spent);
+      throw OVER_BUDGET[spent];
+    }
+  }
+
   async announce(req: AnnounceRequest): Promise<AnnounceResult> {
     const policy = this.policy;
-    if (this.budget) {
-      // First of all: a request over budget costs a lookup and changes nothing.
-      const spent = this.budget.take(req.sourceIp);
-      if (spent) {
-        this.observer?.overBudget(req.transport ?? 'http', 'announce', spent);
-        throw OVER_BUDGET[spent];
-      }
-    }
+    this.spendBudget(req.transport ?? 'http', 'announce', req.sourceIp);
     const catalogue = this.store.catalogue;
     if (policy.approvedClientsOnly && !catalogue.approvedClient(req.peerId)) {
       throw new ClientError("your client is not approved on this tracker; see the site's list of allowed clients");
@@ -233,13 +239,7 @@ export class Tracker {
 
   async scrape(req: ScrapeRequest): Promise<ScrapeResult> {
     const minRequestInterval = this.policy.minAnnounceInterval;
-    if (this.budget && req.sourceIp) {
-      const spent = this.budget.take(req.sourceIp);
-      if (spent) {
-        this.observer?.overBudget(req.transport ?? 'http', 'scrape', spent);
-        throw OVER_BUDGET[spent];
-      }
-    }
+    this.spendBudget(req.transport ?? 'http', 'scrape', req.sourceIp);
     if (this.policy.private) await this.userOf(req.passkey);
     if (req.infoHashes.length === 0) {
       if (!this.policy.allowFullScrape || !this.store.scrapeAll) throw new ClientError('full scrape is not allowed: name at least one info_hash');

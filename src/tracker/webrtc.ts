@@ -34,6 +34,8 @@ export interface RtcAnnounceRequest {
    * sockets: private mode counts it per user and writes it into the accounting record. Decoded only then.
    */
   clientAddress?: string;
+  /** The same address as its 4 or 16 bytes: what the request budgets count. */
+  sourceIp?: Buffer;
 }
 
 export interface RtcAnnounceResult extends SwarmCounts {
@@ -53,6 +55,9 @@ export class WebRtcTracker {
   async announce(req: RtcAnnounceRequest): Promise<RtcAnnounceResult> {
     const tracker = this.tracker;
     const policy = tracker.policy;
+    // The budgets HTTP and UDP announces spend, shared with them. A stop (a socket's close among them)
+    // only ends a peer: never refused, so a client over budget still leaves the swarms it was in.
+    if (req.event !== 'stopped') tracker.spendBudget('webrtc', 'announce', req.sourceIp);
     if (policy.approvedClientsOnly && !tracker.store.catalogue.approvedClient(Buffer.from(req.peerId, 'latin1'))) {
       throw new ClientError("your client is not approved on this tracker; see the site's list of allowed clients");
     }
@@ -97,8 +102,9 @@ export class WebRtcTracker {
     return { interval: this.interval, complete: result.complete, incomplete: result.incomplete, downloaded: result.downloaded, peers: result.peers };
   }
 
-  async scrape(req: { infoHashes: BinaryId[]; passkey?: string }): Promise<SwarmCounts[]> {
+  async scrape(req: { infoHashes: BinaryId[]; passkey?: string; sourceIp?: Buffer }): Promise<SwarmCounts[]> {
     const policy = this.tracker.policy;
+    this.tracker.spendBudget('webrtc', 'scrape', req.sourceIp);
     if (policy.private) await this.tracker.userOf(req.passkey);
     if (req.infoHashes.length === 0) throw new ClientError('full scrape is not allowed: name at least one info_hash');
     if (req.infoHashes.length > policy.maxScrapeInfoHashes) {

@@ -54,7 +54,9 @@ export class Connection {
 
   constructor(
     readonly ws: WebSocket,
-    /** The client address (after trusted proxies), as the per-address count's key. */
+    /** The client address (after trusted proxies), 4 or 16 bytes: what request budgets count. */
+    readonly ip: Buffer,
+    /** The same address as hex, the per-address socket count's key. */
     readonly address: string,
     readonly passkey: string | undefined,
     now: number,

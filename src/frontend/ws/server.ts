@@ -121,7 +121,7 @@ export class WebSocketFrontend {
     });
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       accepted = true;
-      this.accept(ws, address, passkey);
+      this.accept(ws, ip, address, passkey);
     });
   };
 
@@ -150,8 +150,8 @@ export class WebSocketFrontend {
     refuseUpgrade(socket, status, text);
   }
 
-  private accept(ws: WebSocket, address: string, passkey: string | undefined): void {
-    const conn = new Connection(ws, address, passkey, Date.now());
+  private accept(ws: WebSocket, ip: Buffer, address: string, passkey: string | undefined): void {
+    const conn = new Connection(ws, ip, address, passkey, Date.now());
     this.connections.add(conn);
     this.options.metrics?.sockets.inc();
     ws.on('error', () => ws.terminate()); // a protocol error (bad frame, too big) closes the socket; nothing more to do
@@ -214,13 +214,15 @@ export class WebSocketFrontend {
   /** A text frame, as UTF-8 bytes (ws checked them). */
   private async onText(conn: Connection, frame: Buffer): Promise<void> {
     let type: WsMessageType = 'invalid';
+    let infoHash: string | undefined;
     try {
       const request = parseMessage(frame, this.options.maxScrapeHashes);
       type = request.action;
+      if (request.action !== 'scrape') infoHash = request.infoHash;
       if (request.action === 'announce') await this.announce(conn, request);
       else if (request.action === 'answer') this.answer(conn, request);
       else {
-        const counts = await this.options.tracker.scrape({ infoHashes: request.infoHashes, passkey: conn.passkey });
+        const counts = await this.options.tracker.scrape({ infoHashes: request.infoHashes, passkey: conn.passkey, sourceIp: conn.ip });
         this.send(conn, scrapeReply(request.infoHashes, counts));
       }
       this.count(type, 'ok');
@@ -228,8 +230,9 @@ export class WebSocketFrontend {
       this.count(type, failureOutcome(error));
       const reason = failureReason(error, this.logError);
       const action = error instanceof WsClientError ? error.action : type === 'scrape' ? 'scrape' : 'announce';
-      const infoHash = error instanceof WsClientError ? error.infoHash : undefined;
-      this.send(conn, failureMessage(reason, action, infoHash));
+      // A refusal of a well-formed announce names its torrent: WebTorrent clients drop a failure
+      // reason whose info_hash is not one of theirs.
+      this.send(conn, failureMessage(reason, action, error instanceof WsClientError ? error.infoHash : infoHash));
     }
   }
 
@@ -260,6 +263,7 @@ export class WebSocketFrontend {
         numwant: a.numwant,
         passkey: conn.passkey,
         clientAddress: conn.address,
+        sourceIp: conn.ip,
       });
     } catch (error) {
       // Kept only for the peer the socket holds in that swarm: refused announces leave nothing behind.
