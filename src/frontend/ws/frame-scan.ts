@@ -20,14 +20,16 @@
  *   ends at a quote, so its bytes are UTF-8 too.
  * - A marker is the string of two U+0000 followed by the token's index. No other string in the text
  *   can start so: JSON writes U+0000 only as `\u0000`, and a frame with a quote followed by two of those
- *   anywhere is not read this way. So a value that is a marker stands exactly where that token stood.
+ *   outside its SDP tokens is not read this way (each other string lies wholly between two SDP tokens,
+ *   so the text between them is what is searched). So a value that is a marker stands exactly where
+ *   that token stood.
  *   (Browsers' binary ids often hold U+0000, as `\u0000`; two at the start of an id is 1 in 65536.)
  */
 
 /** What introduces an SDP's string token. */
 const MARK = Buffer.from('"sdp":"', 'latin1');
 /** How a string that starts as a marker does must be written in JSON: U+0000 has no other spelling. */
-const MARKER_START = Buffer.from('"\\u0000\\u0000', 'latin1');
+const MARKER_START = '"\\u0000\\u0000';
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 /** The characters JSON allows after a backslash, besides `u` (1 where allowed). */
@@ -76,7 +78,7 @@ function endOfToken(frame: Buffer, start: number): number {
  */
 export function skeletonOf(frame: Buffer, maxTokens: number): Skeleton | undefined {
   let mark = frame.indexOf(MARK);
-  if (mark === -1 || frame.indexOf(MARKER_START) !== -1) return undefined;
+  if (mark === -1) return undefined;
   const tokens: Buffer[] = [];
   let text = '';
   let from = 0;
@@ -86,12 +88,15 @@ export function skeletonOf(frame: Buffer, maxTokens: number): Skeleton | undefin
     const end = endOfToken(frame, start);
     if (end === -1) return undefined;
     if (!isStringContent(frame, start + 1, end - 1)) return undefined;
-    text += `${frame.toString('utf8', from, start)}"\\u0000\\u0000${tokens.length}"`;
+    const between = frame.toString('utf8', from, start);
+    if (between.includes(MARKER_START)) return undefined;
+    text += `${between}"\\u0000\\u0000${tokens.length}"`;
     tokens.push(frame.subarray(start, end));
     from = end;
     mark = frame.indexOf(MARK, end);
   }
-  return { text: text + frame.toString('utf8', from), tokens };
+  const rest = frame.toString('utf8', from);
+  return rest.includes(MARKER_START) ? undefined : { text: text + rest, tokens };
 }
 
 /** The token a parsed value stands for, when it is a marker of this skeleton. */
