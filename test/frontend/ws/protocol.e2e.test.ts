@@ -324,6 +324,25 @@ describe('WebTorrent limits', () => {
     }
   });
 
+  it("counts open sockets against the HTTP listener's connection caps", async () => {
+    const tracker = await startTracker({ http: { max_connections_per_address: 2 } });
+    try {
+      const url = `ws://127.0.0.1:${tracker.port}/announce`;
+      const sockets = [await WsClient.open(url), await WsClient.open(url)];
+      await assert.rejects(tracker.get('/healthz'), 'an HTTP request from the same address is closed at once');
+      await assert.rejects(WsClient.open(url), 'and so is a third socket');
+      await sockets[0]!.close();
+      await waitUntil('a slot to come free', () =>
+        tracker.get('/healthz').then(
+          (reply) => reply.status === 200,
+          () => false,
+        ),
+      );
+    } finally {
+      await tracker.close();
+    }
+  });
+
   it('in private mode needs a known passkey in the path', async () => {
     const tracker = await startTracker({ private_enabled: true });
     try {
