@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { SwarmCounts } from '../../bittorrent/announce.js';
+import { Deadlines } from '../../common/deadlines.js';
 import type { RedisClient } from '../../redis/connection.js';
 import type { Refusal } from '../driver.js';
 import type { BinaryId, RtcAnnounce, RtcPeer, RtcResult, RtcSignal, RtcSwarms } from '../webrtc-driver.js';
@@ -83,15 +84,6 @@ export function decodeSignal(bytes: Buffer): RtcSignal | null {
   };
 }
 
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('redis command timed out')), ms);
-  });
-  promise.catch(() => undefined); // a late rejection after the deadline is not unhandled
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
-}
-
 export class RedisRtcSwarms implements RtcSwarms {
   /** Random per process: a restarted replica is a new one, and the old name's routes simply expire. */
   readonly replica = randomBytes(8).toString('hex');
@@ -101,6 +93,8 @@ export class RedisRtcSwarms implements RtcSwarms {
   private wanted = false;
   private listening = false;
   private readonly peerTtl: number;
+  /** Every call's deadline (commandTimeout), one timer for all of them. */
+  private readonly deadlines: Deadlines;
 
   constructor(
     private readonly client: RedisClient,
@@ -111,6 +105,7 @@ export class RedisRtcSwarms implements RtcSwarms {
     private readonly totalsTtl: number = peerTtl,
   ) {
     this.peerTtl = peerTtl;
+    this.deadlines = new Deadlines(params.commandTimeout, 'redis command timed out');
     const announce = assembleScript('webrtc-announce');
     client.defineCommand('trackerWebrtcAnnounce', { numberOfKeys: 4, lua: announce });
     client.defineCommand('trackerWebrtcAnnouncePrivate', { numberOfKeys: 6, lua: announce });
@@ -147,7 +142,7 @@ export class RedisRtcSwarms implements RtcSwarms {
             this.totalsTtl,
           )
         : this.commands.trackerWebrtcAnnounceBuffer(...keys, peerId, this.replica, flags, EVENTS[a.event], a.numwant, this.peerTtl);
-    const reply = await withDeadline(call, this.params.commandTimeout);
+    const reply = await this.deadlines.bound(call);
     const refusal = (reply[3] as Buffer).toString('latin1');
     if (refusal !== '') {
       if (!REFUSALS.has(refusal)) throw new Error(`webrtc announce script: unexpected refusal ${JSON.stringify(refusal)}`);
@@ -168,7 +163,7 @@ export class RedisRtcSwarms implements RtcSwarms {
   async scrape(infoHashes: BinaryId[]): Promise<SwarmCounts[]> {
     const replies = await Promise.all(
       infoHashes.map((infoHash) =>
-        withDeadline(this.commands.trackerWebrtcScrape(...webrtcKeys(this.params.prefix, infoHash).slice(0, 3), this.peerTtl), this.params.commandTimeout),
+        this.deadlines.bound(this.commands.trackerWebrtcScrape(...webrtcKeys(this.params.prefix, infoHash).slice(0, 3), this.peerTtl)),
       ),
     );
     return replies.map(([complete, incomplete, downloaded]) => ({ complete, incomplete, downloaded }));
@@ -176,7 +171,7 @@ export class RedisRtcSwarms implements RtcSwarms {
 
   /** One SPUBLISH: one round trip to the shard of the target replica's channel. */
   async send(replica: string, signal: RtcSignal): Promise<boolean> {
-    const receivers = await withDeadline(this.client.spublish(this.channelOf(replica), encodeSignal(signal)), this.params.commandTimeout);
+    const receivers = await this.deadlines.bound(this.client.spublish(this.channelOf(replica), encodeSignal(signal)));
     return Number(receivers) > 0;
   }
 
