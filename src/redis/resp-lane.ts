@@ -173,15 +173,47 @@ export class RespLane {
    * time) has passed.
    */
   evalsha(sha: string, keys: readonly string[] | TaggedKeys, argv: ReadonlyArray<string | Buffer>, deadline: number): Promise<RespValue> | null {
-    const socket = this.socket;
-    if (!this.ready || socket === null || this.count >= this.limits.maxPending || socket.writableLength > this.limits.maxQueuedBytes) return null;
+    if (!this.canTake()) return null;
     try {
       this.encode(sha, keys, argv);
     } catch (error) {
-      // Half a command may be in the batch: this connection's stream is no good any more.
-      this.drop(new LaneFallback('closed', `redis fast lane: ${(error as Error).message}`));
-      throw error;
+      throw this.dropForError(error);
     }
+    return this.pending(deadline);
+  }
+
+  /**
+   * Any other command, its words as given (the WebTorrent signals' SPUBLISH), answered as evalsha's
+   * calls are: null when the lane cannot take it now, LaneFallback when it did not run or, reason
+   * 'closed', may have run on a connection now lost.
+   */
+  command(words: ReadonlyArray<string | Buffer>, deadline: number): Promise<RespValue> | null {
+    if (!this.canTake()) return null;
+    try {
+      this.reserve(16);
+      this.batchLength = writeHeader(this.batch, this.batchLength, 42 /* * */, words.length);
+      for (let i = 0; i < words.length; i++) this.encodeArg(words[i]!);
+      this.scheduleFlush();
+    } catch (error) {
+      throw this.dropForError(error);
+    }
+    return this.pending(deadline);
+  }
+
+  /** Ready, and room for one more call in flight and in the socket. */
+  private canTake(): boolean {
+    const socket = this.socket;
+    return this.ready && socket !== null && this.count < this.limits.maxPending && socket.writableLength <= this.limits.maxQueuedBytes;
+  }
+
+  /** An encoding failed: half a command may be in the batch, so this connection's stream is no good any more. */
+  private dropForError(error: unknown): unknown {
+    this.drop(new LaneFallback('closed', `redis fast lane: ${(error as Error).message}`));
+    return error;
+  }
+
+  /** The promise of the call just encoded: its slot in the ring, in send order. */
+  private pending(deadline: number): Promise<RespValue> {
     return new Promise<RespValue>((resolve, reject) => {
       const slot = (this.head + this.count) % this.limits.maxPending;
       this.resolves[slot] = resolve;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Cluster } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { swarmAnnounce } from '../../src/testing/harness.js';
 import { pino } from 'pino';
 import { LaneFallback, RespLane, type RespValue } from '../../src/redis/resp-lane.js';
@@ -316,6 +316,38 @@ while true do local t = redis.call('TIME') if t[1] * 1000000 + t[2] >= stop then
     }
   });
 
+  it('sends other commands too (SPUBLISH, in step with EVALSHA calls); an error reply falls back', async () => {
+    await withLane(async (lane, redis) => {
+      await load(redis.port, ECHO);
+      await readyLane(lane);
+      const subscriber = new Redis({ port: redis.port });
+      try {
+        const received: Buffer[] = [];
+        subscriber.on('smessageBuffer', (_channel: Buffer, message: Buffer) => received.push(message));
+        await subscriber.ssubscribe('rtc:{a}');
+        const message = randomBytes(700);
+        const sent = (words: Array<string | Buffer>): Promise<RespValue> => {
+          const reply = lane.command(words, soon());
+          assert.ok(reply, 'the lane took the command');
+          return reply;
+        };
+        const [toOne, echo, toNone] = await Promise.all([
+          sent(['SPUBLISH', 'rtc:{a}', message]),
+          call(lane, ECHO_SHA, ['k'], ['small', '7']),
+          sent(['SPUBLISH', 'rtc:{nobody}', message]),
+        ]);
+        assert.deepEqual([toOne, (echo as RespValue[])[1], toNone], [1, 7, 0], 'each reply to its own call');
+        await assert.rejects(sent(['SPUBLISH', 'too', 'many', 'words']), (error) => error instanceof LaneFallback && error.reason === 'error_reply');
+        assert.equal(await sent(['SPUBLISH', 'rtc:{a}', 'again']), 1, 'in step after the error');
+        const until = Date.now() + 2000;
+        while (received.length < 2 && Date.now() < until) await sleep(10);
+        assert.deepEqual(received, [message, Buffer.from('again')], 'byte for byte, in order');
+      } finally {
+        subscriber.disconnect();
+      }
+    });
+  });
+
   it('Cluster: one lane per master, each call on the master of its key’s slot; MOVED from another node falls back', async () => {
     const cluster = await startCluster();
     const client = new Cluster(cluster.addresses.map((a) => ({ host: a.split(':')[0]!, port: Number(a.split(':')[1]) })));
@@ -381,6 +413,41 @@ while true do local t = redis.call('TIME') if t[1] * 1000000 + t[2] >= stop then
       const after = await announce(999);
       assert.equal(after.incomplete, 52);
       assert.equal(store.events!().announce_fast_lane_declined, eventsBefore.announce_fast_lane_declined! + 1, 'declined by the closed lane');
+    } finally {
+      await store.close();
+      await redis.kill();
+    }
+  });
+
+  it('the redis driver sends WebTorrent signals through the lane, and through ioredis when it is down', async () => {
+    const redis = await startRedis();
+    const store = await redisDriver.open({ url: redis.url }, { peerTtl: 60, logger: pino({ level: 'silent' }) });
+    const lanes = (store as unknown as { lanes: ScriptLanes }).lanes;
+    const webrtc = store.webrtc!;
+    try {
+      const received: string[] = [];
+      await webrtc.onSignal((signal) => received.push(signal.offerId));
+      const until = Date.now() + 5000;
+      while (!lanes.pick(['x']) && Date.now() < until) await sleep(10);
+      const signal = (n: number) => ({
+        kind: 'offer' as const,
+        infoHash: 'h'.repeat(20),
+        from: 'f'.repeat(20),
+        fromReplica: webrtc.replica,
+        to: 't'.repeat(20),
+        offerId: String(n).padStart(20, '0'),
+        sdp: Buffer.from('"v=0\\r\\n"'),
+      });
+      const before = lanes.answered();
+      assert.deepEqual(await Promise.all(Array.from({ length: 20 }, (_, i) => webrtc.send(webrtc.replica, signal(i)))), Array(20).fill(true));
+      assert.equal(lanes.answered() - before, 20, 'each SPUBLISH went through the lane');
+      assert.equal(await webrtc.send('nobody-listens', signal(99)), false);
+      lanes.close();
+      assert.equal(await webrtc.send(webrtc.replica, signal(100)), true, 'through ioredis once the lane is gone');
+      const deadline = Date.now() + 2000;
+      while (received.length < 21 && Date.now() < deadline) await sleep(10);
+      assert.equal(received.length, 21);
+      assert.equal(received.at(-1), signal(100).offerId);
     } finally {
       await store.close();
       await redis.kill();
