@@ -1,5 +1,6 @@
 /**
- * A lean pipelined RESP2 connection of our own for ONE hot command: the announce script's EVALSHA.
+ * A lean pipelined RESP2 connection of our own for the hot commands: the announce script's EVALSHA,
+ * and (`command`) the SPUBLISH of WebTorrent signals between replicas.
  *
  * Why hand-written (measured, see docs/architecture.md §6 and README "redis driver fast lane"): under
  * `npm run bench` the redis driver cost the tracker process about twice the memory driver's CPU per
