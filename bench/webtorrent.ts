@@ -5,7 +5,9 @@
  *
  * Cases, in interleaved rounds (this VM drifts): shoal with the memory driver; bittorrent-tracker; the
  * floor, a bare `ws` server relaying offers and answers with no tracker logic (ws-floor-server.ts: what
- * `ws` and JSON themselves cost per relayed offer); and, with redis-server installed, two shoal replicas sharing a Redis, the sockets split between them, so
+ * `ws` and JSON themselves cost per relayed offer), the same relay writing through shoal's outbox, and the
+ * transport floor (ws-transport-floor.ts: no `ws`, no JSON, frames by hand, ids as tokens: what Node's
+ * sockets and the framing alone cost, a bound for any tracker in Node); and, with redis-server installed, two shoal replicas sharing a Redis, the sockets split between them, so
  * that about half of the offers and answers cross replicas. Servers on CPU 0, the load generator (and
  * Redis) on CPU 1. Reported: messages/s (announces + offers relayed + answers relayed), announce p50 and
  * p99, server CPU per message and per relayed offer (an offer and its answer), and for the replicas
@@ -229,6 +231,14 @@ async function bittorrentTracker(): Promise<Server> {
 
 const FLOOR = 'floor: bare ws relay';
 const RAW_FLOOR = 'floor, raw frames (outbox.ts)';
+const TRANSPORT_FLOOR = 'floor: transport (no ws, no JSON)';
+
+/** The transport floor (ws-transport-floor.ts): hand-made frames, ids as tokens, no JSON. */
+async function transportFloor(): Promise<Server> {
+  const child = spawnPinned(0, process.execPath, [...nodeFlags, here('./ws-transport-floor.js')]);
+  const { port } = JSON.parse(await firstLine(child, (l) => l.startsWith('{'))) as { port: number };
+  return { name: TRANSPORT_FLOOR, urls: [`ws://127.0.0.1:${port}/`], pids: [child.pid!], metricsPorts: [], stop: () => stopServer(child) };
+}
 
 /** The floor; `raw`: its frames through shoal's FrameWriter (outbox.ts) instead of ws.send. */
 async function wsFloor(raw: boolean): Promise<Server> {
@@ -377,6 +387,7 @@ async function main(): Promise<void> {
     await wsFloor(false),
     ...(hasRedis ? [await shoalReplicas()] : []),
     await wsFloor(true),
+    await transportFloor(),
     ...baseline,
   ];
   const results = new Map<string, Measured[]>(servers.map((s) => [s.name, []]));
@@ -408,7 +419,9 @@ async function main(): Promise<void> {
       )} | ${fmt(med(n, (r) => r.p50us) / 1000, 2)} ms | ${fmt(med(n, (r) => r.p99us) / 1000, 2)} ms | ${fmt(med(n, (r) => r.cpuUsPerMessage))} µs | ${fmt(med(n, (r) => r.cpuUsPerOffer))} µs |`,
     );
   }
-  const [memory, bt, floor, replicas] = servers.map((s) => s.name).filter((name) => !name.startsWith('baseline') && name !== RAW_FLOOR);
+  const [memory, bt, floor, replicas] = servers
+    .map((s) => s.name)
+    .filter((name) => !name.startsWith('baseline') && name !== RAW_FLOOR && name !== TRANSPORT_FLOOR);
   const perRound = (a: string, b: string): number[] => results.get(a)!.map((r, i) => results.get(b)![i]!.cpuUsPerOffer / r.cpuUsPerOffer);
   const ratio = median(perRound(memory!, bt!));
   console.log(`\ntargets`);
@@ -421,6 +434,10 @@ async function main(): Promise<void> {
   );
   console.log(
     `  CPU per relayed offer, bittorrent-tracker ÷ floor with raw frames: ${fmt(median(perRound(RAW_FLOOR, bt!)), 2)}x (the most a tracker on ws' receiver and outbox.ts could reach); shoal ÷ it ${fmt(median(perRound(RAW_FLOOR, memory!)), 2)}x`,
+  );
+  // The transport floor parses nothing and checks nothing: what Node's sockets and the framing cost.
+  console.log(
+    `  CPU per relayed offer, bittorrent-tracker ÷ transport floor (no ws, no JSON): ${fmt(median(perRound(TRANSPORT_FLOOR, bt!)), 2)}x (the most any tracker in Node could reach here); shoal ÷ it ${fmt(median(perRound(TRANSPORT_FLOOR, memory!)), 2)}x`,
   );
   if (baseline.length > 0) {
     const before = baseline[0]!.name;
