@@ -14,7 +14,17 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
+
+/** bufferutil's native unmasking where it loads (as ws uses it, in shoal and the ws floors), else a JS loop. */
+const nativeUnmask = ((): ((buffer: Buffer, mask: Buffer) => void) | null => {
+  try {
+    return (createRequire(import.meta.url)('bufferutil') as { unmask: (buffer: Buffer, mask: Buffer) => void }).unmask;
+  } catch {
+    return null;
+  }
+})();
 
 const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const QUOTE = 0x22;
@@ -171,7 +181,8 @@ function onData(peer: Peer, chunk: Buffer): void {
     const payloadAt = maskAt + (masked ? 4 : 0);
     if (data.length < payloadAt + length) break;
     const payload = data.subarray(payloadAt, payloadAt + length);
-    if (masked) {
+    if (masked && nativeUnmask) nativeUnmask(payload, data.subarray(maskAt, maskAt + 4));
+    else if (masked) {
       const m0 = data[maskAt]!;
       const m1 = data[maskAt + 1]!;
       const m2 = data[maskAt + 2]!;
