@@ -454,6 +454,70 @@ while true do local t = redis.call('TIME') if t[1] * 1000000 + t[2] >= stop then
     }
   });
 
+  it('the redis driver sends WebTorrent announces through the lane (public and private), and through ioredis when it is down', async () => {
+    const redis = await startRedis();
+    const store = await redisDriver.open({ url: redis.url }, { peerTtl: 60, logger: pino({ level: 'silent' }) });
+    const lanes = (store as unknown as { lanes: ScriptLanes }).lanes;
+    const webrtc = store.webrtc!;
+    try {
+      const until = Date.now() + 5000;
+      while (!lanes.pick(['x']) && Date.now() < until) await sleep(10);
+      const infoHash = randomBytes(20).toString('latin1');
+      const id = (n: number): string => `peer-${String(n).padStart(15, '0')}`;
+      const announce = (n: number) => webrtc.announce({ infoHash, peerId: id(n), seeder: n % 2 === 0, event: 'started', numwant: 50 });
+      // The first call may meet NOSCRIPT on the lane and go through ioredis, which loads the script.
+      await announce(0);
+      const before = lanes.answered();
+      const results = [];
+      for (let n = 1; n <= 10; n++) results.push(await announce(n));
+      assert.equal(lanes.answered() - before, 10, 'each announce went through the lane');
+      const leecher = results[8]!; // peer 9: peers 0, 2, .. 8 seed, 1, 3, .. 9 leech
+      assert.deepEqual([leecher.complete, leecher.incomplete], [5, 5]);
+      assert.deepEqual(
+        leecher.peers.map((p) => p.peerId).sort(),
+        Array.from({ length: 9 }, (_, n) => id(n)),
+        'every other peer, never the announcer',
+      );
+      const last = results[9]!; // peer 10, a seeder: offers go to leechers only
+      assert.deepEqual([last.complete, last.incomplete], [6, 5]);
+      assert.deepEqual(last.peers.map((p) => p.peerId).sort(), [1, 3, 5, 7, 9].map(id));
+      assert.ok(last.peers.every((p) => p.replica === webrtc.replica));
+
+      // Private mode: a registered torrent's terms and the peer's totals swapped, through the lane too.
+      const privateHash = randomBytes(20);
+      await store.catalogue.putTorrent({ infoHash: privateHash, id: 77, upMultiplier: 2, downMultiplier: 0.5, freeleech: false });
+      const privately = (uploaded: number, record: string) =>
+        webrtc.announce({
+          infoHash: privateHash.toString('latin1'),
+          peerId: id(1),
+          seeder: false,
+          event: 'none',
+          numwant: 5,
+          access: { requireRegistered: true, requireAllowed: false, userId: 9, uploaded, downloaded: 0, announceId: record },
+        });
+      await privately(0, 'r0'); // NOSCRIPT for the private command's key count: same script, loaded
+      const privateBefore = lanes.answered();
+      const first = await privately(100, 'r1');
+      const second = await privately(250, 'r2');
+      assert.equal(lanes.answered() - privateBefore, 2, 'the private announces went through the lane');
+      assert.deepEqual(first.torrent, { id: 77, upMultiplier: 2, downMultiplier: 0.5, freeleech: false });
+      assert.deepEqual(
+        [first.previous, second.previous],
+        [
+          { uploaded: 0, downloaded: 0 },
+          { uploaded: 100, downloaded: 0 },
+        ],
+      );
+
+      lanes.close();
+      const after = await announce(11);
+      assert.equal(after.complete + after.incomplete, 12, 'through ioredis once the lane is gone');
+    } finally {
+      await store.close();
+      await redis.kill();
+    }
+  });
+
   it('Sentinel: the lane follows ioredis to the new master after a failover, and announces keep being answered', { timeout: 60_000 }, async () => {
     const set = await startSentinel();
     const store = await redisDriver.open({ sentinels: [`127.0.0.1:${set.sentinel.port}`], name: set.name }, { peerTtl: 60, logger: pino({ level: 'silent' }) });
