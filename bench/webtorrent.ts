@@ -27,7 +27,7 @@ if (args.includes('--help')) {
   console.log(
     `npm run bench:webtorrent -- [--seconds 8] [--rounds 3] [--sockets 200] [--swarms 4] [--offers 5] [--sdp 600] [--fillers 0] [--no-redis] [--cpu-prof DIR] [--baseline CLI]\n` +
       `  --cpu-prof DIR: the servers run with node --cpu-prof and write their profiles into DIR when the bench stops them\n` +
-      `  --baseline CLI: one more case, another build's dist/src/cli.js (memory driver): a before and after in one run`,
+      `  --baseline CLI: more cases, another build's dist/src/cli.js (memory driver, and two replicas on Redis with redis-server installed): a before and after in one run`,
   );
   process.exit(0);
 }
@@ -251,7 +251,7 @@ function redisCli(port: number, ...argv: string[]): string {
   return execFileSync('redis-cli', ['-p', String(port), ...argv], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
 }
 
-async function shoalReplicas(): Promise<Server> {
+async function shoalReplicas(cli?: string): Promise<Server> {
   const redisPort = await freePort();
   const redis = spawnPinned(1, 'redis-server', [
     here('../../redis.conf'),
@@ -275,12 +275,12 @@ async function shoalReplicas(): Promise<Server> {
   // A command timeout above the default 500 ms: the closed loop overloads the servers on purpose, and
   // the bench measures cost, not how a starved replica fails.
   const env = { TRACKER_TRACKER_DRIVER: 'redis', TRACKER_TRACKER_PARAMS: JSON.stringify({ url: `redis://127.0.0.1:${redisPort}`, command_timeout: 3000 }) };
-  const replicas = [await startShoal(env), await startShoal(env)];
+  const replicas = [await startShoal(env, cli), await startShoal(env, cli)];
   for (const r of replicas) {
     for (let i = 0; i < 200 && !(await fetchText(r.port, '/readyz')).startsWith('ready'); i++) await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return {
-    name: 'shoal, redis driver, 2 replicas',
+    name: cli === undefined ? 'shoal, redis driver, 2 replicas' : 'baseline shoal, redis driver, 2 replicas',
     urls: replicas.map((r) => `ws://127.0.0.1:${r.port}/`),
     pids: replicas.map((r) => r.child.pid!),
     metricsPorts: replicas.map((r) => r.metricsPort),
@@ -380,7 +380,7 @@ async function main(): Promise<void> {
     `shoal WebTorrent benchmark: node ${process.version}, ${hasTaskset ? 'servers on CPU 0, load generator and Redis on CPU 1' : 'unpinned (no taskset)'}; ` +
       `${load.sockets} sockets in ${load.swarms} swarms (+ ${load.fillers} passive peers each), ${load.offers} offers of ${load.sdpBytes} B per announce, every offer answered, ${load.seconds} s x ${rounds} rounds`,
   );
-  const baseline = baselineCli === undefined ? [] : [await shoalMemory(baselineCli)];
+  const baseline = baselineCli === undefined ? [] : [await shoalMemory(baselineCli), ...(hasRedis ? [await shoalReplicas(baselineCli)] : [])];
   const servers = [
     await shoalMemory(),
     await bittorrentTracker(),
@@ -444,6 +444,10 @@ async function main(): Promise<void> {
     console.log(
       `  baseline (${baselineCli}): bittorrent-tracker ÷ baseline ${fmt(median(perRound(before, bt!)), 2)}x, baseline ÷ floor ${fmt(median(perRound(floor!, before)), 2)}x, baseline ÷ shoal ${fmt(median(perRound(memory!, before)), 2)}x`,
     );
+  }
+  if (replicas && baseline.length > 1) {
+    const before = baseline[1]!.name;
+    console.log(`  baseline (${baselineCli}), 2 replicas on Redis: baseline ÷ shoal ${fmt(median(perRound(replicas, before)), 2)}x`);
   }
   if (replicas) {
     const ratio2 = median(perRound(replicas, bt!));
