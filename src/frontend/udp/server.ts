@@ -1,5 +1,6 @@
 /** The UDP frontend (BEP 15, BEP 41): connect, announce, scrape, error, over IPv4 and IPv6. */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { createSocket, type RemoteInfo, type Socket, type SocketOptions } from 'node:dgram';
+import { lookup as dnsLookup } from 'node:dns';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { parseIp, type Family } from '../../bittorrent/address.js';
@@ -68,8 +69,18 @@ export class UdpFrontend {
 
   listen(host: string, port: number): Promise<AddressInfo> {
     const ipv4Host = /^\d+\.\d+\.\d+\.\d+$/.test(host);
+    // Once bound, every address this socket is given is a reply's rinfo.address, an IP literal. dgram's
+    // default lookup (dns.lookup) would validate it, match it against isIP's pattern and put every send
+    // off to a nextTick; this one hands it straight back, and the send happens at once. Measured: 8.5
+    // against 7.8 µs per datagram sent and received on loopback (issue #16, the UDP hot path). The bind
+    // address itself, which may be "localhost", goes through dns.lookup.
+    let bound = false;
+    const lookup: SocketOptions['lookup'] = (address, options, callback) => {
+      if (!bound) return dnsLookup(address, options, callback);
+      callback(null, address, address.includes(':') ? 6 : 4);
+    };
     // "::" with ipv6Only off takes IPv4 too, as IPv4-mapped addresses.
-    const socket = createSocket({ type: ipv4Host ? 'udp4' : 'udp6', ipv6Only: false, recvBufferSize: 4 << 20 });
+    const socket = createSocket({ type: ipv4Host ? 'udp4' : 'udp6', ipv6Only: false, recvBufferSize: 4 << 20, lookup });
     socket.on('message', (packet, rinfo) => {
       this.pending++;
       this.handle(packet, rinfo, socket).then(this.handled, this.failed);
@@ -79,6 +90,7 @@ export class UdpFrontend {
     return new Promise((resolve, reject) => {
       socket.once('error', reject);
       socket.bind({ address: host, port }, () => {
+        bound = true;
         socket.off('error', reject);
         resolve(socket.address());
       });

@@ -8,7 +8,7 @@ import { UdpFrontend } from '../../../src/frontend/udp/server.js';
 import { MemoryStore } from '../../../src/tracker/memory/store.js';
 import type { TrackerStore } from '../../../src/tracker/driver.js';
 import { Tracker } from '../../../src/tracker/tracker.js';
-import { announcePacket, connectPacket, readAnnounceReply, udpConnect } from '../../helpers/udp.js';
+import { announcePacket, connectPacket, readAnnounceReply, udpConnect, udpRequest } from '../../helpers/udp.js';
 import { randomHash } from '../../helpers/http.js';
 import { loadConfig } from '../../../src/config/config.js';
 import { trackerPolicy } from '../../../src/tracker/tracker.js';
@@ -35,6 +35,24 @@ describe('UDP frontend', () => {
     assert.ok((await udpConnect('127.0.0.1', address.port)).length === 8, 'still serving');
     await udp.close();
     await store.close();
+  });
+
+  it('answers IPv4, IPv4-mapped and IPv6 senders (its replies skip dns.lookup once bound)', async () => {
+    const store = new MemoryStore({ peerTtlMs: 60_000, reapIntervalMs: 1000 });
+    const dual = frontend(store);
+    const plain = frontend(store);
+    try {
+      const both = await dual.listen('::', 0);
+      assert.equal((await udpConnect('::1', both.port)).length, 8, 'IPv6');
+      assert.equal((await udpConnect('127.0.0.1', both.port)).length, 8, 'IPv4-mapped');
+      const v4 = await plain.listen('127.0.0.1', 0);
+      const connectionId = await udpConnect('127.0.0.1', v4.port);
+      const reply = await udpRequest('127.0.0.1', v4.port, announcePacket({ connectionId, infoHash: randomHash() }));
+      assert.equal(readAnnounceReply(reply!).leechers, 1, 'IPv4');
+    } finally {
+      await Promise.all([dual.close(), plain.close()]);
+      await store.close();
+    }
   });
 
   it('answers the packets in flight before it stops', async () => {
