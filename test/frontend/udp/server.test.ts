@@ -37,11 +37,16 @@ describe('UDP frontend', () => {
     await store.close();
   });
 
-  it('answers IPv4, IPv4-mapped and IPv6 senders (its replies skip dns.lookup once bound)', async () => {
+  it('binds "localhost" in the family it resolves to, and answers IPv4, IPv4-mapped and IPv6 senders (its lookup takes literals only)', async () => {
     const store = new MemoryStore({ peerTtlMs: 60_000, reapIntervalMs: 1000 });
+    const named = frontend(store);
     const dual = frontend(store);
     const plain = frontend(store);
     try {
+      // "localhost" is 127.0.0.1 alone on some hosts (this one's CI among them) and ::1 first on others.
+      const local = await named.listen('localhost', 0);
+      assert.ok(['127.0.0.1', '::1'].includes(local.address), local.address);
+      assert.equal((await udpConnect(local.address, local.port)).length, 8, 'localhost');
       const both = await dual.listen('::', 0);
       assert.equal((await udpConnect('::1', both.port)).length, 8, 'IPv6');
       assert.equal((await udpConnect('127.0.0.1', both.port)).length, 8, 'IPv4-mapped');
@@ -50,7 +55,7 @@ describe('UDP frontend', () => {
       const reply = await udpRequest('127.0.0.1', v4.port, announcePacket({ connectionId, infoHash: randomHash() }));
       assert.equal(readAnnounceReply(reply!).leechers, 1, 'IPv4');
     } finally {
-      await Promise.all([dual.close(), plain.close()]);
+      await Promise.all([named.close(), dual.close(), plain.close()]);
       await store.close();
     }
   });
