@@ -23,7 +23,7 @@ import { parseTotals, torrentTerms, userBytes } from './private.js';
 import { RedisRtcSwarms } from './webrtc.js';
 import { OutOfMemory, isOutOfMemory, withAllowOom } from './out-of-memory.js';
 import { RedisShared } from './shared.js';
-import { Deadlines } from './deadlines.js';
+import { Deadlines, timedOut } from './deadlines.js';
 import { createHash } from 'node:crypto';
 import { throttledErrorLog } from '../../common/log.js';
 import { LaneFallback, type RespValue } from '../../redis/resp-lane.js';
@@ -109,8 +109,6 @@ function isConnectionError(error: unknown): boolean {
   const message = error instanceof Error ? error.message : '';
   return /Connection is closed|ECONNRESET|ECONNREFUSED|EPIPE|READONLY|LOADING|CLUSTERDOWN|TRYAGAIN/.test(message);
 }
-
-const timedOut = (): Error => new Error('redis command timed out');
 
 // announceArgv writes a public announce's ARGV as a literal of three: the contract must still say so.
 if (PUBLIC_ANNOUNCE_ARGV !== 3 || ANNOUNCE_ARGV.slice(0, 3).join() !== 'header,address4,address6') {

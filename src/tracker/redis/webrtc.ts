@@ -18,13 +18,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { SwarmCounts } from '../../bittorrent/announce.js';
-import { Deadlines } from '../../common/deadlines.js';
 import type { RedisClient } from '../../redis/connection.js';
 import { LaneFallback } from '../../redis/resp-lane.js';
 import type { ScriptLanes } from '../../redis/script-lanes.js';
 import type { Refusal } from '../driver.js';
 import type { BinaryId, RtcAnnounce, RtcPeer, RtcResult, RtcSignal, RtcSwarms } from '../webrtc-driver.js';
 import type { RedisParams } from './params.js';
+import { Deadlines, timedOut } from './deadlines.js';
 import { assembleScript } from './scripts.js';
 import { totalsKeys } from './keys.js';
 import { parseTotals, torrentTerms, userBytes } from './private.js';
@@ -95,8 +95,8 @@ export class RedisRtcSwarms implements RtcSwarms {
   private wanted = false;
   private listening = false;
   private readonly peerTtl: number;
-  /** Every call's deadline (commandTimeout), one timer for all of them. */
-  private readonly deadlines: Deadlines;
+  /** Every ioredis call's deadline (commandTimeout), one timer for all of them (as the store's). */
+  private readonly deadlines = new Deadlines();
   /** The announce script's SHA1, as ioredis' defineCommand computes it (EVALSHA on the fast lane). */
   private readonly announceSha: string;
 
@@ -111,13 +111,17 @@ export class RedisRtcSwarms implements RtcSwarms {
     private readonly lanes: ScriptLanes | null = null,
   ) {
     this.peerTtl = peerTtl;
-    this.deadlines = new Deadlines(params.commandTimeout, 'redis command timed out');
     const announce = assembleScript('webrtc-announce');
     this.announceSha = createHash('sha1').update(announce).digest('hex');
     client.defineCommand('trackerWebrtcAnnounce', { numberOfKeys: 4, lua: announce });
     client.defineCommand('trackerWebrtcAnnouncePrivate', { numberOfKeys: 6, lua: announce });
     client.defineCommand('trackerWebrtcScrape', { numberOfKeys: 3, lua: assembleScript('webrtc-scrape'), readOnly: true });
     this.commands = client as unknown as WebRtcCommands;
+  }
+
+  /** `call`'s outcome, or the timeout's error once command_timeout has passed. */
+  private bound<T>(call: Promise<T>): Promise<T> {
+    return this.deadlines.race(call, Date.now() + this.params.commandTimeout, timedOut);
   }
 
   /** This replica's channel: its name is the hash tag, so on a Cluster it lives on one shard. */
@@ -165,7 +169,7 @@ export class RedisRtcSwarms implements RtcSwarms {
         if (!(error instanceof LaneFallback)) throw error;
       }
     }
-    reply ??= await this.deadlines.bound(
+    reply ??= await this.bound(
       userId > 0 ? this.commands.trackerWebrtcAnnouncePrivateBuffer(...keys, ...argv) : this.commands.trackerWebrtcAnnounceBuffer(...keys, ...argv),
     );
     const refusal = (reply[3] as Buffer).toString('latin1');
@@ -187,9 +191,7 @@ export class RedisRtcSwarms implements RtcSwarms {
 
   async scrape(infoHashes: BinaryId[]): Promise<SwarmCounts[]> {
     const replies = await Promise.all(
-      infoHashes.map((infoHash) =>
-        this.deadlines.bound(this.commands.trackerWebrtcScrape(...webrtcKeys(this.params.prefix, infoHash).slice(0, 3), this.peerTtl)),
-      ),
+      infoHashes.map((infoHash) => this.bound(this.commands.trackerWebrtcScrape(...webrtcKeys(this.params.prefix, infoHash).slice(0, 3), this.peerTtl))),
     );
     return replies.map(([complete, incomplete, downloaded]) => ({ complete, incomplete, downloaded }));
   }
@@ -212,7 +214,7 @@ export class RedisRtcSwarms implements RtcSwarms {
         if (!(error instanceof LaneFallback) || error.reason === 'closed') throw error;
       }
     }
-    const receivers = await this.deadlines.bound(this.client.spublish(channel, message));
+    const receivers = await this.bound(this.client.spublish(channel, message));
     return Number(receivers) > 0;
   }
 
