@@ -122,8 +122,12 @@ describe('WebTorrent across replicas', { skip: missing ?? false }, () => {
       const client = new Redis(server.port, '127.0.0.1');
       const monitor = await client.monitor();
       const commands: string[] = [];
+      let hotSummaries = 0;
       monitor.on('monitor', (_time: string, args: string[], source: string) => {
-        const background = /^get$/i.test(args[0] ?? '') && /catalogue:version$/.test(args[1] ?? '');
+        // In the background: the catalogue's version poll, and each replica's hot-swarm summary (once per
+        // metrics.hot_swarms_window, its keys tagged {hot}, in a MULTI of its own, counted apart).
+        const background = (/^get$/i.test(args[0] ?? '') && /catalogue:version$/.test(args[1] ?? '')) || (args[1] ?? '').includes('{hot}');
+        if (background && /^set$/i.test(args[0] ?? '')) hotSummaries++;
         if (source !== 'lua' && !background && !/^(ping|info|monitor)$/i.test(args[0] ?? '')) commands.push(String(args[0]).toLowerCase());
       });
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -139,6 +143,11 @@ describe('WebTorrent across replicas', { skip: missing ?? false }, () => {
       // The announce: one script call (EVALSHA; an EVAL only retries a script not cached yet). The offer to
       // A and the answer back: one SPUBLISH each. Nothing else.
       const counts = commands.reduce<Record<string, number>>((acc, cmd) => ({ ...acc, [cmd]: (acc[cmd] ?? 0) + 1 }), {});
+      // The summaries' MULTI and EXEC, one pair per summary.
+      for (const wrap of ['multi', 'exec']) {
+        assert.equal(counts[wrap] ?? 0, hotSummaries, `${wrap}: ${JSON.stringify(counts)}`);
+        delete counts[wrap];
+      }
       assert.equal(counts.evalsha, 1, JSON.stringify(counts));
       assert.equal(counts.spublish, 2, JSON.stringify(counts));
       assert.deepEqual(
