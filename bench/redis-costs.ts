@@ -38,12 +38,18 @@ async function fillSwarm(infoHash: Buffer, peers: number, now: number): Promise<
   await Promise.all(pending);
 }
 
-async function bytesPerPeer(swarms: number, perSwarm: number): Promise<number> {
+/**
+ * Memory per peer of swarms filled by ZADD, then each announced into once with numwant 50 by one of its
+ * leechers, as in use: the selection builds the sets' packed copies (lua/includes/packed-copy.lua).
+ */
+async function bytesPerPeer(store: TrackerStore, swarms: number, perSwarm: number): Promise<number> {
   await redis.flushall();
   const before = await usedMemory();
   const now = Math.floor(Date.now() / 1000);
   for (let s = 0; s < swarms; s += 100) {
-    await Promise.all(Array.from({ length: Math.min(100, swarms - s) }, () => fillSwarm(randomBytes(20), perSwarm, now)));
+    const hashes = Array.from({ length: Math.min(100, swarms - s) }, () => randomBytes(20));
+    await Promise.all(hashes.map((infoHash) => fillSwarm(infoHash, perSwarm, now)));
+    await Promise.all(hashes.map((infoHash) => store.announce({ ...publicAnnounce(infoHash, perSwarm), v4: peerAddr(3), seeder: false })));
   }
   return ((await usedMemory()) - before) / (swarms * perSwarm);
 }
@@ -95,11 +101,11 @@ function privateAnnounce(infoHash: Buffer, peers: number): Announce {
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[values.length >> 1]!;
 const out = (record: object): void => void process.stdout.write(JSON.stringify(record) + '\n');
 
-out({ case: 'memory', layout: '10k swarms x 100 peers', bytesPerPeer: await bytesPerPeer(10_000, 100) });
-out({ case: 'memory', layout: '1 swarm x 1M peers', bytesPerPeer: await bytesPerPeer(1, 1_000_000) });
+const store = await redisDriver.open({ url: `redis://127.0.0.1:${port}`, prefix: PREFIX }, { peerTtl: 3600, logger: pino({ level: 'silent' }) });
+out({ case: 'memory', layout: '10k swarms x 100 peers', bytesPerPeer: await bytesPerPeer(store, 10_000, 100) });
+out({ case: 'memory', layout: '1 swarm x 1M peers', bytesPerPeer: await bytesPerPeer(store, 1, 1_000_000) });
 
 await redis.flushall();
-const store = await redisDriver.open({ url: `redis://127.0.0.1:${port}`, prefix: PREFIX }, { peerTtl: 3600, logger: pino({ level: 'silent' }) });
 const now = Math.floor(Date.now() / 1000);
 const sizes = [10, 100, 1000, 100_000, 1_000_000];
 const swarms = new Map<number, Buffer>();

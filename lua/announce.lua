@@ -7,8 +7,9 @@ peer's reported totals, counts the swarm and picks peers, already packed.
 
 Cost matters here more than anywhere (docs/architecture.md §6): every redis.call, every number formatted into
 a command and every member handled in Lua shows in the server time per announce. Hence the packed
-arguments, the numbers passed as ready-made strings, and peer selection by windows of the sorted sets
-concatenated in C (table.concat, string.find) rather than member by member in Lua.
+arguments, the numbers passed as ready-made strings, and peer selection by windows of each set's packed
+copy (or of the sorted set, concatenated in C by table.concat), cut with string.find rather than member
+by member in Lua.
 
 This file is assembled with the pieces it includes (lua/includes/, each once) into one script at
 start-up by src/tracker/redis/scripts.ts, which generates the pieces "constants" and "announce-header"
@@ -38,6 +39,8 @@ KEYS[10]       :xl6  leechers6Index  ZSET  exact subnet mode only: the same of K
 KEYS[#KEYS-1]  :p    totals          HASH  private mode only: user id (4 bytes) .. peer_id ->
                                            "uploaded:downloaded#record id#previous totals#snatched"
 KEYS[#KEYS]    :pa   totalsAges      ZSET  private mode only: the same fields, score = last announce
+Not in KEYS: each peer set's packed copy, a STRING named by the set's key followed by "c" (private
+mode: "cu"), in the same slot; lua/includes/packed-copy.lua.
 
 ARGV (positions ARGV_<NAME>; ANNOUNCE_ARGV in protocol.ts):
 ARGV[1]  header     struct ">BBHBBIIIII" (ANNOUNCE_HEADER), unpacked into locals of these names:

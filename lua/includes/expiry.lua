@@ -1,10 +1,13 @@
 --[[ expiry: lazy expiry of one peer set, on touch.
-Defines: expire(key)  removes the members of the peer set `key` last seen before staleBelow, and in
-                      exact subnet mode the same members of its index.
-Expects: exactSubnets, staleBelow (clock), indexKeyOf (subnet-index).
+Defines: expire(key)  removes the members of the peer set `key` last seen before staleBelow, from its
+                      packed copy too (packed-copy), and in exact subnet mode from its index.
+Expects: exactSubnets, staleBelow (clock), indexKeyOf (subnet-index), what packed-copy expects.
+Outside exact subnet mode only the first few stale members are read (one more than a copy takes out
+one by one): more than that drops the copy, and a mass expiry of a large set builds no large list.
 ]]
 --- @include "clock"
 --- @include "subnet-index"
+--- @include "packed-copy"
 -- ZREM's members go through unpack(), whose stack is limited: so many at a time.
 local ZREM_BATCH = 1000
 local function expire(key)
@@ -12,11 +15,17 @@ local function expire(key)
     local gone = redis.call('ZRANGEBYSCORE', key, '-inf', staleBelow)
     if #gone > 0 then
       redis.call('ZREMRANGEBYSCORE', key, '-inf', staleBelow)
+      copyRemoved(key, gone)
       for j = 1, #gone, ZREM_BATCH do
         redis.call('ZREM', indexKeyOf[key], unpack(gone, j, math.min(j + (ZREM_BATCH - 1), #gone)))
       end
     end
   else
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', staleBelow)
+    -- '17': PACKED_COPY_MAX_REMOVALS + 1, as a string (a number would be formatted on every call).
+    local gone = redis.call('ZRANGEBYSCORE', key, '-inf', staleBelow, 'LIMIT', '0', '17')
+    if #gone > 0 then
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', staleBelow)
+      copyRemoved(key, gone)
+    end
   end
 end

@@ -2,22 +2,26 @@
 Defines: wasSeeder   whether the announcer was in a seeders set before this announce (set by register)
          register(member, seedersKey, leechersKey)   applies the announce to one family's sets; does
                      nothing for member "" (the announcer is not in that family)
-Expects: now, peerKeyTtl (clock), stopped, isSeeder, exactSubnets, indexKeyOf (subnet-index).
+Expects: now, peerKeyTtl (clock), stopped, isSeeder, exactSubnets, indexKeyOf (subnet-index), what
+         packed-copy expects (each set's packed copy follows its changes).
 A member is in at most one of its family's two sets. So a write that finds the member already in its
 set (ZADD answers 0, the common re-announce) needs no ZREM from the other, and the writes' answers say
 what a separate read would have: whether the announcer was a seeder.
 ]]
 --- @include "clock"
 --- @include "subnet-index"
+--- @include "packed-copy"
 local wasSeeder = false
 local function register(member, seedersKey, leechersKey)
   if member == '' then return end
   if stopped then
     if redis.call('ZREM', seedersKey, member) == 1 then
       wasSeeder = true
+      copyRemoved(seedersKey, { member })
       if exactSubnets then redis.call('ZREM', indexKeyOf[seedersKey], member) end
-    elseif redis.call('ZREM', leechersKey, member) == 1 and exactSubnets then
-      redis.call('ZREM', indexKeyOf[leechersKey], member)
+    elseif redis.call('ZREM', leechersKey, member) == 1 then
+      copyRemoved(leechersKey, { member })
+      if exactSubnets then redis.call('ZREM', indexKeyOf[leechersKey], member) end
     end
     return
   end
@@ -26,6 +30,8 @@ local function register(member, seedersKey, leechersKey)
   local new = redis.call('ZADD', own, now, member) == 1
   redis.call('EXPIRE', own, peerKeyTtl)
   local moved = new and redis.call('ZREM', other, member) == 1
+  if new then copyAdded(own, member) end
+  if moved then copyRemoved(other, { member }) end
   if exactSubnets then
     -- Every time, not only for a new member: peers that were there before subnet_index was turned
     -- on join the index at their next announce.

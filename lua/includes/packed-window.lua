@@ -4,29 +4,36 @@ Defines: packedWindow(key, setSize, count, self, addressSize)
            string, without `self` (the announcer's member, or "") and in private mode without the
            announcing user's own peers (unless the tracker returns them: excludeOwn false); nil when a member has the wrong length (a leftover of a
            switch between public and private mode): the caller takes the general way (sampling).
-Expects: privateMode, excludeOwn, userId, the constant USER_ID_SIZE.
+Expects: privateMode, excludeOwn, userId, existingOnly (admission), the constant USER_ID_SIZE, what
+         packed-copy expects.
 The window as one string, and the string functions (C) doing what a loop over the members would do in
 Lua. Public: the announcer is cut out at an entry boundary. Private: entries carry the user id, and
 the announcing user's own are cut out; the tracker drops the ids (work moved out of the one Redis
 thread to the replicas, which scale).
 ]]
 --- @include "window"
+--- @include "packed-copy"
 local function packedWindow(key, setSize, count, self, addressSize)
   if count <= 0 or setSize == 0 then return '' end
   local take = count
   -- Private: the user's own peers (the announcer among them) are cut: draw a few more, so that they
   -- rarely leave the answer short.
   if excludeOwn then take = take + OWN_PEERS_EXTRA elseif self ~= '' then take = take + 1 end
-  local a, b = window(key, setSize, take)
-  local packed = table.concat(a)
-  local members = #a
-  if b then
-    packed = packed .. table.concat(b)
-    members = members + #b
-  end
   local entrySize = addressSize
   if privateMode then entrySize = addressSize + USER_ID_SIZE end
-  if #packed ~= members * entrySize then return nil end
+  -- From the set's packed copy; from the set itself when it has none (a large set), and then no copy is
+  -- built where Redis refuses new memory (existingOnly).
+  local packed = copyWindow(key, setSize, take, entrySize, not existingOnly)
+  if not packed then
+    local a, b = window(key, setSize, take)
+    packed = table.concat(a)
+    local members = #a
+    if b then
+      packed = packed .. table.concat(b)
+      members = members + #b
+    end
+    if #packed ~= members * entrySize then return nil end
+  end
   local cut = self
   if excludeOwn then cut = userId end
   if cut ~= '' then

@@ -34,6 +34,14 @@ export const SWARM_KEY_SUFFIX = {
 } as const;
 export type SwarmKeyName = keyof typeof SWARM_KEY_SUFFIX;
 
+/**
+ * A peer set's packed copy (lua/includes/packed-copy.lua): a STRING of the set's members, named by the
+ * set's key followed by one of these, for peer selection to read windows from. Public mode's members are
+ * compact addresses; private mode's carry the user id, so each mode has its own copy. Written and read
+ * only by the announce script; KEYS does not name them (same hash tag as their set, so the same slot).
+ */
+export const PACKED_COPY_SUFFIX = { public: 'c', private: 'cu' } as const;
+
 /** What every announce touches, in KEYS order; scrape reads the first five. */
 export const SWARM_KEYS = ['seeders4', 'leechers4', 'seeders6', 'leechers6', 'snatches', 'torrent'] as const satisfies readonly SwarmKeyName[];
 /** Exact subnet mode: the index of each peer set, in SWARM_KEYS' order, after SWARM_KEYS. */

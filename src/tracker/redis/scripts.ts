@@ -16,7 +16,7 @@
  * per command, the text that defineCommand gets: nothing of this costs anything per call.
  */
 import { readFileSync } from 'node:fs';
-import { INDEX_KEYS, SWARM_KEYS } from './keys.js';
+import { INDEX_KEYS, PACKED_COPY_SUFFIX, SWARM_KEYS } from './keys.js';
 import { ANNOUNCE_HEADER, ANNOUNCE_HEADER_FORMAT, luaConstants, luaName } from './protocol.js';
 
 /** Where the command files and their pieces are read from. */
@@ -43,12 +43,14 @@ export const fileSource: ScriptSource = {
   include: (name) => readIfExists(new URL(`includes/${name}.lua`, LUA_DIR)),
 };
 
-/** Every constant a script may use: protocol.ts' and the key positions of keys.ts. */
+/** Every constant a script may use: protocol.ts', the key positions of keys.ts and its packed copies' suffixes. */
 export function scriptConstants(): Record<string, number | string> {
   const constants = luaConstants();
   // KEYS positions: the swarm's keys, then in exact subnet mode their indexes. The totals keys of
   // private mode are the last two, whatever comes before them.
   [...SWARM_KEYS, ...INDEX_KEYS].forEach((name, i) => (constants[`KEY_${luaName(name)}`] = i + 1));
+  constants.PACKED_COPY_SUFFIX = PACKED_COPY_SUFFIX.public;
+  constants.PACKED_COPY_PRIVATE_SUFFIX = PACKED_COPY_SUFFIX.private;
   return constants;
 }
 
