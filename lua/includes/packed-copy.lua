@@ -14,9 +14,9 @@ the copy: more than PACKED_COPY_MAX_REMOVALS leaving at once, a leaving member n
 grown past the limit. A copy whose length is not the set's size times the entry size is never read:
 the check that catches what no change here explains (a copy that expired, a switch between public and
 private mode, leftovers of the other mode). Such a copy, or none, is rebuilt from the whole set (one
-ZRANGE, at most PACKED_COPY_MAX_BYTES) by the next selection that wants it. A copy's TTL is
-peerKeyTtl from when it was built: never later than its set's, so a copy never outlives its set, and
-at worst rebuilt once per peer TTL.
+ZRANGE, at most PACKED_COPY_MAX_BYTES) by the next selection that wants it. A copy is built with its
+set's TTL at that moment and keeps it (APPEND and SET KEEPTTL leave it): the set's TTL only grows, so a
+copy never outlives its set, and is rebuilt at worst about once per peer TTL.
 Defines: copyAdded(setKey, member)     after ZADD added `member` to the set
          copyRemoved(setKey, members)  after the list `members` left the set
          copyWindow(setKey, setSize, take, entrySize, mayBuild)   up to `take` entries of the set's
@@ -41,12 +41,12 @@ end
 
 local function copyRemoved(setKey, members)
   local copyKey = setKey .. copySuffix
-  local copy = redis.call('GET', copyKey)
-  if not copy then return end
   if #members > PACKED_COPY_MAX_REMOVALS then
     redis.call('DEL', copyKey)
     return
   end
+  local copy = redis.call('GET', copyKey)
+  if not copy then return end
   for i = 1, #members do
     local member = members[i]
     local size = #member
@@ -95,7 +95,9 @@ local function copyWindow(setKey, setSize, take, entrySize, mayBuild)
       if stored > 0 then redis.call('DEL', copyKey) end
       return nil
     end
-    redis.call('SET', copyKey, whole, 'EX', peerKeyTtl)
+    -- The set's own TTL (this announce may not have written it), so that the copy expires first.
+    local ttl = redis.call('PTTL', setKey)
+    if ttl > 0 then redis.call('SET', copyKey, whole, 'PX', fmt('%d', ttl)) else redis.call('SET', copyKey, whole, 'EX', peerKeyTtl) end
   end
   if take >= setSize then return whole or redis.call('GET', copyKey) end
   local start = math.random(0, setSize - 1) * entrySize

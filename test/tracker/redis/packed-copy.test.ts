@@ -182,6 +182,18 @@ describe('redis driver, packed copies of the peer sets', { skip: missing ?? fals
     assert.equal(await checkCopies(hash, 'public'), 1, 'rebuilt exact');
   });
 
+  it('builds a copy with its set\'s TTL, which this announce may not have renewed', async () => {
+    const hash = randomBytes(20);
+    for (let i = 0; i < 10; i++) await announce(publicStore, { infoHash: hash, v4: v4Addr(10, 9, i), seeder: true, numwant: 0 });
+    const seeders = tagOf(hash) + 's4';
+    await client.expire(seeders, 5);
+    // A leecher reads the seeders' copy (built now) but writes only the leechers' set.
+    const r = await announce(publicStore, { infoHash: hash, v4: v4Addr(10, 9, 100), numwant: 50 });
+    assert.equal(r.peers4.length, 10 * 6);
+    const copyTtl = await client.pttl(seeders + PACKED_COPY_SUFFIX.public);
+    assert.ok(copyTtl > 0 && copyTtl <= 5000, `the copy expires with its set (${copyTtl} ms), not a peer TTL later`);
+  });
+
   it('keeps no copy of a set larger than its limit, and answers from the set', async () => {
     const hash = randomBytes(20);
     const fits = Math.floor(MAX_BYTES / 6);
