@@ -93,7 +93,10 @@ describe('redis driver, packed copies of the peer sets', { skip: missing ?? fals
 
   it('follows joins, moves, stops and expiry in random order, and answers only with live members', async () => {
     const hash = randomBytes(20);
-    const slots = Array.from({ length: 40 }, (_, i) => ({ v4: i % 4 === 3 ? undefined : v4Addr(10, 1, i), v6: i % 3 === 0 || i % 4 === 3 ? v6Addr() : undefined }));
+    const slots = Array.from({ length: 40 }, (_, i) => ({
+      v4: i % 4 === 3 ? undefined : v4Addr(10, 1, i),
+      v6: i % 3 === 0 || i % 4 === 3 ? v6Addr() : undefined,
+    }));
     const watcher = { v4: v4Addr(10, 2, 1), v6: v6Addr() };
     const state = slots.map(() => ({ in: false, seeder: false }));
     let random = 12345;
@@ -123,7 +126,12 @@ describe('redis driver, packed copies of the peer sets', { skip: missing ?? fals
         if (slot.v6) await age(hash, `${role}6`, slot.v6);
         state[i] = { in: false, seeder: false };
       }
-      const live = new Set(slots.flatMap((s, k) => (state[k]!.in ? [s.v4, s.v6] : [])).filter((a) => a).map((a) => a!.toString('hex')));
+      const live = new Set(
+        slots
+          .flatMap((s, k) => (state[k]!.in ? [s.v4, s.v6] : []))
+          .filter((a) => a)
+          .map((a) => a!.toString('hex')),
+      );
       // A touch without selection expires what was aged; then every copy must already be exact (a
       // selection would rebuild one whose length is off, and hide a change it missed).
       await announce(publicStore, { infoHash: hash, ...watcher, numwant: 0 });
@@ -182,7 +190,7 @@ describe('redis driver, packed copies of the peer sets', { skip: missing ?? fals
     assert.equal(await checkCopies(hash, 'public'), 1, 'rebuilt exact');
   });
 
-  it('builds a copy with its set\'s TTL, which this announce may not have renewed', async () => {
+  it("builds a copy with its set's TTL, which this announce may not have renewed", async () => {
     const hash = randomBytes(20);
     for (let i = 0; i < 10; i++) await announce(publicStore, { infoHash: hash, v4: v4Addr(10, 9, i), seeder: true, numwant: 0 });
     const seeders = tagOf(hash) + 's4';
@@ -199,7 +207,9 @@ describe('redis driver, packed copies of the peer sets', { skip: missing ?? fals
     const fits = Math.floor(MAX_BYTES / 6);
     for (let i = 0; i < fits; i += 200) {
       await Promise.all(
-        Array.from({ length: Math.min(200, fits - i) }, (_, k) => announce(publicStore, { infoHash: hash, v4: v4Addr(11, (i + k) >> 8, (i + k) & 255), numwant: 0 })),
+        Array.from({ length: Math.min(200, fits - i) }, (_, k) =>
+          announce(publicStore, { infoHash: hash, v4: v4Addr(11, (i + k) >> 8, (i + k) & 255), numwant: 0 }),
+        ),
       );
     }
     const copyKey = tagOf(hash) + 'l4' + PACKED_COPY_SUFFIX.public;
@@ -226,7 +236,7 @@ describe('redis driver, packed copies of the peer sets', { skip: missing ?? fals
     await announce(privateStore, { infoHash: hash, ...as(1), event: 'stopped' });
     await announce(privateStore, { infoHash: hash, ...as(2), event: 'completed' });
     const r = await announce(privateStore, { infoHash: hash, ...as(100), numwant: 50 });
-    assert.equal(r.peers4.length, 19 * 6, 'every other user\'s peer, addresses only');
+    assert.equal(r.peers4.length, 19 * 6, "every other user's peer, addresses only");
     assert.equal(await checkCopies(hash, 'private', 4), 2, 'both IPv4 sets have a copy of 10-byte entries');
     assert.equal(await checkCopies(hash, 'public'), 0, 'and public mode none');
     // A public peer left in the set: the private copy cannot hold it, so there is none.
