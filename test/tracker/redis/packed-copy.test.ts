@@ -8,11 +8,11 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import type { SwarmAnnounce, TrackerStore } from '../../../src/tracker/driver.js';
+import type { TrackerStore } from '../../../src/tracker/driver.js';
 import { redisDriver } from '../../../src/tracker/redis/driver.js';
 import { PACKED_COPY_SUFFIX } from '../../../src/tracker/redis/keys.js';
 import { redisMissing, startRedis, type RedisServer } from '../../helpers/redis.js';
-import { v4Addr, v6Addr } from '../../../src/testing/index.js';
+import { swarmAnnounce, v4Addr, v6Addr, type Announce } from '../../../src/testing/harness.js';
 
 const missing = redisMissing();
 const logger = pino({ level: 'silent' });
@@ -47,19 +47,7 @@ describe('redis driver, packed copies of the peer sets', { skip: missing ?? fals
     await server.kill();
   });
 
-  const announce = (store: TrackerStore, a: Partial<SwarmAnnounce> & { infoHash: Buffer }) =>
-    store.announce({
-      peerId: randomBytes(20),
-      seeder: false,
-      event: 'none',
-      numwant: 50,
-      want4: true,
-      want6: true,
-      subnet4: 0,
-      subnet6: 0,
-      withPeerIds: false,
-      ...a,
-    });
+  const announce = (store: TrackerStore, a: Announce & { infoHash: Buffer }) => store.announce(swarmAnnounce(a.infoHash, a));
 
   const tagOf = (hash: Buffer): string => `c:{${hash.toString('hex')}}:`;
   const SETS = [
