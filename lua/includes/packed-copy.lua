@@ -27,6 +27,7 @@ Defines: copyAdded(setKey, member)     after ZADD added `member` to the set
 Expects: privateMode, fmt, peerKeyTtl (clock); math.randomseed already called.
 ]]
 --- @include "clock"
+--- @include "entry-find"
 -- 32 KiB: 5461 IPv4 peers in public mode. A leaving member costs a read and a write of the copy.
 local PACKED_COPY_MAX_BYTES = 32768
 local PACKED_COPY_MAX_REMOVALS = 16
@@ -50,20 +51,8 @@ local function copyRemoved(setKey, members)
   for i = 1, #members do
     local member = members[i]
     local size = #member
-    -- The member at an entry boundary (its bytes may also appear across two entries).
     local at = nil
-    if #copy % size == 0 then
-      local from = 1
-      while true do
-        local found = string.find(copy, member, from, true)
-        if not found then break end
-        if (found - 1) % size == 0 then
-          at = found
-          break
-        end
-        from = found + 1
-      end
-    end
+    if #copy % size == 0 then at = entryWith(copy, member, size, 0, 1) end
     if not at then
       redis.call('DEL', copyKey)
       return
