@@ -37,7 +37,7 @@ KEYS[8]        :xl4  leechers4Index  ZSET  exact subnet mode only: the same of K
 KEYS[9]        :xs6  seeders6Index   ZSET  exact subnet mode only: the same of KEYS[3]
 KEYS[10]       :xl6  leechers6Index  ZSET  exact subnet mode only: the same of KEYS[4]
 KEYS[#KEYS-1]  :p    totals          HASH  private mode only: user id (4 bytes) .. peer_id ->
-                                           "uploaded:downloaded#record id#previous totals#snatched"
+                                           "uploaded:downloaded#record id#previous totals#snatched#session"
 KEYS[#KEYS]    :pa   totalsAges      ZSET  private mode only: the same fields, score = last announce
 Not in KEYS: each peer set's packed copy, a STRING named by the set's key followed by "c" (private
 mode: "cu"), in the same slot; lua/includes/packed-copy.lua.
@@ -82,7 +82,8 @@ changed nothing), a public answer at snatched:
                        (min interval: nothing changed, the counts are set, the reply stops here), or
                        not_stored on a full answer (admission: the announcer was not stored)
   [7]  snatched        0/1
-  [8]  previousTotals  "uploaded:downloaded" as last reported, "" when unknown
+  [8]  previousTotals  "uploaded:downloaded" as last reported ("" when unknown), then "#" and the
+                       peer's accounting session "epoch#seq#baseUp:baseDown#open" (totals.lua)
   [9]  torrentId       "" when unregistered
   [10] upMultiplier
   [11] downMultiplier
@@ -167,7 +168,7 @@ local complete, incomplete = seeders4Count + seeders6Count, leechers4Count + lee
 local note = notStored and 'not_stored' or ''
 if not privateMode then return { complete, incomplete, downloaded, peers4, peers6, note, snatched } end
 return {
-  complete, incomplete, downloaded, peers4, peers6, note, snatched, previousTotals,
+  complete, incomplete, downloaded, peers4, peers6, note, snatched, sessionReply,
   torrentTerms and torrentTerms[3] or '', torrentTerms and torrentTerms[4] or '',
   torrentTerms and torrentTerms[5] or '', torrentTerms and torrentTerms[6] or '',
 }

@@ -35,7 +35,8 @@ ARGV[10] peerLimit       private mode only: most peers one user may run on the t
 ARGV[11] totalsTtl       private mode only: seconds the totals live after the last announce (peer_ttl)
 Reply: { complete, incomplete, downloaded, refusal ("" or denied / not_allowed / unregistered /
          peer_limit; a refusal ends the reply), in private mode then snatched (0/1), previousTotals
-         ("uploaded:downloaded" as last reported, "" when unknown), torrentId, upMultiplier,
+         ("uploaded:downloaded" as last reported, "" when unknown, then "#" and the session, as
+         announce.lua's), torrentId, upMultiplier,
          downMultiplier, freeleech, then for each picked peer: its peer_id, its replica }
 ]]
 --- @include "constants"
@@ -121,7 +122,7 @@ local reply = {
 }
 if privateMode then
   reply[5] = snatched
-  reply[6] = previousTotals
+  reply[6] = sessionReply
   local t = terms or {}
   reply[7], reply[8], reply[9], reply[10] = t[3] or '', t[4] or '', t[5] or '', t[6] or ''
 end

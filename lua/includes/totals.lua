@@ -1,31 +1,48 @@
---[[ totals: private mode's per-peer totals, swapped for the reported ones.
+--[[ totals: private mode's per-peer totals, swapped for the reported ones, and the peer's accounting session.
 Defines: previousTotals   the peer's last reported "uploaded:downloaded", "" when unknown (or in
                           public mode)
+         sessionReply     previousTotals .. "#" .. the session: "epoch#seq#baseUp:baseDown#open", what
+                          the reply carries (private mode)
 Changes: snatched, to what the first run answered, when this is a retry of an announce already applied.
 Expects: privateMode, userId, reportedTotals ("uploaded:downloaded"), recordId (the command's
-         arguments), stopped, admitted (admission), now, peerKeyTtl (clock), totalsKey, totalsAgesKey,
-         totalsField, storedTotals, completedBefore (private-peer), snatched (snatches: 0 or 1).
+         arguments), event, stopped, admitted (admission), now, peerKeyTtl (clock), totalsKey,
+         totalsAgesKey, totalsField, storedTotals, completedBefore (private-peer), snatched (snatches: 0
+         or 1), the constant EVENT_STARTED.
 The torrent's totals hash maps userId .. peer_id to
-  "uploaded:downloaded#record id#previous totals#snatched#completed"
+  "uploaded:downloaded#record id#previous totals#snatched#epoch#seq#base#open#completed"
 ("completed": the peer has counted its snatch of the torrent) and its ages (a ZSET of the same fields,
 score = last announce) let stale ones expire with the peers (private-peer). A retry of the same call
 (same record id, after a reply lost to a broken connection) finds its record stored and answers as the
 first run did. Each user's peer count (field: the user id) follows the fields that come and go.
+
+The session (src/tracker/session.ts, which the memory driver runs; the two must agree): only this
+script sees a peer's announces in their true order, so it numbers them. An epoch is one run of the
+peer's counters, named by the record id of the announce that opened it; seq counts its announces; base
+is what its counters count from. A peer this script does not know opens an epoch: from 0 on started,
+otherwise from the counters it reports (open = 1: a consumer that knows the session's counters continues
+from them, as after a Redis restart that lost these totals). A counter below the stored one (a client
+restart) opens an epoch that counts it from 0. Totals stored before sessions existed open an epoch
+from the stored counters.
 ]]
 --- @include "clock"
 --- @include "private-peer"
-local previousTotals = ''
+local previousTotals, sessionReply = '', ''
 if privateMode and admitted then
   local retried = false
+  -- The stored session ("epoch#seq#base#open"), nil for totals stored before sessions existed.
+  local storedEpoch, storedSeq, storedBase, storedOpen
+  local session
   if storedTotals then
     local mark = string.find(storedTotals, '#', 1, true)
     if mark then
-      local storedRecordId, storedPrevious, storedSnatched = string.match(string.sub(storedTotals, mark + 1), '^([^#]*)#([^#]*)#([01])')
+      local storedRecordId, storedPrevious, storedSnatched, rest = string.match(string.sub(storedTotals, mark + 1), '^([^#]*)#([^#]*)#([01])#(.*)$')
+      storedEpoch, storedSeq, storedBase, storedOpen = string.match(rest or '', '^([^#]+)#(%d+)#([^#]+)#([01])#')
       if recordId ~= '' and storedRecordId == recordId then
         -- The same announce again: its first run swapped the totals and counted the snatch already.
         retried = true
         previousTotals = storedPrevious
         snatched = tonumber(storedSnatched)
+        if storedEpoch then session = storedEpoch .. '#' .. storedSeq .. '#' .. storedBase .. '#' .. storedOpen end
       else
         previousTotals = string.sub(storedTotals, 1, mark - 1)
       end
@@ -33,6 +50,24 @@ if privateMode and admitted then
       previousTotals = storedTotals
     end
   end
+  if not session then
+    if previousTotals == '' then
+      if event == EVENT_STARTED then session = recordId .. '#1#0:0#0' else session = recordId .. '#1#' .. reportedTotals .. '#1' end
+    else
+      local up, down = string.match(reportedTotals, '^(%d+):(%d+)$')
+      local previousUp, previousDown = string.match(previousTotals, '^(%d+):(%d+)$')
+      local wentBack = tonumber(up) < tonumber(previousUp) or tonumber(down) < tonumber(previousDown)
+      if storedEpoch and not wentBack then
+        session = storedEpoch .. '#' .. (tonumber(storedSeq) + 1) .. '#' .. storedBase .. '#' .. storedOpen
+      else
+        -- A counter that went back counts from 0; the other one, and totals stored before sessions, from the stored value.
+        if tonumber(up) < tonumber(previousUp) then previousUp = '0' end
+        if tonumber(down) < tonumber(previousDown) then previousDown = '0' end
+        session = recordId .. '#1#' .. previousUp .. ':' .. previousDown .. '#0'
+      end
+    end
+  end
+  sessionReply = previousTotals .. '#' .. session
   if stopped then
     if storedTotals then
       redis.call('HDEL', totalsKey, totalsField)
@@ -42,7 +77,7 @@ if privateMode and admitted then
   elseif not retried then
     local completed = '0'
     if completedBefore or snatched == 1 then completed = '1' end
-    redis.call('HSET', totalsKey, totalsField, reportedTotals .. '#' .. recordId .. '#' .. previousTotals .. '#' .. snatched .. '#' .. completed)
+    redis.call('HSET', totalsKey, totalsField, reportedTotals .. '#' .. recordId .. '#' .. previousTotals .. '#' .. snatched .. '#' .. session .. '#' .. completed)
     if not storedTotals then redis.call('HINCRBY', totalsKey, userId, 1) end
     redis.call('ZADD', totalsAgesKey, now, totalsField)
     redis.call('EXPIRE', totalsKey, peerKeyTtl)

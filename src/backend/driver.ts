@@ -48,6 +48,41 @@ export interface AccountingRecord {
    * UDP, and in records of older versions.
    */
   transport?: 'webrtc';
+  /**
+   * The peer's accounting session as the tracker's atomic step numbered it (src/tracker/session.ts),
+   * with the reported totals above: a consumer keeps a high-water mark per session epoch and credits
+   * what the totals passed it by, so a lost, repeated or late record changes nothing in the end.
+   * Absent in records of older versions (credit their deltas).
+   */
+  session?: AccountingSession;
+  /** The multipliers this record's credit used (freeleech: down 0), for what a consumer credits past the delta. */
+  upMultiplier?: number;
+  downMultiplier?: number;
+}
+
+/** A private peer's run of cumulative counters, as the tracker's atomic step numbers it (src/tracker/session.ts). */
+export interface AccountingSession {
+  /** The record id of the announce that opened this run of the counters: unique, never reused. */
+  epoch: string;
+  /** This announce's place in the epoch, 1 for the announce that opened it. */
+  seq: number;
+  /** What the epoch's counters count from: 0 after `started` or a reset; for an open epoch, the counters it opened with. */
+  baseUploaded: number;
+  baseDownloaded: number;
+  /**
+   * Opened by an announce, not `started`, of a peer the tracker did not know (it expired, or the store
+   * lost it): a consumer that knows the session's counters continues from them instead of from base.
+   */
+  open: boolean;
+}
+
+/**
+ * Bytes credited for `raw` bytes at `multiplier`, rounded down; the tiny epsilon keeps a product such
+ * as 100 * 1.15 (114.99999999999999 in binary floating point) from losing its last byte. The tracker and
+ * the reference consumer both credit with it.
+ */
+export function creditedBytes(raw: number, multiplier: number): number {
+  return Math.floor(raw * multiplier + 1e-6);
 }
 
 /** `left` of a WebTorrent peer that does not know the torrent's size yet (it sent none): 2^53-1, a leecher. */

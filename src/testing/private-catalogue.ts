@@ -18,6 +18,7 @@ import {
   uid,
   v4Addr,
   v6Addr,
+  type Announce,
   type ConformanceContext,
   type StoreFactory,
 } from './harness.js';
@@ -108,6 +109,32 @@ export function definePrivateCatalogueTests(ctx: ConformanceContext): void {
     assert.equal(again.downloaded, 1, 'and counts no second snatch');
     const next = await ann({ v4: addr, peerId, seeder: true, access: { ...priv(user, 150, 200), announceId: 'a3' } });
     assert.deepEqual([next.previous, next.snatched], [{ uploaded: 100, downloaded: 200 }, false]);
+  });
+
+  it('numbers a peer\'s accounting session: epochs opened by started, by an unknown peer and by a reset; seq per announce; a retry answers the same', async () => {
+    fresh();
+    await ctx.store.catalogue.putTorrent({ infoHash: ctx.hash, id: 8, upMultiplier: 1, downMultiplier: 1, freeleech: false });
+    const user = uid();
+    const peerId = randomBytes(20);
+    const addr = v4Addr();
+    const at = (id: string, uploaded: number, downloaded: number, event: Announce['event'] = 'none') =>
+      ann({ v4: addr, peerId, event, access: { ...priv(user, uploaded, downloaded), announceId: id } });
+    let r = await at('s1', 0, 0, 'started');
+    assert.deepEqual(r.session, { epoch: 's1', seq: 1, baseUploaded: 0, baseDownloaded: 0, open: false }, 'started opens an epoch from 0');
+    r = await at('s2', 100, 50);
+    assert.deepEqual(r.session, { epoch: 's1', seq: 2, baseUploaded: 0, baseDownloaded: 0, open: false });
+    const retried = await at('s2', 100, 50);
+    assert.deepEqual(retried.session, r.session, 'a retry (same id) answers the first run\'s session');
+    r = await at('s3', 150, 50);
+    assert.equal(r.session?.seq, 3, 'the retry counted no announce');
+    r = await at('s4', 20, 60);
+    assert.deepEqual(r.session, { epoch: 's4', seq: 1, baseUploaded: 0, baseDownloaded: 50, open: false }, 'a counter that went back counts from 0');
+    r = await at('s5', 30, 70, 'stopped');
+    assert.deepEqual(r.session, { epoch: 's4', seq: 2, baseUploaded: 0, baseDownloaded: 50, open: false }, 'the stop belongs to the epoch it ends');
+    r = await at('s6', 500, 600);
+    assert.deepEqual(r.session, { epoch: 's6', seq: 1, baseUploaded: 500, baseDownloaded: 600, open: true }, 'a peer the store does not know opens an open epoch');
+    r = await at('s7', 700, 600);
+    assert.deepEqual(r.session, { epoch: 's6', seq: 2, baseUploaded: 500, baseDownloaded: 600, open: true });
   });
 
   it('counts a snatch once and says so', async () => {

@@ -23,7 +23,7 @@
  *   one not registered in the catalogue ('unregistered'). A refused announce changes nothing.
  * - Private mode (`access.userId`): the peer's previous reported totals, kept per (user, torrent,
  *   peer_id), are returned and replaced by the new ones in the same atomic step (removed on `stopped`,
- *   expired with the peer); peers of the same user are not returned to each other (unless
+ *   expired with the peer), with the peer's accounting session as `nextSession` (session.ts) numbers it; peers of the same user are not returned to each other (unless
  *   `access.ownPeers`; never the announcer itself); `snatched` says
  *   whether this announce counted a snatch. A retried call with the same `announceId` answers as the
  *   first one did.
@@ -45,6 +45,7 @@
 import type { Logger } from 'pino';
 import type { AnnounceEvent, SwarmCounts } from '../bittorrent/announce.js';
 import type { AddressLedger } from './address-ledger.js';
+import type { AccountingSession } from './session.js';
 import type { Catalogue } from './catalogue.js';
 import type { RtcSwarms } from './webrtc-driver.js';
 import type { SharedState } from './shared.js';
@@ -147,6 +148,8 @@ export interface SwarmResult extends SwarmCounts {
   torrent?: TorrentTerms;
   /** Private mode: the totals this peer reported last time, or null for a peer unknown until now. */
   previous?: { uploaded: number; downloaded: number } | null;
+  /** Private mode: the peer's accounting session after this announce (session.ts), as the atomic step numbered it. */
+  session?: AccountingSession;
   /** This announce counted a snatch (completed, and not already a seeder). */
   snatched?: boolean;
   /** Min interval: the announce came too soon and changed nothing (the counts are set; peers may be empty). */

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { compactPeer, formatIp } from '../bittorrent/address.js';
 import type { AnnounceEvent, AnnounceRequest, AnnounceResult, ScrapeRequest, ScrapeResult } from '../bittorrent/announce.js';
 import { ClientError } from '../bittorrent/errors.js';
-import type { AccountingRecord, Backend } from '../backend/driver.js';
+import { creditedBytes, type AccountingRecord, type AccountingSession, type Backend } from '../backend/driver.js';
 import type { Config } from '../config/config.js';
 import type { AddressLimits } from './address-ledger.js';
 import type { User } from './catalogue.js';
@@ -91,14 +91,6 @@ export const REFUSALS: Record<Refusal, string> = {
 
 /** Most swarms a full scrape lists: the answer must stay a sane size. */
 const FULL_SCRAPE_LIMIT = 10_000;
-
-/**
- * Bytes credited for `raw` bytes at `multiplier`, rounded down; the tiny epsilon keeps a product such
- * as 100 * 1.15 (114.99999999999999 in binary floating point) from losing its last byte.
- */
-function credited(raw: number, multiplier: number): number {
-  return Math.floor(raw * multiplier + 1e-6);
-}
 
 /**
  * How many peers an announce gets, for every frontend: none on `stopped`; otherwise what the client
@@ -328,6 +320,7 @@ export interface CreditedAnnounce {
 /** What the store's atomic step answered, as the accounting needs it (SwarmResult and RtcResult both have it). */
 export interface StoreOutcome {
   previous?: { uploaded: number; downloaded: number } | null;
+  session?: AccountingSession;
   torrent?: TorrentTerms;
   snatched?: boolean;
 }
@@ -344,6 +337,8 @@ export function accountingRecord(a: CreditedAnnounce, user: User, id: string, ou
   const rawDownloaded = a.downloaded >= previous.downloaded ? a.downloaded - previous.downloaded : a.downloaded;
   const terms = outcome.torrent;
   const freeleech = (terms?.freeleech ?? false) || globalFreeleech;
+  const upMultiplier = user.upMultiplier * (terms?.upMultiplier ?? 1);
+  const downMultiplier = freeleech ? 0 : user.downMultiplier * (terms?.downMultiplier ?? 1);
   const record: AccountingRecord = {
     id,
     userId: user.id,
@@ -353,8 +348,8 @@ export function accountingRecord(a: CreditedAnnounce, user: User, id: string, ou
     event: a.event,
     rawUploaded,
     rawDownloaded,
-    uploaded: credited(rawUploaded, user.upMultiplier * (terms?.upMultiplier ?? 1)),
-    downloaded: freeleech ? 0 : credited(rawDownloaded, user.downMultiplier * (terms?.downMultiplier ?? 1)),
+    uploaded: creditedBytes(rawUploaded, upMultiplier),
+    downloaded: creditedBytes(rawDownloaded, downMultiplier),
     left: a.left,
     snatched: outcome.snatched ?? false,
     time: Date.now(),
@@ -364,7 +359,10 @@ export function accountingRecord(a: CreditedAnnounce, user: User, id: string, ou
     reportedUploaded: a.uploaded,
     reportedDownloaded: a.downloaded,
     interval: a.interval,
+    upMultiplier,
+    downMultiplier,
   };
+  if (outcome.session) record.session = outcome.session;
   if (a.transport) record.transport = a.transport;
   return record;
 }

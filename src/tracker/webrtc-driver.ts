@@ -29,6 +29,7 @@
  * - `send` hands a signal to the named replica; it resolves false when no replica listens there. At
  *   most once: a lost signal is a WebRTC connection the browsers retry, not state.
  */
+import type { AccountingSession } from './session.js';
 import type { AnnounceEvent, SwarmCounts } from '../bittorrent/announce.js';
 import type { Refusal, SwarmAccess, TorrentTerms } from './driver.js';
 
@@ -64,6 +65,8 @@ export interface RtcResult extends SwarmCounts {
   torrent?: TorrentTerms;
   /** Private mode: the totals this peer reported last time, or null for a peer unknown until now. */
   previous?: { uploaded: number; downloaded: number } | null;
+  /** Private mode: the peer's accounting session after this announce (session.ts). */
+  session?: AccountingSession;
   /** This announce counted a snatch. */
   snatched?: boolean;
 }

@@ -63,8 +63,11 @@ describe('private mode accounting of WebTorrent announces', () => {
     await rtc.announce(request({ uploaded: 1000, downloaded: 4000 }));
     assert.deepEqual(deltas(), [1000, 4000, 2000, 2000]);
     const record = last();
+    const started = backend.records.at(-2)!;
+    // The session opened by the started announce: its record id names the epoch, counted from 0.
+    assert.deepEqual(record.session, { epoch: started.id, seq: 2, baseUploaded: 0, baseDownloaded: 0, open: false });
     assert.deepEqual(
-      { ...record, id: '', time: 0, infoHash: record.infoHash.toString('hex'), peerId: record.peerId.toString('latin1') },
+      { ...record, id: '', time: 0, session: undefined, infoHash: record.infoHash.toString('hex'), peerId: record.peerId.toString('latin1') },
       {
         id: '',
         userId: 7,
@@ -85,6 +88,9 @@ describe('private mode accounting of WebTorrent announces', () => {
         reportedUploaded: 1000,
         reportedDownloaded: 4000,
         interval: 120,
+        upMultiplier: 2,
+        downMultiplier: 0.5,
+        session: undefined,
         transport: 'webrtc',
       },
     );

@@ -4,7 +4,7 @@
  * written as decimal integers; binary values as hex.
  */
 import type { AnnounceEvent } from '../../bittorrent/announce.js';
-import type { AccountingRecord } from '../driver.js';
+import type { AccountingRecord, AccountingSession } from '../driver.js';
 
 const EVENTS: readonly AnnounceEvent[] = ['none', 'started', 'completed', 'stopped'];
 
@@ -39,6 +39,12 @@ export function toFields(r: AccountingRecord): string[] {
   ];
   // Only for a WebTorrent peer's record: a consumer that does not know the field ignores it.
   if (r.transport) fields.push('transport', r.transport);
+  // The session and the multipliers (a consumer that does not know them credits the deltas above).
+  if (r.session) {
+    const s = r.session;
+    fields.push('epoch', s.epoch, 'seq', String(s.seq), 'base_up', String(s.baseUploaded), 'base_down', String(s.baseDownloaded), 'open', s.open ? '1' : '0');
+  }
+  if (r.upMultiplier !== undefined) fields.push('mul_up', String(r.upMultiplier), 'mul_down', String(r.downMultiplier ?? 1));
   // The peer's fields (active_peers, seed time) go together, when the record has them.
   if (r.port === undefined) return fields;
   fields.push(
@@ -72,10 +78,31 @@ function integer(fields: Map<string, string>, name: string): number {
   return value;
 }
 
+/** A multiplier as the tracker wrote it: a finite, non-negative decimal, at most MAX_MULTIPLIER. */
+function multiplier(fields: Map<string, string>, name: string): number {
+  const text = fields.get(name);
+  const value = text === undefined || text === '' ? NaN : Number(text);
+  if (!Number.isFinite(value) || value < 0 || value > MAX_MULTIPLIER) throw new Error(`stream entry: field ${name} is not a multiplier (${JSON.stringify(text)})`);
+  return value;
+}
+
+/** Larger than any site's multiplier, small enough that a credited total stays a safe integer for long. */
+const MAX_MULTIPLIER = 1000;
+
 function hex(fields: Map<string, string>, name: string, bytes: number): Buffer {
   const text = fields.get(name) ?? '';
   if (!new RegExp(`^[0-9a-f]{${bytes * 2}}$`).test(text)) throw new Error(`stream entry: field ${name} is not ${bytes} bytes of hex`);
   return Buffer.from(text, 'hex');
+}
+
+function session(fields: Map<string, string>): AccountingSession {
+  const epoch = fields.get('epoch') ?? '';
+  if (epoch === '' || epoch.length > 64) throw new Error('stream entry: empty or overlong epoch');
+  const seq = integer(fields, 'seq');
+  if (seq < 1) throw new Error('stream entry: field seq is below 1');
+  const open = fields.get('open');
+  if (open !== '0' && open !== '1') throw new Error(`stream entry: field open is not 0 or 1 (${JSON.stringify(open)})`);
+  return { epoch, seq, baseUploaded: integer(fields, 'base_up'), baseDownloaded: integer(fields, 'base_down'), open: open === '1' };
 }
 
 /** Throws on a malformed entry: the consumer sets such entries aside instead of guessing. */
@@ -101,6 +128,9 @@ export function fromFields(list: string[]): AccountingRecord {
     snatched: fields.get('snatched') === '1',
     time: integer(fields, 'time'),
     ...(fields.get('transport') === 'webrtc' ? { transport: 'webrtc' as const } : {}),
+    // Records of older versions have no session and no multipliers.
+    ...(fields.has('epoch') ? { session: session(fields) } : {}),
+    ...(fields.has('mul_up') ? { upMultiplier: multiplier(fields, 'mul_up'), downMultiplier: multiplier(fields, 'mul_down') } : {}),
     // Records of older versions have none of the peer's fields.
     ...(fields.has('port')
       ? {

@@ -12,6 +12,7 @@ import { MemoryCatalogue } from './catalogue.js';
 import { DueQueue } from './due-queue.js';
 import { PeerTable } from './peers.js';
 import { Picks, sameSubnetFirst, samplePeers } from './select.js';
+import { nextSession } from '../session.js';
 import { AgeList, SnatchRecord, Torrent, TotalsRecord, type TotalsSwap } from './swarm.js';
 import { MemoryRtcSwarms } from './webrtc.js';
 
@@ -135,7 +136,9 @@ export class MemoryStore implements TrackerStore {
         if (a.v6) this.removeByAddress(torrent, 6, a.v6);
         torrent = this.torrents.get(key);
       }
-      return { ...this.countsOf(torrent, torrentKey), peers4: EMPTY, peers6: EMPTY, torrent: terms, previous, snatched: false };
+      const stoppedResult: SwarmResult = { ...this.countsOf(torrent, torrentKey), peers4: EMPTY, peers6: EMPTY, torrent: terms, previous, snatched: false };
+      if (swapped?.session) stoppedResult.session = swapped.session;
+      return stoppedResult;
     }
 
     if (!torrent) {
@@ -188,6 +191,7 @@ export class MemoryStore implements TrackerStore {
     if (userId > 0) {
       result.torrent = terms;
       result.previous = previous;
+      if (swapped?.session) result.session = swapped.session;
     }
     if (a.withPeerIds) {
       result.peerIds4 = packPeerIds(picked4);
@@ -276,11 +280,15 @@ export class MemoryStore implements TrackerStore {
     if (limit > 0) this.countingUserPeers = true;
     // A new peer beyond its user's limit: refused (null) before anything changes.
     if (!record && limit > 0 && event !== 'stopped' && (this.userPeers.get(userPeersKey(key)) ?? 0) >= limit) return null;
-    if (record && announceId !== '' && record.announceId === announceId) return { previous: record.previous(), retriedSnatch: record.snatched };
+    if (record && announceId !== '' && record.announceId === announceId) {
+      return { previous: record.previous(), retriedSnatch: record.snatched, ...(record.session ? { session: record.session } : {}) };
+    }
     const previous = record ? { uploaded: record.uploaded, downloaded: record.downloaded } : null;
+    const reported = { uploaded: access.uploaded ?? 0, downloaded: access.downloaded ?? 0 };
+    const session = nextSession(record?.session ?? null, previous, reported, event, announceId);
     if (event === 'stopped') {
       if (record) this.dropTotals(record);
-      return { previous };
+      return { previous, session };
     }
     if (!record) {
       record = new TotalsRecord(key);
@@ -293,14 +301,15 @@ export class MemoryStore implements TrackerStore {
     } else {
       this.totalsAges.moveToTail(record);
     }
-    record.uploaded = access.uploaded ?? 0;
-    record.downloaded = access.downloaded ?? 0;
+    record.uploaded = reported.uploaded;
+    record.downloaded = reported.downloaded;
     record.touched = this.tickOf(now);
     record.announceId = announceId;
     record.previousUploaded = previous ? previous.uploaded : -1;
     record.previousDownloaded = previous ? previous.downloaded : 0;
     record.snatched = false; // the caller sets it once the snatch is known
-    return { previous, record, completedBefore: record.completed };
+    record.session = session;
+    return { previous, record, completedBefore: record.completed, session };
   }
 
   private dropTotals(record: TotalsRecord): void {

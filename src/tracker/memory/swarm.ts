@@ -3,6 +3,7 @@
  * what is kept here is per torrent (snatch counts) or per private peer (previous totals), on age lists
  * ordered by last touch, so that expiry pops from the head and never scans.
  */
+import type { AccountingSession } from '../session.js';
 import type { Family } from '../../bittorrent/address.js';
 import type { AnnounceEvent } from '../../bittorrent/announce.js';
 import type { SwarmAccess } from '../driver.js';
@@ -47,6 +48,8 @@ export class TotalsRecord {
   snatched = false;
   /** This peer has counted its snatch of the torrent (on either hash of a hybrid one): it counts no other. */
   completed = false;
+  /** The accounting session after the announce that stored these (src/tracker/session.ts). */
+  session: AccountingSession | null = null;
   prev: TotalsRecord | null = null;
   next: TotalsRecord | null = null;
 
@@ -66,6 +69,8 @@ export interface TotalsSwap {
   record?: TotalsRecord;
   /** The peer counted its snatch of the torrent before. */
   completedBefore?: boolean;
+  /** The peer's accounting session after this announce (a retry: the first run's). */
+  session?: AccountingSession;
 }
 
 /**

@@ -146,6 +146,7 @@ export class MemoryRtcSwarms implements RtcSwarms {
     result.snatched = snatched;
     if (swapped) {
       result.previous = swapped.previous;
+      if (swapped.session) result.session = swapped.session;
       result.torrent = terms;
     }
     return result;

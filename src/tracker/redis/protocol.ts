@@ -144,7 +144,7 @@ export const ANNOUNCE_REPLY = [
   'refusal',
   /** 0/1 */
   'snatched',
-  /** "uploaded:downloaded" as last reported, "" when unknown */
+  /** "uploaded:downloaded" as last reported ("" when unknown), "#", the session "epoch#seq#baseUp:baseDown#open" */
   'previousTotals',
   /** the torrent's registration, "" when unregistered */
   'torrentId',

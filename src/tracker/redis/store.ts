@@ -19,7 +19,7 @@ import {
   USER_ID_SIZE,
 } from './protocol.js';
 import { script } from './scripts.js';
-import { parseTotals, torrentTerms, userBytes } from './private.js';
+import { parsePrevious, torrentTerms, userBytes } from './private.js';
 import { RedisRtcSwarms } from './webrtc.js';
 import { OutOfMemory, isOutOfMemory, withAllowOom } from './out-of-memory.js';
 import { RedisShared } from './shared.js';
@@ -317,7 +317,9 @@ export class RedisStore implements TrackerStore {
       this.outOfMemory.turnedAway(result.notStored);
     }
     if (userId > 0) {
-      result.previous = parseTotals(reply[REPLY.previousTotals] as Buffer | undefined);
+      const { previous, session } = parsePrevious(reply[REPLY.previousTotals] as Buffer | undefined);
+      result.previous = previous;
+      if (session) result.session = session;
       result.torrent = torrentTerms(
         reply[REPLY.torrentId] as Buffer | undefined,
         reply[REPLY.upMultiplier] as Buffer | undefined,

@@ -27,7 +27,7 @@ import type { RedisParams } from './params.js';
 import { Deadlines, timedOut } from './deadlines.js';
 import { assembleScript } from './scripts.js';
 import { totalsKeys } from './keys.js';
-import { parseTotals, torrentTerms, userBytes } from './private.js';
+import { parsePrevious, torrentTerms, userBytes } from './private.js';
 
 /** Suffixes of the WebRTC keys of a swarm, after `<prefix>{<hex info hash>}:` (see lua/webrtc-announce.lua). */
 export const WEBRTC_KEY_SUFFIX = { seeders: 'ws', leechers: 'wl', routes: 'wr', torrent: 't' } as const;
@@ -183,7 +183,9 @@ export class RedisRtcSwarms implements RtcSwarms {
     const result: RtcResult = { complete: reply[0] as number, incomplete: reply[1] as number, downloaded: reply[2] as number, peers };
     if (userId > 0) {
       result.snatched = reply[4] === 1;
-      result.previous = parseTotals(reply[5] as Buffer);
+      const { previous, session } = parsePrevious(reply[5] as Buffer);
+      result.previous = previous;
+      if (session) result.session = session;
       result.torrent = torrentTerms(reply[6] as Buffer, reply[7] as Buffer, reply[8] as Buffer, reply[9] as Buffer);
     }
     return result;
