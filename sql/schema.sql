@@ -79,3 +79,45 @@ CREATE TABLE IF NOT EXISTS active_peers (
   PRIMARY KEY (user_id, torrent_id, peer_id)
 );
 CREATE INDEX IF NOT EXISTS active_peers_last_announce ON active_peers (last_announce);
+
+-- Credits from cumulative counters (src/consumer/sessions.ts): per accounting session epoch (one run of
+-- a peer's counters, named by the tracker), the high-water mark of the reported totals credited so far.
+-- A record credits what its totals pass the mark by, so a record lost before the stream is covered by
+-- the session's next one, and a record applied twice or late credits nothing more. `continues`: the epoch
+-- whose marks this one moves (an epoch the tracker opened after it lost the peer's totals).
+-- `stopped_seq`: the seq of the epoch's stopped announce; its older records make no active_peers row.
+-- Rows untouched for consumer.session_retention are pruned.
+CREATE TABLE IF NOT EXISTS peer_sessions (
+  user_id bigint NOT NULL,
+  torrent_id bigint NOT NULL,
+  peer_id bytea NOT NULL,
+  epoch text NOT NULL,
+  continues text,
+  up_mark bigint NOT NULL,
+  down_mark bigint NOT NULL,
+  last_seq integer NOT NULL,
+  last_time bigint NOT NULL,
+  stopped_seq integer,
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (user_id, torrent_id, peer_id, epoch)
+);
+CREATE INDEX IF NOT EXISTS peer_sessions_updated_at ON peer_sessions (updated_at);
+
+-- Which epoch and announce of it each active peer's row shows (records of one epoch are ordered by seq).
+ALTER TABLE active_peers ADD COLUMN IF NOT EXISTS epoch text;
+ALTER TABLE active_peers ADD COLUMN IF NOT EXISTS seq integer;
+
+-- Per consumer run: raw bytes the marks credited beyond the records' own deltas (what a lost record
+-- would have cost: a replica killed before its buffer reached the stream, Redis losing recent writes),
+-- and bytes the records claimed that the marks found credited already (duplicates, late records).
+CREATE TABLE IF NOT EXISTS credit_recovery (
+  run text PRIMARY KEY,
+  started_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL,
+  recovered_records bigint NOT NULL DEFAULT 0,
+  recovered_uploaded bigint NOT NULL DEFAULT 0,
+  recovered_downloaded bigint NOT NULL DEFAULT 0,
+  suppressed_records bigint NOT NULL DEFAULT 0,
+  suppressed_uploaded bigint NOT NULL DEFAULT 0,
+  suppressed_downloaded bigint NOT NULL DEFAULT 0
+);

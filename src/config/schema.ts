@@ -216,6 +216,14 @@ export const ConfigSchema = z
         .describe(
           "Reference consumer: seed time counts the time between a seeding peer's announces up to the interval it was told plus this many seconds, so that a vanished peer accrues none.",
         ),
+      session_retention: duration(60, 31_536_000, true)
+        .prefault(86400)
+        .describe(
+          "Reference consumer: seconds a peer session's high-water marks (peer_sessions) are kept after its last record; at least twice peer_ttl is used. A peer the tracker forgot that announces again within it is credited from its marks, not from its new baseline.",
+        ),
+      metrics_addr: optionalListenAddress()
+        .prefault('')
+        .describe('Reference consumer: its metrics listener (Prometheus text on /metrics), "host:port"; "" turns it off.'),
     }),
     announce_interval: duration(10, 86400, true).prefault(1800).describe('Seconds between announces that clients are asked to keep (`interval`).'),
     min_announce_interval: duration(1, 86400, true)

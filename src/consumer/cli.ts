@@ -8,6 +8,7 @@ import { failStartup, packageVersion, parseArgs } from '../cli-args.js';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { connectRedis } from '../redis/connection.js';
 import { Consumer } from './consumer.js';
+import { ConsumerMetrics } from './metrics.js';
 import { GroupMember } from './stream.js';
 
 const USAGE = `usage: shoal-consumer [--config PATH]
@@ -35,7 +36,7 @@ function streamParams(config: Config): StreamParams {
   return parseStreamParams(config.backend.params);
 }
 
-function build(config: Config, logger: Logger): { consumer: Consumer; close: () => Promise<void> } {
+function build(config: Config, logger: Logger): { consumer: Consumer; metrics: ConsumerMetrics; close: () => Promise<void> } {
   const params = streamParams(config);
   const name = config.consumer.name || `${hostname()}-${process.pid}`;
   // A blocking read holds its command for BLOCK_MS: the command timeout comes on top of that.
@@ -43,6 +44,7 @@ function build(config: Config, logger: Logger): { consumer: Consumer; close: () 
   const pool = new pg.Pool({ connectionString: config.consumer.postgres_url, max: 2 });
   // An idle connection's error (PostgreSQL restarted) must not crash the process: the pool replaces it.
   pool.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL connection lost'));
+  const metrics = new ConsumerMetrics();
   const consumer = new Consumer({
     member: new GroupMember(redis, params.stream, config.consumer.group, name),
     pool,
@@ -51,6 +53,8 @@ function build(config: Config, logger: Logger): { consumer: Consumer; close: () 
     claimIdleMs: config.consumer.claim_idle * 1000,
     blockMs: BLOCK_MS,
     peers: { seedGraceSeconds: config.consumer.seed_grace, peerTtlSeconds: config.peer_ttl },
+    sessionRetentionSeconds: config.consumer.session_retention,
+    metrics,
   });
   logger.info(
     { stream: params.stream, group: config.consumer.group, name, batch_size: config.consumer.batch_size, claim_idle: config.consumer.claim_idle },
@@ -58,6 +62,7 @@ function build(config: Config, logger: Logger): { consumer: Consumer; close: () 
   );
   return {
     consumer,
+    metrics,
     async close() {
       redis.disconnect();
       await pool.end();
@@ -68,11 +73,13 @@ function build(config: Config, logger: Logger): { consumer: Consumer; close: () 
 async function main(): Promise<void> {
   let built: ReturnType<typeof build>;
   let logger: Logger;
+  let loadedConfig: Config;
   try {
     const args = parseArgs(process.argv.slice(2));
     if (args.help) return void process.stdout.write(USAGE);
     if (args.version) return void process.stdout.write(packageVersion() + '\n');
     const config = loadConfig({ config: args.config, env: process.env });
+    loadedConfig = config;
     logger = pino({ level: config.log.level });
     built = build(config, logger);
   } catch (error) {
@@ -85,6 +92,12 @@ async function main(): Promise<void> {
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   try {
+    const addr = loadedConfig.consumer.metrics_addr;
+    if (addr) {
+      const { server, address } = await built.metrics.listen(addr.host, addr.port);
+      server.unref();
+      logger.info({ metrics: `${address.address}:${address.port}` }, 'consumer metrics listening');
+    }
     await built.consumer.run();
     await built.close();
     process.exit(0);

@@ -10,7 +10,9 @@ import type { Logger } from 'pino';
 import { retryDelay } from '../redis/backoff.js';
 import { clean, decodeEntries, type StreamEntry } from './decode.js';
 import { pruneActivePeers, type PeerOptions } from './peers.js';
-import { applyBatch, type BatchOutcome, createSchema, DEFAULT_PEER_OPTIONS, pruneAppliedIds } from './postgres.js';
+import type { ConsumerMetrics } from './metrics.js';
+import { applyBatch, type BatchOutcome, type ConsumerRun, createSchema, DEFAULT_PEER_OPTIONS, pruneAppliedIds } from './postgres.js';
+import { emptyRecovery, pruneSessions, type Recovery } from './sessions.js';
 import type { GroupMember } from './stream.js';
 
 export interface ConsumerOptions {
@@ -28,6 +30,10 @@ export interface ConsumerOptions {
   peers?: PeerOptions;
   /** Milliseconds between prunings of active_peers rows older than the peer TTL. */
   peerPruneEveryMs?: number;
+  /** Seconds a session's marks are kept after its last record (consumer.session_retention; at least twice the peer TTL is used). */
+  sessionRetentionSeconds?: number;
+  /** Where batches are counted (the consumer's /metrics); optional. */
+  metrics?: ConsumerMetrics;
 }
 
 export interface ConsumerTotals {
@@ -35,14 +41,22 @@ export interface ConsumerTotals {
   duplicates: number;
   deadLetters: number;
   claimed: number;
+  /** Raw bytes the session marks credited beyond the records' own deltas, this run. */
+  recoveredUploaded: number;
+  recoveredDownloaded: number;
 }
 
 export class Consumer {
-  readonly totals: ConsumerTotals = { applied: 0, duplicates: 0, deadLetters: 0, claimed: 0 };
+  readonly totals: ConsumerTotals = { applied: 0, duplicates: 0, deadLetters: 0, claimed: 0, recoveredUploaded: 0, recoveredDownloaded: 0 };
+  /** This run, as credit_recovery names it. */
+  readonly thisRun: ConsumerRun;
   private readonly stopping = new AbortController();
   private lastErrorLog = 0;
 
-  constructor(private readonly options: ConsumerOptions) {}
+  constructor(private readonly options: ConsumerOptions) {
+    const startedAt = new Date();
+    this.thisRun = { id: `${options.member.name}@${startedAt.toISOString()}`, startedAt };
+  }
 
   /** Finishes the batch in hand, then run() returns. */
   stop(): void {
@@ -79,6 +93,7 @@ export class Consumer {
         }
         if (Date.now() >= nextPeerPrune) {
           await pruneActivePeers(pool, peers.peerTtlSeconds);
+          await pruneSessions(pool, Math.max(this.options.sessionRetentionSeconds ?? 86400, 2 * peers.peerTtlSeconds));
           nextPeerPrune = Date.now() + (this.options.peerPruneEveryMs ?? 30_000);
         }
         if (Date.now() >= nextClaim) {
@@ -99,6 +114,14 @@ export class Consumer {
         failures = 0;
       } catch (error) {
         failures++;
+        if (isNoGroup(error)) {
+          // The stream or its group is gone: Redis lost its data (a restart without persistence, a failover
+          // to a replica that never had them). Whatever is written from now on must still be read.
+          this.options.logger.warn('the accounting stream or its consumer group is gone (Redis lost data?): joining it again from its start');
+          await member.join().catch(() => {});
+          pendingAfter = '0';
+          continue;
+        }
         this.logFailure(error as Error);
         // Whatever was read but not applied is pending for this consumer: read it again first.
         pendingAfter = '0';
@@ -127,7 +150,7 @@ export class Consumer {
     const decoded = decodeEntries(entries);
     let outcome: BatchOutcome;
     try {
-      outcome = await applyBatch(this.options.pool, decoded, this.options.peers);
+      outcome = await applyBatch(this.options.pool, decoded, this.options.peers, this.thisRun);
     } catch (error) {
       // A record the database refuses (a total beyond bigint) would fail its batch forever and stop
       // everyone's accounting: find it, one entry at a time, and set it aside.
@@ -138,6 +161,15 @@ export class Consumer {
     this.totals.applied += outcome.applied;
     this.totals.duplicates += outcome.duplicates;
     this.totals.deadLetters += outcome.deadLetters;
+    this.totals.recoveredUploaded += Number(outcome.recovery.uploaded);
+    this.totals.recoveredDownloaded += Number(outcome.recovery.downloaded);
+    this.options.metrics?.batch(outcome);
+    if (outcome.recovery.records > 0) {
+      this.options.logger.info(
+        { records: outcome.recovery.records, uploaded: String(outcome.recovery.uploaded), downloaded: String(outcome.recovery.downloaded) },
+        'credited bytes of records that never reached the stream, from their sessions\' later records',
+      );
+    }
     if (outcome.deadLetters > 0) {
       this.options.logger.warn({ count: outcome.deadLetters, first: decoded.deadLetters[0] }, 'malformed stream entries set aside in dead_letters');
     }
@@ -145,11 +177,11 @@ export class Consumer {
   }
 
   private async applyOneByOne(entries: StreamEntry[]): Promise<BatchOutcome> {
-    const sum: BatchOutcome = { applied: 0, duplicates: 0, deadLetters: 0 };
+    const sum: BatchOutcome = { applied: 0, duplicates: 0, deadLetters: 0, recovery: emptyRecovery() };
     for (const entry of entries) {
       let outcome: BatchOutcome;
       try {
-        outcome = await applyBatch(this.options.pool, decodeEntries([entry]), this.options.peers);
+        outcome = await applyBatch(this.options.pool, decodeEntries([entry]), this.options.peers, this.thisRun);
       } catch (error) {
         if (!isDataError(error)) throw error;
         const reason = clean(`the database refused the record: ${(error as Error).message}`);
@@ -161,6 +193,7 @@ export class Consumer {
       sum.applied += outcome.applied;
       sum.duplicates += outcome.duplicates;
       sum.deadLetters += outcome.deadLetters;
+      addRecovery(sum.recovery, outcome.recovery);
     }
     return sum;
   }
@@ -187,6 +220,20 @@ export class Consumer {
     this.lastErrorLog = now;
     this.options.logger.error({ err: error }, `${what} failed; retrying`);
   }
+}
+
+/** Redis' answer to a group command once the stream or its group no longer exists. */
+function isNoGroup(error: unknown): boolean {
+  return /NOGROUP/.test((error as Error | null)?.message ?? '');
+}
+
+function addRecovery(into: Recovery, more: Recovery): void {
+  into.records += more.records;
+  into.uploaded += more.uploaded;
+  into.downloaded += more.downloaded;
+  into.suppressedRecords += more.suppressedRecords;
+  into.suppressedUploaded += more.suppressedUploaded;
+  into.suppressedDownloaded += more.suppressedDownloaded;
 }
 
 /** PostgreSQL's class 22, data exceptions (such as 22003, numeric value out of range): the data is at fault, not the connection. */

@@ -7,6 +7,7 @@
  */
 import type { Pool, PoolClient } from 'pg';
 import type { AccountingRecord } from '../backend/driver.js';
+import { epochKey, sessionKey, type SessionRow } from './sessions.js';
 
 export interface PeerOptions {
   /** Added to the interval a peer was told, at most, per gap of seed time. */
@@ -30,6 +31,9 @@ interface PeerRow {
   interval: number;
   first: number;
   last: number;
+  /** The accounting epoch and seq of the record the row shows (null for a record without a session). */
+  epoch: string | null;
+  seq: number | null;
 }
 
 /** Longest client prefix kept: Azureus style "-qB4630-" is 8 bytes. */
@@ -43,25 +47,25 @@ export function clientOf(peerId: Buffer): string {
   return peerId.toString('latin1', 0, end);
 }
 
-const keyOf = (userId: number, torrentId: number, peerId: Buffer): string => `${userId}:${torrentId}:${peerId.toString('hex')}`;
+const keyOf = sessionKey;
 
 const SELECT_PEERS = `
 SELECT user_id, torrent_id, peer_id, host(ipv4) AS ipv4, host(ipv6) AS ipv6, port, client, uploaded, downloaded, "left", seeder,
-  announce_interval, (extract(epoch FROM first_announce) * 1000)::bigint AS first_ms, (extract(epoch FROM last_announce) * 1000)::bigint AS last_ms
+  announce_interval, (extract(epoch FROM first_announce) * 1000)::bigint AS first_ms, (extract(epoch FROM last_announce) * 1000)::bigint AS last_ms, epoch, seq
 FROM active_peers
 WHERE (user_id, torrent_id, peer_id) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]))
 ORDER BY user_id, torrent_id, peer_id
 FOR UPDATE`;
 
 const UPSERT_PEERS = `
-INSERT INTO active_peers AS p (user_id, torrent_id, peer_id, ipv4, ipv6, port, client, uploaded, downloaded, "left", seeder, announce_interval, first_announce, last_announce)
-SELECT x.u, x.t, x.p, x.ip4::inet, x.ip6::inet, x.port, x.client, x.up, x.down, x.rest, x.seeder, x.iv, to_timestamp(x.first / 1000.0), to_timestamp(x.last / 1000.0)
-FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::text[], $5::text[], $6::int[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::boolean[], $12::int[], $13::bigint[], $14::bigint[])
-  AS x(u, t, p, ip4, ip6, port, client, up, down, rest, seeder, iv, first, last)
+INSERT INTO active_peers AS p (user_id, torrent_id, peer_id, ipv4, ipv6, port, client, uploaded, downloaded, "left", seeder, announce_interval, first_announce, last_announce, epoch, seq)
+SELECT x.u, x.t, x.p, x.ip4::inet, x.ip6::inet, x.port, x.client, x.up, x.down, x.rest, x.seeder, x.iv, to_timestamp(x.first / 1000.0), to_timestamp(x.last / 1000.0), x.epoch, x.seq
+FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::text[], $5::text[], $6::int[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::boolean[], $12::int[], $13::bigint[], $14::bigint[], $15::text[], $16::int[])
+  AS x(u, t, p, ip4, ip6, port, client, up, down, rest, seeder, iv, first, last, epoch, seq)
 ON CONFLICT (user_id, torrent_id, peer_id) DO UPDATE SET
   ipv4 = EXCLUDED.ipv4, ipv6 = EXCLUDED.ipv6, port = EXCLUDED.port, client = EXCLUDED.client, uploaded = EXCLUDED.uploaded,
   downloaded = EXCLUDED.downloaded, "left" = EXCLUDED."left", seeder = EXCLUDED.seeder, announce_interval = EXCLUDED.announce_interval,
-  first_announce = EXCLUDED.first_announce, last_announce = EXCLUDED.last_announce`;
+  first_announce = EXCLUDED.first_announce, last_announce = EXCLUDED.last_announce, epoch = EXCLUDED.epoch, seq = EXCLUDED.seq`;
 
 const DELETE_PEERS = `
 DELETE FROM active_peers WHERE (user_id, torrent_id, peer_id) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]))`;
@@ -72,8 +76,21 @@ UPDATE user_torrents AS ut SET seed_time_ms = ut.seed_time_ms + x.ms
 FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS x(u, t, ms)
 WHERE ut.user_id = x.u AND ut.torrent_id = x.t`;
 
-/** Applies the batch's fresh records to active_peers and seed time (inside the batch's transaction). */
-export async function applyPeers(db: PoolClient, records: AccountingRecord[], options: PeerOptions): Promise<void> {
+/**
+ * Whether a record is older than what the row shows: within one accounting epoch by seq (the tracker
+ * numbered them in their true order; replicas' clocks differ), across epochs by announce time.
+ */
+function olderThanRow(r: AccountingRecord, peer: PeerRow): boolean {
+  if (r.session && peer.epoch === r.session.epoch && peer.seq !== null) return r.session.seq <= peer.seq;
+  return r.time < peer.last;
+}
+
+/**
+ * Applies the batch's fresh records to active_peers and seed time (inside the batch's transaction).
+ * `epochs` (sessions.ts): a record of an epoch whose `stopped` is known and came after it is late, and
+ * makes no row: a stopped peer never comes back from an older record.
+ */
+export async function applyPeers(db: PoolClient, records: AccountingRecord[], options: PeerOptions, epochs: Map<string, SessionRow> = new Map()): Promise<void> {
   if (records.length === 0) return;
   const byPeer = new Map<string, AccountingRecord[]>();
   for (const r of records) {
@@ -101,9 +118,13 @@ export async function applyPeers(db: PoolClient, records: AccountingRecord[], op
     let peer: PeerRow | null = existed ?? null;
     let seedMs = 0;
     for (const r of list) {
-      if (peer && r.time < peer.last) continue; // older than what the row says: late, and already counted past
+      if (r.session) {
+        const epoch = epochs.get(epochKey(key, r.session.epoch));
+        if (epoch?.stoppedSeq != null && r.session.seq < epoch.stoppedSeq) continue; // before its epoch's stop: late
+      }
+      if (peer && olderThanRow(r, peer)) continue; // older than what the row says: late, and already counted past
       if (peer && r.time - peer.last > ttlMs) peer = null; // the peer had expired: this is a new one
-      if (peer?.seeder) seedMs += Math.min(r.time - peer.last, (peer.interval + options.seedGraceSeconds) * 1000);
+      if (peer?.seeder) seedMs += Math.max(0, Math.min(r.time - peer.last, (peer.interval + options.seedGraceSeconds) * 1000));
       if (r.event === 'stopped') {
         peer = null;
         continue;
@@ -123,7 +144,10 @@ export async function applyPeers(db: PoolClient, records: AccountingRecord[], op
         seeder: r.left === 0,
         interval: r.interval ?? 0,
         first: peer?.first ?? r.time,
-        last: r.time,
+        // Never backwards: a record of the same epoch can carry an earlier time (another replica's clock).
+        last: Math.max(r.time, peer?.last ?? 0),
+        epoch: r.session?.epoch ?? null,
+        seq: r.session?.seq ?? null,
       };
     }
     if (peer) written.push(peer);
@@ -151,6 +175,8 @@ export async function applyPeers(db: PoolClient, records: AccountingRecord[], op
       written.map((p) => p.interval),
       written.map((p) => p.first),
       written.map((p) => p.last),
+      written.map((p) => p.epoch),
+      written.map((p) => p.seq),
     ]);
   }
   if (gone.length > 0) await db.query(DELETE_PEERS, [gone.map((p) => p.userId), gone.map((p) => p.torrentId), gone.map((p) => p.peerId)]);
@@ -174,6 +200,8 @@ function rowOf(row: Record<string, unknown>): PeerRow {
     interval: Number(row.announce_interval),
     first: Number(row.first_ms),
     last: Number(row.last_ms),
+    epoch: row.epoch === null || row.epoch === undefined ? null : String(row.epoch),
+    seq: row.seq === null || row.seq === undefined ? null : Number(row.seq),
   };
 }
 

@@ -8,6 +8,7 @@ import type { Pool, PoolClient } from 'pg';
 import { aggregate } from './aggregate.js';
 import type { Decoded } from './decode.js';
 import { applyPeers, type PeerOptions } from './peers.js';
+import { creditFromMarks, type Recovery } from './sessions.js';
 
 /** sql/schema.sql at the package root (this file runs from dist/src/consumer/). */
 export const SCHEMA_FILE = fileURLToPath(new URL('../../../sql/schema.sql', import.meta.url));
@@ -24,6 +25,14 @@ export interface BatchOutcome {
   /** Records skipped because their id was applied before (or earlier in the same batch). */
   duplicates: number;
   deadLetters: number;
+  /** What the session marks credited beyond (or below) the records' own deltas. */
+  recovery: Recovery;
+}
+
+/** A consumer run, for credit_recovery: its name (consumer name and start time) and when it started. */
+export interface ConsumerRun {
+  id: string;
+  startedAt: Date;
 }
 
 async function inTransaction<T>(pool: Pool, work: (db: PoolClient) => Promise<T>): Promise<T> {
@@ -79,20 +88,32 @@ ON CONFLICT (user_id, torrent_id) DO UPDATE SET
   last_peer_id = CASE WHEN ut.last_announce IS NULL OR EXCLUDED.last_announce >= ut.last_announce THEN EXCLUDED.last_peer_id ELSE ut.last_peer_id END,
   last_announce = GREATEST(ut.last_announce, EXCLUDED.last_announce)`;
 
+const UPSERT_RECOVERY = `
+INSERT INTO credit_recovery AS r (run, started_at, updated_at, recovered_records, recovered_uploaded, recovered_downloaded, suppressed_records, suppressed_uploaded, suppressed_downloaded)
+VALUES ($1, $2, now(), $3, $4, $5, $6, $7, $8)
+ON CONFLICT (run) DO UPDATE SET updated_at = now(),
+  recovered_records = r.recovered_records + EXCLUDED.recovered_records,
+  recovered_uploaded = r.recovered_uploaded + EXCLUDED.recovered_uploaded,
+  recovered_downloaded = r.recovered_downloaded + EXCLUDED.recovered_downloaded,
+  suppressed_records = r.suppressed_records + EXCLUDED.suppressed_records,
+  suppressed_uploaded = r.suppressed_uploaded + EXCLUDED.suppressed_uploaded,
+  suppressed_downloaded = r.suppressed_downloaded + EXCLUDED.suppressed_downloaded`;
+
 const INSERT_DEAD_LETTERS = `
 INSERT INTO dead_letters (stream_id, fields, error)
 SELECT * FROM unnest($1::text[], $2::jsonb[], $3::text[])
 ON CONFLICT (stream_id) DO NOTHING`;
 
-/**
- * Applies a batch in one transaction: its record ids go into applied_ids first, and only the records
- * whose id went in now are summed into the totals. A record delivered twice is thus applied once,
- * whichever consumer and batch it comes in.
- */
 /** What applyBatch assumes when the caller names no peer options: the configuration's defaults. */
 export const DEFAULT_PEER_OPTIONS: PeerOptions = { seedGraceSeconds: 300, peerTtlSeconds: 3600 };
 
-export async function applyBatch(pool: Pool, batch: Decoded, peerOptions: PeerOptions = DEFAULT_PEER_OPTIONS): Promise<BatchOutcome> {
+/**
+ * Applies a batch in one transaction: its record ids go into applied_ids first, and only the records
+ * whose id went in now are applied. A record delivered twice is thus applied once, whichever consumer
+ * and batch it comes in; and the credit of a record with a session comes from the session's marks
+ * (sessions.ts), so even a record the tracker wrote twice under two ids, or late, credits nothing more.
+ */
+export async function applyBatch(pool: Pool, batch: Decoded, peerOptions: PeerOptions = DEFAULT_PEER_OPTIONS, run?: ConsumerRun): Promise<BatchOutcome> {
   return inTransaction(pool, async (db) => {
     // Sorted, so that consumers inserting overlapping ids take their locks in the same order.
     const ids = [...new Set(batch.records.map((r) => r.id))].sort();
@@ -102,7 +123,8 @@ export async function applyBatch(pool: Pool, batch: Decoded, peerOptions: PeerOp
       for (const row of rows) fresh.add(row.id);
     }
     // delete() is true once per id: a record repeated within the batch is applied once too.
-    const records = batch.records.filter((r) => fresh.delete(r.id));
+    const credited = await creditFromMarks(db, batch.records.filter((r) => fresh.delete(r.id)));
+    const records = credited.records;
     const totals = aggregate(records);
     // Rows that would only get zero added are left alone: started/stopped announces are mostly such.
     const users = totals.users.filter((u) => u.uploaded > 0n || u.downloaded > 0n);
@@ -130,12 +152,25 @@ export async function applyBatch(pool: Pool, batch: Decoded, peerOptions: PeerOp
         pairs.map((p) => p.last.time),
       ]);
     }
-    await applyPeers(db, records, peerOptions);
+    await applyPeers(db, records, peerOptions, credited.epochs);
+    const recovery = credited.recovery;
+    if (run && (recovery.records > 0 || recovery.suppressedRecords > 0)) {
+      await db.query(UPSERT_RECOVERY, [
+        run.id,
+        run.startedAt,
+        recovery.records,
+        String(recovery.uploaded),
+        String(recovery.downloaded),
+        recovery.suppressedRecords,
+        String(recovery.suppressedUploaded),
+        String(recovery.suppressedDownloaded),
+      ]);
+    }
     const dead = batch.deadLetters;
     if (dead.length > 0) {
       await db.query(INSERT_DEAD_LETTERS, [dead.map((d) => d.streamId), dead.map((d) => JSON.stringify(d.fields)), dead.map((d) => d.error)]);
     }
-    return { applied: records.length, duplicates: batch.records.length - records.length, deadLetters: dead.length };
+    return { applied: records.length, duplicates: batch.records.length - records.length, deadLetters: dead.length, recovery };
   });
 }
 
