@@ -27,6 +27,7 @@ export class BackendMetrics {
   private readonly flushError: { inc(value?: number): void };
   private readonly dropCounter: { inc(value?: number): void };
   private readonly blockCounter: { inc(value?: number): void };
+  private readonly uncleanCounter: { inc(value?: number): void };
   /** The queue's length and consumer lag, for a driver that can read them from the queue (redis-stream). */
   readonly stream: StreamLagMetrics;
 
@@ -66,8 +67,18 @@ export class BackendMetrics {
       labelNames,
       registers,
     }).labels(backend);
+    this.uncleanCounter = new Counter({
+      name: 'tracker_backend_unclean_stops_total',
+      help: "Previous lives of this replica (backend param replica) found to have ended without a clean shutdown when it started: what they had buffered never reached the queue (the consumer's session marks recover it at each session's next record).",
+      labelNames,
+      registers,
+    }).labels(backend);
     this.depthGauge.set(0);
-    for (const counter of [this.recordCounter, this.flushOk, this.flushError, this.dropCounter, this.blockCounter]) counter.inc(0);
+    for (const counter of [this.recordCounter, this.flushOk, this.flushError, this.dropCounter, this.blockCounter, this.uncleanCounter]) counter.inc(0);
+  }
+
+  uncleanStop(): void {
+    this.uncleanCounter.inc();
   }
 
   depth(records: number): void {

@@ -18,11 +18,15 @@ import { waitUntil } from '../helpers/wait.js';
 const missing = redisMissing();
 const silent = pino({ level: 'silent' });
 
+/**
+ * Opens the driver. The buffering tests count on record() returning at once while there is room, so
+ * they turn off the wait of stopped and completed records (event_wait 0) unless they set it.
+ */
 async function open(params: Record<string, unknown>, probe = new MetricsProbe()): Promise<{ backend: Backend; probe: MetricsProbe }> {
   const driver = backendDrivers.get('redis-stream');
   assert.ok(driver, 'redis-stream is registered');
   assert.equal(driver.wantsRecords, true);
-  return { backend: await driver.open(params, { logger: silent, metrics: probe.metrics }), probe };
+  return { backend: await driver.open({ event_wait: 0, ...params }, { logger: silent, metrics: probe.metrics }), probe };
 }
 
 /** True once the promise settled (it is never awaited for its value here). */
@@ -111,6 +115,66 @@ describe('redis-stream backend', { skip: missing ?? false }, () => {
     assert.deepEqual(await entries(stream), records);
     assert.deepEqual([await probe.value('tracker_backend_records_total'), await probe.flushes('ok'), await probe.flushes('error')], [25, 3, 0]);
     assert.equal(await probe.value('tracker_backend_queue_depth'), 0);
+  });
+
+  it('answers a stopped or completed record once it is in the stream, not after flush_interval; others at once', async () => {
+    const stream = newStream();
+    const { backend } = await open({ url: redis.url, stream, batch_size: 1000, flush_interval: 60_000, event_wait: 5000 });
+    const plain = makeRecord(0, 'events', { event: 'none' });
+    assert.equal(backend.record(plain), undefined, 'a plain record never waits while there is room');
+    for (const event of ['stopped', 'completed'] as const) {
+      const record = makeRecord(event === 'stopped' ? 1 : 2, 'events', { event });
+      const waiting = backend.record(record);
+      assert.ok(waiting instanceof Promise, `a ${event} record makes its announce wait`);
+      const started = Date.now();
+      await waiting;
+      assert.ok(Date.now() - started < 2000, 'written at once, not after flush_interval');
+      const ids = (await entries(stream)).map((r) => r.id);
+      assert.ok(ids.includes(record.id), `the ${event} record is in the stream when its wait ends`);
+      assert.ok(ids.includes(plain.id), 'with everything buffered before it, in order');
+    }
+    await backend.close();
+  });
+
+  it('gives up the wait of a stopped record after event_wait while Redis is away, and writes it later', async () => {
+    const stream = newStream();
+    const { backend } = await open({ url: redis.url, stream, batch_size: 1000, flush_interval: 60_000, event_wait: 300 });
+    await outage();
+    try {
+      const record = makeRecord(5, 'away', { event: 'stopped' });
+      const started = Date.now();
+      await backend.record(record);
+      const waited = Date.now() - started;
+      assert.ok(waited >= 250 && waited < 3000, `the announce waited ${waited} ms, about event_wait`);
+      await redis.start();
+      await waitUntil('the record written once Redis is back', async () => (await entries(stream)).some((r) => r.id === record.id));
+    } finally {
+      if (!redis.child) await redis.start();
+      await backend.close();
+    }
+  });
+
+  it('marks its life in Redis: a clean close removes the marker, a start that finds one reports the unclean stop', async () => {
+    const stream = newStream();
+    const key = `${stream}:life:replica-a`;
+    const first = await open({ url: redis.url, stream, replica: 'replica-a' });
+    await waitUntil('the life marker written', async () => (await reader.exists(key)) === 1);
+    const marker = JSON.parse((await reader.get(key))!);
+    assert.equal(marker.pid, process.pid);
+    await first.backend.close();
+    assert.equal(await reader.exists(key), 0, 'a clean close removes the marker');
+
+    const clean = await open({ url: redis.url, stream, replica: 'replica-a' });
+    await waitUntil('the life marker written again', async () => (await reader.exists(key)) === 1);
+    assert.equal(await clean.probe.value('tracker_backend_unclean_stops_total'), 0, 'after a clean stop nothing is reported');
+    // This life ends without close(), as a SIGKILL ends one: the next start finds its marker.
+    const next = await open({ url: redis.url, stream, replica: 'replica-a' });
+    await waitUntil('the unclean stop reported', async () => (await next.probe.value('tracker_backend_unclean_stops_total')) === 1);
+    const other = await open({ url: redis.url, stream, replica: 'replica-b' });
+    await sleep(200);
+    assert.equal(await other.probe.value('tracker_backend_unclean_stops_total'), 0, 'another replica\'s name has a marker of its own');
+    await Promise.all([next.backend.close(), other.backend.close()]);
+    await (clean.backend as { close(): Promise<void> }).close();
   });
 
   it('writes a partial batch once flush_interval has passed', async () => {

@@ -5,6 +5,7 @@
  * them, so a Redis outage costs memory up to `buffer_limit`, then backpressure or the oldest records,
  * as the overflow policy says; never unbounded memory.
  */
+import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { BackendMetrics } from '../../metrics/metrics.js';
@@ -15,6 +16,9 @@ import { toFields } from './entry.js';
 import { StreamLagMonitor } from './lag.js';
 import { parseStreamParams, type StreamParams } from './params.js';
 import { Ring } from './ring.js';
+
+/** Seconds a life marker outlives its replica: a replica that never comes back (a renamed pod) leaves none for ever. */
+const LIFE_MARKER_TTL = 7 * 86400;
 
 /** Milliseconds between polls of the stream's length and consumer lag: cheap, and fine enough for alerts. */
 const LAG_POLL_INTERVAL = 15_000;
@@ -46,6 +50,8 @@ export class StreamBackend implements Backend {
   private closing: Promise<void> | null = null;
   private readonly stop = new AbortController();
   private readonly lag: StreamLagMonitor | null;
+  private lifeKey: string | null = null;
+  private lifeValue = '';
 
   constructor(
     private readonly client: RedisClient,
@@ -82,6 +88,38 @@ export class StreamBackend implements Backend {
       this.progressed();
     }
     this.admit(fields);
+    // No later record of the session covers a stop or a completion (its snatch): it goes now, and the
+    // answer waits for it (bounded), so that a replica killed after answering has lost nothing.
+    if ((entry.event === 'stopped' || entry.event === 'completed') && this.params.eventWait > 0) {
+      const seq = this.buffer.endSeq;
+      this.dueSeq = Math.max(this.dueSeq, seq);
+      this.kick();
+      return this.waitFor(seq, this.params.eventWait).catch(() => {});
+    }
+  }
+
+  /**
+   * The marker of this replica's life in Redis: found at start, it tells that the previous life ended
+   * without a clean shutdown (a SIGKILL, an OOM kill, a lost node), so its buffered records never reached
+   * the stream; logged and counted. Set for this life, and removed by a clean close.
+   */
+  async markLife(replica: string): Promise<void> {
+    const key = `${this.params.stream}:life:${replica}`;
+    const value = JSON.stringify({ replica, host: hostname(), pid: process.pid, started: new Date().toISOString() });
+    const previous = await this.client.set(key, value, 'EX', LIFE_MARKER_TTL, 'GET');
+    this.lifeKey = key;
+    this.lifeValue = value;
+    if (previous) {
+      this.metrics?.uncleanStop();
+      this.logger.warn(
+        { previous: JSON.parse(previous) as unknown, replica },
+        'the previous life of this replica ended without a clean shutdown: the accounting records it had buffered (at most flush_interval of announces) never reached the stream; the consumer credits them from each session\'s next record',
+      );
+    }
+  }
+
+  get closed(): boolean {
+    return this.closing !== null;
   }
 
   flush(): Promise<void> {
@@ -99,6 +137,7 @@ export class StreamBackend implements Backend {
     this.closing ??= (async () => {
       try {
         await this.flush();
+        await this.clearLife();
       } catch (error) {
         this.logger.error(
           { err: error, lost: this.buffer.length + this.blocked.length },
@@ -116,6 +155,12 @@ export class StreamBackend implements Backend {
       this.client.disconnect();
     })();
     return this.closing;
+  }
+
+  /** Removes this life's marker, if it is still this life's: a clean stop lost nothing. */
+  private async clearLife(): Promise<void> {
+    if (!this.lifeKey) return;
+    if ((await this.client.get(this.lifeKey)) === this.lifeValue) await this.client.del(this.lifeKey);
   }
 
   private admit(fields: string[]): void {
@@ -299,6 +344,20 @@ export const streamDriver: BackendDriver = {
     // the offline queue a write fails at once while Redis is away, instead of piling up copies of every
     // retried batch in ioredis, to be sent again on reconnect.
     const client = connectRedis(params, ctx.logger, { offlineQueue: false });
-    return new StreamBackend(client, params, ctx.logger, ctx.metrics);
+    const backend = new StreamBackend(client, params, ctx.logger, ctx.metrics);
+    const replica = params.replica || hostname();
+    void (async () => {
+      // Off the start-up path: Redis may not be there yet; the marker is written once it is.
+      for (let failures = 1; ; failures++) {
+        try {
+          await backend.markLife(replica);
+          return;
+        } catch {
+          if (backend.closed) return;
+          await sleep(retryDelay(failures));
+        }
+      }
+    })();
+    return backend;
   },
 };

@@ -22,6 +22,15 @@ export const StreamParamsSchema = z
       .default(10_000)
       .describe('overflow "block": milliseconds an announce waits for room before its record is dropped and counted (default 10000)'),
     max_len: integerParam(0, Number.MAX_SAFE_INTEGER).default(0).describe('approximate MAXLEN of every XADD, a safety valve only; 0 never trims (default 0)'),
+    event_wait: integerParam(0, 60_000)
+      .default(2000)
+      .describe(
+        'milliseconds the answer to a stopped or completed announce waits for its record to reach the stream (no later record of the session covers it if this replica dies); 0 never waits (default 2000)',
+      ),
+    replica: textParam()
+      .max(128)
+      .default('')
+      .describe('this replica\'s stable name for its life marker in Redis (unclean stops are reported at the next start); "" means the host name (default "")'),
     close_timeout: integerParam(0, 600_000)
       .default(5000)
       .describe('milliseconds flush and close wait for Redis at shutdown before giving up what is buffered (default 5000)'),
@@ -46,6 +55,10 @@ export const StreamParamsSchema = z
     blockTimeout: params.block_timeout,
     /** Approximate MAXLEN of every XADD; 0 never trims. A safety valve against a consumer that is gone. */
     maxLen: params.max_len,
+    /** Milliseconds the answer to a stopped or completed announce waits for its record to be written; 0: never. */
+    eventWait: params.event_wait,
+    /** This replica's name for its life marker; "" means the host name. */
+    replica: params.replica,
     /** Milliseconds flush() and close() wait for Redis on shutdown before giving up what is still buffered. */
     closeTimeout: params.close_timeout,
   }));
