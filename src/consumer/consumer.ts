@@ -167,7 +167,7 @@ export class Consumer {
     if (outcome.recovery.records > 0) {
       this.options.logger.info(
         { records: outcome.recovery.records, uploaded: String(outcome.recovery.uploaded), downloaded: String(outcome.recovery.downloaded) },
-        'credited bytes of records that never reached the stream, from their sessions\' later records',
+        "credited bytes of records that never reached the stream, from their sessions' later records",
       );
     }
     if (outcome.deadLetters > 0) {

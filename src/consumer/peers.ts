@@ -90,7 +90,12 @@ function olderThanRow(r: AccountingRecord, peer: PeerRow): boolean {
  * `epochs` (sessions.ts): a record of an epoch whose `stopped` is known and came after it is late, and
  * makes no row: a stopped peer never comes back from an older record.
  */
-export async function applyPeers(db: PoolClient, records: AccountingRecord[], options: PeerOptions, epochs: Map<string, SessionRow> = new Map()): Promise<void> {
+export async function applyPeers(
+  db: PoolClient,
+  records: AccountingRecord[],
+  options: PeerOptions,
+  epochs: Map<string, SessionRow> = new Map(),
+): Promise<void> {
   if (records.length === 0) return;
   const byPeer = new Map<string, AccountingRecord[]>();
   for (const r of records) {

@@ -123,7 +123,10 @@ export async function applyBatch(pool: Pool, batch: Decoded, peerOptions: PeerOp
       for (const row of rows) fresh.add(row.id);
     }
     // delete() is true once per id: a record repeated within the batch is applied once too.
-    const credited = await creditFromMarks(db, batch.records.filter((r) => fresh.delete(r.id)));
+    const credited = await creditFromMarks(
+      db,
+      batch.records.filter((r) => fresh.delete(r.id)),
+    );
     const records = credited.records;
     const totals = aggregate(records);
     // Rows that would only get zero added are left alone: started/stopped announces are mostly such.

@@ -43,7 +43,14 @@ export interface Recovery {
   suppressedDownloaded: bigint;
 }
 
-export const emptyRecovery = (): Recovery => ({ records: 0, uploaded: 0n, downloaded: 0n, suppressedRecords: 0, suppressedUploaded: 0n, suppressedDownloaded: 0n });
+export const emptyRecovery = (): Recovery => ({
+  records: 0,
+  uploaded: 0n,
+  downloaded: 0n,
+  suppressedRecords: 0,
+  suppressedUploaded: 0n,
+  suppressedDownloaded: 0n,
+});
 
 export interface Credited {
   /** The records with their credit as the marks decided (a record without a session as it came). */
@@ -86,7 +93,11 @@ export async function creditFromMarks(db: PoolClient, records: AccountingRecord[
   for (const r of withSession) sessions.set(sessionKey(r.userId, r.torrentId, r.peerId), r);
   // Sorted, so that concurrent consumers lock rows in the same order.
   const keys = [...sessions.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
-  const { rows } = await db.query<Record<string, unknown>>(SELECT_SESSIONS, [keys.map((r) => r.userId), keys.map((r) => r.torrentId), keys.map((r) => r.peerId)]);
+  const { rows } = await db.query<Record<string, unknown>>(SELECT_SESSIONS, [
+    keys.map((r) => r.userId),
+    keys.map((r) => r.torrentId),
+    keys.map((r) => r.peerId),
+  ]);
   /** Each session's epochs, for finding the latest when an open epoch comes. */
   const bySession = new Map<string, SessionRow[]>();
   const remember = (row: SessionRow): void => {
@@ -109,7 +120,19 @@ export async function creditFromMarks(db: PoolClient, records: AccountingRecord[
     const reportedDown = r.reportedDownloaded ?? 0;
     let row = epochs.get(epochKey(session, s.epoch));
     if (!row) {
-      row = { userId: r.userId, torrentId: r.torrentId, peerId: r.peerId, epoch: s.epoch, continues: null, upMark: s.baseUploaded, downMark: s.baseDownloaded, lastSeq: 0, lastTime: 0, stoppedSeq: null, changed: true };
+      row = {
+        userId: r.userId,
+        torrentId: r.torrentId,
+        peerId: r.peerId,
+        epoch: s.epoch,
+        continues: null,
+        upMark: s.baseUploaded,
+        downMark: s.baseDownloaded,
+        lastSeq: 0,
+        lastTime: 0,
+        stoppedSeq: null,
+        changed: true,
+      };
       if (s.open) {
         const latest = latestOwnEpoch(bySession.get(session) ?? []);
         if (latest && reportedUp >= latest.upMark && reportedDown >= latest.downMark) row.continues = latest.epoch;

@@ -111,7 +111,7 @@ export function definePrivateCatalogueTests(ctx: ConformanceContext): void {
     assert.deepEqual([next.previous, next.snatched], [{ uploaded: 100, downloaded: 200 }, false]);
   });
 
-  it('numbers a peer\'s accounting session: epochs opened by started, by an unknown peer and by a reset; seq per announce; a retry answers the same', async () => {
+  it("numbers a peer's accounting session: epochs opened by started, by an unknown peer and by a reset; seq per announce; a retry answers the same", async () => {
     fresh();
     await ctx.store.catalogue.putTorrent({ infoHash: ctx.hash, id: 8, upMultiplier: 1, downMultiplier: 1, freeleech: false });
     const user = uid();
@@ -124,7 +124,7 @@ export function definePrivateCatalogueTests(ctx: ConformanceContext): void {
     r = await at('s2', 100, 50);
     assert.deepEqual(r.session, { epoch: 's1', seq: 2, baseUploaded: 0, baseDownloaded: 0, open: false });
     const retried = await at('s2', 100, 50);
-    assert.deepEqual(retried.session, r.session, 'a retry (same id) answers the first run\'s session');
+    assert.deepEqual(retried.session, r.session, "a retry (same id) answers the first run's session");
     r = await at('s3', 150, 50);
     assert.equal(r.session?.seq, 3, 'the retry counted no announce');
     r = await at('s4', 20, 60);
@@ -132,7 +132,11 @@ export function definePrivateCatalogueTests(ctx: ConformanceContext): void {
     r = await at('s5', 30, 70, 'stopped');
     assert.deepEqual(r.session, { epoch: 's4', seq: 2, baseUploaded: 0, baseDownloaded: 50, open: false }, 'the stop belongs to the epoch it ends');
     r = await at('s6', 500, 600);
-    assert.deepEqual(r.session, { epoch: 's6', seq: 1, baseUploaded: 500, baseDownloaded: 600, open: true }, 'a peer the store does not know opens an open epoch');
+    assert.deepEqual(
+      r.session,
+      { epoch: 's6', seq: 1, baseUploaded: 500, baseDownloaded: 600, open: true },
+      'a peer the store does not know opens an open epoch',
+    );
     r = await at('s7', 700, 600);
     assert.deepEqual(r.session, { epoch: 's6', seq: 2, baseUploaded: 500, baseDownloaded: 600, open: true });
   });

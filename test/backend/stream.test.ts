@@ -172,7 +172,7 @@ describe('redis-stream backend', { skip: missing ?? false }, () => {
     await waitUntil('the unclean stop reported', async () => (await next.probe.value('tracker_backend_unclean_stops_total')) === 1);
     const other = await open({ url: redis.url, stream, replica: 'replica-b' });
     await sleep(200);
-    assert.equal(await other.probe.value('tracker_backend_unclean_stops_total'), 0, 'another replica\'s name has a marker of its own');
+    assert.equal(await other.probe.value('tracker_backend_unclean_stops_total'), 0, "another replica's name has a marker of its own");
     await Promise.all([next.backend.close(), other.backend.close()]);
     await (clean.backend as { close(): Promise<void> }).close();
   });

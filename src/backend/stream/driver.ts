@@ -113,7 +113,7 @@ export class StreamBackend implements Backend {
       this.metrics?.uncleanStop();
       this.logger.warn(
         { previous: JSON.parse(previous) as unknown, replica },
-        'the previous life of this replica ended without a clean shutdown: the accounting records it had buffered (at most flush_interval of announces) never reached the stream; the consumer credits them from each session\'s next record',
+        "the previous life of this replica ended without a clean shutdown: the accounting records it had buffered (at most flush_interval of announces) never reached the stream; the consumer credits them from each session's next record",
       );
     }
   }

@@ -82,7 +82,8 @@ function integer(fields: Map<string, string>, name: string): number {
 function multiplier(fields: Map<string, string>, name: string): number {
   const text = fields.get(name);
   const value = text === undefined || text === '' ? NaN : Number(text);
-  if (!Number.isFinite(value) || value < 0 || value > MAX_MULTIPLIER) throw new Error(`stream entry: field ${name} is not a multiplier (${JSON.stringify(text)})`);
+  if (!Number.isFinite(value) || value < 0 || value > MAX_MULTIPLIER)
+    throw new Error(`stream entry: field ${name} is not a multiplier (${JSON.stringify(text)})`);
   return value;
 }
 
