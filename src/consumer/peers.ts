@@ -205,7 +205,7 @@ function rowOf(row: Record<string, unknown>): PeerRow {
     interval: Number(row.announce_interval),
     first: Number(row.first_ms),
     last: Number(row.last_ms),
-    epoch: row.epoch === null || row.epoch === undefined ? null : String(row.epoch),
+    epoch: typeof row.epoch === 'string' ? row.epoch : null,
     seq: row.seq === null || row.seq === undefined ? null : Number(row.seq),
   };
 }

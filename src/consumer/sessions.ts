@@ -200,7 +200,7 @@ function rowOf(row: Record<string, unknown>): SessionRow {
     torrentId: Number(row.torrent_id),
     peerId: row.peer_id as Buffer,
     epoch: String(row.epoch),
-    continues: row.continues === null ? null : String(row.continues),
+    continues: typeof row.continues === 'string' ? row.continues : null,
     upMark: Number(row.up_mark),
     downMark: Number(row.down_mark),
     lastSeq: Number(row.last_seq),
