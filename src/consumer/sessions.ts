@@ -13,6 +13,7 @@
  * after is lost. Otherwise, and with no epoch known, it counts from its own base, as the tracker did.
  * Records of older versions, without a session, credit their own deltas.
  */
+import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { creditedBytes, type AccountingRecord } from '../backend/driver.js';
 
@@ -66,6 +67,13 @@ const ENDED = 2 ** 31 - 1;
 export const sessionKey = (userId: number, torrentId: number, peerId: Buffer): string => `${userId}:${torrentId}:${peerId.toString('hex')}`;
 export const epochKey = (session: string, epoch: string): string => `${session}#${epoch}`;
 
+const LOCK_SESSIONS = 'SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k ORDER BY k';
+
+/** A session's advisory lock: 63 bits of its key's SHA-1, as a decimal string (bigint). */
+function lockOf(key: string): string {
+  return (createHash('sha1').update(key).digest().readBigUInt64BE(0) >> 1n).toString();
+}
+
 const SELECT_SESSIONS = `
 SELECT user_id, torrent_id, peer_id, epoch, continues, up_mark, down_mark, last_seq, last_time, stopped_seq
 FROM peer_sessions
@@ -93,6 +101,10 @@ export async function creditFromMarks(db: PoolClient, records: AccountingRecord[
   for (const r of withSession) sessions.set(sessionKey(r.userId, r.torrentId, r.peerId), r);
   // Sorted, so that concurrent consumers lock rows in the same order.
   const keys = [...sessions.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
+  // Two consumers may hold records of one session at once, and a session new to both has no row to lock
+  // yet: each takes a transaction lock per session first, in one order (ORDER BY), so the second computes
+  // from the first's marks (a hash collision only makes two sessions wait for each other).
+  await db.query(LOCK_SESSIONS, [[...new Set(keys.map((r) => lockOf(sessionKey(r.userId, r.torrentId, r.peerId))))]]);
   const { rows } = await db.query<Record<string, unknown>>(SELECT_SESSIONS, [
     keys.map((r) => r.userId),
     keys.map((r) => r.torrentId),

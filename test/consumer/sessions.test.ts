@@ -171,6 +171,16 @@ describe('consumer: credits from cumulative counters (session marks)', { skip: m
     assert.deepEqual([Number(raw.raw_uploaded), Number(raw.raw_downloaded)], [100, 100], 'raw totals are the reported bytes');
   });
 
+  it('two consumers applying records of one new session at once credit it once (a lock per session)', async () => {
+    for (let round = 0; round < 5; round++) {
+      const user = users++;
+      const first = record(user, epoch(`e-par-${round}`, 2), [100, 10], [100, 10]);
+      const second = record(user, epoch(`e-par-${round}`, 3), [300, 30], [200, 20]);
+      await Promise.all([apply(first), apply(second)]);
+      assert.deepEqual(await credited(user), [300, 30], `round ${round}: each byte once`);
+    }
+  });
+
   it('records without a session (older trackers) credit their own deltas', async () => {
     const user = users++;
     const old = record(user, epoch('x', 1), [900, 90], [70, 7]);
