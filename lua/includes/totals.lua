@@ -29,40 +29,42 @@ from the stored counters.
 local previousTotals, sessionReply = '', ''
 if privateMode and admitted then
   local retried = false
-  -- The stored session ("epoch#seq#base#open"), nil for totals stored before sessions existed.
-  local storedEpoch, storedSeq, storedBase, storedOpen
   local session
+  -- The stored totals (as numbers' text) and session ("epoch", seq, "base#open"); nil for none, or for
+  -- totals stored before sessions existed.
+  local previousUp, previousDown, storedEpoch, storedSeq, storedBaseOpen
   if storedTotals then
-    local mark = string.find(storedTotals, '#', 1, true)
-    if mark then
-      local storedRecordId, storedPrevious, storedSnatched, rest = string.match(string.sub(storedTotals, mark + 1), '^([^#]*)#([^#]*)#([01])#(.*)$')
-      storedEpoch, storedSeq, storedBase, storedOpen = string.match(rest or '', '^([^#]+)#(%d+)#([^#]+)#([01])#')
-      if recordId ~= '' and storedRecordId == recordId then
-        -- The same announce again: its first run swapped the totals and counted the snatch already.
-        retried = true
-        previousTotals = storedPrevious
-        snatched = tonumber(storedSnatched)
-        if storedEpoch then session = storedEpoch .. '#' .. storedSeq .. '#' .. storedBase .. '#' .. storedOpen end
-      else
-        previousTotals = string.sub(storedTotals, 1, mark - 1)
-      end
-    else
-      previousTotals = storedTotals
+    -- One match for the whole stored value: every string operation shows in Redis' time per announce.
+    local storedRecordId, storedPrevious, storedSnatched
+    previousUp, previousDown, storedRecordId, storedPrevious, storedSnatched, storedEpoch, storedSeq, storedBaseOpen =
+      string.match(storedTotals, '^(%d+):(%d+)#([^#]*)#([^#]*)#([01])#([^#]+)#(%d+)#([^#]+#[01])#')
+    if not previousUp then
+      -- Stored before sessions existed: "uploaded:downloaded#record id#previous totals#snatched#completed".
+      previousUp, previousDown, storedRecordId, storedPrevious, storedSnatched = string.match(storedTotals, '^(%d+):(%d+)#([^#]*)#([^#]*)#([01])')
+      if not previousUp then previousUp, previousDown = string.match(storedTotals, '^(%d+):(%d+)') end
+    end
+    if previousUp then previousTotals = previousUp .. ':' .. previousDown end
+    if recordId ~= '' and storedRecordId == recordId then
+      -- The same announce again: its first run swapped the totals and counted the snatch already.
+      retried = true
+      previousTotals = storedPrevious
+      previousUp, previousDown = string.match(storedPrevious, '^(%d+):(%d+)$')
+      snatched = tonumber(storedSnatched)
+      if storedEpoch then session = storedEpoch .. '#' .. storedSeq .. '#' .. storedBaseOpen end
     end
   end
   if not session then
-    if previousTotals == '' then
+    if not previousUp then
       if event == EVENT_STARTED then session = recordId .. '#1#0:0#0' else session = recordId .. '#1#' .. reportedTotals .. '#1' end
     else
       local up, down = string.match(reportedTotals, '^(%d+):(%d+)$')
-      local previousUp, previousDown = string.match(previousTotals, '^(%d+):(%d+)$')
-      local wentBack = tonumber(up) < tonumber(previousUp) or tonumber(down) < tonumber(previousDown)
-      if storedEpoch and not wentBack then
-        session = storedEpoch .. '#' .. (tonumber(storedSeq) + 1) .. '#' .. storedBase .. '#' .. storedOpen
+      local upBack, downBack = tonumber(up) < tonumber(previousUp), tonumber(down) < tonumber(previousDown)
+      if storedEpoch and not upBack and not downBack then
+        session = storedEpoch .. '#' .. (storedSeq + 1) .. '#' .. storedBaseOpen
       else
         -- A counter that went back counts from 0; the other one, and totals stored before sessions, from the stored value.
-        if tonumber(up) < tonumber(previousUp) then previousUp = '0' end
-        if tonumber(down) < tonumber(previousDown) then previousDown = '0' end
+        if upBack then previousUp = '0' end
+        if downBack then previousDown = '0' end
         session = recordId .. '#1#' .. previousUp .. ':' .. previousDown .. '#0'
       end
     end
