@@ -117,7 +117,8 @@ type GeneratedRecord = Pick<
   | 'reportedUploaded'
   | 'reportedDownloaded'
   | 'interval'
->;
+> &
+  Pick<AccountingRecord, 'session' | 'upMultiplier' | 'downMultiplier'>;
 
 /** What the database should hold once every record is applied, for the sanity check. */
 interface Expected {
@@ -176,6 +177,12 @@ function generate(records: number, seed: number, endMs: number): { records: Gene
     let reportedDown = fresh ? 0 : torrent.size - left;
     const stops = random() < 0.25;
     let time = startMs + Math.floor(random() * INTERVAL * 1000);
+    // The session as the tracker numbers it: started opens an epoch from 0; a session running before the
+    // window is one the tracker meets mid-way (an open epoch from its first totals). A consumer that does
+    // not know these fields ignores them.
+    const epoch = `bench-${seed}-${s}`;
+    const baseUploaded = reportedUp;
+    const baseDownloaded = reportedDown;
     for (let k = 0; k < ANNOUNCES; k++) {
       const event = k === 0 && fresh ? 'started' : k === ANNOUNCES - 1 && stops ? 'stopped' : 'none';
       let rawUploaded = 0;
@@ -213,6 +220,9 @@ function generate(records: number, seed: number, endMs: number): { records: Gene
         reportedUploaded: reportedUp,
         reportedDownloaded: reportedDown,
         interval: INTERVAL,
+        session: { epoch, seq: k + 1, baseUploaded, baseDownloaded, open: !fresh },
+        upMultiplier: 1,
+        downMultiplier: torrent.freeleech ? 0 : 1,
       });
       // The next announce comes about an interval later (clients are told interval plus some jitter).
       time += Math.round(INTERVAL * 1000 * (1 + random() * 0.05));
@@ -297,7 +307,7 @@ async function startRedis(): Promise<{ child: ChildProcess; port: number; dir: s
 async function fill(redis: RedisClient, records: GeneratedRecord[], batch: number): Promise<void> {
   for (let i = 0; i < records.length; i += batch) {
     const pipeline = redis.pipeline();
-    // Records of today's fields only: a version that adds optional fields must still take them.
+    // As the tracker writes them, sessions and multipliers included (a consumer of an older version ignores those).
     for (const r of records.slice(i, i + batch)) pipeline.xadd(STREAM, '*', ...toFields(r as AccountingRecord));
     for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
   }

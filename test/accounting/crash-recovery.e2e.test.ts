@@ -17,7 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startConsumer } from '../helpers/accounting.js';
 import { adminClient, ADMIN_TOKEN } from '../helpers/admin.js';
-import { announcePath, decode } from '../helpers/http.js';
+import { announcePath, decode, httpGet } from '../helpers/http.js';
 import { createDatabase, postgresMissing, type TestDatabase } from '../helpers/postgres.js';
 import { redisCli, redisMissing, startRedis, type RedisServer } from '../helpers/redis.js';
 import { startTrackerProcess, type ChildTracker, type TestTracker } from '../helpers/tracker.js';
@@ -163,8 +163,9 @@ describe(
           const stream = `crash:${randomBytes(3).toString('hex')}`;
           const a = await replica(stream, 'redis', 'crash-a');
           const b = await replica(stream, 'redis', 'crash-b');
-          const consumer = startConsumer(redis.url, stream, db.url, 'crash');
+          const consumer = startConsumer(redis.url, stream, db.url, 'crash', { consumer: { metrics_addr: '127.0.0.1:0' } });
           children.push(consumer);
+          const listening = JSON.parse(await consumer.waitForLine((l) => l.includes('consumer metrics listening'), 15_000)) as { metrics: string };
           const sessions = newSessions();
           await register(a, sessions);
           await Promise.all(sessions.map((s) => announce([a, b], s, 'started')));
@@ -197,6 +198,9 @@ describe(
           const recovery = (await db.pool.query('SELECT sum(recovered_uploaded) AS up, sum(recovered_records) AS n FROM credit_recovery')).rows[0];
           console.log(`# SIGKILL: the consumer recovered ${recovery.n} records' bytes, ${recovery.up} up, from the sessions' later records`);
           assert.ok(Number(recovery.up) > 0, 'the killed replica had records buffered: the marks recovered their bytes');
+          const metrics = (await httpGet('127.0.0.1', Number(listening.metrics.split(':').at(-1)), '/metrics')).body.toString();
+          const recoveredUp = Number(/tracker_consumer_credited_by_recovery_bytes_total\{direction="up"\} (\d+)/.exec(metrics)?.[1]);
+          assert.equal(recoveredUp, Number(recovery.up), "the consumer's metrics say what credit_recovery says");
           const active = Number((await db.pool.query('SELECT count(*) AS n FROM active_peers')).rows[0].n);
           assert.equal(active, SESSIONS / 2, 'active_peers holds exactly the sessions that did not stop');
 
