@@ -26,6 +26,15 @@ from the stored counters.
 ]]
 --- @include "clock"
 --- @include "private-peer"
+-- a < b for decimal numbers without leading zeros. Neither tonumber (strtod) nor `<` on strings (strcoll,
+-- in Redis' locale) is cheap per announce: strings of one length compare as their digits do, and
+-- strtoul (tonumber in base 16) reads decimal digits in that order too; exact to 13 digits (10 TB), and
+-- beyond only two close values may compare equal (a counter reset goes back to a shorter string).
+local function decimalBelow(a, b)
+  local la, lb = #a, #b
+  if la ~= lb then return la < lb end
+  return tonumber(a, 16) < tonumber(b, 16)
+end
 local previousTotals, sessionReply = '', ''
 if privateMode and admitted then
   local retried = false
@@ -58,7 +67,7 @@ if privateMode and admitted then
       if event == EVENT_STARTED then session = recordId .. '#1#0:0#0' else session = recordId .. '#1#' .. reportedTotals .. '#1' end
     else
       local up, down = string.match(reportedTotals, '^(%d+):(%d+)$')
-      local upBack, downBack = tonumber(up) < tonumber(previousUp), tonumber(down) < tonumber(previousDown)
+      local upBack, downBack = decimalBelow(up, previousUp), decimalBelow(down, previousDown)
       if storedEpoch and not upBack and not downBack then
         session = storedEpoch .. '#' .. (storedSeq + 1) .. '#' .. storedBaseOpen
       else

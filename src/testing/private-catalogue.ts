@@ -139,6 +139,11 @@ export function definePrivateCatalogueTests(ctx: ConformanceContext): void {
     );
     r = await at('s7', 700, 600);
     assert.deepEqual(r.session, { epoch: 's6', seq: 2, baseUploaded: 500, baseDownloaded: 600, open: true });
+    r = await at('s8', 650, 600);
+    assert.deepEqual(r.session, { epoch: 's8', seq: 1, baseUploaded: 0, baseDownloaded: 600, open: false }, 'back by less than a digit is a reset too');
+    r = await at('s9', 2 ** 40 + 1, 10 ** 12 + 7);
+    r = await at('s10', 2 ** 40 + 2, 10 ** 12 + 6);
+    assert.deepEqual(r.session, { epoch: 's10', seq: 1, baseUploaded: 2 ** 40 + 1, baseDownloaded: 0, open: false }, 'large counters compare exactly');
   });
 
   it('counts a snatch once and says so', async () => {
