@@ -36,7 +36,9 @@ import { StreamTap } from './tap.js';
 import { ClusterTopology, connectSoakClient, SentinelTopology, type SoakRedis, type TopologyName } from './topology.js';
 import { drain, judge, readDatabase } from './verdict.js';
 
-const USAGE = `usage: npm run soak -- --minutes N [--topology sentinel|cluster] [--seed S] [--sessions N] [--drain-limit SECONDS]`;
+const USAGE = `usage: npm run soak -- --minutes N [--topology sentinel|cluster] [--seed S] [--sessions N] [--drain-limit SECONDS] [--no-faults]
+
+  --no-faults   the same traffic without any fault: the control run, which must pass on any build`;
 const REPLICAS = 3;
 /** Before the first fault: every session has started. */
 const WARM_UP_MS = 5000;
@@ -55,6 +57,7 @@ interface Options {
   seed: number;
   sessions: number;
   drainLimitSeconds: number;
+  faults: boolean;
 }
 
 function options(): Options {
@@ -65,6 +68,7 @@ function options(): Options {
       seed: { type: 'string' },
       sessions: { type: 'string', default: '300' },
       'drain-limit': { type: 'string', default: '60' },
+      'no-faults': { type: 'boolean', default: false },
       help: { type: 'boolean' },
     },
   });
@@ -85,6 +89,7 @@ function options(): Options {
     seed: values.seed === undefined ? Date.now() % 1_000_000 : number(values.seed, 'seed', 0, 2 ** 32 - 1),
     sessions: number(values.sessions, 'sessions', 1, 5000),
     drainLimitSeconds: number(values['drain-limit'], 'drain-limit', 20, 3600),
+    faults: !values['no-faults'],
   };
 }
 
@@ -112,7 +117,9 @@ async function main(): Promise<number> {
 
   const random = new Random(o.seed);
   const logDir = mkdtempSync(join(tmpdir(), 'shoal-soak-'));
-  log(`seed ${o.seed}, topology ${o.topology}, ${o.minutes} min, drain limit ${o.drainLimitSeconds} s; configs and logs in ${logDir}`);
+  log(
+    `seed ${o.seed}, topology ${o.topology}, ${o.minutes} min, drain limit ${o.drainLimitSeconds} s${o.faults ? '' : ', NO FAULTS (control run)'}; configs and logs in ${logDir}`,
+  );
 
   // Redis and PostgreSQL first: the trackers and the consumer connect to them.
   const redis: SoakRedis = o.topology === 'sentinel' ? await SentinelTopology.start() : await ClusterTopology.start(STREAM_KEY);
@@ -145,7 +152,7 @@ async function main(): Promise<number> {
     throw new Error(`set-up took ${((trafficStart - runStart) / 1000).toFixed(0)} s: too little of the ${o.minutes} min left for traffic`);
   const windowStart = trafficStart + WARM_UP_MS;
   const windowEnd = trafficEnd - QUIET_TAIL_MS;
-  const plan = planFaults(random, o.topology, windowEnd - windowStart);
+  const plan = o.faults ? planFaults(random, o.topology, windowEnd - windowStart) : [];
   log(`faults planned: ${plan.map((p) => `${t(windowStart + p.at)} ${p.kind}`).join(', ')}`);
 
   const simulation = new Simulation(
