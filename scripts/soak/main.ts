@@ -34,7 +34,7 @@ import {
 import { Simulation } from './sessions.js';
 import { StreamTap } from './tap.js';
 import { ClusterTopology, connectSoakClient, SentinelTopology, type SoakRedis, type TopologyName } from './topology.js';
-import { drain, judge, readDatabase } from './verdict.js';
+import { drain, judge, readDatabase, recordIdsInStream } from './verdict.js';
 
 const USAGE = `usage: npm run soak -- --minutes N [--topology sentinel|cluster] [--seed S] [--sessions N] [--drain-limit SECONDS] [--no-faults]
 
@@ -214,11 +214,12 @@ async function main(): Promise<number> {
   await sleep(FLUSH_INTERVAL_MS * 2);
   const drainClient = connectSoakClient(redis.connection, 5000);
   const drained = await drain(drainClient, db, STREAM_KEY, CONSUMER_GROUP, Math.max(0, hardDeadline - VERDICT_RESERVE_MS - Date.now()));
-  drainClient.disconnect();
   await tap.stop();
+  const stillInStream = await recordIdsInStream(drainClient, STREAM_KEY, tap.records.length + 1000);
+  drainClient.disconnect();
   const state = await readDatabase(db);
   const lossTimes = injector.done.filter((f) => REDIS_LOSS_KINDS.includes(f.kind)).map((f) => f.at);
-  const verdict = judge(simulation.sessions, users, torrents, tap.records, state, lossTimes);
+  const verdict = judge(simulation.sessions, users, torrents, tap.records, state, stillInStream, lossTimes);
   await db.end();
 
   // Everything down before the summary, so that nothing keeps running while it is read.

@@ -87,6 +87,13 @@ export function printSummary(f: RunFacts, out: (line: string) => void): void {
       `bytes ${dir}: truth ${bytes(truth)}, credited ${bytes(credited)}, difference ${signed(credited - truth)}; allowed (lost with Redis) ${allowed}; unexplained ${signed(credited - truth + allowed)}`,
     );
   }
+  if (verdict.diagnoses.length > 0) {
+    out(`where the missing credit went, per session (from the tap, which may have missed entries while Redis was away):`);
+    for (const d of verdict.diagnoses) {
+      out(`  ${d.diagnosis}: ${d.sessions} sessions, ${d.missing.uploaded} bytes up, ${d.missing.downloaded} bytes down (e.g. ${d.example})`);
+    }
+  }
+  out(`stream: ${verdict.unappliedInStream} entries still in it at the end, never applied`);
   const lostUp = verdict.lost.reduce((n, l) => n + l.credit.uploaded, 0);
   const lostDown = verdict.lost.reduce((n, l) => n + l.credit.downloaded, 0);
   out(`lost with Redis (allowed): ${verdict.lost.length} sessions, ${lostUp} bytes up, ${lostDown} bytes down credited`);

@@ -22,8 +22,10 @@ export interface TapRecord {
   torrent: number;
   peerIdHex: string;
   event: string;
+  /** The totals the client reported (its session's), and the bytes this record credits (up, down). */
   totalUp: number;
   totalDown: number;
+  credited: { uploaded: number; downloaded: number };
   snatched: boolean;
   /** When the tap read it (ms). */
   seenAt: number;
@@ -99,8 +101,9 @@ export class StreamTap {
     const torrent = Number(fields.get('torrent'));
     const totalUp = Number(fields.get('total_up'));
     const totalDown = Number(fields.get('total_down'));
+    const credited = { uploaded: Number(fields.get('up')), downloaded: Number(fields.get('down')) };
     const peerIdHex = fields.get('peer_id');
-    if (!id || !peerIdHex || ![user, torrent, totalUp, totalDown].every(Number.isSafeInteger)) {
+    if (!id || !peerIdHex || ![user, torrent, totalUp, totalDown, credited.uploaded, credited.downloaded].every(Number.isSafeInteger)) {
       this.unreadable++;
       return;
     }
@@ -113,6 +116,7 @@ export class StreamTap {
       event: fields.get('event') ?? '',
       totalUp,
       totalDown,
+      credited,
       snatched: fields.get('snatched') === '1',
       seenAt,
     });

@@ -5,7 +5,8 @@
  * "Lost with Redis": Redis without persistence forgets what it had accepted when it restarts empty, and
  * an asynchronous replica may not have the last writes when it is promoted. A session's final record
  * can legitimately go unapplied then, if the session never announced again: the tap saw a record of it
- * carrying its final accepted totals, none of its records carrying those totals was applied, and a
+ * carrying its final accepted totals, none of its records carrying those totals was applied or is still
+ * in the stream (a record still there was not lost by Redis: the consumer did not get to it), and a
  * Redis-loss fault came after the tap saw it. Its allowed loss is its final totals less the largest
  * totals among its applied records, times the multipliers. Everything else must match exactly.
  */
@@ -84,6 +85,22 @@ export async function drain(redis: RedisClient, db: pg.Pool, stream: string, gro
   };
 }
 
+/** Record ids (the field `id`) of the entries still in the stream: written, never applied and deleted. */
+export async function recordIdsInStream(redis: RedisClient, stream: string, limit: number): Promise<Set<string>> {
+  const ids = new Set<string>();
+  let from = '-';
+  while (ids.size < limit) {
+    const entries = (await redis.call('XRANGE', stream, from, '+', 'COUNT', 1000)) as Array<[string, string[]]>;
+    for (const [, fields] of entries) {
+      const at = fields.indexOf('id');
+      if (at !== -1 && at % 2 === 0) ids.add(fields[at + 1]!);
+    }
+    if (entries.length < 1000) break;
+    from = `(${entries.at(-1)![0]}`;
+  }
+  return ids;
+}
+
 export interface DatabaseState {
   users: Map<number, Totals>;
   snatches: Map<number, number>;
@@ -120,6 +137,27 @@ export interface LostWithRedis {
   snatch: boolean;
 }
 
+/**
+ * Why a session's credit differs from its truth, as far as the tap can tell (it may have missed entries
+ * while Redis was away): where its final record went, or, when that was applied, that an earlier delta
+ * went missing (a record lost before it reached the stream, or totals the tracker forgot).
+ */
+export type Diagnosis =
+  | 'final record never reached the stream'
+  | 'final record still in the stream, not applied'
+  | 'final record lost with Redis (allowed)'
+  | 'final record gone from the stream, not applied'
+  | 'final record applied, an earlier delta missing'
+  | 'credited more than the truth';
+
+export interface DiagnosisRow {
+  diagnosis: Diagnosis;
+  sessions: number;
+  /** Truth − what the session's applied records credited (negative: credited too much). */
+  missing: Totals;
+  example: string;
+}
+
 export interface UserComparison {
   user: SoakUser;
   truth: Totals;
@@ -133,6 +171,9 @@ export interface Verdict {
   snatches: Array<{ torrent: SoakTorrent; truth: number; allowed: number; credited: number }>;
   activePeers: { rows: number; live: number; missing: string[]; extra: string[]; inDoubt: number };
   tapRecordsOfSessions: number;
+  /** Entries still in the stream at the end: written, never applied. */
+  unappliedInStream: number;
+  diagnoses: DiagnosisRow[];
   pass: boolean;
   reasons: string[];
 }
@@ -143,6 +184,7 @@ export function judge(
   torrents: readonly SoakTorrent[],
   tap: readonly TapRecord[],
   db: DatabaseState,
+  stillInStream: ReadonlySet<string>,
   redisLossTimes: readonly number[],
 ): Verdict {
   const tapBySession = new Map<string, TapRecord[]>();
@@ -164,14 +206,39 @@ export function judge(
   };
   const snatchTruth = new Map<number, number>();
   const snatchAllowed = new Map<number, number>();
+  const diagnoses = new Map<Diagnosis, DiagnosisRow>();
   for (const s of sessions) {
-    add(truthByUser, s.user.id, s.credit());
+    const truth = s.credit();
+    add(truthByUser, s.user.id, truth);
     if (s.completedAccepted) snatchTruth.set(s.torrent.id, (snatchTruth.get(s.torrent.id) ?? 0) + 1);
     const records = tapBySession.get(s.key) ?? [];
     const final = records.filter((r) => r.totalUp === s.accepted.uploaded && r.totalDown === s.accepted.downloaded);
-    const applied = records.filter((r) => db.appliedIds.has(r.id));
+    // A retried XADD can put one record in the stream twice: each id counts once.
+    const applied = [...new Map(records.filter((r) => db.appliedIds.has(r.id)).map((r) => [r.id, r])).values()];
     const lostWithRedis =
-      final.length > 0 && !final.some((r) => db.appliedIds.has(r.id)) && final.some((r) => redisLossTimes.some((lossAt) => lossAt > r.seenAt));
+      final.length > 0 &&
+      !final.some((r) => db.appliedIds.has(r.id) || stillInStream.has(r.id)) &&
+      final.some((r) => redisLossTimes.some((lossAt) => lossAt > r.seenAt));
+
+    const appliedCredit = applied.reduce((sum, r) => ({ uploaded: sum.uploaded + r.credited.uploaded, downloaded: sum.downloaded + r.credited.downloaded }), {
+      uploaded: 0,
+      downloaded: 0,
+    });
+    const missingCredit = { uploaded: truth.uploaded - appliedCredit.uploaded, downloaded: truth.downloaded - appliedCredit.downloaded };
+    if (missingCredit.uploaded !== 0 || missingCredit.downloaded !== 0) {
+      let diagnosis: Diagnosis;
+      if (missingCredit.uploaded < 0 || missingCredit.downloaded < 0) diagnosis = 'credited more than the truth';
+      else if (final.length === 0) diagnosis = 'final record never reached the stream';
+      else if (final.some((r) => db.appliedIds.has(r.id))) diagnosis = 'final record applied, an earlier delta missing';
+      else if (final.some((r) => stillInStream.has(r.id))) diagnosis = 'final record still in the stream, not applied';
+      else if (lostWithRedis) diagnosis = 'final record lost with Redis (allowed)';
+      else diagnosis = 'final record gone from the stream, not applied';
+      const row = diagnoses.get(diagnosis) ?? { diagnosis, sessions: 0, missing: { uploaded: 0, downloaded: 0 }, example: s.key };
+      row.sessions++;
+      row.missing.uploaded += missingCredit.uploaded;
+      row.missing.downloaded += missingCredit.downloaded;
+      diagnoses.set(diagnosis, row);
+    }
     if (!lostWithRedis) continue;
     const base = {
       uploaded: Math.max(0, ...applied.map((r) => r.totalUp)),
@@ -220,6 +287,8 @@ export function judge(
     snatches: snatchRows,
     activePeers: { rows: db.activePeers.size, live: live.size, missing, extra, inDoubt: inDoubt.size },
     tapRecordsOfSessions,
+    unappliedInStream: stillInStream.size,
+    diagnoses: [...diagnoses.values()].sort((a, b) => b.missing.uploaded + b.missing.downloaded - a.missing.uploaded - a.missing.downloaded),
     pass: reasons.length === 0,
     reasons,
   };
