@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { freePort, redisMissing } from '../../test/helpers/redis.js';
 import { planCatalogue, registerCatalogue } from './catalogue.js';
+import type { Crash } from './children.js';
 import { FaultInjector, planFaults, REDIS_LOSS_KINDS, type FaultKind, type FaultTargets } from './faults.js';
 import { postgresToolsMissing, PrivatePostgres } from './postgres.js';
 import { Random } from './random.js';
@@ -140,6 +141,15 @@ async function main(): Promise<number> {
   log(`trackers: ${replicas.map((r) => `${r.label} http :${r.httpPort} udp :${r.udpPort} admin :${r.adminPort}`).join('; ')}`);
   await consumer.start();
 
+  // A crash (an exit no fault asked for) is reported and the program started again, as a supervisor would.
+  const crashes: Crash[] = [];
+  for (const service of [...replicas.map((r) => r.service), consumer]) {
+    service.supervise((crash) => {
+      crashes.push(crash);
+      log(`CRASH: ${crash.label} ${crash.how}; starting it again in 2 s`);
+    });
+  }
+
   const { users, torrents } = planCatalogue(random);
   const adminPorts = () => replicas.map((r) => r.adminPort);
   await registerCatalogue(adminPorts, ADMIN_TOKEN, users, torrents, 30_000);
@@ -223,9 +233,10 @@ async function main(): Promise<number> {
   await db.end();
 
   // Everything down before the summary, so that nothing keeps running while it is read.
+  for (const service of [...replicas.map((r) => r.service), consumer]) service.retire();
   await Promise.all([...replicas.map((r) => r.service.stop('SIGKILL')), consumer.stop('SIGKILL')]);
   await redis.stop();
-  const pass = verdict.pass && drained.drained;
+  const pass = verdict.pass && drained.drained && crashes.length === 0;
   printSummary(
     {
       topology: o.topology,
@@ -240,6 +251,7 @@ async function main(): Promise<number> {
       faults: injector.done,
       faultKinds: kindsOf(o.topology),
       staleLive,
+      crashes,
       tap,
       drain: drained,
       verdict,

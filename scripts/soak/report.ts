@@ -1,4 +1,5 @@
 /** The soak's summary block: what was sent, what broke, and what PostgreSQL says against the truth. */
+import type { Crash } from './children.js';
 import type { FaultKind, FaultRecord } from './faults.js';
 import type { AnnounceStats, Session } from './sessions.js';
 import { isExpectedFailure } from './sessions.js';
@@ -19,6 +20,8 @@ export interface RunFacts {
   faultKinds: readonly FaultKind[];
   /** Live sessions whose last success came before the last fault's recovery (they should be none). */
   staleLive: number;
+  /** Exits of a tracker or the consumer that no fault caused. */
+  crashes: readonly Crash[];
   tap: StreamTap;
   drain: DrainResult;
   verdict: Verdict;
@@ -62,6 +65,8 @@ export function printSummary(f: RunFacts, out: (line: string) => void): void {
       fault.recoveredAt && fault.recoveredAt !== Number.MAX_SAFE_INTEGER ? ` (back ${((fault.recoveredAt - fault.at) / 1000).toFixed(1)} s later)` : '';
     out(`  ${t(fault.at)} ${fault.kind}: ${fault.detail}${recovered}${fault.error ? ` FAILED: ${fault.error}` : ''}`);
   }
+  out(`crashes (exits no fault caused; restarted 2 s later): ${f.crashes.length}`);
+  for (const crash of f.crashes) out(`  ${t(crash.at)} ${crash.label} ${crash.how}`);
   out(
     `tap: ${f.tap.records.length} stream entries read with XREAD (${verdict.tapRecordsOfSessions} of the soak's sessions, ${f.tap.unreadable} unreadable, ${f.tap.errors} read errors${f.tap.overflowed ? ', OVERFLOWED' : ''})`,
   );
@@ -114,6 +119,11 @@ export function printSummary(f: RunFacts, out: (line: string) => void): void {
   for (const k of ap.missing.slice(0, 5)) out(`  missing ${k}`);
   for (const k of ap.extra.slice(0, 5)) out(`  extra ${k}`);
   out(`logs: ${f.logDir}`);
-  out(`verdict: ${verdict.pass && f.drain.drained ? 'PASS' : `FAIL: ${[...(f.drain.drained ? [] : ['the drain gave up']), ...verdict.reasons].join('; ')}`}`);
+  const failures = [
+    ...(f.drain.drained ? [] : ['the drain gave up']),
+    ...(f.crashes.length ? [`${f.crashes.length} crashes of a tracker or the consumer`] : []),
+    ...verdict.reasons,
+  ];
+  out(`verdict: ${failures.length === 0 ? 'PASS' : `FAIL: ${failures.join('; ')}`}`);
   out('======================================================');
 }

@@ -18,6 +18,8 @@ const SOAK = fileURLToPath(new URL('../../scripts/soak/main.js', import.meta.url
 const DRAIN_LIMIT_SECONDS = 45;
 /** Room for set-up and teardown beyond the run's own bound (minutes + drain limit). */
 const MARGIN_MS = 60_000;
+const SENTINEL_TIMEOUT_MS = 3 * 60_000 + DRAIN_LIMIT_SECONDS * 1000 + MARGIN_MS;
+const CLUSTER_TIMEOUT_MS = 1.5 * 60_000 + DRAIN_LIMIT_SECONDS * 1000 + MARGIN_MS;
 
 function postgresMissing(): string | null {
   return toolMissing('PostgreSQL server binaries (initdb, pg_ctl)', 'postgresql', [
@@ -26,10 +28,17 @@ function postgresMissing(): string | null {
   ]);
 }
 
-/** Runs the harness; its output goes to this test's output as it comes (a CI log shows where a run went wrong). */
-function runSoak(args: string[]): Promise<{ code: number | null; output: string }> {
+/**
+ * Runs the harness; its output goes to this test's output as it comes (a CI log shows where a run went
+ * wrong). A test that times out or is cancelled aborts `signal`: the harness gets SIGTERM and tears down
+ * everything it started; so it does when this process exits first.
+ */
+function runSoak(args: string[], signal: AbortSignal): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [SOAK, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [SOAK, ...args], { stdio: ['ignore', 'pipe', 'pipe'], signal, killSignal: 'SIGTERM' });
+    const stopOnExit = () => child.kill('SIGTERM');
+    process.once('exit', stopOnExit);
+    child.on('error', () => {}); // the abort, reported by the exit below
     let output = '';
     const collect = (chunk: Buffer) => {
       const text = chunk.toString('utf8');
@@ -38,7 +47,10 @@ function runSoak(args: string[]): Promise<{ code: number | null; output: string 
     };
     child.stdout.on('data', collect);
     child.stderr.on('data', collect);
-    child.on('exit', (code) => resolve({ code, output }));
+    child.on('exit', (code) => {
+      process.removeListener('exit', stopOnExit);
+      resolve({ code, output });
+    });
   });
 }
 
@@ -52,31 +64,34 @@ function faultCounts(output: string): Record<string, number> {
 
 const verdictOf = (output: string): string => /^verdict: .*$/m.exec(output)?.[0] ?? '(no verdict line)';
 
-describe('accounting soak with fault injection', { skip: redisMissing() ?? postgresMissing() ?? false }, () => {
-  it(
-    'Sentinel, 3 minutes, every fault kind: PostgreSQL holds exactly the truth',
-    { timeout: 3 * 60_000 + DRAIN_LIMIT_SECONDS * 1000 + MARGIN_MS },
-    async () => {
-      const { code, output } = await runSoak(['--minutes', '3', '--topology', 'sentinel', '--seed', '1', '--drain-limit', String(DRAIN_LIMIT_SECONDS)]);
+// The suite's own timeout too: --test-timeout (180 s in npm test) would otherwise bound the whole suite.
+describe(
+  'accounting soak with fault injection',
+  { skip: redisMissing() ?? postgresMissing() ?? false, timeout: SENTINEL_TIMEOUT_MS + CLUSTER_TIMEOUT_MS },
+  () => {
+    it('Sentinel, 3 minutes, every fault kind: PostgreSQL holds exactly the truth', { timeout: SENTINEL_TIMEOUT_MS }, async (t) => {
+      const { code, output } = await runSoak(
+        ['--minutes', '3', '--topology', 'sentinel', '--seed', '1', '--drain-limit', String(DRAIN_LIMIT_SECONDS)],
+        t.signal,
+      );
       const faults = faultCounts(output);
       assert.ok(faults['replica-sigkill']! >= 6, `at least 6 replica SIGKILLs (${faults['replica-sigkill']})`);
       for (const kind of ['replica-sigterm', 'consumer-sigkill', 'postgres-restart', 'sentinel-failover', 'redis-data-loss']) {
         assert.ok(faults[kind]! >= 1, `at least one ${kind} (${faults[kind]})`);
       }
       assert.equal(code, 0, verdictOf(output));
-    },
-  );
+    });
 
-  it(
-    'Cluster, 1.5 minutes, a master failover: PostgreSQL holds exactly the truth',
-    { timeout: 1.5 * 60_000 + DRAIN_LIMIT_SECONDS * 1000 + MARGIN_MS },
-    async () => {
-      const { code, output } = await runSoak(['--minutes', '1.5', '--topology', 'cluster', '--seed', '2', '--drain-limit', String(DRAIN_LIMIT_SECONDS)]);
+    it('Cluster, 1.5 minutes, a master failover: PostgreSQL holds exactly the truth', { timeout: CLUSTER_TIMEOUT_MS }, async (t) => {
+      const { code, output } = await runSoak(
+        ['--minutes', '1.5', '--topology', 'cluster', '--seed', '2', '--drain-limit', String(DRAIN_LIMIT_SECONDS)],
+        t.signal,
+      );
       const faults = faultCounts(output);
       for (const kind of ['replica-sigkill', 'replica-sigterm', 'consumer-sigkill', 'postgres-restart', 'cluster-master-failover']) {
         assert.ok(faults[kind]! >= 1, `at least one ${kind} (${faults[kind]})`);
       }
       assert.equal(code, 0, verdictOf(output));
-    },
-  );
-});
+    });
+  },
+);
