@@ -9,7 +9,7 @@
  * Time: the run ends `minutes` after its start (set-up included), then the drain has at most
  * --drain-limit seconds. Every process it started is killed however it ends.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -198,6 +198,15 @@ async function main(): Promise<number> {
     };
   }
   if (redis instanceof ClusterTopology) targets.clusterMasterFailover = () => redis.failMaster();
+  // Master switches the sentinel announces, planned or not: each may lose what the replica lacked.
+  const switches: Array<{ at: number; port: number }> = [];
+  const stopWatching =
+    redis instanceof SentinelTopology
+      ? redis.watchSwitches((port) => {
+          switches.push({ at: Date.now(), port });
+          log(`sentinel: the master is now :${port}`);
+        })
+      : () => {};
   const injector = new FaultInjector(random, targets, log, runStart);
 
   simulation.start();
@@ -228,7 +237,10 @@ async function main(): Promise<number> {
   const stillInStream = await recordIdsInStream(drainClient, STREAM_KEY, tap.records.length + 1000);
   drainClient.disconnect();
   const state = await readDatabase(db);
-  const lossTimes = injector.done.filter((f) => REDIS_LOSS_KINDS.includes(f.kind)).map((f) => f.at);
+  stopWatching();
+  const planned = injector.done.filter((f) => f.kind === 'sentinel-failover');
+  const unplannedSwitches = switches.filter((sw) => !planned.some((f) => sw.at >= f.at && sw.at <= f.recoveredAt));
+  const lossTimes = [...injector.done.filter((f) => REDIS_LOSS_KINDS.includes(f.kind)).map((f) => f.at), ...unplannedSwitches.map((sw) => sw.at)];
   const verdict = judge(simulation.sessions, users, torrents, tap.records, state, stillInStream, lossTimes);
   await db.end();
 
@@ -237,6 +249,7 @@ async function main(): Promise<number> {
   await Promise.all([...replicas.map((r) => r.service.stop('SIGKILL')), consumer.stop('SIGKILL')]);
   await redis.stop();
   const pass = verdict.pass && drained.drained && crashes.length === 0;
+  if (!pass) writeFileSync(join(logDir, 'sessions.jsonl'), verdict.sessionsOff.map((x) => JSON.stringify(x)).join('\n') + '\n');
   printSummary(
     {
       topology: o.topology,
@@ -252,6 +265,7 @@ async function main(): Promise<number> {
       faultKinds: kindsOf(o.topology),
       staleLive,
       crashes,
+      unplannedSwitches: unplannedSwitches.map((sw) => `${t(sw.at)} to :${sw.port}`),
       tap,
       drain: drained,
       verdict,

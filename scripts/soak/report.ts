@@ -22,6 +22,8 @@ export interface RunFacts {
   staleLive: number;
   /** Exits of a tracker or the consumer that no fault caused. */
   crashes: readonly Crash[];
+  /** Master switches the sentinel made by itself (not a planned failover), "t+…s to :port". */
+  unplannedSwitches: readonly string[];
   tap: StreamTap;
   drain: DrainResult;
   verdict: Verdict;
@@ -64,6 +66,9 @@ export function printSummary(f: RunFacts, out: (line: string) => void): void {
     const recovered =
       fault.recoveredAt && fault.recoveredAt !== Number.MAX_SAFE_INTEGER ? ` (back ${((fault.recoveredAt - fault.at) / 1000).toFixed(1)} s later)` : '';
     out(`  ${t(fault.at)} ${fault.kind}: ${fault.detail}${recovered}${fault.error ? ` FAILED: ${fault.error}` : ''}`);
+  }
+  if (f.unplannedSwitches.length) {
+    out(`sentinel failovers no fault asked for (counted as Redis losses): ${f.unplannedSwitches.join(', ')}`);
   }
   out(`crashes (exits no fault caused; restarted 2 s later): ${f.crashes.length}`);
   for (const crash of f.crashes) out(`  ${t(crash.at)} ${crash.label} ${crash.how}`);
@@ -118,7 +123,7 @@ export function printSummary(f: RunFacts, out: (line: string) => void): void {
   );
   for (const k of ap.missing.slice(0, 5)) out(`  missing ${k}`);
   for (const k of ap.extra.slice(0, 5)) out(`  extra ${k}`);
-  out(`logs: ${f.logDir}`);
+  out(`logs: ${f.logDir}${f.logDir.startsWith('/') ? ' (sessions.jsonl: every session whose applied records miss its truth, with its records)' : ''}`);
   const failures = [
     ...(f.drain.drained ? [] : ['the drain gave up']),
     ...(f.crashes.length ? [`${f.crashes.length} crashes of a tracker or the consumer`] : []),

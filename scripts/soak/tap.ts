@@ -47,6 +47,8 @@ export class StreamTap {
   /** True once MAX_RECORDS was reached: later entries are not kept. */
   overflowed = false;
   errors = 0;
+  /** Stream ids read, so that reading a stream again from its start after a reset counts nothing twice. */
+  private readonly seen = new Set<string>();
   private cursor = '0-0';
   private generation = 0;
   private running = true;
@@ -94,6 +96,8 @@ export class StreamTap {
       this.overflowed = true;
       return;
     }
+    if (this.seen.has(streamId)) return;
+    this.seen.add(streamId);
     const fields = new Map<string, string>();
     for (let i = 0; i + 1 < list.length; i += 2) fields.set(list[i]!, list[i + 1]!);
     const id = fields.get('id');

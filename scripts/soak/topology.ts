@@ -5,6 +5,7 @@
  */
 import calculateSlot from 'cluster-key-slot';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { connectRedis, type RedisClient } from '../../src/redis/connection.js';
 import { redisCli, replicasInSync, startCluster, startSentinel, type RedisCluster, type RedisSentinel, type RedisServer } from '../../test/helpers/redis.js';
@@ -73,11 +74,36 @@ export class SentinelTopology implements SoakRedis {
     return Number(reply.split('\n')[1]);
   }
 
-  private async roles(): Promise<{ master: RedisServer; replica: RedisServer }> {
-    const port = await this.masterPort();
-    const master = this.servers.find((s) => s.port === port);
-    if (!master) throw new Error(`the sentinel names an unknown master port ${port}`);
-    return { master, replica: this.servers.find((s) => s !== master)! };
+  /**
+   * The master and the replica, once the sentinel and the servers agree on them: a fault aimed at the
+   * master must hit the master (under load the sentinel may have failed over by itself; see switches).
+   */
+  private async roles(timeoutMs = 30_000): Promise<{ master: RedisServer; replica: RedisServer }> {
+    let found: { master: RedisServer; replica: RedisServer } | null = null;
+    await waitFor(
+      'the sentinel and the servers to agree on the master',
+      async () => {
+        const port = await this.masterPort();
+        const master = this.servers.find((s) => s.port === port);
+        if (!master?.child || !(await redisCli(master.port, 'info', 'replication')).includes('role:master')) return false;
+        found = { master, replica: this.servers.find((s) => s !== master)! };
+        return true;
+      },
+      timeoutMs,
+    );
+    return found!;
+  }
+
+  /**
+   * Every master switch the sentinel announces (its +switch-master channel), with its time: the planned
+   * ones and those it made by itself, which lose what the replica had not received, as a planned one does.
+   */
+  watchSwitches(onSwitch: (toPort: number) => void): () => void {
+    const subscriber = new Redis({ host: '127.0.0.1', port: this.group.sentinel.port, retryStrategy: () => 200, lazyConnect: false });
+    subscriber.on('error', () => {});
+    subscriber.on('message', (_channel: string, message: string) => onSwitch(Number(message.split(' ').at(-1))));
+    void subscriber.subscribe('+switch-master').catch(() => {});
+    return () => subscriber.disconnect();
   }
 
   async describe(): Promise<string> {

@@ -174,6 +174,8 @@ export interface Verdict {
   /** Entries still in the stream at the end: written, never applied. */
   unappliedInStream: number;
   diagnoses: DiagnosisRow[];
+  /** Every session whose applied records do not add up to its truth, with those records: for sessions.jsonl. */
+  sessionsOff: Array<Record<string, unknown>>;
   pass: boolean;
   reasons: string[];
 }
@@ -207,6 +209,7 @@ export function judge(
   const snatchTruth = new Map<number, number>();
   const snatchAllowed = new Map<number, number>();
   const diagnoses = new Map<Diagnosis, DiagnosisRow>();
+  const sessionsOff: Verdict['sessionsOff'] = [];
   for (const s of sessions) {
     const truth = s.credit();
     add(truthByUser, s.user.id, truth);
@@ -238,6 +241,31 @@ export function judge(
       row.missing.uploaded += missingCredit.uploaded;
       row.missing.downloaded += missingCredit.downloaded;
       diagnoses.set(diagnosis, row);
+      sessionsOff.push({
+        session: s.key,
+        diagnosis,
+        transport: s.transport,
+        legs: s.legs.map((leg) => `${leg.infoHash.equals(s.torrent.infoHash) ? 'v1' : 'v2'}/ipv${leg.family}`),
+        multipliers: {
+          user: [s.user.upMultiplier, s.user.downMultiplier],
+          torrent: [s.torrent.upMultiplier, s.torrent.downMultiplier],
+          freeleech: s.torrent.freeleech,
+        },
+        acceptedTotals: s.accepted,
+        truthCredit: truth,
+        appliedCredit,
+        events: { started: s.startedAccepted, completed: s.completedAccepted, stopped: s.stoppedAccepted },
+        records: records.map((r) => ({
+          id: r.id,
+          streamId: r.streamId,
+          event: r.event,
+          totals: [r.totalUp, r.totalDown],
+          credited: [r.credited.uploaded, r.credited.downloaded],
+          applied: db.appliedIds.has(r.id),
+          inStream: stillInStream.has(r.id),
+          seenAt: r.seenAt,
+        })),
+      });
     }
     if (!lostWithRedis) continue;
     const base = {
@@ -288,6 +316,7 @@ export function judge(
     activePeers: { rows: db.activePeers.size, live: live.size, missing, extra, inDoubt: inDoubt.size },
     tapRecordsOfSessions,
     unappliedInStream: stillInStream.size,
+    sessionsOff,
     diagnoses: [...diagnoses.values()].sort((a, b) => b.missing.uploaded + b.missing.downloaded - a.missing.uploaded - a.missing.downloaded),
     pass: reasons.length === 0,
     reasons,
