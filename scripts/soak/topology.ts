@@ -86,7 +86,10 @@ export class SentinelTopology implements SoakRedis {
         const port = await this.masterPort();
         const master = this.servers.find((s) => s.port === port);
         if (!master?.child || !(await redisCli(master.port, 'info', 'replication')).includes('role:master')) return false;
-        found = { master, replica: this.servers.find((s) => s !== master)! };
+        // Never two masters (a failover the sentinel has not finished reconfiguring): that is split brain.
+        const replica = this.servers.find((s) => s !== master)!;
+        if (replica.child && !(await redisCli(replica.port, 'info', 'replication')).includes('role:slave')) return false;
+        found = { master, replica };
         return true;
       },
       timeoutMs,
