@@ -4,6 +4,9 @@
  * active peer as the clients' ground truth says, less only what Redis itself lost) after doing every
  * kind of fault it plans. Sentinel for 3 minutes (every fault kind, at least six replica SIGKILLs), then
  * Cluster for 1.5 minutes (a master failover). Fixed seeds: the same fault schedule on every run.
+ *
+ * node --test bounds a whole test file by --test-timeout, not only each test in it: this file takes
+ * about 6 minutes, so `npm test` runs it on its own with a larger bound (`npm run test:soak` alone).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -40,10 +43,14 @@ function runSoak(args: string[], signal: AbortSignal): Promise<{ code: number | 
     process.once('exit', stopOnExit);
     child.on('error', () => {}); // the abort, reported by the exit below
     let output = '';
+    let partial = '';
     const collect = (chunk: Buffer) => {
       const text = chunk.toString('utf8');
       output += text;
-      process.stdout.write(text.replace(/^/gm, '# '));
+      // Whole lines only: the test runner shows each line of this file's output as a diagnostic.
+      const lines = (partial + text).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) console.log(line);
     };
     child.stdout.on('data', collect);
     child.stderr.on('data', collect);
