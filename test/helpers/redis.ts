@@ -71,9 +71,19 @@ export class RedisServer {
 
   constructor(
     readonly port: number,
-    private readonly args: string[],
+    private args: string[],
     readonly dir: string,
   ) {}
+
+  /**
+   * What the next start() makes of this server: a replica of the server on `masterPort`, or a master
+   * (null). For a server that was killed and comes back in another role, as after a Sentinel failover.
+   */
+  setReplicaOf(masterPort: number | null): void {
+    const at = this.args.indexOf('--replicaof');
+    if (at !== -1) this.args = [...this.args.slice(0, at), ...this.args.slice(at + 3)];
+    if (masterPort !== null) this.args = [...this.args, '--replicaof', '127.0.0.1', String(masterPort)];
+  }
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
@@ -161,7 +171,8 @@ export interface RedisCluster {
   stop(): Promise<void>;
 }
 
-async function replicasInSync(nodes: RedisServer[]): Promise<boolean> {
+/** True when every running replica among `nodes` has its link to the master up and no sync in progress. */
+export async function replicasInSync(nodes: RedisServer[]): Promise<boolean> {
   for (const node of nodes) {
     if (!node.child) continue;
     const info = await redisCli(node.port, 'info', 'replication');
