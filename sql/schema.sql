@@ -81,12 +81,13 @@ CREATE TABLE IF NOT EXISTS active_peers (
 CREATE INDEX IF NOT EXISTS active_peers_last_announce ON active_peers (last_announce);
 
 -- Credits from cumulative counters (src/consumer/sessions.ts): per accounting session epoch (one run of
--- a peer's counters, named by the tracker), the high-water mark of the reported totals credited so far.
--- A record credits what its totals pass the mark by, so a record lost before the stream is covered by
--- the session's next one, and a record applied twice or late credits nothing more. `continues`: the epoch
--- whose marks this one moves (an epoch the tracker opened after it lost the peer's totals).
--- `stopped_seq`: the seq of the epoch's stopped announce; its older records make no active_peers row.
--- Rows untouched for consumer.session_retention are pruned.
+-- a peer's counters, named by the tracker) that is not its session's live one (whose marks are on its
+-- active_peers row), the high-water mark of the reported totals credited so far. A record credits what
+-- its totals pass the mark by, so a record lost before the stream is covered by the session's next one,
+-- and a record applied twice or late credits nothing more. `continues`: the epoch whose marks this one
+-- shares (a run that went on under a new epoch after the tracker lost the peer's totals). `stopped_seq`:
+-- the seq of the epoch's stopped announce; its older records make no active_peers row. Rows untouched
+-- for consumer.session_retention are pruned. No index but the key: every write stays a HOT update.
 CREATE TABLE IF NOT EXISTS peer_sessions (
   user_id bigint NOT NULL,
   torrent_id bigint NOT NULL,
@@ -100,12 +101,14 @@ CREATE TABLE IF NOT EXISTS peer_sessions (
   stopped_seq integer,
   updated_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (user_id, torrent_id, peer_id, epoch)
-);
-CREATE INDEX IF NOT EXISTS peer_sessions_updated_at ON peer_sessions (updated_at);
+) WITH (fillfactor = 70);
 
--- Which epoch and announce of it each active peer's row shows (records of one epoch are ordered by seq).
+-- Which epoch and announce of it each active peer's row shows (records of one epoch are ordered by seq),
+-- and that live epoch's high-water marks (src/consumer/sessions.ts: one row per session and batch).
 ALTER TABLE active_peers ADD COLUMN IF NOT EXISTS epoch text;
 ALTER TABLE active_peers ADD COLUMN IF NOT EXISTS seq integer;
+ALTER TABLE active_peers ADD COLUMN IF NOT EXISTS up_mark bigint;
+ALTER TABLE active_peers ADD COLUMN IF NOT EXISTS down_mark bigint;
 
 -- Per consumer run: raw bytes the marks credited beyond the records' own deltas (what a lost record
 -- would have cost: a replica killed before its buffer reached the stream, Redis losing recent writes),

@@ -9,10 +9,9 @@ import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { retryDelay } from '../redis/backoff.js';
 import { clean, decodeEntries, type StreamEntry } from './decode.js';
-import { pruneActivePeers, type PeerOptions } from './peers.js';
 import type { ConsumerMetrics } from './metrics.js';
 import { applyBatch, type BatchOutcome, type ConsumerRun, createSchema, DEFAULT_PEER_OPTIONS, pruneAppliedIds } from './postgres.js';
-import { emptyRecovery, pruneSessions, type Recovery } from './sessions.js';
+import { emptyRecovery, pruneActivePeers, pruneSessions, type PeerOptions, type Recovery } from './sessions.js';
 import type { GroupMember } from './stream.js';
 
 export interface ConsumerOptions {

@@ -7,8 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { Pool, PoolClient } from 'pg';
 import { aggregate } from './aggregate.js';
 import type { Decoded } from './decode.js';
-import { applyPeers, type PeerOptions } from './peers.js';
-import { creditFromMarks, type Recovery } from './sessions.js';
+import { applySessions, type PeerOptions, type Recovery } from './sessions.js';
 
 /** sql/schema.sql at the package root (this file runs from dist/src/consumer/). */
 export const SCHEMA_FILE = fileURLToPath(new URL('../../../sql/schema.sql', import.meta.url));
@@ -35,16 +34,23 @@ export interface ConsumerRun {
   startedAt: Date;
 }
 
+/** A checked-out connection's own 'error' (PostgreSQL restarted under it): the query in hand fails with it; the process goes on. */
+const ignoreConnectionError = (): void => {};
+
 async function inTransaction<T>(pool: Pool, work: (db: PoolClient) => Promise<T>): Promise<T> {
   const db = await pool.connect();
+  // Without a listener, an 'error' event of a client in use (a restart of PostgreSQL) ends the process.
+  db.on('error', ignoreConnectionError);
   try {
     await db.query('BEGIN');
     const result = await work(db);
     await db.query('COMMIT');
+    db.off('error', ignoreConnectionError);
     db.release();
     return result;
   } catch (error) {
     await db.query('ROLLBACK').catch(() => {});
+    db.off('error', ignoreConnectionError);
     // The connection may be what failed: discard it rather than hand it out again.
     db.release(error as Error);
     throw error;
@@ -99,6 +105,11 @@ ON CONFLICT (run) DO UPDATE SET updated_at = now(),
   suppressed_uploaded = r.suppressed_uploaded + EXCLUDED.suppressed_uploaded,
   suppressed_downloaded = r.suppressed_downloaded + EXCLUDED.suppressed_downloaded`;
 
+const ADD_SEED_TIME = `
+UPDATE user_torrents AS ut SET seed_time_ms = ut.seed_time_ms + x.ms
+FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS x(u, t, ms)
+WHERE ut.user_id = x.u AND ut.torrent_id = x.t`;
+
 const INSERT_DEAD_LETTERS = `
 INSERT INTO dead_letters (stream_id, fields, error)
 SELECT * FROM unnest($1::text[], $2::jsonb[], $3::text[])
@@ -123,11 +134,13 @@ export async function applyBatch(pool: Pool, batch: Decoded, peerOptions: PeerOp
       for (const row of rows) fresh.add(row.id);
     }
     // delete() is true once per id: a record repeated within the batch is applied once too.
-    const credited = await creditFromMarks(
+    // Credits from the sessions' marks, and active_peers, before the sums: the sums are of those credits.
+    const applied = await applySessions(
       db,
       batch.records.filter((r) => fresh.delete(r.id)),
+      peerOptions,
     );
-    const records = credited.records;
+    const records = applied.records;
     const totals = aggregate(records);
     // Rows that would only get zero added are left alone: started/stopped announces are mostly such.
     const users = totals.users.filter((u) => u.uploaded > 0n || u.downloaded > 0n);
@@ -155,8 +168,10 @@ export async function applyBatch(pool: Pool, batch: Decoded, peerOptions: PeerOp
         pairs.map((p) => p.last.time),
       ]);
     }
-    await applyPeers(db, records, peerOptions, credited.epochs);
-    const recovery = credited.recovery;
+    // The user_torrents rows exist now: the pairs were upserted above.
+    const seeds = applied.seedTime;
+    if (seeds.length > 0) await db.query(ADD_SEED_TIME, [seeds.map((x) => x.userId), seeds.map((x) => x.torrentId), seeds.map((x) => x.ms)]);
+    const recovery = applied.recovery;
     if (run && (recovery.records > 0 || recovery.suppressedRecords > 0)) {
       await db.query(UPSERT_RECOVERY, [
         run.id,

@@ -1,37 +1,41 @@
 /**
- * Credits from cumulative counters (inside the batch's transaction). Each record of a private peer
- * carries the totals it reported and its accounting session (src/tracker/session.ts): the epoch (one
- * run of its counters), the announce's seq in it, and the base its counters count from. peer_sessions
- * keeps, per (user, torrent, peer_id, epoch), the high-water mark of the totals credited so far; a
- * record credits what its totals pass the mark by, at its own multipliers. So a record lost between the
- * tracker and the stream is covered by the session's next one, a record applied twice or late credits
- * nothing more, and the sum is the same whatever order the records come in.
+ * Credits from cumulative counters, active peers and seed time, in the batch's transaction (so exactly
+ * once, as the totals are).
  *
- * An open epoch (the tracker did not know the peer: its totals expired, or Redis lost them) continues
- * the session's latest epoch when its totals have not gone below that epoch's mark: its records then
- * move that mark (`continues`), so nothing the session reported before is credited twice and nothing
- * after is lost. Otherwise, and with no epoch known, it counts from its own base, as the tracker did.
- * Records of older versions, without a session, credit their own deltas.
+ * Each record of a private peer carries the totals it reported and its accounting session
+ * (src/tracker/session.ts): the epoch (one run of its counters), the announce's seq in it, and the base
+ * its counters count from. The consumer keeps each run's high-water mark of the totals it credited and
+ * credits what a record's totals pass it by, at the record's multipliers. So a record lost between the
+ * tracker and the stream is covered by the session's next one, a record applied twice, retried under
+ * another id or late credits nothing more, and the sums are the same in any order.
+ *
+ * Where the marks live: the session's live epoch's on its active_peers row (one row read and written
+ * per session and batch, as before the marks existed); every other epoch's in peer_sessions, read only
+ * for the records that need it: an epoch new to the consumer, a late record of an older epoch. An epoch
+ * leaves the row for peer_sessions when it stops (`stopped_seq`, a tombstone: its older records make no
+ * row again), when another replaces it, and when the row expires.
+ *
+ * An open epoch (the tracker did not know the peer: its totals expired, or Redis or the memory driver
+ * lost them) continues the session's latest epoch when its totals have not gone below that epoch's
+ * marks: the older epoch then `continues` into it and shares its marks, so nothing the session reported
+ * before is credited twice and nothing after is lost. Otherwise, and with no epoch known, an epoch
+ * counts from its base, as the tracker does. Records of older versions, without a session, credit their
+ * own deltas.
+ *
+ * Active peers and seed time: the records are replayed in announce order on the session's row (within
+ * an epoch by seq: the tracker numbered them in their true order, and replicas' clocks differ). Seed
+ * time is the time between consecutive announces of a peer that was seeding at the first of the two,
+ * each gap capped at the interval that peer was told plus `seedGraceSeconds`.
  */
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { creditedBytes, type AccountingRecord } from '../backend/driver.js';
 
-/** One row of peer_sessions. */
-export interface SessionRow {
-  userId: number;
-  torrentId: number;
-  peerId: Buffer;
-  epoch: string;
-  /** The epoch whose marks this open epoch moves, or null: the marks are its own. */
-  continues: string | null;
-  upMark: number;
-  downMark: number;
-  lastSeq: number;
-  lastTime: number;
-  /** The seq of this epoch's `stopped`, or null: records of the epoch before it are older than the stop. */
-  stoppedSeq: number | null;
-  changed: boolean;
+export interface PeerOptions {
+  /** Added to the interval a peer was told, at most, per gap of seed time. */
+  seedGraceSeconds: number;
+  /** A row older than this is no peer any more: its next announce starts afresh. */
+  peerTtlSeconds: number;
 }
 
 /** Bytes the marks credited beyond the records' own deltas (recovered), and below them (already credited), in raw bytes. */
@@ -53,35 +57,119 @@ export const emptyRecovery = (): Recovery => ({
   suppressedDownloaded: 0n,
 });
 
-export interface Credited {
+export interface SessionsOutcome {
   /** The records with their credit as the marks decided (a record without a session as it came). */
   records: AccountingRecord[];
-  /** Each session epoch the batch touched, by epochKey. */
-  epochs: Map<string, SessionRow>;
   recovery: Recovery;
+  /** Seed time to add per user and torrent (after their user_torrents rows exist). */
+  seedTime: Array<{ userId: number; torrentId: number; ms: number }>;
 }
 
-/** stopped_seq of an epoch that a later one continued and stopped: every record of it is older than the stop. */
+/** Marks: the highest totals credited so far in a run of counters. */
+interface Marks {
+  upMark: number;
+  downMark: number;
+  /** The latest record time, for choosing what an open epoch continues. */
+  lastTime: number;
+}
+
+/** An active_peers row: what a site shows, and the live epoch's marks. */
+interface PeerRow extends Marks {
+  ipv4: string | null;
+  ipv6: string | null;
+  port: number;
+  client: string;
+  uploaded: number;
+  downloaded: number;
+  left: number;
+  seeder: boolean;
+  interval: number;
+  first: number;
+  last: number;
+  /** The live epoch and the seq of the record the row shows; null for a record without a session. */
+  epoch: string | null;
+  seq: number | null;
+  /** False for a row of a record without a session (its marks mean nothing). */
+  marked: boolean;
+}
+
+/** A peer_sessions row: an epoch that is not the live one. */
+interface EpochRow extends Marks {
+  epoch: string;
+  /** The epoch whose marks this one shares (it continues into it), or null: the marks are its own. */
+  continues: string | null;
+  lastSeq: number;
+  /** The seq of its `stopped`: its records make no active_peers row. */
+  stoppedSeq: number | null;
+  changed: boolean;
+}
+
+/** One session's state in the batch. */
+interface Session {
+  userId: number;
+  torrentId: number;
+  peerId: Buffer;
+  row: PeerRow | null;
+  existed: boolean;
+  epochs: Map<string, EpochRow>;
+  records: AccountingRecord[];
+}
+
+/** stopped_seq of an epoch stopped by one that continued it: every record of it is older than the stop. */
 const ENDED = 2 ** 31 - 1;
+/** Longest client prefix kept: Azureus style "-qB4630-" is 8 bytes. */
+const CLIENT_PREFIX = 8;
 
-export const sessionKey = (userId: number, torrentId: number, peerId: Buffer): string => `${userId}:${torrentId}:${peerId.toString('hex')}`;
-export const epochKey = (session: string, epoch: string): string => `${session}#${epoch}`;
+/** The client part of a peer_id: "-XX1234-" (Azureus style), or its leading printable bytes (at most 8). */
+export function clientOf(peerId: Buffer): string {
+  if (peerId.length >= CLIENT_PREFIX && peerId[0] === 0x2d && peerId[CLIENT_PREFIX - 1] === 0x2d) return peerId.toString('latin1', 0, CLIENT_PREFIX);
+  let end = 0;
+  while (end < Math.min(peerId.length, CLIENT_PREFIX) && peerId[end]! >= 0x20 && peerId[end]! < 0x7f) end++;
+  return peerId.toString('latin1', 0, end);
+}
 
-const LOCK_SESSIONS = 'SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k ORDER BY k';
+const sessionKey = (userId: number, torrentId: number, peerId: Buffer): string => `${userId}:${torrentId}:${peerId.toString('hex')}`;
 
 /** A session's advisory lock: 63 bits of its key's SHA-1, as a decimal string (bigint). */
 function lockOf(key: string): string {
   return (createHash('sha1').update(key).digest().readBigUInt64BE(0) >> 1n).toString();
 }
 
-const SELECT_SESSIONS = `
+const LOCK_SESSIONS = 'SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k ORDER BY k';
+
+const SELECT_PEERS = `
+SELECT user_id, torrent_id, peer_id, host(ipv4) AS ipv4, host(ipv6) AS ipv6, port, client, uploaded, downloaded, "left", seeder,
+  announce_interval, (extract(epoch FROM first_announce) * 1000)::bigint AS first_ms, (extract(epoch FROM last_announce) * 1000)::bigint AS last_ms,
+  epoch, seq, up_mark, down_mark
+FROM active_peers
+WHERE (user_id, torrent_id, peer_id) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]))
+ORDER BY user_id, torrent_id, peer_id
+FOR UPDATE`;
+
+const UPSERT_PEERS = `
+INSERT INTO active_peers AS p (user_id, torrent_id, peer_id, ipv4, ipv6, port, client, uploaded, downloaded, "left", seeder, announce_interval,
+  first_announce, last_announce, epoch, seq, up_mark, down_mark)
+SELECT x.u, x.t, x.p, x.ip4::inet, x.ip6::inet, x.port, x.client, x.up, x.down, x.rest, x.seeder, x.iv, to_timestamp(x.first / 1000.0),
+  to_timestamp(x.last / 1000.0), x.epoch, x.seq, x.upm, x.downm
+FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::text[], $5::text[], $6::int[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[],
+  $11::boolean[], $12::int[], $13::bigint[], $14::bigint[], $15::text[], $16::int[], $17::bigint[], $18::bigint[])
+  AS x(u, t, p, ip4, ip6, port, client, up, down, rest, seeder, iv, first, last, epoch, seq, upm, downm)
+ON CONFLICT (user_id, torrent_id, peer_id) DO UPDATE SET
+  ipv4 = EXCLUDED.ipv4, ipv6 = EXCLUDED.ipv6, port = EXCLUDED.port, client = EXCLUDED.client, uploaded = EXCLUDED.uploaded,
+  downloaded = EXCLUDED.downloaded, "left" = EXCLUDED."left", seeder = EXCLUDED.seeder, announce_interval = EXCLUDED.announce_interval,
+  first_announce = EXCLUDED.first_announce, last_announce = EXCLUDED.last_announce, epoch = EXCLUDED.epoch, seq = EXCLUDED.seq,
+  up_mark = EXCLUDED.up_mark, down_mark = EXCLUDED.down_mark`;
+
+const DELETE_PEERS = `
+DELETE FROM active_peers WHERE (user_id, torrent_id, peer_id) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]))`;
+
+const SELECT_EPOCHS = `
 SELECT user_id, torrent_id, peer_id, epoch, continues, up_mark, down_mark, last_seq, last_time, stopped_seq
 FROM peer_sessions
 WHERE (user_id, torrent_id, peer_id) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]))
-ORDER BY user_id, torrent_id, peer_id, epoch
 FOR UPDATE`;
 
-const UPSERT_SESSIONS = `
+const UPSERT_EPOCHS = `
 INSERT INTO peer_sessions AS s (user_id, torrent_id, peer_id, epoch, continues, up_mark, down_mark, last_seq, last_time, stopped_seq, updated_at)
 SELECT x.u, x.t, x.p, x.e, x.c, x.up, x.down, x.seq, x.ms, x.stop, now()
 FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::int[], $9::bigint[], $10::int[])
@@ -90,128 +178,371 @@ ON CONFLICT (user_id, torrent_id, peer_id, epoch) DO UPDATE SET
   continues = EXCLUDED.continues, up_mark = EXCLUDED.up_mark, down_mark = EXCLUDED.down_mark, last_seq = EXCLUDED.last_seq,
   last_time = EXCLUDED.last_time, stopped_seq = EXCLUDED.stopped_seq, updated_at = now()`;
 
-/** Decides every session record's credit from the marks, and writes the marks back. */
-export async function creditFromMarks(db: PoolClient, records: AccountingRecord[]): Promise<Credited> {
+/** Reads the batch's sessions, credits each record from the marks, replays it on its session's row, writes back. */
+export async function applySessions(db: PoolClient, records: AccountingRecord[], options: PeerOptions): Promise<SessionsOutcome> {
   const recovery = emptyRecovery();
-  const epochs = new Map<string, SessionRow>();
-  const withSession = records.filter((r) => r.session);
-  if (withSession.length === 0) return { records, epochs, recovery };
-
-  const sessions = new Map<string, AccountingRecord>();
-  for (const r of withSession) sessions.set(sessionKey(r.userId, r.torrentId, r.peerId), r);
-  // Sorted, so that concurrent consumers lock rows in the same order.
-  const keys = [...sessions.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
+  if (records.length === 0) return { records, recovery, seedTime: [] };
+  const sessions = new Map<string, Session>();
+  for (const r of records) {
+    const key = sessionKey(r.userId, r.torrentId, r.peerId);
+    let session = sessions.get(key);
+    if (!session)
+      sessions.set(key, (session = { userId: r.userId, torrentId: r.torrentId, peerId: r.peerId, row: null, existed: false, epochs: new Map(), records: [] }));
+    session.records.push(r);
+  }
+  // Sorted, so that concurrent consumers take their locks in the same order.
+  const keys = [...sessions.keys()].sort();
+  const list = keys.map((key) => sessions.get(key)!);
+  const columns = (of: Session[]) => [of.map((s) => s.userId), of.map((s) => s.torrentId), of.map((s) => s.peerId)];
   // Two consumers may hold records of one session at once, and a session new to both has no row to lock
-  // yet: each takes a transaction lock per session first, in one order (ORDER BY), so the second computes
+  // yet: each takes a transaction lock per session first (ORDER BY: one order), so the second computes
   // from the first's marks (a hash collision only makes two sessions wait for each other).
-  await db.query(LOCK_SESSIONS, [[...new Set(keys.map((r) => lockOf(sessionKey(r.userId, r.torrentId, r.peerId))))]]);
-  const { rows } = await db.query<Record<string, unknown>>(SELECT_SESSIONS, [
-    keys.map((r) => r.userId),
-    keys.map((r) => r.torrentId),
-    keys.map((r) => r.peerId),
-  ]);
-  /** Each session's epochs, for finding the latest when an open epoch comes. */
-  const bySession = new Map<string, SessionRow[]>();
-  const remember = (row: SessionRow): void => {
-    const session = sessionKey(row.userId, row.torrentId, row.peerId);
-    epochs.set(epochKey(session, row.epoch), row);
-    let list = bySession.get(session);
-    if (!list) bySession.set(session, (list = []));
-    list.push(row);
-  };
-  for (const row of rows) remember(rowOf(row));
+  if (records.some((r) => r.session)) await db.query(LOCK_SESSIONS, [[...new Set(keys.map(lockOf))]]);
+  for (const row of (await db.query<Record<string, unknown>>(SELECT_PEERS, columns(list))).rows) {
+    const session = sessions.get(sessionKey(Number(row.user_id), Number(row.torrent_id), row.peer_id as Buffer))!;
+    session.row = peerRowOf(row);
+    session.existed = true;
+  }
+  // Epochs other than the live one are read only for the sessions whose records need them.
+  const needEpochs = list.filter((s) => s.records.some((r) => r.session && (!s.row?.marked || r.session.epoch !== s.row.epoch)));
+  if (needEpochs.length > 0) {
+    for (const row of (await db.query<Record<string, unknown>>(SELECT_EPOCHS, columns(needEpochs))).rows) {
+      const epoch = epochRowOf(row);
+      sessions.get(sessionKey(Number(row.user_id), Number(row.torrent_id), row.peer_id as Buffer))!.epochs.set(epoch.epoch, epoch);
+    }
+  }
 
-  // Announce order within a session; a record's place among its epoch's by seq.
-  const ordered = [...records].sort((a, b) => a.time - b.time || (a.session?.seq ?? 0) - (b.session?.seq ?? 0));
   const credited = new Map<AccountingRecord, AccountingRecord>();
-  for (const r of ordered) {
-    const s = r.session;
-    if (!s) continue;
-    const session = sessionKey(r.userId, r.torrentId, r.peerId);
-    const reportedUp = r.reportedUploaded ?? 0;
-    const reportedDown = r.reportedDownloaded ?? 0;
-    let row = epochs.get(epochKey(session, s.epoch));
-    if (!row) {
-      row = {
-        userId: r.userId,
-        torrentId: r.torrentId,
-        peerId: r.peerId,
+  const seedTime = new Map<string, { userId: number; torrentId: number; ms: number }>();
+  const ttlMs = options.peerTtlSeconds * 1000;
+  for (const session of list) {
+    // Announce order; on a tie, by seq, then the stop last.
+    session.records.sort(
+      (a, b) => a.time - b.time || (a.session?.seq ?? 0) - (b.session?.seq ?? 0) || Number(a.event === 'stopped') - Number(b.event === 'stopped'),
+    );
+    let seedMs = 0;
+    for (const r of session.records) {
+      if (r.session) {
+        const c = credit(session, r, recovery);
+        credited.set(r, c);
+      }
+      seedMs += replay(session, r, ttlMs, options.seedGraceSeconds);
+    }
+    if (seedMs > 0) {
+      const pair = `${session.userId}:${session.torrentId}`;
+      const sum = seedTime.get(pair) ?? { userId: session.userId, torrentId: session.torrentId, ms: 0 };
+      sum.ms += Math.round(seedMs);
+      seedTime.set(pair, sum);
+    }
+  }
+
+  const written = list.filter((s) => s.row);
+  if (written.length > 0) {
+    const rows = written.map((s) => s.row!);
+    await db.query(UPSERT_PEERS, [
+      ...columns(written),
+      rows.map((p) => p.ipv4),
+      rows.map((p) => p.ipv6),
+      rows.map((p) => p.port),
+      rows.map((p) => p.client),
+      rows.map((p) => p.uploaded),
+      rows.map((p) => p.downloaded),
+      rows.map((p) => p.left),
+      rows.map((p) => p.seeder),
+      rows.map((p) => p.interval),
+      rows.map((p) => p.first),
+      rows.map((p) => p.last),
+      rows.map((p) => p.epoch),
+      rows.map((p) => p.seq),
+      rows.map((p) => (p.marked ? p.upMark : null)),
+      rows.map((p) => (p.marked ? p.downMark : null)),
+    ]);
+  }
+  const gone = list.filter((s) => s.existed && !s.row);
+  if (gone.length > 0) await db.query(DELETE_PEERS, columns(gone));
+  const epochs = list.flatMap((s) => [...s.epochs.values()].filter((e) => e.changed).map((e) => ({ s, e })));
+  if (epochs.length > 0) {
+    await db.query(UPSERT_EPOCHS, [
+      epochs.map(({ s }) => s.userId),
+      epochs.map(({ s }) => s.torrentId),
+      epochs.map(({ s }) => s.peerId),
+      epochs.map(({ e }) => e.epoch),
+      epochs.map(({ e }) => e.continues),
+      epochs.map(({ e }) => e.upMark),
+      epochs.map(({ e }) => e.downMark),
+      epochs.map(({ e }) => e.lastSeq),
+      epochs.map(({ e }) => e.lastTime),
+      epochs.map(({ e }) => e.stoppedSeq),
+    ]);
+  }
+  const seeds = [...seedTime.values()].sort((a, b) => a.userId - b.userId || a.torrentId - b.torrentId);
+  return { records: records.map((r) => credited.get(r) ?? r), recovery, seedTime: seeds };
+}
+
+/** Where an epoch's marks are: the live row, or an epoch row at the end of its `continues`; null when unknown. */
+function marksOf(session: Session, epoch: string): Marks | null {
+  for (let name: string | null = epoch, hops = 0; name !== null && hops < 64; hops++) {
+    if (session.row?.marked && session.row.epoch === name) return session.row;
+    const row = session.epochs.get(name);
+    if (!row) return null;
+    if (row.continues === null) return row;
+    name = row.continues;
+  }
+  return null;
+}
+
+/** Moves the live row's epoch and marks to peer_sessions (it stopped, expired, or another epoch replaces it). */
+function retireLive(session: Session, stoppedSeq: number | null, continues: string | null = null): void {
+  const row = session.row;
+  if (!row?.marked || row.epoch === null) return;
+  const previous = session.epochs.get(row.epoch);
+  session.epochs.set(row.epoch, {
+    epoch: row.epoch,
+    continues,
+    upMark: row.upMark,
+    downMark: row.downMark,
+    lastTime: row.lastTime,
+    lastSeq: Math.max(row.seq ?? 0, previous?.lastSeq ?? 0),
+    stoppedSeq: stoppedSeq ?? previous?.stoppedSeq ?? null,
+    changed: true,
+  });
+}
+
+/** The credit of one record from its epoch's marks; opens the epoch where it is new. */
+function credit(session: Session, r: AccountingRecord, recovery: Recovery): AccountingRecord {
+  const s = r.session!;
+  const up = r.reportedUploaded ?? 0;
+  const down = r.reportedDownloaded ?? 0;
+  let marks = marksOf(session, s.epoch);
+  if (!marks) marks = openEpoch(session, r);
+  const rawUp = Math.max(0, up - marks.upMark);
+  const rawDown = Math.max(0, down - marks.downMark);
+  marks.upMark = Math.max(marks.upMark, up);
+  marks.downMark = Math.max(marks.downMark, down);
+  marks.lastTime = Math.max(marks.lastTime, r.time);
+  const epochRow = session.epochs.get(s.epoch);
+  if (epochRow) {
+    epochRow.lastSeq = Math.max(epochRow.lastSeq, s.seq);
+    epochRow.lastTime = Math.max(epochRow.lastTime, r.time);
+    epochRow.changed = true;
+  }
+  if (marks !== session.row) (marks as EpochRow).changed = true;
+  if (rawUp > r.rawUploaded || rawDown > r.rawDownloaded) {
+    recovery.records++;
+    recovery.uploaded += BigInt(Math.max(0, rawUp - r.rawUploaded));
+    recovery.downloaded += BigInt(Math.max(0, rawDown - r.rawDownloaded));
+  }
+  if (rawUp < r.rawUploaded || rawDown < r.rawDownloaded) {
+    recovery.suppressedRecords++;
+    recovery.suppressedUploaded += BigInt(Math.max(0, r.rawUploaded - rawUp));
+    recovery.suppressedDownloaded += BigInt(Math.max(0, r.rawDownloaded - rawDown));
+  }
+  return {
+    ...r,
+    rawUploaded: rawUp,
+    rawDownloaded: rawDown,
+    uploaded: creditedBytes(rawUp, r.upMultiplier ?? 1),
+    downloaded: creditedBytes(rawDown, r.downMultiplier ?? 1),
+  };
+}
+
+/**
+ * An epoch the consumer meets for the first time. An open one whose totals are at or above the session's
+ * latest marks continues them; otherwise it counts from its base. A newer epoch takes the live row (the
+ * one it replaces keeps its marks in peer_sessions for its late records); an older one, late, does not.
+ */
+function openEpoch(session: Session, r: AccountingRecord): Marks {
+  const s = r.session!;
+  const up = r.reportedUploaded ?? 0;
+  const down = r.reportedDownloaded ?? 0;
+  const row = session.row;
+  const liveMarked = row?.marked === true && row.epoch !== null;
+  if (s.open) {
+    const latest = latestMarks(session);
+    // Only a newer epoch continues: a late one (an older run's) must not take the later marks.
+    if (latest && r.time >= latest.marks.lastTime && up >= latest.marks.upMark && down >= latest.marks.downMark) {
+      if (latest.live) {
+        // The live run goes on under a new epoch name: the old name continues into it.
+        retireLive(session, null, s.epoch);
+        row!.epoch = s.epoch;
+        row!.seq = 0;
+        return row!;
+      }
+      // An ended epoch's run goes on: it continues into this one, which takes the live row (or a row of its own).
+      const ended = latest.marks as EpochRow;
+      const own: EpochRow = {
         epoch: s.epoch,
         continues: null,
-        upMark: s.baseUploaded,
-        downMark: s.baseDownloaded,
+        upMark: ended.upMark,
+        downMark: ended.downMark,
+        lastTime: ended.lastTime,
         lastSeq: 0,
-        lastTime: 0,
         stoppedSeq: null,
         changed: true,
       };
-      if (s.open) {
-        const latest = latestOwnEpoch(bySession.get(session) ?? []);
-        if (latest && reportedUp >= latest.upMark && reportedDown >= latest.downMark) row.continues = latest.epoch;
-      }
-      remember(row);
+      ended.continues = s.epoch;
+      ended.changed = true;
+      if (ended.stoppedSeq === null) ended.stoppedSeq = ENDED;
+      return takeLive(session, own, r);
     }
-    const marks = (row.continues !== null && epochs.get(epochKey(session, row.continues))) || row;
-    const rawUp = Math.max(0, reportedUp - marks.upMark);
-    const rawDown = Math.max(0, reportedDown - marks.downMark);
-    marks.upMark = Math.max(marks.upMark, reportedUp);
-    marks.downMark = Math.max(marks.downMark, reportedDown);
-    marks.lastTime = Math.max(marks.lastTime, r.time);
-    marks.changed = true;
-    row.lastSeq = Math.max(row.lastSeq, s.seq);
-    row.lastTime = Math.max(row.lastTime, r.time);
-    if (r.event === 'stopped') {
-      row.stoppedSeq = s.seq;
-      // A stop ends the life the continued epoch belongs to as well: its late records make no active peer.
-      if (marks !== row) marks.stoppedSeq = ENDED;
-    }
-    row.changed = true;
-    const up = r.upMultiplier ?? 1;
-    const down = r.downMultiplier ?? 1;
-    if (rawUp > r.rawUploaded || rawDown > r.rawDownloaded) {
-      recovery.records++;
-      recovery.uploaded += BigInt(Math.max(0, rawUp - r.rawUploaded));
-      recovery.downloaded += BigInt(Math.max(0, rawDown - r.rawDownloaded));
-    }
-    if (rawUp < r.rawUploaded || rawDown < r.rawDownloaded) {
-      recovery.suppressedRecords++;
-      recovery.suppressedUploaded += BigInt(Math.max(0, r.rawUploaded - rawUp));
-      recovery.suppressedDownloaded += BigInt(Math.max(0, r.rawDownloaded - rawDown));
-    }
-    credited.set(r, { ...r, rawUploaded: rawUp, rawDownloaded: rawDown, uploaded: creditedBytes(rawUp, up), downloaded: creditedBytes(rawDown, down) });
   }
-
-  const changed = [...epochs.values()].filter((row) => row.changed);
-  if (changed.length > 0) {
-    await db.query(UPSERT_SESSIONS, [
-      changed.map((x) => x.userId),
-      changed.map((x) => x.torrentId),
-      changed.map((x) => x.peerId),
-      changed.map((x) => x.epoch),
-      changed.map((x) => x.continues),
-      changed.map((x) => x.upMark),
-      changed.map((x) => x.downMark),
-      changed.map((x) => x.lastSeq),
-      changed.map((x) => x.lastTime),
-      changed.map((x) => x.stoppedSeq),
-    ]);
+  const own: EpochRow = {
+    epoch: s.epoch,
+    continues: null,
+    upMark: s.baseUploaded,
+    downMark: s.baseDownloaded,
+    lastTime: 0,
+    lastSeq: 0,
+    stoppedSeq: null,
+    changed: true,
+  };
+  // A new epoch from its base: it replaces the live one if it is newer (a reset, a restart), else it is a late one.
+  if (liveMarked && r.time < row!.last) {
+    session.epochs.set(own.epoch, own);
+    return own;
   }
-  return { records: records.map((r) => credited.get(r) ?? r), epochs, recovery };
+  return takeLive(session, own, r);
 }
 
-/** The session's epoch with its own marks that heard from the peer last: what an open epoch continues. */
-function latestOwnEpoch(rows: SessionRow[]): SessionRow | undefined {
-  let latest: SessionRow | undefined;
-  for (const row of rows) if (row.continues === null && (!latest || row.lastTime > latest.lastTime)) latest = row;
+/** Makes `own` the live epoch: the row's marks become its, the old live epoch goes to peer_sessions. */
+function takeLive(session: Session, own: EpochRow, r: AccountingRecord): Marks {
+  const row = session.row;
+  if (row?.marked && row.epoch !== null && row.epoch !== own.epoch) retireLive(session, null);
+  if (row) {
+    row.epoch = own.epoch;
+    row.seq = 0;
+    row.marked = true;
+    row.upMark = own.upMark;
+    row.downMark = own.downMark;
+    row.lastTime = own.lastTime;
+    return row;
+  }
+  // No row yet (the replay makes it, unless the epoch is stopped): the marks wait in an epoch row until then.
+  own.lastTime = Math.max(own.lastTime, r.time);
+  session.epochs.set(own.epoch, own);
+  return own;
+}
+
+/** The session's latest own marks (live row first), for an open epoch to continue. */
+function latestMarks(session: Session): { marks: Marks; live: boolean } | null {
+  let latest: { marks: Marks; live: boolean } | null = session.row?.marked && session.row.epoch !== null ? { marks: session.row, live: true } : null;
+  for (const e of session.epochs.values()) {
+    if (e.continues !== null) continue;
+    if (!latest || e.lastTime > latest.marks.lastTime) latest = { marks: e, live: false };
+  }
   return latest;
 }
 
-function rowOf(row: Record<string, unknown>): SessionRow {
+/**
+ * Replays a record on its session's active_peers row; returns the seed time it adds. A record of an
+ * epoch whose stop came after it, or older than the row, changes nothing.
+ */
+function replay(session: Session, r: AccountingRecord, ttlMs: number, seedGraceSeconds: number): number {
+  const s = r.session;
+  let row = session.row;
+  const live = s !== undefined && row?.marked === true && row.epoch === s.epoch;
+  if (s && !live) {
+    // Not the live epoch: a stop is remembered as its tombstone; the row, if any, is another run's.
+    if (r.event === 'stopped') {
+      markStopped(session, s.epoch, s.seq, r.time);
+      return 0;
+    }
+    if (row?.marked) return 0; // a late record of an older run
+  }
+  if (s) {
+    const epochRow = session.epochs.get(s.epoch);
+    if (epochRow?.stoppedSeq != null && s.seq < epochRow.stoppedSeq) return 0; // before its epoch's stop: late
+  }
+  if (row && olderThanRow(r, row)) return 0;
+  if (row && r.time - row.last > ttlMs) {
+    // The peer had expired: this is a new one (its marks stay with its epoch).
+    row = { ...row, first: r.time, last: r.time, seeder: false };
+  }
+  let seedMs = 0;
+  if (row?.seeder) seedMs = Math.max(0, Math.min(r.time - row.last, (row.interval + seedGraceSeconds) * 1000));
+  if (r.event === 'stopped') {
+    if (live) retireLive(session, s!.seq);
+    session.row = null;
+    return seedMs;
+  }
+  // The marks of an epoch that waited for its row (no row when it opened) move onto the row.
+  let marks: Marks | null = null;
+  if (s && !live) {
+    const epochRow = session.epochs.get(s.epoch);
+    if (epochRow && epochRow.continues === null) {
+      marks = epochRow;
+      session.epochs.delete(s.epoch);
+    }
+  }
+  session.row = {
+    // A dual-stack peer announces over each family in turn: the row keeps both.
+    ipv4: r.ipv4 || (row?.ipv4 ?? null),
+    ipv6: r.ipv6 || (row?.ipv6 ?? null),
+    port: r.port ?? 0,
+    client: clientOf(r.peerId),
+    uploaded: r.reportedUploaded ?? 0,
+    downloaded: r.reportedDownloaded ?? 0,
+    left: r.left,
+    seeder: r.left === 0,
+    interval: r.interval ?? 0,
+    first: row?.first ?? r.time,
+    // Never backwards: a record of the same epoch can carry an earlier time (another replica's clock).
+    last: Math.max(r.time, row?.last ?? 0),
+    // A record of an older version (no session) keeps the row's epoch and marks.
+    epoch: s?.epoch ?? row?.epoch ?? null,
+    seq: s?.seq ?? row?.seq ?? null,
+    marked: s === undefined ? row?.marked === true : marks !== null || live,
+    upMark: marks?.upMark ?? row?.upMark ?? 0,
+    downMark: marks?.downMark ?? row?.downMark ?? 0,
+    lastTime: Math.max(marks?.lastTime ?? row?.lastTime ?? 0, r.time),
+  };
+  return seedMs;
+}
+
+/** Records the stop of an epoch that is not the live one: its records older than the stop make no row. */
+function markStopped(session: Session, epoch: string, seq: number, time: number): void {
+  const row = session.epochs.get(epoch);
+  if (row) {
+    row.stoppedSeq = Math.max(row.stoppedSeq ?? 0, seq);
+    row.changed = true;
+    return;
+  }
+  // Its marks are another epoch's (it continued into it): only the tombstone is its own.
+  session.epochs.set(epoch, { epoch, continues: null, upMark: 0, downMark: 0, lastTime: time, lastSeq: seq, stoppedSeq: seq, changed: true });
+}
+
+/** Within one epoch by seq (the tracker numbered them in their true order), across epochs by announce time. */
+function olderThanRow(r: AccountingRecord, row: PeerRow): boolean {
+  if (r.session && row.epoch === r.session.epoch && row.seq !== null) return r.session.seq <= row.seq;
+  return r.time < row.last;
+}
+
+function peerRowOf(row: Record<string, unknown>): PeerRow {
+  const marked = row.up_mark !== null && row.up_mark !== undefined && typeof row.epoch === 'string';
   return {
-    userId: Number(row.user_id),
-    torrentId: Number(row.torrent_id),
-    peerId: row.peer_id as Buffer,
-    epoch: String(row.epoch),
+    ipv4: (row.ipv4 as string | null) ?? null,
+    ipv6: (row.ipv6 as string | null) ?? null,
+    port: Number(row.port),
+    client: String(row.client),
+    uploaded: Number(row.uploaded),
+    downloaded: Number(row.downloaded),
+    left: Number(row.left),
+    seeder: row.seeder === true,
+    interval: Number(row.announce_interval),
+    first: Number(row.first_ms),
+    last: Number(row.last_ms),
+    epoch: typeof row.epoch === 'string' ? row.epoch : null,
+    seq: row.seq === null || row.seq === undefined ? null : Number(row.seq),
+    marked,
+    upMark: marked ? Number(row.up_mark) : 0,
+    downMark: marked ? Number(row.down_mark) : 0,
+    lastTime: Number(row.last_ms),
+  };
+}
+
+function epochRowOf(row: Record<string, unknown>): EpochRow {
+  return {
+    epoch: String(row.epoch as string),
     continues: typeof row.continues === 'string' ? row.continues : null,
     upMark: Number(row.up_mark),
     downMark: Number(row.down_mark),
@@ -222,7 +553,28 @@ function rowOf(row: Record<string, unknown>): SessionRow {
   };
 }
 
-/** Deletes session marks not touched for `olderThanSeconds`, a bounded chunk per statement. */
+/**
+ * Deletes active_peers rows older than the peer TTL, a bounded chunk per statement; the marks of their
+ * epochs move to peer_sessions, for a peer that comes back without its totals (an open epoch).
+ */
+export async function pruneActivePeers(db: Pool, peerTtlSeconds: number): Promise<number> {
+  const { rows } = await db.query(
+    `WITH gone AS (
+       DELETE FROM active_peers WHERE ctid IN (SELECT ctid FROM active_peers WHERE last_announce < now() - make_interval(secs => $1) LIMIT 10000)
+       RETURNING user_id, torrent_id, peer_id, epoch, seq, up_mark, down_mark, last_announce
+     ), moved AS (
+       INSERT INTO peer_sessions AS s (user_id, torrent_id, peer_id, epoch, continues, up_mark, down_mark, last_seq, last_time, stopped_seq, updated_at)
+       SELECT user_id, torrent_id, peer_id, epoch, NULL, up_mark, down_mark, coalesce(seq, 0), (extract(epoch FROM last_announce) * 1000)::bigint, NULL, now()
+       FROM gone WHERE epoch IS NOT NULL AND up_mark IS NOT NULL
+       ON CONFLICT (user_id, torrent_id, peer_id, epoch) DO UPDATE SET up_mark = EXCLUDED.up_mark, down_mark = EXCLUDED.down_mark, updated_at = now()
+     )
+     SELECT count(*)::int AS n FROM gone`,
+    [peerTtlSeconds],
+  );
+  return Number((rows[0] as { n?: number } | undefined)?.n ?? 0);
+}
+
+/** Deletes session marks not touched for `olderThanSeconds`, a bounded chunk per statement (a scan: no index slows every write). */
 export async function pruneSessions(db: Pool, olderThanSeconds: number): Promise<number> {
   const { rowCount } = await db.query(
     'DELETE FROM peer_sessions WHERE ctid IN (SELECT ctid FROM peer_sessions WHERE updated_at < now() - make_interval(secs => $1) LIMIT 10000)',

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { AccountingRecord } from '../../src/backend/driver.js';
 import { fromFields, toFields } from '../../src/backend/stream/entry.js';
-import { clientOf, pruneActivePeers } from '../../src/consumer/peers.js';
+import { clientOf, pruneActivePeers } from '../../src/consumer/sessions.js';
 import { applyBatch, createSchema } from '../../src/consumer/postgres.js';
 import { createDatabase, postgresMissing, type TestDatabase } from '../helpers/postgres.js';
 

@@ -138,9 +138,10 @@ describe('consumer: credits from cumulative counters (session marks)', { skip: m
     await apply(record(user, epoch('e6', 1), [0, 0], [0, 0], { event: 'started' }), record(user, epoch('e6', 2), [400, 40], [400, 40]));
     // seq 3 (450 up) was in the part of the stream Redis lost; then the Lua, knowing nothing, opened an
     // open epoch from the reported totals (delta 0): today's baseline would lose 200 bytes.
-    await apply(record(user, epoch('e7', 1, [600, 60], true), [600, 60], [0, 0]));
+    const later = { time: T0 + 60_000 };
+    await apply(record(user, epoch('e7', 1, [600, 60], true), [600, 60], [0, 0], later));
     assert.deepEqual(await credited(user), [600, 60], 'continued from the mark: the 200 up and 20 down in between are credited, nothing twice');
-    await apply(record(user, epoch('e7', 2, [600, 60], true), [700, 60], [100, 0]));
+    await apply(record(user, epoch('e7', 2, [600, 60], true), [700, 60], [100, 0], { time: T0 + 61_000 }));
     // The lost seq 3 reappears (a replica's retry): the marks have passed it.
     await apply(record(user, epoch('e6', 3), [450, 45], [50, 5]));
     assert.deepEqual(await credited(user), [700, 60]);
@@ -157,7 +158,10 @@ describe('consumer: credits from cumulative counters (session marks)', { skip: m
   it('an open epoch whose counters went below the marks is a new run, not a continuation', async () => {
     const user = users++;
     await apply(record(user, epoch('e9', 1), [0, 0], [0, 0], { event: 'started' }), record(user, epoch('e9', 2), [800, 80], [800, 80]));
-    await apply(record(user, epoch('e10', 1, [20, 2], true), [20, 2], [0, 0]), record(user, epoch('e10', 2, [20, 2], true), [70, 2], [50, 0]));
+    await apply(
+      record(user, epoch('e10', 1, [20, 2], true), [20, 2], [0, 0], { time: T0 + 60_000 }),
+      record(user, epoch('e10', 2, [20, 2], true), [70, 2], [50, 0], { time: T0 + 61_000 }),
+    );
     assert.deepEqual(await credited(user), [850, 80]);
   });
 
