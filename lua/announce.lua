@@ -83,7 +83,7 @@ changed nothing), a public answer at snatched:
                        not_stored on a full answer (admission: the announcer was not stored)
   [7]  snatched        0/1
   [8]  previousTotals  "uploaded:downloaded" as last reported ("" when unknown), then "#" and the
-                       peer's accounting session "epoch#seq#baseUp:baseDown#open" (totals.lua)
+                       peer's accounting session "epoch#seq#baseUp:baseDown#open#completed" (totals.lua)
   [9]  torrentId       "" when unregistered
   [10] upMultiplier
   [11] downMultiplier

@@ -99,6 +99,7 @@ CREATE TABLE IF NOT EXISTS peer_sessions (
   last_seq integer NOT NULL,
   last_time bigint NOT NULL,
   stopped_seq integer,
+  snatch_counted boolean NOT NULL DEFAULT false,
   updated_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (user_id, torrent_id, peer_id, epoch)
 ) WITH (fillfactor = 70);
@@ -109,6 +110,8 @@ ALTER TABLE active_peers ADD COLUMN IF NOT EXISTS epoch text;
 ALTER TABLE active_peers ADD COLUMN IF NOT EXISTS seq integer;
 ALTER TABLE active_peers ADD COLUMN IF NOT EXISTS up_mark bigint;
 ALTER TABLE active_peers ADD COLUMN IF NOT EXISTS down_mark bigint;
+-- The session's snatch is counted (once per life of the peer, from whichever record says it completed).
+ALTER TABLE active_peers ADD COLUMN IF NOT EXISTS snatch_counted boolean NOT NULL DEFAULT false;
 
 -- Per consumer run: raw bytes the marks credited beyond the records' own deltas (what a lost record
 -- would have cost: a replica killed before its buffer reached the stream, Redis losing recent writes),

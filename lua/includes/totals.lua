@@ -1,8 +1,8 @@
 --[[ totals: private mode's per-peer totals, swapped for the reported ones, and the peer's accounting session.
 Defines: previousTotals   the peer's last reported "uploaded:downloaded", "" when unknown (or in
                           public mode)
-         sessionReply     previousTotals .. "#" .. the session: "epoch#seq#baseUp:baseDown#open", what
-                          the reply carries (private mode)
+         sessionReply     previousTotals .. "#" .. the session: "epoch#seq#baseUp:baseDown#open#completed",
+                          what the reply carries (private mode)
 Changes: snatched, to what the first run answered, when this is a retry of an announce already applied.
 Expects: privateMode, userId, reportedTotals ("uploaded:downloaded"), recordId (the command's
          arguments), event, stopped, admitted (admission), now, peerKeyTtl (clock), totalsKey,
@@ -78,7 +78,11 @@ if privateMode and admitted then
       end
     end
   end
-  sessionReply = previousTotals .. '#' .. session
+  -- Whether the peer has counted its snatch by now: a consumer counts it once per session from any record
+  -- (the record of the completion itself may be lost).
+  local completed = '0'
+  if completedBefore or snatched == 1 then completed = '1' end
+  sessionReply = previousTotals .. '#' .. session .. '#' .. completed
   if stopped then
     if storedTotals then
       redis.call('HDEL', totalsKey, totalsField)
@@ -86,8 +90,6 @@ if privateMode and admitted then
       if redis.call('HINCRBY', totalsKey, userId, -1) <= 0 then redis.call('HDEL', totalsKey, userId) end
     end
   elseif not retried then
-    local completed = '0'
-    if completedBefore or snatched == 1 then completed = '1' end
     redis.call('HSET', totalsKey, totalsField, reportedTotals .. '#' .. recordId .. '#' .. previousTotals .. '#' .. snatched .. '#' .. session .. '#' .. completed)
     if not storedTotals then redis.call('HINCRBY', totalsKey, userId, 1) end
     redis.call('ZADD', totalsAgesKey, now, totalsField)

@@ -76,6 +76,12 @@ export interface AccountingSession {
    * lost it): a consumer that knows the session's counters continues from them instead of from base.
    */
   open: boolean;
+  /**
+   * The peer has counted its snatch of the torrent by this announce (on this one or before): a consumer
+   * counts a session's snatch once, from whichever of its records comes first, so a lost `completed`
+   * record costs no snatch. Absent (false) from a store that does not say.
+   */
+  completed?: boolean;
 }
 
 /**

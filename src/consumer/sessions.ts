@@ -65,10 +65,12 @@ export interface SessionsOutcome {
   seedTime: Array<{ userId: number; torrentId: number; ms: number }>;
 }
 
-/** Marks: the highest totals credited so far in a run of counters. */
+/** Marks: the highest totals credited so far in a run of counters, and whether its snatch was counted. */
 interface Marks {
   upMark: number;
   downMark: number;
+  /** The session's snatch is counted (once per life of the peer, from whichever record says it completed). */
+  snatchCounted: boolean;
   /** The latest record time, for choosing what an open epoch continues. */
   lastTime: number;
 }
@@ -140,7 +142,7 @@ const LOCK_SESSIONS = 'SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[])
 const SELECT_PEERS = `
 SELECT user_id, torrent_id, peer_id, host(ipv4) AS ipv4, host(ipv6) AS ipv6, port, client, uploaded, downloaded, "left", seeder,
   announce_interval, (extract(epoch FROM first_announce) * 1000)::bigint AS first_ms, (extract(epoch FROM last_announce) * 1000)::bigint AS last_ms,
-  epoch, seq, up_mark, down_mark
+  epoch, seq, up_mark, down_mark, snatch_counted
 FROM active_peers
 WHERE (user_id, torrent_id, peer_id) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]))
 ORDER BY user_id, torrent_id, peer_id
@@ -148,35 +150,35 @@ FOR UPDATE`;
 
 const UPSERT_PEERS = `
 INSERT INTO active_peers AS p (user_id, torrent_id, peer_id, ipv4, ipv6, port, client, uploaded, downloaded, "left", seeder, announce_interval,
-  first_announce, last_announce, epoch, seq, up_mark, down_mark)
+  first_announce, last_announce, epoch, seq, up_mark, down_mark, snatch_counted)
 SELECT x.u, x.t, x.p, x.ip4::inet, x.ip6::inet, x.port, x.client, x.up, x.down, x.rest, x.seeder, x.iv, to_timestamp(x.first / 1000.0),
-  to_timestamp(x.last / 1000.0), x.epoch, x.seq, x.upm, x.downm
+  to_timestamp(x.last / 1000.0), x.epoch, x.seq, x.upm, x.downm, x.sn
 FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::text[], $5::text[], $6::int[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[],
-  $11::boolean[], $12::int[], $13::bigint[], $14::bigint[], $15::text[], $16::int[], $17::bigint[], $18::bigint[])
-  AS x(u, t, p, ip4, ip6, port, client, up, down, rest, seeder, iv, first, last, epoch, seq, upm, downm)
+  $11::boolean[], $12::int[], $13::bigint[], $14::bigint[], $15::text[], $16::int[], $17::bigint[], $18::bigint[], $19::boolean[])
+  AS x(u, t, p, ip4, ip6, port, client, up, down, rest, seeder, iv, first, last, epoch, seq, upm, downm, sn)
 ON CONFLICT (user_id, torrent_id, peer_id) DO UPDATE SET
   ipv4 = EXCLUDED.ipv4, ipv6 = EXCLUDED.ipv6, port = EXCLUDED.port, client = EXCLUDED.client, uploaded = EXCLUDED.uploaded,
   downloaded = EXCLUDED.downloaded, "left" = EXCLUDED."left", seeder = EXCLUDED.seeder, announce_interval = EXCLUDED.announce_interval,
   first_announce = EXCLUDED.first_announce, last_announce = EXCLUDED.last_announce, epoch = EXCLUDED.epoch, seq = EXCLUDED.seq,
-  up_mark = EXCLUDED.up_mark, down_mark = EXCLUDED.down_mark`;
+  up_mark = EXCLUDED.up_mark, down_mark = EXCLUDED.down_mark, snatch_counted = EXCLUDED.snatch_counted`;
 
 const DELETE_PEERS = `
 DELETE FROM active_peers WHERE (user_id, torrent_id, peer_id) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]))`;
 
 const SELECT_EPOCHS = `
-SELECT user_id, torrent_id, peer_id, epoch, continues, up_mark, down_mark, last_seq, last_time, stopped_seq
+SELECT user_id, torrent_id, peer_id, epoch, continues, up_mark, down_mark, last_seq, last_time, stopped_seq, snatch_counted
 FROM peer_sessions
 WHERE (user_id, torrent_id, peer_id) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]))
 FOR UPDATE`;
 
 const UPSERT_EPOCHS = `
-INSERT INTO peer_sessions AS s (user_id, torrent_id, peer_id, epoch, continues, up_mark, down_mark, last_seq, last_time, stopped_seq, updated_at)
-SELECT x.u, x.t, x.p, x.e, x.c, x.up, x.down, x.seq, x.ms, x.stop, now()
-FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::int[], $9::bigint[], $10::int[])
-  AS x(u, t, p, e, c, up, down, seq, ms, stop)
+INSERT INTO peer_sessions AS s (user_id, torrent_id, peer_id, epoch, continues, up_mark, down_mark, last_seq, last_time, stopped_seq, snatch_counted, updated_at)
+SELECT x.u, x.t, x.p, x.e, x.c, x.up, x.down, x.seq, x.ms, x.stop, x.sn, now()
+FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::int[], $9::bigint[], $10::int[], $11::boolean[])
+  AS x(u, t, p, e, c, up, down, seq, ms, stop, sn)
 ON CONFLICT (user_id, torrent_id, peer_id, epoch) DO UPDATE SET
   continues = EXCLUDED.continues, up_mark = EXCLUDED.up_mark, down_mark = EXCLUDED.down_mark, last_seq = EXCLUDED.last_seq,
-  last_time = EXCLUDED.last_time, stopped_seq = EXCLUDED.stopped_seq, updated_at = now()`;
+  last_time = EXCLUDED.last_time, stopped_seq = EXCLUDED.stopped_seq, snatch_counted = EXCLUDED.snatch_counted, updated_at = now()`;
 
 /** Reads the batch's sessions, credits each record from the marks, replays it on its session's row, writes back. */
 export async function applySessions(db: PoolClient, records: AccountingRecord[], options: PeerOptions): Promise<SessionsOutcome> {
@@ -256,6 +258,7 @@ export async function applySessions(db: PoolClient, records: AccountingRecord[],
       rows.map((p) => p.seq),
       rows.map((p) => (p.marked ? p.upMark : null)),
       rows.map((p) => (p.marked ? p.downMark : null)),
+      rows.map((p) => p.snatchCounted),
     ]);
   }
   const gone = list.filter((s) => s.existed && !s.row);
@@ -273,6 +276,7 @@ export async function applySessions(db: PoolClient, records: AccountingRecord[],
       epochs.map(({ e }) => e.lastSeq),
       epochs.map(({ e }) => e.lastTime),
       epochs.map(({ e }) => e.stoppedSeq),
+      epochs.map(({ e }) => e.snatchCounted),
     ]);
   }
   const seeds = [...seedTime.values()].sort((a, b) => a.userId - b.userId || a.torrentId - b.torrentId);
@@ -304,6 +308,7 @@ function retireLive(session: Session, stoppedSeq: number | null, continues: stri
     lastTime: row.lastTime,
     lastSeq: Math.max(row.seq ?? 0, previous?.lastSeq ?? 0),
     stoppedSeq: stoppedSeq ?? previous?.stoppedSeq ?? null,
+    snatchCounted: row.snatchCounted,
     changed: true,
   });
 }
@@ -337,8 +342,15 @@ function credit(session: Session, r: AccountingRecord, recovery: Recovery): Acco
     recovery.suppressedUploaded += BigInt(Math.max(0, r.rawUploaded - rawUp));
     recovery.suppressedDownloaded += BigInt(Math.max(0, r.rawDownloaded - rawDown));
   }
+  // The snatch, once per life of the peer: from whichever record first says the peer completed.
+  let snatched = false;
+  if (s.completed ?? r.snatched) {
+    snatched = !marks.snatchCounted;
+    marks.snatchCounted = true;
+  }
   return {
     ...r,
+    snatched,
     rawUploaded: rawUp,
     rawDownloaded: rawDown,
     uploaded: creditedBytes(rawUp, r.upMultiplier ?? 1),
@@ -378,6 +390,7 @@ function openEpoch(session: Session, r: AccountingRecord): Marks {
         lastTime: ended.lastTime,
         lastSeq: 0,
         stoppedSeq: null,
+        snatchCounted: ended.snatchCounted,
         changed: true,
       };
       ended.continues = s.epoch;
@@ -386,6 +399,8 @@ function openEpoch(session: Session, r: AccountingRecord): Marks {
       return takeLive(session, own, r);
     }
   }
+  // A life of the peer ends with its stop: a new epoch without a row (after the stop) counts a snatch of its
+  // own; one that takes the row (a reset) goes on with the row's (takeLive), as the tracker's own rule.
   const own: EpochRow = {
     epoch: s.epoch,
     continues: null,
@@ -394,6 +409,7 @@ function openEpoch(session: Session, r: AccountingRecord): Marks {
     lastTime: 0,
     lastSeq: 0,
     stoppedSeq: null,
+    snatchCounted: false,
     changed: true,
   };
   // A new epoch from its base: it replaces the live one if it is newer (a reset, a restart), else it is a late one.
@@ -494,6 +510,7 @@ function replay(session: Session, r: AccountingRecord, ttlMs: number, seedGraceS
     marked: s === undefined ? row?.marked === true : marks !== null || live,
     upMark: marks?.upMark ?? row?.upMark ?? 0,
     downMark: marks?.downMark ?? row?.downMark ?? 0,
+    snatchCounted: marks?.snatchCounted ?? row?.snatchCounted ?? false,
     lastTime: Math.max(marks?.lastTime ?? row?.lastTime ?? 0, r.time),
   };
   return seedMs;
@@ -508,7 +525,17 @@ function markStopped(session: Session, epoch: string, seq: number, time: number)
     return;
   }
   // Its marks are another epoch's (it continued into it): only the tombstone is its own.
-  session.epochs.set(epoch, { epoch, continues: null, upMark: 0, downMark: 0, lastTime: time, lastSeq: seq, stoppedSeq: seq, changed: true });
+  session.epochs.set(epoch, {
+    epoch,
+    continues: null,
+    upMark: 0,
+    downMark: 0,
+    lastTime: time,
+    lastSeq: seq,
+    stoppedSeq: seq,
+    snatchCounted: false,
+    changed: true,
+  });
 }
 
 /** Within one epoch by seq (the tracker numbered them in their true order), across epochs by announce time. */
@@ -536,6 +563,7 @@ function peerRowOf(row: Record<string, unknown>): PeerRow {
     marked,
     upMark: marked ? Number(row.up_mark) : 0,
     downMark: marked ? Number(row.down_mark) : 0,
+    snatchCounted: row.snatch_counted === true,
     lastTime: Number(row.last_ms),
   };
 }
@@ -549,6 +577,7 @@ function epochRowOf(row: Record<string, unknown>): EpochRow {
     lastSeq: Number(row.last_seq),
     lastTime: Number(row.last_time),
     stoppedSeq: row.stopped_seq === null ? null : Number(row.stopped_seq),
+    snatchCounted: row.snatch_counted === true,
     changed: false,
   };
 }
@@ -561,10 +590,10 @@ export async function pruneActivePeers(db: Pool, peerTtlSeconds: number): Promis
   const { rows } = await db.query(
     `WITH gone AS (
        DELETE FROM active_peers WHERE ctid IN (SELECT ctid FROM active_peers WHERE last_announce < now() - make_interval(secs => $1) LIMIT 10000)
-       RETURNING user_id, torrent_id, peer_id, epoch, seq, up_mark, down_mark, last_announce
+       RETURNING user_id, torrent_id, peer_id, epoch, seq, up_mark, down_mark, snatch_counted, last_announce
      ), moved AS (
-       INSERT INTO peer_sessions AS s (user_id, torrent_id, peer_id, epoch, continues, up_mark, down_mark, last_seq, last_time, stopped_seq, updated_at)
-       SELECT user_id, torrent_id, peer_id, epoch, NULL, up_mark, down_mark, coalesce(seq, 0), (extract(epoch FROM last_announce) * 1000)::bigint, NULL, now()
+       INSERT INTO peer_sessions AS s (user_id, torrent_id, peer_id, epoch, continues, up_mark, down_mark, last_seq, last_time, stopped_seq, snatch_counted, updated_at)
+       SELECT user_id, torrent_id, peer_id, epoch, NULL, up_mark, down_mark, coalesce(seq, 0), (extract(epoch FROM last_announce) * 1000)::bigint, NULL, snatch_counted, now()
        FROM gone WHERE epoch IS NOT NULL AND up_mark IS NOT NULL
        ON CONFLICT (user_id, torrent_id, peer_id, epoch) DO UPDATE SET up_mark = EXCLUDED.up_mark, down_mark = EXCLUDED.down_mark, updated_at = now()
      )

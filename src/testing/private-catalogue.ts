@@ -120,30 +120,63 @@ export function definePrivateCatalogueTests(ctx: ConformanceContext): void {
     const at = (id: string, uploaded: number, downloaded: number, event: Announce['event'] = 'none') =>
       ann({ v4: addr, peerId, event, access: { ...priv(user, uploaded, downloaded), announceId: id } });
     let r = await at('s1', 0, 0, 'started');
-    assert.deepEqual(r.session, { epoch: 's1', seq: 1, baseUploaded: 0, baseDownloaded: 0, open: false }, 'started opens an epoch from 0');
+    assert.deepEqual(r.session, { epoch: 's1', seq: 1, baseUploaded: 0, baseDownloaded: 0, open: false, completed: false }, 'started opens an epoch from 0');
     r = await at('s2', 100, 50);
-    assert.deepEqual(r.session, { epoch: 's1', seq: 2, baseUploaded: 0, baseDownloaded: 0, open: false });
+    assert.deepEqual(r.session, { epoch: 's1', seq: 2, baseUploaded: 0, baseDownloaded: 0, open: false, completed: false });
     const retried = await at('s2', 100, 50);
     assert.deepEqual(retried.session, r.session, "a retry (same id) answers the first run's session");
     r = await at('s3', 150, 50);
     assert.equal(r.session?.seq, 3, 'the retry counted no announce');
     r = await at('s4', 20, 60);
-    assert.deepEqual(r.session, { epoch: 's4', seq: 1, baseUploaded: 0, baseDownloaded: 50, open: false }, 'a counter that went back counts from 0');
+    assert.deepEqual(
+      r.session,
+      { epoch: 's4', seq: 1, baseUploaded: 0, baseDownloaded: 50, open: false, completed: false },
+      'a counter that went back counts from 0',
+    );
     r = await at('s5', 30, 70, 'stopped');
-    assert.deepEqual(r.session, { epoch: 's4', seq: 2, baseUploaded: 0, baseDownloaded: 50, open: false }, 'the stop belongs to the epoch it ends');
+    assert.deepEqual(
+      r.session,
+      { epoch: 's4', seq: 2, baseUploaded: 0, baseDownloaded: 50, open: false, completed: false },
+      'the stop belongs to the epoch it ends',
+    );
     r = await at('s6', 500, 600);
     assert.deepEqual(
       r.session,
-      { epoch: 's6', seq: 1, baseUploaded: 500, baseDownloaded: 600, open: true },
+      { epoch: 's6', seq: 1, baseUploaded: 500, baseDownloaded: 600, open: true, completed: false },
       'a peer the store does not know opens an open epoch',
     );
     r = await at('s7', 700, 600);
-    assert.deepEqual(r.session, { epoch: 's6', seq: 2, baseUploaded: 500, baseDownloaded: 600, open: true });
+    assert.deepEqual(r.session, { epoch: 's6', seq: 2, baseUploaded: 500, baseDownloaded: 600, open: true, completed: false });
     r = await at('s8', 650, 600);
-    assert.deepEqual(r.session, { epoch: 's8', seq: 1, baseUploaded: 0, baseDownloaded: 600, open: false }, 'back by less than a digit is a reset too');
+    assert.deepEqual(
+      r.session,
+      { epoch: 's8', seq: 1, baseUploaded: 0, baseDownloaded: 600, open: false, completed: false },
+      'back by less than a digit is a reset too',
+    );
     r = await at('s9', 2 ** 40 + 1, 10 ** 12 + 7);
     r = await at('s10', 2 ** 40 + 2, 10 ** 12 + 6);
-    assert.deepEqual(r.session, { epoch: 's10', seq: 1, baseUploaded: 2 ** 40 + 1, baseDownloaded: 0, open: false }, 'large counters compare exactly');
+    assert.deepEqual(
+      r.session,
+      { epoch: 's10', seq: 1, baseUploaded: 2 ** 40 + 1, baseDownloaded: 0, open: false, completed: false },
+      'large counters compare exactly',
+    );
+  });
+
+  it('says in the session whether the peer has counted its snatch, from the completion on, on every announce of it', async () => {
+    fresh();
+    await ctx.store.catalogue.putTorrent({ infoHash: ctx.hash, id: 9, upMultiplier: 1, downMultiplier: 1, freeleech: false });
+    const user = uid();
+    const peerId = randomBytes(20);
+    const addr = v4Addr();
+    const at = (id: string, event: Announce['event'], seeder = false) =>
+      ann({ v4: addr, peerId, event, seeder, access: { ...priv(user, 10, 10), announceId: id } });
+    assert.equal((await at('c1', 'started')).session?.completed, false);
+    const done = await at('c2', 'completed', true);
+    assert.deepEqual([done.snatched, done.session?.completed], [true, true]);
+    assert.equal((await at('c2', 'completed', true)).session?.completed, true, 'a retry answers the same');
+    assert.equal((await at('c3', 'none', true)).session?.completed, true, 'and every later announce says so');
+    assert.equal((await at('c4', 'stopped', true)).session?.completed, true, 'the stop too');
+    assert.equal((await at('c5', 'started')).session?.completed, false, 'a new life of the peer has not');
   });
 
   it('counts a snatch once and says so', async () => {

@@ -185,6 +185,23 @@ describe('consumer: credits from cumulative counters (session marks)', { skip: m
     }
   });
 
+  it("counts a session's snatch once, from whichever record first says the peer completed", async () => {
+    const user = users++;
+    const snatches = async (): Promise<number> => Number((await db.pool.query('SELECT coalesce(sum(snatches), 0) AS n FROM torrents WHERE id = 77')).rows[0].n);
+    const before = await snatches();
+    const on = (seq: number, reported: [number, number], overrides: Partial<AccountingRecord>) =>
+      record(user, { ...epoch('e-snatch', seq), completed: seq >= 3 }, reported, [0, 0], { torrentId: 77, ...overrides });
+    await apply(on(1, [0, 0], { event: 'started' }));
+    // seq 3, the completed announce (snatched), never reaches the stream; seq 4 says the peer has completed.
+    await apply(on(4, [10, 100], { left: 0 }));
+    assert.equal(await snatches(), before + 1, 'the snatch comes with the next record');
+    // The completed record after all (a late retry), and more records saying it: no second snatch.
+    await apply(on(3, [5, 100], { event: 'completed', snatched: true, left: 0 }), on(5, [20, 100], { left: 0 }));
+    assert.equal(await snatches(), before + 1);
+    const pair = (await db.pool.query('SELECT snatched FROM user_torrents WHERE user_id = $1 AND torrent_id = 77', [user])).rows[0];
+    assert.equal(pair.snatched, true);
+  });
+
   it('records without a session (older trackers) credit their own deltas', async () => {
     const user = users++;
     const old = record(user, epoch('x', 1), [900, 90], [70, 7]);

@@ -65,7 +65,7 @@ describe('private mode accounting of WebTorrent announces', () => {
     const record = last();
     const started = backend.records.at(-2)!;
     // The session opened by the started announce: its record id names the epoch, counted from 0.
-    assert.deepEqual(record.session, { epoch: started.id, seq: 2, baseUploaded: 0, baseDownloaded: 0, open: false });
+    assert.deepEqual(record.session, { epoch: started.id, seq: 2, baseUploaded: 0, baseDownloaded: 0, open: false, completed: false });
     assert.deepEqual(
       { ...record, id: '', time: 0, session: undefined, infoHash: record.infoHash.toString('hex'), peerId: record.peerId.toString('latin1') },
       {

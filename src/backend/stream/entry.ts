@@ -43,6 +43,7 @@ export function toFields(r: AccountingRecord): string[] {
   if (r.session) {
     const s = r.session;
     fields.push('epoch', s.epoch, 'seq', String(s.seq), 'base_up', String(s.baseUploaded), 'base_down', String(s.baseDownloaded), 'open', s.open ? '1' : '0');
+    if (s.completed) fields.push('completed', '1');
   }
   if (r.upMultiplier !== undefined) fields.push('mul_up', String(r.upMultiplier), 'mul_down', String(r.downMultiplier ?? 1));
   // The peer's fields (active_peers, seed time) go together, when the record has them.
@@ -103,7 +104,9 @@ function session(fields: Map<string, string>): AccountingSession {
   if (seq < 1) throw new Error('stream entry: field seq is below 1');
   const open = fields.get('open');
   if (open !== '0' && open !== '1') throw new Error(`stream entry: field open is not 0 or 1 (${JSON.stringify(open)})`);
-  return { epoch, seq, baseUploaded: integer(fields, 'base_up'), baseDownloaded: integer(fields, 'base_down'), open: open === '1' };
+  const session: AccountingSession = { epoch, seq, baseUploaded: integer(fields, 'base_up'), baseDownloaded: integer(fields, 'base_down'), open: open === '1' };
+  if (fields.get('completed') === '1') session.completed = true;
+  return session;
 }
 
 /** Throws on a malformed entry: the consumer sets such entries aside instead of guessing. */

@@ -191,7 +191,8 @@ export class MemoryStore implements TrackerStore {
     if (userId > 0) {
       result.torrent = terms;
       result.previous = previous;
-      if (swapped?.session) result.session = swapped.session;
+      // Whether the peer has counted its snatch by now (this announce's included).
+      if (swapped?.session) result.session = { ...swapped.session, completed: swapped.record?.completed ?? swapped.session.completed ?? false };
     }
     if (a.withPeerIds) {
       result.peerIds4 = packPeerIds(picked4);
@@ -281,14 +282,18 @@ export class MemoryStore implements TrackerStore {
     // A new peer beyond its user's limit: refused (null) before anything changes.
     if (!record && limit > 0 && event !== 'stopped' && (this.userPeers.get(userPeersKey(key)) ?? 0) >= limit) return null;
     if (record && announceId !== '' && record.announceId === announceId) {
-      return { previous: record.previous(), retriedSnatch: record.snatched, ...(record.session ? { session: record.session } : {}) };
+      return {
+        previous: record.previous(),
+        retriedSnatch: record.snatched,
+        ...(record.session ? { session: { ...record.session, completed: record.completed } } : {}),
+      };
     }
     const previous = record ? { uploaded: record.uploaded, downloaded: record.downloaded } : null;
     const reported = { uploaded: access.uploaded ?? 0, downloaded: access.downloaded ?? 0 };
     const session = nextSession(record?.session ?? null, previous, reported, event, announceId);
     if (event === 'stopped') {
       if (record) this.dropTotals(record);
-      return { previous, session };
+      return { previous, session: { ...session, completed: record?.completed ?? false } };
     }
     if (!record) {
       record = new TotalsRecord(key);

@@ -146,7 +146,7 @@ export class MemoryRtcSwarms implements RtcSwarms {
     result.snatched = snatched;
     if (swapped) {
       result.previous = swapped.previous;
-      if (swapped.session) result.session = swapped.session;
+      if (swapped.session) result.session = { ...swapped.session, completed: swapped.record?.completed ?? swapped.session.completed ?? false };
       result.torrent = terms;
     }
     return result;

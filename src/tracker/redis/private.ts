@@ -21,15 +21,15 @@ export function parseTotals(text: string | undefined): { uploaded: number; downl
 
 /**
  * The scripts' reply of the previous totals and the session (lua/includes/totals.lua):
- * "uploaded:downloaded#epoch#seq#baseUp:baseDown#open", the totals "" for a peer it did not know.
+ * "uploaded:downloaded#epoch#seq#baseUp:baseDown#open#completed", the totals "" for a peer it did not know.
  */
 export function parsePrevious(reply: Buffer | undefined): { previous: { uploaded: number; downloaded: number } | null; session?: AccountingSession } {
   if (!reply || reply.length === 0) return { previous: null };
-  const [totals, epoch, seq, base, open] = reply.toString('latin1').split('#');
+  const [totals, epoch, seq, base, open, completed] = reply.toString('latin1').split('#');
   const previous = parseTotals(totals);
   if (!epoch || !seq || !base) return { previous };
   const [up, down] = base.split(':');
-  const session = { epoch, seq: Number(seq), baseUploaded: Number(up), baseDownloaded: Number(down), open: open === '1' };
+  const session = { epoch, seq: Number(seq), baseUploaded: Number(up), baseDownloaded: Number(down), open: open === '1', completed: completed === '1' };
   const valid = Number.isSafeInteger(session.seq) && Number.isSafeInteger(session.baseUploaded) && Number.isSafeInteger(session.baseDownloaded);
   return valid ? { previous, session } : { previous };
 }
