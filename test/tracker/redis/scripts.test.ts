@@ -227,8 +227,8 @@ describe('lua scripts on a real redis-server', { skip: missing ?? false }, () =>
     assert.equal(privateReply.length, ANNOUNCE_REPLY.length);
     assert.deepEqual(
       [REPLY.incomplete, REPLY.previousTotals, REPLY.torrentId, REPLY.upMultiplier, REPLY.downMultiplier, REPLY.freeleech].map((i) => privateReply[i]),
-      // The previous totals, then the session: opened by r1 (an unknown peer, not started: open, from its totals), seq 2.
-      [1, '100:5#r1#2#100:5#1', '42', '1', '0.5', '1'],
+      // The previous totals, then the session: opened by r1 (an unknown peer, not started: open, from its totals), seq 2, no snatch yet.
+      [1, '100:5#r1#2#100:5#1#0', '42', '1', '0.5', '1'],
     );
   });
 });
