@@ -4,8 +4,9 @@
  *
  * Obligations: `record` never waits on that database. It returns nothing while the driver has room, and
  * a promise only when its bounded buffer is full and its overflow policy is to make the announce wait, or
- * for a `stopped` or `completed` record, which no later record of its session covers: the announce may
- * wait, for a bounded time, until such a record is safe from a crash of this process.
+ * for a record of an event (`started`, `completed`, `stopped`), which no later record of its session
+ * covers: the announce may wait, for a bounded time, until such a record is safe from a crash of this
+ * process.
  * `flush` writes out everything accepted so far (the tracker calls it on SIGTERM).
  */
 import type { Logger } from 'pino';

@@ -117,13 +117,13 @@ describe('redis-stream backend', { skip: missing ?? false }, () => {
     assert.equal(await probe.value('tracker_backend_queue_depth'), 0);
   });
 
-  it('answers a stopped or completed record once it is in the stream, not after flush_interval; others at once', async () => {
+  it('answers a record of an event (started, stopped, completed) once it is in the stream, not after flush_interval; others at once', async () => {
     const stream = newStream();
     const { backend } = await open({ url: redis.url, stream, batch_size: 1000, flush_interval: 60_000, event_wait: 5000 });
     const plain = makeRecord(0, 'events', { event: 'none' });
     assert.equal(backend.record(plain), undefined, 'a plain record never waits while there is room');
-    for (const event of ['stopped', 'completed'] as const) {
-      const record = makeRecord(event === 'stopped' ? 1 : 2, 'events', { event });
+    for (const [n, event] of (['started', 'stopped', 'completed'] as const).entries()) {
+      const record = makeRecord(n + 1, 'events', { event });
       const waiting = backend.record(record);
       assert.ok(waiting instanceof Promise, `a ${event} record makes its announce wait`);
       const started = Date.now();

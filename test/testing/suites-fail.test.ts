@@ -30,7 +30,7 @@ describe('shoal/testing against broken drivers', () => {
     assert.equal(outcome.get('gives a seeder leechers only'), 'not ok');
 
     const backend: Record<string, string> = {
-      'accepts records at once while it has room (record() returns undefined; for stopped and completed, at most a promise that settles soon), with no metrics given':
+      'accepts records at once while it has room (record() returns undefined; for an event, at most a promise that settles soon), with no metrics given':
         'not ok',
       'flush() writes out everything accepted so far, whole and in order': 'not ok',
       'flush() with nothing buffered resolves promptly, before and after records': 'ok',

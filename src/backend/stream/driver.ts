@@ -88,9 +88,10 @@ export class StreamBackend implements Backend {
       this.progressed();
     }
     this.admit(fields);
-    // No later record of the session covers a stop or a completion (its snatch): it goes now, and the
-    // answer waits for it (bounded), so that a replica killed after answering has lost nothing.
-    if ((entry.event === 'stopped' || entry.event === 'completed') && this.params.eventWait > 0) {
+    // A record of an event goes now, and the answer waits for it (bounded), so that a replica killed after
+    // answering has lost nothing: no later record covers a stop or a completion (its snatch), and a
+    // start is what makes the session known to the consumer (its marks then survive the tracker losing it).
+    if (entry.event !== 'none' && this.params.eventWait > 0) {
       const seq = this.buffer.endSeq;
       this.dueSeq = Math.max(this.dueSeq, seq);
       this.kick();

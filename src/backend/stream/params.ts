@@ -25,7 +25,7 @@ export const StreamParamsSchema = z
     event_wait: integerParam(0, 60_000)
       .default(2000)
       .describe(
-        'milliseconds the answer to a stopped or completed announce waits for its record to reach the stream (no later record of the session covers it if this replica dies); 0 never waits (default 2000)',
+        'milliseconds the answer to a started, completed or stopped announce waits for its record to reach the stream (no later record of the session covers it if this replica dies); 0 never waits (default 2000)',
       ),
     replica: textParam()
       .max(128)
@@ -55,7 +55,7 @@ export const StreamParamsSchema = z
     blockTimeout: params.block_timeout,
     /** Approximate MAXLEN of every XADD; 0 never trims. A safety valve against a consumer that is gone. */
     maxLen: params.max_len,
-    /** Milliseconds the answer to a stopped or completed announce waits for its record to be written; 0: never. */
+    /** Milliseconds the answer to an announce with an event waits for its record to be written; 0: never. */
     eventWait: params.event_wait,
     /** This replica's name for its life marker; "" means the host name. */
     replica: params.replica,
