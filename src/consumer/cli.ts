@@ -54,6 +54,8 @@ function build(config: Config, logger: Logger): { consumer: Consumer; metrics: C
     blockMs: BLOCK_MS,
     peers: { seedGraceSeconds: config.consumer.seed_grace, peerTtlSeconds: config.peer_ttl },
     sessionRetentionSeconds: config.consumer.session_retention,
+    // Every live session announces again within an interval (and its jitter) of a Redis data loss.
+    recoveryWindowMs: (config.announce_interval * 2 + 60) * 1000,
     metrics,
   });
   logger.info(

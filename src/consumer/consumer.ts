@@ -33,6 +33,11 @@ export interface ConsumerOptions {
   sessionRetentionSeconds?: number;
   /** Where batches are counted (the consumer's /metrics); optional. */
   metrics?: ConsumerMetrics;
+  /**
+   * Milliseconds after a stream loss during which an open epoch of a session never seen counts from 0
+   * (about one announce interval: every live session announces again within it).
+   */
+  recoveryWindowMs?: number;
 }
 
 export interface ConsumerTotals {
@@ -55,6 +60,16 @@ export class Consumer {
   constructor(private readonly options: ConsumerOptions) {
     const startedAt = new Date();
     this.thisRun = { id: `${options.member.name}@${startedAt.toISOString()}`, startedAt };
+  }
+
+  /** When this run found the stream or its group gone (Redis lost data), unix ms; 0: never. */
+  private streamLostAt = 0;
+
+  /** The peer options of a batch: after a stream loss, unknown sessions' open epochs count from 0 for a while. */
+  private peerOptions(): PeerOptions {
+    const peers = this.options.peers ?? DEFAULT_PEER_OPTIONS;
+    if (this.streamLostAt === 0) return peers;
+    return { ...peers, unknownFromZeroUntil: this.streamLostAt + (this.options.recoveryWindowMs ?? 120_000) };
   }
 
   /** Finishes the batch in hand, then run() returns. */
@@ -118,6 +133,7 @@ export class Consumer {
           // to a replica that never had them). Whatever is written from now on must still be read.
           this.options.logger.warn('the accounting stream or its consumer group is gone (Redis lost data?): joining it again from its start');
           await member.join().catch(() => {});
+          this.streamLostAt = Date.now();
           pendingAfter = '0';
           continue;
         }
@@ -149,7 +165,7 @@ export class Consumer {
     const decoded = decodeEntries(entries);
     let outcome: BatchOutcome;
     try {
-      outcome = await applyBatch(this.options.pool, decoded, this.options.peers, this.thisRun);
+      outcome = await applyBatch(this.options.pool, decoded, this.peerOptions(), this.thisRun);
     } catch (error) {
       // A record the database refuses (a total beyond bigint) would fail its batch forever and stop
       // everyone's accounting: find it, one entry at a time, and set it aside.
@@ -180,7 +196,7 @@ export class Consumer {
     for (const entry of entries) {
       let outcome: BatchOutcome;
       try {
-        outcome = await applyBatch(this.options.pool, decodeEntries([entry]), this.options.peers, this.thisRun);
+        outcome = await applyBatch(this.options.pool, decodeEntries([entry]), this.peerOptions(), this.thisRun);
       } catch (error) {
         if (!isDataError(error)) throw error;
         const reason = clean(`the database refused the record: ${(error as Error).message}`);

@@ -36,6 +36,12 @@ export interface PeerOptions {
   seedGraceSeconds: number;
   /** A row older than this is no peer any more: its next announce starts afresh. */
   peerTtlSeconds: number;
+  /**
+   * Unix ms until which an open epoch of a session the consumer never saw counts from 0 instead of its
+   * base: set after Redis lost the stream, whose unread part may have held every record of sessions
+   * that began just before (their totals were lost with it, so the tracker reopened them).
+   */
+  unknownFromZeroUntil?: number;
 }
 
 /** Bytes the marks credited beyond the records' own deltas (recovered), and below them (already credited), in raw bytes. */
@@ -225,7 +231,7 @@ export async function applySessions(db: PoolClient, records: AccountingRecord[],
     let seedMs = 0;
     for (const r of session.records) {
       if (r.session) {
-        const c = credit(session, r, recovery);
+        const c = credit(session, r, recovery, options.unknownFromZeroUntil ?? 0);
         credited.set(r, c);
       }
       seedMs += replay(session, r, ttlMs, options.seedGraceSeconds);
@@ -314,12 +320,12 @@ function retireLive(session: Session, stoppedSeq: number | null, continues: stri
 }
 
 /** The credit of one record from its epoch's marks; opens the epoch where it is new. */
-function credit(session: Session, r: AccountingRecord, recovery: Recovery): AccountingRecord {
+function credit(session: Session, r: AccountingRecord, recovery: Recovery, unknownFromZeroUntil: number): AccountingRecord {
   const s = r.session!;
   const up = r.reportedUploaded ?? 0;
   const down = r.reportedDownloaded ?? 0;
   let marks = marksOf(session, s.epoch);
-  if (!marks) marks = openEpoch(session, r);
+  if (!marks) marks = openEpoch(session, r, unknownFromZeroUntil);
   const rawUp = Math.max(0, up - marks.upMark);
   const rawDown = Math.max(0, down - marks.downMark);
   marks.upMark = Math.max(marks.upMark, up);
@@ -363,7 +369,7 @@ function credit(session: Session, r: AccountingRecord, recovery: Recovery): Acco
  * latest marks continues them; otherwise it counts from its base. A newer epoch takes the live row (the
  * one it replaces keeps its marks in peer_sessions for its late records); an older one, late, does not.
  */
-function openEpoch(session: Session, r: AccountingRecord): Marks {
+function openEpoch(session: Session, r: AccountingRecord, unknownFromZeroUntil: number): Marks {
   const s = r.session!;
   const up = r.reportedUploaded ?? 0;
   const down = r.reportedDownloaded ?? 0;
@@ -412,6 +418,11 @@ function openEpoch(session: Session, r: AccountingRecord): Marks {
     snatchCounted: false,
     changed: true,
   };
+  // Right after Redis lost the stream, an open epoch of a session never seen began before the loss: from 0.
+  if (s.open && !row && session.epochs.size === 0 && r.time <= unknownFromZeroUntil) {
+    own.upMark = 0;
+    own.downMark = 0;
+  }
   // A new epoch from its base: it replaces the live one if it is newer (a reset, a restart), else it is a late one.
   if (liveMarked && r.time < row!.last) {
     session.epochs.set(own.epoch, own);

@@ -155,6 +155,16 @@ describe('consumer: credits from cumulative counters (session marks)', { skip: m
     assert.deepEqual(await credited(user), [100, 0]);
   });
 
+  it('right after Redis lost the stream, an open epoch of a session never seen counts from 0 (its start was lost with the stream)', async () => {
+    const user = users++;
+    const r = record(user, epoch('e-lost', 1, [5000, 500], true), [5000, 500], [0, 0]);
+    await applyBatch(db.pool, { records: [r], deadLetters: [] }, { ...options, unknownFromZeroUntil: r.time + 1000 });
+    assert.deepEqual(await credited(user), [5000, 500]);
+    const later = record(user, epoch('e-lost', 2, [5000, 500], true), [5100, 500], [100, 0]);
+    await applyBatch(db.pool, { records: [later], deadLetters: [] }, { ...options, unknownFromZeroUntil: r.time + 1000 });
+    assert.deepEqual(await credited(user), [5100, 500], 'then from its marks, once');
+  });
+
   it('an open epoch whose counters went below the marks is a new run, not a continuation', async () => {
     const user = users++;
     await apply(record(user, epoch('e9', 1), [0, 0], [0, 0], { event: 'started' }), record(user, epoch('e9', 2), [800, 80], [800, 80]));
