@@ -86,7 +86,8 @@ CREATE INDEX IF NOT EXISTS active_peers_last_announce ON active_peers (last_anno
 -- its totals pass the mark by, so a record lost before the stream is covered by the session's next one,
 -- and a record applied twice or late credits nothing more. `continues`: the epoch whose marks this one
 -- shares (a run that went on under a new epoch after the tracker lost the peer's totals). `stopped_seq`:
--- the seq of the epoch's stopped announce; its older records make no active_peers row. Rows untouched
+-- records of the epoch below it make no active_peers row; 2^31-1 once the epoch stopped (a stop is an
+-- epoch's last announce), so no late record of it makes one. Rows untouched
 -- for consumer.session_retention are pruned. No index but the key: every write stays a HOT update.
 CREATE TABLE IF NOT EXISTS peer_sessions (
   user_id bigint NOT NULL,

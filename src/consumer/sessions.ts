@@ -107,7 +107,10 @@ interface EpochRow extends Marks {
   /** The epoch whose marks this one shares (it continues into it), or null: the marks are its own. */
   continues: string | null;
   lastSeq: number;
-  /** The seq of its `stopped`: its records make no active_peers row. */
+  /**
+   * Records of this epoch below this seq make no active_peers row; ENDED once it stopped (a stop is the
+   * last announce of its epoch: the tracker opens a new one for the peer's next).
+   */
   stoppedSeq: number | null;
   changed: boolean;
 }
@@ -125,6 +128,11 @@ interface Session {
 
 /** stopped_seq of an epoch stopped by one that continued it: every record of it is older than the stop. */
 const ENDED = 2 ** 31 - 1;
+/**
+ * The name of a peer_sessions row that stands for every epoch older than an open one counted from 0
+ * (they continue into it); no epoch is named so (the tracker names them by record ids).
+ */
+const COVERED = '*';
 /** Longest client prefix kept: Azureus style "-qB4630-" is 8 bytes. */
 const CLIENT_PREFIX = 8;
 
@@ -375,6 +383,13 @@ function openEpoch(session: Session, r: AccountingRecord, unknownFromZeroUntil: 
   const down = r.reportedDownloaded ?? 0;
   const row = session.row;
   const liveMarked = row?.marked === true && row.epoch !== null;
+  const covered = session.epochs.get(COVERED);
+  if (covered && r.time < covered.lastTime && covered.continues !== null) {
+    // Older than the open epoch that counted the session from 0: its bytes are in that epoch's count.
+    session.epochs.set(s.epoch, { ...covered, epoch: s.epoch, lastSeq: s.seq, lastTime: r.time, changed: true });
+    const marks = marksOf(session, s.epoch);
+    if (marks) return marks;
+  }
   if (s.open) {
     const latest = latestMarks(session);
     // Only a newer epoch continues: a late one (an older run's) must not take the later marks.
@@ -419,9 +434,12 @@ function openEpoch(session: Session, r: AccountingRecord, unknownFromZeroUntil: 
     changed: true,
   };
   // Right after Redis lost the stream, an open epoch of a session never seen began before the loss: from 0.
+  // It then covers every earlier record of the session, of whatever epoch, that reaches the consumer later
+  // (one a replica still held at the loss): those continue into it (COVERED), or they would count twice.
   if (s.open && !row && session.epochs.size === 0 && r.time <= unknownFromZeroUntil) {
     own.upMark = 0;
     own.downMark = 0;
+    session.epochs.set(COVERED, { ...own, epoch: COVERED, continues: s.epoch, lastTime: r.time, stoppedSeq: ENDED });
   }
   // A new epoch from its base: it replaces the live one if it is newer (a reset, a restart), else it is a late one.
   if (liveMarked && r.time < row!.last) {
@@ -471,7 +489,7 @@ function replay(session: Session, r: AccountingRecord, ttlMs: number, seedGraceS
   if (s && !live) {
     // Not the live epoch: a stop is remembered as its tombstone; the row, if any, is another run's.
     if (r.event === 'stopped') {
-      markStopped(session, s.epoch, s.seq, r.time);
+      markStopped(session, s.epoch, r.time);
       return 0;
     }
     if (row?.marked) return 0; // a late record of an older run
@@ -488,7 +506,7 @@ function replay(session: Session, r: AccountingRecord, ttlMs: number, seedGraceS
   let seedMs = 0;
   if (row?.seeder) seedMs = Math.max(0, Math.min(r.time - row.last, (row.interval + seedGraceSeconds) * 1000));
   if (r.event === 'stopped') {
-    if (live) retireLive(session, s!.seq);
+    if (live) retireLive(session, ENDED);
     session.row = null;
     return seedMs;
   }
@@ -527,11 +545,11 @@ function replay(session: Session, r: AccountingRecord, ttlMs: number, seedGraceS
   return seedMs;
 }
 
-/** Records the stop of an epoch that is not the live one: its records older than the stop make no row. */
-function markStopped(session: Session, epoch: string, seq: number, time: number): void {
+/** Records the stop of an epoch that is not the live one: its records make no row. */
+function markStopped(session: Session, epoch: string, time: number): void {
   const row = session.epochs.get(epoch);
   if (row) {
-    row.stoppedSeq = Math.max(row.stoppedSeq ?? 0, seq);
+    row.stoppedSeq = ENDED;
     row.changed = true;
     return;
   }
@@ -542,17 +560,28 @@ function markStopped(session: Session, epoch: string, seq: number, time: number)
     upMark: 0,
     downMark: 0,
     lastTime: time,
-    lastSeq: seq,
-    stoppedSeq: seq,
+    lastSeq: 0,
+    stoppedSeq: ENDED,
     snatchCounted: false,
     changed: true,
   });
 }
 
-/** Within one epoch by seq (the tracker numbered them in their true order), across epochs by announce time. */
+/**
+ * Whether a record is older than the one its session's row shows. Across epochs by announce time. Within
+ * one epoch its counters never go back, so larger or smaller totals tell the order; equal ones by seq, as
+ * the tracker numbered them (replicas' clocks differ). Not by seq alone: a Redis that lost recent writes
+ * (a failover) hands out seqs again, so a newer record can carry a smaller one. A stop is never older: it
+ * is its epoch's last announce.
+ */
 function olderThanRow(r: AccountingRecord, row: PeerRow): boolean {
-  if (r.session && row.epoch === r.session.epoch && row.seq !== null) return r.session.seq <= row.seq;
-  return r.time < row.last;
+  if (!r.session || row.epoch !== r.session.epoch || row.seq === null) return r.time < row.last;
+  if (r.event === 'stopped') return false;
+  const up = r.reportedUploaded ?? 0;
+  const down = r.reportedDownloaded ?? 0;
+  if (up > row.uploaded || down > row.downloaded) return false;
+  if (up < row.uploaded || down < row.downloaded) return true;
+  return r.session.seq <= row.seq;
 }
 
 function peerRowOf(row: Record<string, unknown>): PeerRow {

@@ -123,6 +123,23 @@ describe('consumer: credits from cumulative counters (session marks)', { skip: m
     assert.equal(await activeRows(user), 0, 'the late plain record of a stopped epoch re-creates no active_peers row');
   });
 
+  it('after a Redis failover handed seqs out again, the newer records and the stop still apply: no ghost row', async () => {
+    const user = users++;
+    const started = record(user, epoch('e-rb', 1), [0, 0], [0, 0], { event: 'started' });
+    const a = record(user, epoch('e-rb', 2), [100, 10], [100, 10]);
+    const b = record(user, epoch('e-rb', 3), [200, 20], [100, 10]);
+    await apply(started, a, b);
+    // The new master had the totals of seq 1 only: the next announces are numbered 2 and 3 again.
+    const again = record(user, epoch('e-rb', 2), [300, 30], [300, 30], { time: T0 + 4000, left: 0 });
+    await apply(again);
+    const seeding = (await db.pool.query('SELECT seeder, uploaded FROM active_peers WHERE user_id = $1', [user])).rows[0];
+    assert.deepEqual([seeding.seeder, Number(seeding.uploaded)], [true, 300], 'the row shows the newer record, despite its smaller seq');
+    const stop = record(user, epoch('e-rb', 3), [300, 30], [0, 0], { time: T0 + 5000, event: 'stopped', left: 0 });
+    await apply(stop);
+    assert.deepEqual(await credited(user), [300, 30], 'each byte once');
+    assert.equal(await activeRows(user), 0, 'the stop removed the row though its seq was already seen');
+  });
+
   it('a counter reset opens an epoch from 0: both runs are credited', async () => {
     const user = users++;
     await apply(record(user, epoch('e4', 1), [0, 0], [0, 0], { event: 'started' }), record(user, epoch('e4', 2), [500, 50], [500, 50]));
@@ -163,6 +180,21 @@ describe('consumer: credits from cumulative counters (session marks)', { skip: m
     const later = record(user, epoch('e-lost', 2, [5000, 500], true), [5100, 500], [100, 0]);
     await applyBatch(db.pool, { records: [later], deadLetters: [] }, { ...options, unknownFromZeroUntil: r.time + 1000 });
     assert.deepEqual(await credited(user), [5100, 500], 'then from its marks, once');
+  });
+
+  it('a record a replica still held at the stream loss, arriving after the open epoch counted from 0, credits nothing twice', async () => {
+    const user = users++;
+    const lossOptions = (r: AccountingRecord) => ({ ...options, unknownFromZeroUntil: r.time + 1000 });
+    const reopened = record(user, epoch('e-reopened', 5, [5000, 500], true), [5000, 500], [0, 0]);
+    await applyBatch(db.pool, { records: [reopened], deadLetters: [] }, lossOptions(reopened));
+    // The session's earlier run (its start lost with the stream), flushed late by the replica that held it.
+    const held = record(user, epoch('e-before', 3), [4000, 400], [1000, 100]);
+    await applyBatch(db.pool, { records: [held], deadLetters: [] }, lossOptions(reopened));
+    assert.deepEqual(await credited(user), [5000, 500], 'the held record is within the count from 0');
+    const stop = record(user, epoch('e-reopened', 6, [5000, 500], true), [5200, 500], [200, 0], { event: 'stopped' });
+    await applyBatch(db.pool, { records: [stop], deadLetters: [] }, lossOptions(reopened));
+    assert.deepEqual(await credited(user), [5200, 500]);
+    assert.equal(await activeRows(user), 0, 'the stop removed the row; the held record made none');
   });
 
   it('an open epoch whose counters went below the marks is a new run, not a continuation', async () => {
