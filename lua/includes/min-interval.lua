@@ -1,12 +1,13 @@
 --[[ min-interval: an announce without an event sooner than min interval changes nothing.
-Returns the reply { complete, incomplete, downloaded, "", "", "too_soon" } when the announcer's last
+Returns the reply { complete, incomplete, downloaded, peers4, peers6, "too_soon" } when the announcer's last
 written announce is less than minInterval seconds old (one second of grace: scores are whole
 seconds), before anything is written for it; otherwise goes on.
 Expects: minInterval, event, isSeeder, announcer4, announcer6, the peer set keys, snatchesKey,
-         ipv4InUse, ipv6InUse, now (clock), the constant EVENT_NONE.
+         ipv4InUse, ipv6InUse, now (clock), pickAnswer (selection), the constant EVENT_NONE.
 Its last announce is its score in the set of its state (seeder or leecher), so a change of state is
-never too soon. One ZSCORE, only for an announce without an event while the check is on. No peers
-are picked: the client got some less than min interval ago, and the answer costs counts only.
+never too soon. One ZSCORE, only for an announce without an event while the check is on. Peers are
+picked as for any announce, read only (a client that asks early usually lacks peers; budgets cap the
+cost), as every driver answers.
 ]]
 --- @include "clock"
 if minInterval > 0 and event == EVENT_NONE then
@@ -18,11 +19,10 @@ if minInterval > 0 and event == EVENT_NONE then
   end
   local score = redis.call('ZSCORE', ownKey, member)
   if score and tonumber(now) - tonumber(score) < minInterval - 1 then
-    local complete, incomplete = 0, 0
-    if ipv4InUse then complete, incomplete = redis.call('ZCARD', seeders4Key), redis.call('ZCARD', leechers4Key) end
-    if ipv6InUse then
-      complete, incomplete = complete + redis.call('ZCARD', seeders6Key), incomplete + redis.call('ZCARD', leechers6Key)
-    end
-    return { complete, incomplete, tonumber(redis.call('HGET', snatchesKey, 'd') or '0'), '', '', 'too_soon' }
+    local s4, l4, s6, l6 = 0, 0, 0, 0
+    if ipv4InUse then s4, l4 = redis.call('ZCARD', seeders4Key), redis.call('ZCARD', leechers4Key) end
+    if ipv6InUse then s6, l6 = redis.call('ZCARD', seeders6Key), redis.call('ZCARD', leechers6Key) end
+    local early4, early6 = pickAnswer(s4, l4, s6, l6)
+    return { s4 + s6, l4 + l6, tonumber(redis.call('HGET', snatchesKey, 'd') or '0'), early4, early6, 'too_soon' }
   end
 end

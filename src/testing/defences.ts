@@ -1,6 +1,6 @@
 /**
  * Conformance, defences: min interval (an announce without an event sooner than `minInterval` after the
- * peer's last written one changes nothing and answers `tooSoon` with the counts; events and changes of
+ * peer's last written one changes nothing and answers `tooSoon` with the counts and peers; events and changes of
  * state always pass) and, for a store that offers them, the shared request counters of request budgets
  * (`addBudgetCounts` adds up). About 5 seconds of waiting.
  */
@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { storeUnderTest, v4Addr, type ConformanceContext, type StoreFactory } from './harness.js';
+import { hex, peersOf, storeUnderTest, v4Addr, type ConformanceContext, type StoreFactory } from './harness.js';
 
 /** Adds this group's tests to the enclosing describe(), against the store that `ctx` holds. */
 export function defineDefenceTests(ctx: ConformanceContext): void {
@@ -19,11 +19,13 @@ export function defineDefenceTests(ctx: ConformanceContext): void {
     const addr = v4Addr();
     const peerId = randomBytes(20);
     await ann({ v4: addr, peerId, event: 'started' });
-    await ann({ v4: v4Addr(), seeder: true, event: 'started' });
+    const seeder = v4Addr();
+    await ann({ v4: seeder, seeder: true, event: 'started' });
     await sleep(500);
     const early = await ann({ v4: addr, peerId, minInterval: 5 });
     assert.equal(early.tooSoon, true);
     assert.deepEqual([early.complete, early.incomplete], [1, 1], 'the counts, itself included');
+    assert.deepEqual(peersOf(early.peers4), [hex(seeder)], 'peers as for any announce (the seeder, never itself): every driver alike');
     await sleep(2000);
     const again = await ann({ v4: addr, peerId, minInterval: 5 });
     assert.equal(again.tooSoon, true, 'still within min interval of the last written announce');

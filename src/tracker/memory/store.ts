@@ -204,7 +204,7 @@ export class MemoryStore implements TrackerStore {
   /**
    * Min interval: the answer to an announce without an event from a peer written less than
    * `a.minInterval` seconds ago (one second of grace) in the same state, or null. Nothing is written;
-   * peers are picked as usual (cheap here).
+   * peers are picked as for any announce, read only (the contract: every driver answers so).
    */
   private tooSoon(torrent: Torrent, key: string, a: SwarmAnnounce, now: number): SwarmResult | null {
     const family: Family = a.v4 ? 4 : 6;
@@ -215,12 +215,22 @@ export class MemoryStore implements TrackerStore {
     if (slot < 0 || slot < table.seeders !== a.seeder) return null;
     const graceTicks = ((a.minInterval! - 1) * 1000) / TICK_MS;
     if (this.tickOf(now) - table.lastSeen(slot) >= graceTicks) return null;
-    const own: Own = { table, slot, addr, wasSeeder: a.seeder };
-    const picked = (family === 4 ? this.picked4 : this.picked6).reset(table);
+    // Peers as for any announce, read only: the announcer's families first, then the other.
     const excluded = a.access?.ownPeers ? 0 : (a.access?.userId ?? 0);
-    if (family === 4 ? a.want4 : a.want6) this.select(table, own, a.seeder, a.numwant, family === 4 ? a.subnet4 : a.subnet6, picked, excluded);
-    const packed = packAddresses(picked, family === 4 ? 6 : 18);
-    return { ...this.countsOf(torrent, key), peers4: family === 4 ? packed : EMPTY, peers6: family === 6 ? packed : EMPTY, tooSoon: true };
+    const picked4 = this.picked4.reset(torrent.v4);
+    const picked6 = this.picked6.reset(torrent.v6);
+    const ownIn = (t: PeerTable | null, at: Buffer | undefined): Own | undefined => {
+      const found = t && at ? t.find(at) : -1;
+      return t && at && found >= 0 ? { table: t, slot: found, addr: at, wasSeeder: a.seeder } : undefined;
+    };
+    const own4 = ownIn(torrent.v4, a.v4);
+    const own6 = ownIn(torrent.v6, a.v6);
+    let budget = a.numwant;
+    if (a.want4 && a.v4) budget -= this.select(torrent.v4, own4, a.seeder, budget, own4 ? a.subnet4 : 0, picked4, excluded);
+    if (a.want6 && a.v6) budget -= this.select(torrent.v6, own6, a.seeder, budget, own6 ? a.subnet6 : 0, picked6, excluded);
+    if (a.want4 && !a.v4) budget -= this.select(torrent.v4, undefined, a.seeder, budget, 0, picked4, excluded);
+    if (a.want6 && !a.v6) this.select(torrent.v6, undefined, a.seeder, budget, 0, picked6, excluded);
+    return { ...this.countsOf(torrent, key), peers4: packAddresses(picked4, 6), peers6: packAddresses(picked6, 18), tooSoon: true };
   }
 
   /** Admission control: whether the announcer is stored already (in either family). */
@@ -507,9 +517,8 @@ function packPeerIds(picks: Picks): Buffer {
 }
 
 /**
- * Spans at least this long are copied with TypedArray#set, shorter ones byte by byte. MEASURED (node 20,
- * this VM, CPU time): set of a subarray costs ~65 ns whatever its length up to 300 bytes, where the
- * byte loop costs ~2 ns a byte (29 ns for 6 bytes, 87 for 48, 185 for 96).
+ * Spans at least this long are copied with TypedArray#set, shorter ones byte by byte: set has a fixed
+ * cost, the loop one per byte (measured: docs/performance.md, "Hand-written hot paths").
  */
 const SPAN_SET_BYTES = 40;
 
