@@ -45,6 +45,7 @@ export interface TrackerHttpServer {
 
 // Answers written straight to the socket: no header a client needs, nothing to parse.
 const BAD_REQUEST = Buffer.from('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', 'latin1');
+const HEAD_TOO_LARGE = Buffer.from('HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', 'latin1');
 const REQUEST_TIMEOUT = Buffer.from('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', 'latin1');
 const TOO_MANY_IN_FLIGHT = writeFailure('too many requests in flight from your address, try again later');
 
@@ -147,7 +148,9 @@ export function createTrackerHttpServer(handle: (req: IncomingMessage, res: Serv
     // A reset, a broken pipe or an end in the middle of a head (HPE_INVALID_EOF_STATE) is the client
     // leaving: nothing to answer, nothing to count.
     const malformed = code.startsWith('HPE_') && code !== 'HPE_INVALID_EOF_STATE';
-    if ((timeout || malformed) && socket.writable && !socket._httpMessage?.headersSent) socket.write(timeout ? REQUEST_TIMEOUT : BAD_REQUEST);
+    // A head over the limit (node's max header size) is answered as node itself would: 431.
+    const answer = timeout ? REQUEST_TIMEOUT : code === 'HPE_HEADER_OVERFLOW' ? HEAD_TOO_LARGE : BAD_REQUEST;
+    if ((timeout || malformed) && socket.writable && !socket._httpMessage?.headersSent) socket.write(answer);
     if (timeout) metrics?.closed('timeout');
     else if (malformed) metrics?.closed('malformed');
     socket.destroy();

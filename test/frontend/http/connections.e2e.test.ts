@@ -172,6 +172,16 @@ describe('HTTP connection hygiene', () => {
       assert.ok(received.length < 100, `${received.length} bytes`);
     }
     assert.equal(await metric(t.metricsPort!, 'tracker_http_connections_closed_total', 'reason="malformed"'), 3);
+    // A head over node's limit (16 KiB) gets node's own answer, 431, not 400.
+    const big = await holdConnection({
+      host: '127.0.0.1',
+      port: t.port,
+      localAddress: '127.0.6.1',
+      head: `GET /announce HTTP/1.1\r\nHost: x\r\nX-Filler: ${'a'.repeat(20_000)}\r\n\r\n`,
+      dripMs: 0,
+    });
+    assert.match((await big.closed).received.toString('latin1'), /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+    assert.equal(await metric(t.metricsPort!, 'tracker_http_connections_closed_total', 'reason="malformed"'), 4);
     assert.ok(await announceOk(t));
   });
 
