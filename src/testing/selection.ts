@@ -57,7 +57,9 @@ export function defineSelectionTests(ctx: ConformanceContext): void {
       all.add(hex(a));
       await ann({ v4: a });
     }
-    const none = await ann({ v4: v4Addr(), numwant: 0 });
+    const quiet = v4Addr();
+    all.add(hex(quiet));
+    const none = await ann({ v4: quiet, numwant: 0 });
     assert.equal(none.peers4.length, 0);
     assert.equal(none.incomplete, 101);
     const me = v4Addr();

@@ -10,7 +10,7 @@ import { fromFields } from '../../src/backend/stream/entry.js';
 import { backendConformanceSuite } from '../../src/testing/index.js';
 import { redisMissing, startRedis, type RedisServer } from '../helpers/redis.js';
 
-backendConformanceSuite('noop', async (ctx) => ({ backend: await noopDriver.open({}, ctx) }));
+backendConformanceSuite('noop', async (ctx) => ({ backend: await noopDriver.open({}, ctx), discards: true }));
 
 describe('redis-stream', { skip: redisMissing() ?? false }, () => {
   let server: RedisServer;

@@ -115,8 +115,13 @@ export function udpFrom(localAddress: string, port: number, packet: Buffer, time
   });
 }
 
-/** A metric's value from Prometheus text, summed over the series whose labels include every one given. */
+/**
+ * A metric's value from Prometheus text, summed over the series whose labels include every one given
+ * (0 when none has been counted yet). Throws when the text has no such metric at all: a renamed metric
+ * must fail the test, not read as 0.
+ */
 export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  if (!text.split('\n').some((line) => line.startsWith(`# TYPE ${name} `))) throw new Error(`no metric ${name} in the text`);
   let sum = 0;
   for (const line of text.split('\n')) {
     if (!line.startsWith(name + '{') && !line.startsWith(name + ' ')) continue;

@@ -48,9 +48,13 @@ export function holdConnection(o: HoldOptions): Promise<HeldConnection> {
   });
 }
 
-/** The value of one series in a tracker's /metrics (0 when absent), e.g. metric(port, 'x_total', 'reason="timeout"'). */
+/**
+ * The value of one series in a tracker's /metrics (0 when not counted yet), e.g. metric(port, 'x_total',
+ * 'reason="timeout"'). Throws when the metric itself is missing: a rename must fail, not read as 0.
+ */
 export async function metric(metricsPort: number, name: string, labels = ''): Promise<number> {
   const text = (await httpGet('127.0.0.1', metricsPort, '/metrics')).body.toString();
+  if (!text.split('\n').some((line) => line.startsWith(`# TYPE ${name} `))) throw new Error(`no metric ${name} in /metrics`);
   const series = labels ? `${name}{${labels}}` : name;
   for (const line of text.split('\n')) if (line.startsWith(series + ' ')) return Number(line.slice(series.length + 1));
   return 0;

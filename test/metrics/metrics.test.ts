@@ -44,7 +44,7 @@ describe('metrics', () => {
       'tracker_peers 5',
       'tracker_driver_ready 1',
     ];
-    for (const line of expect) assert.ok(text.includes(line), `missing: ${line}`);
+    for (const line of expect) assert.ok(text.split('\n').includes(line), `missing (as a whole line): ${line}`);
     assert.match(text, /process_cpu_user_seconds_total \d/);
     assert.match(text, /nodejs_eventloop_lag_seconds \d/);
   });
@@ -91,7 +91,7 @@ describe('backend metrics', { skip: redisMissing() ?? false }, () => {
       'tracker_backend_blocked_total{backend="redis-stream"} 0',
       'tracker_backend_flushes_total{backend="redis-stream",outcome="error"} 0',
     ]) {
-      assert.ok(text.includes(line), `missing: ${line}`);
+      assert.ok(text.split('\n').includes(line), `missing (as a whole line): ${line}`);
     }
     assert.match(text, /tracker_backend_flushes_total\{backend="redis-stream",outcome="ok"\} [1-4]\n/);
     assert.equal(await redisCli(redis.port, 'XLEN', 'metrics:accounting'), '4');
