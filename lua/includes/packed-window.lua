@@ -39,8 +39,8 @@ local function packedWindow(key, setSize, count, self, addressSize)
   if cut ~= '' then
     -- Where `cut` (an address or a user id) sits in an entry: at its start, or after the address.
     local offset = entrySize - #cut
-    -- entry-find's search, written out here: on every announce, a call per match cost private
-    -- announces 1.6% of their instructions (bench:instructions 341.1k -> 346.7k).
+    -- entry-find's search, written out here: on every announce, a call per match costs
+    -- (measured: docs/performance.md, "Hand-written hot paths").
     local from = 1
     while true do
       local at = string.find(packed, cut, from, true)

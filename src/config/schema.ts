@@ -1,7 +1,7 @@
 /**
  * Every configuration key, as one zod schema: its type, default, limits and meaning. Validation, the
- * `Config` type (inferred from it), environment overrides, example.json and the README's table all
- * follow this schema (a test keeps example.json and the README in step).
+ * `Config` type (inferred from it), environment overrides, example.json and docs/configuration.md all
+ * follow this schema (tests keep example.json and the generated reference in step).
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';

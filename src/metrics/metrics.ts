@@ -216,7 +216,7 @@ export class TrackerMetrics {
       const events = store.events.bind(store);
       new Counter({
         name: 'tracker_driver_events_total',
-        help: "Counts the tracker driver keeps of its own workings, by event (redis: which path announces took; see the README's metrics list).",
+        help: 'Counts the tracker driver keeps of its own workings, by event (redis: which path announces took; see the metrics list in docs/operating.md).',
         labelNames: ['driver', 'event'],
         registers,
         collect() {

@@ -2,7 +2,7 @@
  * A lean pipelined RESP2 connection of our own for the hot commands: the announce script's EVALSHA,
  * and (`command`) the SPUBLISH of WebTorrent signals between replicas.
  *
- * Why hand-written (measured, see docs/architecture.md §6 and README "redis driver fast lane"): under
+ * Why hand-written (measured, see docs/performance.md and docs/drivers.md, "The announce's fast lane"): under
  * `npm run bench` the redis driver cost the tracker process about twice the memory driver's CPU per
  * announce, and the profile put most of the difference in ioredis' general machinery: a Command object
  * per call, Command.toWritable, its promise chain, its reply parser's copies, and the garbage of all of
@@ -32,7 +32,7 @@ export interface LaneTarget {
 
 /**
  * Keys that share a Cluster hash tag, `<head>{<hex of tag>}:<tail>` each, written straight into the
- * request (no key strings, no hex string: these were ~4% of the tracker's CPU under the UDP bench).
+ * request (no key strings, no hex string) (measured: docs/performance.md, "Hand-written hot paths").
  */
 export interface TaggedKeys {
   head: Buffer;
@@ -371,11 +371,8 @@ export class RespLane {
    * same turn in one write). Calls on the wire still unanswered: the batch waits for their replies
    * (read() writes it when the last arrives) or `maxHoldMs`, whichever comes first, as Nagle's
    * algorithm does. Why: under load, a write and a read per turn's one or two announces cost the
-   * tracker more kernel time than the announces themselves, and Redis pays the same per batch. On this
-   * 2-core machine, with Redis sharing a core with the load generator, holding cut the tracker's CPU
-   * per UDP announce from 32 to 25 µs and Redis' time per script call from 55 to 34 µs, and raised the
-   * rate (bench: `redis ÷ memory driver, tracker CPU`); an idle tracker adds no latency, a busy one at
-   * most maxHoldMs.
+   * tracker more kernel time than the announces themselves, and Redis pays the same per batch
+   * (measured: docs/performance.md, "Hand-written hot paths"); an idle tracker adds no latency, a busy one at most maxHoldMs.
    */
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
@@ -422,8 +419,8 @@ export class RespLane {
 
   /**
    * All of a call's tagged keys, room for them reserved at once (no batch written in between), so the
-   * tag's hex is computed for the first key only and copied for the others: the per-key hex loop was
-   * ~3% of the tracker's busy CPU under the UDP bench (six keys an announce).
+   * tag's hex is computed for the first key only and copied for the others (six keys an announce)
+   * (measured: docs/performance.md, "Hand-written hot paths").
    */
   private encodeTaggedKeys({ head, tag, tails }: TaggedKeys): void {
     const braced = 2 * tag.length + 3; // {hex}:
@@ -534,7 +531,7 @@ const HEX = Buffer.from('0123456789abcdef', 'latin1');
 
 /**
  * `from` into `out` at `at`; answers the offset after it. A byte loop for the short arguments of an
- * announce (Buffer.copy's call into C++ cost more than the copy: ~1.5% of the UDP profile).
+ * announce: Buffer.copy's call into C++ costs more than the copy (measured: docs/performance.md, "Hand-written hot paths").
  */
 function copySmall(from: Buffer, out: Buffer, at: number): number {
   const length = from.length;

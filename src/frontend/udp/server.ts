@@ -34,8 +34,7 @@ import {
  * The socket's lookup: every address it is given is an IP literal (the bind address, resolved by
  * listen(), and each reply's rinfo.address). dgram's default, dns.lookup, would validate it, match it
  * against isIP's pattern and put every send off to a nextTick; this hands it straight back and the send
- * happens at once. Measured: 8.5 against 7.8 µs per datagram sent and received on loopback (issue #16,
- * the UDP hot path; not distinguishable in the end-to-end bench, whose rounds vary by ±20% here).
+ * happens at once (measured: docs/performance.md, "Hand-written hot paths").
  */
 const literalLookup: NonNullable<SocketOptions['lookup']> = (address, _options, callback) => callback(null, address, address.includes(':') ? 6 : 4);
 
@@ -176,8 +175,8 @@ export class UdpFrontend {
    * into JavaScript when it is sent, per packet. The kernel takes a datagram at once (or drops it), and
    * a reply that fails is lost as any datagram may be (the client retries; failures are no longer
    * logged), so the callback only mattered at shutdown: once close() has begun, replies carry it and
-   * are counted, so the socket stays open until they are sent. (An A/B under the UDP bench measured
-   * 33.4 against 34.7 µs per announce, inside this VM's noise: kept for the work it certainly saves.)
+   * are counted, so the socket stays open until they are sent. Kept for the work it certainly saves
+   * (measured: docs/performance.md, "Hand-written hot paths").
    */
   private send(socket: Socket, reply: Buffer, rinfo: RemoteInfo): void {
     if (this.socket !== socket) return; // stopped meanwhile

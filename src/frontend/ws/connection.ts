@@ -81,7 +81,7 @@ export class Connection {
     this.pending.set(offerId, offer);
     const now = offer.expires - OFFER_LIFETIME_MS;
     if (this.pending.size === 1) this.earliestExpiry = offer.expires;
-    // Nothing expired and not over the cap: no walk (an iterator per relayed offer, measured at ~1%).
+    // Nothing expired and not over the cap: no walk (an iterator per relayed offer costs).
     if (this.earliestExpiry > now && this.pending.size <= MAX_PENDING_OFFERS) return;
     // Oldest first: drop what has expired, and the oldest beyond the cap.
     for (const [k, entry] of this.pending) {

@@ -4,10 +4,7 @@
  * and parsed by a marker string naming it; the token's bytes are what gets relayed, never decoded,
  * parsed, escaped again or re-encoded.
  *
- * A measured hot path: an announce is about 85% SDP. Under `npm run bench:webtorrent -- --cpu-prof`,
- * decoding whole frames (Buffer#toString) took 11.6% of the server's CPU, JSON.parse 12.5%, finding the
- * frame's own text of each SDP again (to relay it unescaped) 5.1%, and writing the SDP strings back into
- * frames 5.6%.
+ * A measured hot path: an announce is mostly SDP (measured: docs/performance.md, "Hand-written hot paths").
  *
  * Why the result is exactly JSON.parse's (test/frontend/ws/frame-scan.test.ts checks it on frames with
  * decoys, escapes and whitespace):

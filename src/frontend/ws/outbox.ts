@@ -5,10 +5,7 @@
  * from many others in the same turn, and through ws.send each frame costs a Sender call, a header
  * buffer and two stream writes even with the socket corked until the turn's end (then one writev of
  * them all); here it is a header of 2 to 10 bytes and a copy into the turn's buffer (UTF-8 for text,
- * the bytes as they are for a relayed SDP: frame-scan.ts), and one write. Under `npm run
- * bench:webtorrent -- --cpu-prof` the send side went from 22% of the server's CPU (ws.send +
- * cork/uncork; writev 14%) to 18% (the write syscall 10.5%), and CPU per relayed offer from 1.43x the
- * floor (a bare ws relay using ws.send with the same corking) to 1.16x in one loaded run.
+ * the bytes as they are for a relayed SDP: frame-scan.ts), and one write (measured: docs/performance.md, "Hand-written hot paths").
  *
  * Why this is sound beside ws (8.x): a server's frames are not masked, and with permessage-deflate off
  * and no Blob ever sent, ws' Sender writes every frame to the socket at once and queues nothing, so

@@ -99,7 +99,7 @@ export const RUNS_FROM = 16;
  * Samples `count` peers of a range far larger than the count as runs of up to RUN_LENGTH consecutive
  * slots, each starting at a uniformly random slot and wrapping from the range's end to its start.
  * Why: in a swarm of 1M, 50 independent slots made the answer wait on some 50 cache and TLB misses
- * across the table's multi-MB arrays (2.4 µs of the 6.3 µs an announce took under --cpu-prof), where a
+ * across the table's multi-MB arrays (measured: docs/performance.md, "Hand-written hot paths"), where a
  * run's addresses (and peer ids) lie together, and copy as one span (packAddresses).
  * What it keeps of a uniform sample: every slot is about equally likely to be in an answer (a slot is
  * covered by RUN_LENGTH starts, wrapping included, whatever its position), so no peer is favoured or

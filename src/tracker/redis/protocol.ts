@@ -77,9 +77,9 @@ const HEADER_LAYOUT = ANNOUNCE_HEADER.map(([name], i) => {
 
 /**
  * The header of one announce, packed as the script unpacks it; values in ANNOUNCE_HEADER's order.
- * Bytes written by hand rather than with Buffer.writeUInt8/16/32BE, which cost ~2.5% of the tracker's
- * busy CPU under the UDP bench with the redis driver (one header per announce); the same range check
- * and the same truncation of a fraction as those methods, so the same bytes and the same errors.
+ * Bytes written by hand rather than with Buffer.writeUInt8/16/32BE (one header per announce)
+ * (measured: docs/performance.md, "Hand-written hot paths"); the same range check and the same truncation of a fraction as those methods, so the same
+ * bytes and the same errors.
  */
 export function packAnnounceHeader(values: Record<AnnounceHeaderField, number>): Buffer {
   const header = Buffer.allocUnsafe(ANNOUNCE_HEADER_SIZE);

@@ -121,9 +121,8 @@ function announceHeaderPiece(): string {
 
 /**
  * The command `name` as one script: includes replaced, each piece once, and every constant inlined:
- * a constant is a Lua literal where it is used, no local and no table read (measured under callgrind:
- * the generated constants as some 30 locals, several captured as upvalues by the closures created on
- * every call, cost ~2% of an announce's script time; literals cost nothing). Those
+ * a constant is a Lua literal where it is used, no local and no table read: locals captured as
+ * upvalues by the closures made on every call cost script time (measured: docs/performance.md, "Hand-written hot paths"). Those
  * of protocol.ts and keys.ts the command mentions are listed in a comment where "constants" is
  * included; the script's own are its lines `local NAME = <number>` (NAME in capitals with an
  * underscore), left as comments. Throws on a missing piece, a malformed directive, a cycle, or a

@@ -195,7 +195,7 @@ export class RedisStore implements TrackerStore {
       let reply: AnnounceReply;
       try {
         // The fast lane's call awaited right here, not through a .then() in a helper: one promise and
-        // one closure less per announce (the UDP bench's profile, issue #16). The lane declining or
+        // one closure less per announce (the UDP bench's profile). The lane declining or
         // failing over (NOSCRIPT, MOVED, OOM, READONLY, a lost connection: LaneFallback) sends the same
         // call through ioredis within the same deadline, where it behaves as it always did (its OOM
         // error turns the store degraded below); a timeout or a broken reply is final.

@@ -200,8 +200,8 @@ export class RedisRtcSwarms implements RtcSwarms {
 
   /**
    * One SPUBLISH: one round trip to the shard of the target replica's channel. Through the fast lane
-   * when it is ready (a signal per relayed offer and per answer: ioredis' Command, promise chain and
-   * parser cost ~6-7 µs per SPUBLISH here); what the lane says did not run (an error reply, such as
+   * when it is ready (a signal per relayed offer and per answer; ioredis' Command, promise chain and
+   * parser cost more (measured: docs/performance.md, "Hand-written hot paths")); what the lane says did not run (an error reply, such as
    * MOVED) goes through ioredis. A signal written on a lane connection then lost is not sent again: it
    * may have been delivered, and delivery is at most once.
    */
