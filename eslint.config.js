@@ -36,12 +36,12 @@ const relativeResolver = {
   },
 };
 
-// The rooms, as globs of their files. A driver is a folder under src/tracker/ or src/backend/ that implements the
+// The rooms, as globs of their files. A driver is a folder under src/store/ or src/backend/ that implements the
 // driver interface; every folder under src/backend/ is one (noop, stream, and the next). `*/**/*` needs a folder:
 // src/backend/driver.ts (the interface) and src/backend/registry.ts are not drivers.
 const FRONTENDS = ['src/frontend/**'];
 const ADMIN = ['src/admin/**'];
-const DRIVERS = ['src/tracker/memory/**', 'src/tracker/redis/**', 'src/backend/*/**/*'];
+const DRIVERS = ['src/store/memory/**', 'src/store/redis/**', 'src/backend/*/**/*'];
 const REDIS = ['src/redis/**'];
 
 /** The borders, one zone each: files matching `target` may not import from `from` (minus `except`). */
@@ -58,9 +58,14 @@ const BORDERS = [
     message: 'src/bittorrent is the protocol library: it imports nothing of the project.',
   },
   {
-    target: 'src/tracker/**',
+    target: ['src/tracker/**', 'src/store/**'],
     from: FRONTENDS,
     message: 'The Tracker policy and the tracker drivers do not import a frontend.',
+  },
+  {
+    target: 'src/store/**',
+    from: 'src/tracker/**',
+    message: 'Dependencies point one way, frontends → policy (src/tracker) → stores (src/store): a store does not import the policy.',
   },
   {
     target: DRIVERS,
@@ -68,11 +73,11 @@ const BORDERS = [
     message: 'A driver does not import a frontend or the admin API.',
   },
   {
-    // Everything in src/ but src/tracker/redis itself and the wiring (src/boot.ts, src/tracker/registry.ts).
+    // Everything in src/ but src/store/redis itself and the wiring (src/boot.ts, src/store/registry.ts).
     // test/ and bench/ are not targets: they may reach into the driver.
-    target: ['src/!(tracker)/**', 'src/!(boot).ts', 'src/tracker/!(registry).ts', 'src/tracker/!(redis)/**'],
-    from: 'src/tracker/redis',
-    message: 'src/tracker/redis is private to the redis driver; shared Redis connection code lives in src/redis.',
+    target: ['src/!(store)/**', 'src/!(boot).ts', 'src/store/!(registry).ts', 'src/store/!(redis)/**'],
+    from: 'src/store/redis',
+    message: 'src/store/redis is private to the redis driver; shared Redis connection code lives in src/redis.',
   },
   {
     target: ADMIN,

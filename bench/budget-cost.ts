@@ -14,9 +14,9 @@ import { pino } from 'pino';
 import type { AnnounceRequest } from '../src/bittorrent/announce.js';
 import { loadConfig } from '../src/config/config.js';
 import { RequestBudget, type BudgetPolicy } from '../src/tracker/budget.js';
-import type { TrackerStore } from '../src/tracker/driver.js';
-import { memoryDriver } from '../src/tracker/memory/driver.js';
-import { redisDriver } from '../src/tracker/redis/driver.js';
+import type { TrackerStore } from '../src/store/driver.js';
+import { memoryDriver } from '../src/store/memory/driver.js';
+import { redisDriver } from '../src/store/redis/driver.js';
 import { Tracker, trackerPolicy } from '../src/tracker/tracker.js';
 
 const ROUNDS = 5;

@@ -11,8 +11,8 @@ import { HotSwarms } from '../src/metrics/hot-swarms.js';
 import { TrackerMetrics } from '../src/metrics/metrics.js';
 import { SpaceSaving } from '../src/metrics/space-saving.js';
 import { CLIENT_NAMES, clientIndex } from '../src/bittorrent/clients.js';
-import type { SwarmAnnounce, TrackerStore } from '../src/tracker/driver.js';
-import { memoryDriver } from '../src/tracker/memory/driver.js';
+import type { SwarmAnnounce, TrackerStore } from '../src/store/driver.js';
+import { memoryDriver } from '../src/store/memory/driver.js';
 
 const ANNOUNCES = 200_000;
 const ROUNDS = 5;

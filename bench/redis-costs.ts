@@ -7,9 +7,9 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { swarmKeys } from '../src/tracker/redis/keys.js';
-import { redisDriver } from '../src/tracker/redis/driver.js';
-import type { TrackerStore } from '../src/tracker/driver.js';
+import { swarmKeys } from '../src/store/redis/keys.js';
+import { redisDriver } from '../src/store/redis/driver.js';
+import type { TrackerStore } from '../src/store/driver.js';
 import { peerAddr } from './swarm-peers.js';
 
 const port = Number(process.argv[2]);

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
-import { redisDriver } from '../src/tracker/redis/driver.js';
-import type { SwarmAnnounce, TrackerStore } from '../src/tracker/driver.js';
+import { redisDriver } from '../src/store/redis/driver.js';
+import type { SwarmAnnounce, TrackerStore } from '../src/store/driver.js';
 import { freePort, peerAddr } from './swarm-peers.js';
 
 const CALLS = 1000;

@@ -10,7 +10,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { redisDriver } from '../src/tracker/redis/driver.js';
+import { redisDriver } from '../src/store/redis/driver.js';
 import { benchPasskey, buildPool, type LoadOptions, type LoadResult } from './load.js';
 import { MEMORY_CASES, runMemoryCase, type MemoryResult } from './memory-bytes.js';
 import { freePort } from './swarm-peers.js';

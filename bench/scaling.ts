@@ -6,8 +6,8 @@
  *   node dist/bench/scaling.js 10,100000,1000000 [rounds]   -> one JSON line per size
  */
 import { pino } from 'pino';
-import { memoryDriver } from '../src/tracker/memory/driver.js';
-import type { TrackerStore } from '../src/tracker/driver.js';
+import { memoryDriver } from '../src/store/memory/driver.js';
+import type { TrackerStore } from '../src/store/driver.js';
 import { loadConfig } from '../src/config/config.js';
 import { Tracker, trackerPolicy } from '../src/tracker/tracker.js';
 

@@ -12,13 +12,13 @@ copy (or of the sorted set, concatenated in C by table.concat), cut with string.
 by member in Lua.
 
 This file is assembled with the pieces it includes (lua/includes/, each once) into one script at
-start-up by src/tracker/redis/scripts.ts, which generates the pieces "constants" and "announce-header"
+start-up by src/store/redis/scripts.ts, which generates the pieces "constants" and "announce-header"
 and puts the value of each constant (a name in CAPITALS with an underscore: of protocol.ts and keys.ts
-in src/tracker/redis/, or a piece's own `local NAME = <number>`) where it is used.
+in src/store/redis/, or a piece's own `local NAME = <number>`) where it is used.
 
 KEYS: <prefix>{<hex info hash>}:<suffix> (a hybrid torrent's v2 swarm in private mode: its peer sets
 <prefix>{<torrent's hex info hash>}:<v2 hex>:<suffix>, the other keys its torrent's; keys.ts
-swarmKeysUnder); names and suffixes as in src/tracker/redis/keys.ts, positions
+swarmKeysUnder); names and suffixes as in src/store/redis/keys.ts, positions
 KEY_<NAME>. The key count is fixed per registered command: 6 (public), 8 (private), 10 and 12 (exact
 subnet mode).
 KEYS[1]        :s4   seeders4        ZSET  member = 6-byte compact address (private mode: + 4-byte user

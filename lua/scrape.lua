@@ -2,8 +2,8 @@
 --[[
 scrape: live counts of one swarm. Read-only, so it may run on a replica.
 
-Assembled into one script at start-up by src/tracker/redis/scripts.ts, which puts the key positions
-KEY_<NAME> of src/tracker/redis/keys.ts where they are used (see announce.lua).
+Assembled into one script at start-up by src/store/redis/scripts.ts, which puts the key positions
+KEY_<NAME> of src/store/redis/keys.ts where they are used (see announce.lua).
 
 KEYS: <prefix>{<hex info hash>}:<suffix>, the first six of announce's (see announce.lua; a hybrid
 torrent's v2 hash: its peer sets in its torrent's slot, and the torrent's other keys):

@@ -15,7 +15,7 @@ totals.lua, the very pieces and keys of announce.lua): one set of totals per (us
 so a client announcing one peer_id over HTTP/UDP and WebSocket is credited once, and one snatch per
 torrent. The totals live as long as compact peers do (ARGV[11]), not as WebRTC peers (ARGV[6]).
 
-KEYS: <prefix>{<hex info hash>}:<suffix> (src/tracker/redis/webrtc.ts); 4 keys, 6 in private mode
+KEYS: <prefix>{<hex info hash>}:<suffix> (src/store/redis/webrtc.ts); 4 keys, 6 in private mode
 KEYS[1]  :ws  seeders     ZSET  member = peer_id (20 bytes), score = last announce (unix seconds)
 KEYS[2]  :wl  leechers    ZSET  the same
 KEYS[3]  :wr  routes      HASH  peer_id -> name of the replica holding its socket; "d" = snatches

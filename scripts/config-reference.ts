@@ -5,8 +5,8 @@
  */
 import { z } from 'zod';
 import { StreamParamsSchema } from '../src/backend/stream/params.js';
-import { MemoryParamsSchema } from '../src/tracker/memory/driver.js';
-import { RedisParamsSchema } from '../src/tracker/redis/params.js';
+import { MemoryParamsSchema } from '../src/store/memory/driver.js';
+import { RedisParamsSchema } from '../src/store/redis/params.js';
 import { CONFIG_KEYS } from '../src/config/schema.js';
 
 /** The built-in drivers whose parameters the reference lists: `tracker.params` or `backend.params`. */

@@ -22,8 +22,8 @@ import { UdpFrontend } from './frontend/udp/server.js';
 import { WebSocketFrontend } from './frontend/ws/server.js';
 import { WebRtcMetrics } from './metrics/webrtc.js';
 import { WebRtcTracker } from './tracker/webrtc.js';
-import type { TrackerStore } from './tracker/driver.js';
-import { trackerDrivers } from './tracker/registry.js';
+import type { TrackerStore } from './store/driver.js';
+import { trackerDrivers } from './store/registry.js';
 import { Tracker, trackerPolicy } from './tracker/tracker.js';
 
 export interface BootOptions extends LoadOptions {

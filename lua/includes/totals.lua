@@ -15,7 +15,7 @@ score = last announce) let stale ones expire with the peers (private-peer). A re
 (same record id, after a reply lost to a broken connection) finds its record stored and answers as the
 first run did. Each user's peer count (field: the user id) follows the fields that come and go.
 
-The session (src/tracker/session.ts, which the memory driver runs; the two must agree): only this
+The session (src/store/session.ts, which the memory driver runs; the two must agree): only this
 script sees a peer's announces in their true order, so it numbers them. An epoch is one run of the
 peer's counters, named by the record id of the announce that opened it; seq counts its announces; base
 is what its counters count from. A peer this script does not know opens an epoch: from 0 on started,

@@ -6,7 +6,7 @@
 import type { RouterContext } from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
-import type { TrackerStore } from '../tracker/driver.js';
+import type { TrackerStore } from '../store/driver.js';
 import { bearerAuth } from './auth.js';
 import { ApiError, jsonErrors } from './errors.js';
 import { adminRouter, type HotSwarmsSource } from './routes.js';

@@ -2,7 +2,7 @@
 import type Koa from 'koa';
 import type { Logger } from 'pino';
 import { throttledErrorLog } from '../common/log.js';
-import { CatalogueConflict } from '../tracker/catalogue.js';
+import { CatalogueConflict } from '../store/catalogue.js';
 
 /** A refusal the caller can act on (4xx); its message is shown as is. */
 export class ApiError extends Error {

@@ -6,8 +6,8 @@
  */
 import Router, { type RouterContext } from '@koa/router';
 import type { z } from 'zod';
-import type { ClientEntry, HashList, TorrentEntry, User } from '../tracker/catalogue.js';
-import type { TrackerStore } from '../tracker/driver.js';
+import type { ClientEntry, HashList, TorrentEntry, User } from '../store/catalogue.js';
+import type { TrackerStore } from '../store/driver.js';
 import { readJsonObject } from './body.js';
 import { ApiError, badRequest } from './errors.js';
 import { openApiDocument } from './openapi.js';

@@ -4,7 +4,7 @@
  * is generated from the same schemas, so it cannot drift from what the API accepts and answers.
  */
 import { z } from 'zod';
-import { MAX_CLIENT_PREFIX } from '../tracker/catalogue.js';
+import { MAX_CLIENT_PREFIX } from '../store/catalogue.js';
 
 export const MAX_USER_ID = 2 ** 32 - 1;
 export const MAX_TORRENT_ID = Number.MAX_SAFE_INTEGER;

@@ -7,7 +7,7 @@
 import type { z } from 'zod';
 import { percentDecode } from '../bittorrent/percent.js';
 import { firstIssue, schemaKeys } from '../common/schema.js';
-import { MAX_CLIENT_PREFIX } from '../tracker/catalogue.js';
+import { MAX_CLIENT_PREFIX } from '../store/catalogue.js';
 import type { JsonObject } from './body.js';
 import { badRequest } from './errors.js';
 import { HEX_INFO_HASH, PATH_ID } from './schemas.js';

@@ -52,7 +52,7 @@ export interface AccountingRecord {
    */
   transport?: 'webrtc';
   /**
-   * The peer's accounting session as the tracker's atomic step numbered it (src/tracker/session.ts),
+   * The peer's accounting session as the tracker's atomic step numbered it (src/store/session.ts),
    * with the reported totals above: a consumer keeps a high-water mark per session epoch and credits
    * what the totals passed it by, so a lost, repeated or late record changes nothing in the end.
    * Absent in records of older versions (credit their deltas).
@@ -63,7 +63,7 @@ export interface AccountingRecord {
   downMultiplier?: number;
 }
 
-/** A private peer's run of cumulative counters, as the tracker's atomic step numbers it (src/tracker/session.ts). */
+/** A private peer's run of cumulative counters, as the tracker's atomic step numbers it (src/store/session.ts). */
 export interface AccountingSession {
   /** The record id of the announce that opened this run of the counters: unique, never reused. */
   epoch: string;

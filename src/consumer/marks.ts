@@ -1,6 +1,6 @@
 /**
  * The credit rules: each record of a private peer carries the totals it reported and its accounting
- * session (src/tracker/session.ts): the epoch (one run of its counters), the announce's seq in it, and the
+ * session (src/store/session.ts): the epoch (one run of its counters), the announce's seq in it, and the
  * base its counters count from. The consumer keeps each run's high-water mark of the totals it credited
  * and credits what a record's totals pass it by, at the record's multipliers. So a record lost between the
  * tracker and the stream is covered by the session's next one, a record applied twice, retried under

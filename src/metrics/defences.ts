@@ -6,7 +6,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BudgetScope, RequestBudget } from '../tracker/budget.js';
 import type { BudgetProtocol, DefenceObserver } from '../tracker/defences.js';
-import type { NotStored } from '../tracker/driver.js';
+import type { NotStored } from '../store/driver.js';
 
 export class DefenceMetrics implements DefenceObserver {
   /** The refusal counters by protocol, action and scope, bound once: a flood must not pay a label lookup per request. */

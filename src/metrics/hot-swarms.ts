@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { throttledErrorLog } from '../common/log.js';
-import type { PublishedHotSwarms, SharedState } from '../tracker/shared.js';
+import type { PublishedHotSwarms, SharedState } from '../store/shared.js';
 import { SpaceSaving } from './space-saving.js';
 
 /** A replica's published summary outlives this many of its windows (a stopped replica drops out after). */

@@ -5,7 +5,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { SwarmCounts } from '../bittorrent/announce.js';
 import { CLIENT_NAMES, clientIndex } from '../bittorrent/clients.js';
-import type { SwarmAnnounce, SwarmResult, TrackerStore } from '../tracker/driver.js';
+import type { SwarmAnnounce, SwarmResult, TrackerStore } from '../store/driver.js';
 import { hotSwarmsJson, type HotSwarms } from './hot-swarms.js';
 import { SeriesCounter, SeriesHistogram } from './series.js';
 import { StreamLagMetrics } from './stream-lag.js';

@@ -7,7 +7,7 @@
  *   await benchmarkDriver(({ peerTtl }) => myDriver.open({}, { peerTtl, logger }), { print: true });
  */
 import { randomBytes } from 'node:crypto';
-import type { SwarmAnnounce, TrackerStore } from '../tracker/driver.js';
+import type { SwarmAnnounce, TrackerStore } from '../store/driver.js';
 import { v4Addr, type StoreFactory } from './harness.js';
 
 export interface BenchmarkOptions {

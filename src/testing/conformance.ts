@@ -1,5 +1,5 @@
 /**
- * The tracker driver conformance suite: every obligation of the TrackerStore contract (src/tracker/driver.ts),
+ * The tracker driver conformance suite: every obligation of the TrackerStore contract (src/store/driver.ts),
  * written against the contract only, so that every driver runs it unchanged. One file per group of
  * obligations; conformanceSuite() runs them all against one store, and each group runs on its own too.
  *

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { SwarmAccess, SwarmAnnounce, SwarmResult, TrackerStore } from '../tracker/driver.js';
+import type { SwarmAccess, SwarmAnnounce, SwarmResult, TrackerStore } from '../store/driver.js';
 
 /** Opens the store under test. The suite asks for `peerTtl` 3 (seconds) and closes the store at the end. */
 export type StoreFactory = (options: { peerTtl: number }) => Promise<TrackerStore>;

@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { it } from 'node:test';
-import { CatalogueConflict, type TorrentEntry } from '../tracker/catalogue.js';
-import type { SwarmResult } from '../tracker/driver.js';
+import { CatalogueConflict, type TorrentEntry } from '../store/catalogue.js';
+import type { SwarmResult } from '../store/driver.js';
 import { eventually, hex, peersOf, priv, swarmAnnounce, uid, v4Addr, v6Addr, type Announce, type ConformanceContext } from './harness.js';
 
 let nextId = 700_000;

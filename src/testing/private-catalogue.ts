@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { CatalogueConflict } from '../tracker/catalogue.js';
+import { CatalogueConflict } from '../store/catalogue.js';
 import {
   eventually,
   hex,

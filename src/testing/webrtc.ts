@@ -1,6 +1,6 @@
 /**
  * Conformance, WebRTC (WebTorrent) swarms and signal delivery: the obligations of TrackerStore.webrtc
- * (src/tracker/webrtc-driver.ts), for a driver that offers it, private mode's accounting among them
+ * (src/store/webrtc-driver.ts), for a driver that offers it, private mode's accounting among them
  * (totals shared with the compact swarms, snatches, the per-user peer limit). About 5 seconds of
  * waiting (expiry).
  *
@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RtcAnnounce, RtcResult, RtcSignal, RtcSwarms } from '../tracker/webrtc-driver.js';
+import type { RtcAnnounce, RtcResult, RtcSignal, RtcSwarms } from '../store/webrtc-driver.js';
 import { priv, storeUnderTest, uid, v4Addr, type ConformanceContext, type StoreFactory } from './harness.js';
 
 /** A random 20-byte id as WebTorrent writes it (BinaryId). */

@@ -18,7 +18,7 @@
  * about rate × (sync interval + one round trip), plus fewer than `shareThreshold()` per process before
  * a key is shared at all. test/tracker/budget-replicas.test.ts measures it.
  */
-import type { BudgetCount } from './driver.js';
+import type { BudgetCount } from '../store/driver.js';
 
 export interface BudgetPolicy {
   /** Seconds of one window; budgets count requests per window. */

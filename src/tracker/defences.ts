@@ -6,7 +6,7 @@
 import type { Transport } from '../bittorrent/announce.js';
 import { ClientError } from '../bittorrent/errors.js';
 import type { BudgetScope } from './budget.js';
-import type { NotStored } from './driver.js';
+import type { NotStored } from '../store/driver.js';
 
 /** What a peer that announces sooner than min interval without an event gets. */
 export type MinIntervalEnforcement = 'off' | 'answer' | 'refuse';

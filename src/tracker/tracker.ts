@@ -8,9 +8,9 @@ import type { AnnounceEvent, AnnounceRequest, AnnounceResult, ScrapeRequest, Scr
 import { ClientError } from '../bittorrent/errors.js';
 import { creditedBytes, type AccountingRecord, type AccountingSession, type Backend } from '../backend/driver.js';
 import type { Config } from '../config/config.js';
-import type { AddressLimits } from './address-ledger.js';
-import type { User } from './catalogue.js';
-import type { Refusal, SwarmAccess, SwarmAnnounce, TorrentTerms, TrackerStore } from './driver.js';
+import type { AddressLimits } from '../store/address-ledger.js';
+import type { User } from '../store/catalogue.js';
+import type { Refusal, SwarmAccess, SwarmAnnounce, TorrentTerms, TrackerStore } from '../store/driver.js';
 import { RequestBudget, type BudgetPolicy } from './budget.js';
 import { NOT_STORED_WARNINGS, OVER_BUDGET, TOO_SOON, type BudgetProtocol, type DefenceObserver, type MinIntervalEnforcement } from './defences.js';
 

@@ -10,7 +10,7 @@ import { ClientError } from '../bittorrent/errors.js';
 import { UNKNOWN_LEFT } from '../backend/driver.js';
 import { formatIp } from '../bittorrent/address.js';
 import type { Tracker } from './tracker.js';
-import type { BinaryId, RtcPeer, RtcSwarms } from './webrtc-driver.js';
+import type { BinaryId, RtcPeer, RtcSwarms } from '../store/webrtc-driver.js';
 
 /** Most offers one announce may carry, as every WebTorrent tracker has it: the peers it may be sent to. */
 export const MAX_OFFERS = 10;

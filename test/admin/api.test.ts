@@ -1,7 +1,7 @@
 /** The management API over real sockets, against a tracker started with boot() and the memory driver. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { registerTrackerDriver } from '../../src/tracker/registry.js';
+import { registerTrackerDriver } from '../../src/store/registry.js';
 import { ADMIN_TOKEN, adminClient, startAdminTracker, type AdminClient, type AdminReply, unreachableStoreDriver } from '../helpers/admin.js';
 import { announcePath, randomHash } from '../helpers/http.js';
 import type { TestTracker } from '../helpers/tracker.js';

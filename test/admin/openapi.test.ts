@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { openApiDocument } from '../../src/admin/openapi.js';
-import { registerTrackerDriver } from '../../src/tracker/registry.js';
+import { registerTrackerDriver } from '../../src/store/registry.js';
 import { ADMIN_TOKEN, startAdminTracker, type AdminClient, type AdminReply, unreachableStoreDriver } from '../helpers/admin.js';
 import { announcePath, randomHash } from '../helpers/http.js';
 import { redisMissing, startRedis, type RedisServer } from '../helpers/redis.js';

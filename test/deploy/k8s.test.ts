@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config/config.js';
 import { parseStreamParams } from '../../src/backend/stream/params.js';
-import { parseRedisParams } from '../../src/tracker/redis/params.js';
+import { parseRedisParams } from '../../src/store/redis/params.js';
 import { toolMissing } from '../helpers/tools.js';
 
 const require = createRequire(import.meta.url);

@@ -1,7 +1,7 @@
 /** Test-side management API: a tracker booted with the API on, and a JSON client for it. */
-import type { Catalogue } from '../../src/tracker/catalogue.js';
-import type { TrackerDriver } from '../../src/tracker/driver.js';
-import { MemoryStore } from '../../src/tracker/memory/store.js';
+import type { Catalogue } from '../../src/store/catalogue.js';
+import type { TrackerDriver } from '../../src/store/driver.js';
+import { MemoryStore } from '../../src/store/memory/store.js';
 import { httpRequest, type HttpReply } from './http.js';
 import { startTracker, type TestTracker } from './tracker.js';
 

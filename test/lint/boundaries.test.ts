@@ -38,8 +38,8 @@ const importOf = (specifier: string): string => `import * as m from '${specifier
 /** [importing file, specifier] pairs that cross a border. */
 const crossings: Record<string, [string, string][]> = {
   'a frontend imports a driver or src/redis': [
-    ['src/frontend/http/probe.ts', '../../tracker/memory/store.js'],
-    ['src/frontend/http/probe.ts', '../../tracker/redis/store.js'],
+    ['src/frontend/http/probe.ts', '../../store/memory/store.js'],
+    ['src/frontend/http/probe.ts', '../../store/redis/store.js'],
     ['src/frontend/udp/probe.ts', '../../backend/noop/driver.js'],
     ['src/frontend/udp/probe.ts', '../../backend/stream/driver.js'],
     ['src/frontend/http/probe.ts', '../../redis/connection.js'],
@@ -55,28 +55,33 @@ const crossings: Record<string, [string, string][]> = {
     ['src/bittorrent/probe.ts', '../common/log.js'],
   ],
   'a driver imports a frontend or src/admin': [
-    ['src/tracker/memory/probe.ts', '../../frontend/errors.js'],
-    ['src/tracker/redis/probe.ts', '../../frontend/http/app.js'],
+    ['src/store/memory/probe.ts', '../../frontend/errors.js'],
+    ['src/store/redis/probe.ts', '../../frontend/http/app.js'],
     ['src/backend/noop/probe.ts', '../../frontend/udp/server.js'],
     ['src/backend/stream/probe.ts', '../../frontend/errors.js'],
     ['src/backend/kafka/probe.ts', '../../frontend/errors.js'],
-    ['src/tracker/memory/probe.ts', '../../admin/errors.js'],
-    ['src/tracker/redis/probe.ts', '../../admin/routes.js'],
+    ['src/store/memory/probe.ts', '../../admin/errors.js'],
+    ['src/store/redis/probe.ts', '../../admin/routes.js'],
     ['src/backend/stream/probe.ts', '../../admin/app.js'],
   ],
   'the Tracker policy imports a frontend': [
     ['src/tracker/tracker.ts', '../frontend/errors.js'],
-    ['src/tracker/driver.ts', '../frontend/http/parser.js'],
+    ['src/store/driver.ts', '../frontend/http/parser.js'],
   ],
-  'src/tracker/redis is imported from outside it and the wiring': [
-    ['src/backend/stream/probe.ts', '../../tracker/redis/connection.js'],
-    ['src/consumer/probe.ts', '../tracker/redis/params.js'],
-    ['src/admin/probe.ts', '../tracker/redis/store.js'],
-    ['src/metrics/probe.ts', '../tracker/redis/keys.js'],
-    ['src/index.ts', './tracker/redis/store.js'],
-    ['src/tracker/tracker.ts', './redis/store.js'],
-    ['src/tracker/memory/probe.ts', '../redis/keys.js'],
-    ['src/redis/probe.ts', '../tracker/redis/params.js'],
+  'a store imports the Tracker policy': [
+    ['src/store/memory/probe.ts', '../../tracker/tracker.js'],
+    ['src/store/driver.ts', '../tracker/budget.js'],
+    ['src/store/redis/probe.ts', '../../tracker/defences.js'],
+  ],
+  'src/store/redis is imported from outside it and the wiring': [
+    ['src/backend/stream/probe.ts', '../../store/redis/connection.js'],
+    ['src/consumer/probe.ts', '../store/redis/params.js'],
+    ['src/admin/probe.ts', '../store/redis/store.js'],
+    ['src/metrics/probe.ts', '../store/redis/keys.js'],
+    ['src/index.ts', './store/redis/store.js'],
+    ['src/tracker/tracker.ts', '../store/redis/store.js'],
+    ['src/store/memory/probe.ts', '../redis/keys.js'],
+    ['src/redis/probe.ts', '../store/redis/params.js'],
   ],
   'src/admin imports a frontend': [
     ['src/admin/errors.ts', '../frontend/errors.js'],
@@ -94,11 +99,11 @@ const allowed: [string, string][] = [
   ['src/bittorrent/probe.ts', './address.js'],
   ['src/tracker/tracker.ts', '../bittorrent/announce.js'],
   ['src/tracker/tracker.ts', '../backend/driver.js'],
-  ['src/tracker/memory/probe.ts', '../driver.js'],
-  ['src/tracker/memory/probe.ts', '../../bittorrent/address.js'],
-  ['src/tracker/memory/probe.ts', '../../common/log.js'],
-  ['src/tracker/redis/probe.ts', './connection.js'],
-  ['src/tracker/redis/probe.ts', '../../redis/connection.js'],
+  ['src/store/memory/probe.ts', '../driver.js'],
+  ['src/store/memory/probe.ts', '../../bittorrent/address.js'],
+  ['src/store/memory/probe.ts', '../../common/log.js'],
+  ['src/store/redis/probe.ts', './connection.js'],
+  ['src/store/redis/probe.ts', '../../redis/connection.js'],
   ['src/backend/stream/probe.ts', '../../redis/connection.js'],
   ['src/backend/stream/probe.ts', '../../metrics/metrics.js'],
   ['src/backend/stream/probe.ts', '../driver.js'],
@@ -106,18 +111,18 @@ const allowed: [string, string][] = [
   ['src/consumer/probe.ts', '../redis/connection.js'],
   ['src/consumer/probe.ts', '../backend/stream/entry.js'],
   ['src/consumer/probe.ts', '../common/log.js'],
-  ['src/boot.ts', './tracker/redis/driver.js'],
+  ['src/boot.ts', './store/redis/driver.js'],
   ['src/boot.ts', './frontend/http/app.js'],
-  ['src/tracker/registry.ts', './redis/driver.js'],
-  ['src/tracker/registry.ts', './memory/driver.js'],
-  ['src/admin/probe.ts', '../tracker/catalogue.js'],
+  ['src/store/registry.ts', './redis/driver.js'],
+  ['src/store/registry.ts', './memory/driver.js'],
+  ['src/admin/probe.ts', '../store/catalogue.js'],
   ['src/admin/probe.ts', '../common/log.js'],
   ['src/frontend/http/probe.ts', 'node:http'],
   ['src/bittorrent/probe.ts', 'node:net'],
-  ['src/tracker/redis/probe.ts', 'ioredis'],
+  ['src/store/redis/probe.ts', 'ioredis'],
   // test/ and bench/ may reach into any room.
-  ['test/tracker/redis/probe.ts', '../../../src/tracker/redis/store.js'],
-  ['bench/probe.ts', '../src/tracker/redis/connection.js'],
+  ['test/store/redis/probe.ts', '../../../src/store/redis/store.js'],
+  ['bench/probe.ts', '../src/store/redis/connection.js'],
 ];
 
 describe('import borders (eslint.config.js)', () => {
@@ -151,7 +156,7 @@ describe('import borders (eslint.config.js)', () => {
   });
 
   it('name the border in the message', async () => {
-    const { borders } = await lint('src/frontend/http/probe.ts', importOf('../../tracker/memory/store.js'));
+    const { borders } = await lint('src/frontend/http/probe.ts', importOf('../../store/memory/store.js'));
     assert.match(borders.join('\n'), /A frontend talks to the Tracker/);
   });
 });

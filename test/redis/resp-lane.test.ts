@@ -12,8 +12,8 @@ import { swarmAnnounce } from '../../src/testing/harness.js';
 import { pino } from 'pino';
 import { LaneFallback, RespLane, type RespValue } from '../../src/redis/resp-lane.js';
 import { ScriptLanes } from '../../src/redis/script-lanes.js';
-import { redisDriver } from '../../src/tracker/redis/driver.js';
-import { swarmKeys } from '../../src/tracker/redis/keys.js';
+import { redisDriver } from '../../src/store/redis/driver.js';
+import { swarmKeys } from '../../src/store/redis/keys.js';
 import { redisCli, redisMissing, startCluster, startRedis, startSentinel, type RedisServer } from '../helpers/redis.js';
 
 const missing = redisMissing();

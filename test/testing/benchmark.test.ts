@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import type { TrackerStore } from '../../src/tracker/driver.js';
-import { memoryDriver } from '../../src/tracker/memory/driver.js';
-import { redisDriver } from '../../src/tracker/redis/driver.js';
+import type { TrackerStore } from '../../src/store/driver.js';
+import { memoryDriver } from '../../src/store/memory/driver.js';
+import { redisDriver } from '../../src/store/redis/driver.js';
 import { benchmarkDriver, type BenchmarkResult, type StoreFactory } from '../../src/testing/index.js';
 import { redisMissing, startRedis, type RedisServer } from '../helpers/redis.js';
 

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type { AccountingRecord } from '../../src/backend/driver.js';
 import type { AnnounceRequest } from '../../src/bittorrent/announce.js';
 import { ClientError } from '../../src/bittorrent/errors.js';
-import { MemoryStore } from '../../src/tracker/memory/store.js';
+import { MemoryStore } from '../../src/store/memory/store.js';
 import { loadConfig } from '../../src/config/config.js';
 import { Tracker, trackerPolicy, type TrackerPolicy } from '../../src/tracker/tracker.js';
 import { KeepingBackend } from '../helpers/accounting.js';

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { LocalAddressLedger, MAX_ADDRESSES_PER_USER } from '../../src/tracker/address-ledger.js';
-import { RedisAddressLedger } from '../../src/tracker/redis/address-ledger.js';
+import { LocalAddressLedger, MAX_ADDRESSES_PER_USER } from '../../src/store/address-ledger.js';
+import { RedisAddressLedger } from '../../src/store/redis/address-ledger.js';
 import { connectRedis, type RedisClient } from '../../src/redis/connection.js';
 import { redisMissing, startRedis, type RedisServer } from '../helpers/redis.js';
 

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { UNKNOWN_LEFT, type AccountingRecord } from '../../src/backend/driver.js';
 import { loadConfig } from '../../src/config/config.js';
-import { MemoryStore } from '../../src/tracker/memory/store.js';
+import { MemoryStore } from '../../src/store/memory/store.js';
 import { Tracker, trackerPolicy, type TrackerPolicy } from '../../src/tracker/tracker.js';
 import { WebRtcTracker, type RtcAnnounceRequest } from '../../src/tracker/webrtc.js';
 import { KeepingBackend } from '../helpers/accounting.js';

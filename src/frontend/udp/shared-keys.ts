@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { SharedState } from '../../tracker/driver.js';
+import type { SharedState } from '../../store/driver.js';
 import type { ConnectionIds } from './connection-id.js';
 
 /** The name of the keys in the driver. */

@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { throttledErrorLog } from '../../common/log.js';
 import type { SignalKind, WebRtcMetrics, WsMessageType, WsOutcome, WsRejection } from '../../metrics/webrtc.js';
-import type { RtcSignal } from '../../tracker/webrtc-driver.js';
+import type { RtcSignal } from '../../store/webrtc-driver.js';
 import type { RtcAnnounceResult, WebRtcTracker } from '../../tracker/webrtc.js';
 import { resolveClientIp, type ClientIpOptions } from '../http/client-ip.js';
 import { failureOutcome, failureReason } from '../sanitize.js';

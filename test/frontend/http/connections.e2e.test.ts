@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
-import { registerTrackerDriver } from '../../../src/tracker/registry.js';
-import { MemoryStore } from '../../../src/tracker/memory/store.js';
+import { registerTrackerDriver } from '../../../src/store/registry.js';
+import { MemoryStore } from '../../../src/store/memory/store.js';
 import { announcePath, decode, httpGet, randomHash, text } from '../../helpers/http.js';
 import { holdConnection, metric, type HeldConnection } from '../../helpers/slow-client.js';
 import { startTracker, startTrackerProcess, type TestTracker } from '../../helpers/tracker.js';

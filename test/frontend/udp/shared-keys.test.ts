@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { boot } from '../../../src/boot.js';
 import { ConnectionIds } from '../../../src/frontend/udp/connection-id.js';
-import { registerTrackerDriver } from '../../../src/tracker/registry.js';
+import { registerTrackerDriver } from '../../../src/store/registry.js';
 import { unreachableStoreDriver } from '../../helpers/admin.js';
 import { randomHash } from '../../helpers/http.js';
 import { plannedRedis, redisCli, redisMissing, startRedis, type RedisServer } from '../../helpers/redis.js';

@@ -1,5 +1,5 @@
 /**
- * The redis driver's WebRTC swarms and signal delivery (src/tracker/webrtc-driver.ts).
+ * The redis driver's WebRTC swarms and signal delivery (src/store/webrtc-driver.ts).
  *
  * Swarms: lua/webrtc-announce.lua keeps each swarm's browser peers in two sorted sets of peer_ids and
  * the route of each (peer_id -> replica) in a hash, all under the swarm's hash tag: an announce, its

@@ -8,9 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import type { TrackerStore } from '../../../src/tracker/driver.js';
-import { redisDriver } from '../../../src/tracker/redis/driver.js';
-import { PACKED_COPY_SUFFIX } from '../../../src/tracker/redis/keys.js';
+import type { TrackerStore } from '../../../src/store/driver.js';
+import { redisDriver } from '../../../src/store/redis/driver.js';
+import { PACKED_COPY_SUFFIX } from '../../../src/store/redis/keys.js';
 import { redisMissing, startRedis, type RedisServer } from '../../helpers/redis.js';
 import { swarmAnnounce, v4Addr, v6Addr, type Announce } from '../../../src/testing/harness.js';
 

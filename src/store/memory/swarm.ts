@@ -48,7 +48,7 @@ export class TotalsRecord {
   snatched = false;
   /** This peer has counted its snatch of the torrent (on either hash of a hybrid one): it counts no other. */
   completed = false;
-  /** The accounting session after the announce that stored these (src/tracker/session.ts). */
+  /** The accounting session after the announce that stored these (src/store/session.ts). */
   session: AccountingSession | null = null;
   prev: TotalsRecord | null = null;
   next: TotalsRecord | null = null;

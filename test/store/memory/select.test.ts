@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PeerTable } from '../../../src/tracker/memory/peers.js';
-import { Picks, RUN_LENGTH, RUNS_FROM, samplePeers } from '../../../src/tracker/memory/select.js';
+import { PeerTable } from '../../../src/store/memory/peers.js';
+import { Picks, RUN_LENGTH, RUNS_FROM, samplePeers } from '../../../src/store/memory/select.js';
 
 const addrOf = (n: number): Buffer => {
   const b = Buffer.alloc(6);

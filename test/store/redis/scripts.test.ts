@@ -1,10 +1,10 @@
 /** The Lua commands assembled from lua/ and lua/includes/, and the contract they share with the store. */
-import { SUBNET_OVERSAMPLING as CONTRACT_OVERSAMPLING } from '../../../src/tracker/driver.js';
+import { SUBNET_OVERSAMPLING as CONTRACT_OVERSAMPLING } from '../../../src/store/driver.js';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { INDEX_KEYS, SWARM_KEY_SUFFIX, SWARM_KEYS, TOTALS_KEYS } from '../../../src/tracker/redis/keys.js';
+import { INDEX_KEYS, SWARM_KEY_SUFFIX, SWARM_KEYS, TOTALS_KEYS } from '../../../src/store/redis/keys.js';
 import {
   ANNOUNCE_ARGV,
   ANNOUNCE_HEADER,
@@ -15,8 +15,8 @@ import {
   REFUSAL_REPLY_LENGTH,
   REPLY,
   SUBNET_OVERSAMPLING,
-} from '../../../src/tracker/redis/protocol.js';
-import { assembleScript, script, type ScriptSource } from '../../../src/tracker/redis/scripts.js';
+} from '../../../src/store/redis/protocol.js';
+import { assembleScript, script, type ScriptSource } from '../../../src/store/redis/scripts.js';
 import { redisMissing, startRedis, type RedisServer } from '../../helpers/redis.js';
 
 const ROOT = new URL('../../../../', import.meta.url);
@@ -82,7 +82,7 @@ describe('lua scripts, assembly', () => {
     ].join('\n');
     const lines = assembleScript('main', memorySource({ main }, {})).split('\n');
     assert.deepEqual(lines, [
-      '-- Constants of src/tracker/redis/protocol.ts and keys.ts, inlined where used (generated):',
+      '-- Constants of src/store/redis/protocol.ts and keys.ts, inlined where used (generated):',
       `--   REPLY_SNATCHED = ${REPLY.snatched + 1}`,
       `--   SUBNET_OVERSAMPLING = ${SUBNET_OVERSAMPLING}`,
       `--   KEY_TORRENT = ${SWARM_KEYS.indexOf('torrent') + 1}`,
@@ -180,7 +180,7 @@ describe('lua scripts, the contract with the store', () => {
 
   it("over-samples for subnet ordering by the contract's one factor, which the memory driver uses too", () => {
     assert.equal(SUBNET_OVERSAMPLING, CONTRACT_OVERSAMPLING);
-    assert.match(read('src/tracker/memory/store.ts'), /import \{[^}]*\bSUBNET_OVERSAMPLING\b[^}]*\} from '\.\.\/driver\.js'/);
+    assert.match(read('src/store/memory/store.ts'), /import \{[^}]*\bSUBNET_OVERSAMPLING\b[^}]*\} from '\.\.\/driver\.js'/);
   });
 });
 

@@ -114,7 +114,7 @@ function luaRuns(text: string): Array<{ code: boolean; text: string }> {
 function announceHeaderPiece(): string {
   const names = ANNOUNCE_HEADER.map(([name]) => name).join(', ');
   return [
-    `-- ARGV[ARGV_HEADER] (generated from ANNOUNCE_HEADER, src/tracker/redis/protocol.ts).`,
+    `-- ARGV[ARGV_HEADER] (generated from ANNOUNCE_HEADER, src/store/redis/protocol.ts).`,
     `local ${names} = struct.unpack('${ANNOUNCE_HEADER_FORMAT}', ARGV[ARGV_HEADER])`,
   ].join('\n');
 }
@@ -178,15 +178,14 @@ export function assembleScript(name: string, source: ScriptSource = fileSource):
     if (!run.code) continue;
     run.text = run.text.replace(CONSTANT_LIKE, (constant) => {
       if (constant in own) return luaLiteral(own[constant]!);
-      if (!(constant in generated))
-        throw new Error(`lua/${name}.lua: ${constant} is no constant of src/tracker/redis/protocol.ts or keys.ts, nor of the script`);
+      if (!(constant in generated)) throw new Error(`lua/${name}.lua: ${constant} is no constant of src/store/redis/protocol.ts or keys.ts, nor of the script`);
       mentioned.add(constant);
       return luaLiteral(generated[constant]!);
     });
   }
   if (mentioned.size > 0 && !included.has('constants')) throw new Error(`lua/${name}.lua: uses constants without --- @include "constants"`);
   const listing = [
-    '-- Constants of src/tracker/redis/protocol.ts and keys.ts, inlined where used (generated):',
+    '-- Constants of src/store/redis/protocol.ts and keys.ts, inlined where used (generated):',
     ...Object.entries(generated)
       .filter(([constant]) => mentioned.has(constant))
       .map(([constant, value]) => `--   ${constant} = ${luaLiteral(value)}`),

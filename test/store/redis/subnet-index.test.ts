@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
-import type { SwarmAnnounce, TrackerStore } from '../../../src/tracker/driver.js';
-import { redisDriver } from '../../../src/tracker/redis/driver.js';
+import type { SwarmAnnounce, TrackerStore } from '../../../src/store/driver.js';
+import { redisDriver } from '../../../src/store/redis/driver.js';
 import { redisCli, redisMissing, startRedis, type RedisServer } from '../../helpers/redis.js';
 import { peersOf, v4Addr, v6Addr } from '../../../src/testing/index.js';
 

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { memoryDriver } from '../../../src/tracker/memory/driver.js';
+import { memoryDriver } from '../../../src/store/memory/driver.js';
 import { conformanceSuite, webrtcSuite } from '../../../src/testing/index.js';
 
 conformanceSuite('memory', ({ peerTtl }) => memoryDriver.open({}, { peerTtl, logger: pino({ level: 'silent' }) }));

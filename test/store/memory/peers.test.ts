@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DueQueue } from '../../../src/tracker/memory/due-queue.js';
-import { PeerTable } from '../../../src/tracker/memory/peers.js';
+import { DueQueue } from '../../../src/store/memory/due-queue.js';
+import { PeerTable } from '../../../src/store/memory/peers.js';
 
 const addrOf = (n: number, size = 6): Buffer => {
   const b = Buffer.alloc(size);

@@ -1,7 +1,7 @@
 /** Deadlines: one timer for many calls, each settled by its call or rejected at its deadline, whichever comes first. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Deadlines } from '../../../src/tracker/redis/deadlines.js';
+import { Deadlines } from '../../../src/store/redis/deadlines.js';
 
 const timeout = (): Error => new Error('timed out');
 const later = <T>(ms: number, value: T): Promise<T> => new Promise((resolve) => setTimeout(() => resolve(value), ms));

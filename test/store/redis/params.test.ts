@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { indexKeys, swarmKeys, totalsKeys } from '../../../src/tracker/redis/keys.js';
-import { parseRedisParams } from '../../../src/tracker/redis/params.js';
+import { indexKeys, swarmKeys, totalsKeys } from '../../../src/store/redis/keys.js';
+import { parseRedisParams } from '../../../src/store/redis/params.js';
 
 describe('redis driver parameters', () => {
   it('has defaults and reads every mode', () => {

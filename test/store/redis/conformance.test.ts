@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { after, before, describe } from 'node:test';
 import { pino } from 'pino';
-import { redisDriver } from '../../../src/tracker/redis/driver.js';
+import { redisDriver } from '../../../src/store/redis/driver.js';
 import { redisMissing, startCluster, startRedis, startSentinel, type RedisCluster, type RedisSentinel, type RedisServer } from '../../helpers/redis.js';
 import { conformanceSuite } from '../../../src/testing/index.js';
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { PeerTable } from '../../../src/tracker/memory/peers.js';
-import { MemoryStore } from '../../../src/tracker/memory/store.js';
-import type { SwarmAnnounce } from '../../../src/tracker/driver.js';
+import { PeerTable } from '../../../src/store/memory/peers.js';
+import { MemoryStore } from '../../../src/store/memory/store.js';
+import type { SwarmAnnounce } from '../../../src/store/driver.js';
 import { v4Addr } from '../../../src/testing/index.js';
 
 function announce(store: MemoryStore, infoHash: Buffer, v4: Buffer, extra: Partial<SwarmAnnounce> = {}) {

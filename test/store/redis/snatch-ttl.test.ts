@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import type { SwarmAnnounce, TrackerStore } from '../../../src/tracker/driver.js';
-import { redisDriver } from '../../../src/tracker/redis/driver.js';
+import type { SwarmAnnounce, TrackerStore } from '../../../src/store/driver.js';
+import { redisDriver } from '../../../src/store/redis/driver.js';
 import { redisCli, redisMissing, startRedis, type RedisServer } from '../../helpers/redis.js';
 import { v4Addr } from '../../../src/testing/index.js';
 
