@@ -1,19 +1,20 @@
 /**
  * The `memory` tracker driver's store: every swarm in this process. A torrent's peers live packed in one
  * PeerTable per address family (peers.ts: no object per peer); expiry visits the tables in the order of
- * their oldest peer (due-queue.ts), a bounded number of slots at a time; selection is in select.ts.
+ * their oldest peer (due-queue.ts), a bounded number of slots at a time; selection is in select.ts,
+ * packing the answer in pack.ts, private mode's totals in private-totals.ts.
  */
 import type { Family } from '../../bittorrent/address.js';
-import type { AnnounceEvent, SwarmCounts } from '../../bittorrent/announce.js';
-import { PEER_ID_LENGTH } from '../../bittorrent/announce.js';
-import { SUBNET_OVERSAMPLING, type Refusal, type SwarmAccess, type SwarmAnnounce, type SwarmResult, type TorrentTerms, type TrackerStore } from '../driver.js';
+import type { SwarmCounts } from '../../bittorrent/announce.js';
+import { SUBNET_OVERSAMPLING, type Refusal, type SwarmAnnounce, type SwarmResult, type TorrentTerms, type TrackerStore } from '../driver.js';
 import { LocalAddressLedger } from '../address-ledger.js';
 import { MemoryCatalogue } from './catalogue.js';
 import { DueQueue } from './due-queue.js';
 import { PeerTable } from './peers.js';
 import { Picks, sameSubnetFirst, samplePeers } from './select.js';
-import { nextSession } from '../session.js';
-import { AgeList, SnatchRecord, Torrent, TotalsRecord, type TotalsSwap } from './swarm.js';
+import { AgeList, SnatchRecord, Torrent } from './swarm.js';
+import { packAddresses, packPeerIds } from './pack.js';
+import { PrivateTotals } from './private-totals.js';
 import { MemoryRtcSwarms } from './webrtc.js';
 
 /** Expired peers removed inline per request: keeps a request's extra work bounded. */
@@ -59,15 +60,7 @@ export class MemoryStore implements TrackerStore {
   /** Every peer table, the one holding the oldest peer first: expiry looks only at tables due. */
   private readonly expiryQueue = new DueQueue<PeerTable>();
   /** Private mode: last reported totals by torrent, user and peer_id. */
-  private readonly totals = new Map<string, TotalsRecord>();
-  private readonly totalsAges = new AgeList<TotalsRecord>();
-  /**
-   * Private mode: live peers (totals records) per torrent and user, for the per-user peer limit. Kept
-   * only once an announce has carried a limit: the configuration is fixed for the life of this store
-   * (and of what it holds), and without a limit the map would cost about 100 bytes per private peer.
-   */
-  private readonly userPeers = new Map<string, number>();
-  private countingUserPeers = false;
+  private readonly totals = new PrivateTotals();
   private readonly now: () => number;
   /** Time zero of the tick clock. */
   private readonly epoch: number;
@@ -86,7 +79,7 @@ export class MemoryStore implements TrackerStore {
       this.catalogue,
       options.webrtcPeerTtlMs ?? options.peerTtlMs,
       this.now,
-      (torrentKey, userId, peerId, event, access, now) => this.swapTotals(torrentKey, userId, peerId, event, access, now),
+      (torrentKey, userId, peerId, event, access, now) => this.totals.swap(torrentKey, userId, peerId, event, access, this.tickOf(now)),
     );
     this.epoch = this.now();
     this.reapTimer = setInterval(() => this.reapInBackground(), options.reapIntervalMs);
@@ -124,7 +117,7 @@ export class MemoryStore implements TrackerStore {
     const admitted = maxPeers === 0 || this.peerCount < maxPeers || a.event === 'stopped' || this.knows(torrent, a);
     if (!admitted) this.options.onFull?.();
     const userId = a.access?.userId ?? 0;
-    const swapped = userId > 0 && admitted ? this.swapTotals(torrentKey, userId, a.peerId, a.event, a.access!, now) : undefined;
+    const swapped = userId > 0 && admitted ? this.totals.swap(torrentKey, userId, a.peerId, a.event, a.access!, this.tickOf(now)) : undefined;
     if (swapped === null) return refusedResult('peer_limit');
     const previous = swapped?.previous;
 
@@ -278,65 +271,6 @@ export class MemoryStore implements TrackerStore {
     this.webrtc.close();
   }
 
-  /**
-   * Private mode: returns the totals this peer reported last (null if none) and keeps the new ones; the
-   * same announce again (same id) gets the first answer back, snatch included. The WebRTC swarms swap
-   * through here too (TotalsSwapper): one set of totals per (user, torrent, peer_id), whatever the transport.
-   */
-  private swapTotals(torrentKey: string, userId: number, peerId: Buffer, event: AnnounceEvent, access: SwarmAccess, now: number): TotalsSwap | null {
-    const key = totalsKey(torrentKey, userId, peerId);
-    const announceId = access.announceId ?? '';
-    let record = this.totals.get(key);
-    const limit = access.peerLimit ?? 0;
-    if (limit > 0) this.countingUserPeers = true;
-    // A new peer beyond its user's limit: refused (null) before anything changes.
-    if (!record && limit > 0 && event !== 'stopped' && (this.userPeers.get(userPeersKey(key)) ?? 0) >= limit) return null;
-    if (record && announceId !== '' && record.announceId === announceId) {
-      return {
-        previous: record.previous(),
-        retriedSnatch: record.snatched,
-        ...(record.session ? { session: { ...record.session, completed: record.completed } } : {}),
-      };
-    }
-    const previous = record ? { uploaded: record.uploaded, downloaded: record.downloaded } : null;
-    const reported = { uploaded: access.uploaded ?? 0, downloaded: access.downloaded ?? 0 };
-    const session = nextSession(record?.session ?? null, previous, reported, event, announceId);
-    if (event === 'stopped') {
-      if (record) this.dropTotals(record);
-      return { previous, session: { ...session, completed: record?.completed ?? false } };
-    }
-    if (!record) {
-      record = new TotalsRecord(key);
-      this.totals.set(key, record);
-      this.totalsAges.append(record);
-      if (this.countingUserPeers) {
-        const owner = userPeersKey(key);
-        this.userPeers.set(owner, (this.userPeers.get(owner) ?? 0) + 1);
-      }
-    } else {
-      this.totalsAges.moveToTail(record);
-    }
-    record.uploaded = reported.uploaded;
-    record.downloaded = reported.downloaded;
-    record.touched = this.tickOf(now);
-    record.announceId = announceId;
-    record.previousUploaded = previous ? previous.uploaded : -1;
-    record.previousDownloaded = previous ? previous.downloaded : 0;
-    record.snatched = false; // the caller sets it once the snatch is known
-    record.session = session;
-    return { previous, record, completedBefore: record.completed, session };
-  }
-
-  private dropTotals(record: TotalsRecord): void {
-    this.totals.delete(record.key);
-    this.totalsAges.unlink(record);
-    if (!this.countingUserPeers) return;
-    const owner = userPeersKey(record.key);
-    const left = (this.userPeers.get(owner) ?? 1) - 1;
-    if (left > 0) this.userPeers.set(owner, left);
-    else this.userPeers.delete(owner);
-  }
-
   private upsert(torrent: Torrent, family: Family, addr: Buffer, a: SwarmAnnounce, now: number, userId: number): Own {
     const tick = this.tickOf(now);
     let table = torrent.table(family);
@@ -431,11 +365,11 @@ export class MemoryStore implements TrackerStore {
         this.expiryQueue.update(table);
       }
     }
-    let totals = this.totalsAges.head;
+    let totals = this.totals.oldest;
     while (totals && totals.touched < cutoffTick) {
       if (budget-- <= 0) return false;
-      this.dropTotals(totals);
-      totals = this.totalsAges.head;
+      this.totals.drop(totals);
+      totals = this.totals.oldest;
     }
     const torrentTtlMs = this.options.torrentTtlMs ?? 0;
     if (torrentTtlMs > 0) {
@@ -473,71 +407,6 @@ interface Own {
   wasSeeder: boolean;
 }
 
-const totalsKeyBytes = Buffer.alloc(48);
-
-/**
- * The totals map's key: the torrent's info hash (latin1), user id (as a double: exact for any integer id)
- * and peer id, 48 bytes in one flat latin1 string (a template string would be a tree of strings until
- * first hashed, and longer with the user id in decimal).
- */
-function totalsKey(torrentKey: string, userId: number, peerId: Buffer): string {
-  totalsKeyBytes.write(torrentKey, 0, 20, 'latin1');
-  totalsKeyBytes.writeDoubleBE(userId, 20);
-  const idLength = peerId.copy(totalsKeyBytes, 28, 0, 20);
-  return totalsKeyBytes.toString('latin1', 0, 28 + idLength);
-}
-
-/** The torrent and user of a totals key (its first 28 bytes): whose peer it is. */
-function userPeersKey(totalsKey: string): string {
-  return totalsKey.slice(0, 28);
-}
-
 function refusedResult(refused: Refusal): SwarmResult {
   return { complete: 0, incomplete: 0, downloaded: 0, peers4: EMPTY, peers6: EMPTY, refused };
-}
-
-function packAddresses(picks: Picks, size: number): Buffer {
-  if (picks.length === 0) return EMPTY;
-  const out = Buffer.allocUnsafe(picks.length * size);
-  const table = picks.table!;
-  const bytes = table.bytes;
-  // In a large swarm each pick is a cache miss: a first pass of independent loads lets the CPU wait for
-  // many of them at once, where the copy loop alone would wait for a few at a time.
-  let touched = 0;
-  for (let i = 0; i < picks.length; i++) touched |= bytes[table.addrOffset + picks.slots[i]! * size]!;
-  out[0] = touched;
-  copySlots(picks, table.addrOffset, size, out);
-  return out;
-}
-
-function packPeerIds(picks: Picks): Buffer {
-  const out = Buffer.allocUnsafe(picks.length * PEER_ID_LENGTH);
-  if (picks.length > 0) copySlots(picks, picks.table!.idOffset, PEER_ID_LENGTH, out);
-  return out;
-}
-
-/**
- * Spans at least this long are copied with TypedArray#set, shorter ones byte by byte: set has a fixed
- * cost, the loop one per byte (measured: docs/performance.md, "Hand-written hot paths").
- */
-const SPAN_SET_BYTES = 40;
-
-/**
- * Copies the `size`-byte items of the picked slots, stored from byte `base` of their table, into `out`
- * in the order picked. Consecutive slots (the runs that sampleRuns draws in large swarms) are one span.
- */
-function copySlots(picks: Picks, base: number, size: number, out: Buffer): void {
-  const slots = picks.slots;
-  const bytes = picks.table!.bytes;
-  let offset = 0;
-  for (let i = 0; i < picks.length;) {
-    let j = i + 1;
-    while (j < picks.length && slots[j] === slots[j - 1]! + 1) j++;
-    const start = base + slots[i]! * size;
-    const length = (j - i) * size;
-    if (length >= SPAN_SET_BYTES) out.set(bytes.subarray(start, start + length), offset);
-    else for (let b = 0; b < length; b++) out[offset + b] = bytes[start + b]!;
-    offset += length;
-    i = j;
-  }
 }
