@@ -128,3 +128,14 @@ CREATE TABLE IF NOT EXISTS credit_recovery (
   suppressed_uploaded bigint NOT NULL DEFAULT 0,
   suppressed_downloaded bigint NOT NULL DEFAULT 0
 );
+
+-- Each consumer of a group counts its batches on a counter in Redis (`<stream>:generation`, INCR) and
+-- keeps here the highest value seen: a value at or below it means Redis went back to an older copy of
+-- its data (a restart from an old snapshot or without persistence, a failover to a replica that had not
+-- caught up), and with it lost the unread part of the stream.
+CREATE TABLE IF NOT EXISTS stream_position (
+  stream text NOT NULL,
+  grp text NOT NULL,
+  generation bigint NOT NULL,
+  PRIMARY KEY (stream, grp)
+);

@@ -13,6 +13,7 @@ import type { ConsumerMetrics } from './metrics.js';
 import { applyBatch, type BatchOutcome, type ConsumerRun, createSchema, DEFAULT_PEER_OPTIONS, pruneAppliedIds } from './postgres.js';
 import { emptyRecovery, pruneActivePeers, pruneSessions, type PeerOptions, type Recovery } from './sessions.js';
 import type { GroupMember } from './stream.js';
+import { StreamPosition } from './position.js';
 
 export interface ConsumerOptions {
   member: GroupMember;
@@ -62,8 +63,20 @@ export class Consumer {
     this.thisRun = { id: `${options.member.name}@${startedAt.toISOString()}`, startedAt };
   }
 
-  /** When this run found the stream or its group gone (Redis lost data), unix ms; 0: never. */
+  /** When this run found that Redis lost the unread part of the stream, unix ms; 0: never. */
   private streamLostAt = 0;
+
+  /** Redis lost the unread part of the stream: sessions that began in it count from 0 for a while. */
+  private streamLost(how: 'group_gone' | 'went_back'): void {
+    this.streamLostAt = Date.now();
+    this.options.metrics?.streamLost(how);
+    this.options.logger.warn(
+      { how },
+      how === 'group_gone'
+        ? 'the accounting stream or its consumer group is gone (Redis lost data?): joining it again from its start'
+        : 'Redis went back to an older copy of the accounting stream (a restart from an old snapshot, a failover to a replica behind): its unread part is lost',
+    );
+  }
 
   /** The peer options of a batch: after a stream loss, unknown sessions' open epochs count from 0 for a while. */
   private peerOptions(): PeerOptions {
@@ -86,8 +99,10 @@ export class Consumer {
     const pruneEveryMs = this.options.pruneEveryMs ?? 3600_000;
     // Claim passes come often enough that a dead consumer's entries wait about claim_idle, no more.
     const claimEveryMs = Math.min(Math.max(claimIdleMs / 2, 500), 30_000);
+    const position = new StreamPosition(pool, member.stream, member.group);
     await this.retrying('start-up', async () => {
       await createSchema(pool);
+      await position.load();
       await member.join();
     });
     let pendingAfter: string | null = '0';
@@ -123,7 +138,11 @@ export class Consumer {
           }
         } else {
           const entries = await member.next(batchSize, blockMs);
-          if (entries.length > 0) await this.apply(entries);
+          if (entries.length > 0) {
+            // Before they are applied: entries read after Redis lost data are credited knowing it.
+            if (await position.observe(await member.generation())) this.streamLost('went_back');
+            await this.apply(entries);
+          }
         }
         failures = 0;
       } catch (error) {
@@ -131,9 +150,9 @@ export class Consumer {
         if (isNoGroup(error)) {
           // The stream or its group is gone: Redis lost its data (a restart without persistence, a failover
           // to a replica that never had them). Whatever is written from now on must still be read.
-          this.options.logger.warn('the accounting stream or its consumer group is gone (Redis lost data?): joining it again from its start');
-          await member.join().catch(() => {});
-          this.streamLostAt = Date.now();
+          this.streamLost('group_gone');
+          await member.join().catch(() => false);
+          position.forget(); // the counter went with the group: this loss is reported once
           pendingAfter = '0';
           continue;
         }

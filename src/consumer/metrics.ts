@@ -35,7 +35,15 @@ export class ConsumerMetrics {
     registers: [this.registry],
   });
 
+  private readonly streamLosses = new Counter({
+    name: 'tracker_consumer_stream_losses_total',
+    help: 'Times the consumer found that Redis had lost the unread part of the accounting stream (the group gone, or gone back to an older copy)',
+    labelNames: ['how'],
+    registers: [this.registry],
+  });
+
   constructor() {
+    for (const how of ['group_gone', 'went_back']) this.streamLosses.inc({ how }, 0);
     for (const outcome of ['applied', 'duplicate', 'dead_letter']) this.records.inc({ outcome }, 0);
     for (const direction of ['up', 'down']) {
       this.recovered.inc({ direction }, 0);
@@ -53,6 +61,10 @@ export class ConsumerMetrics {
     this.recovered.inc({ direction: 'down' }, Number(r.downloaded));
     this.suppressed.inc({ direction: 'up' }, Number(r.suppressedUploaded));
     this.suppressed.inc({ direction: 'down' }, Number(r.suppressedDownloaded));
+  }
+
+  streamLost(how: 'group_gone' | 'went_back'): void {
+    this.streamLosses.inc({ how });
   }
 
   /** Serves /metrics (Prometheus text) on host:port. */

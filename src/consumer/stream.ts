@@ -31,13 +31,23 @@ export class GroupMember {
     readonly name: string,
   ) {}
 
-  /** Creates the group (and the stream) if missing, reading from the stream's start: nothing written before is skipped. */
-  async join(): Promise<void> {
+  /**
+   * Creates the group (and the stream) if missing, reading from the stream's start: nothing written before
+   * is skipped. True when it created the group.
+   */
+  async join(): Promise<boolean> {
     try {
       await this.client.call('XGROUP', 'CREATE', this.stream, this.group, '0', 'MKSTREAM');
+      return true;
     } catch (error) {
       if (!/BUSYGROUP/.test((error as Error).message)) throw error;
+      return false;
     }
+  }
+
+  /** Counts a read on the group's generation counter; every answer is higher than the last, unless Redis lost data. */
+  async generation(): Promise<number> {
+    return Number(await this.client.call('INCR', `${this.stream}:generation`));
   }
 
   /** This consumer's own entries delivered but not acknowledged, after `afterId`. */

@@ -222,6 +222,48 @@ describe('reference consumer', { skip: missing ?? false }, () => {
       assert.deepEqual(await databaseTotals(db.pool), expectedTotals(records));
     }));
 
+  it('notices that Redis went back to an older copy of its data, and counts a session it never saw from 0 (its start was in what was lost)', () =>
+    withScene(async (stream, db) => {
+      const c = run(stream, db);
+      const credited = async (userId: number): Promise<number> =>
+        Number((await db.pool.query('SELECT uploaded FROM users WHERE id = $1', [userId])).rows[0]?.uploaded ?? 0);
+      // A session reopened by the tracker (it lost the totals): open, counting from its reported totals.
+      const reopened = (n: number, userId: number): AccountingRecord =>
+        makeRecord(n, 'rollback', {
+          userId,
+          event: 'none',
+          rawUploaded: 0,
+          rawDownloaded: 0,
+          uploaded: 0,
+          downloaded: 0,
+          snatched: false,
+          time: Date.now(),
+          ipv4: '127.0.0.1',
+          ipv6: '',
+          port: 6881,
+          interval: 1800,
+          reportedUploaded: 5000,
+          reportedDownloaded: 0,
+          session: { epoch: `e-${n}`, seq: 1, baseUploaded: 5000, baseDownloaded: 0, open: true },
+          upMultiplier: 1,
+          downMultiplier: 1,
+        });
+      // Before any loss: such a session counts from its base, as the tracker did (nothing is known of it).
+      await add(stream, toFields(reopened(1, 901)));
+      await waitUntil('the first record applied', drained(stream));
+      await waitUntil('applied', async () => c.consumer.totals.applied === 1);
+      assert.equal(await credited(901), 0);
+      // Redis comes back from an older copy: the stream and its group survive, the generation counter goes back.
+      await admin.set(`${stream}:generation`, '0');
+      await add(stream, toFields(reopened(2, 902)));
+      await waitUntil('the second record applied', async () => c.consumer.totals.applied === 2);
+      await c.stop();
+      assert.equal(await credited(902), 5000, 'after the loss, a session never seen counts from 0');
+      assert.equal(await credited(901), 0);
+      const row = (await db.pool.query('SELECT generation FROM stream_position WHERE stream = $1', [stream])).rows[0];
+      assert.equal(Number(row.generation), 1, 'the older copy is the reference from now on');
+    }));
+
   it('prunes applied ids older than the retention, and only those', async () => {
     const db = await createDatabase();
     try {
