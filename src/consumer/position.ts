@@ -1,6 +1,6 @@
 /**
  * Noticing that Redis lost the unread part of the stream. Every consumer of a group counts its reads on
- * one counter in Redis (`<stream>:generation`, INCR: each answer is higher than every one before) and
+ * one counter in Redis (`{<stream>}:generation`, generationKey() in stream.ts; INCR: each answer is higher than every one before) and
  * keeps the highest answer it saw, here and in PostgreSQL (stream_position). An answer at or below it
  * means Redis went back to an older copy of its data: a restart from an old snapshot or without
  * persistence (the counter gone: 1), a failover to a replica that had not caught up. The stream's own

@@ -47,7 +47,7 @@ export class GroupMember {
 
   /** Counts a read on the group's generation counter; every answer is higher than the last, unless Redis lost data. */
   async generation(): Promise<number> {
-    return Number(await this.client.call('INCR', `${this.stream}:generation`));
+    return Number(await this.client.call('INCR', generationKey(this.stream)));
   }
 
   /** This consumer's own entries delivered but not acknowledged, after `afterId`. */
@@ -81,4 +81,12 @@ export class GroupMember {
     pipeline.call('XDEL', this.stream, ...streamIds);
     for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
   }
+}
+
+/**
+ * The generation counter's key, in the stream's hash slot (on a Cluster both live and fail over together):
+ * `<stream>:generation` when the stream's name has a hash tag, `{<stream>}:generation` otherwise.
+ */
+export function generationKey(stream: string): string {
+  return /\{[^}]+\}/.test(stream) ? `${stream}:generation` : `{${stream}}:generation`;
 }

@@ -13,7 +13,7 @@ import { backendDrivers } from '../../src/backend/registry.js';
 import { toFields } from '../../src/backend/stream/entry.js';
 import { Consumer } from '../../src/consumer/consumer.js';
 import { createSchema, pruneAppliedIds } from '../../src/consumer/postgres.js';
-import { GroupMember } from '../../src/consumer/stream.js';
+import { generationKey, GroupMember } from '../../src/consumer/stream.js';
 import { connectRedis, type RedisClient } from '../../src/redis/connection.js';
 import { databaseTotals, expectedTotals, makeRecord } from '../helpers/accounting.js';
 import { countRows, createDatabase, postgresMissing, type TestDatabase } from '../helpers/postgres.js';
@@ -254,7 +254,7 @@ describe('reference consumer', { skip: missing ?? false }, () => {
       await waitUntil('applied', async () => c.consumer.totals.applied === 1);
       assert.equal(await credited(901), 0);
       // Redis comes back from an older copy: the stream and its group survive, the generation counter goes back.
-      await admin.set(`${stream}:generation`, '0');
+      await admin.set(generationKey(stream), '0');
       await add(stream, toFields(reopened(2, 902)));
       await waitUntil('the second record applied', async () => c.consumer.totals.applied === 2);
       await c.stop();
