@@ -144,8 +144,23 @@ local seeders4Count, leechers4Count, seeders6Count, leechers6Count = 0, 0, 0, 0
 if ipv4InUse then seeders4Count, leechers4Count = redis.call('ZCARD', seeders4Key), redis.call('ZCARD', leechers4Key) end
 if ipv6InUse then seeders6Count, leechers6Count = redis.call('ZCARD', seeders6Key), redis.call('ZCARD', leechers6Key) end
 
+local peersLeft = numwant
+local peers4, peers6, picked = '', '', 0
+local want4, want6 = band(flags, FLAG_WANT4) ~= 0, band(flags, FLAG_WANT6) ~= 0
 -- The announcer's own families first; the others take what numwant leaves.
-local peers4, peers6 = pickAnswer(seeders4Count, leechers4Count, seeders6Count, leechers6Count)
+if want4 and announcer4 ~= '' then
+  peers4, picked = pick(seeders4Key, leechers4Key, seeders4Count, leechers4Count, announcer4, peersLeft, subnet4Bits, ADDRESS4_SIZE)
+  peersLeft = peersLeft - picked
+end
+if want6 and announcer6 ~= '' then
+  peers6, picked = pick(seeders6Key, leechers6Key, seeders6Count, leechers6Count, announcer6, peersLeft, subnet6Bits, ADDRESS6_SIZE)
+  peersLeft = peersLeft - picked
+end
+if want4 and announcer4 == '' then
+  peers4, picked = pick(seeders4Key, leechers4Key, seeders4Count, leechers4Count, '', peersLeft, 0, ADDRESS4_SIZE)
+  peersLeft = peersLeft - picked
+end
+if want6 and announcer6 == '' then peers6 = pick(seeders6Key, leechers6Key, seeders6Count, leechers6Count, '', peersLeft, 0, ADDRESS6_SIZE) end
 
 -- The reply, in ANNOUNCE_REPLY's order. A public answer stops at snatched: every element costs a
 -- conversion on both ends.

@@ -5,12 +5,8 @@ Defines: pick(seedersKey, leechersKey, seederCount, leecherCount, self, count, p
            family ("" when it is not in it), `prefixBits` the prefix length of same-subnet-first
            ordering (0: none). Same-subnet first: in exact subnet mode by the prefix range of the
            indexes, otherwise by over-sampling SUBNET_OVERSAMPLING times and putting near peers first.
-Defines: pickAnswer(seeders4Count, leechers4Count, seeders6Count, leechers6Count)
-           the answer's peers4 and peers6: the announcer's own families first, the others take what
-           numwant leaves (used by the announce and by the too-soon answer of min-interval).
-Expects: privateMode, stopped, isSeeder, exactSubnets, indexKeyOf (subnet-index), numwant, flags,
-         subnet4Bits, subnet6Bits, announcer4, announcer6, the peer set keys, band, the constants
-         USER_ID_SIZE, SUBNET_OVERSAMPLING, FLAG_WANT4, FLAG_WANT6, ADDRESS4_SIZE and ADDRESS6_SIZE.
+Expects: privateMode, stopped, isSeeder, exactSubnets, indexKeyOf (subnet-index), the constants
+         USER_ID_SIZE and SUBNET_OVERSAMPLING.
 ]]
 --- @include "packed-window"
 --- @include "sampling"
@@ -73,24 +69,4 @@ local function pick(seedersKey, leechersKey, seederCount, leecherCount, self, co
   end
   for i = #candidates, count + 1, -1 do candidates[i] = nil end
   return pack(candidates)
-end
-
-local function pickAnswer(seeders4Count, leechers4Count, seeders6Count, leechers6Count)
-  local peersLeft = numwant
-  local peers4, peers6, picked = '', '', 0
-  local want4, want6 = band(flags, FLAG_WANT4) ~= 0, band(flags, FLAG_WANT6) ~= 0
-  if want4 and announcer4 ~= '' then
-    peers4, picked = pick(seeders4Key, leechers4Key, seeders4Count, leechers4Count, announcer4, peersLeft, subnet4Bits, ADDRESS4_SIZE)
-    peersLeft = peersLeft - picked
-  end
-  if want6 and announcer6 ~= '' then
-    peers6, picked = pick(seeders6Key, leechers6Key, seeders6Count, leechers6Count, announcer6, peersLeft, subnet6Bits, ADDRESS6_SIZE)
-    peersLeft = peersLeft - picked
-  end
-  if want4 and announcer4 == '' then
-    peers4, picked = pick(seeders4Key, leechers4Key, seeders4Count, leechers4Count, '', peersLeft, 0, ADDRESS4_SIZE)
-    peersLeft = peersLeft - picked
-  end
-  if want6 and announcer6 == '' then peers6 = pick(seeders6Key, leechers6Key, seeders6Count, leechers6Count, '', peersLeft, 0, ADDRESS6_SIZE) end
-  return peers4, peers6
 end

@@ -34,7 +34,8 @@
  * - Per-user peer limit (`access.peerLimit`, private mode): checked before anything changes.
  * - Min interval (`minInterval` > 0): an announce without an event from a peer the store wrote less
  *   than `minInterval` seconds ago (one second of grace for the store's clock) changes nothing and
- *   answers `tooSoon` with the counts and peers picked as for any announce, read only. A change of seeder
+ *   answers `tooSoon` with the counts and peers of the announcer's family (IPv4 first), picked as for any
+ *   announce, read only. A change of seeder
  *   state is written whatever the time.
  * - Admission (a driver's own limit, or a store out of memory): a peer the store does not know yet may
  *   be answered without being stored (`notStored`): counts and peers as usual, nothing written for it.

@@ -208,22 +208,13 @@ export class MemoryStore implements TrackerStore {
     if (slot < 0 || slot < table.seeders !== a.seeder) return null;
     const graceTicks = ((a.minInterval! - 1) * 1000) / TICK_MS;
     if (this.tickOf(now) - table.lastSeen(slot) >= graceTicks) return null;
-    // Peers as for any announce, read only: the announcer's families first, then the other.
+    // Peers of this family as for any announce, read only (the redis driver answers the same).
+    const own: Own = { table, slot, addr, wasSeeder: a.seeder };
+    const picked = (family === 4 ? this.picked4 : this.picked6).reset(table);
     const excluded = a.access?.ownPeers ? 0 : (a.access?.userId ?? 0);
-    const picked4 = this.picked4.reset(torrent.v4);
-    const picked6 = this.picked6.reset(torrent.v6);
-    const ownIn = (t: PeerTable | null, at: Buffer | undefined): Own | undefined => {
-      const found = t && at ? t.find(at) : -1;
-      return t && at && found >= 0 ? { table: t, slot: found, addr: at, wasSeeder: a.seeder } : undefined;
-    };
-    const own4 = ownIn(torrent.v4, a.v4);
-    const own6 = ownIn(torrent.v6, a.v6);
-    let budget = a.numwant;
-    if (a.want4 && a.v4) budget -= this.select(torrent.v4, own4, a.seeder, budget, own4 ? a.subnet4 : 0, picked4, excluded);
-    if (a.want6 && a.v6) budget -= this.select(torrent.v6, own6, a.seeder, budget, own6 ? a.subnet6 : 0, picked6, excluded);
-    if (a.want4 && !a.v4) budget -= this.select(torrent.v4, undefined, a.seeder, budget, 0, picked4, excluded);
-    if (a.want6 && !a.v6) this.select(torrent.v6, undefined, a.seeder, budget, 0, picked6, excluded);
-    return { ...this.countsOf(torrent, key), peers4: packAddresses(picked4, 6), peers6: packAddresses(picked6, 18), tooSoon: true };
+    if (family === 4 ? a.want4 : a.want6) this.select(table, own, a.seeder, a.numwant, family === 4 ? a.subnet4 : a.subnet6, picked, excluded);
+    const packed = packAddresses(picked, family === 4 ? 6 : 18);
+    return { ...this.countsOf(torrent, key), peers4: family === 4 ? packed : EMPTY, peers6: family === 6 ? packed : EMPTY, tooSoon: true };
   }
 
   /** Admission control: whether the announcer is stored already (in either family). */
