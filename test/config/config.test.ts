@@ -35,6 +35,18 @@ describe('configuration', () => {
     assert.deepEqual(example, defaultTree());
   });
 
+  it("the README's example configurations load as they are", () => {
+    const readme = readFileSync(new URL('README.md', root), 'utf8');
+    const examples = [...readme.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    assert.ok(examples.length >= 2, 'a public and a private example');
+    const dir = mkdtempSync(join(tmpdir(), 'shoal-readme-'));
+    examples.forEach((text, i) => {
+      const file = join(dir, `example-${i}.json`);
+      writeFileSync(file, text);
+      assert.doesNotThrow(() => loadConfig({ config: file, env: {} }), `README example ${i + 1}`);
+    });
+  });
+
   it('gives every key a distinct environment variable', () => {
     const names = CONFIG_KEYS.map((s) => envName(s.path));
     assert.equal(new Set(names).size, names.length);
