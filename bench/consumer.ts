@@ -329,7 +329,7 @@ class TimedMember extends GroupMember {
     super(client, STREAM, group, 'bench');
   }
 
-  override async next(count: number, blockMs: number): ReturnType<GroupMember['next']> {
+  override next(count: number, blockMs: number): ReturnType<GroupMember['next']> {
     if (this.firstRead === 0) this.firstRead = performance.now();
     return super.next(count, blockMs);
   }

@@ -111,6 +111,8 @@ export class Consumer {
     let nextPeerPrune = 0;
     const peers = this.options.peers ?? DEFAULT_PEER_OPTIONS;
     let failures = 0;
+    /** The next batch, read while the one in hand is applied; its entries are pending for this consumer until applied. */
+    let ahead: ReturnType<GroupMember['next']> | null = null;
     while (!this.stopped) {
       try {
         // Not before its own pending entries are applied: a batch committed but never acknowledged by a
@@ -137,16 +139,21 @@ export class Consumer {
             pendingAfter = entries.at(-1)!.streamId;
           }
         } else {
-          const entries = await member.next(batchSize, blockMs);
+          const read = ahead ?? member.next(batchSize, blockMs);
+          ahead = null;
+          const { entries, generation } = await read;
           if (entries.length > 0) {
             // Before they are applied: entries read after Redis lost data are credited knowing it.
-            if (await position.observe(await member.generation())) this.streamLost('went_back');
+            if (await position.observe(generation)) this.streamLost('went_back');
+            ahead = this.readAhead();
             await this.apply(entries);
           }
         }
         failures = 0;
       } catch (error) {
         failures++;
+        // A batch read ahead is pending for this consumer: the pending pass below reads it again.
+        ahead = null;
         if (isNoGroup(error)) {
           // The stream or its group is gone: Redis lost its data (a restart without persistence, a failover
           // to a replica that never had them). Whatever is written from now on must still be read.
@@ -162,7 +169,32 @@ export class Consumer {
         await this.pause(retryDelay(failures));
       }
     }
+    // Applied now rather than left pending until this consumer runs again or another claims them.
+    if (ahead) await this.applyRead(ahead, position);
     this.options.logger.info(this.totals, 'consumer stopped');
+  }
+
+  /**
+   * Reads the next batch without waiting, while the batch in hand is applied: the read and its decoding
+   * overlap the PostgreSQL transaction. Not once stopping. A failed read fails when awaited.
+   */
+  private readAhead(): ReturnType<GroupMember['next']> | null {
+    if (this.stopped) return null;
+    const read = this.options.member.next(this.options.batchSize, 0);
+    read.catch(() => {}); // awaited later, or dropped after a failure (its entries stay pending)
+    return read;
+  }
+
+  /** Applies a batch read ahead when the loop ended; a failure leaves its entries pending, as a crash would. */
+  private async applyRead(read: ReturnType<GroupMember['next']>, position: StreamPosition): Promise<void> {
+    try {
+      const { entries, generation } = await read;
+      if (entries.length === 0) return;
+      if (await position.observe(generation)) this.streamLost('went_back');
+      await this.apply(entries);
+    } catch (error) {
+      this.logFailure(error as Error);
+    }
   }
 
   /** Claims and applies the entries that dead consumers left, a batch at a time. */

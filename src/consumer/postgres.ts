@@ -6,8 +6,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Pool, PoolClient } from 'pg';
 import { aggregate } from './aggregate.js';
+import { booleans, integers, texts } from './pg-arrays.js';
 import type { Decoded } from './decode.js';
-import { applySessions, type PeerOptions, type Recovery } from './sessions.js';
+import { applySessions, lockSessionsSql, sessionsToLock, type PeerOptions, type Recovery } from './sessions.js';
 
 /** sql/schema.sql at the package root (this file runs from dist/src/consumer/). */
 export const SCHEMA_FILE = fileURLToPath(new URL('../../../sql/schema.sql', import.meta.url));
@@ -110,6 +111,11 @@ UPDATE user_torrents AS ut SET seed_time_ms = ut.seed_time_ms + x.ms
 FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS x(u, t, ms)
 WHERE ut.user_id = x.u AND ut.torrent_id = x.t`;
 
+const INSERT_APPLIED_IDS = `
+WITH ${lockSessionsSql('$2')}
+INSERT INTO applied_ids (id) SELECT unnest($1::text[]) WHERE (SELECT count(*) FROM locked) >= 0
+ON CONFLICT DO NOTHING RETURNING id`;
+
 const INSERT_DEAD_LETTERS = `
 INSERT INTO dead_letters (stream_id, fields, error)
 SELECT * FROM unnest($1::text[], $2::jsonb[], $3::text[])
@@ -130,7 +136,8 @@ export async function applyBatch(pool: Pool, batch: Decoded, peerOptions: PeerOp
     const ids = [...new Set(batch.records.map((r) => r.id))].sort();
     const fresh = new Set<string>();
     if (ids.length > 0) {
-      const { rows } = await db.query<{ id: string }>('INSERT INTO applied_ids (id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING RETURNING id', [ids]);
+      // The sessions' locks first, in the same round trip (of every record: a duplicate's lock only waits).
+      const { rows } = await db.query<{ id: string }>(INSERT_APPLIED_IDS, [texts(ids), texts(sessionsToLock(batch.records))]);
       for (const row of rows) fresh.add(row.id);
     }
     // delete() is true once per id: a record repeated within the batch is applied once too.
@@ -145,32 +152,33 @@ export async function applyBatch(pool: Pool, batch: Decoded, peerOptions: PeerOp
     // Rows that would only get zero added are left alone: started/stopped announces are mostly such.
     const users = totals.users.filter((u) => u.uploaded > 0n || u.downloaded > 0n);
     if (users.length > 0) {
-      await db.query(UPSERT_USERS, [users.map((u) => u.userId), users.map((u) => String(u.uploaded)), users.map((u) => String(u.downloaded))]);
+      await db.query(UPSERT_USERS, [integers(users.map((u) => u.userId)), integers(users.map((u) => u.uploaded)), integers(users.map((u) => u.downloaded))]);
     }
     const torrents = totals.torrents.filter((t) => t.snatches > 0n);
     if (torrents.length > 0) {
-      await db.query(UPSERT_TORRENTS, [torrents.map((t) => t.torrentId), torrents.map((t) => String(t.snatches))]);
+      await db.query(UPSERT_TORRENTS, [integers(torrents.map((t) => t.torrentId)), integers(torrents.map((t) => t.snatches))]);
     }
     const pairs = totals.pairs;
     if (pairs.length > 0) {
       await db.query(UPSERT_PAIRS, [
-        pairs.map((p) => p.userId),
-        pairs.map((p) => p.torrentId),
-        pairs.map((p) => String(p.uploaded)),
-        pairs.map((p) => String(p.downloaded)),
-        pairs.map((p) => String(p.rawUploaded)),
-        pairs.map((p) => String(p.rawDownloaded)),
-        pairs.map((p) => p.snatched),
-        pairs.map((p) => p.announces),
-        pairs.map((p) => p.last.event),
-        pairs.map((p) => p.last.left),
-        pairs.map((p) => p.last.peerId.toString('hex')),
-        pairs.map((p) => p.last.time),
+        integers(pairs.map((p) => p.userId)),
+        integers(pairs.map((p) => p.torrentId)),
+        integers(pairs.map((p) => p.uploaded)),
+        integers(pairs.map((p) => p.downloaded)),
+        integers(pairs.map((p) => p.rawUploaded)),
+        integers(pairs.map((p) => p.rawDownloaded)),
+        booleans(pairs.map((p) => p.snatched)),
+        integers(pairs.map((p) => p.announces)),
+        texts(pairs.map((p) => p.last.event)),
+        integers(pairs.map((p) => p.last.left)),
+        texts(pairs.map((p) => p.last.peerId.toString('hex'))),
+        integers(pairs.map((p) => p.last.time)),
       ]);
     }
     // The user_torrents rows exist now: the pairs were upserted above.
     const seeds = applied.seedTime;
-    if (seeds.length > 0) await db.query(ADD_SEED_TIME, [seeds.map((x) => x.userId), seeds.map((x) => x.torrentId), seeds.map((x) => x.ms)]);
+    if (seeds.length > 0)
+      await db.query(ADD_SEED_TIME, [integers(seeds.map((x) => x.userId)), integers(seeds.map((x) => x.torrentId)), integers(seeds.map((x) => x.ms))]);
     const recovery = applied.recovery;
     if (run && (recovery.records > 0 || recovery.suppressedRecords > 0)) {
       await db.query(UPSERT_RECOVERY, [

@@ -10,10 +10,10 @@
  * again), when another replaces it, and when the row expires. Records of older versions, without a
  * session, credit their own deltas.
  */
-import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import type { AccountingRecord } from '../backend/driver.js';
 import { credit, emptyRecovery, type EpochRow, type PeerRow, type Recovery, type Session } from './marks.js';
+import { booleans, bytes, integers, texts } from './pg-arrays.js';
 import { replay } from './replay.js';
 
 export { clientOf } from './replay.js';
@@ -42,12 +42,26 @@ export interface SessionsOutcome {
 
 const sessionKey = (userId: number, torrentId: number, peerId: Buffer): string => `${userId}:${torrentId}:${peerId.toString('hex')}`;
 
-/** A session's advisory lock: 63 bits of its key's SHA-1, as a decimal string (bigint). */
-function lockOf(key: string): string {
-  return (createHash('sha1').update(key).digest().readBigUInt64BE(0) >> 1n).toString();
+/**
+ * The sessions of records that carry one, for the caller to lock (`lockSessionsSql`) in the batch's
+ * transaction before applySessions reads them: two consumers may hold records of one session at once,
+ * and a session new to both has no row to lock yet, so each takes a transaction lock per session first
+ * (in one order: no deadlocks), and the second computes from the first's marks. Its statement must come
+ * before applySessions', whose snapshot must see what the lock waited for.
+ */
+export function sessionsToLock(records: AccountingRecord[]): string[] {
+  const keys = new Set<string>();
+  for (const r of records) if (r.session) keys.add(sessionKey(r.userId, r.torrentId, r.peerId));
+  return [...keys];
 }
 
-const LOCK_SESSIONS = 'SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k ORDER BY k';
+/**
+ * A CTE that takes the advisory lock of each session key in a text[] parameter: a 64-bit hash of the
+ * key (a collision only makes two sessions wait for each other), in ascending order. A statement that
+ * uses it forces it before its rows with `(SELECT count(*) FROM locked) >= 0`.
+ */
+export const lockSessionsSql = (param: string): string =>
+  `locked AS (SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(${param}::text[]) AS k) AS x ORDER BY h)`;
 
 const SELECT_PEERS = `
 SELECT user_id, torrent_id, peer_id, host(ipv4) AS ipv4, host(ipv6) AS ipv6, port, client, uploaded, downloaded, "left", seeder,
@@ -90,7 +104,10 @@ ON CONFLICT (user_id, torrent_id, peer_id, epoch) DO UPDATE SET
   continues = EXCLUDED.continues, up_mark = EXCLUDED.up_mark, down_mark = EXCLUDED.down_mark, last_seq = EXCLUDED.last_seq,
   last_time = EXCLUDED.last_time, stopped_seq = EXCLUDED.stopped_seq, snatch_counted = EXCLUDED.snatch_counted, updated_at = now()`;
 
-/** Reads the batch's sessions, credits each record from the marks, replays it on its session's row, writes back. */
+/**
+ * Reads the batch's sessions, credits each record from the marks, replays it on its session's row, writes
+ * back. The caller has locked the sessions (sessionsToLock) in this transaction.
+ */
 export async function applySessions(db: PoolClient, records: AccountingRecord[], options: PeerOptions): Promise<SessionsOutcome> {
   const recovery = emptyRecovery();
   if (records.length === 0) return { records, recovery, seedTime: [] };
@@ -105,11 +122,7 @@ export async function applySessions(db: PoolClient, records: AccountingRecord[],
   // Sorted, so that concurrent consumers take their locks in the same order.
   const keys = [...sessions.keys()].sort();
   const list = keys.map((key) => sessions.get(key)!);
-  const columns = (of: Session[]) => [of.map((s) => s.userId), of.map((s) => s.torrentId), of.map((s) => s.peerId)];
-  // Two consumers may hold records of one session at once, and a session new to both has no row to lock
-  // yet: each takes a transaction lock per session first (ORDER BY: one order), so the second computes
-  // from the first's marks (a hash collision only makes two sessions wait for each other).
-  if (records.some((r) => r.session)) await db.query(LOCK_SESSIONS, [[...new Set(keys.map(lockOf))]]);
+  const columns = (of: Session[]) => [integers(of.map((s) => s.userId)), integers(of.map((s) => s.torrentId)), bytes(of.map((s) => s.peerId))];
   for (const row of (await db.query<Record<string, unknown>>(SELECT_PEERS, columns(list))).rows) {
     const session = sessions.get(sessionKey(Number(row.user_id), Number(row.torrent_id), row.peer_id as Buffer))!;
     session.row = peerRowOf(row);
@@ -153,22 +166,22 @@ export async function applySessions(db: PoolClient, records: AccountingRecord[],
     const rows = written.map((s) => s.row!);
     await db.query(UPSERT_PEERS, [
       ...columns(written),
-      rows.map((p) => p.ipv4),
-      rows.map((p) => p.ipv6),
-      rows.map((p) => p.port),
-      rows.map((p) => p.client),
-      rows.map((p) => p.uploaded),
-      rows.map((p) => p.downloaded),
-      rows.map((p) => p.left),
-      rows.map((p) => p.seeder),
-      rows.map((p) => p.interval),
-      rows.map((p) => p.first),
-      rows.map((p) => p.last),
-      rows.map((p) => p.epoch),
-      rows.map((p) => p.seq),
-      rows.map((p) => (p.marked ? p.upMark : null)),
-      rows.map((p) => (p.marked ? p.downMark : null)),
-      rows.map((p) => p.snatchCounted),
+      texts(rows.map((p) => p.ipv4)),
+      texts(rows.map((p) => p.ipv6)),
+      integers(rows.map((p) => p.port)),
+      texts(rows.map((p) => p.client)),
+      integers(rows.map((p) => p.uploaded)),
+      integers(rows.map((p) => p.downloaded)),
+      integers(rows.map((p) => p.left)),
+      booleans(rows.map((p) => p.seeder)),
+      integers(rows.map((p) => p.interval)),
+      integers(rows.map((p) => p.first)),
+      integers(rows.map((p) => p.last)),
+      texts(rows.map((p) => p.epoch)),
+      integers(rows.map((p) => p.seq)),
+      integers(rows.map((p) => (p.marked ? p.upMark : null))),
+      integers(rows.map((p) => (p.marked ? p.downMark : null))),
+      booleans(rows.map((p) => p.snatchCounted)),
     ]);
   }
   const gone = list.filter((s) => s.existed && !s.row);
@@ -176,17 +189,17 @@ export async function applySessions(db: PoolClient, records: AccountingRecord[],
   const epochs = list.flatMap((s) => [...s.epochs.values()].filter((e) => e.changed).map((e) => ({ s, e })));
   if (epochs.length > 0) {
     await db.query(UPSERT_EPOCHS, [
-      epochs.map(({ s }) => s.userId),
-      epochs.map(({ s }) => s.torrentId),
-      epochs.map(({ s }) => s.peerId),
-      epochs.map(({ e }) => e.epoch),
-      epochs.map(({ e }) => e.continues),
-      epochs.map(({ e }) => e.upMark),
-      epochs.map(({ e }) => e.downMark),
-      epochs.map(({ e }) => e.lastSeq),
-      epochs.map(({ e }) => e.lastTime),
-      epochs.map(({ e }) => e.stoppedSeq),
-      epochs.map(({ e }) => e.snatchCounted),
+      integers(epochs.map(({ s }) => s.userId)),
+      integers(epochs.map(({ s }) => s.torrentId)),
+      bytes(epochs.map(({ s }) => s.peerId)),
+      texts(epochs.map(({ e }) => e.epoch)),
+      texts(epochs.map(({ e }) => e.continues)),
+      integers(epochs.map(({ e }) => e.upMark)),
+      integers(epochs.map(({ e }) => e.downMark)),
+      integers(epochs.map(({ e }) => e.lastSeq)),
+      integers(epochs.map(({ e }) => e.lastTime)),
+      integers(epochs.map(({ e }) => e.stoppedSeq)),
+      booleans(epochs.map(({ e }) => e.snatchCounted)),
     ]);
   }
   const seeds = [...seedTime.values()].sort((a, b) => a.userId - b.userId || a.torrentId - b.torrentId);

@@ -45,19 +45,25 @@ export class GroupMember {
     }
   }
 
-  /** Counts a read on the group's generation counter; every answer is higher than the last, unless Redis lost data. */
-  async generation(): Promise<number> {
-    return Number(await this.client.call('INCR', generationKey(this.stream)));
+  /**
+   * Entries never delivered to any consumer, waiting up to blockMs for some (0: not at all), with the
+   * group's generation counter's answer to this read (an INCR in the same round trip: every answer is
+   * higher than the last, unless Redis lost data; see position.ts).
+   */
+  async next(count: number, blockMs: number): Promise<{ entries: StreamEntry[]; generation: number }> {
+    const block = blockMs > 0 ? ['BLOCK', blockMs] : [];
+    const pipeline = this.client.pipeline();
+    pipeline.call('XREADGROUP', 'GROUP', this.group, this.name, 'COUNT', count, ...block, 'STREAMS', this.stream, '>');
+    pipeline.call('INCR', generationKey(this.stream));
+    const replies = (await pipeline.exec()) ?? [];
+    for (const [error] of replies) if (error) throw error;
+    if (replies.length !== 2) throw new Error('unexpected reply to a stream read from Redis');
+    return { entries: readReply(replies[0]![1]), generation: Number(replies[1]![1]) };
   }
 
   /** This consumer's own entries delivered but not acknowledged, after `afterId`. */
   async pending(afterId: string, count: number): Promise<StreamEntry[]> {
     return readReply(await this.client.call('XREADGROUP', 'GROUP', this.group, this.name, 'COUNT', count, 'STREAMS', this.stream, afterId));
-  }
-
-  /** Entries never delivered to any consumer, waiting up to blockMs for some. */
-  async next(count: number, blockMs: number): Promise<StreamEntry[]> {
-    return readReply(await this.client.call('XREADGROUP', 'GROUP', this.group, this.name, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.stream, '>'));
   }
 
   /**

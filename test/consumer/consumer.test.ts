@@ -94,6 +94,44 @@ describe('reference consumer', { skip: missing ?? false }, () => {
       assert.deepEqual(await admin.xpending(stream, 'accounting'), [0, null, null, null], 'everything acknowledged');
     }));
 
+  it('reads the next batch while applying one, and applies a batch read ahead before it stops', () =>
+    withScene(async (stream, db) => {
+      const records = Array.from({ length: 90 }, (_, i) => makeRecord(i, 'ahead'));
+      for (const r of records) await add(stream, toFields(r));
+      const events: string[] = [];
+      class Watched extends GroupMember {
+        override async next(count: number, blockMs: number): ReturnType<GroupMember['next']> {
+          const read = await super.next(count, blockMs);
+          if (read.entries.length > 0) events.push(`read ${read.entries.length}`);
+          return read;
+        }
+        override async done(streamIds: string[]): Promise<void> {
+          await super.done(streamIds);
+          events.push(`done ${streamIds.length}`);
+        }
+      }
+      const client = connectRedis({ url: redis.url, commandTimeout: 2000, connectTimeout: 2000 }, silent);
+      clients.push(client);
+      const consumer = new Consumer({
+        member: new Watched(client, stream, 'accounting', 'ahead'),
+        pool: db.pool,
+        logger: silent,
+        batchSize: 30,
+        claimIdleMs: 30_000,
+        blockMs: 100,
+      });
+      const running = consumer.run();
+      await waitUntil('two batches read', async () => events.filter((e) => e.startsWith('read')).length >= 2);
+      consumer.stop();
+      await running;
+      // The second batch was read before the first was acknowledged; the third, read ahead while the
+      // second was applied, was applied although stop() came first.
+      assert.deepEqual(events.slice(0, 2), ['read 30', 'read 30']);
+      assert.equal(events.filter((e) => e.startsWith('done')).length, events.filter((e) => e.startsWith('read')).length, events.join(', '));
+      assert.deepEqual(await admin.xpending(stream, 'accounting'), [0, null, null, null], 'nothing left pending');
+      assert.equal(await countRows(db.pool, 'applied_ids'), events.filter((e) => e.startsWith('done')).length * 30);
+    }));
+
   it('applies a redelivered record once: the same id added twice, in one batch or in later ones', () =>
     withScene(async (stream, db) => {
       const records = Array.from({ length: 100 }, (_, i) => makeRecord(i, 'again'));
@@ -130,7 +168,7 @@ describe('reference consumer', { skip: missing ?? false }, () => {
       // An entry this consumer was handed before and that was deleted (trimmed) before it was applied.
       const me = member(stream, 'live');
       await me.join();
-      const handed = await me.next(100, 10);
+      const { entries: handed } = await me.next(100, 10);
       assert.equal(handed.length, 26);
       await admin.xdel(stream, handed[0]!.streamId);
       const c = run(stream, db, { batchSize: 8 });
@@ -192,7 +230,7 @@ describe('reference consumer', { skip: missing ?? false }, () => {
       const dead = member(stream, 'dead');
       await dead.join();
       for (const r of records) await add(stream, toFields(r));
-      assert.equal((await dead.next(500, 10)).length, 120, 'the dead consumer got every entry');
+      assert.equal((await dead.next(500, 10)).entries.length, 120, 'the dead consumer got every entry');
       const started = Date.now();
       const c = run(stream, db, { claimIdleMs: 1000, batchSize: 50 });
       await sleep(400);
