@@ -79,11 +79,12 @@ ON CONFLICT (id) DO UPDATE SET snatches = t.snatches + EXCLUDED.snatches`;
 // Entries can be applied out of announce order (one claimed from a dead consumer comes late), so the
 // "last_" columns take the values of the latest announce time, not of the latest batch.
 const UPSERT_PAIRS = `
-INSERT INTO user_torrents AS ut (user_id, torrent_id, uploaded, downloaded, raw_uploaded, raw_downloaded, snatched, announces, last_event, last_left, last_peer_id, last_announce)
-SELECT x.user_id, x.torrent_id, x.up, x.down, x.raw_up, x.raw_down, x.snatched, x.announces, x.event, x.remaining, decode(x.peer, 'hex'), to_timestamp(x.ms / 1000.0)
-FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::boolean[], $8::bigint[], $9::text[], $10::bigint[], $11::text[], $12::bigint[])
-  AS x(user_id, torrent_id, up, down, raw_up, raw_down, snatched, announces, event, remaining, peer, ms)
+INSERT INTO user_torrents AS ut (user_id, torrent_id, uploaded, downloaded, raw_uploaded, raw_downloaded, snatched, announces, last_event, last_left, last_peer_id, last_announce, seed_time_ms)
+SELECT x.user_id, x.torrent_id, x.up, x.down, x.raw_up, x.raw_down, x.snatched, x.announces, x.event, x.remaining, decode(x.peer, 'hex'), to_timestamp(x.ms / 1000.0), x.seed
+FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::boolean[], $8::bigint[], $9::text[], $10::bigint[], $11::text[], $12::bigint[], $13::bigint[])
+  AS x(user_id, torrent_id, up, down, raw_up, raw_down, snatched, announces, event, remaining, peer, ms, seed)
 ON CONFLICT (user_id, torrent_id) DO UPDATE SET
+  seed_time_ms = ut.seed_time_ms + EXCLUDED.seed_time_ms,
   uploaded = ut.uploaded + EXCLUDED.uploaded,
   downloaded = ut.downloaded + EXCLUDED.downloaded,
   raw_uploaded = ut.raw_uploaded + EXCLUDED.raw_uploaded,
@@ -105,11 +106,6 @@ ON CONFLICT (run) DO UPDATE SET updated_at = now(),
   suppressed_records = r.suppressed_records + EXCLUDED.suppressed_records,
   suppressed_uploaded = r.suppressed_uploaded + EXCLUDED.suppressed_uploaded,
   suppressed_downloaded = r.suppressed_downloaded + EXCLUDED.suppressed_downloaded`;
-
-const ADD_SEED_TIME = `
-UPDATE user_torrents AS ut SET seed_time_ms = ut.seed_time_ms + x.ms
-FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS x(u, t, ms)
-WHERE ut.user_id = x.u AND ut.torrent_id = x.t`;
 
 const INSERT_APPLIED_IDS = `
 WITH ${lockSessionsSql('$2')}
@@ -159,6 +155,8 @@ export async function applyBatch(pool: Pool, batch: Decoded, peerOptions: PeerOp
       await db.query(UPSERT_TORRENTS, [integers(torrents.map((t) => t.torrentId)), integers(torrents.map((t) => t.snatches))]);
     }
     const pairs = totals.pairs;
+    // Seed time comes with its pair's row (a pair with seed time has records in the batch).
+    const seeds = new Map(applied.seedTime.map((x) => [`${x.userId}:${x.torrentId}`, x.ms]));
     if (pairs.length > 0) {
       await db.query(UPSERT_PAIRS, [
         integers(pairs.map((p) => p.userId)),
@@ -173,12 +171,9 @@ export async function applyBatch(pool: Pool, batch: Decoded, peerOptions: PeerOp
         integers(pairs.map((p) => p.last.left)),
         texts(pairs.map((p) => p.last.peerId.toString('hex'))),
         integers(pairs.map((p) => p.last.time)),
+        integers(pairs.map((p) => seeds.get(`${p.userId}:${p.torrentId}`) ?? 0)),
       ]);
     }
-    // The user_torrents rows exist now: the pairs were upserted above.
-    const seeds = applied.seedTime;
-    if (seeds.length > 0)
-      await db.query(ADD_SEED_TIME, [integers(seeds.map((x) => x.userId)), integers(seeds.map((x) => x.torrentId)), integers(seeds.map((x) => x.ms))]);
     const recovery = applied.recovery;
     if (run && (recovery.records > 0 || recovery.suppressedRecords > 0)) {
       await db.query(UPSERT_RECOVERY, [
