@@ -39,7 +39,10 @@ for (const file of yamlFiles(K8S)) {
       .filter(Boolean),
   );
 }
-const base = [...manifests.entries()].filter(([file]) => file.includes(`${join(K8S, 'base')}/`)).flatMap(([, docs]) => docs);
+/** What `kubectl apply -k k8s/` applies: the trackers (base/) and the single-node Redis (redis/). */
+const base = [...manifests.entries()]
+  .filter(([file]) => file.includes(`${join(K8S, 'base')}/`) || file.includes(`${join(K8S, 'redis')}/`))
+  .flatMap(([, docs]) => docs);
 const kubectlMissing = toolMissing('kubectl (kustomize)', 'kubernetes-client', [['kubectl', ['version', '--client']]]);
 const find = (kind: string, name: string): Manifest => {
   const found = base.find((m) => m.kind === kind && m.metadata?.name === name);
@@ -68,8 +71,9 @@ describe('k8s manifests', () => {
     for (const [file, docs] of manifests) {
       for (const doc of docs.filter((d) => d.kind === 'Kustomization')) {
         const dir = join(file, '..');
-        for (const resource of doc.resources ?? []) assert.ok(existsSync(join(dir, resource)), `${file}: ${resource}`);
-        for (const patch of doc.patches ?? []) if (patch.path) assert.ok(existsSync(join(dir, patch.path)), `${file}: ${patch.path}`);
+        for (const listed of [...(doc.resources ?? []), ...(doc.bases ?? []), ...(doc.patchesStrategicMerge ?? [])]) {
+          assert.ok(existsSync(join(dir, listed)), `${file}: ${listed}`);
+        }
       }
     }
     const listed = (manifests.get(join(K8S, 'base', 'kustomization.yaml'))![0]!.resources as string[]).sort();
@@ -77,6 +81,20 @@ describe('k8s manifests', () => {
       .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
       .sort();
     assert.deepEqual(listed, present, 'every manifest is in the kustomization');
+  });
+
+  it('use only what every kustomize reads (back to kubectl 1.14: Debian 12 ships kubectl 1.20)', () => {
+    // Kustomize 2.0.3 reads `resources` as files only (directories go in `bases`), and no `patches`.
+    const known = new Set(['apiVersion', 'kind', 'namespace', 'resources', 'bases', 'patchesStrategicMerge', 'images']);
+    let kustomizations = 0;
+    for (const [file, docs] of manifests) {
+      for (const doc of docs.filter((d) => d.kind === 'Kustomization')) {
+        kustomizations++;
+        for (const key of Object.keys(doc)) assert.ok(known.has(key), `${file}: ${key} is not read by kubectl 1.20's kustomize`);
+        for (const resource of doc.resources ?? []) assert.ok(statSync(join(file, '..', resource)).isFile(), `${file}: ${resource} is a directory: list it in bases`);
+      }
+    }
+    assert.equal(kustomizations, 6);
   });
 
   it('render with kustomize, the base and the Redis Cluster overlay alike', { skip: kubectlMissing ?? false }, () => {
