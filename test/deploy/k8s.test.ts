@@ -91,7 +91,8 @@ describe('k8s manifests', () => {
       for (const doc of docs.filter((d) => d.kind === 'Kustomization')) {
         kustomizations++;
         for (const key of Object.keys(doc)) assert.ok(known.has(key), `${file}: ${key} is not read by kubectl 1.20's kustomize`);
-        for (const resource of doc.resources ?? []) assert.ok(statSync(join(file, '..', resource)).isFile(), `${file}: ${resource} is a directory: list it in bases`);
+        for (const resource of doc.resources ?? [])
+          assert.ok(statSync(join(file, '..', resource)).isFile(), `${file}: ${resource} is a directory: list it in bases`);
       }
     }
     assert.equal(kustomizations, 6);
