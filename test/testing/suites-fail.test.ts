@@ -56,6 +56,24 @@ describe('shoal/testing against broken drivers', () => {
       'not ok',
     );
 
+    // A deny list that takes nothing in: the access test fails.
+    const access = bySuite.get('tracker driver conformance, access: ignores-the-deny-list');
+    assert.equal(access?.get('becomes ready'), 'ok');
+    assert.equal(access?.get('refuses a denied hash, one off the allow list, or an unregistered one, and changes nothing'), 'not ok');
+    // Global freeleech that never turns on: that test fails, the rest of the private catalogue passes.
+    const catalogue = bySuite.get('tracker driver conformance, private catalogue: freeleech-stays-off');
+    assert.equal(catalogue?.get('switches global freeleech'), 'not ok');
+    assert.equal(catalogue?.get("swaps a private peer's totals atomically, per user and peer_id, and drops them on stopped"), 'ok');
+    assert.equal([...(catalogue?.values() ?? [])].filter((o) => o === 'not ok').length, 1, 'only the freeleech test fails');
+    // WebRTC swarms that hand the announcer back to itself: the picking tests fail, signals still pass.
+    const webrtc = bySuite.get('tracker driver conformance, webrtc: picks-itself');
+    assert.equal(webrtc?.get('picks up to numwant distinct other peers, each with its replica, never the announcer'), 'not ok');
+    assert.equal(webrtc?.get('delivers a signal sent to its own replica, and reports a replica no one listens as'), 'ok');
+    // A store that writes every announce, min interval or not: the too-soon test fails, the others pass.
+    const defences = bySuite.get('tracker driver conformance, defences: writes-every-announce');
+    assert.equal(defences?.get('answers an announce without an event sooner than min interval with the counts, and writes nothing (peer TTL 3 s)'), 'not ok');
+    assert.equal(defences?.get('lets started, completed and stopped pass within min interval, and a change of state'), 'ok');
+
     const backend: Record<string, string> = {
       'can be read back (written), or keeps nothing by design (discards)': 'ok',
       'accepts records at once while it has room (record() returns undefined; for an event, at most a promise that settles soon), with no metrics given':
