@@ -24,8 +24,9 @@ KEYS[5]  :p   totals      HASH  private mode only: announce.lua's (lua/includes/
 KEYS[6]  :pa  totalsAges  ZSET  private mode only: the same fields, score = last announce
 ARGV[1]  peerId          20 bytes
 ARGV[2]  replica         the announcer's replica
-ARGV[3]  flags           1 seeder (left = 0), 2 only registered torrents, 4 only allow-listed torrents
-ARGV[4]  event           0 none, 1 completed, 2 started, 3 stopped
+ARGV[3]  flags           the compact announce's bits (protocol.ts): FLAG_SEEDER (left = 0),
+                         FLAG_REQUIRE_REGISTERED, FLAG_REQUIRE_ALLOWED
+ARGV[4]  event           EVENT_NONE, EVENT_COMPLETED, EVENT_STARTED, EVENT_STOPPED (protocol.ts)
 ARGV[5]  numwant         peers to pick
 ARGV[6]  peerTtl         seconds a WebRTC peer lives after its last announce
 ARGV[7]  userId          private mode only: the user id (4 bytes, big-endian)
@@ -50,17 +51,17 @@ local privateMode = userId ~= ''
 -- expire by rtcPeerTtl.
 local peerTtl, reportedTotals, recordId, peerLimit = rtcPeerTtl
 if privateMode then reportedTotals, recordId, peerLimit, peerTtl = ARGV[8], ARGV[9], ARGV[10], tonumber(ARGV[11]) end
-local stopped = event == 3
+local stopped = event == EVENT_STOPPED
 local band = bit.band
 local fmt = string.format
 
 -- Access first: a refused announce changes nothing.
 local terms
-if band(flags, 6) ~= 0 then
+if band(flags, FLAG_REQUIRE_REGISTERED + FLAG_REQUIRE_ALLOWED) ~= 0 then
   terms = redis.call('HMGET', torrentKey, 'deny', 'allow', 'id', 'up', 'down', 'fl')
   if terms[1] then return { 0, 0, 0, 'denied' } end
-  if band(flags, 4) ~= 0 and not terms[2] then return { 0, 0, 0, 'not_allowed' } end
-  if band(flags, 2) ~= 0 and not terms[3] then return { 0, 0, 0, 'unregistered' } end
+  if band(flags, FLAG_REQUIRE_ALLOWED) ~= 0 and not terms[2] then return { 0, 0, 0, 'not_allowed' } end
+  if band(flags, FLAG_REQUIRE_REGISTERED) ~= 0 and not terms[3] then return { 0, 0, 0, 'unregistered' } end
 elseif redis.call('HGET', torrentKey, 'deny') then
   return { 0, 0, 0, 'denied' }
 end
@@ -86,7 +87,7 @@ expire(seedersKey)
 expire(leechersKey)
 
 local wasSeeder = redis.call('ZSCORE', seedersKey, peerId) ~= false
-local isSeeder = band(flags, 1) ~= 0 or event == 1
+local isSeeder = band(flags, FLAG_SEEDER) ~= 0 or event == EVENT_COMPLETED
 -- 1 when this announce counts a snatch: a private peer counts one per torrent, in whichever swarm.
 local snatched = 0
 if stopped then
@@ -102,7 +103,7 @@ else
     if wasSeeder then redis.call('ZREM', seedersKey, peerId) end
   end
   redis.call('HSET', routesKey, peerId, replica)
-  if event == 1 and not wasSeeder and not completedBefore then
+  if event == EVENT_COMPLETED and not wasSeeder and not completedBefore then
     redis.call('HINCRBY', routesKey, 'd', 1)
     snatched = 1
   end

@@ -25,13 +25,13 @@ import type { Refusal } from '../driver.js';
 import type { BinaryId, RtcAnnounce, RtcPeer, RtcResult, RtcSignal, RtcSwarms } from '../webrtc-driver.js';
 import type { RedisParams } from './params.js';
 import { Deadlines, timedOut } from './deadlines.js';
-import { assembleScript } from './scripts.js';
+import { script } from './scripts.js';
 import { totalsKeys } from './keys.js';
 import { parsePrevious, torrentTerms, userBytes } from './private.js';
+import { ANNOUNCE_EVENTS, ANNOUNCE_FLAGS } from './protocol.js';
 
 /** Suffixes of the WebRTC keys of a swarm, after `<prefix>{<hex info hash>}:` (see lua/webrtc-announce.lua). */
 export const WEBRTC_KEY_SUFFIX = { seeders: 'ws', leechers: 'wl', routes: 'wr', torrent: 't' } as const;
-const EVENTS = { none: 0, completed: 1, started: 2, stopped: 3 } as const;
 const REFUSALS = new Set<string>(['denied', 'not_allowed', 'unregistered', 'peer_limit']);
 /** Where the picked peers start in a reply: after the counts and refusal, and in private mode the accounting fields. */
 const PUBLIC_PEERS_AT = 4;
@@ -111,11 +111,11 @@ export class RedisRtcSwarms implements RtcSwarms {
     private readonly lanes: ScriptLanes | null = null,
   ) {
     this.peerTtl = peerTtl;
-    const announce = assembleScript('webrtc-announce');
+    const announce = script('webrtc-announce');
     this.announceSha = createHash('sha1').update(announce).digest('hex');
     client.defineCommand('trackerWebrtcAnnounce', { numberOfKeys: 4, lua: announce });
     client.defineCommand('trackerWebrtcAnnouncePrivate', { numberOfKeys: 6, lua: announce });
-    client.defineCommand('trackerWebrtcScrape', { numberOfKeys: 3, lua: assembleScript('webrtc-scrape'), readOnly: true });
+    client.defineCommand('trackerWebrtcScrape', { numberOfKeys: 3, lua: script('webrtc-scrape'), readOnly: true });
     this.commands = client as unknown as WebRtcCommands;
   }
 
@@ -139,14 +139,18 @@ export class RedisRtcSwarms implements RtcSwarms {
   async announce(a: RtcAnnounce): Promise<RtcResult> {
     const access = a.access;
     const userId = access?.userId ?? 0;
-    const flags = (a.seeder ? 1 : 0) | (access?.requireRegistered ? 2 : 0) | (access?.requireAllowed ? 4 : 0);
+    // The compact announce's flag bits and event codes (protocol.ts): the script reads them by name.
+    const flags =
+      (a.seeder ? ANNOUNCE_FLAGS.seeder : 0) |
+      (access?.requireRegistered ? ANNOUNCE_FLAGS.requireRegistered : 0) |
+      (access?.requireAllowed ? ANNOUNCE_FLAGS.requireAllowed : 0);
     const keys = webrtcKeys(this.params.prefix, a.infoHash);
     if (userId > 0) keys.push(...totalsKeys(this.params.prefix, Buffer.from(a.infoHash, 'latin1')));
     const argv: Array<string | Buffer> = [
       Buffer.from(a.peerId, 'latin1'),
       this.replica,
       String(flags),
-      String(EVENTS[a.event]),
+      String(ANNOUNCE_EVENTS[a.event]),
       String(a.numwant),
       String(this.peerTtl),
     ];

@@ -20,7 +20,7 @@ import { assembleScript, script, type ScriptSource } from '../../../src/store/re
 import { redisMissing, startRedis, type RedisServer } from '../../helpers/redis.js';
 
 const ROOT = new URL('../../../../', import.meta.url);
-const COMMANDS = ['announce', 'scrape'] as const;
+const COMMANDS = ['announce', 'scrape', 'webrtc-announce', 'webrtc-scrape'] as const;
 const read = (path: string): string => readFileSync(new URL(path, ROOT), 'utf8');
 const pieces = readdirSync(new URL('lua/includes/', ROOT)).map((file) => file.replace(/\.lua$/, ''));
 
@@ -90,6 +90,16 @@ describe('lua scripts, assembly', () => {
       `return { ${SUBNET_OVERSAMPLING}, KEYS[${SWARM_KEYS.indexOf('torrent') + 1}], ${REPLY.snatched + 1}, -1, 'FLAG_SEEDER', x.FLAG_SEEDER } -- FLAG_WANT4`,
     ]);
     assert.throws(() => assembleScript('main', memorySource({ main: 'local FLAG_SEEDER = 3' }, {})), /FLAG_SEEDER declared twice/);
+  });
+
+  it('names flag bits and event codes in every command, as protocol.ts has them (no bare numbers)', () => {
+    for (const command of COMMANDS) {
+      const code = read(`lua/${command}.lua`)
+        .replace(/--\[(=*)\[[\s\S]*?\]\1\]/g, '')
+        .replace(/--.*$/gm, '');
+      assert.doesNotMatch(code, /band\(flags,\s*\d/, `${command}: a flag bit by number`);
+      assert.doesNotMatch(code, /\bevent\s*[=~]=\s*\d/, `${command}: an event code by number`);
+    }
   });
 
   it('leaves no constant of protocol.ts or keys.ts in the code of an assembled command', () => {
