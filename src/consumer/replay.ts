@@ -37,6 +37,8 @@ export function replay(session: Session, r: AccountingRecord, ttlMs: number, see
   if (s) {
     const epochRow = session.epochs.get(s.epoch);
     if (epochRow?.stoppedSeq != null && s.seq < epochRow.stoppedSeq) return 0; // before its epoch's stop: late
+    // An epoch that went on under another name (an open epoch continued it) ended before that one began.
+    if (epochRow && epochRow.continues !== null && !live) return 0;
   }
   if (row && olderThanRow(r, row)) return 0;
   if (row && r.time - row.last > ttlMs) {

@@ -172,6 +172,7 @@ describe('WebTorrent private accounting end to end: WebSockets, redis, the strea
         `round ${round}: the last announce's 500 bytes once: ${JSON.stringify(mine.map((r) => [r.event, r.rawUploaded]))}`,
       );
       assert.equal(mine.at(-1)!.event, 'stopped');
+      assert.equal(mine.filter((r) => r.event === 'stopped').length, 1, `round ${round}: one stop, the close's`);
     }
   });
 

@@ -123,6 +123,35 @@ describe('consumer: credits from cumulative counters (session marks)', { skip: m
     assert.equal(await activeRows(user), 0, 'the late plain record of a stopped epoch re-creates no active_peers row');
   });
 
+  it('a socket closed with its announce in flight: a second stop opens an epoch at the same millisecond, and no ghost row stays', async () => {
+    // The WebSocket frontend's close stopped the peer (seq 4) after its in-flight announce (seq 3), then stopped
+    // it once more: the tracker no longer knew the peer and opened an epoch for that stop. All three carry
+    // the same time, and the open epoch's seq (1) is smaller than the others': seq orders one epoch only.
+    for (const order of [[0, 1, 2], [2, 0, 1], [1, 2, 0], [2, 1, 0]] as const) {
+      const user = users++;
+      const t = { time: T0 + 10_000 };
+      await apply(record(user, epoch('ws-h', 1), [0, 0], [0, 0], { event: 'started' }), record(user, epoch('ws-h', 2), [1000, 0], [1000, 0]));
+      const late = [
+        record(user, epoch('ws-h', 3), [1500, 0], [500, 0], t),
+        record(user, epoch('ws-h', 4), [1500, 0], [0, 0], { ...t, event: 'stopped' }),
+        record(user, epoch('ws-l', 1, [1500, 0], true), [1500, 0], [0, 0], { ...t, event: 'stopped' }),
+      ];
+      await apply(...order.map((i) => late[i]!));
+      assert.deepEqual(await credited(user), [1500, 0], `order ${order}: each byte once`);
+      assert.equal(await activeRows(user), 0, `order ${order}: both stops leave no active_peers row`);
+    }
+    // Across batches: the open epoch's stop first, then the older epoch's last records.
+    const user = users++;
+    const t = { time: T0 + 10_000 };
+    await apply(record(user, epoch('ws-h2', 1), [0, 0], [0, 0], { event: 'started' }), record(user, epoch('ws-h2', 2), [1000, 0], [1000, 0]));
+    await apply(record(user, epoch('ws-l2', 1, [1500, 0], true), [1500, 0], [0, 0], { ...t, event: 'stopped' }));
+    await apply(record(user, epoch('ws-h2', 3), [1500, 0], [500, 0], t));
+    assert.equal(await activeRows(user), 0, 'a late record of an epoch that went on under another name makes no row');
+    await apply(record(user, epoch('ws-h2', 4), [1500, 0], [0, 0], { ...t, event: 'stopped' }));
+    assert.deepEqual(await credited(user), [1500, 0]);
+    assert.equal(await activeRows(user), 0);
+  });
+
   it('after a Redis failover handed seqs out again, the newer records and the stop still apply: no ghost row', async () => {
     const user = users++;
     const started = record(user, epoch('e-rb', 1), [0, 0], [0, 0], { event: 'started' });

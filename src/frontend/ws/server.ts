@@ -271,8 +271,9 @@ export class WebSocketFrontend {
       throw error;
     }
     if (conn.closed) {
-      // The socket went while the announce was on its way: its stop must come after it.
-      if (a.event !== 'stopped') this.stopInBackground(conn, hash, peerId, report);
+      // The socket went while the announce was on its way: its stop must come after it. A peer the socket
+      // already held in that swarm was stopped by the close, after this announce and with its totals.
+      if (a.event !== 'stopped' && conn.swarms.get(hash) !== peerId) this.stopInBackground(conn, hash, peerId, report);
       return;
     }
     if (a.event === 'stopped') {
