@@ -127,7 +127,12 @@ describe('consumer: credits from cumulative counters (session marks)', { skip: m
     // The WebSocket frontend's close stopped the peer (seq 4) after its in-flight announce (seq 3), then stopped
     // it once more: the tracker no longer knew the peer and opened an epoch for that stop. All three carry
     // the same time, and the open epoch's seq (1) is smaller than the others': seq orders one epoch only.
-    for (const order of [[0, 1, 2], [2, 0, 1], [1, 2, 0], [2, 1, 0]] as const) {
+    for (const order of [
+      [0, 1, 2],
+      [2, 0, 1],
+      [1, 2, 0],
+      [2, 1, 0],
+    ] as const) {
       const user = users++;
       const t = { time: T0 + 10_000 };
       await apply(record(user, epoch('ws-h', 1), [0, 0], [0, 0], { event: 'started' }), record(user, epoch('ws-h', 2), [1000, 0], [1000, 0]));
@@ -137,8 +142,8 @@ describe('consumer: credits from cumulative counters (session marks)', { skip: m
         record(user, epoch('ws-l', 1, [1500, 0], true), [1500, 0], [0, 0], { ...t, event: 'stopped' }),
       ];
       await apply(...order.map((i) => late[i]!));
-      assert.deepEqual(await credited(user), [1500, 0], `order ${order}: each byte once`);
-      assert.equal(await activeRows(user), 0, `order ${order}: both stops leave no active_peers row`);
+      assert.deepEqual(await credited(user), [1500, 0], `order ${order.join()}: each byte once`);
+      assert.equal(await activeRows(user), 0, `order ${order.join()}: both stops leave no active_peers row`);
     }
     // Across batches: the open epoch's stop first, then the older epoch's last records.
     const user = users++;
