@@ -38,6 +38,8 @@ const userJson = (user: User): z.input<typeof UserAnswer> => ({
   up_multiplier: user.upMultiplier,
   down_multiplier: user.downMultiplier,
   enabled: user.enabled,
+  can_leech: user.canLeech ?? true,
+  freeleech_until: user.freeleechUntil ?? 0,
 });
 
 const torrentJson = (torrent: TorrentEntry): z.input<typeof TorrentAnswer> => ({
@@ -92,6 +94,9 @@ export function adminRouter(store: TrackerStore, hotSwarms: HotSwarmsSource = nu
     const body = parseBody(UserBody, await readJsonObject(ctx));
     echo('id', body.id, (value) => value === id);
     const user: User = { id, passkey: body.passkey, upMultiplier: body.up_multiplier, downMultiplier: body.down_multiplier, enabled: body.enabled };
+    // Only what differs from the defaults is stored: a user put without these is the same as before them.
+    if (!body.can_leech) user.canLeech = false;
+    if (body.freeleech_until > 0) user.freeleechUntil = body.freeleech_until;
     const created = (await catalogue.getUser(id)) === null;
     await catalogue.putUser(user);
     stored(ctx, created, userJson(user));

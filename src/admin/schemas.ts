@@ -10,6 +10,8 @@ export const MAX_USER_ID = 2 ** 32 - 1;
 export const MAX_TORRENT_ID = Number.MAX_SAFE_INTEGER;
 export const MAX_MULTIPLIER = 100;
 export const MAX_CLIENT_NAME = 100;
+/** Unix seconds: the largest an unsigned 32-bit time can say (the year 2106). */
+export const MAX_UNIX_TIME = 2 ** 32 - 1;
 /** Gazelle hands out 32 alphanumerics; the tracker refuses anything longer than 128 unread. */
 export const PASSKEY = /^[A-Za-z0-9_-]{1,128}$/;
 export const HEX_INFO_HASH = /^[0-9a-fA-F]{40}$/;
@@ -24,12 +26,15 @@ const MULTIPLIER = `must be a number from 0 to ${MAX_MULTIPLIER}`;
 const PASSKEY_MESSAGE = 'must be 1 to 128 characters of A-Z, a-z, 0-9, _ and -';
 const TORRENT_ID = `must be an integer from 1 to ${MAX_TORRENT_ID}`;
 const CLIENT_NAME = `must be a non-empty string of at most ${MAX_CLIENT_NAME} characters`;
+const UNIX_TIME = `must be an integer from 0 to ${MAX_UNIX_TIME} (Unix seconds)`;
 const INFO_HASH_V2 = 'must be 40 hexadecimal characters: the SHA-256 info hash truncated to 20 bytes';
 /** A field that repeats the URL (a GET answer sent back as is) must agree with it (checked by the route). */
 const ECHO = { error: 'does not match the URL' };
 
 const multiplier = (meaning: string) =>
   z.number(orRequired(MULTIPLIER)).min(0, { error: MULTIPLIER }).max(MAX_MULTIPLIER, { error: MULTIPLIER }).default(1).describe(meaning);
+const unixTime = () =>
+  z.number(orRequired(UNIX_TIME)).int({ error: UNIX_TIME }).min(0, { error: UNIX_TIME }).max(MAX_UNIX_TIME, { error: UNIX_TIME }).default(0);
 const passkey = () => z.string(orRequired(PASSKEY_MESSAGE)).regex(PASSKEY, { error: PASSKEY_MESSAGE });
 const torrentId = () => z.number(orRequired(TORRENT_ID)).int({ error: TORRENT_ID }).min(1, { error: TORRENT_ID }).max(MAX_TORRENT_ID, { error: TORRENT_ID });
 /** Info hashes are answered in lower case. */
@@ -48,6 +53,11 @@ export const UserBody = z
     up_multiplier: multiplier('factor applied to the upload the user reports'),
     down_multiplier: multiplier('factor applied to the download the user reports'),
     enabled: z.boolean(orRequired(BOOLEAN)).default(true).describe('a disabled user cannot announce'),
+    can_leech: z
+      .boolean(orRequired(BOOLEAN))
+      .default(true)
+      .describe('false: the user may seed but not download; an announce with bytes left is refused with "downloading disabled"'),
+    freeleech_until: unixTime().describe('personal freeleech: no download is counted until this Unix time (seconds); 0: none'),
   })
   .meta({ id: 'UserBody', description: 'A user as PUT takes it; fields left out take their defaults.' });
 
@@ -92,6 +102,8 @@ export const UserAnswer = z
     up_multiplier: z.number().min(0).max(MAX_MULTIPLIER),
     down_multiplier: z.number().min(0).max(MAX_MULTIPLIER),
     enabled: z.boolean(),
+    can_leech: z.boolean(),
+    freeleech_until: z.int().min(0).max(MAX_UNIX_TIME),
   })
   .meta({ id: 'User' });
 

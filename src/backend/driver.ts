@@ -61,7 +61,13 @@ export interface AccountingRecord {
   /** The multipliers this record's credit used (freeleech: down 0), for what a consumer credits past the delta. */
   upMultiplier?: number;
   downMultiplier?: number;
+  /** Which rule made the download free (down multiplier 0), for sites to show; absent when none did. */
+  freeleech?: FreeleechRule;
 }
+
+/** What made a download free: the global switch, the torrent's flag, or the user's personal freeleech. */
+export type FreeleechRule = 'global' | 'torrent' | 'personal';
+export const FREELEECH_RULES: readonly FreeleechRule[] = ['global', 'torrent', 'personal'];
 
 /** A private peer's run of cumulative counters, as the tracker's atomic step numbers it (src/store/session.ts). */
 export interface AccountingSession {

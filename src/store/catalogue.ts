@@ -19,6 +19,13 @@ export interface User {
   upMultiplier: number;
   downMultiplier: number;
   enabled: boolean;
+  /**
+   * False: the user may seed but not download (announces with bytes left are refused). Left out: true.
+   * Catalogues keep the optional fields below as given: left out stays left out.
+   */
+  canLeech?: boolean;
+  /** Personal freeleech until this Unix time (seconds): no download is counted before it. Left out or 0: none. */
+  freeleechUntil?: number;
 }
 
 export interface TorrentEntry {

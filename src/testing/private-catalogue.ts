@@ -38,7 +38,18 @@ export function definePrivateCatalogueTests(ctx: ConformanceContext): void {
     const newKey = passkey();
     await ctx.store.catalogue.putUser({ id, passkey: newKey, upMultiplier: 1, downMultiplier: 1, enabled: false });
     await eventually(async () => (await ctx.store.catalogue.userByPasskey(key)) === null, 'the old passkey gone');
-    await eventually(async () => (await ctx.store.catalogue.userByPasskey(newKey))?.enabled === false, 'the new passkey, disabled');
+    // The private controls' fields come back as they were put, and a put without them leaves none behind.
+    const controlled = { id, passkey: newKey, upMultiplier: 1, downMultiplier: 1, enabled: true, canLeech: false, freeleechUntil: 2_000_000_000 };
+    await ctx.store.catalogue.putUser(controlled);
+    assert.deepEqual(await ctx.store.catalogue.getUser(id), controlled);
+    await eventually(async () => (await ctx.store.catalogue.userByPasskey(newKey))?.canLeech === false, 'can_leech through the passkey');
+    assert.deepEqual(await ctx.store.catalogue.userByPasskey(newKey), controlled);
+    await ctx.store.catalogue.putUser({ id, passkey: newKey, upMultiplier: 1, downMultiplier: 1, enabled: false });
+    assert.deepEqual(await ctx.store.catalogue.getUser(id), { id, passkey: newKey, upMultiplier: 1, downMultiplier: 1, enabled: false });
+    await eventually(async () => {
+      const user = await ctx.store.catalogue.userByPasskey(newKey);
+      return user?.enabled === false && user.canLeech === undefined;
+    }, 'disabled, and the fields gone with the next put');
     assert.equal(await ctx.store.catalogue.deleteUser(id), true);
     assert.equal(await ctx.store.catalogue.deleteUser(id), false);
     await eventually(async () => (await ctx.store.catalogue.userByPasskey(newKey)) === null, 'a deleted user');

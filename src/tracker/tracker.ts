@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { compactPeer, formatIp } from '../bittorrent/address.js';
 import type { AnnounceEvent, AnnounceRequest, AnnounceResult, ScrapeRequest, ScrapeResult } from '../bittorrent/announce.js';
 import { ClientError } from '../bittorrent/errors.js';
-import { creditedBytes, type AccountingRecord, type AccountingSession, type Backend } from '../backend/driver.js';
+import { creditedBytes, type AccountingRecord, type AccountingSession, type Backend, type FreeleechRule } from '../backend/driver.js';
 import type { Config } from '../config/config.js';
 import type { AddressLimits } from '../store/address-ledger.js';
 import type { User } from '../store/catalogue.js';
@@ -154,6 +154,7 @@ export class Tracker {
       throw new ClientError("your client is not approved on this tracker; see the site's list of allowed clients");
     }
     const user = policy.private ? await this.userOf(req.passkey) : null;
+    if (user) this.mayLeech(user, req.left, req.event);
     const access: SwarmAccess = user ? this.privateAccess(user, req.uploaded, req.downloaded) : this.openAccess;
     // The compact addresses the announcer registers: its source address, plus BEP 7 claims if allowed.
     let ip4 = familyIp(req.sourceIp, 4, undefined);
@@ -255,6 +256,15 @@ export class Tracker {
   }
 
   /**
+   * Private mode: refuses a user whose download rights were revoked (can_leech false) an announce with
+   * bytes left (or an unknown left); seeding goes on, and a stop is never refused: it ends the peer and
+   * carries its last totals to the accounting.
+   */
+  mayLeech(user: User, left: number | undefined, event: AnnounceEvent): void {
+    if (user.canLeech === false && left !== 0 && event !== 'stopped') throw new ClientError('downloading disabled');
+  }
+
+  /**
    * Private mode: the access rules and accounting inputs of one user's announce, for the store (the
    * compact swarms' and the WebRTC swarms' alike): the totals it reports now, and a fresh record id.
    */
@@ -336,7 +346,8 @@ export function accountingRecord(a: CreditedAnnounce, user: User, id: string, ou
   const rawUploaded = a.uploaded >= previous.uploaded ? a.uploaded - previous.uploaded : a.uploaded;
   const rawDownloaded = a.downloaded >= previous.downloaded ? a.downloaded - previous.downloaded : a.downloaded;
   const terms = outcome.torrent;
-  const freeleech = (terms?.freeleech ?? false) || globalFreeleech;
+  const time = Date.now();
+  const freeleech = freeleechRule(globalFreeleech, terms, user, time);
   const upMultiplier = user.upMultiplier * (terms?.upMultiplier ?? 1);
   const downMultiplier = freeleech ? 0 : user.downMultiplier * (terms?.downMultiplier ?? 1);
   const record: AccountingRecord = {
@@ -352,7 +363,7 @@ export function accountingRecord(a: CreditedAnnounce, user: User, id: string, ou
     downloaded: creditedBytes(rawDownloaded, downMultiplier),
     left: a.left,
     snatched: outcome.snatched ?? false,
-    time: Date.now(),
+    time,
     ipv4: a.ipv4,
     ipv6: a.ipv6,
     port: a.port,
@@ -364,5 +375,14 @@ export function accountingRecord(a: CreditedAnnounce, user: User, id: string, ou
   };
   if (outcome.session) record.session = outcome.session;
   if (a.transport) record.transport = a.transport;
+  if (freeleech) record.freeleech = freeleech;
   return record;
+}
+
+/** The rule that makes this download free, the broadest first; undefined when none does. */
+function freeleechRule(globalFreeleech: boolean, terms: TorrentTerms | undefined, user: User, time: number): FreeleechRule | undefined {
+  if (globalFreeleech) return 'global';
+  if (terms?.freeleech) return 'torrent';
+  if (user.freeleechUntil !== undefined && user.freeleechUntil * 1000 > time) return 'personal';
+  return undefined;
 }

@@ -62,6 +62,7 @@ export class WebRtcTracker {
       throw new ClientError("your client is not approved on this tracker; see the site's list of allowed clients");
     }
     const user = policy.private ? await tracker.userOf(req.passkey) : null;
+    if (user) tracker.mayLeech(user, req.left, req.event);
     const ip = user && req.clientAddress ? Buffer.from(req.clientAddress, 'hex') : undefined;
     // A stop (a socket's close among them) is never refused for the address count: it only ends a peer.
     if (user && ip && req.event !== 'stopped') tracker.noteAddress(user, ip);

@@ -56,15 +56,28 @@ describe('management API', () => {
       assertError(await api.get('/users/41'), 404, /user 41 not found/);
       const created = await api.put('/users/41', { passkey: 'a'.repeat(32) });
       assert.equal(created.status, 201);
-      assert.deepEqual(created.json, { id: 41, passkey: 'a'.repeat(32), up_multiplier: 1, down_multiplier: 1, enabled: true });
+      assert.deepEqual(created.json, {
+        id: 41,
+        passkey: 'a'.repeat(32),
+        up_multiplier: 1,
+        down_multiplier: 1,
+        enabled: true,
+        can_leech: true,
+        freeleech_until: 0,
+      });
       assert.deepEqual((await api.get('/users/41')).json, created.json);
 
-      const replaced = await api.put('/users/41', { passkey: 'Bb_-9', up_multiplier: 2.5, down_multiplier: 0, enabled: false });
+      const controls = { can_leech: false, freeleech_until: 4294967295 };
+      const replaced = await api.put('/users/41', { passkey: 'Bb_-9', up_multiplier: 2.5, down_multiplier: 0, enabled: false, ...controls });
       assert.equal(replaced.status, 200);
-      assert.deepEqual(replaced.json, { id: 41, passkey: 'Bb_-9', up_multiplier: 2.5, down_multiplier: 0, enabled: false });
+      assert.deepEqual(replaced.json, { id: 41, passkey: 'Bb_-9', up_multiplier: 2.5, down_multiplier: 0, enabled: false, ...controls });
+      assert.deepEqual((await api.get('/users/41')).json, replaced.json);
       // A GET answer sent back as is (with its id) is a valid PUT; a PUT replaces, so omitted fields reset.
       assert.equal((await api.put('/users/41', (await api.get('/users/41')).json)).status, 200);
-      assert.deepEqual((await api.put('/users/41', { passkey: 'Bb_-9' })).json.enabled, true);
+      assert.deepEqual((await api.put('/users/41', (await api.get('/users/41')).json)).json, replaced.json);
+      const reset = (await api.put('/users/41', { passkey: 'Bb_-9' })).json;
+      assert.deepEqual([reset.enabled, reset.can_leech, reset.freeleech_until], [true, true, 0]);
+      assert.deepEqual((await api.get('/users/41')).json, reset);
 
       assert.equal((await api.delete('/users/41')).status, 204);
       assertError(await api.get('/users/41'), 404, /not found/);
@@ -104,6 +117,12 @@ describe('management API', () => {
         [{ passkey: 'ok', enabled: 1 }, /^enabled: /],
         [{ passkey: 'ok', upMultiplier: 2 }, /^upMultiplier: unknown field/],
         [{ passkey: 'ok', id: 8 }, /^id: does not match the URL$/],
+        [{ passkey: 'ok', can_leech: 'false' }, /^can_leech: must be true or false$/],
+        [{ passkey: 'ok', can_leech: null }, /^can_leech: /],
+        [{ passkey: 'ok', freeleech_until: -1 }, /^freeleech_until: must be an integer from 0 to 4294967295 \(Unix seconds\)$/],
+        [{ passkey: 'ok', freeleech_until: 2 ** 32 }, /^freeleech_until: /],
+        [{ passkey: 'ok', freeleech_until: '2030-01-01' }, /^freeleech_until: /],
+        [{ passkey: 'ok', canLeech: false }, /^canLeech: unknown field/],
       ];
       for (const [body, message] of cases) assertError(await api.put('/users/7', body), 400, message);
       // JSON itself cannot say Infinity, but an overflowing literal becomes one.

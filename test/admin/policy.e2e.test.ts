@@ -113,6 +113,29 @@ describe('private mode: users and torrents from the API', () => {
     assert.deepEqual(pick(await step()), { uploaded: 3000, downloaded: 500 });
     await t.admin.put(`/torrents/${hex}`, { id: 5003, up_multiplier: 1.5, freeleech: true });
     assert.deepEqual(pick(await step()), { uploaded: 3000, downloaded: 0 }, 'torrent freeleech');
+    assert.equal(records.at(-1)!.freeleech, 'torrent');
+    await t.admin.put(`/torrents/${hex}`, { id: 5003, up_multiplier: 1.5 });
+    await t.admin.put('/users/130', {
+      passkey: 'erinpasskey00000',
+      up_multiplier: 2,
+      down_multiplier: 0.5,
+      freeleech_until: Math.floor(Date.now() / 1000) + 600,
+    });
+    assert.deepEqual(pick(await step()), { uploaded: 3000, downloaded: 0 }, 'personal freeleech');
+    assert.equal(records.at(-1)!.freeleech, 'personal');
+  });
+
+  it('refuses a user whose download rights were revoked over the API "downloading disabled" while leeching, not while seeding', async () => {
+    const infoHash = randomHash();
+    await t.admin.put(`/torrents/${infoHash.toString('hex')}`, { id: 5004 });
+    await t.admin.put('/users/140', { passkey: 'frankpasskey0000', can_leech: false });
+    const path = (left: number, event?: 'started' | 'stopped') =>
+      announcePath({ infoHash, port: 7140, left, ...(event ? { event } : {}) }, '/frankpasskey0000');
+    assert.equal((await announce(t, path(1000, 'started'))).failure, 'downloading disabled');
+    assert.equal((await announce(t, path(0, 'started'))).failure, null);
+    assert.equal((await announce(t, path(0))).failure, null);
+    await t.admin.put('/users/140', { passkey: 'frankpasskey0000' });
+    assert.equal((await announce(t, path(1000))).failure, null, 'rights given back');
   });
 });
 

@@ -47,6 +47,7 @@ describe('private mode accounting', () => {
     passkey,
     ...overrides,
   });
+  const requestOn = request;
   const last = (): AccountingRecord => backend.records.at(-1)!;
 
   it('refuses announces without a passkey, with an unknown one, or for a disabled user', async () => {
@@ -111,6 +112,55 @@ describe('private mode accounting', () => {
     await tracker.announce(request({ passkey: 'c'.repeat(32), peerId, event: 'started' }));
     await tracker.announce(request({ passkey: 'c'.repeat(32), peerId, uploaded: 100 }));
     assert.equal(last().uploaded, 115, '100 * 1.15 is 114.99999999999999 in floating point');
+  });
+
+  it('refuses a user without download rights an announce with bytes left, with "downloading disabled", and lets it seed and stop', async () => {
+    const key = 'd'.repeat(32);
+    const peerId = Buffer.from('-qB4630-00000000cl01');
+    const seeding = randomBytes(20);
+    const leeching = randomBytes(20);
+    await store.catalogue.putTorrent({ infoHash: seeding, id: 101, upMultiplier: 1, downMultiplier: 1, freeleech: false });
+    await store.catalogue.putTorrent({ infoHash: leeching, id: 103, upMultiplier: 1, downMultiplier: 1, freeleech: false });
+    const request = (overrides: Partial<AnnounceRequest>): AnnounceRequest => requestOn({ infoHash: leeching, ...overrides });
+    await store.catalogue.putUser({ id: 10, passkey: key, upMultiplier: 1, downMultiplier: 1, enabled: true, canLeech: false });
+    const count = backend.records.length;
+    await assert.rejects(
+      tracker.announce(request({ passkey: key, peerId, event: 'started', left: 1 })),
+      (e: Error) => e instanceof ClientError && e.message === 'downloading disabled',
+    );
+    await assert.rejects(tracker.announce(request({ passkey: key, peerId, uploaded: 10, left: 500 })), /^ClientError: downloading disabled$/);
+    assert.equal(backend.records.length, count, 'a refused announce is not accounted');
+    assert.equal((await store.scrape([leeching]))[0]!.incomplete, 0, 'nor stored');
+    await tracker.announce(request({ passkey: key, peerId, infoHash: seeding, event: 'started', left: 0 }));
+    await tracker.announce(request({ passkey: key, peerId, infoHash: seeding, uploaded: 700, left: 0 }));
+    assert.deepEqual([last().userId, last().rawUploaded], [10, 700], 'seeding is credited');
+    // Revoked while leeching: its stop still goes through and carries its last totals.
+    await store.catalogue.putUser({ id: 10, passkey: key, upMultiplier: 1, downMultiplier: 1, enabled: true });
+    await tracker.announce(request({ passkey: key, peerId, event: 'started', left: 400 }));
+    await store.catalogue.putUser({ id: 10, passkey: key, upMultiplier: 1, downMultiplier: 1, enabled: true, canLeech: false });
+    await assert.rejects(tracker.announce(request({ passkey: key, peerId, uploaded: 5, downloaded: 100, left: 300 })), /downloading disabled/);
+    await tracker.announce(request({ passkey: key, peerId, event: 'stopped', uploaded: 5, downloaded: 100, left: 300 }));
+    assert.deepEqual([last().event, last().rawUploaded, last().rawDownloaded], ['stopped', 5, 100]);
+  });
+
+  it('counts no download under personal freeleech until its time, and says which rule made it free', async () => {
+    const key = 'e'.repeat(32);
+    const peerId = Buffer.from('-qB4630-00000000fl01');
+    const now = Math.floor(Date.now() / 1000);
+    const torrent = randomBytes(20);
+    await store.catalogue.putTorrent({ infoHash: torrent, id: 102, upMultiplier: 1, downMultiplier: 0.5, freeleech: false });
+    const request = (overrides: Partial<AnnounceRequest>): AnnounceRequest => requestOn({ infoHash: torrent, ...overrides });
+    await store.catalogue.putUser({ id: 11, passkey: key, upMultiplier: 1, downMultiplier: 1, enabled: true, freeleechUntil: now + 3600 });
+    await tracker.announce(request({ passkey: key, peerId, event: 'started' }));
+    await tracker.announce(request({ passkey: key, peerId, uploaded: 10, downloaded: 1000 }));
+    assert.deepEqual([last().rawDownloaded, last().downloaded, last().downMultiplier, last().freeleech], [1000, 0, 0, 'personal']);
+    await store.catalogue.setGlobalFreeleech(true);
+    await tracker.announce(request({ passkey: key, peerId, uploaded: 10, downloaded: 1500 }));
+    assert.equal(last().freeleech, 'global', 'the broadest rule is named');
+    await store.catalogue.setGlobalFreeleech(false);
+    await store.catalogue.putUser({ id: 11, passkey: key, upMultiplier: 1, downMultiplier: 1, enabled: true, freeleechUntil: now - 1 });
+    await tracker.announce(request({ passkey: key, peerId, uploaded: 10, downloaded: 2000 }));
+    assert.deepEqual([last().rawDownloaded, last().downloaded, last().freeleech], [500, 250, undefined], 'over: counted again (torrent multiplier 0.5)');
   });
 
   it('admits only approved clients when asked to', async () => {

@@ -187,4 +187,22 @@ describe('private mode accounting of WebTorrent announces', () => {
       /addresses already/,
     );
   });
+
+  it('refuses a user without download rights a leeching announce (an unknown left too), not a seeding one or a stop', async () => {
+    const key = 'r'.repeat(32);
+    await store.catalogue.putUser({ id: 12, passkey: key, upMultiplier: 1, downMultiplier: 1, enabled: true, canLeech: false });
+    const id = '-WW0208-' + 'r'.repeat(12);
+    await assert.rejects(rtc.announce(request({ passkey: key, peerId: id, event: 'started', left: 10 })), /^ClientError: downloading disabled$/);
+    await assert.rejects(rtc.announce(request({ passkey: key, peerId: id, event: 'started', left: undefined })), /downloading disabled/);
+    const count = backend.records.length;
+    await rtc.announce(request({ passkey: key, peerId: id, event: 'started', left: 0 }));
+    await rtc.announce(request({ passkey: key, peerId: id, event: 'stopped', left: 10 }));
+    assert.deepEqual(
+      backend.records.slice(count).map((r) => [r.userId, r.event]),
+      [
+        [12, 'started'],
+        [12, 'stopped'],
+      ],
+    );
+  });
 });

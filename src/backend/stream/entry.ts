@@ -4,7 +4,7 @@
  * written as decimal integers; binary values as hex.
  */
 import type { AnnounceEvent } from '../../bittorrent/announce.js';
-import type { AccountingRecord, AccountingSession } from '../driver.js';
+import { FREELEECH_RULES, type AccountingRecord, type AccountingSession, type FreeleechRule } from '../driver.js';
 
 const EVENTS: readonly AnnounceEvent[] = ['none', 'started', 'completed', 'stopped'];
 
@@ -46,6 +46,7 @@ export function toFields(r: AccountingRecord): string[] {
     if (s.completed) fields.push('completed', '1');
   }
   if (r.upMultiplier !== undefined) fields.push('mul_up', String(r.upMultiplier), 'mul_down', String(r.downMultiplier ?? 1));
+  if (r.freeleech) fields.push('freeleech', r.freeleech);
   // The peer's fields (active_peers, seed time) go together, when the record has them.
   if (r.port === undefined) return fields;
   fields.push(
@@ -109,6 +110,11 @@ function session(fields: Map<string, string>): AccountingSession {
   return session;
 }
 
+function freeleechRule(text: string): FreeleechRule {
+  if (!(FREELEECH_RULES as readonly string[]).includes(text)) throw new Error(`stream entry: unknown freeleech rule ${JSON.stringify(text)}`);
+  return text as FreeleechRule;
+}
+
 /** Throws on a malformed entry: the consumer sets such entries aside instead of guessing. */
 export function fromFields(list: string[]): AccountingRecord {
   const fields = new Map<string, string>();
@@ -134,6 +140,7 @@ export function fromFields(list: string[]): AccountingRecord {
     ...(fields.get('transport') === 'webrtc' ? { transport: 'webrtc' as const } : {}),
     // Records of older versions have no session and no multipliers.
     ...(fields.has('epoch') ? { session: session(fields) } : {}),
+    ...(fields.has('freeleech') ? { freeleech: freeleechRule(fields.get('freeleech')!) } : {}),
     ...(fields.has('mul_up') ? { upMultiplier: multiplier(fields, 'mul_up'), downMultiplier: multiplier(fields, 'mul_down') } : {}),
     // Records of older versions have none of the peer's fields.
     ...(fields.has('port')

@@ -30,13 +30,25 @@ interface Cached {
 
 function userFrom(fields: Record<string, string>, passkey: string): User | null {
   if (!fields.id) return null;
-  return {
+  const user: User = {
     id: Number(fields.id),
     passkey,
     upMultiplier: Number(fields.up ?? '1'),
     downMultiplier: Number(fields.down ?? '1'),
     enabled: fields.en !== '0',
   };
+  // The optional fields are stored only when given (userFields), so they come back as they were put.
+  if (fields.cl !== undefined) user.canLeech = fields.cl === '1';
+  if (fields.fu !== undefined) user.freeleechUntil = Number(fields.fu);
+  return user;
+}
+
+/** A user's hash fields; the optional ones only when given. */
+function userFields(user: User): Record<string, string | number> {
+  const fields: Record<string, string | number> = { id: user.id, up: user.upMultiplier, down: user.downMultiplier, en: user.enabled ? '1' : '0' };
+  if (user.canLeech !== undefined) fields.cl = user.canLeech ? '1' : '0';
+  if (user.freeleechUntil !== undefined) fields.fu = user.freeleechUntil;
+  return fields;
 }
 
 export class RedisCatalogue implements Catalogue {
@@ -119,7 +131,9 @@ export class RedisCatalogue implements Catalogue {
     const holder = await this.client.hget(this.keys.user(user.passkey), 'id');
     if (holder && Number(holder) !== user.id) throw new CatalogueConflict(`passkey already belongs to user ${holder}`);
     const old = await this.client.get(this.keys.userId(user.id));
-    await this.client.hset(this.keys.user(user.passkey), { id: user.id, up: user.upMultiplier, down: user.downMultiplier, en: user.enabled ? '1' : '0' });
+    // Replaced whole, in one step: a field left out of this PUT must not survive from the last one.
+    const key = this.keys.user(user.passkey);
+    await this.client.multi().del(key).hset(key, userFields(user)).exec();
     await this.client.set(this.keys.userId(user.id), user.passkey);
     if (old && old !== user.passkey) {
       await this.client.del(this.keys.user(old));
