@@ -28,6 +28,8 @@ export class BackendMetrics {
   private readonly dropCounter: { inc(value?: number): void };
   private readonly blockCounter: { inc(value?: number): void };
   private readonly uncleanCounter: { inc(value?: number): void };
+  private readonly writtenOnLane: { inc(value?: number): void };
+  private readonly writtenOnClient: { inc(value?: number): void };
   /** The queue's length and consumer lag, for a driver that can read them from the queue (redis-stream). */
   readonly stream: StreamLagMetrics;
 
@@ -73,8 +75,26 @@ export class BackendMetrics {
       labelNames,
       registers,
     }).labels(backend);
+    const written = new Counter({
+      name: 'tracker_backend_written_total',
+      help: "Accounting records written to the queue, by the connection that wrote them: fast_lane (the tracker's own lean connection) or client (ioredis: when no lane is ready, after a lane's failure, or with fast_lane off).",
+      labelNames: ['backend', 'path'],
+      registers,
+    });
+    this.writtenOnLane = written.labels(backend, 'fast_lane');
+    this.writtenOnClient = written.labels(backend, 'client');
     this.depthGauge.set(0);
-    for (const counter of [this.recordCounter, this.flushOk, this.flushError, this.dropCounter, this.blockCounter, this.uncleanCounter]) counter.inc(0);
+    for (const counter of [
+      this.recordCounter,
+      this.flushOk,
+      this.flushError,
+      this.dropCounter,
+      this.blockCounter,
+      this.uncleanCounter,
+      this.writtenOnLane,
+      this.writtenOnClient,
+    ])
+      counter.inc(0);
   }
 
   uncleanStop(): void {
@@ -99,6 +119,10 @@ export class BackendMetrics {
 
   blocked(): void {
     this.blockCounter.inc();
+  }
+
+  written(records: number, onLane: boolean): void {
+    (onLane ? this.writtenOnLane : this.writtenOnClient).inc(records);
   }
 }
 

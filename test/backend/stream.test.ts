@@ -117,6 +117,56 @@ describe('redis-stream backend', { skip: missing ?? false }, () => {
     assert.equal(await probe.value('tracker_backend_queue_depth'), 0);
   });
 
+  it("writes on the fast lane (the tracker's own connection), and through ioredis with fast_lane false", async () => {
+    for (const fastLane of [true, false]) {
+      const stream = newStream();
+      const { backend, probe } = await open({ url: redis.url, stream, batch_size: 50, flush_interval: 10, fast_lane: fastLane });
+      // The lane connects beside ioredis: until it is ready, batches go through ioredis.
+      if (fastLane) await sleep(200);
+      const records = Array.from({ length: 120 }, (_, i) => makeRecord(i, `lane-${fastLane}`));
+      for (const r of records) assert.equal(backend.record(r), undefined);
+      await backend.flush();
+      assert.deepEqual(await entries(stream), records, 'every record, in order, intact');
+      const [lane, client] = [
+        await probe.value('tracker_backend_written_total', { path: 'fast_lane' }),
+        await probe.value('tracker_backend_written_total', { path: 'client' }),
+      ];
+      assert.deepEqual([lane, client], fastLane ? [120, 0] : [0, 120], `fast_lane ${fastLane}`);
+      await backend.close();
+    }
+  });
+
+  it('loses nothing and keeps the order when its lane connections are killed under load: ioredis writes until a lane is back', async () => {
+    const stream = newStream();
+    const { backend, probe } = await open({ url: redis.url, stream, batch_size: 20, flush_interval: 5 });
+    await sleep(200);
+    const records = Array.from({ length: 3000 }, (_, i) => makeRecord(i, 'lane-kill'));
+    let killed = 0;
+    for (let i = 0; i < records.length; i++) {
+      assert.equal(backend.record(records[i]!), undefined);
+      if (i % 300 === 150) {
+        // The lane is the connection that writes XADDs (ioredis' writes nothing else here while a lane is ready).
+        const list = (await reader.call('CLIENT', 'LIST')) as string;
+        for (const line of list.split('\n').filter((l) => / cmd=xadd /.test(l))) {
+          await reader.call('CLIENT', 'KILL', 'ID', /id=(\d+)/.exec(line)![1]!);
+          killed++;
+        }
+      }
+      if (i % 50 === 0) await sleep(2);
+    }
+    await backend.flush();
+    assert.ok(killed >= 3, `lane connections killed: ${killed}`);
+    assert.deepEqual(
+      await firstIds(stream),
+      records.map((r) => r.id),
+      'every record, in order (a write cut off is repeated: consumers skip ids they applied)',
+    );
+    const lane = await probe.value('tracker_backend_written_total', { path: 'fast_lane' });
+    const client = await probe.value('tracker_backend_written_total', { path: 'client' });
+    assert.ok(lane > 0 && client > 0, `written on the lane (${lane}) and through ioredis while it was away (${client})`);
+    await backend.close();
+  });
+
   it('answers a record of an event (started, stopped, completed) once it is in the stream, not after flush_interval; others at once', async () => {
     const stream = newStream();
     const { backend } = await open({ url: redis.url, stream, batch_size: 1000, flush_interval: 60_000, event_wait: 5000 });

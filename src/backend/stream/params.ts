@@ -3,7 +3,7 @@
  * same object, so that both ends find the stream in the same place from one configuration.
  */
 import { z } from 'zod';
-import { integerParam, parseParams, textParam } from '../../config/params.js';
+import { boolParam, integerParam, parseParams, textParam } from '../../config/params.js';
 import { checkRedisConnection, redisConnection, redisConnectionShape } from '../../redis/params.js';
 
 export const StreamParamsSchema = z
@@ -31,6 +31,11 @@ export const StreamParamsSchema = z
       .max(128)
       .default('')
       .describe('this replica\'s stable name for its life marker in Redis (unclean stops are reported at the next start); "" means the host name (default "")'),
+    fast_lane: boolParam()
+      .default(true)
+      .describe(
+        "write the XADDs on a lean connection of the tracker's own (the one its announce scripts use) instead of through ioredis, which falls back for anything unusual; false: ioredis only (default true)",
+      ),
     close_timeout: integerParam(0, 600_000)
       .default(5000)
       .describe('milliseconds flush and close wait for Redis at shutdown before giving up what is buffered (default 5000)'),
@@ -59,6 +64,8 @@ export const StreamParamsSchema = z
     eventWait: params.event_wait,
     /** This replica's name for its life marker; "" means the host name. */
     replica: params.replica,
+    /** Write on a fast lane (src/redis/resp-lane.ts) when one is ready. */
+    fastLane: params.fast_lane,
     /** Milliseconds flush() and close() wait for Redis on shutdown before giving up what is still buffered. */
     closeTimeout: params.close_timeout,
   }));
