@@ -17,12 +17,14 @@ export interface AdminOptions {
   logger: Logger;
   /** GET /swarms/hot; absent: the route answers 404. */
   hotSwarms?: HotSwarmsSource;
+  /** private.deleted_reason_ttl (default 7 days). */
+  deletedReasonTtl?: number;
 }
 
 export function createAdminApp(options: AdminOptions): Koa {
   const app = new Koa();
   app.silent = true; // jsonErrors logs what needs logging
-  const router = adminRouter(options.store, options.hotSwarms ?? null);
+  const router = adminRouter(options.store, options.hotSwarms ?? null, { deletedReasonTtl: options.deletedReasonTtl ?? 604800 });
   app.use(jsonErrors(options.logger));
   app.use(bearerAuth(options.token));
   app.use(router.routes());

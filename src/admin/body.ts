@@ -30,6 +30,13 @@ export async function readJsonObject(ctx: Koa.Context, limit = MAX_BODY_BYTES): 
   return value as JsonObject;
 }
 
+/** The JSON object of a request whose body is optional (a DELETE's), or null when it has none. */
+export async function readOptionalJsonObject(ctx: Koa.Context, limit = MAX_BODY_BYTES): Promise<JsonObject | null> {
+  const length = ctx.get('Content-Length');
+  if (ctx.get('Transfer-Encoding') === '' && (length === '' || length === '0')) return null;
+  return readJsonObject(ctx, limit);
+}
+
 /**
  * The whole body, or a 413 as soon as it (or its declared Content-Length) passes `limit`. The rest of
  * an oversized body is read and discarded rather than cut off: closing a socket with unread data

@@ -12,6 +12,7 @@ import {
   ClientAnswer,
   ClientPrefixParam,
   ClientsAnswer,
+  DeleteTorrentBody,
   ErrorAnswer,
   FreeleechAnswer,
   FreeleechBody,
@@ -36,6 +37,7 @@ type Json = Record<string, unknown>;
 const COMPONENTS: z.ZodType[] = [
   UserBody,
   TorrentBody,
+  DeleteTorrentBody,
   ClientBody,
   FreeleechBody,
   UserAnswer,
@@ -160,8 +162,9 @@ function build(): Json {
           responses: { ...stored(TorrentAnswer, 'torrent'), ...WITH_BODY, '409': error('Conflict'), ...ALWAYS },
         },
         delete: {
-          summary: 'Unregister a torrent (private-mode announces for it are then refused)',
-          responses: { ...NO_CONTENT, '400': error('BadRequest'), '404': error('NotFound'), ...ALWAYS },
+          summary: 'Unregister a torrent (private-mode announces for it are then refused, with the reason if one is given)',
+          requestBody: { required: false, ...json(ref(DeleteTorrentBody)) },
+          responses: { ...NO_CONTENT, ...WITH_BODY, '404': error('NotFound'), ...ALWAYS },
         },
       },
       '/torrents/{info_hash}/swarm': {

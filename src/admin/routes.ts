@@ -8,11 +8,12 @@ import Router, { type RouterContext } from '@koa/router';
 import type { z } from 'zod';
 import type { ClientEntry, HashList, TorrentEntry, User } from '../store/catalogue.js';
 import type { TrackerStore } from '../store/driver.js';
-import { readJsonObject } from './body.js';
+import { readJsonObject, readOptionalJsonObject } from './body.js';
 import { ApiError, badRequest } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import {
   ClientBody,
+  DeleteTorrentBody,
   type ClientAnswer,
   type ClientsAnswer,
   type FreeleechAnswer,
@@ -77,7 +78,13 @@ function hashList(ctx: RouterContext): HashList {
 /** The hot swarms as the API answers them, or null when the summary is off (metrics.hot_swarms = 0). */
 export type HotSwarmsSource = ((limit: number) => Promise<z.input<typeof HotSwarmsAnswer>>) | null;
 
-export function adminRouter(store: TrackerStore, hotSwarms: HotSwarmsSource = null): Router {
+/** What the routes take from the tracker's configuration. */
+export interface AdminRouterOptions {
+  /** private.deleted_reason_ttl: seconds a deleted torrent's reason is told; 0: not kept. */
+  deletedReasonTtl: number;
+}
+
+export function adminRouter(store: TrackerStore, hotSwarms: HotSwarmsSource = null, options: AdminRouterOptions = { deletedReasonTtl: 604800 }): Router {
   const catalogue = store.catalogue;
   const router = new Router();
   const userId = (ctx: RouterContext): number => pathId('id', ctx.params.id!, MAX_USER_ID);
@@ -142,7 +149,10 @@ export function adminRouter(store: TrackerStore, hotSwarms: HotSwarmsSource = nu
   });
   router.delete('/torrents/:info_hash', async (ctx) => {
     const hash = infoHash(ctx);
-    deleted(ctx, await catalogue.deleteTorrent(hash), `torrent ${hash.toString('hex')}`);
+    const raw = await readOptionalJsonObject(ctx);
+    const body = raw === null ? null : parseBody(DeleteTorrentBody, raw);
+    const reason = body && options.deletedReasonTtl > 0 ? { text: body.reason, ttlSeconds: options.deletedReasonTtl } : undefined;
+    deleted(ctx, await catalogue.deleteTorrent(hash, reason), `torrent ${hash.toString('hex')}`);
   });
 
   router.get('/swarms/hot', async (ctx) => {

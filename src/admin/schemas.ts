@@ -4,7 +4,7 @@
  * is generated from the same schemas, so it cannot drift from what the API accepts and answers.
  */
 import { z } from 'zod';
-import { MAX_CLIENT_PREFIX } from '../store/catalogue.js';
+import { MAX_CLIENT_PREFIX, MAX_DELETION_REASON } from '../store/catalogue.js';
 
 export const MAX_USER_ID = 2 ** 32 - 1;
 export const MAX_TORRENT_ID = Number.MAX_SAFE_INTEGER;
@@ -77,6 +77,22 @@ export const TorrentBody = z
     freeleech: z.boolean(orRequired(BOOLEAN)).default(false).describe('downloads on this torrent are not counted'),
   })
   .meta({ id: 'TorrentBody', description: 'A registered torrent as PUT takes it; fields left out take their defaults.' });
+
+const DELETION_REASON = `must be 1 to ${MAX_DELETION_REASON} characters, without control characters`;
+
+export const DeleteTorrentBody = z
+  .strictObject({
+    reason: z
+      .string(orRequired(DELETION_REASON))
+      .min(1, { error: DELETION_REASON })
+      .max(MAX_DELETION_REASON, { error: DELETION_REASON })
+      // eslint-disable-next-line no-control-regex
+      .regex(/^[^\u0000-\u001f\u007f]*$/, { error: DELETION_REASON })
+      .describe(
+        'what announces for this torrent are told, as "torrent deleted: <reason>", for private.deleted_reason_ttl (then "unregistered torrent"); a new registration forgets it',
+      ),
+  })
+  .meta({ id: 'DeleteTorrentBody', description: 'Optional body of a torrent deletion.' });
 
 export const ClientBody = z
   .strictObject({

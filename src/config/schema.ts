@@ -183,6 +183,11 @@ export const ConfigSchema = z
       enforce_address_limit: bool()
         .prefault(false)
         .describe('Private mode: refuse an announce from a new address of a user already at addresses_per_user (off: only counted).'),
+      deleted_reason_ttl: duration(0, 31536000, true)
+        .prefault(604800)
+        .describe(
+          'Private mode: seconds a torrent deleted with a reason (DELETE /torrents/:info_hash {"reason"}) answers its announces "torrent deleted: <reason>" instead of "unregistered torrent". 0: reasons are not kept.',
+        ),
       own_peers: bool()
         .prefault(false)
         .describe(

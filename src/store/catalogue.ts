@@ -50,6 +50,15 @@ export interface ClientEntry {
 
 export type HashList = 'allow' | 'deny';
 
+/** What a deleted torrent's announces are told instead of "unregistered torrent", and for how long. */
+export interface DeletionReason {
+  text: string;
+  ttlSeconds: number;
+}
+
+/** Longest deletion reason: a failure reason is one line for a person to read. */
+export const MAX_DELETION_REASON = 200;
+
 export class CatalogueConflict extends Error {}
 
 export interface Catalogue {
@@ -69,8 +78,16 @@ export interface Catalogue {
    * registered to another torrent (as either of its hashes) is a CatalogueConflict.
    */
   putTorrent(torrent: TorrentEntry): Promise<void>;
-  /** Deletes the torrent registered under `infoHash` (its `infoHash`, not its v2 hash), and its v2 hash. */
-  deleteTorrent(infoHash: Buffer): Promise<boolean>;
+  /**
+   * Deletes the torrent registered under `infoHash` (its `infoHash`, not its v2 hash), and its v2 hash.
+   * With a reason, both hashes remember it for `reason.ttlSeconds` (deletionReason), unless registered again.
+   */
+  deleteTorrent(infoHash: Buffer, reason?: DeletionReason): Promise<boolean>;
+  /**
+   * Why the torrent under this hash (either of a hybrid's) was deleted, while remembered; null otherwise.
+   * Read only for an announce refused as unregistered, so it may cost a round trip.
+   */
+  deletionReason(infoHash: Buffer): Promise<string | null>;
 
   listClients(): Promise<ClientEntry[]>;
   putClient(client: ClientEntry): Promise<void>;

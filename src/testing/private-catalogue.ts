@@ -84,6 +84,24 @@ export function definePrivateCatalogueTests(ctx: ConformanceContext): void {
     assert.equal(await ctx.store.catalogue.deleteTorrent(ctx.hash), true);
     assert.equal(await ctx.store.catalogue.getTorrent(ctx.hash), null);
     assert.equal((await ann({ v4: v4Addr(), access: priv(uid(), 0, 0) })).refused, 'unregistered');
+    assert.equal(await ctx.store.catalogue.deletionReason(ctx.hash), null, 'deleted without a reason');
+  });
+
+  it("remembers a deleted torrent's reason for its TTL, on both hashes of a hybrid, until it is registered again", async () => {
+    const [hash, v2, other] = [randomBytes(20), randomBytes(20), randomBytes(20)];
+    const torrent = { infoHash: hash, infoHashV2: v2, id: 77, upMultiplier: 1, downMultiplier: 1, freeleech: false };
+    await ctx.store.catalogue.putTorrent(torrent);
+    assert.equal(await ctx.store.catalogue.deleteTorrent(other, { text: 'never registered', ttlSeconds: 60 }), false);
+    assert.equal(await ctx.store.catalogue.deletionReason(other), null, 'nothing deleted, nothing remembered');
+    assert.equal(await ctx.store.catalogue.deleteTorrent(hash, { text: 'dupe: see torrent 76', ttlSeconds: 60 }), true);
+    assert.equal(await ctx.store.catalogue.deletionReason(hash), 'dupe: see torrent 76');
+    assert.equal(await ctx.store.catalogue.deletionReason(v2), 'dupe: see torrent 76', 'its v2 hash too');
+    await ctx.store.catalogue.putTorrent(torrent);
+    assert.deepEqual([await ctx.store.catalogue.deletionReason(hash), await ctx.store.catalogue.deletionReason(v2)], [null, null], 'registered again');
+    assert.equal(await ctx.store.catalogue.deleteTorrent(hash, { text: 'gone for a second', ttlSeconds: 1 }), true);
+    assert.equal(await ctx.store.catalogue.deletionReason(hash), 'gone for a second');
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    assert.equal(await ctx.store.catalogue.deletionReason(hash), null, 'forgotten after its TTL');
   });
 
   it("swaps a private peer's totals atomically, per user and peer_id, and drops them on stopped", async () => {

@@ -189,7 +189,7 @@ export class Tracker {
     };
     const swarm = await this.store.announce(swarmAnnounce);
     const interval = policy.announceInterval + Math.floor(Math.random() * (policy.intervalJitter + 1));
-    if (swarm.refused) throw this.refusal(swarm.refused);
+    if (swarm.refused) throw await this.refusalOf(swarm.refused, req.infoHash);
     if (swarm.tooSoon) {
       this.observer?.tooSoon(enforcement === 'refuse');
       if (enforcement === 'refuse') throw TOO_SOON;
@@ -288,6 +288,18 @@ export class Tracker {
     if (this.store.addresses.note(user.id, formatIp(sourceIp), limits).refused) {
       throw new ClientError(`your account announced from ${limits.limit} addresses already in the last ${limits.windowSeconds} s, the most allowed`);
     }
+  }
+
+  /**
+   * The failure reason of a store's refusal of an announce on `infoHash`: for an unregistered torrent
+   * deleted with a reason, that reason (one more read, on refusals only).
+   */
+  async refusalOf(refused: Refusal, infoHash: Buffer): Promise<ClientError> {
+    if (refused === 'unregistered') {
+      const reason = await this.store.catalogue.deletionReason(infoHash).catch(() => null);
+      if (reason !== null) return new ClientError(`torrent deleted: ${reason}`);
+    }
+    return this.refusal(refused);
   }
 
   /** The failure reason of a store's refusal, for every frontend. */

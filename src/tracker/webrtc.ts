@@ -78,7 +78,7 @@ export class WebRtcTracker {
       numwant,
       access,
     });
-    if (result.refused) throw tracker.refusal(result.refused);
+    if (result.refused) throw await tracker.refusalOf(result.refused, Buffer.from(req.infoHash, 'latin1'));
     if (user) {
       const waiting = tracker.credit(
         {

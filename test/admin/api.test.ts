@@ -153,6 +153,24 @@ describe('management API', () => {
       assertError(await api.delete(`/torrents/${hash}`), 404, /not found/);
     });
 
+    it('unregisters with a reason, and refuses a bad reason with 400, deleting nothing', async () => {
+      const hash = hex();
+      await api.put(`/torrents/${hash}`, { id: 10 });
+      const bad: Array<[unknown, RegExp]> = [
+        [{ reason: '' }, /^reason: must be 1 to 200 characters, without control characters$/],
+        [{ reason: 'x'.repeat(201) }, /^reason: /],
+        [{ reason: 'two\nlines' }, /^reason: /],
+        [{ reason: 5 }, /^reason: /],
+        [{}, /^reason: required$/],
+        [{ reason: 'ok', why: 'x' }, /^why: unknown field/],
+      ];
+      for (const [body, message] of bad) assertError(await api.delete(`/torrents/${hash}`, body), 400, message);
+      assertError(await api.send('DELETE', `/torrents/${hash}`, { body: 'reason=x', headers: { 'content-type': 'text/plain' } }), 415, /JSON/);
+      assert.equal((await api.get(`/torrents/${hash}`)).status, 200, 'still registered');
+      assert.equal((await api.delete(`/torrents/${hash}`, { reason: 'dupe of 9, ünïcode is fine' })).status, 204);
+      assertError(await api.get(`/torrents/${hash}`), 404, /not found/);
+    });
+
     it('refuses a bad info hash or bad fields with 400 naming them', async () => {
       for (const bad of ['abc', hex().slice(1), hex() + '0', 'g'.repeat(40), '%20' + hex().slice(3)]) {
         assertError(await api.get(`/torrents/${bad}`), 400, /^info_hash: must be 40 hexadecimal characters$/);

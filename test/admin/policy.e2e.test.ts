@@ -74,6 +74,20 @@ describe('private mode: users and torrents from the API', () => {
     assert.equal((await announce(t, announcePath({ infoHash }, '/carolpasskey0000'))).failure, 'unregistered torrent');
   });
 
+  it('tells announces on a torrent deleted with a reason "torrent deleted: <reason>", until it is registered again', async () => {
+    const infoHash = randomHash();
+    const hex = infoHash.toString('hex');
+    await t.admin.put('/users/150', { passkey: 'gracepasskey0000' });
+    await t.admin.put(`/torrents/${hex}`, { id: 5005 });
+    assert.equal((await announce(t, announcePath({ infoHash }, '/gracepasskey0000'))).failure, null);
+    assert.equal((await t.admin.delete(`/torrents/${hex}`, { reason: 'dupe of torrent 5000' })).status, 204);
+    assert.equal((await announce(t, announcePath({ infoHash }, '/gracepasskey0000'))).failure, 'torrent deleted: dupe of torrent 5000');
+    await t.admin.put(`/torrents/${hex}`, { id: 5005 });
+    assert.equal((await announce(t, announcePath({ infoHash }, '/gracepasskey0000'))).failure, null);
+    assert.equal((await t.admin.delete(`/torrents/${hex}`)).status, 204);
+    assert.equal((await announce(t, announcePath({ infoHash }, '/gracepasskey0000'))).failure, 'unregistered torrent', 'deleted without a reason');
+  });
+
   it('refuses a disabled user, an old passkey after a change, and a deleted user', async () => {
     const infoHash = randomHash();
     await t.admin.put(`/torrents/${infoHash.toString('hex')}`, { id: 5002 });
@@ -136,6 +150,22 @@ describe('private mode: users and torrents from the API', () => {
     assert.equal((await announce(t, path(0))).failure, null);
     await t.admin.put('/users/140', { passkey: 'frankpasskey0000' });
     assert.equal((await announce(t, path(1000))).failure, null, 'rights given back');
+  });
+});
+
+describe('private.deleted_reason_ttl 0: reasons are not kept', () => {
+  let t: AdminTracker;
+  before(async () => {
+    t = await startAdminTracker({ private_enabled: true, private: { deleted_reason_ttl: 0 } });
+  });
+  after(() => t.close());
+
+  it('answers "unregistered torrent" for a torrent deleted with a reason', async () => {
+    const infoHash = randomHash();
+    await t.admin.put('/users/160', { passkey: 'heidipasskey0000' });
+    await t.admin.put(`/torrents/${infoHash.toString('hex')}`, { id: 5006 });
+    assert.equal((await t.admin.delete(`/torrents/${infoHash.toString('hex')}`, { reason: 'dupe' })).status, 204);
+    assert.equal((await announce(t, announcePath({ infoHash }, '/heidipasskey0000'))).failure, 'unregistered torrent');
   });
 });
 

@@ -15,7 +15,8 @@ export interface AdminReply extends HttpReply {
 export interface AdminClient {
   get(path: string): Promise<AdminReply>;
   put(path: string, body?: unknown): Promise<AdminReply>;
-  delete(path: string): Promise<AdminReply>;
+  /** With a body: sent as JSON. */
+  delete(path: string, body?: unknown): Promise<AdminReply>;
   /** Anything else: any method, raw body, own headers (the token is added unless `authorization` is given). */
   send(method: string, path: string, options?: { body?: Buffer | string; headers?: Record<string, string> }): Promise<AdminReply>;
 }
@@ -32,7 +33,7 @@ export function adminClient(port: number, token = ADMIN_TOKEN): AdminClient {
     send,
     get: (path) => send('GET', path),
     put: (path, body) => send('PUT', path, withJson(body)),
-    delete: (path) => send('DELETE', path),
+    delete: (path, body) => send('DELETE', path, withJson(body)),
   };
 }
 

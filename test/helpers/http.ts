@@ -29,7 +29,11 @@ export interface HttpRequest {
 export function httpRequest(r: HttpRequest): Promise<HttpReply> {
   return new Promise((resolve, reject) => {
     const { host, port, method, path, localAddress } = r;
-    const req = request({ host, port, path, method, headers: r.headers ?? {}, agent: false, localAddress }, (res) => {
+    // Node sends a DELETE's body neither chunked nor with a length unless told: say its length, as curl does.
+    const given = Object.keys(r.headers ?? {}).map((name) => name.toLowerCase());
+    const framed = given.includes('content-length') || given.includes('transfer-encoding');
+    const headers = r.body !== undefined && !framed ? { 'content-length': String(Buffer.byteLength(r.body)), ...r.headers } : (r.headers ?? {});
+    const req = request({ host, port, path, method, headers, agent: false, localAddress }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));

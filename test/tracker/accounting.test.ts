@@ -163,6 +163,19 @@ describe('private mode accounting', () => {
     assert.deepEqual([last().rawDownloaded, last().downloaded, last().freeleech], [500, 250, undefined], 'over: counted again (torrent multiplier 0.5)');
   });
 
+  it('answers an announce on a torrent deleted with a reason "torrent deleted: <reason>", accounting nothing', async () => {
+    const deleted = randomBytes(20);
+    await store.catalogue.putTorrent({ infoHash: deleted, id: 104, upMultiplier: 1, downMultiplier: 1, freeleech: false });
+    await store.catalogue.deleteTorrent(deleted, { text: 'trumped by a better encode', ttlSeconds: 60 });
+    const count = backend.records.length;
+    await assert.rejects(
+      tracker.announce(request({ infoHash: deleted })),
+      (e: Error) => e instanceof ClientError && e.message === 'torrent deleted: trumped by a better encode',
+    );
+    await assert.rejects(tracker.announce(request({ infoHash: randomBytes(20) })), /^ClientError: unregistered torrent$/);
+    assert.equal(backend.records.length, count);
+  });
+
   it('admits only approved clients when asked to', async () => {
     const strict = new Tracker(store, backend, { ...POLICY, approvedClientsOnly: true });
     await assert.rejects(strict.announce(request({})), /client is not approved/);

@@ -205,4 +205,11 @@ describe('private mode accounting of WebTorrent announces', () => {
       ],
     );
   });
+
+  it('tells a WebTorrent announce on a torrent deleted with a reason "torrent deleted: <reason>"', async () => {
+    const deleted = randomBytes(20);
+    await store.catalogue.putTorrent({ infoHash: deleted, id: 105, upMultiplier: 1, downMultiplier: 1, freeleech: false });
+    await store.catalogue.deleteTorrent(deleted, { text: 'merged into 106', ttlSeconds: 60 });
+    await assert.rejects(rtc.announce(request({ infoHash: deleted.toString('latin1') })), /^ClientError: torrent deleted: merged into 106$/);
+  });
 });

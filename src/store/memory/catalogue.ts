@@ -1,6 +1,18 @@
 /** The memory driver's catalogue: plain maps in this process (one process sees every change at once). */
-import { type Catalogue, CatalogueConflict, type ClientEntry, type HashList, matchesPrefix, type TorrentEntry, type User } from '../catalogue.js';
+import {
+  type Catalogue,
+  CatalogueConflict,
+  type ClientEntry,
+  type DeletionReason,
+  type HashList,
+  matchesPrefix,
+  type TorrentEntry,
+  type User,
+} from '../catalogue.js';
 import type { Refusal, SwarmAccess, TorrentTerms } from '../driver.js';
+
+/** Deletion reasons kept at most (the oldest go first): bounded memory whatever the API is asked. */
+const MAX_DELETIONS = 100_000;
 
 export class MemoryCatalogue implements Catalogue {
   private readonly users = new Map<number, User>();
@@ -13,6 +25,10 @@ export class MemoryCatalogue implements Catalogue {
   private readonly clients = new Map<string, ClientEntry>();
   private clientPrefixes: Buffer[] = [];
   private freeleech = false;
+  /** Deleted torrents' reasons by hash (latin1), oldest deletion first; at most MAX_DELETIONS. */
+  private readonly deletions = new Map<string, { text: string; expires: number }>();
+
+  constructor(private readonly now: () => number = Date.now) {}
 
   async userByPasskey(passkey: string): Promise<User | null> {
     return this.byPasskey.get(passkey) ?? null;
@@ -92,17 +108,37 @@ export class MemoryCatalogue implements Catalogue {
     }
     const old = this.torrents.get(key)?.infoHashV2?.toString('latin1');
     if (old !== undefined) this.v2Hashes.delete(old);
+    this.deletions.delete(key);
+    if (v2 !== undefined) this.deletions.delete(v2);
     const copy = copyTorrent(torrent);
     if (v2 === undefined || v2 === key) delete copy.infoHashV2;
     else this.v2Hashes.set(v2, key);
     this.torrents.set(key, copy);
   }
 
-  async deleteTorrent(infoHash: Buffer): Promise<boolean> {
+  async deleteTorrent(infoHash: Buffer, reason?: DeletionReason): Promise<boolean> {
     const key = infoHash.toString('latin1');
     const old = this.torrents.get(key)?.infoHashV2?.toString('latin1');
     if (old !== undefined) this.v2Hashes.delete(old);
-    return this.torrents.delete(key);
+    const removed = this.torrents.delete(key);
+    if (removed && reason) {
+      const remembered = { text: reason.text, expires: this.now() + reason.ttlSeconds * 1000 };
+      for (const hash of old === undefined ? [key] : [key, old]) {
+        this.deletions.delete(hash);
+        this.deletions.set(hash, remembered);
+        if (this.deletions.size > MAX_DELETIONS) this.deletions.delete(this.deletions.keys().next().value!);
+      }
+    }
+    return removed;
+  }
+
+  async deletionReason(infoHash: Buffer): Promise<string | null> {
+    const key = infoHash.toString('latin1');
+    const remembered = this.deletions.get(key);
+    if (!remembered) return null;
+    if (remembered.expires > this.now()) return remembered.text;
+    this.deletions.delete(key);
+    return null;
   }
 
   async listClients(): Promise<ClientEntry[]> {

@@ -8,7 +8,16 @@
  * drops everything it cached.
  */
 import type { Logger } from 'pino';
-import { type Catalogue, CatalogueConflict, type ClientEntry, type HashList, matchesPrefix, type TorrentEntry, type User } from '../catalogue.js';
+import {
+  type Catalogue,
+  CatalogueConflict,
+  type ClientEntry,
+  type DeletionReason,
+  type HashList,
+  matchesPrefix,
+  type TorrentEntry,
+  type User,
+} from '../catalogue.js';
 import type { RedisClient } from '../../redis/connection.js';
 import { catalogueKeys, torrentKey } from './keys.js';
 import type { RedisParams } from './params.js';
@@ -182,6 +191,9 @@ export class RedisCatalogue implements Catalogue {
       if (id || (of && of !== hex)) throw new CatalogueConflict(`info_hash_v2 ${v2} is registered to another torrent`);
     }
     if (oldV2 && oldV2 !== v2) await this.unlinkV2(oldV2);
+    // Registered again: a deletion's reason is forgotten.
+    await this.client.del(this.keys.deletion(hex));
+    if (v2) await this.client.del(this.keys.deletion(v2));
     await this.client.hset(key, { id: t.id, up: t.upMultiplier, down: t.downMultiplier, fl: t.freeleech ? '1' : '0' });
     if (v2) {
       await this.client.hset(torrentKey(this.params.prefix, t.infoHashV2!), 'of', hex);
@@ -192,12 +204,21 @@ export class RedisCatalogue implements Catalogue {
     }
   }
 
-  async deleteTorrent(infoHash: Buffer): Promise<boolean> {
+  async deleteTorrent(infoHash: Buffer, reason?: DeletionReason): Promise<boolean> {
     const key = torrentKey(this.params.prefix, infoHash);
     const v2 = await this.client.hget(key, 'v2');
     const removed = (await this.client.hdel(key, 'id', 'up', 'down', 'fl', 'v2')) > 0;
     if (v2) await this.unlinkV2(v2);
+    if (removed && reason) {
+      for (const hex of v2 ? [infoHash.toString('hex'), v2] : [infoHash.toString('hex')]) {
+        await this.client.set(this.keys.deletion(hex), reason.text, 'EX', reason.ttlSeconds);
+      }
+    }
     return removed;
+  }
+
+  deletionReason(infoHash: Buffer): Promise<string | null> {
+    return this.client.get(this.keys.deletion(infoHash.toString('hex')));
   }
 
   /** The torrent whose v2 hash this is, as last answered by the announce script (a hint). */

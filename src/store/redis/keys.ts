@@ -94,12 +94,14 @@ export function torrentKey(prefix: string, infoHash: Buffer): string {
 }
 
 export const catalogueKeys = (prefix: string) => ({
-  /** HASH id, up, down, en: the hot-path lookup on a cache miss. */
+  /** HASH id, up, down, en, cl (can_leech), fu (freeleech_until): the hot-path lookup on a cache miss. */
   user: (passkey: string) => `${prefix}u:${passkey}`,
   /** STRING: the passkey of a user id, for the management API. */
   userId: (id: number) => `${prefix}uid:${id}`,
   /** HASH prefix -> name. */
   clients: `${prefix}clients`,
+  /** STRING with a TTL: why the torrent under this hex hash was deleted (DELETE /torrents with a reason). */
+  deletion: (hex: string) => `${prefix}deleted:${hex}`,
   /** HASH fl. */
   global: `${prefix}global`,
   /** SET of hex info hashes, for listing only (membership is checked in the torrent hash). */
