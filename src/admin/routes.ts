@@ -52,7 +52,11 @@ const torrentJson = (torrent: TorrentEntry): z.input<typeof TorrentAnswer> => ({
   freeleech: torrent.freeleech,
 });
 
-const clientJson = (client: ClientEntry): z.input<typeof ClientAnswer> => ({ prefix: encodeClientPrefix(client.prefix), name: client.name });
+const clientJson = (client: ClientEntry): z.input<typeof ClientAnswer> => ({
+  prefix: encodeClientPrefix(client.prefix),
+  name: client.name,
+  action: client.action ?? 'allow',
+});
 
 function found<T>(value: T | null, what: string): T {
   if (value === null) throw new ApiError(404, `${what} not found`);
@@ -171,6 +175,7 @@ export function adminRouter(store: TrackerStore, hotSwarms: HotSwarmsSource = nu
     const body = parseBody(ClientBody, await readJsonObject(ctx));
     echo('prefix', body.prefix, (value) => value === encodeClientPrefix(prefix) || value === prefix);
     const client: ClientEntry = { prefix, name: body.name };
+    if (body.action === 'deny') client.action = 'deny';
     // Approved lists hold tens of clients: listing them is the cheap way to tell a create.
     const created = !(await catalogue.listClients()).some((c) => c.prefix === prefix);
     await catalogue.putClient(client);

@@ -101,9 +101,15 @@ export const ClientBody = z
       .string(orRequired(CLIENT_NAME))
       .max(MAX_CLIENT_NAME, { error: CLIENT_NAME })
       .refine((name) => name.trim() !== '', { error: CLIENT_NAME })
-      .describe('what the client is, for people'),
+      .describe('what the client is, for people; a denied one is named in its refusal'),
+    action: z
+      .enum(['allow', 'deny'], { error: 'must be "allow" or "deny"' })
+      .default('allow')
+      .describe(
+        '"allow": an approved client (what approved_clients_only admits); "deny": its peer_ids are refused in every mode. A peer_id matched by several prefixes follows the longest.',
+      ),
   })
-  .meta({ id: 'ClientBody', description: 'An approved client prefix as PUT takes it.' });
+  .meta({ id: 'ClientBody', description: 'A client prefix as PUT takes it.' });
 
 export const FreeleechBody = z
   .strictObject({ enabled: z.boolean(orRequired(BOOLEAN)).describe('every torrent is freeleech') })
@@ -191,10 +197,13 @@ export const ClientAnswer = z
   .strictObject({
     prefix: z.string().min(1).describe('as it goes in the URL: percent-encoded where needed'),
     name: z.string(),
+    action: z.enum(['allow', 'deny']),
   })
   .meta({ id: 'Client' });
 
-export const ClientsAnswer = z.strictObject({ clients: z.array(ClientAnswer) }).meta({ id: 'Clients', description: 'Approved client prefixes, sorted.' });
+export const ClientsAnswer = z
+  .strictObject({ clients: z.array(ClientAnswer) })
+  .meta({ id: 'Clients', description: 'Client prefixes, approved and denied, sorted.' });
 
 export const HashListAnswer = z.strictObject({ info_hashes: z.array(infoHash()) }).meta({ id: 'HashList' });
 

@@ -26,6 +26,8 @@ export interface AnnounceRequest {
   claimedIpv4?: Buffer;
   claimedIpv6?: Buffer;
   passkey?: string;
+  /** The HTTP request's User-Agent (undefined over UDP, or when none was sent). */
+  userAgent?: string;
   /** Only peers of this family are wanted (UDP answers in the family of the packet). */
   peerFamily?: 4 | 6;
   transport?: Transport;

@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { MAX_PORT_RULES, parsePortRange } from './ports.js';
 import { ACROSS_KEYS } from './errors.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -82,6 +83,15 @@ const cidrs = () =>
     z.string({ error: notCidr }).refine((entry) => parseCidr(entry) !== null, { error: notCidr }),
     { error: 'must be a list of CIDRs such as ["10.0.0.0/8"]' },
   );
+const notPorts = (issue: { input?: unknown }) => `${JSON.stringify(issue.input)} is not a port (1-65535) or a range of them ("6881-6889")`;
+/** Ports and ranges of them, as text: ["6881-6889", "1214"]; at most MAX_PORT_RULES. */
+const portRanges = () =>
+  z
+    .array(
+      z.string({ error: notPorts }).refine((entry) => parsePortRange(entry) !== null, { error: notPorts }),
+      { error: 'must be a list of ports and ranges such as ["6881-6889", "1214"]' },
+    )
+    .max(MAX_PORT_RULES, { error: `at most ${MAX_PORT_RULES} entries` });
 /** A driver's parameters: any object here; the driver validates it with its own schema when it opens. */
 const params = () => z.record(z.string(), z.unknown(), { error: 'must be an object' });
 
@@ -187,6 +197,25 @@ export const ConfigSchema = z
         .prefault(604800)
         .describe(
           'Private mode: seconds a torrent deleted with a reason (DELETE /torrents/:info_hash {"reason"}) answers its announces "torrent deleted: <reason>" instead of "unregistered torrent". 0: reasons are not kept.',
+        ),
+      denied_ports: portRanges()
+        .prefault([])
+        .describe(
+          'Private mode: announced ports refused with a failure reason naming the rule, e.g. ["6881-6889", "1214"] (clients on well-known ports that ISPs throttle, or Kazaa\'s). WebSocket peers have no port.',
+        ),
+      denied_user_agents: z
+        .array(
+          z
+            .string({ error: 'must be a list of strings' })
+            .min(1, { error: 'an empty rule would match every client' })
+            .max(100, { error: 'a rule is at most 100 characters' })
+            .refine((rule) => rule !== '^' && rule !== '$' && rule !== '^$', { error: 'an empty rule would match every client' }),
+          { error: 'must be a list of strings such as ["^BitTorrent/7.9", "uTorrent/1600$"]' },
+        )
+        .max(100, { error: 'at most 100 rules' })
+        .prefault([])
+        .describe(
+          'Private mode: User-Agents refused with a failure reason naming the rule (HTTP and WebSocket announces; UDP has none). A rule matches regardless of case anywhere in the User-Agent, or anchored: "^text" at its start, "text$" at its end, "^text$" all of it. No regular expressions.',
         ),
       own_peers: bool()
         .prefault(false)

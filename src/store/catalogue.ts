@@ -3,7 +3,7 @@
  * allow/deny lists and the global freeleech switch. Every tracker driver keeps one (`store.catalogue`).
  *
  * Obligations of a catalogue:
- * - The hot-path reads (`userByPasskey`, `approvedClient`, `globalFreeleech`) cost no round trip in the
+ * - The hot-path reads (`userByPasskey`, `clientRule`, `globalFreeleech`) cost no round trip in the
  *   common case: a remote store answers them from an in-process cache of bounded size, and a change made
  *   through any replica is seen by every replica within a second.
  * - Torrent registrations and allow/deny entries are not read here on the hot path: the store's
@@ -46,6 +46,11 @@ export interface ClientEntry {
   /** Leading bytes of the peer_id, e.g. "-qB46" (Azureus style) or "M7-" (Shadow/Mainline style). */
   prefix: string;
   name: string;
+  /**
+   * "deny": peer_ids it matches are refused, whether or not approved_clients_only is on. Left out: allow
+   * (an approved client). A peer_id matched by several prefixes follows the longest.
+   */
+  action?: 'allow' | 'deny';
 }
 
 export type HashList = 'allow' | 'deny';
@@ -63,8 +68,13 @@ export class CatalogueConflict extends Error {}
 
 export interface Catalogue {
   userByPasskey(passkey: string): Promise<User | null>;
-  /** True when `peerId` starts with an approved prefix. Synchronous: served from memory. */
-  approvedClient(peerId: Buffer): boolean;
+  /**
+   * The client entry of the longest prefix `peerId` starts with, or null. Synchronous: served from memory
+   * (a remote store throws until it has loaded the entries once).
+   */
+  clientRule(peerId: Buffer): ClientEntry | null;
+  /** Whether some entry denies: otherwise an announce needs no lookup unless approved_clients_only is on. False while not loaded. */
+  deniesClients(): boolean;
   globalFreeleech(): boolean;
 
   getUser(id: number): Promise<User | null>;
@@ -104,9 +114,21 @@ export interface Catalogue {
 export const MAX_CLIENT_PREFIX = 20;
 
 /** Prefix matching over a sorted-by-nothing small list; approved lists hold tens of entries. */
-export function matchesPrefix(peerId: Buffer, prefixes: readonly Buffer[]): boolean {
-  for (const prefix of prefixes) {
-    if (prefix.length <= peerId.length && peerId.compare(prefix, 0, prefix.length, 0, prefix.length) === 0) return true;
+/** Client entries ready for the hot path: their prefixes as bytes, longest first. */
+export class ClientRules {
+  private readonly rules: Array<{ bytes: Buffer; entry: ClientEntry }>;
+  readonly denies: boolean;
+
+  constructor(entries: Iterable<ClientEntry>) {
+    this.rules = [...entries].map((entry) => ({ bytes: Buffer.from(entry.prefix, 'latin1'), entry })).sort((a, b) => b.bytes.length - a.bytes.length);
+    this.denies = this.rules.some((rule) => rule.entry.action === 'deny');
   }
-  return false;
+
+  /** The entry of the longest prefix the peer_id starts with, or null. */
+  match(peerId: Buffer): ClientEntry | null {
+    for (const { bytes, entry } of this.rules) {
+      if (bytes.length <= peerId.length && peerId.compare(bytes, 0, bytes.length, 0, bytes.length) === 0) return entry;
+    }
+    return null;
+  }
 }

@@ -62,11 +62,37 @@ export function definePrivateCatalogueTests(ctx: ConformanceContext): void {
     const qb = Buffer.from('-qB4630-abcdefghijkl');
     const mainline = Buffer.from('M7-4-0--abcdefghijkl');
     const other = Buffer.from('-TR3000-abcdefghijkl');
-    await eventually(() => ctx.store.catalogue.approvedClient(qb) && ctx.store.catalogue.approvedClient(mainline), 'approved prefixes');
-    assert.equal(ctx.store.catalogue.approvedClient(other), false);
-    assert.ok((await ctx.store.catalogue.listClients()).some((c) => c.prefix === '-qB46' && c.name === 'qBittorrent 4.6'));
+    const rule = (peerId: Buffer) => ctx.store.catalogue.clientRule(peerId);
+    await eventually(() => rule(qb)?.name === 'qBittorrent 4.6' && rule(mainline)?.name === 'Mainline 7', 'approved prefixes');
+    assert.equal(rule(other), null);
+    assert.ok((await ctx.store.catalogue.listClients()).some((c) => c.prefix === '-qB46' && c.name === 'qBittorrent 4.6' && c.action === undefined));
     assert.equal(await ctx.store.catalogue.deleteClient('M7-'), true);
-    await eventually(() => !ctx.store.catalogue.approvedClient(mainline), 'a removed prefix');
+    await eventually(() => rule(mainline) === null, 'a removed prefix');
+  });
+
+  it('denies clients by prefix, the longest matching prefix deciding, and moves a prefix between allow and deny', async () => {
+    await ctx.store.catalogue.putClient({ prefix: '-DE', name: 'Deluge' });
+    await ctx.store.catalogue.putClient({ prefix: '-DE13', name: 'Deluge 1.3 (broken accounting)', action: 'deny' });
+    const old = Buffer.from('-DE1360-abcdefghijkl');
+    const current = Buffer.from('-DE2110-abcdefghijkl');
+    const rule = (peerId: Buffer) => ctx.store.catalogue.clientRule(peerId);
+    await eventually(() => rule(old)?.action === 'deny' && ctx.store.catalogue.deniesClients(), 'a denied prefix');
+    assert.deepEqual(rule(old), { prefix: '-DE13', name: 'Deluge 1.3 (broken accounting)', action: 'deny' });
+    assert.deepEqual(rule(current), { prefix: '-DE', name: 'Deluge' }, 'a shorter allowed prefix for the rest');
+    const listed = (await ctx.store.catalogue.listClients()).filter((c) => c.prefix.startsWith('-DE'));
+    assert.deepEqual(listed, [
+      { prefix: '-DE', name: 'Deluge' },
+      { prefix: '-DE13', name: 'Deluge 1.3 (broken accounting)', action: 'deny' },
+    ]);
+    await ctx.store.catalogue.putClient({ prefix: '-DE13', name: 'Deluge 1.3' });
+    await eventually(() => rule(old)?.action === undefined && !ctx.store.catalogue.deniesClients(), 'allowed again');
+    assert.equal((await ctx.store.catalogue.listClients()).filter((c) => c.prefix === '-DE13').length, 1, 'one entry per prefix');
+    await ctx.store.catalogue.putClient({ prefix: '-DE', name: 'Deluge', action: 'deny' });
+    await eventually(() => rule(current)?.action === 'deny', 'the whole family denied');
+    assert.equal(rule(old)?.action, undefined, 'but the longer allowed prefix still decides for its own');
+    assert.equal(await ctx.store.catalogue.deleteClient('-DE'), true);
+    assert.equal(await ctx.store.catalogue.deleteClient('-DE13'), true);
+    await eventually(() => rule(current) === null && rule(old) === null && !ctx.store.catalogue.deniesClients(), 'both removed');
   });
 
   it("returns a registered torrent's terms, and forgets them when it is deleted", async () => {

@@ -8,10 +8,12 @@ import type { AnnounceEvent, AnnounceRequest, AnnounceResult, ScrapeRequest, Scr
 import { ClientError } from '../bittorrent/errors.js';
 import { creditedBytes, type AccountingRecord, type AccountingSession, type Backend, type FreeleechRule } from '../backend/driver.js';
 import type { Config } from '../config/config.js';
+import { coveringRule, parsePortRange } from '../config/ports.js';
 import type { AddressLimits } from '../store/address-ledger.js';
 import type { User } from '../store/catalogue.js';
 import type { Refusal, SwarmAccess, SwarmAnnounce, TorrentTerms, TrackerStore } from '../store/driver.js';
 import { RequestBudget, type BudgetPolicy } from './budget.js';
+import { UserAgentRules } from './user-agents.js';
 import { NOT_STORED_WARNINGS, OVER_BUDGET, TOO_SOON, type BudgetProtocol, type DefenceObserver, type MinIntervalEnforcement } from './defences.js';
 
 export interface TrackerPolicy {
@@ -35,6 +37,10 @@ export interface TrackerPolicy {
   peersPerTorrent?: number;
   /** Private mode: return a user's own other peers to it (private.own_peers). */
   ownPeers?: boolean;
+  /** Private mode: User-Agents refused (private.denied_user_agents). */
+  deniedUserAgents?: UserAgentRules;
+  /** Private mode: announced ports refused (private.denied_ports), each rule as written and its range. */
+  deniedPorts?: ReadonlyArray<{ text: string; first: number; last: number }>;
   /** Private mode: distinct addresses per user over a window (private.addresses_per_user, ...). */
   addressLimits?: AddressLimits;
   /** Request budgets per address and subnet; null: none. */
@@ -62,6 +68,11 @@ export function trackerPolicy(config: Config): TrackerPolicy {
     approvedTorrentsOnly: config.approved_torrents_only,
     peersPerTorrent: config.private.peers_per_torrent,
     ownPeers: config.private.own_peers,
+    deniedUserAgents: new UserAgentRules(config.private.denied_user_agents),
+    deniedPorts: config.private.denied_ports.map((text) => {
+      const [first, last] = parsePortRange(text)!;
+      return { text, first, last };
+    }),
     addressLimits: {
       windowSeconds: config.private.address_window,
       limit: config.private.addresses_per_user,
@@ -149,9 +160,10 @@ export class Tracker {
   async announce(req: AnnounceRequest): Promise<AnnounceResult> {
     const policy = this.policy;
     this.spendBudget(req.transport ?? 'http', 'announce', req.sourceIp);
-    const catalogue = this.store.catalogue;
-    if (policy.approvedClientsOnly && !catalogue.approvedClient(req.peerId)) {
-      throw new ClientError("your client is not approved on this tracker; see the site's list of allowed clients");
+    this.checkClient(req.peerId);
+    if (policy.private && req.event !== 'stopped') {
+      if (policy.deniedPorts?.length) this.checkPort(req.port);
+      this.checkUserAgent(req.userAgent);
     }
     const user = policy.private ? await this.userOf(req.passkey) : null;
     if (user) this.mayLeech(user, req.left, req.event);
@@ -243,6 +255,32 @@ export class Tracker {
     }
     const counts = await this.store.scrape(req.infoHashes);
     return { files: req.infoHashes.map((infoHash, i) => ({ infoHash, counts: counts[i]! })), minRequestInterval };
+  }
+
+  /**
+   * A denied client prefix refuses its peer_ids in every mode; with approved_clients_only, so does having
+   * no approved one. The longest matching prefix decides. No lookup when neither applies.
+   */
+  checkClient(peerId: Buffer): void {
+    const catalogue = this.store.catalogue;
+    if (!this.policy.approvedClientsOnly && !catalogue.deniesClients()) return;
+    const rule = catalogue.clientRule(peerId);
+    if (rule?.action === 'deny') throw new ClientError(`your client is denied on this tracker (${rule.name})`);
+    if (this.policy.approvedClientsOnly && !rule) throw new ClientError("your client is not approved on this tracker; see the site's list of allowed clients");
+  }
+
+  /** Private mode: a User-Agent of private.denied_user_agents gets a failure reason naming its rule. */
+  checkUserAgent(userAgent: string | undefined): void {
+    const rules = this.policy.deniedUserAgents;
+    if (!this.policy.private || !rules || rules.empty || userAgent === undefined) return;
+    const rule = rules.match(userAgent);
+    if (rule !== undefined) throw new ClientError(`your client is denied on this tracker (private.denied_user_agents: ${rule})`);
+  }
+
+  /** Private mode: a port of private.denied_ports gets a failure reason naming its rule (a stop goes through). */
+  checkPort(port: number): void {
+    const rule = coveringRule(this.policy.deniedPorts ?? [], port);
+    if (rule !== undefined) throw new ClientError(`port ${port} is denied on this tracker (private.denied_ports: ${rule}); use another port`);
   }
 
   /** Private mode: the enabled user holding this passkey, or a failure reason. */

@@ -36,6 +36,8 @@ export interface RtcAnnounceRequest {
   clientAddress?: string;
   /** The same address as its 4 or 16 bytes: what the request budgets count. */
   sourceIp?: Buffer;
+  /** The User-Agent of the socket's upgrade request, when it sent one. */
+  userAgent?: string;
 }
 
 export interface RtcAnnounceResult extends SwarmCounts {
@@ -58,9 +60,8 @@ export class WebRtcTracker {
     // The budgets HTTP and UDP announces spend, shared with them. A stop (a socket's close among them)
     // only ends a peer: never refused, so a client over budget still leaves the swarms it was in.
     if (req.event !== 'stopped') tracker.spendBudget('webrtc', 'announce', req.sourceIp);
-    if (policy.approvedClientsOnly && !tracker.store.catalogue.approvedClient(Buffer.from(req.peerId, 'latin1'))) {
-      throw new ClientError("your client is not approved on this tracker; see the site's list of allowed clients");
-    }
+    tracker.checkClient(Buffer.from(req.peerId, 'latin1'));
+    if (req.event !== 'stopped') tracker.checkUserAgent(req.userAgent);
     const user = policy.private ? await tracker.userOf(req.passkey) : null;
     if (user) tracker.mayLeech(user, req.left, req.event);
     const ip = user && req.clientAddress ? Buffer.from(req.clientAddress, 'hex') : undefined;

@@ -227,14 +227,16 @@ describe('management API', () => {
       // BitComet follows its tag with binary version bytes: any byte goes, percent-encoded.
       const bitcomet = await api.put('/clients/exbc%00%38', { name: 'BitComet' });
       assert.equal(bitcomet.status, 201);
-      assert.deepEqual(bitcomet.json, { prefix: 'exbc%008', name: 'BitComet' });
+      assert.deepEqual(bitcomet.json, { prefix: 'exbc%008', name: 'BitComet', action: 'allow' });
       // An escaped unreserved character is the same prefix.
       assert.equal((await api.put('/clients/%2DqB46', { prefix: '-qB46', name: 'qBittorrent' })).status, 200);
+      const denied = await api.put('/clients/T03', { name: 'BitTornado 0.3', action: 'deny' });
+      assert.deepEqual([denied.status, denied.json], [200, { prefix: 'T03', name: 'BitTornado 0.3', action: 'deny' }]);
       assert.deepEqual((await api.get('/clients')).json.clients, [
-        { prefix: '-qB46', name: 'qBittorrent' },
-        { prefix: 'M7-', name: 'Mainline 7' },
-        { prefix: 'T03', name: 'BitTornado 0.3' },
-        { prefix: 'exbc%008', name: 'BitComet' },
+        { prefix: '-qB46', name: 'qBittorrent', action: 'allow' },
+        { prefix: 'M7-', name: 'Mainline 7', action: 'allow' },
+        { prefix: 'T03', name: 'BitTornado 0.3', action: 'deny' },
+        { prefix: 'exbc%008', name: 'BitComet', action: 'allow' },
       ]);
       // What GET shows goes straight back into a URL.
       for (const client of (await api.get('/clients')).json.clients) assert.equal((await api.delete(`/clients/${client.prefix}`)).status, 204);
@@ -253,6 +255,8 @@ describe('management API', () => {
       assertError(await api.put('/clients/-XX1', { name: ' ' }), 400, /^name: must be a non-empty string/);
       assertError(await api.put('/clients/-XX1', { name: 'x'.repeat(101) }), 400, /^name: /);
       assertError(await api.put('/clients/-XX1', { name: 'x', prefix: '-XX2' }), 400, /^prefix: does not match the URL$/);
+      assertError(await api.put('/clients/-XX1', { name: 'x', action: 'block' }), 400, /^action: must be "allow" or "deny"$/);
+      assertError(await api.put('/clients/-XX1', { name: 'x', action: null }), 400, /^action: /);
       assert.equal((await api.delete(`/clients/${'A'.repeat(20)}`)).status, 204);
     });
   });

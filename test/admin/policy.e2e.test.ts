@@ -153,10 +153,31 @@ describe('private mode: users and torrents from the API', () => {
   });
 });
 
-describe('private.deleted_reason_ttl 0: reasons are not kept', () => {
+describe('private.deleted_reason_ttl 0, private.denied_ports, private.denied_user_agents', () => {
   let t: AdminTracker;
   before(async () => {
-    t = await startAdminTracker({ private_enabled: true, private: { deleted_reason_ttl: 0 } });
+    t = await startAdminTracker({ private_enabled: true, private: { deleted_reason_ttl: 0, denied_ports: ['6881-6889'], denied_user_agents: ['^BitLord'] } });
+  });
+
+  it('refuses an announce whose User-Agent is denied, naming the rule', async () => {
+    const infoHash = randomHash();
+    await t.admin.put('/users/162', { passkey: 'judypasskey00000' });
+    await t.admin.put(`/torrents/${infoHash.toString('hex')}`, { id: 5008 });
+    const path = announcePath({ infoHash, port: 51413 }, '/judypasskey00000');
+    const failure = async (userAgent: string) => text(decode((await t.get(path, { 'user-agent': userAgent })).body)['failure reason'] ?? '');
+    assert.equal(await failure('BitLord/2.4'), 'your client is denied on this tracker (private.denied_user_agents: ^BitLord)');
+    assert.equal(await failure('qBittorrent/4.6.3'), '');
+  });
+
+  it('refuses an announce on a denied port naming the rule, and takes the same on another port', async () => {
+    const infoHash = randomHash();
+    await t.admin.put('/users/161', { passkey: 'ivanpasskey00000' });
+    await t.admin.put(`/torrents/${infoHash.toString('hex')}`, { id: 5007 });
+    assert.equal(
+      (await announce(t, announcePath({ infoHash, port: 6885 }, '/ivanpasskey00000'))).failure,
+      'port 6885 is denied on this tracker (private.denied_ports: 6881-6889); use another port',
+    );
+    assert.equal((await announce(t, announcePath({ infoHash, port: 51413 }, '/ivanpasskey00000'))).failure, null);
   });
   after(() => t.close());
 
@@ -165,7 +186,7 @@ describe('private.deleted_reason_ttl 0: reasons are not kept', () => {
     await t.admin.put('/users/160', { passkey: 'heidipasskey0000' });
     await t.admin.put(`/torrents/${infoHash.toString('hex')}`, { id: 5006 });
     assert.equal((await t.admin.delete(`/torrents/${infoHash.toString('hex')}`, { reason: 'dupe' })).status, 204);
-    assert.equal((await announce(t, announcePath({ infoHash }, '/heidipasskey0000'))).failure, 'unregistered torrent');
+    assert.equal((await announce(t, announcePath({ infoHash, port: 51413 }, '/heidipasskey0000'))).failure, 'unregistered torrent');
   });
 });
 
@@ -213,6 +234,26 @@ describe('approved_torrents_only: the allow list', () => {
   });
 });
 
+describe('denied client prefixes, without approved_clients_only', () => {
+  let t: AdminTracker;
+  before(async () => {
+    t = await startAdminTracker();
+  });
+  after(() => t.close());
+
+  it('refuses peer_ids of a denied prefix in public mode, and no others, until it is removed', async () => {
+    const tryClient = async (prefix: string): Promise<string | null> =>
+      (await announce(t, announcePath({ infoHash: randomHash(), peerId: peerIdOf(prefix) }))).failure;
+    assert.equal(await tryClient('-BB1000-'), null);
+    await t.admin.put('/clients/-BB1', { name: 'BB 1.x', action: 'deny' });
+    assert.deepEqual((await t.admin.get('/clients')).json, { clients: [{ prefix: '-BB1', name: 'BB 1.x', action: 'deny' }] });
+    assert.equal(await tryClient('-BB1000-'), 'your client is denied on this tracker (BB 1.x)');
+    assert.equal(await tryClient('-BB2000-'), null, 'no allow list: the rest pass');
+    assert.equal((await t.admin.delete('/clients/-BB1')).status, 204);
+    assert.equal(await tryClient('-BB1000-'), null);
+  });
+});
+
 describe('approved_clients_only: client prefixes', () => {
   let t: AdminTracker;
   before(async () => {
@@ -242,6 +283,13 @@ describe('approved_clients_only: client prefixes', () => {
     assert.equal(await tryClient('exbc\x00\x38LORD'), null);
     assert.match((await tryClient('exbc\x00\x39LORD')) ?? '', /not approved/);
     assert.match((await tryClient('M6-9-0--')) ?? '', /not approved/);
+  });
+
+  it('refuses a denied prefix within an approved one, naming it, and admits the rest', async () => {
+    await t.admin.put('/clients/-QQ', { name: 'QQ' });
+    assert.equal((await t.admin.put('/clients/-QQ10', { name: 'QQ 1.0 (reports no downloads)', action: 'deny' })).status, 201);
+    assert.equal(await tryClient('-QQ1000-'), 'your client is denied on this tracker (QQ 1.0 (reports no downloads))');
+    assert.equal(await tryClient('-QQ2000-'), null);
   });
 
   it('refuses a client again once its prefix is removed', async () => {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, defaultTree, loadConfig } from '../../src/config/config.js';
 import { parseDuration } from '../../src/config/duration.js';
+import { parsePortRange } from '../../src/config/ports.js';
 import { CONFIG_KEYS, envName } from '../../src/config/schema.js';
 
 const root = new URL('../../../', import.meta.url);
@@ -106,6 +107,25 @@ describe('configuration', () => {
     fails({ config: { 'http.addr': '127.0.0.1:80' } }, 'http.addr', /nest it/);
     fails({ config: { udp: { secret: 'short' } } }, 'udp.secret', /at least 16 characters/);
     fails({ config: { udp: { addr: 'somewhere' } } }, 'udp.addr', /host:port/);
+    for (const port of ['0', '65536', '6889-6881', '68a1', '1-2-3', '', ' - ']) {
+      fails({ config: { private: { denied_ports: [port] } } }, 'private.denied_ports', /is not a port \(1-65535\) or a range/);
+    }
+    fails({ config: { private: { denied_ports: 6881 } } }, 'private.denied_ports', /list of ports and ranges/);
+    fails({ config: { private: { denied_ports: Array.from({ length: 1001 }, () => '1') } } }, 'private.denied_ports', /at most 1000 entries/);
+  });
+
+  it('reads denied ports and ranges from a file and from the environment', () => {
+    assert.deepEqual(loadConfig({ config: { private: { denied_ports: ['6881-6889', ' 1214 '] } } }).private.denied_ports, ['6881-6889', ' 1214 ']);
+    assert.deepEqual(loadConfig({ env: { TRACKER_PRIVATE_DENIED_PORTS: '6881-6889, 1214' } }).private.denied_ports, ['6881-6889', '1214']);
+    assert.deepEqual(
+      [parsePortRange('6881-6889'), parsePortRange('1214'), parsePortRange('65535'), parsePortRange('1 - 2')],
+      [
+        [6881, 6889],
+        [1214, 1214],
+        [65535, 65535],
+        [1, 2],
+      ],
+    );
   });
 
   it('turns UDP off with an empty address, and needs no key then', () => {

@@ -11,6 +11,7 @@ import { ClientError } from '../../src/bittorrent/errors.js';
 import { MemoryStore } from '../../src/store/memory/store.js';
 import { loadConfig } from '../../src/config/config.js';
 import { Tracker, trackerPolicy, type TrackerPolicy } from '../../src/tracker/tracker.js';
+import { UserAgentRules } from '../../src/tracker/user-agents.js';
 import { KeepingBackend } from '../helpers/accounting.js';
 
 // Announces follow each other at once here: min interval enforcement would hold their totals back.
@@ -176,11 +177,63 @@ describe('private mode accounting', () => {
     assert.equal(backend.records.length, count);
   });
 
+  it('refuses an announced port of private.denied_ports, naming the rule; a stop goes through', async () => {
+    const ports = new Tracker(store, backend, {
+      ...POLICY,
+      deniedPorts: [
+        { text: '6881-6889', first: 6881, last: 6889 },
+        { text: '1214', first: 1214, last: 1214 },
+      ],
+    });
+    const key = 'f'.repeat(32);
+    await store.catalogue.putUser({ id: 13, passkey: key, upMultiplier: 1, downMultiplier: 1, enabled: true });
+    const at = (port: number, event: AnnounceRequest['event'] = 'started') =>
+      ports.announce(request({ passkey: key, peerId: Buffer.from('-qB4630-00000000pt01'), port, event }));
+    const count = backend.records.length;
+    await assert.rejects(at(6881), /^ClientError: port 6881 is denied on this tracker \(private\.denied_ports: 6881-6889\); use another port$/);
+    await assert.rejects(at(6889), /6881-6889/);
+    await assert.rejects(at(1214), /private\.denied_ports: 1214\)/);
+    assert.equal(backend.records.length, count, 'refused: nothing accounted');
+    await at(6890);
+    await at(6880, 'none');
+    await at(6885, 'stopped');
+    assert.deepEqual(
+      backend.records.slice(count).map((r) => [r.event, r.port]),
+      [
+        ['started', 6890],
+        ['none', 6880],
+        ['stopped', 6885],
+      ],
+    );
+    await tracker.announce(request({ passkey: key, peerId: Buffer.from('-qB4630-00000000pt02'), port: 6881, event: 'started' }));
+  });
+
+  it('refuses a User-Agent of private.denied_user_agents, naming the rule; no User-Agent (UDP) and a stop go through', async () => {
+    const strict = new Tracker(store, backend, { ...POLICY, deniedUserAgents: new UserAgentRules(['^BitLord', 'Xunlei']) });
+    const key = 'g'.repeat(32);
+    await store.catalogue.putUser({ id: 14, passkey: key, upMultiplier: 1, downMultiplier: 1, enabled: true });
+    const at = (userAgent: string | undefined, event: AnnounceRequest['event'] = 'started') =>
+      strict.announce(request({ passkey: key, peerId: Buffer.from('-qB4630-00000000ua01'), userAgent, event }));
+    await assert.rejects(at('BitLord/2.4'), /^ClientError: your client is denied on this tracker \(private\.denied_user_agents: \^BitLord\)$/);
+    await assert.rejects(at('Thunder xunlei 7'), /denied_user_agents: Xunlei\)/);
+    await at('qBittorrent/4.6.3');
+    await at(undefined, 'none');
+    await at('BitLord/2.4', 'stopped');
+    const publicMode = new Tracker(store, null, { ...POLICY, private: false, deniedUserAgents: new UserAgentRules(['^BitLord']) });
+    await publicMode.announce(request({ passkey: undefined, userAgent: 'BitLord/2.4' }));
+  });
+
   it('admits only approved clients when asked to', async () => {
     const strict = new Tracker(store, backend, { ...POLICY, approvedClientsOnly: true });
     await assert.rejects(strict.announce(request({})), /client is not approved/);
     await store.catalogue.putClient({ prefix: '-qB46', name: 'qBittorrent 4.6' });
     await strict.announce(request({ uploaded: 5 }));
     await assert.rejects(strict.announce(request({ peerId: Buffer.from('-TR3000-000000000001') })), /client is not approved/);
+    await store.catalogue.putClient({ prefix: '-qB4630', name: 'qBittorrent 4.6.3', action: 'deny' });
+    for (const t of [strict, tracker]) {
+      await assert.rejects(t.announce(request({ uploaded: 6 })), /^ClientError: your client is denied on this tracker \(qBittorrent 4\.6\.3\)$/);
+    }
+    await strict.announce(request({ peerId: Buffer.from('-qB4640-000000000001') }));
+    await store.catalogue.deleteClient('-qB4630');
   });
 });

@@ -60,6 +60,8 @@ export class Connection {
     readonly address: string,
     readonly passkey: string | undefined,
     now: number,
+    /** The upgrade request's User-Agent (private.denied_user_agents); Node bounds the head's size. */
+    readonly userAgent?: string,
   ) {
     this.lastMessage = now;
     this.windowStart = now;

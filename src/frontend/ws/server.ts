@@ -121,7 +121,7 @@ export class WebSocketFrontend {
     });
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       accepted = true;
-      this.accept(ws, ip, address, passkey);
+      this.accept(ws, ip, address, passkey, req.headers['user-agent']);
     });
   };
 
@@ -150,8 +150,8 @@ export class WebSocketFrontend {
     refuseUpgrade(socket, status, text);
   }
 
-  private accept(ws: WebSocket, ip: Buffer, address: string, passkey: string | undefined): void {
-    const conn = new Connection(ws, ip, address, passkey, Date.now());
+  private accept(ws: WebSocket, ip: Buffer, address: string, passkey: string | undefined, userAgent: string | undefined): void {
+    const conn = new Connection(ws, ip, address, passkey, Date.now(), userAgent);
     this.connections.add(conn);
     this.options.metrics?.sockets.inc();
     ws.on('error', () => ws.terminate()); // a protocol error (bad frame, too big) closes the socket; nothing more to do
@@ -264,6 +264,7 @@ export class WebSocketFrontend {
         passkey: conn.passkey,
         clientAddress: conn.address,
         sourceIp: conn.ip,
+        userAgent: conn.userAgent,
       });
     } catch (error) {
       // Kept only for the peer the socket holds in that swarm: refused announces leave nothing behind.

@@ -5,7 +5,7 @@ import {
   type ClientEntry,
   type DeletionReason,
   type HashList,
-  matchesPrefix,
+  ClientRules,
   type TorrentEntry,
   type User,
 } from '../catalogue.js';
@@ -23,7 +23,7 @@ export class MemoryCatalogue implements Catalogue {
   private readonly v2Hashes = new Map<string, string>();
   private readonly lists = { allow: new Set<string>(), deny: new Set<string>() };
   private readonly clients = new Map<string, ClientEntry>();
-  private clientPrefixes: Buffer[] = [];
+  private clientRules = new ClientRules([]);
   private freeleech = false;
   /** Deleted torrents' reasons by hash (latin1), oldest deletion first; at most MAX_DELETIONS. */
   private readonly deletions = new Map<string, { text: string; expires: number }>();
@@ -34,8 +34,12 @@ export class MemoryCatalogue implements Catalogue {
     return this.byPasskey.get(passkey) ?? null;
   }
 
-  approvedClient(peerId: Buffer): boolean {
-    return matchesPrefix(peerId, this.clientPrefixes);
+  clientRule(peerId: Buffer): ClientEntry | null {
+    return this.clientRules.match(peerId);
+  }
+
+  deniesClients(): boolean {
+    return this.clientRules.denies;
   }
 
   globalFreeleech(): boolean {
@@ -156,9 +160,9 @@ export class MemoryCatalogue implements Catalogue {
     return removed;
   }
 
-  /** The prefixes as bytes, which approvedClient() compares on the hot path. */
+  /** The entries as clientRule() compares them on the hot path. */
   private indexClients(): void {
-    this.clientPrefixes = [...this.clients.keys()].map((prefix) => Buffer.from(prefix, 'latin1'));
+    this.clientRules = new ClientRules(this.clients.values());
   }
 
   async listHashes(list: HashList): Promise<Buffer[]> {

@@ -14,7 +14,7 @@ import {
   type ClientEntry,
   type DeletionReason,
   type HashList,
-  matchesPrefix,
+  ClientRules,
   type TorrentEntry,
   type User,
 } from '../catalogue.js';
@@ -52,6 +52,13 @@ function userFrom(fields: Record<string, string>, passkey: string): User | null 
   return user;
 }
 
+/** The entries of the approved and the denied hash (prefix -> name); an approved one is stored without its action. */
+function clientEntries(allowed: Record<string, string>, denied: Record<string, string>): ClientEntry[] {
+  const entries: ClientEntry[] = Object.entries(denied).map(([prefix, name]) => ({ prefix, name, action: 'deny' }));
+  for (const [prefix, name] of Object.entries(allowed)) if (!(prefix in denied)) entries.push({ prefix, name });
+  return entries;
+}
+
 /** A user's hash fields; the optional ones only when given. */
 function userFields(user: User): Record<string, string | number> {
   const fields: Record<string, string | number> = { id: user.id, up: user.upMultiplier, down: user.downMultiplier, en: user.enabled ? '1' : '0' };
@@ -73,7 +80,7 @@ export class RedisCatalogue implements Catalogue {
   private readonly v2Torrents = new Map<string, Buffer>();
   /** Bumped by every invalidation: a lookup that started before one must not cache its answer. */
   private generation = 0;
-  private clientPrefixes: Buffer[] | null = null;
+  private clientRules: ClientRules | null = null;
   private freeleech = false;
   private readonly subscriber: RedisClient;
   private readonly refreshTimer: NodeJS.Timeout;
@@ -120,10 +127,14 @@ export class RedisCatalogue implements Catalogue {
     return pending;
   }
 
-  approvedClient(peerId: Buffer): boolean {
+  clientRule(peerId: Buffer): ClientEntry | null {
     // Not a refusal: the list is unknown until Redis answers once, and the client should retry.
-    if (!this.clientPrefixes) throw new Error('approved clients not loaded yet: Redis has not answered');
-    return matchesPrefix(peerId, this.clientPrefixes);
+    if (!this.clientRules) throw new Error('approved clients not loaded yet: Redis has not answered');
+    return this.clientRules.match(peerId);
+  }
+
+  deniesClients(): boolean {
+    return this.clientRules?.denies ?? false;
   }
 
   globalFreeleech(): boolean {
@@ -241,20 +252,22 @@ export class RedisCatalogue implements Catalogue {
     await this.publish(`t:${v2Hex}`);
   }
 
+  /** Approved prefixes in one hash (prefix -> name, as before deny entries existed), denied ones in another. */
   async listClients(): Promise<ClientEntry[]> {
-    const all = await this.client.hgetall(this.keys.clients);
-    return Object.entries(all)
-      .map(([prefix, name]) => ({ prefix, name }))
-      .sort((a, b) => (a.prefix < b.prefix ? -1 : 1));
+    const [allowed, denied] = await Promise.all([this.client.hgetall(this.keys.clients), this.client.hgetall(this.keys.deniedClients)]);
+    return clientEntries(allowed, denied).sort((a, b) => (a.prefix < b.prefix ? -1 : 1));
   }
 
   async putClient(client: ClientEntry): Promise<void> {
-    await this.client.hset(this.keys.clients, client.prefix, client.name);
+    const [into, from] = client.action === 'deny' ? [this.keys.deniedClients, this.keys.clients] : [this.keys.clients, this.keys.deniedClients];
+    // Two keys (on a Cluster perhaps two slots): a put cut in between leaves the prefix in both, and then deny wins.
+    await this.client.hset(into, client.prefix, client.name);
+    await this.client.hdel(from, client.prefix);
     await this.publish('clients');
   }
 
   async deleteClient(prefix: string): Promise<boolean> {
-    const removed = (await this.client.hdel(this.keys.clients, prefix)) > 0;
+    const removed = (await this.client.hdel(this.keys.clients, prefix)) + (await this.client.hdel(this.keys.deniedClients, prefix)) > 0;
     await this.publish('clients');
     return removed;
   }
@@ -354,8 +367,12 @@ export class RedisCatalogue implements Catalogue {
 
   private async reloadShared(): Promise<void> {
     try {
-      const [clients, freeleech] = await Promise.all([this.client.hkeys(this.keys.clients), this.client.hget(this.keys.global, 'fl')]);
-      this.clientPrefixes = clients.map((prefix) => Buffer.from(prefix, 'latin1'));
+      const [allowed, denied, freeleech] = await Promise.all([
+        this.client.hgetall(this.keys.clients),
+        this.client.hgetall(this.keys.deniedClients),
+        this.client.hget(this.keys.global, 'fl'),
+      ]);
+      this.clientRules = new ClientRules(clientEntries(allowed, denied));
       this.freeleech = freeleech === '1';
     } catch (error) {
       this.logger.debug({ err: error }, 'catalogue refresh failed; keeping what was loaded');

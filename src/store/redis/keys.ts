@@ -98,8 +98,10 @@ export const catalogueKeys = (prefix: string) => ({
   user: (passkey: string) => `${prefix}u:${passkey}`,
   /** STRING: the passkey of a user id, for the management API. */
   userId: (id: number) => `${prefix}uid:${id}`,
-  /** HASH prefix -> name. */
+  /** HASH prefix -> name: approved client prefixes. */
   clients: `${prefix}clients`,
+  /** HASH prefix -> name: denied client prefixes. */
+  deniedClients: `${prefix}clients:deny`,
   /** STRING with a TTL: why the torrent under this hex hash was deleted (DELETE /torrents with a reason). */
   deletion: (hex: string) => `${prefix}deleted:${hex}`,
   /** HASH fl. */
