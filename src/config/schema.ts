@@ -217,6 +217,12 @@ export const ConfigSchema = z
         .describe(
           'Private mode: User-Agents refused with a failure reason naming the rule (HTTP and WebSocket announces; UDP has none). A rule matches regardless of case anywhere in the User-Agent, or anchored: "^text" at its start, "text$" at its end, "^text$" all of it. No regular expressions.',
         ),
+      peer_list_budget: integer(0, 1000000)
+        .prefault(0)
+        .describe(
+          'Private mode: announces with peers one user may get per peer_list_window; past it, announces are tracked and credited but answered without peers (counted in tracker_peer_lists_withheld_total). Counted per replica. 0: no limit.',
+        ),
+      peer_list_window: duration(60, 86400, true).prefault(3600).describe('Private mode: the window, in seconds, of peer_list_budget.'),
       own_peers: bool()
         .prefault(false)
         .describe(

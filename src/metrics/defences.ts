@@ -13,6 +13,7 @@ export class DefenceMetrics implements DefenceObserver {
   private readonly overBudgetChildren: Record<string, { inc(): void }> = {};
   private readonly tooSoonCounter: Counter<'outcome'>;
   private readonly notStoredCounter: Counter<'reason'>;
+  private readonly withheldCounter: Counter;
 
   constructor(registry: Registry, budget: () => RequestBudget | null) {
     const registers = [registry];
@@ -63,6 +64,16 @@ export class DefenceMetrics implements DefenceObserver {
       registers,
     });
     for (const reason of ['peer_limit', 'swarm_limit', 'out_of_memory']) this.notStoredCounter.labels(reason).inc(0);
+    this.withheldCounter = new Counter({
+      name: 'tracker_peer_lists_withheld_total',
+      help: 'Private announces answered without peers because their user spent private.peer_list_budget (tracked and credited all the same).',
+      registers,
+    });
+    this.withheldCounter.inc(0);
+  }
+
+  peerListWithheld(): void {
+    this.withheldCounter.inc();
   }
 
   overBudget(protocol: BudgetProtocol, action: 'announce' | 'scrape', scope: BudgetScope): void {

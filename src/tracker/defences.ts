@@ -22,6 +22,8 @@ export interface DefenceObserver {
   tooSoon(refused: boolean): void;
   /** A peer answered but not stored. */
   notStored(reason: NotStored): void;
+  /** A private announce answered without peers: its user spent private.peer_list_budget. */
+  peerListWithheld(): void;
 }
 
 /**

@@ -13,6 +13,7 @@ import type { AddressLimits } from '../store/address-ledger.js';
 import type { User } from '../store/catalogue.js';
 import type { Refusal, SwarmAccess, SwarmAnnounce, TorrentTerms, TrackerStore } from '../store/driver.js';
 import { RequestBudget, type BudgetPolicy } from './budget.js';
+import { PeerListBudget } from './peer-lists.js';
 import { UserAgentRules } from './user-agents.js';
 import { NOT_STORED_WARNINGS, OVER_BUDGET, TOO_SOON, type BudgetProtocol, type DefenceObserver, type MinIntervalEnforcement } from './defences.js';
 
@@ -37,6 +38,8 @@ export interface TrackerPolicy {
   peersPerTorrent?: number;
   /** Private mode: return a user's own other peers to it (private.own_peers). */
   ownPeers?: boolean;
+  /** Private mode: announces with peers per user and window (private.peer_list_budget; 0 or absent: no limit). */
+  peerListBudget?: { budget: number; windowSeconds: number };
   /** Private mode: User-Agents refused (private.denied_user_agents). */
   deniedUserAgents?: UserAgentRules;
   /** Private mode: announced ports refused (private.denied_ports), each rule as written and its range. */
@@ -69,6 +72,7 @@ export function trackerPolicy(config: Config): TrackerPolicy {
     peersPerTorrent: config.private.peers_per_torrent,
     ownPeers: config.private.own_peers,
     deniedUserAgents: new UserAgentRules(config.private.denied_user_agents),
+    peerListBudget: { budget: config.private.peer_list_budget, windowSeconds: config.private.peer_list_window },
     deniedPorts: config.private.denied_ports.map((text) => {
       const [first, last] = parsePortRange(text)!;
       return { text, first, last };
@@ -127,6 +131,8 @@ export class Tracker {
   readonly budget: RequestBudget | null;
   /** The access rules of an announce without a user: the same for every one, so made once. */
   private readonly openAccess: SwarmAccess;
+  /** Private mode: peer lists per user (private.peer_list_budget); null when unlimited. */
+  private readonly peerLists: PeerListBudget | null;
 
   constructor(
     readonly store: TrackerStore,
@@ -137,6 +143,8 @@ export class Tracker {
     this.openAccess = { requireRegistered: policy.private, requireAllowed: policy.approvedTorrentsOnly };
     const sharing = store.addBudgetCounts?.bind(store) ?? null;
     this.budget = policy.budget ? new RequestBudget(policy.budget, sharing) : null;
+    const lists = policy.peerListBudget;
+    this.peerLists = policy.private && lists && lists.budget > 0 ? new PeerListBudget(lists.budget, lists.windowSeconds * 1000) : null;
   }
 
   /** Stops the budget's background sync. */
@@ -180,7 +188,11 @@ export class Tracker {
     const v4 = ip4 && compactPeer(ip4, req.port);
     const v6 = ip6 && compactPeer(ip6, req.port);
     if (user) this.noteAddress(user, req.sourceIp);
-    const numwant = peersWanted(req.numwant, req.event, policy, req.maxPeers ?? Infinity);
+    let numwant = peersWanted(req.numwant, req.event, policy, req.maxPeers ?? Infinity);
+    if (user && numwant > 0 && this.peerLists && !this.peerLists.take(user.id)) {
+      numwant = 0;
+      this.observer?.peerListWithheld();
+    }
     const enforcement = policy.minIntervalEnforcement ?? 'off';
     const swarmAnnounce: SwarmAnnounce = {
       infoHash: req.infoHash,

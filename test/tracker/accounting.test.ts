@@ -223,6 +223,29 @@ describe('private mode accounting', () => {
     await publicMode.announce(request({ passkey: undefined, userAgent: 'BitLord/2.4' }));
   });
 
+  it('answers a user past private.peer_list_budget without peers, still tracking and crediting it, and says so to the observer', async () => {
+    let withheld = 0;
+    const observer = { overBudget: () => {}, tooSoon: () => {}, notStored: () => {}, peerListWithheld: () => void withheld++ };
+    const limited = new Tracker(store, backend, { ...POLICY, peerListBudget: { budget: 2, windowSeconds: 3600 } }, observer);
+    const swarm = randomBytes(20);
+    await store.catalogue.putTorrent({ infoHash: swarm, id: 106, upMultiplier: 1, downMultiplier: 1, freeleech: false });
+    const key = 'h'.repeat(32);
+    await store.catalogue.putUser({ id: 15, passkey: key, upMultiplier: 1, downMultiplier: 1, enabled: true });
+    await tracker.announce(
+      request({ infoHash: swarm, peerId: Buffer.from('-qB4630-00000000pl00'), sourceIp: Buffer.from([10, 9, 9, 9]), left: 0, event: 'started' }),
+    );
+    const mine = (uploaded: number, numwant = 10) =>
+      limited.announce(
+        request({ infoHash: swarm, passkey: key, peerId: Buffer.from('-qB4630-00000000pl01'), uploaded, numwant, event: uploaded === 0 ? 'started' : 'none' }),
+      );
+    assert.equal((await mine(0)).peers4.length, 6);
+    assert.equal((await mine(0, 0)).peers4.length, 0, 'an announce that asks for no peers spends nothing');
+    assert.equal((await mine(100)).peers4.length, 6);
+    const past = await mine(300);
+    assert.deepEqual([past.peers4.length, past.complete, past.incomplete, withheld], [0, 1, 1, 1], 'counts, no peers');
+    assert.deepEqual([last().userId, last().rawUploaded], [15, 200], 'and credited');
+  });
+
   it('admits only approved clients when asked to', async () => {
     const strict = new Tracker(store, backend, { ...POLICY, approvedClientsOnly: true });
     await assert.rejects(strict.announce(request({})), /client is not approved/);
