@@ -10,7 +10,7 @@ import { creditedBytes, type AccountingRecord, type AccountingSession, type Back
 import type { Config } from '../config/config.js';
 import { coveringRule, parsePortRange } from '../config/ports.js';
 import type { AddressLimits } from '../store/address-ledger.js';
-import type { User } from '../store/catalogue.js';
+import type { Catalogue, User } from '../store/catalogue.js';
 import type { Refusal, SwarmAccess, SwarmAnnounce, TorrentTerms, TrackerStore } from '../store/driver.js';
 import { RequestBudget, type BudgetPolicy } from './budget.js';
 import { PeerListBudget } from './peer-lists.js';
@@ -274,9 +274,10 @@ export class Tracker {
    * no approved one. The longest matching prefix decides. No lookup when neither applies.
    */
   checkClient(peerId: Buffer): void {
-    const catalogue = this.store.catalogue;
-    if (!this.policy.approvedClientsOnly && !catalogue.deniesClients()) return;
-    const rule = catalogue.clientRule(peerId);
+    // A custom driver for a public tracker may come without a catalogue (boot() allows it): no rules then.
+    const catalogue = this.store.catalogue as Catalogue | undefined;
+    if (!this.policy.approvedClientsOnly && !catalogue?.deniesClients()) return;
+    const rule = catalogue!.clientRule(peerId);
     if (rule?.action === 'deny') throw new ClientError(`your client is denied on this tracker (${rule.name})`);
     if (this.policy.approvedClientsOnly && !rule) throw new ClientError("your client is not approved on this tracker; see the site's list of allowed clients");
   }
