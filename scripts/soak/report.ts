@@ -119,7 +119,7 @@ export function printSummary(f: RunFacts, out: (line: string) => void): void {
   for (const x of snatchOff) out(`  torrent ${x.torrent.id}: truth ${x.truth}, credited ${x.credited}, allowed ${x.allowed}`);
   const ap = verdict.activePeers;
   out(
-    `active_peers: ${ap.rows} rows, ${ap.live} live sessions (${ap.inDoubt} in doubt, not compared): ${ap.missing.length} missing, ${ap.extra.length} extra → ${ap.missing.length === 0 && ap.extra.length === 0 ? 'exactly the live sessions' : 'DIFFERENT'}`,
+    `active_peers: ${ap.rows} rows, ${ap.live} live sessions (${ap.inDoubt} in doubt or lost with Redis, not compared): ${ap.missing.length} missing, ${ap.extra.length} extra → ${ap.missing.length === 0 && ap.extra.length === 0 ? 'exactly the live sessions' : 'DIFFERENT'}`,
   );
   for (const k of ap.missing.slice(0, 5)) out(`  missing ${k}`);
   for (const k of ap.extra.slice(0, 5)) out(`  extra ${k}`);

@@ -295,9 +295,10 @@ export function judge(
     credited: db.snatches.get(torrent.id) ?? 0,
   }));
   const live = new Set(sessions.filter((s) => s.live).map((s) => s.key));
-  const inDoubt = new Set(sessions.filter((s) => s.abandoned).map((s) => s.key));
-  const missing = [...live].filter((k) => !db.activePeers.has(k));
-  // A session left in doubt (its last announce never answered) may or may not have a row.
+  // A session left in doubt (its last announce never answered) may or may not have a row; so may one whose
+  // final record Redis lost (a lost `stopped` leaves its row to the peer_ttl prune, a lost `started` makes none).
+  const inDoubt = new Set([...sessions.filter((s) => s.abandoned).map((s) => s.key), ...lost.map((l) => l.session.key)]);
+  const missing = [...live].filter((k) => !db.activePeers.has(k) && !inDoubt.has(k));
   const extra = [...db.activePeers].filter((k) => !live.has(k) && !inDoubt.has(k));
 
   const reasons: string[] = [];
