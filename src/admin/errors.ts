@@ -2,7 +2,7 @@
 import type Koa from 'koa';
 import type { Logger } from 'pino';
 import { throttledErrorLog } from '../common/log.js';
-import { CatalogueConflict } from '../store/catalogue.js';
+import { CatalogueConflict, CatalogueLimit } from '../store/catalogue.js';
 
 /** A refusal the caller can act on (4xx); its message is shown as is. */
 export class ApiError extends Error {
@@ -20,7 +20,7 @@ export function badRequest(message: string): never {
 }
 
 /**
- * Outermost middleware. ApiError and CatalogueConflict are the caller's to fix; anything else is the
+ * Outermost middleware. ApiError, CatalogueConflict and CatalogueLimit are the caller's to fix; anything else is the
  * store failing (Redis down, a timeout), so the caller may retry: 503, logged at most once a second.
  */
 export function jsonErrors(logger: Logger): Koa.Middleware {
@@ -35,7 +35,7 @@ export function jsonErrors(logger: Logger): Koa.Middleware {
         status = error.status;
         message = error.message;
         ctx.set(error.headers);
-      } else if (error instanceof CatalogueConflict) {
+      } else if (error instanceof CatalogueConflict || error instanceof CatalogueLimit) {
         status = 409;
         message = error.message;
       } else {

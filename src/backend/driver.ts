@@ -63,11 +63,21 @@ export interface AccountingRecord {
   downMultiplier?: number;
   /** Which rule made the download free (down multiplier 0), for sites to show; absent when none did. */
   freeleech?: FreeleechRule;
+  /**
+   * The user's freeleech token on this torrent ended with this announce: "completed" (it completed the
+   * torrent; this announce's download was still free) or "expired" (its `until` had passed; not free).
+   * The tracker then deletes the token. Absent otherwise.
+   */
+  tokenEnd?: TokenEnd;
 }
 
-/** What made a download free: the global switch, the torrent's flag, or the user's personal freeleech. */
-export type FreeleechRule = 'global' | 'torrent' | 'personal';
-export const FREELEECH_RULES: readonly FreeleechRule[] = ['global', 'torrent', 'personal'];
+/** What made a download free: the global switch, the torrent's flag, the user's personal freeleech, or a freeleech token. */
+export type FreeleechRule = 'global' | 'torrent' | 'personal' | 'token';
+export const FREELEECH_RULES: readonly FreeleechRule[] = ['global', 'torrent', 'personal', 'token'];
+
+/** Why a freeleech token ended. */
+export type TokenEnd = 'completed' | 'expired';
+export const TOKEN_ENDS: readonly TokenEnd[] = ['completed', 'expired'];
 
 /** A private peer's run of cumulative counters, as the tracker's atomic step numbers it (src/store/session.ts). */
 export interface AccountingSession {

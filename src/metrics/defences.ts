@@ -7,6 +7,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BudgetScope, RequestBudget } from '../tracker/budget.js';
 import type { BudgetProtocol, DefenceObserver } from '../tracker/defences.js';
 import type { NotStored } from '../store/driver.js';
+import type { TokenEnd } from '../backend/driver.js';
 
 export class DefenceMetrics implements DefenceObserver {
   /** The refusal counters by protocol, action and scope, bound once: a flood must not pay a label lookup per request. */
@@ -14,6 +15,7 @@ export class DefenceMetrics implements DefenceObserver {
   private readonly tooSoonCounter: Counter<'outcome'>;
   private readonly notStoredCounter: Counter<'reason'>;
   private readonly withheldCounter: Counter;
+  private readonly tokensEndedCounter: Counter<'end' | 'outcome'>;
 
   constructor(registry: Registry, budget: () => RequestBudget | null) {
     const registers = [registry];
@@ -70,6 +72,17 @@ export class DefenceMetrics implements DefenceObserver {
       registers,
     });
     this.withheldCounter.inc(0);
+    this.tokensEndedCounter = new Counter({
+      name: 'tracker_tokens_ended_total',
+      help: 'Freeleech tokens ended by an announce, by end (completed, expired) and outcome (deleted; failed: the catalogue could not be written, the token stays until an announce ends it again).',
+      labelNames: ['end', 'outcome'],
+      registers,
+    });
+    for (const end of ['completed', 'expired']) for (const outcome of ['deleted', 'failed']) this.tokensEndedCounter.labels(end, outcome).inc(0);
+  }
+
+  tokenEnded(end: TokenEnd, failed: boolean): void {
+    this.tokensEndedCounter.labels(end, failed ? 'failed' : 'deleted').inc();
   }
 
   peerListWithheld(): void {

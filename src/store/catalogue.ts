@@ -26,7 +26,27 @@ export interface User {
   canLeech?: boolean;
   /** Personal freeleech until this Unix time (seconds): no download is counted before it. Left out or 0: none. */
   freeleechUntil?: number;
+  /**
+   * The user's freeleech tokens by torrent id, as userByPasskey answers it for the announce (left out:
+   * none). Not part of a user as put: tokens have their own calls (putToken, deleteToken).
+   */
+  tokens?: ReadonlyMap<number, FreeleechToken>;
 }
+
+/**
+ * A freeleech token: the user's download on one torrent is not counted while it holds, until `until`
+ * or until the user completes the torrent, whichever comes first.
+ */
+export interface FreeleechToken {
+  torrentId: number;
+  /** The torrent's info hash (its v1 hash for a hybrid), as the API names the token. */
+  infoHash: Buffer;
+  /** Unix seconds the token ends at; 0: only completing the torrent ends it. */
+  until: number;
+}
+
+/** Most tokens one user holds at once: they ride in the user's cached entry. */
+export const MAX_TOKENS_PER_USER = 1000;
 
 export interface TorrentEntry {
   infoHash: Buffer;
@@ -66,6 +86,9 @@ export const MAX_DELETION_REASON = 200;
 
 export class CatalogueConflict extends Error {}
 
+/** A write that would pass a bound of the catalogue (MAX_TOKENS_PER_USER); nothing was changed. */
+export class CatalogueLimit extends Error {}
+
 export interface Catalogue {
   userByPasskey(passkey: string): Promise<User | null>;
   /**
@@ -80,6 +103,16 @@ export interface Catalogue {
   getUser(id: number): Promise<User | null>;
   putUser(user: User): Promise<void>;
   deleteUser(id: number): Promise<boolean>;
+
+  /** The user's tokens, by torrent id; null when there is no such user. */
+  listTokens(userId: number): Promise<FreeleechToken[] | null>;
+  /**
+   * Gives (or replaces) the user's token on `token.torrentId`. The caller checked that the user and the
+   * torrent exist; a user already holding MAX_TOKENS_PER_USER others is a CatalogueLimit.
+   */
+  putToken(userId: number, token: FreeleechToken): Promise<void>;
+  /** Takes the token back (or ends it: the tracker calls this when one is used up); false when there was none. */
+  deleteToken(userId: number, torrentId: number): Promise<boolean>;
 
   /** The torrent registered under this hash, or under it as its `infoHashV2`. */
   getTorrent(infoHash: Buffer): Promise<TorrentEntry | null>;

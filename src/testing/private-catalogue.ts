@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { CatalogueConflict } from '../store/catalogue.js';
+import { CatalogueConflict, CatalogueLimit, MAX_TOKENS_PER_USER } from '../store/catalogue.js';
 import {
   eventually,
   hex,
@@ -54,6 +54,46 @@ export function definePrivateCatalogueTests(ctx: ConformanceContext): void {
     assert.equal(await ctx.store.catalogue.deleteUser(id), false);
     await eventually(async () => (await ctx.store.catalogue.userByPasskey(newKey)) === null, 'a deleted user');
     assert.equal(await ctx.store.catalogue.getUser(id), null);
+  });
+
+  it("keeps a user's freeleech tokens beside the user: listed, carried with the user to the announce, kept across a put of the user, bounded, gone with the user", async () => {
+    const id = uid();
+    const key = passkey();
+    const catalogue = ctx.store.catalogue;
+    assert.equal(await catalogue.listTokens(id), null, 'no such user');
+    await catalogue.putUser({ id, passkey: key, upMultiplier: 1, downMultiplier: 1, enabled: true });
+    assert.deepEqual(await catalogue.listTokens(id), []);
+    const [a, b] = [randomBytes(20), randomBytes(20)];
+    await catalogue.putToken(id, { torrentId: 11, infoHash: a, until: 0 });
+    await catalogue.putToken(id, { torrentId: 5, infoHash: b, until: 2_000_000_000 });
+    assert.deepEqual(await catalogue.listTokens(id), [
+      { torrentId: 5, infoHash: b, until: 2_000_000_000 },
+      { torrentId: 11, infoHash: a, until: 0 },
+    ]);
+    await eventually(async () => (await catalogue.userByPasskey(key))?.tokens?.size === 2, 'the tokens with the user');
+    assert.deepEqual((await catalogue.userByPasskey(key))!.tokens!.get(11), { torrentId: 11, infoHash: a, until: 0 });
+    await catalogue.putToken(id, { torrentId: 11, infoHash: a, until: 1_900_000_000 });
+    await catalogue.putUser({ id, passkey: key, upMultiplier: 2, downMultiplier: 1, enabled: true });
+    assert.deepEqual((await catalogue.listTokens(id))!.map((t) => [t.torrentId, t.until]), [
+      [5, 2_000_000_000],
+      [11, 1_900_000_000],
+    ]);
+    assert.equal((await catalogue.getUser(id))!.tokens, undefined, 'getUser answers the user as put');
+    await eventually(async () => (await catalogue.userByPasskey(key))?.tokens?.get(11)?.until === 1_900_000_000, 'a replaced token');
+    assert.equal(await catalogue.deleteToken(id, 5), true);
+    assert.equal(await catalogue.deleteToken(id, 5), false);
+    await eventually(async () => {
+      const user = await catalogue.userByPasskey(key);
+      return user?.upMultiplier === 2 && user.tokens?.size === 1 && !user.tokens.has(5);
+    }, 'a deleted token gone from the announce');
+    for (let n = 1; n < MAX_TOKENS_PER_USER; n++) await catalogue.putToken(id, { torrentId: 1000 + n, infoHash: a, until: 0 });
+    await assert.rejects(catalogue.putToken(id, { torrentId: 7, infoHash: a, until: 0 }), CatalogueLimit);
+    await catalogue.putToken(id, { torrentId: 11, infoHash: a, until: 0 }); // replacing one is no new token
+    assert.equal((await catalogue.listTokens(id))!.length, MAX_TOKENS_PER_USER);
+    assert.equal(await catalogue.deleteUser(id), true);
+    await catalogue.putUser({ id, passkey: key, upMultiplier: 1, downMultiplier: 1, enabled: true });
+    assert.deepEqual(await catalogue.listTokens(id), [], 'a deleted user takes its tokens along');
+    await catalogue.deleteUser(id);
   });
 
   it('approves clients by peer_id prefix, Azureus and Shadow style', async () => {

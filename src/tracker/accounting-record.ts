@@ -3,7 +3,7 @@
  * multipliers and the freeleech rule that applied (Tracker.credit hands it to the backend driver).
  */
 import type { AnnounceEvent } from '../bittorrent/announce.js';
-import { creditedBytes, type AccountingRecord, type AccountingSession, type FreeleechRule } from '../backend/driver.js';
+import { creditedBytes, type AccountingRecord, type AccountingSession, type FreeleechRule, type TokenEnd } from '../backend/driver.js';
 import type { User } from '../store/catalogue.js';
 import type { TorrentTerms } from '../store/driver.js';
 
@@ -46,7 +46,9 @@ export function accountingRecord(a: CreditedAnnounce, user: User, id: string, ou
   const rawDownloaded = a.downloaded >= previous.downloaded ? a.downloaded - previous.downloaded : a.downloaded;
   const terms = outcome.torrent;
   const time = Date.now();
-  const freeleech = freeleechRule(globalFreeleech, terms, user, time);
+  const token = terms && user.tokens?.get(terms.id);
+  const tokenHolds = token !== undefined && (token.until === 0 || token.until * 1000 > time);
+  const freeleech = freeleechRule(globalFreeleech, terms, user, time) ?? (tokenHolds ? 'token' : undefined);
   const upMultiplier = user.upMultiplier * (terms?.upMultiplier ?? 1);
   const downMultiplier = freeleech ? 0 : user.downMultiplier * (terms?.downMultiplier ?? 1);
   const record: AccountingRecord = {
@@ -75,7 +77,20 @@ export function accountingRecord(a: CreditedAnnounce, user: User, id: string, ou
   if (outcome.session) record.session = outcome.session;
   if (a.transport) record.transport = a.transport;
   if (freeleech) record.freeleech = freeleech;
+  if (token) {
+    const end = tokenEnd(tokenHolds, outcome.snatched ?? false);
+    if (end) record.tokenEnd = end;
+  }
   return record;
+}
+
+/**
+ * Whether a token this announce found ends with it: completing the torrent uses it up (the completing
+ * announce's download was still free); past its `until` it has expired.
+ */
+function tokenEnd(holds: boolean, snatched: boolean): TokenEnd | undefined {
+  if (!holds) return 'expired';
+  return snatched ? 'completed' : undefined;
 }
 
 /** The rule that makes this download free, the broadest first; undefined when none does. */

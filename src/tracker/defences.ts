@@ -7,6 +7,7 @@ import type { Transport } from '../bittorrent/announce.js';
 import { ClientError } from '../bittorrent/errors.js';
 import type { BudgetScope } from './budget.js';
 import type { NotStored } from '../store/driver.js';
+import type { TokenEnd } from '../backend/driver.js';
 
 /** What a peer that announces sooner than min interval without an event gets. */
 export type MinIntervalEnforcement = 'off' | 'answer' | 'refuse';
@@ -24,6 +25,8 @@ export interface DefenceObserver {
   notStored(reason: NotStored): void;
   /** A private announce answered without peers: its user spent private.peer_list_budget. */
   peerListWithheld(): void;
+  /** A freeleech token ended with an announce, and whether deleting it from the catalogue failed (after retries). */
+  tokenEnded(end: TokenEnd, failed: boolean): void;
 }
 
 /**

@@ -3,10 +3,11 @@
  * gets, the intervals it is told, and what goes to the backend. Storage is the driver's business.
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { compactPeer, formatIp } from '../bittorrent/address.js';
 import type { AnnounceEvent, AnnounceRequest, AnnounceResult, ScrapeRequest, ScrapeResult } from '../bittorrent/announce.js';
 import { ClientError } from '../bittorrent/errors.js';
-import type { Backend } from '../backend/driver.js';
+import type { Backend, TokenEnd } from '../backend/driver.js';
 import { accountingRecord, type CreditedAnnounce, type StoreOutcome } from './accounting-record.js';
 import type { Config } from '../config/config.js';
 import { coveringRule, parsePortRange } from '../config/ports.js';
@@ -17,6 +18,10 @@ import { RequestBudget, type BudgetPolicy } from './budget.js';
 import { PeerListBudget } from './peer-lists.js';
 import { UserAgentRules } from './user-agents.js';
 import { NOT_STORED_WARNINGS, OVER_BUDGET, TOO_SOON, type BudgetProtocol, type DefenceObserver, type MinIntervalEnforcement } from './defences.js';
+
+/** Attempts at deleting a used-up freeleech token, a second apart. */
+const TOKEN_END_ATTEMPTS = 3;
+const TOKEN_END_RETRY_MS = 1000;
 
 export interface TrackerPolicy {
   announceInterval: number;
@@ -368,6 +373,29 @@ export class Tracker {
    */
   credit(announce: CreditedAnnounce, user: User, id: string, outcome: StoreOutcome): void | Promise<void> {
     if (!this.backend) return;
-    return this.backend.record(accountingRecord(announce, user, id, outcome, this.store.catalogue.globalFreeleech()));
+    const record = accountingRecord(announce, user, id, outcome, this.store.catalogue.globalFreeleech());
+    if (record.tokenEnd) void this.endToken(user.id, record.torrentId, record.tokenEnd);
+    return this.backend.record(record);
+  }
+
+  /**
+   * Deletes a token its announce used up or found expired, off the announce's path. Retried a few
+   * times: a completed torrent's token left behind would hold on. Replicas may race to end the same
+   * token; each record says so, and a consumer keeps one end.
+   */
+  private async endToken(userId: number, torrentId: number, end: TokenEnd): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.store.catalogue.deleteToken(userId, torrentId);
+        this.observer?.tokenEnded(end, false);
+        return;
+      } catch {
+        if (attempt === TOKEN_END_ATTEMPTS) {
+          this.observer?.tokenEnded(end, true);
+          return;
+        }
+        await sleep(TOKEN_END_RETRY_MS);
+      }
+    }
   }
 }

@@ -13,6 +13,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { Tracker, trackerPolicy, type TrackerPolicy } from '../../src/tracker/tracker.js';
 import { UserAgentRules } from '../../src/tracker/user-agents.js';
 import { KeepingBackend } from '../helpers/accounting.js';
+import { eventually } from '../../src/testing/harness.js';
 
 // Announces follow each other at once here: min interval enforcement would hold their totals back.
 const POLICY: TrackerPolicy = { ...trackerPolicy(loadConfig()), intervalJitter: 0, private: true, minIntervalEnforcement: 'off' };
@@ -164,6 +165,38 @@ describe('private mode accounting', () => {
     assert.deepEqual([last().rawDownloaded, last().downloaded, last().freeleech], [500, 250, undefined], 'over: counted again (torrent multiplier 0.5)');
   });
 
+  it('counts no download on a torrent while a freeleech token holds; completing uses it up, and a token past its time expires', async () => {
+    const key = 'k'.repeat(32);
+    const peerId = Buffer.from('-qB4630-00000000tk01');
+    const now = Math.floor(Date.now() / 1000);
+    const [torrent, other] = [randomBytes(20), randomBytes(20)];
+    await store.catalogue.putTorrent({ infoHash: torrent, id: 107, upMultiplier: 1, downMultiplier: 0.5, freeleech: false });
+    await store.catalogue.putTorrent({ infoHash: other, id: 108, upMultiplier: 1, downMultiplier: 1, freeleech: false });
+    await store.catalogue.putUser({ id: 13, passkey: key, upMultiplier: 1, downMultiplier: 1, enabled: true });
+    await store.catalogue.putToken(13, { torrentId: 107, infoHash: torrent, until: 0 });
+    await store.catalogue.putToken(13, { torrentId: 108, infoHash: other, until: now - 1 });
+    const ended: string[] = [];
+    const observer = { overBudget: () => {}, tooSoon: () => {}, notStored: () => {}, peerListWithheld: () => {}, tokenEnded: (end: string, failed: boolean) => void ended.push(`${end} ${failed}`) };
+    const watched = new Tracker(store, backend, POLICY, observer);
+    const on = (infoHash: Buffer, overrides: Partial<AnnounceRequest>) => watched.announce(requestOn({ infoHash, passkey: key, peerId, ...overrides }));
+
+    await on(torrent, { event: 'started' });
+    await on(torrent, { uploaded: 10, downloaded: 1000 });
+    assert.deepEqual([last().rawDownloaded, last().downloaded, last().downMultiplier, last().freeleech, last().tokenEnd], [1000, 0, 0, 'token', undefined]);
+    await on(torrent, { uploaded: 20, downloaded: 3000, left: 0, event: 'completed' });
+    assert.deepEqual([last().rawDownloaded, last().downloaded, last().freeleech, last().snatched, last().tokenEnd], [2000, 0, 'token', true, 'completed'], 'free up to the completion');
+    await eventually(async () => (await store.catalogue.listTokens(13))!.every((t) => t.torrentId !== 107), 'the used-up token deleted');
+    await on(torrent, { uploaded: 30, downloaded: 3500, left: 0 });
+    assert.deepEqual([last().downloaded, last().freeleech, last().tokenEnd], [250, undefined, undefined], 'counted again after the completion');
+
+    await on(other, { event: 'started' });
+    assert.equal(last().tokenEnd, 'expired');
+    await on(other, { uploaded: 10, downloaded: 400 });
+    assert.deepEqual([last().downloaded, last().freeleech, last().tokenEnd], [400, undefined, undefined], 'an expired token counts nothing free, and ends once');
+    assert.deepEqual(await store.catalogue.listTokens(13), []);
+    assert.deepEqual(ended, ['completed false', 'expired false']);
+  });
+
   it('answers an announce on a torrent deleted with a reason "torrent deleted: <reason>", accounting nothing', async () => {
     const deleted = randomBytes(20);
     await store.catalogue.putTorrent({ infoHash: deleted, id: 104, upMultiplier: 1, downMultiplier: 1, freeleech: false });
@@ -225,7 +258,7 @@ describe('private mode accounting', () => {
 
   it('answers a user past private.peer_list_budget without peers, still tracking and crediting it, and says so to the observer', async () => {
     let withheld = 0;
-    const observer = { overBudget: () => {}, tooSoon: () => {}, notStored: () => {}, peerListWithheld: () => void withheld++ };
+    const observer = { overBudget: () => {}, tooSoon: () => {}, notStored: () => {}, peerListWithheld: () => void withheld++, tokenEnded: () => {} };
     const limited = new Tracker(store, backend, { ...POLICY, peerListBudget: { budget: 2, windowSeconds: 3600 } }, observer);
     const swarm = randomBytes(20);
     await store.catalogue.putTorrent({ infoHash: swarm, id: 106, upMultiplier: 1, downMultiplier: 1, freeleech: false });

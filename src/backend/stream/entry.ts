@@ -4,7 +4,7 @@
  * written as decimal integers; binary values as hex.
  */
 import type { AnnounceEvent } from '../../bittorrent/announce.js';
-import { FREELEECH_RULES, type AccountingRecord, type AccountingSession, type FreeleechRule } from '../driver.js';
+import { FREELEECH_RULES, TOKEN_ENDS, type AccountingRecord, type AccountingSession, type FreeleechRule, type TokenEnd } from '../driver.js';
 
 const EVENTS: readonly AnnounceEvent[] = ['none', 'started', 'completed', 'stopped'];
 
@@ -47,6 +47,7 @@ export function toFields(r: AccountingRecord): string[] {
   }
   if (r.upMultiplier !== undefined) fields.push('mul_up', String(r.upMultiplier), 'mul_down', String(r.downMultiplier ?? 1));
   if (r.freeleech) fields.push('freeleech', r.freeleech);
+  if (r.tokenEnd) fields.push('token_end', r.tokenEnd);
   // The peer's fields (active_peers, seed time) go together, when the record has them.
   if (r.port === undefined) return fields;
   fields.push(
@@ -115,6 +116,11 @@ function freeleechRule(text: string): FreeleechRule {
   return text as FreeleechRule;
 }
 
+function tokenEnd(text: string): TokenEnd {
+  if (!(TOKEN_ENDS as readonly string[]).includes(text)) throw new Error(`stream entry: unknown token end ${JSON.stringify(text)}`);
+  return text as TokenEnd;
+}
+
 /** Throws on a malformed entry: the consumer sets such entries aside instead of guessing. */
 export function fromFields(list: string[]): AccountingRecord {
   const fields = new Map<string, string>();
@@ -141,6 +147,7 @@ export function fromFields(list: string[]): AccountingRecord {
     // Records of older versions have no session and no multipliers.
     ...(fields.has('epoch') ? { session: session(fields) } : {}),
     ...(fields.has('freeleech') ? { freeleech: freeleechRule(fields.get('freeleech')!) } : {}),
+    ...(fields.has('token_end') ? { tokenEnd: tokenEnd(fields.get('token_end')!) } : {}),
     ...(fields.has('mul_up') ? { upMultiplier: multiplier(fields, 'mul_up'), downMultiplier: multiplier(fields, 'mul_down') } : {}),
     // Records of older versions have none of the peer's fields.
     ...(fields.has('port')

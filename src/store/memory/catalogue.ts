@@ -4,8 +4,11 @@ import {
   CatalogueConflict,
   type ClientEntry,
   type DeletionReason,
+  type FreeleechToken,
   type HashList,
+  CatalogueLimit,
   ClientRules,
+  MAX_TOKENS_PER_USER,
   type TorrentEntry,
   type User,
 } from '../catalogue.js';
@@ -71,7 +74,9 @@ export class MemoryCatalogue implements Catalogue {
 
   async getUser(id: number): Promise<User | null> {
     const user = this.users.get(id);
-    return user ? { ...user } : null;
+    if (!user) return null;
+    const { tokens: _tokens, ...copy } = user;
+    return copy;
   }
 
   async putUser(user: User): Promise<void> {
@@ -79,7 +84,10 @@ export class MemoryCatalogue implements Catalogue {
     if (holder && holder.id !== user.id) throw new CatalogueConflict(`passkey already belongs to user ${holder.id}`);
     const old = this.users.get(user.id);
     if (old) this.byPasskey.delete(old.passkey);
-    const copy = { ...user };
+    const copy: User = { ...user };
+    delete copy.tokens;
+    // The tokens are the user's own resource: a put of the user keeps them.
+    if (old?.tokens) copy.tokens = old.tokens;
     this.users.set(user.id, copy);
     this.byPasskey.set(user.passkey, copy);
   }
@@ -89,6 +97,33 @@ export class MemoryCatalogue implements Catalogue {
     if (!user) return false;
     this.users.delete(id);
     this.byPasskey.delete(user.passkey);
+    return true;
+  }
+
+  async listTokens(userId: number): Promise<FreeleechToken[] | null> {
+    const user = this.users.get(userId);
+    if (!user) return null;
+    return [...(user.tokens?.values() ?? [])].map(copyToken).sort((a, b) => a.torrentId - b.torrentId);
+  }
+
+  async putToken(userId: number, token: FreeleechToken): Promise<void> {
+    const user = this.users.get(userId);
+    if (!user) return;
+    const tokens = new Map(user.tokens);
+    if (!tokens.has(token.torrentId) && tokens.size >= MAX_TOKENS_PER_USER) {
+      throw new CatalogueLimit(`user ${userId} holds ${MAX_TOKENS_PER_USER} tokens already, the most allowed`);
+    }
+    // A new map each time: an announce holding the old one reads a consistent set.
+    user.tokens = tokens.set(token.torrentId, copyToken(token));
+  }
+
+  async deleteToken(userId: number, torrentId: number): Promise<boolean> {
+    const user = this.users.get(userId);
+    if (!user?.tokens?.has(torrentId)) return false;
+    const tokens = new Map(user.tokens);
+    tokens.delete(torrentId);
+    if (tokens.size > 0) user.tokens = tokens;
+    else delete user.tokens;
     return true;
   }
 
@@ -180,6 +215,10 @@ export class MemoryCatalogue implements Catalogue {
   async setGlobalFreeleech(on: boolean): Promise<void> {
     this.freeleech = on;
   }
+}
+
+function copyToken(token: FreeleechToken): FreeleechToken {
+  return { torrentId: token.torrentId, infoHash: Buffer.from(token.infoHash), until: token.until };
 }
 
 function copyTorrent(torrent: TorrentEntry): TorrentEntry {

@@ -13,8 +13,11 @@ import {
   CatalogueConflict,
   type ClientEntry,
   type DeletionReason,
+  type FreeleechToken,
   type HashList,
+  CatalogueLimit,
   ClientRules,
+  MAX_TOKENS_PER_USER,
   type TorrentEntry,
   type User,
 } from '../catalogue.js';
@@ -50,6 +53,18 @@ function userFrom(fields: Record<string, string>, passkey: string): User | null 
   if (fields.cl !== undefined) user.canLeech = fields.cl === '1';
   if (fields.fu !== undefined) user.freeleechUntil = Number(fields.fu);
   return user;
+}
+
+/** A user's tokens from their hash (torrent id -> "UNTIL HEX"); a malformed field is skipped, not trusted. */
+function tokensFrom(fields: Record<string, string>): Map<number, FreeleechToken> {
+  const tokens = new Map<number, FreeleechToken>();
+  for (const [field, value] of Object.entries(fields)) {
+    const torrentId = Number(field);
+    const [until, hex] = value.split(' ');
+    if (!Number.isSafeInteger(torrentId) || !/^[0-9]{1,10}$/.test(until ?? '') || !/^[0-9a-f]{40}$/.test(hex ?? '')) continue;
+    tokens.set(torrentId, { torrentId, infoHash: Buffer.from(hex!, 'hex'), until: Number(until) });
+  }
+  return tokens;
 }
 
 /** The entries of the approved and the denied hash (prefix -> name); an approved one is stored without its action. */
@@ -147,6 +162,33 @@ export class RedisCatalogue implements Catalogue {
     return userFrom(await this.client.hgetall(this.keys.user(passkey)), passkey);
   }
 
+  async listTokens(userId: number): Promise<FreeleechToken[] | null> {
+    if (!(await this.client.get(this.keys.userId(userId)))) return null;
+    return [...tokensFrom(await this.client.hgetall(this.keys.tokens(userId))).values()].sort((a, b) => a.torrentId - b.torrentId);
+  }
+
+  async putToken(userId: number, token: FreeleechToken): Promise<void> {
+    const key = this.keys.tokens(userId);
+    // Checked, then written: two puts at once may pass the bound by one each (the bound keeps the
+    // cached user small; it is not a quota).
+    const [held, count] = await Promise.all([this.client.hexists(key, String(token.torrentId)), this.client.hlen(key)]);
+    if (!held && count >= MAX_TOKENS_PER_USER) throw new CatalogueLimit(`user ${userId} holds ${MAX_TOKENS_PER_USER} tokens already, the most allowed`);
+    await this.client.hset(key, String(token.torrentId), `${token.until} ${token.infoHash.toString('hex')}`);
+    await this.publishUser(userId);
+  }
+
+  async deleteToken(userId: number, torrentId: number): Promise<boolean> {
+    const removed = (await this.client.hdel(this.keys.tokens(userId), String(torrentId))) > 0;
+    if (removed) await this.publishUser(userId);
+    return removed;
+  }
+
+  /** Tells every replica to drop the user's cached entry (with its tokens). */
+  private async publishUser(userId: number): Promise<void> {
+    const passkey = await this.client.get(this.keys.userId(userId));
+    if (passkey) await this.publish(`u:${passkey}`);
+  }
+
   async putUser(user: User): Promise<void> {
     const holder = await this.client.hget(this.keys.user(user.passkey), 'id');
     if (holder && Number(holder) !== user.id) throw new CatalogueConflict(`passkey already belongs to user ${holder}`);
@@ -166,6 +208,7 @@ export class RedisCatalogue implements Catalogue {
     const passkey = await this.client.get(this.keys.userId(id));
     if (!passkey) return false;
     await this.client.del(this.keys.user(passkey));
+    await this.client.del(this.keys.tokens(id));
     await this.client.del(this.keys.userId(id));
     await this.publish(`u:${passkey}`);
     return true;
@@ -307,6 +350,11 @@ export class RedisCatalogue implements Catalogue {
   private async fetchUser(passkey: string): Promise<User | null> {
     const generation = this.generation;
     const user = userFrom(await this.client.hgetall(this.keys.user(passkey)), passkey);
+    // A second read, on a miss only: the tokens are keyed by the user id, which the first one tells.
+    if (user) {
+      const tokens = tokensFrom(await this.client.hgetall(this.keys.tokens(user.id)));
+      if (tokens.size > 0) user.tokens = tokens;
+    }
     if (generation === this.generation) {
       if (this.users.size >= this.params.userCacheSize) this.users.delete(this.users.keys().next().value!);
       this.users.set(passkey, { user, expires: Date.now() + (user ? USER_TTL_MS : UNKNOWN_TTL_MS) });
