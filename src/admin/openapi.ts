@@ -26,6 +26,9 @@ import {
   AddressesAnswer,
   TorrentAnswer,
   TorrentBody,
+  TokenAnswer,
+  TokenBody,
+  TokensAnswer,
   UserAnswer,
   UserBody,
   UserIdParam,
@@ -40,8 +43,11 @@ const COMPONENTS: z.ZodType[] = [
   DeleteTorrentBody,
   ClientBody,
   FreeleechBody,
+  TokenBody,
   UserAnswer,
   TorrentAnswer,
+  TokenAnswer,
+  TokensAnswer,
   SwarmAnswer,
   AddressesAnswer,
   HotSwarmsAnswer,
@@ -104,7 +110,7 @@ function responses(): Json {
     MethodNotAllowed: described('the path exists under other methods', {
       headers: { Allow: { schema: { type: 'string' }, description: 'the methods the path takes' } },
     }),
-    Conflict: described('another user holds the passkey; nothing was changed'),
+    Conflict: described('another user holds the passkey, another torrent the hash, or the user holds the most tokens allowed; nothing was changed'),
     TooLarge: described(`a body over ${MAX_BODY_BYTES} bytes`),
     UnsupportedMediaType: described('a body that is not JSON (Content-Type other than application/json)'),
     Unavailable: described('the tracker store is unreachable; try again later'),
@@ -142,6 +148,27 @@ function build(): Json {
           responses: { ...stored(UserAnswer, 'user'), ...WITH_BODY, '409': error('Conflict'), ...ALWAYS },
         },
         delete: { summary: 'Delete a user', responses: { ...NO_CONTENT, '400': error('BadRequest'), '404': error('NotFound'), ...ALWAYS } },
+      },
+      '/users/{id}/tokens': {
+        parameters: [PARAMS.id],
+        get: {
+          summary: "A user's freeleech tokens",
+          responses: { '200': answer('the tokens', TokensAnswer), '400': error('BadRequest'), '404': error('NotFound'), ...ALWAYS },
+        },
+      },
+      '/users/{id}/tokens/{info_hash}': {
+        parameters: [PARAMS.id, PARAMS.info_hash],
+        get: {
+          summary: "A user's freeleech token on a torrent",
+          responses: { '200': answer('the token', TokenAnswer), '400': error('BadRequest'), '404': error('NotFound'), ...ALWAYS },
+        },
+        put: {
+          summary:
+            'Give a user a freeleech token on a registered torrent (either hash of a hybrid): its download there is not counted until `until` or its completion',
+          requestBody: { required: false, ...json(ref(TokenBody)) },
+          responses: { ...stored(TokenAnswer, 'token'), ...WITH_BODY, '404': error('NotFound'), '409': error('Conflict'), ...ALWAYS },
+        },
+        delete: { summary: 'Take a freeleech token back', responses: { ...NO_CONTENT, '400': error('BadRequest'), '404': error('NotFound'), ...ALWAYS } },
       },
       '/users/{id}/addresses': {
         parameters: [PARAMS.id],

@@ -6,7 +6,7 @@
  */
 import Router, { type RouterContext } from '@koa/router';
 import type { z } from 'zod';
-import type { ClientEntry, HashList, TorrentEntry, User } from '../store/catalogue.js';
+import type { ClientEntry, FreeleechToken, HashList, TorrentEntry, User } from '../store/catalogue.js';
 import type { TrackerStore } from '../store/driver.js';
 import { readJsonObject, readOptionalJsonObject } from './body.js';
 import { ApiError, badRequest } from './errors.js';
@@ -27,6 +27,9 @@ import {
   type TorrentAnswer,
   type AddressesAnswer,
   TorrentBody,
+  type TokenAnswer,
+  TokenBody,
+  type TokensAnswer,
   type UserAnswer,
   UserBody,
 } from './schemas.js';
@@ -50,6 +53,12 @@ const torrentJson = (torrent: TorrentEntry): z.input<typeof TorrentAnswer> => ({
   up_multiplier: torrent.upMultiplier,
   down_multiplier: torrent.downMultiplier,
   freeleech: torrent.freeleech,
+});
+
+const tokenJson = (token: FreeleechToken): z.input<typeof TokenAnswer> => ({
+  info_hash: token.infoHash.toString('hex'),
+  torrent_id: token.torrentId,
+  until: token.until,
 });
 
 const clientJson = (client: ClientEntry): z.input<typeof ClientAnswer> => ({
@@ -115,6 +124,41 @@ export function adminRouter(store: TrackerStore, hotSwarms: HotSwarmsSource = nu
   router.delete('/users/:id', async (ctx) => {
     const id = userId(ctx);
     deleted(ctx, await catalogue.deleteUser(id), `user ${id}`);
+  });
+
+  // Tokens are named by info hash (either of a hybrid's) and kept by torrent id, so both hashes share one.
+  const tokenOn = async (id: number, hash: Buffer): Promise<{ torrent: TorrentEntry | null; token: FreeleechToken | undefined }> => {
+    const [tokens, torrent] = await Promise.all([catalogue.listTokens(id), catalogue.getTorrent(hash)]);
+    const held = found(tokens, `user ${id}`);
+    // A token outlives its torrent's deletion: it is still found, and deleted, by the hash it was put under.
+    const token = held.find((t) => (torrent ? t.torrentId === torrent.id : t.infoHash.equals(hash)));
+    return { torrent, token };
+  };
+  router.get('/users/:id/tokens', async (ctx) => {
+    const id = userId(ctx);
+    ctx.body = { tokens: found(await catalogue.listTokens(id), `user ${id}`).map(tokenJson) } satisfies z.input<typeof TokensAnswer>;
+  });
+  router.get('/users/:id/tokens/:info_hash', async (ctx) => {
+    const id = userId(ctx);
+    const hash = infoHash(ctx);
+    const { token } = await tokenOn(id, hash);
+    ctx.body = tokenJson(found(token ?? null, `token of user ${id} on ${hash.toString('hex')}`));
+  });
+  router.put('/users/:id/tokens/:info_hash', async (ctx) => {
+    const id = userId(ctx);
+    const hash = infoHash(ctx);
+    const { until } = parseBody(TokenBody, (await readOptionalJsonObject(ctx)) ?? {});
+    const { torrent, token: old } = await tokenOn(id, hash);
+    const registered = found(torrent, `torrent ${hash.toString('hex')}`);
+    const token: FreeleechToken = { torrentId: registered.id, infoHash: registered.infoHash, until };
+    await catalogue.putToken(id, token);
+    stored(ctx, old === undefined, tokenJson(token));
+  });
+  router.delete('/users/:id/tokens/:info_hash', async (ctx) => {
+    const id = userId(ctx);
+    const hash = infoHash(ctx);
+    const { token } = await tokenOn(id, hash);
+    deleted(ctx, token !== undefined && (await catalogue.deleteToken(id, token.torrentId)), `token of user ${id} on ${hash.toString('hex')}`);
   });
 
   router.get('/users/:id/addresses', async (ctx) => {

@@ -4,7 +4,7 @@
  * is generated from the same schemas, so it cannot drift from what the API accepts and answers.
  */
 import { z } from 'zod';
-import { MAX_CLIENT_PREFIX, MAX_DELETION_REASON } from '../store/catalogue.js';
+import { MAX_CLIENT_PREFIX, MAX_DELETION_REASON, MAX_TOKENS_PER_USER } from '../store/catalogue.js';
 
 export const MAX_USER_ID = 2 ** 32 - 1;
 export const MAX_TORRENT_ID = Number.MAX_SAFE_INTEGER;
@@ -111,6 +111,12 @@ export const ClientBody = z
   })
   .meta({ id: 'ClientBody', description: 'A client prefix as PUT takes it.' });
 
+export const TokenBody = z
+  .strictObject({
+    until: unixTime().describe('Unix time (seconds) the token ends at, if the user has not completed the torrent by then; 0: only completing ends it'),
+  })
+  .meta({ id: 'TokenBody', description: "A freeleech token as PUT takes it: the user's download on the torrent is not counted while it holds." });
+
 export const FreeleechBody = z
   .strictObject({ enabled: z.boolean(orRequired(BOOLEAN)).describe('every torrent is freeleech') })
   .meta({ id: 'FreeleechBody', description: 'The global freeleech switch.' });
@@ -204,6 +210,18 @@ export const ClientAnswer = z
 export const ClientsAnswer = z
   .strictObject({ clients: z.array(ClientAnswer) })
   .meta({ id: 'Clients', description: 'Client prefixes, approved and denied, sorted.' });
+
+export const TokenAnswer = z
+  .strictObject({
+    info_hash: infoHash().describe("the torrent's info hash (a hybrid's v1 hash, whichever hash the token was put under)"),
+    torrent_id: z.int().min(1).max(MAX_TORRENT_ID),
+    until: z.int().min(0).max(MAX_UNIX_TIME),
+  })
+  .meta({ id: 'Token' });
+
+export const TokensAnswer = z
+  .strictObject({ tokens: z.array(TokenAnswer).describe(`by torrent id; at most ${MAX_TOKENS_PER_USER}`) })
+  .meta({ id: 'Tokens', description: "A user's freeleech tokens. Used-up and expired ones are deleted when an announce finds them so." });
 
 export const HashListAnswer = z.strictObject({ info_hashes: z.array(infoHash()) }).meta({ id: 'HashList' });
 

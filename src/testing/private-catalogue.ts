@@ -74,10 +74,13 @@ export function definePrivateCatalogueTests(ctx: ConformanceContext): void {
     assert.deepEqual((await catalogue.userByPasskey(key))!.tokens!.get(11), { torrentId: 11, infoHash: a, until: 0 });
     await catalogue.putToken(id, { torrentId: 11, infoHash: a, until: 1_900_000_000 });
     await catalogue.putUser({ id, passkey: key, upMultiplier: 2, downMultiplier: 1, enabled: true });
-    assert.deepEqual((await catalogue.listTokens(id))!.map((t) => [t.torrentId, t.until]), [
-      [5, 2_000_000_000],
-      [11, 1_900_000_000],
-    ]);
+    assert.deepEqual(
+      (await catalogue.listTokens(id))!.map((t) => [t.torrentId, t.until]),
+      [
+        [5, 2_000_000_000],
+        [11, 1_900_000_000],
+      ],
+    );
     assert.equal((await catalogue.getUser(id))!.tokens, undefined, 'getUser answers the user as put');
     await eventually(async () => (await catalogue.userByPasskey(key))?.tokens?.get(11)?.until === 1_900_000_000, 'a replaced token');
     assert.equal(await catalogue.deleteToken(id, 5), true);

@@ -153,6 +153,18 @@ async function exercise(api: AdminClient, t: TestTracker, check: Checker): Promi
   const torrentV2 = c('PUT /torrents/{info_hash}', await api.put(`/torrents/${'ab'.repeat(20)}`, { id: 501, info_hash_v2: 'cd'.repeat(20) }));
   assert.equal(torrentV2.status, 201);
   assert.equal(c('PUT /torrents/{info_hash}', await api.put(`/torrents/${'cd'.repeat(20)}`, { id: 502 })).status, 409);
+  // Tokens, on the hybrid torrent just registered (by its v2 hash, answered under its v1 hash).
+  await api.put('/users/903', { passkey: 'openapi-903' });
+  assert.equal(c('GET /users/{id}/tokens', await api.get('/users/903/tokens')).status, 200);
+  c('GET /users/{id}/tokens', await api.get('/users/904/tokens'));
+  assert.equal(c('PUT /users/{id}/tokens/{info_hash}', await api.put(`/users/903/tokens/${'cd'.repeat(20)}`)).status, 201);
+  assert.equal(c('PUT /users/{id}/tokens/{info_hash}', await api.put(`/users/903/tokens/${'ab'.repeat(20)}`, { until: 2_000_000_000 })).status, 200);
+  c('PUT /users/{id}/tokens/{info_hash}', await api.put(`/users/903/tokens/${other}`, {}));
+  c('PUT /users/{id}/tokens/{info_hash}', await api.put(`/users/903/tokens/${'ab'.repeat(20)}`, { until: 'soon' }));
+  assert.equal(c('GET /users/{id}/tokens/{info_hash}', await api.get(`/users/903/tokens/${'ab'.repeat(20)}`)).json.until, 2_000_000_000);
+  c('GET /users/{id}/tokens/{info_hash}', await api.get(`/users/903/tokens/${other}`));
+  assert.equal(c('DELETE /users/{id}/tokens/{info_hash}', await api.delete(`/users/903/tokens/${'cd'.repeat(20)}`)).status, 204);
+  c('DELETE /users/{id}/tokens/{info_hash}', await api.delete(`/users/903/tokens/${'cd'.repeat(20)}`));
   const swarm = c('GET /torrents/{info_hash}/swarm', await api.get(`/torrents/${hash}/swarm`));
   assert.equal(swarm.status, 200);
   c('GET /torrents/{info_hash}/swarm', await api.get('/torrents/nothex/swarm'));

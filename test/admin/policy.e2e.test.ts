@@ -88,6 +88,38 @@ describe('private mode: users and torrents from the API', () => {
     assert.equal((await announce(t, announcePath({ infoHash }, '/gracepasskey0000'))).failure, 'unregistered torrent', 'deleted without a reason');
   });
 
+  it('gives freeleech tokens over the API, by either hash of a hybrid torrent: free until completed, then deleted', async () => {
+    const [v1, v2] = [randomHash(), randomHash()];
+    const [h1, h2] = [v1.toString('hex'), v2.toString('hex')];
+    await t.admin.put('/users/160', { passkey: 'heidipasskey0000' });
+    await t.admin.put(`/torrents/${h1}`, { id: 5010, info_hash_v2: h2 });
+    assert.equal((await t.admin.put(`/users/160/tokens/${h2}`, {})).status, 201);
+    const put = await t.admin.put(`/users/160/tokens/${h1}`, { until: 4_000_000_000 });
+    assert.deepEqual([put.status, put.json], [200, { info_hash: h1, torrent_id: 5010, until: 4_000_000_000 }], 'one token for both hashes');
+    assert.deepEqual((await t.admin.get(`/users/160/tokens/${h2}`)).json, { info_hash: h1, torrent_id: 5010, until: 4_000_000_000 });
+    assert.deepEqual((await t.admin.get('/users/160/tokens')).json, { tokens: [{ info_hash: h1, torrent_id: 5010, until: 4_000_000_000 }] });
+    assert.equal((await t.admin.put(`/users/161/tokens/${h1}`, {})).status, 404, 'no such user');
+    assert.equal((await t.admin.put(`/users/160/tokens/${randomHash().toString('hex')}`, {})).status, 404, 'no such torrent');
+    assert.equal((await t.admin.put(`/users/160/tokens/${h1}`, { until: -1 })).status, 400);
+    assert.equal((await t.admin.put(`/users/160/tokens/${h1}`, { until: 1, extra: true })).status, 400);
+    assert.equal((await t.admin.get('/users/161/tokens')).status, 404);
+
+    const peerId = peerIdOf('-qB4630-');
+    const path = (overrides: Partial<Parameters<typeof announcePath>[0]>) =>
+      announcePath({ infoHash: v2, peerId, port: 7160, ...overrides }, '/heidipasskey0000');
+    assert.equal((await announce(t, path({ event: 'started', left: 1000 }))).failure, null);
+    assert.equal((await announce(t, path({ downloaded: 600, left: 400 }))).failure, null);
+    assert.deepEqual([records.at(-1)!.rawDownloaded, records.at(-1)!.downloaded, records.at(-1)!.freeleech], [600, 0, 'token']);
+    assert.equal((await announce(t, path({ downloaded: 1000, left: 0, event: 'completed' }))).failure, null);
+    assert.deepEqual([records.at(-1)!.downloaded, records.at(-1)!.freeleech, records.at(-1)!.tokenEnd], [0, 'token', 'completed']);
+    assert.equal((await t.admin.get(`/users/160/tokens/${h1}`)).status, 404, 'used up');
+
+    await t.admin.put(`/users/160/tokens/${h1}`, {});
+    assert.equal((await t.admin.delete(`/users/160/tokens/${h2}`)).status, 204);
+    assert.equal((await t.admin.delete(`/users/160/tokens/${h2}`)).status, 404);
+    assert.deepEqual((await t.admin.get('/users/160/tokens')).json, { tokens: [] });
+  });
+
   it('refuses a disabled user, an old passkey after a change, and a deleted user', async () => {
     const infoHash = randomHash();
     await t.admin.put(`/torrents/${infoHash.toString('hex')}`, { id: 5002 });

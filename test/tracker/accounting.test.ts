@@ -176,7 +176,13 @@ describe('private mode accounting', () => {
     await store.catalogue.putToken(13, { torrentId: 107, infoHash: torrent, until: 0 });
     await store.catalogue.putToken(13, { torrentId: 108, infoHash: other, until: now - 1 });
     const ended: string[] = [];
-    const observer = { overBudget: () => {}, tooSoon: () => {}, notStored: () => {}, peerListWithheld: () => {}, tokenEnded: (end: string, failed: boolean) => void ended.push(`${end} ${failed}`) };
+    const observer = {
+      overBudget: () => {},
+      tooSoon: () => {},
+      notStored: () => {},
+      peerListWithheld: () => {},
+      tokenEnded: (end: string, failed: boolean) => void ended.push(`${end} ${failed}`),
+    };
     const watched = new Tracker(store, backend, POLICY, observer);
     const on = (infoHash: Buffer, overrides: Partial<AnnounceRequest>) => watched.announce(requestOn({ infoHash, passkey: key, peerId, ...overrides }));
 
@@ -184,7 +190,11 @@ describe('private mode accounting', () => {
     await on(torrent, { uploaded: 10, downloaded: 1000 });
     assert.deepEqual([last().rawDownloaded, last().downloaded, last().downMultiplier, last().freeleech, last().tokenEnd], [1000, 0, 0, 'token', undefined]);
     await on(torrent, { uploaded: 20, downloaded: 3000, left: 0, event: 'completed' });
-    assert.deepEqual([last().rawDownloaded, last().downloaded, last().freeleech, last().snatched, last().tokenEnd], [2000, 0, 'token', true, 'completed'], 'free up to the completion');
+    assert.deepEqual(
+      [last().rawDownloaded, last().downloaded, last().freeleech, last().snatched, last().tokenEnd],
+      [2000, 0, 'token', true, 'completed'],
+      'free up to the completion',
+    );
     await eventually(async () => (await store.catalogue.listTokens(13))!.every((t) => t.torrentId !== 107), 'the used-up token deleted');
     await on(torrent, { uploaded: 30, downloaded: 3500, left: 0 });
     assert.deepEqual([last().downloaded, last().freeleech, last().tokenEnd], [250, undefined, undefined], 'counted again after the completion');
@@ -192,7 +202,11 @@ describe('private mode accounting', () => {
     await on(other, { event: 'started' });
     assert.equal(last().tokenEnd, 'expired');
     await on(other, { uploaded: 10, downloaded: 400 });
-    assert.deepEqual([last().downloaded, last().freeleech, last().tokenEnd], [400, undefined, undefined], 'an expired token counts nothing free, and ends once');
+    assert.deepEqual(
+      [last().downloaded, last().freeleech, last().tokenEnd],
+      [400, undefined, undefined],
+      'an expired token counts nothing free, and ends once',
+    );
     assert.deepEqual(await store.catalogue.listTokens(13), []);
     assert.deepEqual(ended, ['completed false', 'expired false']);
   });
