@@ -33,6 +33,18 @@ CREATE TABLE IF NOT EXISTS user_torrents (
   PRIMARY KEY (user_id, torrent_id)
 );
 
+-- Freeleech tokens that ended (a record's token_end): per user and torrent, the latest end and which record
+-- said so. A site reads it to mark its own token used up ("completed") or "expired"; the tracker has
+-- deleted the token by then.
+CREATE TABLE IF NOT EXISTS token_ends (
+  user_id bigint NOT NULL,
+  torrent_id bigint NOT NULL,
+  reason text NOT NULL,
+  ended_at timestamptz NOT NULL,
+  record_id text NOT NULL,
+  PRIMARY KEY (user_id, torrent_id)
+);
+
 -- Accounting record ids already applied: a record delivered again (a retried XADD, a consumer that
 -- died between commit and XACK) is recognised here and skipped. Rows older than 7 days are pruned.
 CREATE TABLE IF NOT EXISTS applied_ids (

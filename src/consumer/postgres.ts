@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Pool, PoolClient } from 'pg';
+import type { AccountingRecord } from '../backend/driver.js';
 import { aggregate } from './aggregate.js';
 import { booleans, integers, texts } from './pg-arrays.js';
 import type { Decoded } from './decode.js';
@@ -107,6 +108,14 @@ ON CONFLICT (run) DO UPDATE SET updated_at = now(),
   suppressed_uploaded = r.suppressed_uploaded + EXCLUDED.suppressed_uploaded,
   suppressed_downloaded = r.suppressed_downloaded + EXCLUDED.suppressed_downloaded`;
 
+// Replicas may race to end one token (each record says so): the latest end stands.
+const UPSERT_TOKEN_ENDS = `
+INSERT INTO token_ends AS e (user_id, torrent_id, reason, ended_at, record_id)
+SELECT x.user_id, x.torrent_id, x.reason, to_timestamp(x.ms / 1000.0), x.id
+FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::text[]) AS x(user_id, torrent_id, reason, ms, id)
+ON CONFLICT (user_id, torrent_id) DO UPDATE SET reason = EXCLUDED.reason, ended_at = EXCLUDED.ended_at, record_id = EXCLUDED.record_id
+WHERE EXCLUDED.ended_at >= e.ended_at`;
+
 const INSERT_APPLIED_IDS = `
 WITH ${lockSessionsSql('$2')}
 INSERT INTO applied_ids (id) SELECT unnest($1::text[]) WHERE (SELECT count(*) FROM locked) >= 0
@@ -174,6 +183,7 @@ export async function applyBatch(pool: Pool, batch: Decoded, peerOptions: PeerOp
         integers(pairs.map((p) => seeds.get(`${p.userId}:${p.torrentId}`) ?? 0)),
       ]);
     }
+    await upsertTokenEnds(db, records);
     const recovery = applied.recovery;
     if (run && (recovery.records > 0 || recovery.suppressedRecords > 0)) {
       await db.query(UPSERT_RECOVERY, [
@@ -193,6 +203,25 @@ export async function applyBatch(pool: Pool, batch: Decoded, peerOptions: PeerOp
     }
     return { applied: records.length, duplicates: batch.records.length - records.length, deadLetters: dead.length, recovery };
   });
+}
+
+/** The batch's token ends, one per user and torrent (the latest; sorted, so that consumers lock rows in one order). */
+async function upsertTokenEnds(db: PoolClient, records: readonly AccountingRecord[]): Promise<void> {
+  const ends = new Map<string, AccountingRecord>();
+  for (const r of records) {
+    if (!r.tokenEnd) continue;
+    const key = `${r.userId}:${r.torrentId}`;
+    if ((ends.get(key)?.time ?? -1) <= r.time) ends.set(key, r);
+  }
+  if (ends.size === 0) return;
+  const rows = [...ends.values()].sort((a, b) => a.userId - b.userId || a.torrentId - b.torrentId);
+  await db.query(UPSERT_TOKEN_ENDS, [
+    integers(rows.map((r) => r.userId)),
+    integers(rows.map((r) => r.torrentId)),
+    texts(rows.map((r) => r.tokenEnd!)),
+    integers(rows.map((r) => r.time)),
+    texts(rows.map((r) => r.id)),
+  ]);
 }
 
 /** Deletes applied ids older than the retention, a bounded chunk per statement so that no lock is held long. */

@@ -1,4 +1,4 @@
-/** The stream entry of an accounting record, and back: WebTorrent records' optional `transport` field. */
+/** The stream entry of an accounting record, and back: the optional fields (`transport`, `freeleech`, `token_end`). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { UNKNOWN_LEFT, type AccountingRecord } from '../../src/backend/driver.js';
@@ -18,6 +18,15 @@ describe('accounting stream entries', () => {
   it("carries a WebTorrent record's transport, port 0 and unknown left through the stream", () => {
     const record: AccountingRecord = { ...makeRecord(4, 'e', { ...peer, port: 0 }), left: UNKNOWN_LEFT, transport: 'webrtc' };
     assert.deepEqual(fromFields(toFields(record)), record);
+  });
+
+  it("carries the freeleech rule and a token's end, and refuses ones it does not know", () => {
+    const record: AccountingRecord = { ...makeRecord(6, 'e', peer), upMultiplier: 1, downMultiplier: 0, freeleech: 'token', tokenEnd: 'completed' };
+    assert.deepEqual(fromFields(toFields(record)), record);
+    const expired: AccountingRecord = { ...makeRecord(7, 'e', peer), tokenEnd: 'expired' };
+    assert.deepEqual(fromFields(toFields(expired)), expired);
+    assert.throws(() => fromFields([...toFields(makeRecord(8, 'e', peer)), 'token_end', 'stolen']), /unknown token end/);
+    assert.throws(() => fromFields([...toFields(makeRecord(9, 'e', peer)), 'freeleech', 'bribe']), /unknown freeleech rule/);
   });
 
   it('ignores a transport it does not know (a newer producer), as an older consumer ignores the field', () => {
