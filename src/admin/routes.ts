@@ -165,7 +165,7 @@ export function adminRouter(store: TrackerStore, hotSwarms: HotSwarmsSource = nu
     const addresses = (await store.addresses?.list(userId(ctx))) ?? [];
     ctx.body = {
       count: addresses.length,
-      addresses: addresses.map((a) => ({ address: a.address, last_seen: new Date(a.lastSeen).toISOString() })),
+      addresses: addresses.map((a) => ({ address: a.member, last_seen: new Date(a.lastSeen).toISOString() })),
     } satisfies z.input<typeof AddressesAnswer>;
   });
   router.get('/torrents/:info_hash', async (ctx) => {

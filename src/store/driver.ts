@@ -45,7 +45,7 @@
  */
 import type { Logger } from 'pino';
 import type { AnnounceEvent, SwarmCounts } from '../bittorrent/announce.js';
-import type { AddressLedger } from './address-ledger.js';
+import type { UserLedger } from './user-ledger.js';
 import type { AccountingSession } from './session.js';
 import type { Catalogue } from './catalogue.js';
 import type { RtcSwarms } from './webrtc-driver.js';
@@ -165,7 +165,13 @@ export interface TrackerStore {
    * Private mode: distinct addresses per user over a window (optional; the tracker counts none
    * without it). Shared by every replica of a shared store, about a second late.
    */
-  readonly addresses?: AddressLedger;
+  readonly addresses?: UserLedger;
+  /**
+   * Private mode: the torrents each user is downloading (download slots; member = the torrent's info
+   * hash in hex), kept for peer_ttl since their last announce (optional; no slots are enforced without
+   * it). Shared like `addresses`.
+   */
+  readonly leeching?: UserLedger;
   /** WebTorrent's swarms of browser peers and their signalling (webrtc-driver.ts); optional. */
   readonly webrtc?: RtcSwarms;
   announce(request: SwarmAnnounce): Promise<SwarmResult>;

@@ -11,7 +11,7 @@ import type { Backend, TokenEnd } from '../backend/driver.js';
 import { accountingRecord, type CreditedAnnounce, type StoreOutcome } from './accounting-record.js';
 import type { Config } from '../config/config.js';
 import { coveringRule, parsePortRange } from '../config/ports.js';
-import type { AddressLimits } from '../store/address-ledger.js';
+import type { LedgerLimits } from '../store/user-ledger.js';
 import type { Catalogue, User } from '../store/catalogue.js';
 import type { Refusal, SwarmAccess, SwarmAnnounce, TrackerStore } from '../store/driver.js';
 import { RequestBudget, type BudgetPolicy } from './budget.js';
@@ -51,7 +51,7 @@ export interface TrackerPolicy {
   /** Private mode: announced ports refused (private.denied_ports), each rule as written and its range. */
   deniedPorts?: ReadonlyArray<{ text: string; first: number; last: number }>;
   /** Private mode: distinct addresses per user over a window (private.addresses_per_user, ...). */
-  addressLimits?: AddressLimits;
+  addressLimits?: LedgerLimits;
   /** Request budgets per address and subnet; null: none. */
   budget?: BudgetPolicy | null;
   /** What an announce without an event sooner than minAnnounceInterval gets (default off). */

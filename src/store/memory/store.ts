@@ -7,7 +7,7 @@
 import type { Family } from '../../bittorrent/address.js';
 import type { SwarmCounts } from '../../bittorrent/announce.js';
 import { SUBNET_OVERSAMPLING, type Refusal, type SwarmAnnounce, type SwarmResult, type TorrentTerms, type TrackerStore } from '../driver.js';
-import { LocalAddressLedger } from '../address-ledger.js';
+import { LocalUserLedger } from '../user-ledger.js';
 import { MemoryCatalogue } from './catalogue.js';
 import { DueQueue } from './due-queue.js';
 import { PeerTable } from './peers.js';
@@ -52,7 +52,8 @@ export interface MemoryStoreOptions {
 
 export class MemoryStore implements TrackerStore {
   readonly catalogue = new MemoryCatalogue();
-  readonly addresses = new LocalAddressLedger();
+  readonly addresses = new LocalUserLedger();
+  readonly leeching = new LocalUserLedger();
   private readonly torrents = new Map<string, Torrent>();
   /** Survives the swarm emptying, like a tracker's completed counter should, for torrent_ttl. */
   private readonly snatches = new Map<string, SnatchRecord>();

@@ -1,7 +1,7 @@
 /** The `redis` tracker driver's store: every announce is one Lua script call, one round trip. */
 import type { SwarmCounts } from '../../bittorrent/announce.js';
 import type { BudgetCount, DriverContext, Refusal, SwarmAnnounce, SwarmResult, TrackerStore } from '../driver.js';
-import { RedisAddressLedger } from './address-ledger.js';
+import { RedisUserLedger } from './user-ledger.js';
 import { RedisCatalogue } from './catalogue.js';
 import type { RedisClient } from '../../redis/connection.js';
 import { INDEX_KEYS, indexKeys, SWARM_KEY_SUFFIX, SWARM_KEYS, swarmKeys, swarmKeysUnder, TOTALS_KEYS, totalsKeys, type SwarmKeyName } from './keys.js';
@@ -126,7 +126,8 @@ function laneReply(value: RespValue): AnnounceReply {
 
 export class RedisStore implements TrackerStore {
   readonly catalogue: RedisCatalogue;
-  readonly addresses: RedisAddressLedger;
+  readonly addresses: RedisUserLedger;
+  readonly leeching: RedisUserLedger;
   readonly webrtc: RedisRtcSwarms;
   readonly shared: RedisShared;
   private readonly scripted: ScriptedClient;
@@ -183,7 +184,8 @@ export class RedisStore implements TrackerStore {
     // Only now: the catalogue sends commands at once, and an auto-pipeline created before the scripts
     // were defined would not know them.
     this.catalogue = new RedisCatalogue(client, params, ctx.logger);
-    this.addresses = new RedisAddressLedger(client, params.prefix, ctx.logger);
+    this.addresses = new RedisUserLedger(client, `${params.prefix}ua:`, ctx.logger);
+    this.leeching = new RedisUserLedger(client, `${params.prefix}ul:`, ctx.logger);
   }
 
   async announce(a: SwarmAnnounce): Promise<SwarmResult> {
@@ -391,6 +393,7 @@ export class RedisStore implements TrackerStore {
     this.lanes.close();
     await this.catalogue.close();
     this.addresses.close();
+    this.leeching.close();
     await this.webrtc.close();
     const quit = this.client.quit().catch(() => undefined);
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, 1000).unref());
