@@ -44,6 +44,7 @@ const userJson = (user: User): z.input<typeof UserAnswer> => ({
   enabled: user.enabled,
   can_leech: user.canLeech ?? true,
   freeleech_until: user.freeleechUntil ?? 0,
+  download_slots: user.downloadSlots ?? 0,
 });
 
 const torrentJson = (torrent: TorrentEntry): z.input<typeof TorrentAnswer> => ({
@@ -117,6 +118,7 @@ export function adminRouter(store: TrackerStore, hotSwarms: HotSwarmsSource = nu
     // Only what differs from the defaults is stored: a user put without these is the same as before them.
     if (!body.can_leech) user.canLeech = false;
     if (body.freeleech_until > 0) user.freeleechUntil = body.freeleech_until;
+    if (body.download_slots > 0) user.downloadSlots = body.download_slots;
     const created = (await catalogue.getUser(id)) === null;
     await catalogue.putUser(user);
     stored(ctx, created, userJson(user));

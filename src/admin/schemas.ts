@@ -26,6 +26,9 @@ const MULTIPLIER = `must be a number from 0 to ${MAX_MULTIPLIER}`;
 const PASSKEY_MESSAGE = 'must be 1 to 128 characters of A-Z, a-z, 0-9, _ and -';
 const TORRENT_ID = `must be an integer from 1 to ${MAX_TORRENT_ID}`;
 const CLIENT_NAME = `must be a non-empty string of at most ${MAX_CLIENT_NAME} characters`;
+/** Below the user ledger's bound of members per user (MAX_MEMBERS_PER_USER). */
+export const MAX_DOWNLOAD_SLOTS = 1000;
+const DOWNLOAD_SLOTS = `must be an integer from 0 to ${MAX_DOWNLOAD_SLOTS}`;
 const UNIX_TIME = `must be an integer from 0 to ${MAX_UNIX_TIME} (Unix seconds)`;
 const INFO_HASH_V2 = 'must be 40 hexadecimal characters: the SHA-256 info hash truncated to 20 bytes';
 /** A field that repeats the URL (a GET answer sent back as is) must agree with it (checked by the route). */
@@ -58,6 +61,15 @@ export const UserBody = z
       .default(true)
       .describe('false: the user may seed but not download; an announce with bytes left is refused with "downloading disabled"'),
     freeleech_until: unixTime().describe('personal freeleech: no download is counted until this Unix time (seconds); 0: none'),
+    download_slots: z
+      .number(orRequired(DOWNLOAD_SLOTS))
+      .int({ error: DOWNLOAD_SLOTS })
+      .min(0, { error: DOWNLOAD_SLOTS })
+      .max(MAX_DOWNLOAD_SLOTS, { error: DOWNLOAD_SLOTS })
+      .default(0)
+      .describe(
+        'most torrents the user may download at once: a new download (a started announce with bytes left) beyond is refused; downloads under way go on; 0: no limit',
+      ),
   })
   .meta({ id: 'UserBody', description: 'A user as PUT takes it; fields left out take their defaults.' });
 
@@ -132,6 +144,7 @@ export const UserAnswer = z
     enabled: z.boolean(),
     can_leech: z.boolean(),
     freeleech_until: z.int().min(0).max(MAX_UNIX_TIME),
+    download_slots: z.int().min(0).max(MAX_DOWNLOAD_SLOTS),
   })
   .meta({ id: 'User' });
 

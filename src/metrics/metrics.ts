@@ -236,6 +236,18 @@ export class TrackerMetrics {
         },
       });
     }
+    if (store.leeching) {
+      const counters = store.leeching.counters;
+      new Counter({
+        name: 'tracker_private_download_slots_refused_total',
+        help: "Private mode: new downloads (started, bytes left) refused because their user's download_slots were all taken.",
+        registers,
+        collect() {
+          this.reset();
+          this.inc(counters.refused);
+        },
+      });
+    }
     if (store.events) {
       const events = store.events.bind(store);
       new Counter({
@@ -312,6 +324,7 @@ export class TrackerMetrics {
     if (store.scrapeAll) instrumented.scrapeAll = store.scrapeAll.bind(store);
     if (store.addBudgetCounts) instrumented.addBudgetCounts = store.addBudgetCounts.bind(store);
     if (store.addresses) (instrumented as { addresses?: TrackerStore['addresses'] }).addresses = store.addresses;
+    if (store.leeching) (instrumented as { leeching?: TrackerStore['leeching'] }).leeching = store.leeching;
     if (store.stats) instrumented.stats = store.stats.bind(store);
     if (store.events) instrumented.events = store.events.bind(store);
     if (store.shared) instrumented.shared = store.shared;

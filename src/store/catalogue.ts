@@ -26,6 +26,8 @@ export interface User {
   canLeech?: boolean;
   /** Personal freeleech until this Unix time (seconds): no download is counted before it. Left out or 0: none. */
   freeleechUntil?: number;
+  /** Most torrents downloading at once (a new download beyond is refused). Left out or 0: no limit. */
+  downloadSlots?: number;
   /**
    * The user's freeleech tokens by torrent id, as userByPasskey answers it for the announce (left out:
    * none). Not part of a user as put: tokens have their own calls (putToken, deleteToken).
@@ -99,6 +101,12 @@ export interface Catalogue {
   /** Whether some entry denies: otherwise an announce needs no lookup unless approved_clients_only is on. False while not loaded. */
   deniesClients(): boolean;
   globalFreeleech(): boolean;
+  /**
+   * The info hash of the hybrid torrent whose v2 hash `infoHash` is, when known without I/O (a remote
+   * store may not know it yet); undefined otherwise. Optional: a catalogue without it counts a hybrid's
+   * two hashes apart where that matters (download slots).
+   */
+  torrentHashOf?(infoHash: Buffer): Buffer | undefined;
 
   getUser(id: number): Promise<User | null>;
   putUser(user: User): Promise<void>;

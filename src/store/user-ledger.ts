@@ -67,6 +67,7 @@ export class LocalUserLedger implements UserLedger {
     const count = Math.max(seen.size, this.othersCount(userId)) + (known ? 0 : 1);
     if (!known && limits.limit > 0 && count > limits.limit) {
       this.counters.overLimit++;
+      this.overLimit(userId);
       if (limits.enforce) {
         this.counters.refused++;
         return { count: count - 1, refused: true, added: false };
@@ -102,4 +103,6 @@ export class LocalUserLedger implements UserLedger {
   protected added(_userId: number, _member: string, _at: number): void {}
   protected refreshed(_userId: number, _member: string, _at: number): void {}
   protected removed(_userId: number, _member: string): void {}
+  /** A new member was over the limit: a shared ledger reads the user's count again, in case it went down elsewhere. */
+  protected overLimit(_userId: number): void {}
 }

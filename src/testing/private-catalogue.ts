@@ -39,7 +39,16 @@ export function definePrivateCatalogueTests(ctx: ConformanceContext): void {
     await ctx.store.catalogue.putUser({ id, passkey: newKey, upMultiplier: 1, downMultiplier: 1, enabled: false });
     await eventually(async () => (await ctx.store.catalogue.userByPasskey(key)) === null, 'the old passkey gone');
     // The private controls' fields come back as they were put, and a put without them leaves none behind.
-    const controlled = { id, passkey: newKey, upMultiplier: 1, downMultiplier: 1, enabled: true, canLeech: false, freeleechUntil: 2_000_000_000 };
+    const controlled = {
+      id,
+      passkey: newKey,
+      upMultiplier: 1,
+      downMultiplier: 1,
+      enabled: true,
+      canLeech: false,
+      freeleechUntil: 2_000_000_000,
+      downloadSlots: 3,
+    };
     await ctx.store.catalogue.putUser(controlled);
     assert.deepEqual(await ctx.store.catalogue.getUser(id), controlled);
     await eventually(async () => (await ctx.store.catalogue.userByPasskey(newKey))?.canLeech === false, 'can_leech through the passkey');

@@ -15,6 +15,7 @@ import type { LedgerLimits } from '../store/user-ledger.js';
 import type { Catalogue, User } from '../store/catalogue.js';
 import type { Refusal, SwarmAccess, SwarmAnnounce, TrackerStore } from '../store/driver.js';
 import { RequestBudget, type BudgetPolicy } from './budget.js';
+import { DownloadSlots, type TakenSlot } from './download-slots.js';
 import { PeerListBudget } from './peer-lists.js';
 import { UserAgentRules } from './user-agents.js';
 import { NOT_STORED_WARNINGS, OVER_BUDGET, TOO_SOON, type BudgetProtocol, type DefenceObserver, type MinIntervalEnforcement } from './defences.js';
@@ -52,6 +53,8 @@ export interface TrackerPolicy {
   deniedPorts?: ReadonlyArray<{ text: string; first: number; last: number }>;
   /** Private mode: distinct addresses per user over a window (private.addresses_per_user, ...). */
   addressLimits?: LedgerLimits;
+  /** Private mode: seconds a download holds its slot after its last announce (peer_ttl); absent: slots not enforced. */
+  downloadSlotWindow?: number;
   /** Request budgets per address and subnet; null: none. */
   budget?: BudgetPolicy | null;
   /** What an announce without an event sooner than minAnnounceInterval gets (default off). */
@@ -88,6 +91,7 @@ export function trackerPolicy(config: Config): TrackerPolicy {
       limit: config.private.addresses_per_user,
       enforce: config.private.enforce_address_limit,
     },
+    downloadSlotWindow: config.peer_ttl,
     budget: config.budget.enabled
       ? {
           windowSeconds: config.budget.window,
@@ -139,6 +143,8 @@ export class Tracker {
   private readonly openAccess: SwarmAccess;
   /** Private mode: peer lists per user (private.peer_list_budget); null when unlimited. */
   private readonly peerLists: PeerListBudget | null;
+  /** Private mode: users' download slots; null without a ledger to count them in. */
+  private readonly slots: DownloadSlots | null;
 
   constructor(
     readonly store: TrackerStore,
@@ -151,6 +157,8 @@ export class Tracker {
     this.budget = policy.budget ? new RequestBudget(policy.budget, sharing) : null;
     const lists = policy.peerListBudget;
     this.peerLists = policy.private && lists && lists.budget > 0 ? new PeerListBudget(lists.budget, lists.windowSeconds * 1000) : null;
+    const leeching = store.leeching;
+    this.slots = policy.private && leeching && policy.downloadSlotWindow ? new DownloadSlots(leeching, store.catalogue, policy.downloadSlotWindow) : null;
   }
 
   /** Stops the budget's background sync. */
@@ -181,6 +189,7 @@ export class Tracker {
     }
     const user = policy.private ? await this.userOf(req.passkey) : null;
     if (user) this.mayLeech(user, req.left, req.event);
+    const slot = user ? this.takeSlot(user, req.infoHash, req.left, req.event) : undefined;
     const access: SwarmAccess = user ? this.privateAccess(user, req.uploaded, req.downloaded) : this.openAccess;
     // The compact addresses the announcer registers: its source address, plus BEP 7 claims if allowed.
     let ip4 = familyIp(req.sourceIp, 4, undefined);
@@ -218,6 +227,7 @@ export class Tracker {
       minInterval: enforcement !== 'off' && req.event === 'none' ? policy.minAnnounceInterval : 0,
     };
     const swarm = await this.store.announce(swarmAnnounce);
+    if (user) this.settleSlot(user, req.infoHash, slot, swarm.refused !== undefined);
     const interval = policy.announceInterval + Math.floor(Math.random() * (policy.intervalJitter + 1));
     if (swarm.refused) throw await this.refusalOf(swarm.refused, req.infoHash);
     if (swarm.tooSoon) {
@@ -319,6 +329,16 @@ export class Tracker {
    */
   mayLeech(user: User, left: number | undefined, event: AnnounceEvent): void {
     if (user.canLeech === false && left !== 0 && event !== 'stopped') throw new ClientError('downloading disabled');
+  }
+
+  /** Private mode: the user's download slot for this torrent, or the refusal of a new download past them (download-slots.ts). */
+  takeSlot(user: User, infoHash: Buffer, left: number | undefined, event: AnnounceEvent): TakenSlot | undefined {
+    return this.slots?.take(user, infoHash, left, event);
+  }
+
+  /** Private mode: after the store's step, a refused announce gives its new slot back. */
+  settleSlot(user: User, infoHash: Buffer, slot: TakenSlot | undefined, refused: boolean): void {
+    this.slots?.settle(user, infoHash, slot, refused);
   }
 
   /**

@@ -64,6 +64,7 @@ export class WebRtcTracker {
     if (req.event !== 'stopped') tracker.checkUserAgent(req.userAgent);
     const user = policy.private ? await tracker.userOf(req.passkey) : null;
     if (user) tracker.mayLeech(user, req.left, req.event);
+    const slot = user ? tracker.takeSlot(user, Buffer.from(req.infoHash, 'latin1'), req.left, req.event) : undefined;
     const ip = user && req.clientAddress ? Buffer.from(req.clientAddress, 'hex') : undefined;
     // A stop (a socket's close among them) is never refused for the address count: it only ends a peer.
     if (user && ip && req.event !== 'stopped') tracker.noteAddress(user, ip);
@@ -79,6 +80,7 @@ export class WebRtcTracker {
       numwant,
       access,
     });
+    if (user) tracker.settleSlot(user, Buffer.from(req.infoHash, 'latin1'), slot, result.refused !== undefined);
     if (result.refused) throw await tracker.refusalOf(result.refused, Buffer.from(req.infoHash, 'latin1'));
     if (user) {
       const waiting = tracker.credit(

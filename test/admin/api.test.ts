@@ -64,10 +64,11 @@ describe('management API', () => {
         enabled: true,
         can_leech: true,
         freeleech_until: 0,
+        download_slots: 0,
       });
       assert.deepEqual((await api.get('/users/41')).json, created.json);
 
-      const controls = { can_leech: false, freeleech_until: 4294967295 };
+      const controls = { can_leech: false, freeleech_until: 4294967295, download_slots: 1000 };
       const replaced = await api.put('/users/41', { passkey: 'Bb_-9', up_multiplier: 2.5, down_multiplier: 0, enabled: false, ...controls });
       assert.equal(replaced.status, 200);
       assert.deepEqual(replaced.json, { id: 41, passkey: 'Bb_-9', up_multiplier: 2.5, down_multiplier: 0, enabled: false, ...controls });

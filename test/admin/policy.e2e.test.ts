@@ -120,6 +120,24 @@ describe('private mode: users and torrents from the API', () => {
     assert.deepEqual((await t.admin.get('/users/160/tokens')).json, { tokens: [] });
   });
 
+  it('limits a user to download_slots torrents downloading at once, over HTTP', async () => {
+    const hashes = [randomHash(), randomHash(), randomHash()];
+    for (const [i, hash] of hashes.entries()) await t.admin.put(`/torrents/${hash.toString('hex')}`, { id: 5020 + i });
+    const put = await t.admin.put('/users/170', { passkey: 'ivanpasskey00000', download_slots: 2 });
+    assert.equal(put.json.download_slots, 2);
+    assert.equal((await t.admin.get('/users/170')).json.download_slots, 2);
+    assert.equal((await t.admin.put('/users/171', { passkey: 'ivanpasskey00001', download_slots: 1001 })).status, 400);
+    const path = (hash: Buffer, event: 'started' | 'stopped') => announcePath({ infoHash: hash, event, port: 7170 }, '/ivanpasskey00000');
+    assert.equal((await announce(t, path(hashes[0]!, 'started'))).failure, null);
+    assert.equal((await announce(t, path(hashes[1]!, 'started'))).failure, null);
+    assert.match((await announce(t, path(hashes[2]!, 'started'))).failure ?? '', /downloading 2 torrents already, the most its download slots allow/);
+    assert.equal((await announce(t, path(hashes[0]!, 'stopped'))).failure, null);
+    assert.equal((await announce(t, path(hashes[2]!, 'started'))).failure, null);
+    await t.admin.put('/users/170', { passkey: 'ivanpasskey00000' });
+    assert.equal((await t.admin.get('/users/170')).json.download_slots, 0, 'left out: no limit');
+    assert.equal((await announce(t, path(hashes[0]!, 'started'))).failure, null);
+  });
+
   it('refuses a disabled user, an old passkey after a change, and a deleted user', async () => {
     const infoHash = randomHash();
     await t.admin.put(`/torrents/${infoHash.toString('hex')}`, { id: 5002 });

@@ -67,6 +67,11 @@ export class MemoryCatalogue implements Catalogue {
     };
   }
 
+  torrentHashOf(infoHash: Buffer): Buffer | undefined {
+    const key = this.v2Hashes.get(infoHash.toString('latin1'));
+    return key === undefined ? undefined : Buffer.from(key, 'latin1');
+  }
+
   /** The info hash (latin1) of the torrent whose v2 hash this is, or the key itself. */
   torrentKeyOf(key: string): string {
     return this.v2Hashes.get(key) ?? key;

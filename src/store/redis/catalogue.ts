@@ -52,6 +52,7 @@ function userFrom(fields: Record<string, string>, passkey: string): User | null 
   // The optional fields are stored only when given (userFields), so they come back as they were put.
   if (fields.cl !== undefined) user.canLeech = fields.cl === '1';
   if (fields.fu !== undefined) user.freeleechUntil = Number(fields.fu);
+  if (fields.ds !== undefined) user.downloadSlots = Number(fields.ds);
   return user;
 }
 
@@ -79,6 +80,7 @@ function userFields(user: User): Record<string, string | number> {
   const fields: Record<string, string | number> = { id: user.id, up: user.upMultiplier, down: user.downMultiplier, en: user.enabled ? '1' : '0' };
   if (user.canLeech !== undefined) fields.cl = user.canLeech ? '1' : '0';
   if (user.freeleechUntil !== undefined) fields.fu = user.freeleechUntil;
+  if (user.downloadSlots !== undefined) fields.ds = user.downloadSlots;
   return fields;
 }
 
@@ -273,6 +275,10 @@ export class RedisCatalogue implements Catalogue {
 
   deletionReason(infoHash: Buffer): Promise<string | null> {
     return this.client.get(this.keys.deletion(infoHash.toString('hex')));
+  }
+
+  torrentHashOf(infoHash: Buffer): Buffer | undefined {
+    return this.v2TorrentOf(infoHash);
   }
 
   /** The torrent whose v2 hash this is, as last answered by the announce script (a hint). */

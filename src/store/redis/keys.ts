@@ -94,7 +94,7 @@ export function torrentKey(prefix: string, infoHash: Buffer): string {
 }
 
 export const catalogueKeys = (prefix: string) => ({
-  /** HASH id, up, down, en, cl (can_leech), fu (freeleech_until): the hot-path lookup on a cache miss. */
+  /** HASH id, up, down, en, cl (can_leech), fu (freeleech_until), ds (download_slots): the hot-path lookup on a cache miss. */
   user: (passkey: string) => `${prefix}u:${passkey}`,
   /** HASH torrent id -> "UNTIL HEX": a user's freeleech tokens (read with the user on a cache miss). */
   tokens: (id: number) => `${prefix}tokens:${id}`,

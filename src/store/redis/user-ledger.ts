@@ -72,6 +72,12 @@ export class RedisUserLedger extends LocalUserLedger {
     if (shared !== undefined && shared > 0) this.shared.set(userId, shared - 1);
   }
 
+  protected override overLimit(userId: number): void {
+    // Counts are read back only with news to write; a user refused here has none, and would stay
+    // refused after the others gave their members back. An empty entry has the next flush read it.
+    if (!this.pending.has(userId) && this.pendingPairs < MAX_PENDING) this.pending.set(userId, new Map());
+  }
+
   private queue(userId: number, member: string, at: number): void {
     if (this.pendingPairs >= MAX_PENDING) return;
     let members = this.pending.get(userId);
@@ -80,7 +86,7 @@ export class RedisUserLedger extends LocalUserLedger {
     members.set(member, at);
   }
 
-  /** Per user with news: ZADD, ZREM, trim, EXPIRE and ZCARD: single-key commands, auto-pipelined. */
+  /** Per user with news (or refused): ZADD, ZREM, trim, EXPIRE and ZCARD: single-key commands, auto-pipelined. */
   async flush(): Promise<void> {
     if (this.pending.size === 0) return;
     const batch = [...this.pending];
@@ -106,7 +112,7 @@ export class RedisUserLedger extends LocalUserLedger {
           if (added.length > 0) await this.client.zadd(key, ...added);
           if (gone.length > 0) await this.client.zrem(key, ...gone);
           await this.client.zremrangebyscore(key, '-inf', `(${Math.floor(now / 1000) - windowSeconds}`);
-          await this.client.expire(key, windowSeconds + 60);
+          if (added.length > 0) await this.client.expire(key, windowSeconds + 60);
           const count = await this.client.zcard(key);
           this.shared.delete(userId);
           this.shared.set(userId, count);
