@@ -88,6 +88,15 @@ export const MAX_DELETION_REASON = 200;
 
 export class CatalogueConflict extends Error {}
 
+/** The kinds of items a bulk sync reconciles. */
+export type SyncKind = 'users' | 'torrents';
+
+/** Most items of one bulk put (PUT /users, PUT /torrents). */
+export const MAX_BULK_ITEMS = 10_000;
+
+/** A bulk sync named that is unknown (never begun, finished, or idle past its time). */
+export class UnknownSync extends Error {}
+
 /** A write that would pass a bound of the catalogue (MAX_TOKENS_PER_USER); nothing was changed. */
 export class CatalogueLimit extends Error {}
 
@@ -111,6 +120,14 @@ export interface Catalogue {
   getUser(id: number): Promise<User | null>;
   putUser(user: User): Promise<void>;
   deleteUser(id: number): Promise<boolean>;
+  /**
+   * Bulk: puts every user (at most MAX_BULK_ITEMS; distinct ids and passkeys, which the caller checked)
+   * in one step per driver. A passkey held by a user outside the batch is a CatalogueConflict, and then
+   * nothing is written. With `sync`, the users count as put during that sync (finishSync).
+   */
+  putUsers(users: readonly User[], sync?: string): Promise<void>;
+  /** Users by id, ascending, with ids above `after`, at most `limit`. */
+  listUsers(after: number, limit: number): Promise<User[]>;
 
   /** The user's tokens, by torrent id; null when there is no such user. */
   listTokens(userId: number): Promise<FreeleechToken[] | null>;
@@ -134,6 +151,27 @@ export interface Catalogue {
    * With a reason, both hashes remember it for `reason.ttlSeconds` (deletionReason), unless registered again.
    */
   deleteTorrent(infoHash: Buffer, reason?: DeletionReason): Promise<boolean>;
+  /**
+   * Bulk: registers every torrent (at most MAX_BULK_ITEMS; distinct hashes, v2 hashes included, which
+   * the caller checked) in one step per driver. A hash registered to a torrent outside the batch (as
+   * either of its hashes) is a CatalogueConflict, and then nothing is written. With `sync`, as putUsers.
+   */
+  putTorrents(torrents: readonly TorrentEntry[], sync?: string): Promise<void>;
+  /** Registered torrents by info hash in byte order, with hashes above `after` (null: from the first), at most `limit`. */
+  listTorrents(after: Buffer | null, limit: number): Promise<TorrentEntry[]>;
+
+  /**
+   * Begins a bulk sync of users or torrents: items put with its id (putUsers, putTorrents) are the
+   * set; finishSync with `replace` then deletes the others. A sync idle for an hour is forgotten.
+   */
+  beginSync(kind: SyncKind): Promise<string>;
+  /** Whether this sync is still open. */
+  hasSync(kind: SyncKind, id: string): Promise<boolean>;
+  /**
+   * Ends a sync. With `replace`, every item of its kind not put during it is deleted (a torrent without
+   * a deletion reason). Throws UnknownSync for a sync that is not open.
+   */
+  finishSync(kind: SyncKind, id: string, replace: boolean): Promise<{ kept: number; removed: number }>;
   /**
    * Why the torrent under this hash (either of a hybrid's) was deleted, while remembered; null otherwise.
    * Read only for an announce refused as unregistered, so it may cost a round trip.

@@ -8,6 +8,7 @@
  */
 import { describe } from 'node:test';
 import { defineAccessTests } from './access.js';
+import { defineBulkCatalogueTests } from './bulk-catalogue.js';
 import { defineDefenceTests } from './defences.js';
 import { defineExpiryTests } from './expiry.js';
 import { storeUnderTest, type ConformanceContext, type StoreFactory } from './harness.js';
@@ -16,7 +17,7 @@ import { definePrivateCatalogueTests } from './private-catalogue.js';
 import { defineSelectionTests } from './selection.js';
 import { defineSwarmTests } from './swarm.js';
 
-export type ConformanceGroup = 'swarm' | 'selection' | 'expiry' | 'access' | 'private catalogue' | 'hybrid and limits' | 'defences';
+export type ConformanceGroup = 'swarm' | 'selection' | 'expiry' | 'access' | 'private catalogue' | 'hybrid and limits' | 'defences' | 'bulk catalogue';
 
 export interface ConformanceOptions {
   /** Groups not to run, e.g. ['access', 'private catalogue'] for a store that only serves public swarms. */
@@ -31,6 +32,8 @@ const GROUPS: ReadonlyArray<[ConformanceGroup, (ctx: ConformanceContext) => void
   ['private catalogue', definePrivateCatalogueTests],
   ['hybrid and limits', defineHybridTests],
   ['defences', defineDefenceTests],
+  // Last: its sync's replace empties the catalogue of what the other groups registered.
+  ['bulk catalogue', defineBulkCatalogueTests],
 ];
 
 /**

@@ -16,6 +16,7 @@ export { privateCatalogueSuite, definePrivateCatalogueTests } from './private-ca
 export { defineHybridTests } from './hybrid.js';
 export { webrtcSuite, defineWebRtcTests } from './webrtc.js';
 export { defencesSuite, defineDefenceTests } from './defences.js';
+export { bulkCatalogueSuite, defineBulkCatalogueTests } from './bulk-catalogue.js';
 export {
   storeUnderTest,
   v4Addr,

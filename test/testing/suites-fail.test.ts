@@ -65,6 +65,10 @@ describe('shoal/testing against broken drivers', () => {
     assert.equal(catalogue?.get('switches global freeleech'), 'not ok');
     assert.equal(catalogue?.get("swaps a private peer's totals atomically, per user and peer_id, and drops them on stopped"), 'ok');
     assert.equal([...(catalogue?.values() ?? [])].filter((o) => o === 'not ok').length, 1, 'only the freeleech test fails');
+    // A sync whose replace removes nothing: the sync test fails, the batches pass.
+    const bulk = bySuite.get('tracker driver conformance, bulk catalogue: replace-keeps-everything');
+    assert.equal(bulk?.get('syncs: what was put under a sync is kept, everything else removed on replace; an unknown sync is refused'), 'not ok');
+    assert.equal([...(bulk?.values() ?? [])].filter((o) => o === 'not ok').length, 1, 'only the sync test fails');
     // WebRTC swarms that hand the announcer back to itself: the picking tests fail, signals still pass.
     const webrtc = bySuite.get('tracker driver conformance, webrtc: picks-itself');
     assert.equal(webrtc?.get('picks up to numwant distinct other peers, each with its replica, never the announcer'), 'not ok');

@@ -9,10 +9,12 @@ import {
   CatalogueLimit,
   ClientRules,
   MAX_TOKENS_PER_USER,
+  type SyncKind,
   type TorrentEntry,
   type User,
 } from '../catalogue.js';
 import type { Refusal, SwarmAccess, TorrentTerms } from '../driver.js';
+import { LocalSyncs } from './syncs.js';
 
 /** Deletion reasons kept at most (the oldest go first): bounded memory whatever the API is asked. */
 const MAX_DELETIONS = 100_000;
@@ -30,8 +32,14 @@ export class MemoryCatalogue implements Catalogue {
   private freeleech = false;
   /** Deleted torrents' reasons by hash (latin1), oldest deletion first; at most MAX_DELETIONS. */
   private readonly deletions = new Map<string, { text: string; expires: number }>();
+  /** Sorted ids and keys for paging, built on the first list after a change. */
+  private sortedUsers: number[] | null = null;
+  private sortedTorrents: string[] | null = null;
+  private readonly syncs: LocalSyncs;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly now: () => number = Date.now) {
+    this.syncs = new LocalSyncs(now);
+  }
 
   async userByPasskey(passkey: string): Promise<User | null> {
     return this.byPasskey.get(passkey) ?? null;
@@ -85,8 +93,9 @@ export class MemoryCatalogue implements Catalogue {
   }
 
   async putUser(user: User): Promise<void> {
-    const holder = this.byPasskey.get(user.passkey);
-    if (holder && holder.id !== user.id) throw new CatalogueConflict(`passkey already belongs to user ${holder.id}`);
+    const conflict = this.userConflict(user);
+    if (conflict) throw new CatalogueConflict(conflict);
+    this.sortedUsers = null;
     const old = this.users.get(user.id);
     if (old) this.byPasskey.delete(old.passkey);
     const copy: User = { ...user };
@@ -97,9 +106,32 @@ export class MemoryCatalogue implements Catalogue {
     this.byPasskey.set(user.passkey, copy);
   }
 
+  private userConflict(user: User): string | null {
+    const holder = this.byPasskey.get(user.passkey);
+    return holder && holder.id !== user.id ? `passkey already belongs to user ${holder.id}` : null;
+  }
+
+  async putUsers(users: readonly User[], sync?: string): Promise<void> {
+    const seen = sync === undefined ? undefined : this.syncs.open('users', sync);
+    for (const user of users) {
+      const conflict = this.userConflict(user);
+      if (conflict) throw new CatalogueConflict(`user ${user.id}: ${conflict}`);
+    }
+    for (const user of users) {
+      await this.putUser(user);
+      seen?.add(user.id);
+    }
+  }
+
+  async listUsers(after: number, limit: number): Promise<User[]> {
+    this.sortedUsers ??= [...this.users.keys()].sort((a, b) => a - b);
+    return pageAfter(this.sortedUsers, after, (a, b) => a - b, limit).map((id) => (({ tokens: _tokens, ...user }) => user)(this.users.get(id)!));
+  }
+
   async deleteUser(id: number): Promise<boolean> {
     const user = this.users.get(id);
     if (!user) return false;
+    this.sortedUsers = null;
     this.users.delete(id);
     this.byPasskey.delete(user.passkey);
     return true;
@@ -137,19 +169,63 @@ export class MemoryCatalogue implements Catalogue {
     return torrent ? copyTorrent(torrent) : null;
   }
 
-  async putTorrent(torrent: TorrentEntry): Promise<void> {
+  private torrentConflict(torrent: TorrentEntry): string | null {
     const key = torrent.infoHash.toString('latin1');
     const v2 = torrent.infoHashV2?.toString('latin1');
     const ofOther = this.v2Hashes.get(key);
-    if (ofOther !== undefined) {
-      throw new CatalogueConflict(`${torrent.infoHash.toString('hex')} is the v2 info hash of torrent ${Buffer.from(ofOther, 'latin1').toString('hex')}`);
-    }
+    if (ofOther !== undefined) return `${torrent.infoHash.toString('hex')} is the v2 info hash of torrent ${Buffer.from(ofOther, 'latin1').toString('hex')}`;
     if (v2 !== undefined && v2 !== key) {
       const holder = this.v2Hashes.get(v2);
-      if (this.torrents.has(v2) || (holder !== undefined && holder !== key)) {
-        throw new CatalogueConflict(`info_hash_v2 ${torrent.infoHashV2!.toString('hex')} is registered to another torrent`);
-      }
+      if (this.torrents.has(v2) || (holder !== undefined && holder !== key))
+        return `info_hash_v2 ${torrent.infoHashV2!.toString('hex')} is registered to another torrent`;
     }
+    return null;
+  }
+
+  async putTorrents(torrents: readonly TorrentEntry[], sync?: string): Promise<void> {
+    const seen = sync === undefined ? undefined : this.syncs.open('torrents', sync);
+    for (const torrent of torrents) {
+      const conflict = this.torrentConflict(torrent);
+      if (conflict) throw new CatalogueConflict(conflict);
+    }
+    for (const torrent of torrents) {
+      await this.putTorrent(torrent);
+      seen?.add(torrent.infoHash.toString('latin1'));
+    }
+  }
+
+  async listTorrents(after: Buffer | null, limit: number): Promise<TorrentEntry[]> {
+    // Latin1 strings compare by their bytes: the keys' order is the hashes' byte order.
+    this.sortedTorrents ??= [...this.torrents.keys()].sort();
+    const from = after?.toString('latin1') ?? '';
+    return pageAfter(this.sortedTorrents, from, (a, b) => (a < b ? -1 : a > b ? 1 : 0), limit).map((key) => copyTorrent(this.torrents.get(key)!));
+  }
+
+  async beginSync(kind: SyncKind): Promise<string> {
+    return this.syncs.begin(kind);
+  }
+
+  async hasSync(kind: SyncKind, id: string): Promise<boolean> {
+    return this.syncs.has(kind, id);
+  }
+
+  async finishSync(kind: SyncKind, id: string, replace: boolean): Promise<{ kept: number; removed: number }> {
+    const seen = this.syncs.finish(kind, id);
+    let removed = 0;
+    if (replace && kind === 'users') {
+      for (const userId of [...this.users.keys()]) if (!seen.has(userId) && (await this.deleteUser(userId))) removed++;
+    } else if (replace) {
+      for (const key of [...this.torrents.keys()]) if (!seen.has(key) && (await this.deleteTorrent(Buffer.from(key, 'latin1')))) removed++;
+    }
+    return { kept: kind === 'users' ? this.users.size : this.torrents.size, removed };
+  }
+
+  async putTorrent(torrent: TorrentEntry): Promise<void> {
+    const conflict = this.torrentConflict(torrent);
+    if (conflict) throw new CatalogueConflict(conflict);
+    const key = torrent.infoHash.toString('latin1');
+    const v2 = torrent.infoHashV2?.toString('latin1');
+    if (!this.torrents.has(key)) this.sortedTorrents = null;
     const old = this.torrents.get(key)?.infoHashV2?.toString('latin1');
     if (old !== undefined) this.v2Hashes.delete(old);
     this.deletions.delete(key);
@@ -165,6 +241,7 @@ export class MemoryCatalogue implements Catalogue {
     const old = this.torrents.get(key)?.infoHashV2?.toString('latin1');
     if (old !== undefined) this.v2Hashes.delete(old);
     const removed = this.torrents.delete(key);
+    if (removed) this.sortedTorrents = null;
     if (removed && reason) {
       const remembered = { text: reason.text, expires: this.now() + reason.ttlSeconds * 1000 };
       for (const hash of old === undefined ? [key] : [key, old]) {
@@ -220,6 +297,18 @@ export class MemoryCatalogue implements Catalogue {
   async setGlobalFreeleech(on: boolean): Promise<void> {
     this.freeleech = on;
   }
+}
+
+/** Up to `limit` items of a sorted list that come after `after`, by binary search. */
+function pageAfter<T>(sorted: readonly T[], after: T, compare: (a: T, b: T) => number, limit: number): T[] {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (compare(sorted[mid]!, after) <= 0) low = mid + 1;
+    else high = mid;
+  }
+  return sorted.slice(low, low + limit);
 }
 
 function copyToken(token: FreeleechToken): FreeleechToken {

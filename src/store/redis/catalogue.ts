@@ -15,6 +15,7 @@ import {
   type DeletionReason,
   type FreeleechToken,
   type HashList,
+  type SyncKind,
   CatalogueLimit,
   ClientRules,
   MAX_TOKENS_PER_USER,
@@ -22,7 +23,9 @@ import {
   type User,
 } from '../catalogue.js';
 import type { RedisClient } from '../../redis/connection.js';
+import { RedisBulk } from './bulk.js';
 import { catalogueKeys, torrentKey } from './keys.js';
+import { tokensFrom, userFields, userFrom } from './user-fields.js';
 import type { RedisParams } from './params.js';
 
 /** A cached user is trusted this long even without any message (a safety net, not the mechanism). */
@@ -40,34 +43,6 @@ interface Cached {
   expires: number;
 }
 
-function userFrom(fields: Record<string, string>, passkey: string): User | null {
-  if (!fields.id) return null;
-  const user: User = {
-    id: Number(fields.id),
-    passkey,
-    upMultiplier: Number(fields.up ?? '1'),
-    downMultiplier: Number(fields.down ?? '1'),
-    enabled: fields.en !== '0',
-  };
-  // The optional fields are stored only when given (userFields), so they come back as they were put.
-  if (fields.cl !== undefined) user.canLeech = fields.cl === '1';
-  if (fields.fu !== undefined) user.freeleechUntil = Number(fields.fu);
-  if (fields.ds !== undefined) user.downloadSlots = Number(fields.ds);
-  return user;
-}
-
-/** A user's tokens from their hash (torrent id -> "UNTIL HEX"); a malformed field is skipped, not trusted. */
-function tokensFrom(fields: Record<string, string>): Map<number, FreeleechToken> {
-  const tokens = new Map<number, FreeleechToken>();
-  for (const [field, value] of Object.entries(fields)) {
-    const torrentId = Number(field);
-    const [until, hex] = value.split(' ');
-    if (!Number.isSafeInteger(torrentId) || !/^[0-9]{1,10}$/.test(until ?? '') || !/^[0-9a-f]{40}$/.test(hex ?? '')) continue;
-    tokens.set(torrentId, { torrentId, infoHash: Buffer.from(hex!, 'hex'), until: Number(until) });
-  }
-  return tokens;
-}
-
 /** The entries of the approved and the denied hash (prefix -> name); an approved one is stored without its action. */
 function clientEntries(allowed: Record<string, string>, denied: Record<string, string>): ClientEntry[] {
   const entries: ClientEntry[] = Object.entries(denied).map(([prefix, name]) => ({ prefix, name, action: 'deny' }));
@@ -75,17 +50,9 @@ function clientEntries(allowed: Record<string, string>, denied: Record<string, s
   return entries;
 }
 
-/** A user's hash fields; the optional ones only when given. */
-function userFields(user: User): Record<string, string | number> {
-  const fields: Record<string, string | number> = { id: user.id, up: user.upMultiplier, down: user.downMultiplier, en: user.enabled ? '1' : '0' };
-  if (user.canLeech !== undefined) fields.cl = user.canLeech ? '1' : '0';
-  if (user.freeleechUntil !== undefined) fields.fu = user.freeleechUntil;
-  if (user.downloadSlots !== undefined) fields.ds = user.downloadSlots;
-  return fields;
-}
-
 export class RedisCatalogue implements Catalogue {
   private readonly keys: ReturnType<typeof catalogueKeys>;
+  private readonly bulk: RedisBulk;
   /** Map order is recency: a hit moves the entry to the end, eviction takes the first. */
   private readonly users = new Map<string, Cached>();
   private readonly loading = new Map<string, Promise<User | null>>();
@@ -115,6 +82,7 @@ export class RedisCatalogue implements Catalogue {
     private readonly logger: Logger,
   ) {
     this.keys = catalogueKeys(params.prefix);
+    this.bulk = new RedisBulk(client, params.prefix, (message) => this.publish(message));
     this.subscriber = (client.duplicate as () => RedisClient).call(client);
     client.on('ready', () => void this.reloadShared());
     this.subscriber.on('error', () => undefined); // the main connection logs Redis errors
@@ -199,6 +167,7 @@ export class RedisCatalogue implements Catalogue {
     const key = this.keys.user(user.passkey);
     await this.client.multi().del(key).hset(key, userFields(user)).exec();
     await this.client.set(this.keys.userId(user.id), user.passkey);
+    await this.client.zadd(this.keys.users, user.id, String(user.id));
     if (old && old !== user.passkey) {
       await this.client.del(this.keys.user(old));
       await this.publish(`u:${old}`);
@@ -212,6 +181,7 @@ export class RedisCatalogue implements Catalogue {
     await this.client.del(this.keys.user(passkey));
     await this.client.del(this.keys.tokens(id));
     await this.client.del(this.keys.userId(id));
+    await this.client.zrem(this.keys.users, String(id));
     await this.publish(`u:${passkey}`);
     return true;
   }
@@ -251,6 +221,7 @@ export class RedisCatalogue implements Catalogue {
     await this.client.del(this.keys.deletion(hex));
     if (v2) await this.client.del(this.keys.deletion(v2));
     await this.client.hset(key, { id: t.id, up: t.upMultiplier, down: t.downMultiplier, fl: t.freeleech ? '1' : '0' });
+    await this.client.zadd(this.keys.torrents, 0, hex);
     if (v2) {
       await this.client.hset(torrentKey(this.params.prefix, t.infoHashV2!), 'of', hex);
       await this.client.hset(key, 'v2', v2);
@@ -265,12 +236,42 @@ export class RedisCatalogue implements Catalogue {
     const v2 = await this.client.hget(key, 'v2');
     const removed = (await this.client.hdel(key, 'id', 'up', 'down', 'fl', 'v2')) > 0;
     if (v2) await this.unlinkV2(v2);
+    if (removed) await this.client.zrem(this.keys.torrents, infoHash.toString('hex'));
     if (removed && reason) {
       for (const hex of v2 ? [infoHash.toString('hex'), v2] : [infoHash.toString('hex')]) {
         await this.client.set(this.keys.deletion(hex), reason.text, 'EX', reason.ttlSeconds);
       }
     }
     return removed;
+  }
+
+  putUsers(users: readonly User[], sync?: string): Promise<void> {
+    return this.bulk.putUsers(users, sync);
+  }
+
+  listUsers(after: number, limit: number): Promise<User[]> {
+    return this.bulk.listUsers(after, limit);
+  }
+
+  putTorrents(torrents: readonly TorrentEntry[], sync?: string): Promise<void> {
+    return this.bulk.putTorrents(torrents, sync);
+  }
+
+  listTorrents(after: Buffer | null, limit: number): Promise<TorrentEntry[]> {
+    return this.bulk.listTorrents(after, limit);
+  }
+
+  beginSync(kind: SyncKind): Promise<string> {
+    return this.bulk.beginSync(kind);
+  }
+
+  hasSync(kind: SyncKind, id: string): Promise<boolean> {
+    return this.bulk.hasSync(kind, id);
+  }
+
+  finishSync(kind: SyncKind, id: string, replace: boolean): Promise<{ kept: number; removed: number }> {
+    const remove = kind === 'users' ? (member: string) => this.deleteUser(Number(member)) : (member: string) => this.deleteTorrent(Buffer.from(member, 'hex'));
+    return this.bulk.finishSync(kind, id, replace, remove);
   }
 
   deletionReason(infoHash: Buffer): Promise<string | null> {
@@ -368,7 +369,7 @@ export class RedisCatalogue implements Catalogue {
     return user;
   }
 
-  /** "VERSION WHAT": WHAT is "u:PASSKEY" (a user), "t:HEX" (an info hash), "clients" or "global". */
+  /** "VERSION WHAT": WHAT is "u:PASSKEY" (a user), "t:HEX" (an info hash), "users" or "torrents" (a bulk write), "clients" or "global". */
   private onMessage(message: string): void {
     const space = message.indexOf(' ');
     const version = Number(message.slice(0, space));
@@ -378,6 +379,12 @@ export class RedisCatalogue implements Catalogue {
       this.users.delete(what.slice(2));
     } else if (what.startsWith('t:')) {
       this.v2Torrents.delete(what.slice(2));
+    } else if (what === 'users') {
+      // A bulk write or a sync: every cached user may be stale.
+      this.generation++;
+      this.users.clear();
+    } else if (what === 'torrents') {
+      this.v2Torrents.clear();
     } else {
       void this.reloadShared();
     }

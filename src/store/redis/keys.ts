@@ -110,6 +110,13 @@ export const catalogueKeys = (prefix: string) => ({
   global: `${prefix}global`,
   /** SET of hex info hashes, for listing only (membership is checked in the torrent hash). */
   list: (list: string) => `${prefix}list:${list}`,
+  /** ZSET of user ids (score = id): the API's paging and a sync's replace. */
+  users: `${prefix}users`,
+  /** ZSET of registered torrents' hex info hashes (score 0, lexical order): the same for torrents. */
+  torrents: `${prefix}torrents`,
+  /** STRING with a TTL: an open bulk sync; SET beside it (`:seen`): the ids or hashes put under it. */
+  sync: (kind: string, id: string) => `${prefix}sync:${kind}:${id}`,
+  syncSeen: (kind: string, id: string) => `${prefix}sync:${kind}:${id}:seen`,
   /** Pub/sub channel of catalogue changes, so every replica drops what it cached. */
   channel: `${prefix}catalogue`,
   /** Counter of catalogue changes; each message carries its number, so a replica sees what it missed. */
