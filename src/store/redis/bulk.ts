@@ -70,7 +70,7 @@ export class RedisBulk {
     const v2s = torrents.map((t) => (t.infoHashV2 && !t.infoHashV2.equals(t.infoHash) ? t.infoHashV2.toString('hex') : undefined));
     const [own, held] = await Promise.all([
       Promise.all(torrents.map((t) => c.hmget(torrentKey(this.prefix, t.infoHash), 'of', 'v2'))),
-      Promise.all(torrents.map((t, i) => (v2s[i] ? c.hmget(torrentKey(this.prefix, t.infoHashV2!), 'id', 'of') : null))),
+      Promise.all(torrents.map((t, i) => (v2s[i] ? c.hmget(torrentKey(this.prefix, t.infoHashV2!), 'id', 'of') : Promise.resolve(null)))),
     ]);
     torrents.forEach((_t, i) => {
       const [ofOther] = own[i]!;
@@ -106,7 +106,7 @@ export class RedisBulk {
   async listUsers(after: number, limit: number): Promise<User[]> {
     const ids = await this.client.zrangebyscore(this.keys.users, `(${after}`, '+inf', 'LIMIT', 0, limit);
     const passkeys = await Promise.all(ids.map((id) => this.client.get(this.keys.userId(Number(id)))));
-    const found = await Promise.all(passkeys.map((passkey) => (passkey ? this.client.hgetall(this.keys.user(passkey)) : null)));
+    const found = await Promise.all(passkeys.map((passkey) => (passkey ? this.client.hgetall(this.keys.user(passkey)) : Promise.resolve(null))));
     const users: User[] = [];
     found.forEach((fields, i) => {
       const user = fields && userFrom(fields, passkeys[i]!);
