@@ -3,11 +3,16 @@ import { COMPACT_V4_LENGTH, COMPACT_V6_LENGTH, formatIp } from '../../bittorrent
 import { PEER_ID_LENGTH, type AnnounceResult, type ScrapeResult } from '../../bittorrent/announce.js';
 import { bencode, type BencodeDict, type BencodeValue } from './bencode.js';
 
-/** The hot path: one string for the integers, the peer bytes copied once. */
-export function writeCompactAnnounce(r: AnnounceResult): Buffer {
-  if (r.warning !== undefined) return writeWarnedAnnounce(r);
+/**
+ * The hot path: one string for the integers, the peer bytes copied once. `externalIp` (BEP 24: the
+ * address the tracker saw, 4 or 16 bytes) goes in as latin1 characters, one per byte, so the head stays
+ * one string; its key sorts between "downloaded" and "incomplete".
+ */
+export function writeCompactAnnounce(r: AnnounceResult, externalIp?: Buffer): Buffer {
+  if (r.warning !== undefined) return writeWarnedAnnounce(r, externalIp);
+  const external = externalIp === undefined ? '' : `11:external ip${externalIp.length}:${externalIp.toString('latin1')}`;
   const head =
-    `d8:completei${r.complete}e10:downloadedi${r.downloaded}e10:incompletei${r.incomplete}e` +
+    `d8:completei${r.complete}e10:downloadedi${r.downloaded}e${external}10:incompletei${r.incomplete}e` +
     `8:intervali${r.interval}e12:min intervali${r.minInterval}e5:peers${r.peers4.length}:`;
   if (r.peers6.length === 0) {
     const headLength = Buffer.byteLength(head, 'latin1');
@@ -22,7 +27,7 @@ export function writeCompactAnnounce(r: AnnounceResult): Buffer {
 }
 
 /** Non-compact (BEP 3) peers: a list of dicts, IPv4 and IPv6 together; `peer id` unless no_peer_id. */
-export function writeDictAnnounce(r: AnnounceResult, withPeerIds: boolean): Buffer {
+export function writeDictAnnounce(r: AnnounceResult, withPeerIds: boolean, externalIp?: Buffer): Buffer {
   const peers: BencodeValue[] = [];
   const add = (packed: Buffer, ids: Buffer | undefined, size: number): void => {
     for (let i = 0; i * size < packed.length; i++) {
@@ -41,6 +46,7 @@ export function writeDictAnnounce(r: AnnounceResult, withPeerIds: boolean): Buff
   return bencode({
     complete: r.complete,
     downloaded: r.downloaded,
+    'external ip': externalIp,
     incomplete: r.incomplete,
     interval: r.interval,
     'min interval': r.minInterval,
@@ -50,10 +56,11 @@ export function writeDictAnnounce(r: AnnounceResult, withPeerIds: boolean): Buff
 }
 
 /** A compact answer with a `warning message` (a peer not stored): rare, so the general writer. */
-function writeWarnedAnnounce(r: AnnounceResult): Buffer {
+function writeWarnedAnnounce(r: AnnounceResult, externalIp: Buffer | undefined): Buffer {
   return bencode({
     complete: r.complete,
     downloaded: r.downloaded,
+    'external ip': externalIp,
     incomplete: r.incomplete,
     interval: r.interval,
     'min interval': r.minInterval,
