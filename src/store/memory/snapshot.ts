@@ -51,6 +51,8 @@ export interface SnapshotSource {
   /** Oldest first. */
   totals: Iterable<TotalsRecord>;
   countingUserPeers: boolean;
+  /** Bytes the snapshot will take, about: the buffer is allocated once at this size rather than doubled up to it. */
+  sizeHint: number;
   /** The Unix time (ms) of a tick of the store's clock. */
   timeOfTick(tick: number): number;
 }
@@ -81,6 +83,7 @@ export function snapshotSourceOf(
   snatches: Iterable<SnatchRecord>,
   totals: PrivateTotals,
   timeOfTick: (tick: number) => number,
+  counts: { peers: number; tables: number; snatches: number },
 ): SnapshotSource {
   function* tables(): Generator<PeerTable> {
     for (const torrent of torrents) {
@@ -88,11 +91,13 @@ export function snapshotSourceOf(
       if (torrent.v6) yield torrent.v6;
     }
   }
-  return { tables: tables(), snatches, totals: totals.oldestFirst(), countingUserPeers: totals.countingUserPeers, timeOfTick };
+  // Per peer: age, an IPv6 address, peer id, user id; per table, snatch count and totals record: their fields and keys.
+  const sizeHint = HEADER_LENGTH + 12 + counts.peers * 46 + counts.tables * 64 + counts.snatches * 40 + totals.size * 192;
+  return { tables: tables(), snatches, totals: totals.oldestFirst(), countingUserPeers: totals.countingUserPeers, sizeHint, timeOfTick };
 }
 
 export function encodeSnapshot(source: SnapshotSource, now: number): Buffer {
-  const w = new Writer();
+  const w = new Writer(source.sizeHint);
   w.bytes(MAGIC);
   w.u32(SNAPSHOT_VERSION);
   w.u32(source.countingUserPeers ? FLAG_COUNTING_USER_PEERS : 0);
@@ -264,8 +269,12 @@ function digest(file: Buffer, body: Buffer): Buffer {
 
 /** A growing buffer, doubled when full: write at the offset reserve() returns, into the buffer as it is after it. */
 class Writer {
-  buffer = Buffer.allocUnsafe(1 << 16);
+  buffer: Buffer;
   length = 0;
+
+  constructor(sizeHint: number) {
+    this.buffer = Buffer.allocUnsafe(Math.max(1 << 16, Math.min(sizeHint, 2 ** 31 - 1)));
+  }
 
   private ensure(n: number): void {
     if (this.length + n <= this.buffer.length) return;
@@ -345,16 +354,24 @@ class Reader {
     return out;
   }
 
+  /** The offset of the next n bytes, checked and passed. */
+  private skip(n: number): number {
+    this.need(n);
+    const at = this.at;
+    this.at += n;
+    return at;
+  }
+
   u8(): number {
-    return this.take(1)[0]!;
+    return this.buffer[this.skip(1)]!;
   }
 
   u32(): number {
-    return this.take(4).readUInt32LE(0);
+    return this.buffer.readUInt32LE(this.skip(4));
   }
 
   f64(): number {
-    const v = this.take(8).readDoubleLE(0);
+    const v = this.buffer.readDoubleLE(this.skip(8));
     if (!Number.isFinite(v)) throw new SnapshotError('a number that is not finite');
     return v;
   }
@@ -362,12 +379,14 @@ class Reader {
   key(): string {
     const length = this.u8();
     if (length === 0 || length > MAX_KEY_LENGTH) throw new SnapshotError(`key of ${length} bytes`);
-    return this.take(length).toString('latin1');
+    const at = this.skip(length);
+    return this.buffer.toString('latin1', at, at + length);
   }
 
   text(): string {
-    const length = this.take(2).readUInt16LE(0);
+    const length = this.buffer.readUInt16LE(this.skip(2));
     if (length > MAX_TEXT_LENGTH) throw new SnapshotError(`text of ${length} bytes`);
-    return this.take(length).toString('utf8');
+    const at = this.skip(length);
+    return this.buffer.toString('utf8', at, at + length);
   }
 }

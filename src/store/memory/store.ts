@@ -96,7 +96,8 @@ export class MemoryStore implements TrackerStore {
 
   /** What a snapshot keeps (snapshot.ts): peers, snatch counts, private totals; WebRTC peers die with their sockets. */
   snapshotSource(): SnapshotSource {
-    return snapshotSourceOf(this.torrents.values(), this.snatchAges, this.totals, (tick) => this.epoch + tick * TICK_MS);
+    const counts = { peers: this.peerCount, tables: this.expiryQueue.size, snatches: this.snatches.size };
+    return snapshotSourceOf(this.torrents.values(), this.snatchAges, this.totals, (tick) => this.epoch + tick * TICK_MS, counts);
   }
 
   /** The store's tick of a Unix time (ms), for a snapshot's peers. */
