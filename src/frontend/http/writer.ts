@@ -10,7 +10,7 @@ import { bencode, type BencodeDict, type BencodeValue } from './bencode.js';
  */
 export function writeCompactAnnounce(r: AnnounceResult, externalIp?: Buffer): Buffer {
   if (r.warning !== undefined) return writeWarnedAnnounce(r, externalIp);
-  const external = externalIp === undefined ? '' : `11:external ip${externalIp.length}:${externalIp.toString('latin1')}`;
+  const external = externalIp === undefined ? '' : externalIpEntry(externalIp);
   const head =
     `d8:completei${r.complete}e10:downloadedi${r.downloaded}e${external}10:incompletei${r.incomplete}e` +
     `8:intervali${r.interval}e12:min intervali${r.minInterval}e5:peers${r.peers4.length}:`;
@@ -24,6 +24,11 @@ export function writeCompactAnnounce(r: AnnounceResult, externalIp?: Buffer): Bu
   }
   const middle = `6:peers6${r.peers6.length}:`;
   return Buffer.concat([Buffer.from(head, 'latin1'), r.peers4, Buffer.from(middle, 'latin1'), r.peers6, Buffer.from('e', 'latin1')]);
+}
+
+/** The `external ip` key and value as latin1 text; an IPv4 address without a call into Buffer's native code. */
+function externalIpEntry(ip: Buffer): string {
+  return ip.length === 4 ? '11:external ip4:' + String.fromCharCode(ip[0]!, ip[1]!, ip[2]!, ip[3]!) : `11:external ip${ip.length}:${ip.toString('latin1')}`;
 }
 
 /** Non-compact (BEP 3) peers: a list of dicts, IPv4 and IPv6 together; `peer id` unless no_peer_id. */
