@@ -9,7 +9,7 @@
 import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { decodeSnapshot, encodeSnapshot, SnapshotError } from './snapshot.js';
+import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
 import type { MemoryStore } from './store.js';
 
 export interface SnapshotFileOptions {
@@ -63,8 +63,8 @@ export async function loadSnapshot(store: MemoryStore, o: SnapshotFileOptions): 
       'snapshot loaded',
     );
   } catch (error) {
-    if (!(error instanceof SnapshotError)) throw error;
-    o.logger.warn({ snapshot_file: o.path, reason: error.message }, 'snapshot file unusable: starting empty');
+    // Whatever went wrong (a SnapshotError names what), it went wrong while decoding, which changes nothing in the store.
+    o.logger.warn({ snapshot_file: o.path, reason: error instanceof Error ? error.message : String(error) }, 'snapshot file unusable: starting empty');
   }
 }
 

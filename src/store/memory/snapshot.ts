@@ -215,7 +215,7 @@ export function decodeSnapshot(file: Buffer, o: RestoreOptions): RestoredState {
       if (age >= o.peerTtlMs) continue;
       const tick = o.tickOf(o.now - age);
       const addr = addrs.subarray(i * addrSize, (i + 1) * addrSize);
-      table ??= new PeerTable(addrSize, key, tick, count);
+      table ??= new PeerTable(addrSize, key, tick, o.maxPeers > 0 ? Math.min(count, o.maxPeers - state.peers) : count);
       if (table.find(addr) >= 0) throw new SnapshotError('a peer twice in one table');
       table.add(addr, ids.subarray(i * PEER_ID_LENGTH, (i + 1) * PEER_ID_LENGTH), i < seeders, tick, users ? users.readUInt32LE(i * 4) : 0);
       if (tick < oldest) oldest = tick;
