@@ -100,7 +100,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     trusted: config.trusted_proxies.length > 0 ? trustedProxyList(config.trusted_proxies) : null,
     header: (config.real_ip_header || 'x-forwarded-for').toLowerCase(),
   };
-  const app = createHttpApp({ tracker, metrics, logger, maxQueryLength: config.http.max_query_length, clientIp });
+  const app = createHttpApp({ tracker, metrics, logger, maxQueryLength: config.http.max_query_length, clientIp, externalIp: config.http.external_ip });
   // Koa's handler returns a promise it settles itself (errors go to the app), so nothing is left floating.
   const handleHttp = app.callback();
   const connectionMetrics = new ConnectionMetrics(metrics.registry, () => httpListener.openConnections);

@@ -124,6 +124,11 @@ export const ConfigSchema = z
         .describe(
           'Open HTTP connections per client address (an IPv6 address counts by its /64); beyond it new ones are closed at once. From a trusted proxy: requests in flight per forwarded client address.',
         ),
+      external_ip: bool()
+        .prefault(true)
+        .describe(
+          'BEP 24: every HTTP announce answer carries "external ip", the address the tracker saw (behind trusted_proxies, the forwarded one): 4 bytes for IPv4 (and IPv4-mapped IPv6), 16 for IPv6.',
+        ),
     }),
     udp: section({
       addr: optionalListenAddress().prefault('[::]:6969').describe('UDP tracker listener (BEP 15), "host:port"; "" turns UDP off.'),

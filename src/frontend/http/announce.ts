@@ -26,6 +26,8 @@ export interface AnnounceOptions {
   logError: (error: unknown) => void;
   maxQueryLength: number;
   clientIp: ClientIpOptions;
+  /** BEP 24: answer each announce with the address the tracker saw (`external ip`). */
+  externalIp: boolean;
 }
 
 /** The bencoded answer to one announce (a failure reason included: it never rejects), counted in the metrics. */
@@ -39,7 +41,7 @@ export function queryOf(url: string | undefined): string {
 }
 
 export function announceAnswer(options: AnnounceOptions): AnnounceAnswer {
-  const { tracker, metrics, logError, maxQueryLength, clientIp } = options;
+  const { tracker, metrics, logError, maxQueryLength, clientIp, externalIp } = options;
   return async (req, passkey) => {
     const started = performance.now();
     let body: Buffer;
@@ -51,7 +53,8 @@ export function announceAnswer(options: AnnounceOptions): AnnounceAnswer {
       const sourceIp = resolveClientIp(req.socket.remoteAddress, req.headers, clientIp);
       if (!sourceIp) throw new ClientError('cannot determine your IP address');
       const result = await tracker.announce(announceRequest(request, sourceIp, passkey, req.headers['user-agent']));
-      body = request.compact ? writeCompactAnnounce(result) : writeDictAnnounce(result, !request.noPeerId);
+      const seen = externalIp ? sourceIp : undefined;
+      body = request.compact ? writeCompactAnnounce(result, seen) : writeDictAnnounce(result, !request.noPeerId, seen);
     } catch (error) {
       outcome = failureOutcome(error);
       body = writeFailure(failureReason(error, logError));

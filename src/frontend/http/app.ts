@@ -18,10 +18,12 @@ export interface HttpFrontendOptions {
   logger: Logger;
   maxQueryLength: number;
   clientIp: ClientIpOptions;
+  /** BEP 24 `external ip` in announce answers. */
+  externalIp: boolean;
 }
 
 export function createHttpApp(options: HttpFrontendOptions): Koa {
-  const { tracker, maxQueryLength, clientIp, metrics } = options;
+  const { tracker, maxQueryLength, clientIp, metrics, externalIp } = options;
   const logError = throttledErrorLog(options.logger);
   const app = new Koa();
   app.silent = true; // errors are logged by throttledErrorLog, not by Koa on stderr
@@ -46,7 +48,7 @@ export function createHttpApp(options: HttpFrontendOptions): Koa {
     ctx.body = body;
   };
 
-  const answerAnnounce = announceAnswer({ tracker, metrics, logError, maxQueryLength, clientIp });
+  const answerAnnounce = announceAnswer({ tracker, metrics, logError, maxQueryLength, clientIp, externalIp });
   // Other spellings of the announce URLs (and HEAD) than the fast path's (announce.ts); the same answer.
   const announce = async (ctx: RouterContext) => {
     const body = await answerAnnounce(ctx.req, ctx.params.passkey);

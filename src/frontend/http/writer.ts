@@ -3,11 +3,16 @@ import { COMPACT_V4_LENGTH, COMPACT_V6_LENGTH, formatIp } from '../../bittorrent
 import { PEER_ID_LENGTH, type AnnounceResult, type ScrapeResult } from '../../bittorrent/announce.js';
 import { bencode, type BencodeDict, type BencodeValue } from './bencode.js';
 
-/** The hot path: one string for the integers, the peer bytes copied once. */
-export function writeCompactAnnounce(r: AnnounceResult): Buffer {
-  if (r.warning !== undefined) return writeWarnedAnnounce(r);
+/**
+ * The hot path: one string for the integers, the peer bytes copied once. `externalIp` (BEP 24: the
+ * address the tracker saw, 4 or 16 bytes) goes in as latin1 characters, one per byte, so the head stays
+ * one string; its key sorts between "downloaded" and "incomplete".
+ */
+export function writeCompactAnnounce(r: AnnounceResult, externalIp?: Buffer): Buffer {
+  if (r.warning !== undefined) return writeWarnedAnnounce(r, externalIp);
+  const external = externalIp === undefined ? '' : externalIpEntry(externalIp);
   const head =
-    `d8:completei${r.complete}e10:downloadedi${r.downloaded}e10:incompletei${r.incomplete}e` +
+    `d8:completei${r.complete}e10:downloadedi${r.downloaded}e${external}10:incompletei${r.incomplete}e` +
     `8:intervali${r.interval}e12:min intervali${r.minInterval}e5:peers${r.peers4.length}:`;
   if (r.peers6.length === 0) {
     const headLength = Buffer.byteLength(head, 'latin1');
@@ -21,8 +26,13 @@ export function writeCompactAnnounce(r: AnnounceResult): Buffer {
   return Buffer.concat([Buffer.from(head, 'latin1'), r.peers4, Buffer.from(middle, 'latin1'), r.peers6, Buffer.from('e', 'latin1')]);
 }
 
+/** The `external ip` key and value as latin1 text; an IPv4 address without a call into Buffer's native code. */
+function externalIpEntry(ip: Buffer): string {
+  return ip.length === 4 ? '11:external ip4:' + String.fromCharCode(ip[0]!, ip[1]!, ip[2]!, ip[3]!) : `11:external ip${ip.length}:${ip.toString('latin1')}`;
+}
+
 /** Non-compact (BEP 3) peers: a list of dicts, IPv4 and IPv6 together; `peer id` unless no_peer_id. */
-export function writeDictAnnounce(r: AnnounceResult, withPeerIds: boolean): Buffer {
+export function writeDictAnnounce(r: AnnounceResult, withPeerIds: boolean, externalIp?: Buffer): Buffer {
   const peers: BencodeValue[] = [];
   const add = (packed: Buffer, ids: Buffer | undefined, size: number): void => {
     for (let i = 0; i * size < packed.length; i++) {
@@ -41,6 +51,7 @@ export function writeDictAnnounce(r: AnnounceResult, withPeerIds: boolean): Buff
   return bencode({
     complete: r.complete,
     downloaded: r.downloaded,
+    'external ip': externalIp,
     incomplete: r.incomplete,
     interval: r.interval,
     'min interval': r.minInterval,
@@ -50,10 +61,11 @@ export function writeDictAnnounce(r: AnnounceResult, withPeerIds: boolean): Buff
 }
 
 /** A compact answer with a `warning message` (a peer not stored): rare, so the general writer. */
-function writeWarnedAnnounce(r: AnnounceResult): Buffer {
+function writeWarnedAnnounce(r: AnnounceResult, externalIp: Buffer | undefined): Buffer {
   return bencode({
     complete: r.complete,
     downloaded: r.downloaded,
+    'external ip': externalIp,
     incomplete: r.incomplete,
     interval: r.interval,
     'min interval': r.minInterval,

@@ -52,9 +52,13 @@ export class PeerTable {
     /** The owning torrent's key, to drop it once its last table empties. */
     readonly torrentKey: string,
     tick: number,
+    /** Peers to make room for at once (a snapshot's table): one allocation instead of a doubling per power of two. */
+    expected = MIN_CAPACITY,
   ) {
     this.due = tick;
-    this.allocate(MIN_CAPACITY);
+    let capacity = MIN_CAPACITY;
+    while (capacity < expected) capacity *= 2;
+    this.allocate(capacity);
   }
 
   get leechers(): number {

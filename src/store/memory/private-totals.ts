@@ -18,10 +18,33 @@ export class PrivateTotals {
    * (and of what it holds), and without a limit the map would cost about 100 bytes per private peer.
    */
   private readonly userPeers = new Map<string, number>();
-  private countingUserPeers = false;
+  private counting = false;
 
   get size(): number {
     return this.records.size;
+  }
+
+  /** Whether live peers are counted per torrent and user (a snapshot keeps it: see userPeers). */
+  get countingUserPeers(): boolean {
+    return this.counting;
+  }
+
+  /** Every record, touched longest ago first. */
+  oldestFirst(): Iterable<TotalsRecord> {
+    return this.ages;
+  }
+
+  /** Loads records from a snapshot, oldest first, into an empty map. */
+  restore(records: TotalsRecord[], countingUserPeers: boolean): void {
+    this.counting ||= countingUserPeers;
+    for (const record of records) {
+      if (this.records.has(record.key)) continue;
+      this.records.set(record.key, record);
+      this.ages.append(record);
+      if (!this.counting) continue;
+      const owner = userPeersKey(record.key);
+      this.userPeers.set(owner, (this.userPeers.get(owner) ?? 0) + 1);
+    }
   }
 
   /** The record touched longest ago, or null. */
@@ -39,7 +62,7 @@ export class PrivateTotals {
     const announceId = access.announceId ?? '';
     let record = this.records.get(key);
     const limit = access.peerLimit ?? 0;
-    if (limit > 0) this.countingUserPeers = true;
+    if (limit > 0) this.counting = true;
     // A new peer beyond its user's limit: refused (null) before anything changes.
     if (!record && limit > 0 && event !== 'stopped' && (this.userPeers.get(userPeersKey(key)) ?? 0) >= limit) return null;
     if (record && announceId !== '' && record.announceId === announceId) {
@@ -60,7 +83,7 @@ export class PrivateTotals {
       record = new TotalsRecord(key);
       this.records.set(key, record);
       this.ages.append(record);
-      if (this.countingUserPeers) {
+      if (this.counting) {
         const owner = userPeersKey(key);
         this.userPeers.set(owner, (this.userPeers.get(owner) ?? 0) + 1);
       }
@@ -81,7 +104,7 @@ export class PrivateTotals {
   drop(record: TotalsRecord): void {
     this.records.delete(record.key);
     this.ages.unlink(record);
-    if (!this.countingUserPeers) return;
+    if (!this.counting) return;
     const owner = userPeersKey(record.key);
     const left = (this.userPeers.get(owner) ?? 1) - 1;
     if (left > 0) this.userPeers.set(owner, left);

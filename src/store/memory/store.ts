@@ -16,6 +16,7 @@ import { AgeList, SnatchRecord, Torrent } from './swarm.js';
 import { packAddresses, packPeerIds } from './pack.js';
 import { PrivateTotals } from './private-totals.js';
 import { MemoryRtcSwarms } from './webrtc.js';
+import { snapshotSourceOf, type RestoredState, type SnapshotSource } from './snapshot.js';
 
 /** Expired peers removed inline per request: keeps a request's extra work bounded. */
 const INLINE_REAP_BUDGET = 64;
@@ -48,6 +49,8 @@ export interface MemoryStoreOptions {
   /** WebRTC peers' lifetime; peerTtlMs when unset. */
   webrtcPeerTtlMs?: number;
   now?: () => number;
+  /** Run when the store closes, before it is gone (the snapshot's last write). */
+  onClose?: () => Promise<void>;
 }
 
 export class MemoryStore implements TrackerStore {
@@ -82,13 +85,44 @@ export class MemoryStore implements TrackerStore {
       this.now,
       (torrentKey, userId, peerId, event, access, now) => this.totals.swap(torrentKey, userId, peerId, event, access, this.tickOf(now)),
     );
-    this.epoch = this.now();
+    // A peer TTL before now: a snapshot's peers (restore) are then seen at ticks of their own, never before 0.
+    this.epoch = this.now() - options.peerTtlMs;
     this.reapTimer = setInterval(() => this.reapInBackground(), options.reapIntervalMs);
     this.reapTimer.unref();
   }
 
   get counters(): { torrents: number; peers: number; snatchCounts: number; totals: number } {
     return { torrents: this.torrents.size, peers: this.peerCount, snatchCounts: this.snatches.size, totals: this.totals.size };
+  }
+
+  /** What a snapshot keeps (snapshot.ts): peers, snatch counts, private totals; WebRTC peers die with their sockets. */
+  snapshotSource(): SnapshotSource {
+    const counts = { peers: this.peerCount, tables: this.expiryQueue.size, snatches: this.snatches.size };
+    return snapshotSourceOf(this.torrents.values(), this.snatchAges, this.totals, (tick) => this.epoch + tick * TICK_MS, counts);
+  }
+
+  /** The store's tick of a Unix time (ms), for a snapshot's peers. */
+  tickAt(time: number): number {
+    return this.tickOf(time);
+  }
+
+  /** Loads a decoded snapshot (snapshot.ts) into this store, empty until now. */
+  restore(state: RestoredState): void {
+    for (const table of state.tables) {
+      let torrent = this.torrents.get(table.torrentKey);
+      if (!torrent) this.torrents.set(table.torrentKey, (torrent = new Torrent(table.torrentKey)));
+      if (table.addrSize === 6 ? torrent.v4 : torrent.v6) continue;
+      if (table.addrSize === 6) torrent.v4 = table;
+      else torrent.v6 = table;
+      this.expiryQueue.push(table);
+      this.peerCount += table.count;
+    }
+    for (const snatch of state.snatches) {
+      if (this.snatches.has(snatch.key)) continue;
+      this.snatches.set(snatch.key, snatch);
+      this.snatchAges.append(snatch);
+    }
+    this.totals.restore(state.totals, state.countingUserPeers);
   }
 
   async stats(): Promise<{ swarms: number; peers: number }> {
@@ -261,6 +295,7 @@ export class MemoryStore implements TrackerStore {
   async close(): Promise<void> {
     clearInterval(this.reapTimer);
     this.webrtc.close();
+    await this.options.onClose?.();
   }
 
   private upsert(torrent: Torrent, family: Family, addr: Buffer, a: SwarmAnnounce, now: number, userId: number): Own {

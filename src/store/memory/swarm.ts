@@ -105,6 +105,11 @@ export class AgeList<T extends Aged<T>> {
     peer.prev = peer.next = null;
   }
 
+  /** Oldest first. */
+  *[Symbol.iterator](): Iterator<T> {
+    for (let item = this.head; item; item = item.next) yield item;
+  }
+
   moveToTail(peer: T): void {
     if (this.tail === peer) return;
     this.unlink(peer);

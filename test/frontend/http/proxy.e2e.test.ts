@@ -55,4 +55,38 @@ describe('client address behind proxies', () => {
       await t.close();
     }
   });
+
+  it('answers external ip (BEP 24): the address the tracker credits, 4 bytes for IPv4, 16 for IPv6', async () => {
+    const t = await startTracker({ trusted_proxies: ['10.0.0.0/8', '::1/128'] });
+    try {
+      const hash = randomHash();
+      // The listener is [::]: 127.0.0.1 arrives as ::ffff:127.0.0.1 and is answered as 4 bytes.
+      const v4 = decode((await t.get(announcePath({ infoHash: hash, port: 5401 }))).body);
+      assert.equal(Buffer.from(v4['external ip']).toString('hex'), '7f000001');
+      const plainV6 = await startTracker();
+      try {
+        const v6 = decode((await plainV6.get(announcePath({ infoHash: hash, port: 5402 }), {}, '::1')).body);
+        assert.equal(Buffer.from(v6['external ip']).toString('hex'), '00000000000000000000000000000001');
+      } finally {
+        await plainV6.close();
+      }
+      const proxied = decode((await t.get(announcePath({ infoHash: hash, port: 5403 }), { 'X-Forwarded-For': '203.0.113.9' }, '::1')).body);
+      assert.equal(Buffer.from(proxied['external ip']).toString('hex'), 'cb007109', 'the forwarded address, not the proxy');
+      const proxied6 = decode((await t.get(announcePath({ infoHash: hash, port: 5404, compact: 0 }), { 'X-Forwarded-For': '2001:db8::7' }, '::1')).body);
+      assert.equal(Buffer.from(proxied6['external ip']).toString('hex'), '20010db8000000000000000000000007');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('leaves external ip out when http.external_ip is false', async () => {
+    const t = await startTracker({ http: { external_ip: false } });
+    try {
+      const d = decode((await t.get(announcePath({ infoHash: randomHash(), port: 5501 }))).body);
+      assert.equal(d['failure reason'], undefined);
+      assert.equal('external ip' in d, false);
+    } finally {
+      await t.close();
+    }
+  });
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import bencodePackage from 'bencode';
 import { bencode } from '../../../src/frontend/http/bencode.js';
 import { writeCompactAnnounce, writeDictAnnounce, writeFailure, writeScrape } from '../../../src/frontend/http/writer.js';
 import { decode, text } from '../../helpers/http.js';
@@ -58,6 +59,27 @@ describe('response writer', () => {
     assert.equal(text(d.peers[2].ip), '2001:db8::1');
     const bare = decode(writeDictAnnounce({ ...result, peerIds4: ids }, false));
     assert.equal('peer id' in bare.peers[0], false);
+  });
+
+  it('writes external ip (BEP 24) with every key in sorted order, on the fast path and the others', () => {
+    const v4 = Buffer.from([203, 0, 113, 7]);
+    const v6 = Buffer.from('20010db8000000000000000000000099', 'hex');
+    const answers = [
+      writeCompactAnnounce({ ...result, peers6: Buffer.alloc(0) }, v4),
+      writeCompactAnnounce(result, v6),
+      writeCompactAnnounce({ ...result, warning: 'not stored' }, v4),
+      writeDictAnnounce(result, true, v6),
+    ];
+    for (const out of answers) {
+      const d = decode(out);
+      assert.ok(
+        [v4, v6].some((ip) => ip.equals(Buffer.from(d['external ip']))),
+        out.toString('latin1'),
+      );
+      // The package writes keys sorted: the same bytes back means ours were sorted too.
+      assert.ok(Buffer.from(bencodePackage.encode(d)).equals(out), `keys out of order: ${out.toString('latin1')}`);
+    }
+    assert.equal('external ip' in decode(writeCompactAnnounce(result)), false, 'left out when not asked for');
   });
 
   it('writes scrape files keyed by the raw 20-byte hash', () => {
