@@ -6,14 +6,30 @@ import { ApiError, badRequest } from './errors.js';
 /** Far above any resource's JSON (a user is under 200 bytes), far below anything that could hurt. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
+/** A bulk batch (PUT /users, PUT /torrents): 10,000 items of a few hundred bytes at most. */
+export const MAX_BULK_BODY_BYTES = 4 * 1024 * 1024;
+
 export type JsonObject = Record<string, unknown>;
 
 export async function readJsonObject(ctx: Koa.Context, limit = MAX_BODY_BYTES): Promise<JsonObject> {
+  const value = await readJson(ctx, limit);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) badRequest('the body must be a JSON object');
+  return value as JsonObject;
+}
+
+/** A body that must be a JSON array (a bulk batch). */
+export async function readJsonArray(ctx: Koa.Context, limit: number): Promise<unknown[]> {
+  const value = await readJson(ctx, limit);
+  if (!Array.isArray(value)) badRequest('the body must be a JSON array');
+  return value as unknown[];
+}
+
+async function readJson(ctx: Koa.Context, limit: number): Promise<unknown> {
   if (ctx.get('Content-Type') !== '' && ctx.is('application/json') === false) {
     throw new ApiError(415, 'the body must be JSON (Content-Type: application/json)');
   }
   const bytes = await readLimited(ctx.req, limit);
-  if (bytes.length === 0) badRequest('a JSON object is required as the body');
+  if (bytes.length === 0) badRequest('a JSON body is required');
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -26,8 +42,7 @@ export async function readJsonObject(ctx: Koa.Context, limit = MAX_BODY_BYTES): 
   } catch {
     badRequest('the body is not valid JSON');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) badRequest('the body must be a JSON object');
-  return value as JsonObject;
+  return value;
 }
 
 /** The JSON object of a request whose body is optional (a DELETE's), or null when it has none. */

@@ -2,7 +2,7 @@
 import type Koa from 'koa';
 import type { Logger } from 'pino';
 import { throttledErrorLog } from '../common/log.js';
-import { CatalogueConflict, CatalogueLimit } from '../store/catalogue.js';
+import { CatalogueConflict, CatalogueLimit, UnknownSync } from '../store/catalogue.js';
 
 /** A refusal the caller can act on (4xx); its message is shown as is. */
 export class ApiError extends Error {
@@ -37,6 +37,9 @@ export function jsonErrors(logger: Logger): Koa.Middleware {
         ctx.set(error.headers);
       } else if (error instanceof CatalogueConflict || error instanceof CatalogueLimit) {
         status = 409;
+        message = error.message;
+      } else if (error instanceof UnknownSync) {
+        status = 404;
         message = error.message;
       } else {
         logError(error);

@@ -6,7 +6,23 @@
  */
 import { z } from 'zod';
 import { packageVersion } from '../cli-args.js';
-import { MAX_BODY_BYTES } from './body.js';
+import { MAX_BODY_BYTES, MAX_BULK_BODY_BYTES } from './body.js';
+import {
+  BulkAnswer,
+  BulkTorrent,
+  BulkTorrentsBody,
+  BulkUser,
+  BulkUsersBody,
+  DEFAULT_PAGE,
+  FinishSyncBody,
+  MAX_PAGE,
+  SyncAnswer,
+  SyncIdParam,
+  SyncKindParam,
+  SyncResultAnswer,
+  TorrentsPageAnswer,
+  UsersPageAnswer,
+} from './bulk-schemas.js';
 import {
   ClientBody,
   ClientAnswer,
@@ -56,6 +72,16 @@ const COMPONENTS: z.ZodType[] = [
   HashListAnswer,
   ListEntryAnswer,
   FreeleechAnswer,
+  BulkUser,
+  BulkTorrent,
+  BulkUsersBody,
+  BulkTorrentsBody,
+  BulkAnswer,
+  UsersPageAnswer,
+  TorrentsPageAnswer,
+  SyncAnswer,
+  FinishSyncBody,
+  SyncResultAnswer,
   ErrorAnswer,
 ];
 
@@ -85,7 +111,13 @@ const PARAMS = {
   info_hash: parameter('info_hash', InfoHashParam),
   prefix: parameter('prefix', ClientPrefixParam),
   list: parameter('list', ListParam),
+  kind: parameter('kind', SyncKindParam),
+  sync: parameter('sync', SyncIdParam),
 };
+
+const query = (name: string, description: string, schema: Json): Json => ({ name, in: 'query', required: false, description, schema });
+const LIMIT = query('limit', `items per page, 1 to ${MAX_PAGE} (default ${DEFAULT_PAGE})`, { type: 'integer', minimum: 1, maximum: MAX_PAGE });
+const SYNC = query('sync', 'an open sync (POST /sync/{kind}) the batch belongs to', { type: 'string', pattern: '^[0-9a-f]{24}$' });
 
 const json = (schema: Json): Json => ({ content: { 'application/json': { schema } } });
 const answer = (description: string, schema: z.ZodType): Json => ({ description, ...json(ref(schema)) });
@@ -111,7 +143,7 @@ function responses(): Json {
       headers: { Allow: { schema: { type: 'string' }, description: 'the methods the path takes' } },
     }),
     Conflict: described('another user holds the passkey, another torrent the hash, or the user holds the most tokens allowed; nothing was changed'),
-    TooLarge: described(`a body over ${MAX_BODY_BYTES} bytes`),
+    TooLarge: described(`a body over ${MAX_BODY_BYTES} bytes (${MAX_BULK_BODY_BYTES} for a batch)`),
     UnsupportedMediaType: described('a body that is not JSON (Content-Type other than application/json)'),
     Unavailable: described('the tracker store is unreachable; try again later'),
   };
@@ -139,6 +171,47 @@ function build(): Json {
     },
     security: [{ bearer: [] }],
     paths: {
+      '/users': {
+        get: {
+          summary: 'Page through the users, by id',
+          parameters: [query('after', "the previous page's `next` (default 0: from the first)", { type: 'integer', minimum: 0, maximum: 4294967295 }), LIMIT],
+          responses: { '200': answer('a page of users', UsersPageAnswer), '400': error('BadRequest'), ...ALWAYS },
+        },
+        put: {
+          summary: 'Create or replace many users at once (validated whole, then written)',
+          parameters: [SYNC],
+          requestBody: body(BulkUsersBody),
+          responses: { '200': answer('how many were put', BulkAnswer), ...WITH_BODY, '404': error('NotFound'), '409': error('Conflict'), ...ALWAYS },
+        },
+      },
+      '/torrents': {
+        get: {
+          summary: 'Page through the registered torrents, by info hash',
+          parameters: [query('after', "the previous page's `next` (default: from the first)", { type: 'string', pattern: '^[0-9a-fA-F]{40}$' }), LIMIT],
+          responses: { '200': answer('a page of torrents', TorrentsPageAnswer), '400': error('BadRequest'), ...ALWAYS },
+        },
+        put: {
+          summary: 'Register or replace many torrents at once (validated whole, then written)',
+          parameters: [SYNC],
+          requestBody: body(BulkTorrentsBody),
+          responses: { '200': answer('how many were put', BulkAnswer), ...WITH_BODY, '404': error('NotFound'), '409': error('Conflict'), ...ALWAYS },
+        },
+      },
+      '/sync/{kind}': {
+        parameters: [PARAMS.kind],
+        post: {
+          summary: 'Begin a sync: the batches put with ?sync= are the whole set; finishing with replace deletes the rest',
+          responses: { '201': answer('the sync', SyncAnswer), '404': error('NotFound'), ...ALWAYS },
+        },
+      },
+      '/sync/{kind}/{sync}': {
+        parameters: [PARAMS.kind, PARAMS.sync],
+        post: {
+          summary: 'Finish a sync',
+          requestBody: body(FinishSyncBody),
+          responses: { '200': answer('what is kept and what was removed', SyncResultAnswer), ...WITH_BODY, '404': error('NotFound'), ...ALWAYS },
+        },
+      },
       '/users/{id}': {
         parameters: [PARAMS.id],
         get: { summary: 'Read a user', responses: { '200': answer('the user', UserAnswer), '400': error('BadRequest'), '404': error('NotFound'), ...ALWAYS } },

@@ -6,11 +6,13 @@
  */
 import Router, { type RouterContext } from '@koa/router';
 import type { z } from 'zod';
-import type { ClientEntry, FreeleechToken, HashList, TorrentEntry, User } from '../store/catalogue.js';
+import type { ClientEntry, FreeleechToken, HashList, TorrentEntry } from '../store/catalogue.js';
 import type { TrackerStore } from '../store/driver.js';
 import { readJsonObject, readOptionalJsonObject } from './body.js';
 import { ApiError, badRequest } from './errors.js';
+import { bulkRoutes } from './bulk-routes.js';
 import { openApiDocument } from './openapi.js';
+import { torrentJson, torrentOf, userJson, userOf } from './resources.js';
 import {
   ClientBody,
   DeleteTorrentBody,
@@ -24,37 +26,14 @@ import {
   MAX_HOT_SWARMS,
   MAX_USER_ID,
   type SwarmAnswer,
-  type TorrentAnswer,
   type AddressesAnswer,
   TorrentBody,
   type TokenAnswer,
   TokenBody,
   type TokensAnswer,
-  type UserAnswer,
   UserBody,
 } from './schemas.js';
 import { echo, encodeClientPrefix, parseBody, pathClientPrefix, pathId, pathInfoHash } from './validate.js';
-
-// Answers are built to the types of their schemas (schemas.ts), which the OpenAPI document publishes.
-const userJson = (user: User): z.input<typeof UserAnswer> => ({
-  id: user.id,
-  passkey: user.passkey,
-  up_multiplier: user.upMultiplier,
-  down_multiplier: user.downMultiplier,
-  enabled: user.enabled,
-  can_leech: user.canLeech ?? true,
-  freeleech_until: user.freeleechUntil ?? 0,
-  download_slots: user.downloadSlots ?? 0,
-});
-
-const torrentJson = (torrent: TorrentEntry): z.input<typeof TorrentAnswer> => ({
-  info_hash: torrent.infoHash.toString('hex'),
-  ...(torrent.infoHashV2 ? { info_hash_v2: torrent.infoHashV2.toString('hex') } : {}),
-  id: torrent.id,
-  up_multiplier: torrent.upMultiplier,
-  down_multiplier: torrent.downMultiplier,
-  freeleech: torrent.freeleech,
-});
 
 const tokenJson = (token: FreeleechToken): z.input<typeof TokenAnswer> => ({
   info_hash: token.infoHash.toString('hex'),
@@ -106,6 +85,8 @@ export function adminRouter(store: TrackerStore, hotSwarms: HotSwarmsSource = nu
   // The raw segment, still percent-encoded: the router's decoding would read the bytes as UTF-8.
   const clientPrefix = (ctx: RouterContext): string => pathClientPrefix(ctx.captures?.[0] ?? '');
 
+  bulkRoutes(router, catalogue);
+
   router.get('/users/:id', async (ctx) => {
     const id = userId(ctx);
     ctx.body = userJson(found(await catalogue.getUser(id), `user ${id}`));
@@ -114,11 +95,7 @@ export function adminRouter(store: TrackerStore, hotSwarms: HotSwarmsSource = nu
     const id = userId(ctx);
     const body = parseBody(UserBody, await readJsonObject(ctx));
     echo('id', body.id, (value) => value === id);
-    const user: User = { id, passkey: body.passkey, upMultiplier: body.up_multiplier, downMultiplier: body.down_multiplier, enabled: body.enabled };
-    // Only what differs from the defaults is stored: a user put without these is the same as before them.
-    if (!body.can_leech) user.canLeech = false;
-    if (body.freeleech_until > 0) user.freeleechUntil = body.freeleech_until;
-    if (body.download_slots > 0) user.downloadSlots = body.download_slots;
+    const user = userOf(id, body);
     const created = (await catalogue.getUser(id)) === null;
     await catalogue.putUser(user);
     stored(ctx, created, userJson(user));
@@ -182,17 +159,7 @@ export function adminRouter(store: TrackerStore, hotSwarms: HotSwarmsSource = nu
     const hash = infoHash(ctx);
     const body = parseBody(TorrentBody, await readJsonObject(ctx));
     echo('info_hash', body.info_hash, (value) => typeof value === 'string' && value.toLowerCase() === hash.toString('hex'));
-    const torrent: TorrentEntry = {
-      infoHash: hash,
-      id: body.id,
-      upMultiplier: body.up_multiplier,
-      downMultiplier: body.down_multiplier,
-      freeleech: body.freeleech,
-    };
-    if (body.info_hash_v2 !== undefined) {
-      torrent.infoHashV2 = Buffer.from(body.info_hash_v2, 'hex');
-      if (torrent.infoHashV2.equals(hash)) throw new ApiError(400, 'info_hash_v2: must differ from info_hash');
-    }
+    const torrent = torrentOf(hash, body);
     const created = (await catalogue.getTorrent(hash)) === null;
     await catalogue.putTorrent(torrent);
     stored(ctx, created, torrentJson(torrent));

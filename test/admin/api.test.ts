@@ -218,6 +218,96 @@ describe('management API', () => {
     });
   });
 
+  describe('batches, pages and syncs', () => {
+    it('puts users in a batch and pages through them; a bad item or a key twice refuses the whole batch, naming the item', async () => {
+      const users = Array.from({ length: 25 }, (_, i) => ({ id: 70_001 + i, passkey: `bulkuser-${i}-`.padEnd(16, '0'), up_multiplier: 1 + i / 10 }));
+      assert.deepEqual((await api.put('/users', users)).json, { count: 25 });
+      const seen: number[] = [];
+      for (let after = 70_000, pages = 0; pages < 10; pages++) {
+        const page = (await api.get(`/users?after=${after}&limit=10`)).json;
+        seen.push(...page.users.filter((u: { id: number }) => u.id > 70_000 && u.id < 80_000).map((u: { id: number }) => u.id));
+        if (page.next === null) break;
+        after = page.next;
+      }
+      assert.deepEqual(
+        seen,
+        users.map((u) => u.id),
+      );
+      assert.deepEqual((await api.get('/users/70005')).json.up_multiplier, 1.4);
+      const cases: Array<[unknown, RegExp]> = [
+        [[...users.slice(0, 2), { id: 70_100 }], /^\[2\]\.passkey: required/],
+        [[{ id: 0, passkey: 'p0000000' }], /^\[0\]\.id: must be an integer from 1/],
+        [[{ id: 70_101, passkey: 'p1000000', upMultiplier: 2 }], /^\[0\]\.upMultiplier: unknown field/],
+        [[users[0], { ...users[1], id: users[0]!.id }], /^\[1\]: user id 70001 comes twice/],
+        [[users[0], { ...users[1], passkey: users[0]!.passkey }], /^\[1\]: passkey bulkuser-0-0* comes twice/],
+        [[], /1 to 10000 items/],
+        [{ id: 1 }, /must be a JSON array/],
+        [[7], /^\[0\]: must be a JSON object/],
+      ];
+      for (const [body, message] of cases) assertError(await api.put('/users', body), 400, message);
+      const fresh = { id: 70_200, passkey: 'freshbulk0000000' };
+      assertError(await api.put('/users', [fresh, { id: 70_201, passkey: users[3]!.passkey }]), 409, /passkey already belongs to user 70004/);
+      assert.equal((await api.get('/users/70200')).status, 404, 'nothing of a refused batch is written');
+      assertError(await api.get('/users?after=-1'), 400, /after/);
+      assertError(await api.get('/users?limit=10001'), 400, /limit/);
+    });
+
+    it('registers torrents in a batch and pages through them by hash; a hash twice, as v1 or v2, refuses the batch', async () => {
+      const torrents = Array.from({ length: 12 }, (_, i) => ({ info_hash: hex(), id: 80_000 + i, ...(i === 0 ? { info_hash_v2: hex() } : {}) }));
+      assert.deepEqual((await api.put('/torrents', torrents)).json, { count: 12 });
+      assert.equal((await api.get(`/torrents/${torrents[0]!.info_hash_v2}`)).json.id, 80_000);
+      const ours = new Set(torrents.map((t) => t.info_hash));
+      const seen: string[] = [];
+      for (let after = '', pages = 0; pages < 100; pages++) {
+        const page = (await api.get(`/torrents?limit=5${after ? `&after=${after}` : ''}`)).json;
+        seen.push(...page.torrents.map((t: { info_hash: string }) => t.info_hash).filter((h: string) => ours.has(h)));
+        if (page.next === null) break;
+        after = page.next;
+      }
+      assert.deepEqual(seen, [...ours].sort());
+      assertError(
+        await api.put('/torrents', [{ info_hash: hex(), id: 1, info_hash_v2: torrents[1]!.info_hash }, torrents[1]]),
+        400,
+        /^\[1\]: info hash [0-9a-f]{40} comes twice/,
+      );
+      assertError(await api.put('/torrents', [{ id: 1 }]), 400, /^\[0\]\.info_hash: required/);
+      const fresh = hex();
+      assertError(
+        await api.put('/torrents', [
+          { info_hash: fresh, id: 2 },
+          { info_hash: hex(), id: 3, info_hash_v2: torrents[0]!.info_hash_v2 },
+        ]),
+        409,
+        /registered to another torrent/,
+      );
+      assert.equal((await api.get(`/torrents/${fresh}`)).status, 404, 'nothing of a refused batch is written');
+    });
+
+    it('syncs torrents: what was put under the sync stays, the rest goes on replace; a finished or unknown sync is 404', async () => {
+      const stale = { info_hash: hex(), id: 81_000 };
+      await api.put('/torrents', [stale]);
+      const begun = await api.send('POST', '/sync/torrents');
+      assert.equal(begun.status, 201);
+      const sync = begun.json.sync as string;
+      const current = Array.from({ length: 3 }, (_, i) => ({ info_hash: hex(), id: 81_001 + i }));
+      assert.equal((await api.put(`/torrents?sync=${sync}`, current.slice(0, 2))).status, 200);
+      assert.equal((await api.put(`/torrents?sync=${sync}`, current.slice(2))).status, 200);
+      assertError(await api.put(`/users?sync=${sync}`, [{ id: 81_000, passkey: 'wrongkind0000000' }]), 404, /no open users sync/);
+      assertError(await api.put('/torrents?sync=nothex', current), 400, /sync/);
+      const done = await api.send('POST', `/sync/torrents/${sync}`, { body: '{"replace": true}', headers: { 'content-type': 'application/json' } });
+      assert.equal(done.status, 200);
+      assert.ok(done.json.removed >= 1);
+      assert.equal((await api.get(`/torrents/${stale.info_hash}`)).status, 404, 'not in the sync: removed');
+      for (const t of current) assert.equal((await api.get(`/torrents/${t.info_hash}`)).status, 200);
+      assertError(
+        await api.send('POST', `/sync/torrents/${sync}`, { body: '{"replace": false}', headers: { 'content-type': 'application/json' } }),
+        404,
+        /no open torrents sync/,
+      );
+      assertError(await api.send('POST', '/sync/peers'), 404, /no such sync kind/);
+    });
+  });
+
   describe('/clients', () => {
     it('approves prefixes (201, then 200), lists them sorted and percent-encoded where needed, and removes them', async () => {
       assert.deepEqual((await api.get('/clients')).json, { clients: [] });
@@ -299,7 +389,7 @@ describe('management API', () => {
 
   describe('errors', () => {
     it('answers 404 for an unknown route', async () => {
-      for (const path of ['/', '/user/1', '/users', '/users/1/extra', '/torrents']) assertError(await api.get(path), 404, /no such route/);
+      for (const path of ['/', '/user/1', '/userz', '/users/1/extra', '/torrents/x/y/z']) assertError(await api.get(path), 404, /no such route/);
     });
 
     it('answers 405 with Allow for a known path under another method', async () => {
@@ -320,7 +410,7 @@ describe('management API', () => {
       assertError(await api.send('PUT', '/users/3', { body: '{"passkey": ', headers: json }), 400, /not valid JSON/);
       assertError(await api.send('PUT', '/users/3', { body: '["passkey"]', headers: json }), 400, /must be a JSON object/);
       assertError(await api.send('PUT', '/users/3', { body: 'null', headers: json }), 400, /must be a JSON object/);
-      assertError(await api.send('PUT', '/users/3', { headers: json }), 400, /a JSON object is required/);
+      assertError(await api.send('PUT', '/users/3', { headers: json }), 400, /a JSON body is required/);
       assertError(await api.send('PUT', '/users/3', { body: Buffer.from('{"passkey":"\xff"}', 'latin1'), headers: json }), 400, /not valid UTF-8/);
       assertError(
         await api.send('PUT', '/users/3', { body: 'passkey=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),

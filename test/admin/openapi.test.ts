@@ -196,6 +196,35 @@ async function exercise(api: AdminClient, t: TestTracker, check: Checker): Promi
   c('DELETE /lists/{list}/{info_hash}', await api.delete(`/lists/deny/${other}`));
   c('DELETE /lists/{list}/{info_hash}', await api.delete('/lists/deny/xyz'));
 
+  // Batches, pages and syncs.
+  const bulkUsers = [910, 911, 912].map((id) => ({ id, passkey: `openapi-${id}`, download_slots: id - 900 }));
+  assert.deepEqual(c('PUT /users', await api.put('/users', bulkUsers)).json, { count: 3 });
+  c('PUT /users', await api.put('/users', [{ id: 913 }]));
+  c('PUT /users', await api.put('/users', [{ id: 914, passkey: 'openapi-910' }]));
+  c('PUT /users', await api.put('/users', { id: 915, passkey: 'x' }));
+  c('PUT /users', await api.put('/users?sync=0123456789abcdef01234567', [{ id: 916, passkey: 'openapi-916' }]));
+  const page = c('GET /users', await api.get('/users?after=909&limit=2'));
+  assert.deepEqual(
+    page.json.users.map((u: { id: number }) => u.id),
+    [910, 911],
+  );
+  assert.equal(page.json.next, 911);
+  c('GET /users', await api.get('/users?limit=0'));
+  const bulkTorrents = [1, 2].map((n) => ({ info_hash: `${n}`.repeat(40), id: 920 + n }));
+  assert.deepEqual(c('PUT /torrents', await api.put('/torrents', bulkTorrents)).json, { count: 2 });
+  c('PUT /torrents', await api.put('/torrents', [{ info_hash: 'ab'.repeat(20), id: 923, info_hash_v2: '1'.repeat(40) }]));
+  c('PUT /torrents', await api.put('/torrents', [{ id: 924 }]));
+  assert.ok(c('GET /torrents', await api.get(`/torrents?after=${'0'.repeat(40)}&limit=1`)).json.torrents.length === 1);
+  c('GET /torrents', await api.get('/torrents?after=zz'));
+  const sync = c('POST /sync/{kind}', await api.send('POST', '/sync/users'));
+  assert.equal(sync.status, 201);
+  c('POST /sync/{kind}', await api.send('POST', '/sync/clients'));
+  c('PUT /users', await api.put(`/users?sync=${sync.json.sync}`, bulkUsers.slice(0, 2)));
+  const done = c('POST /sync/{kind}/{sync}', await api.send('POST', `/sync/users/${sync.json.sync}`, { body: '{"replace":true}', headers: json }));
+  assert.deepEqual([done.status, done.json.kept], [200, 2]);
+  c('POST /sync/{kind}/{sync}', await api.send('POST', `/sync/users/${sync.json.sync}`, { body: '{"replace":true}', headers: json }));
+  c('POST /sync/{kind}/{sync}', await api.send('POST', `/sync/users/${sync.json.sync}`, { body: '{}', headers: json }));
+
   // Freeleech.
   assert.equal(c('PUT /freeleech', await api.put('/freeleech', { enabled: true })).status, 200);
   assert.deepEqual(c('GET /freeleech', await api.get('/freeleech')).json, { enabled: true });
@@ -204,7 +233,7 @@ async function exercise(api: AdminClient, t: TestTracker, check: Checker): Promi
   c('GET /freeleech', await api.send('GET', '/freeleech', { headers: { authorization: 'Basic x' } }));
 
   // Answers outside any operation: unknown routes and methods a path does not take.
-  for (const path of ['/', '/users', '/users/1/extra']) {
+  for (const path of ['/', '/userz', '/users/1/extra']) {
     const reply = await api.get(path);
     assert.equal(reply.status, 404);
     check.checkResponse('NotFound', reply);
