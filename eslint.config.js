@@ -58,6 +58,12 @@ const BORDERS = [
     message: 'src/bittorrent is the protocol library: it imports nothing of the project.',
   },
   {
+    target: 'src/blocklist/**',
+    from: 'src',
+    except: ['./blocklist', './bittorrent'],
+    message: 'src/blocklist (range sets and list files) imports only src/bittorrent: the frontends and the policy both use it.',
+  },
+  {
     target: ['src/tracker/**', 'src/store/**'],
     from: FRONTENDS,
     message: 'The Tracker policy and the tracker drivers do not import a frontend.',

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { createAdminApp } from './admin/app.js';
+import { Blocklists } from './blocklist/lists.js';
 import { createLimitedServer, listenHttp, type ListenerLimits } from './common/listen.js';
 import type { Backend } from './backend/driver.js';
 import { backendDrivers } from './backend/registry.js';
@@ -16,6 +17,7 @@ import { ConnectionIds } from './frontend/udp/connection-id.js';
 import { shareConnectionKeys, type SharedKeysHandle } from './frontend/udp/shared-keys.js';
 import { HotSwarms, hotSwarmsJson } from './metrics/hot-swarms.js';
 import { BackendMetrics, TrackerMetrics } from './metrics/metrics.js';
+import { BlocklistMetrics } from './metrics/blocklist.js';
 import { DefenceMetrics } from './metrics/defences.js';
 import { listenMetrics } from './metrics/server.js';
 import { UdpFrontend } from './frontend/udp/server.js';
@@ -63,6 +65,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     logger.warn('allow_full_scrape: the %s driver may not offer a full scrape; such scrapes get a failure reason', config.tracker.driver);
   }
 
+  const blocklists = await openBlocklists(config, logger);
   const rawStore: TrackerStore = await trackerDriver.open(config.tracker.params, {
     peerTtl: config.peer_ttl,
     webrtcPeerTtl: config.webtorrent.peer_ttl,
@@ -79,6 +82,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
       : null;
   hotSwarms?.start();
   const metrics = new TrackerMetrics(config.tracker.driver, rawStore, hotSwarms);
+  if (blocklists) blocklists.observer = new BlocklistMetrics(metrics.registry, blocklists);
   const store = metrics.instrument(rawStore);
   let backend: Backend;
   try {
@@ -94,13 +98,22 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
 
   let tracker: Tracker | null = null;
   const defences = new DefenceMetrics(metrics.registry, () => tracker?.budget ?? null);
-  tracker = new Tracker(store, backendDriver.wantsRecords ? backend : null, trackerPolicy(config), defences);
+  const policy = { ...trackerPolicy(config), blockedPeers: config.blocklist.peers ? blocklists : null };
+  tracker = new Tracker(store, backendDriver.wantsRecords ? backend : null, policy, defences);
 
   const clientIp = {
     trusted: config.trusted_proxies.length > 0 ? trustedProxyList(config.trusted_proxies) : null,
     header: (config.real_ip_header || 'x-forwarded-for').toLowerCase(),
   };
-  const app = createHttpApp({ tracker, metrics, logger, maxQueryLength: config.http.max_query_length, clientIp, externalIp: config.http.external_ip });
+  const app = createHttpApp({
+    tracker,
+    metrics,
+    logger,
+    maxQueryLength: config.http.max_query_length,
+    clientIp,
+    externalIp: config.http.external_ip,
+    blocklists,
+  });
   // Koa's handler returns a promise it settles itself (errors go to the app), so nothing is left floating.
   const handleHttp = app.callback();
   const connectionMetrics = new ConnectionMetrics(metrics.registry, () => httpListener.openConnections);
@@ -111,8 +124,9 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     logger,
   });
   const server = httpListener.server;
-  const ws = webSocketFrontend(config, store, tracker, metrics, logger, clientIp);
+  const ws = webSocketFrontend(config, store, tracker, metrics, logger, clientIp, blocklists);
   if (ws) server.on('upgrade', ws.handleUpgrade);
+  if (ws && blocklists) blocklists.onChange(ws.closeBlocked);
   let udp: UdpFrontend | null = null;
   let udpAddress: AddressInfo | null = null;
   let metricsServer: Server | null = null;
@@ -136,7 +150,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
       if (!secret && store.shared) {
         sharedKeys = await shareConnectionKeys({ shared: store.shared, ids, rotateSeconds: config.udp.secret_rotation, logger });
       }
-      udp = new UdpFrontend({ tracker, metrics, logger, ids, offenders: udpOffenders(config, metrics) });
+      udp = new UdpFrontend({ tracker, metrics, logger, ids, offenders: udpOffenders(config, metrics), blocklists });
       udpAddress = await udp.listen(config.udp.addr.host, config.udp.addr.port);
     }
     if (config.metrics.addr) {
@@ -162,6 +176,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   } catch (error) {
     sharedKeys?.stop();
     hotSwarms?.stop();
+    blocklists?.close();
     server.close();
     void ws?.close(0);
     metricsServer?.close();
@@ -170,6 +185,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     tracker.close();
     throw error;
   }
+  blocklists?.start();
   const httpAddress = server.address() as AddressInfo;
   logger.info(
     {
@@ -195,6 +211,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
       ]);
       sharedKeys?.stop();
       hotSwarms?.stop();
+      blocklists?.close();
       metricsServer?.closeAllConnections();
       metricsServer?.close();
       await backend.flush().catch((error: unknown) => logger.error({ err: error }, 'backend flush failed at shutdown'));
@@ -241,6 +258,23 @@ function auxiliaryLimits(config: Config): ListenerLimits {
   return { ...httpConnectionLimits(config), maxConnections: AUXILIARY_MAX_CONNECTIONS };
 }
 
+/** The lists of blocklist.files, loaded (null when there are none); a file that cannot be loaded stops the start. */
+async function openBlocklists(config: Config, logger: Logger): Promise<Blocklists | null> {
+  const settings = config.blocklist;
+  if (settings.files.length === 0) return null;
+  try {
+    return await Blocklists.open({
+      files: settings.files,
+      maxFileBytes: settings.max_file_bytes,
+      maxRanges: settings.max_ranges,
+      checkIntervalMs: settings.check_interval * 1000,
+      logger: logger.child({ blocklist: true }),
+    });
+  } catch (error) {
+    throw new ConfigError('blocklist.files', (error as Error).message);
+  }
+}
+
 /** The table of UDP addresses that send invalid packets; null when bans are off (ban_threshold 0). */
 function udpOffenders(config: Config, metrics: TrackerMetrics): UdpOffenders | null {
   if (config.udp.ban_threshold === 0) return null;
@@ -262,6 +296,7 @@ function webSocketFrontend(
   metrics: TrackerMetrics,
   logger: Logger,
   clientIp: { trusted: ReturnType<typeof trustedProxyList> | null; header: string },
+  blocklists: Blocklists | null,
 ): WebSocketFrontend | null {
   const settings = config.webtorrent;
   if (!settings.enabled) return null;
@@ -272,6 +307,7 @@ function webSocketFrontend(
     metrics: new WebRtcMetrics(metrics.registry),
     logger: logger.child({ frontend: 'ws' }),
     clientIp,
+    blocklists,
     maxScrapeHashes: config.max_scrape_infohashes,
     limits: {
       maxMessageBytes: settings.max_message_bytes,

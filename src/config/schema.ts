@@ -5,7 +5,8 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { blocklistSection } from './blocklist.js';
+import { bool, duration, integer, section } from './leaves.js';
 import { MAX_PORT_RULES, parsePortRange } from './ports.js';
 import { ACROSS_KEYS } from './errors.js';
 
@@ -37,24 +38,7 @@ export function parseCidr(text: string): { address: string; prefix: number; fami
   return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
 }
 
-// Leaf builders: each carries the messages the configuration has always given.
-
-const atLeast = (min: number) => ({ error: (issue: { input?: unknown }) => `must be at least ${min} (got ${String(issue.input)})` });
-const atMost = (max: number) => ({ error: (issue: { input?: unknown }) => `must be at most ${max} (got ${String(issue.input)})` });
-
-function integer(min: number, max: number) {
-  return z.number({ error: 'must be an integer' }).int({ error: 'must be an integer' }).min(min, atLeast(min)).max(max, atMost(max));
-}
-
-/** Seconds, as a number or a string such as "90s", "30m", "1h30m", "1500ms". */
-function duration(min: number, max: number, wholeSeconds = false) {
-  const seconds = wholeSeconds ? z.number().int({ error: (issue) => `must be a whole number of seconds (got ${String(issue.input)})` }) : z.number();
-  const message = 'must be a number of seconds or a duration such as "30m", "90s", "1h"';
-  return z
-    .union([z.number(), z.string()], { error: message })
-    .transform((value, ctx) => parseDuration(value) ?? (ctx.addIssue({ code: 'custom', message, input: value }), z.NEVER))
-    .pipe(seconds.min(min, atLeast(min)).max(max, atMost(max)));
-}
+// Leaf builders (integer, duration, bool, section) are in leaves.ts.
 
 const ADDR_MESSAGE = 'must be "host:port" with an IP address host, e.g. "[::]:6969" or "0.0.0.0:6969"';
 
@@ -76,7 +60,6 @@ const text = () => z.string({ error: 'must be a string' }).min(1, { error: 'must
 const optionalText = () => z.string({ error: 'must be a string' });
 /** A shared key: empty (unset) or at least 16 characters. */
 const secret = () => z.string({ error: 'must be a string' }).refine((value) => value === '' || value.length >= 16, { error: 'must be at least 16 characters' });
-const bool = () => z.boolean({ error: 'must be true or false' });
 const notCidr = (issue: { input?: unknown }) => `${JSON.stringify(issue.input)} is not a CIDR`;
 const cidrs = () =>
   z.array(
@@ -94,13 +77,6 @@ const portRanges = () =>
     .max(MAX_PORT_RULES, { error: `at most ${MAX_PORT_RULES} entries` });
 /** A driver's parameters: any object here; the driver validates it with its own schema when it opens. */
 const params = () => z.record(z.string(), z.unknown(), { error: 'must be an object' });
-
-/** A section of keys: unknown keys refused, and every key takes its default when the section is left out. */
-function section<T extends z.core.$ZodLooseShape>(shape: T) {
-  const object = z.strictObject(shape, { error: 'must be an object of keys' });
-  // Every key of a section has a default, so {} is a valid input.
-  return object.prefault({} as z.input<typeof object>);
-}
 
 export const ConfigSchema = z
   .strictObject({
@@ -323,6 +299,7 @@ export const ConfigSchema = z
         .prefault(200_000)
         .describe('Most addresses, and most subnets, counted per window in each process; beyond it new ones are not counted (subnets are checked first).'),
     }),
+    blocklist: blocklistSection(),
     log: section({
       level: z
         .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })

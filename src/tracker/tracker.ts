@@ -16,6 +16,8 @@ import type { Catalogue, User } from '../store/catalogue.js';
 import type { Refusal, SwarmAccess, SwarmAnnounce, TrackerStore } from '../store/driver.js';
 import { RequestBudget, type BudgetPolicy } from './budget.js';
 import { DownloadSlots, type TakenSlot } from './download-slots.js';
+import { checkRegistered, withoutBlocked } from './blocked-peers.js';
+import type { Blocklists } from '../blocklist/lists.js';
 import { PeerListBudget } from './peer-lists.js';
 import { UserAgentRules } from './user-agents.js';
 import { NOT_STORED_WARNINGS, OVER_BUDGET, TOO_SOON, type BudgetProtocol, type DefenceObserver, type MinIntervalEnforcement } from './defences.js';
@@ -59,6 +61,8 @@ export interface TrackerPolicy {
   budget?: BudgetPolicy | null;
   /** What an announce without an event sooner than minAnnounceInterval gets (default off). */
   minIntervalEnforcement?: MinIntervalEnforcement;
+  /** blocklist.peers: the lists whose addresses are never registered nor handed out (blocked-peers.ts); absent: none. */
+  blockedPeers?: Blocklists | null;
 }
 
 /** The policy a configuration asks for (boot() builds the Tracker with it; tests and benchmarks start from it). */
@@ -202,6 +206,7 @@ export class Tracker {
     }
     const v4 = ip4 && compactPeer(ip4, req.port);
     const v6 = ip6 && compactPeer(ip6, req.port);
+    if (policy.blockedPeers) checkRegistered(policy.blockedPeers, req.transport ?? 'http', v4, v6);
     if (user) this.noteAddress(user, req.sourceIp);
     let numwant = peersWanted(req.numwant, req.event, policy, req.maxPeers ?? Infinity);
     if (user && numwant > 0 && this.peerLists && !this.peerLists.take(user.id)) {
@@ -256,16 +261,21 @@ export class Tracker {
       );
       if (waiting) await waiting;
     }
+    let { peers4, peers6, peerIds4, peerIds6 } = swarm;
+    if (policy.blockedPeers) {
+      [peers4, peerIds4] = withoutBlocked(policy.blockedPeers, peers4, peerIds4, 6);
+      [peers6, peerIds6] = withoutBlocked(policy.blockedPeers, peers6, peerIds6, 18);
+    }
     return {
       interval,
       minInterval: policy.minAnnounceInterval,
       complete: swarm.complete,
       incomplete: swarm.incomplete,
       downloaded: swarm.downloaded,
-      peers4: swarm.peers4,
-      peers6: swarm.peers6,
-      peerIds4: swarm.peerIds4,
-      peerIds6: swarm.peerIds6,
+      peers4,
+      peers6,
+      peerIds4,
+      peerIds6,
       warning: swarm.notStored && NOT_STORED_WARNINGS[swarm.notStored],
     };
   }

@@ -83,6 +83,12 @@ const crossings: Record<string, [string, string][]> = {
     ['src/store/memory/probe.ts', '../redis/keys.js'],
     ['src/redis/probe.ts', '../store/redis/params.js'],
   ],
+  'src/blocklist imports the project outside it and src/bittorrent': [
+    ['src/blocklist/probe.ts', '../tracker/tracker.js'],
+    ['src/blocklist/probe.ts', '../metrics/blocklist.js'],
+    ['src/blocklist/probe.ts', '../config/config.js'],
+    ['src/blocklist/probe.ts', '../frontend/http/client-ip.js'],
+  ],
   'src/admin imports a frontend': [
     ['src/admin/errors.ts', '../frontend/errors.js'],
     ['src/admin/probe.ts', '../frontend/http/client-ip.js'],
@@ -117,6 +123,10 @@ const allowed: [string, string][] = [
   ['src/store/registry.ts', './memory/driver.js'],
   ['src/admin/probe.ts', '../store/catalogue.js'],
   ['src/admin/probe.ts', '../common/log.js'],
+  ['src/blocklist/probe.ts', './ranges.js'],
+  ['src/blocklist/probe.ts', '../bittorrent/errors.js'],
+  ['src/frontend/udp/probe.ts', '../../blocklist/lists.js'],
+  ['src/tracker/probe.ts', '../blocklist/lists.js'],
   ['src/frontend/http/probe.ts', 'node:http'],
   ['src/bittorrent/probe.ts', 'node:net'],
   ['src/store/redis/probe.ts', 'ioredis'],

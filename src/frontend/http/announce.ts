@@ -12,6 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Middleware } from 'koa';
 import type { AnnounceRequest } from '../../bittorrent/announce.js';
+import { blockedError, type Blocklists } from '../../blocklist/lists.js';
 import { ClientError } from '../../bittorrent/errors.js';
 import type { Outcome, TrackerMetrics } from '../../metrics/metrics.js';
 import type { Tracker } from '../../tracker/tracker.js';
@@ -28,6 +29,8 @@ export interface AnnounceOptions {
   clientIp: ClientIpOptions;
   /** BEP 24: answer each announce with the address the tracker saw (`external ip`). */
   externalIp: boolean;
+  /** blocklist.files: clients refused before anything else; absent or null: none. */
+  blocklists?: Blocklists | null;
 }
 
 /** The bencoded answer to one announce (a failure reason included: it never rejects), counted in the metrics. */
@@ -41,17 +44,18 @@ export function queryOf(url: string | undefined): string {
 }
 
 export function announceAnswer(options: AnnounceOptions): AnnounceAnswer {
-  const { tracker, metrics, logError, maxQueryLength, clientIp, externalIp } = options;
+  const { tracker, metrics, logError, maxQueryLength, clientIp, externalIp, blocklists } = options;
   return async (req, passkey) => {
     const started = performance.now();
     let body: Buffer;
     let outcome: Outcome = 'ok';
     try {
+      const sourceIp = resolveClientIp(req.socket.remoteAddress, req.headers, clientIp);
+      if (!sourceIp) throw new ClientError('cannot determine your IP address');
+      if (blocklists) checkBlocked(blocklists, sourceIp);
       const query = queryOf(req.url);
       if (query.length > maxQueryLength) throw new ClientError(`query string too long (at most ${maxQueryLength} bytes)`);
       const request = parseAnnounce(query);
-      const sourceIp = resolveClientIp(req.socket.remoteAddress, req.headers, clientIp);
-      if (!sourceIp) throw new ClientError('cannot determine your IP address');
       const result = await tracker.announce(announceRequest(request, sourceIp, passkey, req.headers['user-agent']));
       const seen = externalIp ? sourceIp : undefined;
       body = request.compact ? writeCompactAnnounce(result, seen) : writeDictAnnounce(result, !request.noPeerId, seen);
@@ -62,6 +66,12 @@ export function announceAnswer(options: AnnounceOptions): AnnounceAnswer {
     if (metrics) countRequest(metrics, 'http', 'announce', socketFamily(req.socket.remoteAddress), outcome, started);
     return body;
   };
+}
+
+/** A client on a blocklist gets its failure reason before its request is even parsed. */
+export function checkBlocked(blocklists: Blocklists, sourceIp: Buffer): void {
+  const list = blocklists.refuses(sourceIp, 'http');
+  if (list !== null) throw blockedError(list);
 }
 
 /**

@@ -7,7 +7,8 @@ import type { Outcome, TrackerMetrics } from '../../metrics/metrics.js';
 import type { Tracker } from '../../tracker/tracker.js';
 import { throttledErrorLog } from '../../common/log.js';
 import { countRequest, failureOutcome, failureReason, socketFamily } from '../sanitize.js';
-import { announceAnswer, announceFastPath, queryOf } from './announce.js';
+import type { Blocklists } from '../../blocklist/lists.js';
+import { announceAnswer, announceFastPath, checkBlocked, queryOf } from './announce.js';
 import { resolveClientIp, type ClientIpOptions } from './client-ip.js';
 import { parseScrape } from './parser.js';
 import { writeFailure, writeScrape } from './writer.js';
@@ -20,10 +21,12 @@ export interface HttpFrontendOptions {
   clientIp: ClientIpOptions;
   /** BEP 24 `external ip` in announce answers. */
   externalIp: boolean;
+  /** blocklist.files: clients refused before anything else; absent or null: none. */
+  blocklists?: Blocklists | null;
 }
 
 export function createHttpApp(options: HttpFrontendOptions): Koa {
-  const { tracker, maxQueryLength, clientIp, metrics, externalIp } = options;
+  const { tracker, maxQueryLength, clientIp, metrics, externalIp, blocklists } = options;
   const logError = throttledErrorLog(options.logger);
   const app = new Koa();
   app.silent = true; // errors are logged by throttledErrorLog, not by Koa on stderr
@@ -48,7 +51,7 @@ export function createHttpApp(options: HttpFrontendOptions): Koa {
     ctx.body = body;
   };
 
-  const answerAnnounce = announceAnswer({ tracker, metrics, logError, maxQueryLength, clientIp, externalIp });
+  const answerAnnounce = announceAnswer({ tracker, metrics, logError, maxQueryLength, clientIp, externalIp, blocklists });
   // Other spellings of the announce URLs (and HEAD) than the fast path's (announce.ts); the same answer.
   const announce = async (ctx: RouterContext) => {
     const body = await answerAnnounce(ctx.req, ctx.params.passkey);
@@ -58,8 +61,9 @@ export function createHttpApp(options: HttpFrontendOptions): Koa {
   };
 
   const scrape = bencoded('scrape', async (ctx, query) => {
-    const infoHashes = parseScrape(query, tracker.policy.maxScrapeInfoHashes);
     const sourceIp = resolveClientIp(ctx.req.socket.remoteAddress, ctx.req.headers, clientIp) ?? undefined;
+    if (blocklists && sourceIp) checkBlocked(blocklists, sourceIp);
+    const infoHashes = parseScrape(query, tracker.policy.maxScrapeInfoHashes);
     return writeScrape(await tracker.scrape({ infoHashes, passkey: ctx.params.passkey, sourceIp, transport: 'http' }));
   });
 

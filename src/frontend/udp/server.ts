@@ -5,6 +5,7 @@ import { isIP, type AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { parseIp, type Family } from '../../bittorrent/address.js';
 import type { AnnounceRequest } from '../../bittorrent/announce.js';
+import type { Blocklists } from '../../blocklist/lists.js';
 import { ClientError } from '../../bittorrent/errors.js';
 import type { TrackerMetrics } from '../../metrics/metrics.js';
 import type { Tracker } from '../../tracker/tracker.js';
@@ -49,6 +50,8 @@ export interface UdpFrontendOptions {
   ids: ConnectionIds;
   /** Addresses that keep sending invalid packets, ignored for a while; null or absent: no bans. */
   offenders?: UdpOffenders | null;
+  /** blocklist.files: addresses whose packets get no answer; absent or null: none. */
+  blocklists?: Blocklists | null;
 }
 
 export class UdpFrontend {
@@ -124,6 +127,13 @@ export class UdpFrontend {
     if (rinfo.port === 0) return;
     const ip = parseIp(rinfo.address);
     if (!ip) return;
+    // A blocked address gets no answer to anything, its connect included, so it never holds a connection
+    // id. Silence rather than an error packet: an error would tell the client why, but UDP sources are
+    // forged at will, and every answer to a blocked range is a datagram a forger aims at someone (cut to
+    // the request's length it amplifies nothing, yet it still reflects); silence is also what a client
+    // behind a firewall's blocklist (a DROP rule) sees, and its retry schedule (BEP 15: 15 * 2^n s)
+    // already backs it off.
+    if (this.options.blocklists?.refuses(ip, 'udp') != null) return;
     const offenders = this.options.offenders;
     if (packet.length < MIN_PACKET_LENGTH) {
       offenders?.offended(addressKey(ip));

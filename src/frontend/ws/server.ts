@@ -13,6 +13,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { blockedError, type Blocklists } from '../../blocklist/lists.js';
 import { throttledErrorLog } from '../../common/log.js';
 import type { SignalKind, WebRtcMetrics, WsMessageType, WsOutcome, WsRejection } from '../../metrics/webrtc.js';
 import type { RtcSignal } from '../../store/webrtc-driver.js';
@@ -50,6 +51,8 @@ export interface WsFrontendOptions {
   clientIp: ClientIpOptions;
   maxScrapeHashes: number;
   limits: WsLimits;
+  /** blocklist.files: addresses whose sockets are closed (1008); absent or null: none. */
+  blocklists?: Blocklists | null;
 }
 
 /** A socket that has this much unsent is too slow for more offers: they are dropped, not queued. */
@@ -61,6 +64,13 @@ function pathOf(url: string | undefined): string {
   const path = url ?? '/';
   const mark = path.indexOf('?');
   return mark === -1 ? path : path.slice(0, mark);
+}
+
+/** The close reason of a blocked client: the failure reason, cut to the 123 bytes a close frame holds. */
+function closeReason(list: string): string {
+  let reason = blockedError(list).message;
+  while (Buffer.byteLength(reason) > 123) reason = reason.slice(0, -1);
+  return reason;
 }
 
 function refuseUpgrade(socket: Duplex, status: number, text: string): void {
@@ -109,6 +119,17 @@ export class WebSocketFrontend {
     if (origins.length > 0 && !origins.includes(String(req.headers.origin ?? '').toLowerCase())) return this.refuse(socket, 'origin', 403, 'Forbidden');
     const ip = resolveClientIp(req.socket.remoteAddress, req.headers, this.options.clientIp);
     if (!ip) return this.refuse(socket, 'path', 400, 'Bad Request');
+    const blocked = this.options.blocklists?.refuses(ip, 'webrtc') ?? null;
+    if (blocked !== null) {
+      // The handshake, then a close with the reason: a browser never shows a script why an upgrade was
+      // refused, but it does show a close frame's code and reason.
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        ws.close(1008, closeReason(blocked));
+        // A client that never answers the close does not keep its socket for ws' own 30 s.
+        setTimeout(() => ws.terminate(), 2000).unref();
+      });
+      return;
+    }
     const address = ip.toString('hex');
     const open = this.perAddress.get(address) ?? 0;
     if (open >= maxConnectionsPerIp) return this.refuse(socket, 'ip_limit', 429, 'Too Many Requests');
@@ -123,6 +144,16 @@ export class WebSocketFrontend {
       accepted = true;
       this.accept(ws, ip, address, passkey, req.headers['user-agent']);
     });
+  };
+
+  /** After a blocklist changed: closes (1008) the sockets whose address it now blocks. */
+  readonly closeBlocked = (): void => {
+    const lists = this.options.blocklists;
+    if (!lists) return;
+    for (const conn of this.connections) {
+      const list = lists.refuses(conn.ip, 'webrtc');
+      if (list !== null) this.closeSocket(conn, 1008, closeReason(list));
+    }
   };
 
   private release(address: string): void {
