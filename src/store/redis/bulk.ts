@@ -18,14 +18,31 @@ const CHUNK = 1000;
 /** Index entries read per step of a sync's replace. */
 const SCAN_PAGE = 10_000;
 
+/**
+ * Runs `each` over the items a slice at a time: a slice's commands go out together (auto-pipelined),
+ * and no more of them wait in line than one slice's, so none waits past the command timeout.
+ */
+async function bySlice<T, R>(items: readonly T[], each: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let from = 0; from < items.length; from += CHUNK) {
+    out.push(...(await Promise.all(items.slice(from, from + CHUNK).map((item, i) => each(item, from + i)))));
+  }
+  return out;
+}
+
 function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
 
+/** A hash replaced whole in one step (DEL, then HSET of the fields in ARGV): one call instead of MULTI, DEL, HSET, EXEC. */
+const REPLACE_HASH_LUA = `redis.call('DEL', KEYS[1])
+return redis.call('HSET', KEYS[1], unpack(ARGV))`;
+
 export class RedisBulk {
   private readonly keys: ReturnType<typeof catalogueKeys>;
+  private readonly scripted: { trackerReplaceHash(key: string, ...fields: Array<string | number>): Promise<number> };
 
   constructor(
     private readonly client: RedisClient,
@@ -34,28 +51,32 @@ export class RedisBulk {
     private readonly publish: (message: string) => Promise<void>,
   ) {
     this.keys = catalogueKeys(prefix);
+    client.defineCommand('trackerReplaceHash', { numberOfKeys: 1, lua: REPLACE_HASH_LUA });
+    this.scripted = client as unknown as RedisBulk['scripted'];
   }
 
   async putUsers(users: readonly User[], sync?: string): Promise<void> {
     if (sync !== undefined) await this.touchSync('users', sync);
     const c = this.client;
     const [holders, olds] = await Promise.all([
-      Promise.all(users.map((u) => c.hget(this.keys.user(u.passkey), 'id'))),
-      Promise.all(users.map((u) => c.get(this.keys.userId(u.id)))),
+      bySlice(users, (u) => c.hget(this.keys.user(u.passkey), 'id')),
+      bySlice(users, (u) => c.get(this.keys.userId(u.id))),
     ]);
     users.forEach((user, i) => {
       const holder = holders[i];
       if (holder && Number(holder) !== user.id) throw new CatalogueConflict(`user ${user.id}: passkey already belongs to user ${holder}`);
     });
-    const writes: Array<Promise<unknown>> = [];
-    users.forEach((user, i) => {
+    await bySlice(users, async (user, i) => {
       const key = this.keys.user(user.passkey);
-      // Replaced whole, in one step, as a single put does.
-      writes.push(c.multi().del(key).hset(key, userFields(user)).exec());
-      writes.push(c.set(this.keys.userId(user.id), user.passkey));
       const old = olds[i];
-      if (old && old !== user.passkey) writes.push(c.del(this.keys.user(old)));
+      await Promise.all([
+        // Replaced whole, in one step, as a single put does.
+        this.scripted.trackerReplaceHash(key, ...Object.entries(userFields(user)).flat()),
+        c.set(this.keys.userId(user.id), user.passkey),
+        old && old !== user.passkey ? c.del(this.keys.user(old)) : undefined,
+      ]);
     });
+    const writes: Array<Promise<unknown>> = [];
     for (const part of chunks(users)) writes.push(c.zadd(this.keys.users, ...part.flatMap((u) => [u.id, String(u.id)])));
     if (sync !== undefined) for (const part of chunks(users)) writes.push(c.sadd(this.keys.syncSeen('users', sync), ...part.map((u) => String(u.id))));
     await Promise.all(writes);
@@ -69,8 +90,8 @@ export class RedisBulk {
     const hexes = torrents.map((t) => t.infoHash.toString('hex'));
     const v2s = torrents.map((t) => (t.infoHashV2 && !t.infoHashV2.equals(t.infoHash) ? t.infoHashV2.toString('hex') : undefined));
     const [own, held] = await Promise.all([
-      Promise.all(torrents.map((t) => c.hmget(torrentKey(this.prefix, t.infoHash), 'of', 'v2'))),
-      Promise.all(torrents.map((t, i) => (v2s[i] ? c.hmget(torrentKey(this.prefix, t.infoHashV2!), 'id', 'of') : Promise.resolve(null)))),
+      bySlice(torrents, (t) => c.hmget(torrentKey(this.prefix, t.infoHash), 'of', 'v2')),
+      bySlice(torrents, (t, i) => (v2s[i] ? c.hmget(torrentKey(this.prefix, t.infoHashV2!), 'id', 'of') : Promise.resolve(null))),
     ]);
     torrents.forEach((_t, i) => {
       const [ofOther] = own[i]!;
@@ -78,8 +99,8 @@ export class RedisBulk {
       const [id, of] = held[i] ?? [];
       if (id || (of && of !== hexes[i])) throw new CatalogueConflict(`info_hash_v2 ${v2s[i]} is registered to another torrent`);
     });
-    const writes: Array<Promise<unknown>> = [];
-    torrents.forEach((t, i) => {
+    await bySlice(torrents, async (t, i) => {
+      const writes: Array<Promise<unknown>> = [];
       const key = torrentKey(this.prefix, t.infoHash);
       const [, oldV2] = own[i]!;
       const v2 = v2s[i];
@@ -95,7 +116,9 @@ export class RedisBulk {
         writes.push(c.hset(key, fields));
         if (oldV2) writes.push(c.hdel(key, 'v2'));
       }
+      await Promise.all(writes);
     });
+    const writes: Array<Promise<unknown>> = [];
     for (const part of chunks(hexes)) writes.push(c.zadd(this.keys.torrents, ...part.flatMap((hex) => [0, hex])));
     if (sync !== undefined) for (const part of chunks(hexes)) writes.push(c.sadd(this.keys.syncSeen('torrents', sync), ...part));
     await Promise.all(writes);
@@ -105,8 +128,8 @@ export class RedisBulk {
 
   async listUsers(after: number, limit: number): Promise<User[]> {
     const ids = await this.client.zrangebyscore(this.keys.users, `(${after}`, '+inf', 'LIMIT', 0, limit);
-    const passkeys = await Promise.all(ids.map((id) => this.client.get(this.keys.userId(Number(id)))));
-    const found = await Promise.all(passkeys.map((passkey) => (passkey ? this.client.hgetall(this.keys.user(passkey)) : Promise.resolve(null))));
+    const passkeys = await bySlice(ids, (id) => this.client.get(this.keys.userId(Number(id))));
+    const found = await bySlice(passkeys, (passkey) => (passkey ? this.client.hgetall(this.keys.user(passkey)) : Promise.resolve(null)));
     const users: User[] = [];
     found.forEach((fields, i) => {
       const user = fields && userFrom(fields, passkeys[i]!);
@@ -118,7 +141,7 @@ export class RedisBulk {
   async listTorrents(after: Buffer | null, limit: number): Promise<TorrentEntry[]> {
     const from = after ? `(${after.toString('hex')}` : '-';
     const hexes = await this.client.zrangebylex(this.keys.torrents, from, '+', 'LIMIT', 0, limit);
-    const rows = await Promise.all(hexes.map((hex) => this.client.hmget(torrentKey(this.prefix, Buffer.from(hex, 'hex')), 'id', 'up', 'down', 'fl', 'v2')));
+    const rows = await bySlice(hexes, (hex) => this.client.hmget(torrentKey(this.prefix, Buffer.from(hex, 'hex')), 'id', 'up', 'down', 'fl', 'v2'));
     const torrents: TorrentEntry[] = [];
     rows.forEach(([id, up, down, fl, v2], i) => {
       if (!id) return; // unregistered since (an index entry left by a write cut half way)
@@ -164,7 +187,7 @@ export class RedisBulk {
         if (page.length === 0) break;
         const seen = (await Promise.all(chunks(page).map((part) => this.client.smismember(seenKey, ...part)))).flat();
         const gone = page.filter((_member, i) => seen[i] === 0);
-        removed += (await Promise.all(gone.map(remove))).filter(Boolean).length;
+        removed += (await bySlice(gone, remove)).filter(Boolean).length;
         after = `(${page.at(-1)!}`;
       }
     }
