@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 import type { SwarmCounts } from '../../bittorrent/announce.js';
 import type { RedisClient } from '../../redis/connection.js';
 import { LaneFallback } from '../../redis/resp-lane.js';
-import type { ScriptLanes } from '../../redis/script-lanes.js';
+import type { LaneRouter } from '../../redis/lane-router.js';
 import type { Refusal } from '../driver.js';
 import type { BinaryId, RtcAnnounce, RtcPeer, RtcResult, RtcSignal, RtcSwarms } from '../webrtc-driver.js';
 import type { RedisParams } from './params.js';
@@ -109,7 +109,7 @@ export class RedisRtcSwarms implements RtcSwarms {
     /** The compact peers' TTL: private totals are shared with them and live as long (webrtc-driver.ts). */
     private readonly totalsTtl: number = peerTtl,
     /** The store's fast lanes, for the signals' SPUBLISH; null: every call through ioredis. */
-    private readonly lanes: ScriptLanes | null = null,
+    private readonly lanes: LaneRouter | null = null,
   ) {
     this.peerTtl = peerTtl;
     const announce = script('webrtc-announce');
