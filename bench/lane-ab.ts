@@ -33,7 +33,13 @@ interface StoreInsides {
   announceSha: string;
   keyHead: Buffer;
   keyTails(a: unknown): readonly Buffer[];
-  viaLane(a: { infoHash: Buffer }, torrentHash: Buffer | undefined, argv: Array<string | Buffer>, deadline: number): Promise<unknown> | null;
+  viaLane: (
+    this: StoreInsides,
+    a: { infoHash: Buffer },
+    torrentHash: Buffer | undefined,
+    argv: Array<string | Buffer>,
+    deadline: number,
+  ) => Promise<unknown> | null;
 }
 type Running = Awaited<ReturnType<typeof boot>>;
 interface Side {

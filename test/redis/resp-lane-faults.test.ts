@@ -381,7 +381,7 @@ describe('redis fast lane: failure paths (real redis-server)', { skip: missing ?
       await redis.kill();
       for (const outcome of await outcomes(inFlight, 2000)) {
         assert.notEqual(outcome, 'pending', 'no call hangs on a dead server');
-        if (outcome !== 'pending' && outcome.error) assert.ok(outcome.error instanceof LaneFallback, String(outcome.error));
+        if (outcome !== 'pending' && outcome.error) assert.ok(outcome.error instanceof LaneFallback, (outcome.error as Error).message);
       }
       await sleep(300);
       assert.equal(lane.isReady(), false);
