@@ -122,12 +122,16 @@ async function bootSide(name: string, n: number): Promise<Side> {
  * method is replaced, for the stores of those prefixes only.)
  */
 const viaIoredis = new Map<string, Redis | null>();
+const closed = new WeakSet<StoreInsides>();
 const proto = RedisStore.prototype as unknown as StoreInsides;
 const viaLane = proto.viaLane;
 proto.viaLane = function (this: StoreInsides, a, torrentHash, argv, deadline) {
   const own = viaIoredis.get(this.params.prefix);
   if (own === undefined || torrentHash) return viaLane.call(this, a, torrentHash, argv, deadline);
-  this.lanes.close();
+  if (!closed.has(this)) {
+    this.lanes.close();
+    closed.add(this);
+  }
   const client = (own ?? this.client) as unknown as BufferScripts;
   const tails = this.keyTails(a);
   const call = client.evalshaBuffer(this.announceSha, tails.length, ...taggedKeys(this.keyHead, a.infoHash, tails), ...argv);

@@ -1,6 +1,7 @@
 /**
- * A lean pipelined RESP2 connection of our own for the hot commands: the announce script's EVALSHA,
- * and (`command`) the SPUBLISH of WebTorrent signals between replicas.
+ * A lean pipelined RESP2 connection of our own for the hot commands: the announce scripts' EVALSHA,
+ * and (`command`) the SPUBLISH of WebTorrent signals between replicas and the redis-stream backend's
+ * XADDs.
  *
  * Why hand-written (measured, see docs/performance.md and docs/drivers.md, "The announce's fast lane"): under
  * `npm run bench` the redis driver cost the tracker process about twice the memory driver's CPU per
@@ -10,7 +11,9 @@
  * event-loop turn go out in one socket write), replies are parsed straight from the read chunk
  * (resp-reader.ts: bulk strings as subarrays, no copies), and pending calls are a ring of slots
  * (pending-calls.ts: no object per call but the caller's promise). This file is the connection: its
- * handshake, when a batch is written, what a lost connection does to the calls in flight.
+ * handshake, when a batch is written, what a lost connection does to the calls in flight. Measured
+ * again against ioredis given Buffer arguments and auto-pipelining:
+ * docs/performance.md, "The fast lane against ioredis at its best".
  *
  * It does nothing unusual by itself: no retries, no redirections, no script loading, no reconnect
  * policy beyond "try again with a back-off". Whatever is unusual (not connected, an error reply such as

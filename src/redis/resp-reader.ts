@@ -40,7 +40,12 @@ export class RespReader {
    */
   next(): RespValue | ErrorReply | typeof INCOMPLETE {
     const start = this.at;
-    if (start >= this.data.length) return INCOMPLETE;
+    if (start >= this.data.length) {
+      // Every reply of the chunk read: the chunk is no longer held here (only by the replies' subarrays).
+      this.data = EMPTY;
+      this.at = 0;
+      return INCOMPLETE;
+    }
     const value = this.value(0);
     if (value === INCOMPLETE) {
       this.rest = this.data.subarray(start);

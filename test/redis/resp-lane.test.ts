@@ -1,5 +1,5 @@
 /**
- * The redis fast lane (src/redis/resp-lane.ts, script-lanes.ts) against real redis-server processes:
+ * The redis fast lane (src/redis/resp-lane.ts, lane-router.ts) against real redis-server processes:
  * pipelined correctness with many calls in flight, replies cut across reads, error replies that fall
  * back, AUTH and SELECT, a server restarted mid-traffic, deadlines, and a Cluster's slot routing.
  */
