@@ -1,5 +1,5 @@
 /**
- * The redis fast lane (src/redis/resp-lane.ts, script-lanes.ts) against real redis-server processes:
+ * The redis fast lane (src/redis/resp-lane.ts, lane-router.ts) against real redis-server processes:
  * pipelined correctness with many calls in flight, replies cut across reads, error replies that fall
  * back, AUTH and SELECT, a server restarted mid-traffic, deadlines, and a Cluster's slot routing.
  */
@@ -11,7 +11,7 @@ import { Cluster, Redis } from 'ioredis';
 import { swarmAnnounce } from '../../src/testing/harness.js';
 import { pino } from 'pino';
 import { LaneFallback, RespLane, type RespValue } from '../../src/redis/resp-lane.js';
-import { ScriptLanes } from '../../src/redis/script-lanes.js';
+import { LaneRouter } from '../../src/redis/lane-router.js';
 import { redisDriver } from '../../src/store/redis/driver.js';
 import { swarmKeys } from '../../src/store/redis/keys.js';
 import { redisCli, redisMissing, startCluster, startRedis, startSentinel, type RedisServer } from '../helpers/redis.js';
@@ -351,7 +351,7 @@ while true do local t = redis.call('TIME') if t[1] * 1000000 + t[2] >= stop then
   it('Cluster: one lane per master, each call on the master of its key’s slot; MOVED from another node falls back', async () => {
     const cluster = await startCluster();
     const client = new Cluster(cluster.addresses.map((a) => ({ host: a.split(':')[0]!, port: Number(a.split(':')[1]) })));
-    const lanes = new ScriptLanes(client, timeout, () => undefined);
+    const lanes = new LaneRouter(client, timeout, () => undefined);
     try {
       await client.ping();
       for (const node of cluster.nodes) await load(node.port, SET);
@@ -388,7 +388,7 @@ while true do local t = redis.call('TIME') if t[1] * 1000000 + t[2] >= stop then
   it('the redis driver answers announces through the lane (standalone), and through ioredis when the lane is down', async () => {
     const redis = await startRedis();
     const store = await redisDriver.open({ url: redis.url }, { peerTtl: 60, logger: pino({ level: 'silent' }) });
-    const lanes = (store as unknown as { lanes: ScriptLanes }).lanes;
+    const lanes = (store as unknown as { lanes: LaneRouter }).lanes;
     try {
       const until = Date.now() + 5000;
       while (!(await store.ready()) && Date.now() < until) await sleep(20);
@@ -422,7 +422,7 @@ while true do local t = redis.call('TIME') if t[1] * 1000000 + t[2] >= stop then
   it('the redis driver sends WebTorrent signals through the lane, and through ioredis when it is down', async () => {
     const redis = await startRedis();
     const store = await redisDriver.open({ url: redis.url }, { peerTtl: 60, logger: pino({ level: 'silent' }) });
-    const lanes = (store as unknown as { lanes: ScriptLanes }).lanes;
+    const lanes = (store as unknown as { lanes: LaneRouter }).lanes;
     const webrtc = store.webrtc!;
     try {
       const received: string[] = [];
@@ -457,7 +457,7 @@ while true do local t = redis.call('TIME') if t[1] * 1000000 + t[2] >= stop then
   it('the redis driver sends WebTorrent announces through the lane (public and private), and through ioredis when it is down', async () => {
     const redis = await startRedis();
     const store = await redisDriver.open({ url: redis.url }, { peerTtl: 60, logger: pino({ level: 'silent' }) });
-    const lanes = (store as unknown as { lanes: ScriptLanes }).lanes;
+    const lanes = (store as unknown as { lanes: LaneRouter }).lanes;
     const webrtc = store.webrtc!;
     try {
       const until = Date.now() + 5000;
@@ -521,7 +521,7 @@ while true do local t = redis.call('TIME') if t[1] * 1000000 + t[2] >= stop then
   it('Sentinel: the lane follows ioredis to the new master after a failover, and announces keep being answered', { timeout: 60_000 }, async () => {
     const set = await startSentinel();
     const store = await redisDriver.open({ sentinels: [`127.0.0.1:${set.sentinel.port}`], name: set.name }, { peerTtl: 60, logger: pino({ level: 'silent' }) });
-    const lanes = (store as unknown as { lanes: ScriptLanes }).lanes;
+    const lanes = (store as unknown as { lanes: LaneRouter }).lanes;
     const infoHash = randomBytes(20);
     const announce = (port: number) => store.announce(swarmAnnounce(infoHash, { v4: Buffer.from([127, 0, 0, 1, port >> 8, port & 255]), event: 'started' }));
     const laneAt = async (port: number): Promise<void> => {

@@ -13,7 +13,8 @@ import { connectRedis, type RedisClient } from '../../redis/connection.js';
 import type { AccountingRecord, Backend, BackendDriver } from '../driver.js';
 import { retryDelay } from '../../redis/backoff.js';
 import type { RespLane, RespValue } from '../../redis/resp-lane.js';
-import { ScriptLanes } from '../../redis/script-lanes.js';
+import { LaneRouter } from '../../redis/lane-router.js';
+import { timedOut } from '../../redis/timed-out.js';
 import { throttledErrorLog } from '../../common/log.js';
 import { toFields } from './entry.js';
 import { StreamLagMonitor } from './lag.js';
@@ -60,7 +61,7 @@ export class StreamBackend implements Backend {
    * lane"); null when fast_lane is off. After a batch a lane could not write, the next goes through
    * ioredis, which follows redirections and reconnects as the lane does not.
    */
-  private readonly lanes: ScriptLanes | null;
+  private readonly lanes: LaneRouter | null;
   private laneFailed = false;
   private readonly xaddHead: string[];
 
@@ -74,11 +75,7 @@ export class StreamBackend implements Backend {
     this.trim = params.maxLen > 0 ? ['MAXLEN', '~', String(params.maxLen)] : [];
     this.xaddHead = ['XADD', params.stream, ...this.trim, '*'];
     this.lanes = params.fastLane
-      ? new ScriptLanes(
-          client,
-          () => new Error('redis command timed out'),
-          throttledErrorLog(logger, 'redis-stream fast lane connection error (reconnecting)', 5000),
-        )
+      ? new LaneRouter(client, timedOut, throttledErrorLog(logger, 'redis-stream fast lane connection error (reconnecting)', 5000))
       : null;
     this.lag = metrics ? new StreamLagMonitor(client, params.stream, metrics.stream, logger) : null;
     this.lag?.start(LAG_POLL_INTERVAL);

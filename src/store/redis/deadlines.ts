@@ -6,8 +6,6 @@
  * at the tail (a retry keeps its first attempt's deadline and is placed by a walk back from the tail), and
  * the one timer is armed for the earliest.
  */
-/** What a redis driver call past its deadline (command_timeout) is rejected with. */
-export const timedOut = (): Error => new Error('redis command timed out');
 
 interface Pending {
   deadline: number;

@@ -23,11 +23,12 @@ import { parsePrevious, torrentTerms, userBytes } from './private.js';
 import { RedisRtcSwarms } from './webrtc.js';
 import { OutOfMemory, isOutOfMemory, withAllowOom } from './out-of-memory.js';
 import { RedisShared } from './shared.js';
-import { Deadlines, timedOut } from './deadlines.js';
+import { timedOut } from '../../redis/timed-out.js';
+import { Deadlines } from './deadlines.js';
 import { createHash } from 'node:crypto';
 import { throttledErrorLog } from '../../common/log.js';
 import { LaneFallback, type RespValue } from '../../redis/resp-lane.js';
-import { ScriptLanes } from '../../redis/script-lanes.js';
+import { LaneRouter } from '../../redis/lane-router.js';
 
 /** In ANNOUNCE_REPLY's order (protocol.ts): numbers, then strings, as far as the answer goes. */
 type AnnounceReply = Array<number | Buffer | undefined>;
@@ -141,7 +142,7 @@ export class RedisStore implements TrackerStore {
    * The announce script's own connections (src/redis/resp-lane.ts): most announces go there, the rest
    * (degraded mode, no lane ready, an unusual reply) through ioredis as before.
    */
-  private readonly lanes: ScriptLanes;
+  private readonly lanes: LaneRouter;
   /**
    * Which path the announce script's calls took (events(), exported as tracker_driver_events_total):
    * answered on the fast lane; taken by the lane and handed back (an error reply such as NOSCRIPT,
@@ -176,7 +177,7 @@ export class RedisStore implements TrackerStore {
     const publicNames = params.subnetIndex ? [...SWARM_KEYS, ...INDEX_KEYS] : SWARM_KEYS;
     this.publicTails = tails(publicNames);
     this.privateTails = tails([...publicNames, ...TOTALS_KEYS]);
-    this.lanes = new ScriptLanes(client, timedOut, throttledErrorLog(ctx.logger, 'redis fast lane connection error (reconnecting)', 5000));
+    this.lanes = new LaneRouter(client, timedOut, throttledErrorLog(ctx.logger, 'redis fast lane connection error (reconnecting)', 5000));
     client.defineCommand('trackerScrape', { numberOfKeys: SCRAPE_KEYS, lua: script('scrape'), readOnly: true });
     this.scripted = client as unknown as ScriptedClient;
     this.webrtc = new RedisRtcSwarms(client, params, ctx.webrtcPeerTtl ?? ctx.peerTtl, ctx.logger, ctx.peerTtl, this.lanes);

@@ -20,11 +20,12 @@ import type { Logger } from 'pino';
 import type { SwarmCounts } from '../../bittorrent/announce.js';
 import type { RedisClient } from '../../redis/connection.js';
 import { LaneFallback } from '../../redis/resp-lane.js';
-import type { ScriptLanes } from '../../redis/script-lanes.js';
+import type { LaneRouter } from '../../redis/lane-router.js';
 import type { Refusal } from '../driver.js';
 import type { BinaryId, RtcAnnounce, RtcPeer, RtcResult, RtcSignal, RtcSwarms } from '../webrtc-driver.js';
 import type { RedisParams } from './params.js';
-import { Deadlines, timedOut } from './deadlines.js';
+import { timedOut } from '../../redis/timed-out.js';
+import { Deadlines } from './deadlines.js';
 import { script } from './scripts.js';
 import { totalsKeys } from './keys.js';
 import { parsePrevious, torrentTerms, userBytes } from './private.js';
@@ -108,7 +109,7 @@ export class RedisRtcSwarms implements RtcSwarms {
     /** The compact peers' TTL: private totals are shared with them and live as long (webrtc-driver.ts). */
     private readonly totalsTtl: number = peerTtl,
     /** The store's fast lanes, for the signals' SPUBLISH; null: every call through ioredis. */
-    private readonly lanes: ScriptLanes | null = null,
+    private readonly lanes: LaneRouter | null = null,
   ) {
     this.peerTtl = peerTtl;
     const announce = script('webrtc-announce');

@@ -1,5 +1,6 @@
 /**
- * Fast lanes (resp-lane.ts) beside an ioredis client, pointed where that client sends its commands:
+ * The fast lanes (resp-lane.ts) beside one ioredis client, and which of them takes a call: each lane
+ * points where that client sends its commands:
  *   standalone and Sentinel  one lane to the server the client is connected to, re-read every time the
  *                            client becomes ready (a reconnect, a Sentinel failover: +switch-master makes
  *                            ioredis reconnect to the new master, and so the lane follows it)
@@ -12,12 +13,13 @@
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, type Redis } from 'ioredis';
 import type { RedisClient } from './connection.js';
-import { DEFAULT_LANE_LIMITS, RespLane, type LaneLimits, type LaneTarget, type TaggedKeys } from './resp-lane.js';
+import { DEFAULT_LANE_LIMITS, RespLane, type LaneLimits, type LaneTarget } from './resp-lane.js';
+import { isKeyList, type TaggedKeys } from './resp-writer.js';
 
 /** Most lanes of one Cluster client (one per master: far more masters than any deployment has). */
 const MAX_CLUSTER_LANES = 256;
 
-export class ScriptLanes {
+export class LaneRouter {
   /** Standalone / Sentinel: the one lane, when the client has been ready. */
   private single: RespLane | null = null;
   /** Cluster: by node key "host:port" of the client's slot map. */
@@ -101,8 +103,6 @@ export class ScriptLanes {
     this.byNode.delete(node);
   }
 }
-
-const isKeyList = (keys: readonly string[] | TaggedKeys): keys is readonly string[] => Array.isArray(keys);
 
 /** Where the client is connected now (after Sentinel's resolution), as whom, and which database. */
 function targetOf(client: Redis): LaneTarget | null {
