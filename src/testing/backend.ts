@@ -228,9 +228,13 @@ export class BackendMetricsProbe {
     this.metrics = new BackendMetrics(this.registry, backend);
   }
 
+  /** A series' value; 0 for a label value not counted yet. Throws for a metric or a label name that does not exist. */
   async value(name: string, labels: Record<string, string> = {}): Promise<number> {
     const metric = this.registry.getSingleMetric(name);
     if (!metric) throw new Error(`no metric ${name}`);
+    // A label the metric does not have would match no series and read as 0: a renamed label must fail instead.
+    const known = (metric as unknown as { labelNames?: readonly string[] }).labelNames ?? [];
+    for (const label of Object.keys(labels)) if (!known.includes(label)) throw new Error(`metric ${name} has no label ${label} (labels: ${known.join(', ')})`);
     const { values } = await metric.get();
     const found = values.find((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want));
     return found?.value ?? 0;
