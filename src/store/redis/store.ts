@@ -28,6 +28,7 @@ import { createHash } from 'node:crypto';
 import { throttledErrorLog } from '../../common/log.js';
 import { LaneFallback, type RespValue } from '../../redis/resp-lane.js';
 import { ScriptLanes } from '../../redis/script-lanes.js';
+import { RedisConnectable } from './connectable.js';
 
 /** In ANNOUNCE_REPLY's order (protocol.ts): numbers, then strings, as far as the answer goes. */
 type AnnounceReply = Array<number | Buffer | undefined>;
@@ -128,6 +129,7 @@ export class RedisStore implements TrackerStore {
   readonly catalogue: RedisCatalogue;
   readonly addresses: RedisUserLedger;
   readonly leeching: RedisUserLedger;
+  readonly connectable: RedisConnectable;
   readonly webrtc: RedisRtcSwarms;
   readonly shared: RedisShared;
   private readonly scripted: ScriptedClient;
@@ -186,6 +188,7 @@ export class RedisStore implements TrackerStore {
     this.catalogue = new RedisCatalogue(client, params, ctx.logger);
     this.addresses = new RedisUserLedger(client, `${params.prefix}ua:`, ctx.logger);
     this.leeching = new RedisUserLedger(client, `${params.prefix}ul:`, ctx.logger);
+    this.connectable = new RedisConnectable(client, `${params.prefix}conn:`);
   }
 
   async announce(a: SwarmAnnounce): Promise<SwarmResult> {
