@@ -20,7 +20,9 @@ export function connectableKeys() {
     connectable_concurrency: integer(1, 1000).prefault(16).describe('Private mode: most connectability checks one replica runs at once.'),
     connectable_rate: integer(1, 10000)
       .prefault(20)
-      .describe('Private mode: most connectability checks one replica starts per second; checks past what its queue holds are skipped and tried at a later announce.'),
+      .describe(
+        'Private mode: most connectability checks one replica starts per second; checks past what its queue holds are skipped and tried at a later announce.',
+      ),
     connectable_private_ranges: bool()
       .prefault(false)
       .describe(

@@ -81,7 +81,6 @@ function nonPublicRanges(): BlockList {
     list.addSubnet(address, prefix, 'ipv4');
   for (const [address, prefix] of [
     ['::', 127],
-    ['::ffff:0:0', 96],
     ['64:ff9b:1::', 48],
     ['100::', 64],
     ['2001:db8::', 32],
@@ -151,7 +150,10 @@ export class Connectability {
   }
 
   /** Whether an address may be checked at all: a valid IP, not a trusted proxy's, public unless configured. */
-  mayCheck(ip: string): boolean {
+  mayCheck(text: string): boolean {
+    // An IPv4-mapped IPv6 address is judged as the IPv4 address it maps.
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(text);
+    const ip = mapped ? mapped[1]! : text;
     const family = isIP(ip);
     if (family === 0) return false;
     const type = family === 4 ? 'ipv4' : 'ipv6';
@@ -193,7 +195,7 @@ export class Connectability {
       });
     }
     if (this.queue.length > 0 && this.running < this.policy.concurrency && !this.wakeup) {
-      // Out of tokens: come back when the next one is due.
+      // Out of tokens: come back when the next one is due (a queued check is work to do: close() ends the wait).
       this.wakeup = setTimeout(
         () => {
           this.wakeup = null;
@@ -201,7 +203,6 @@ export class Connectability {
         },
         Math.ceil(((1 - this.tokens) / rate) * 1000),
       );
-      this.wakeup.unref();
     }
     this.settleIdle();
   }

@@ -288,7 +288,11 @@ export class Tracker {
       peers6,
       peerIds4,
       peerIds6,
-      warning: swarm.notStored ? NOT_STORED_WARNINGS[swarm.notStored] : connectable === false && this.connectability!.policy.warning ? NOT_CONNECTABLE : undefined,
+      warning: swarm.notStored
+        ? NOT_STORED_WARNINGS[swarm.notStored]
+        : connectable === false && this.connectability!.policy.warning
+          ? NOT_CONNECTABLE
+          : undefined,
     };
   }
 
