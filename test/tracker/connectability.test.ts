@@ -153,7 +153,7 @@ describe('connectability policy', () => {
     const fake = fakeProbe(true);
     const seen: CheckResult[] = [];
     const trusted = new BlockList();
-    trusted.addSubnet('198.51.100.0', 24, 'ipv4');
+    trusted.addSubnet('8.8.4.0', 24, 'ipv4');
     const checker = new Connectability({ ...POLICY, privateRanges: false, trustedProxies: trusted }, undefined, (r) => seen.push(r), fake.fn);
     for (const ip of [
       '127.0.0.1',
@@ -166,7 +166,7 @@ describe('connectability policy', () => {
       'fd00::1',
       'fe80::1',
       '::ffff:10.0.0.1',
-      '198.51.100.7',
+      '8.8.4.4',
       'nope',
     ])
       checker.note(ip, 6881, infoHash);
