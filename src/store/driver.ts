@@ -173,6 +173,11 @@ export interface TrackerStore {
    */
   readonly leeching?: UserLedger;
   /**
+   * Private mode with connectable_check: the (ip:port) each user announces from (member = "IP:PORT"),
+   * kept for peer_ttl, for GET /users/:id/peers (optional). Shared like `addresses`.
+   */
+  readonly peers?: UserLedger;
+  /**
    * Private mode: connectability results shared by the replicas of a shared store (optional: a store in
    * one process leaves it out, and the process's own cache is all there is). Never on the announce path.
    */

@@ -11,6 +11,7 @@ import { BlockList, isIP } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { trustedProxyList, type Config } from '../config/config.js';
 import type { ConnectableResults } from '../store/driver.js';
+import type { UserLedger } from '../store/user-ledger.js';
 import { probe as tcpProbe, type ProbeOptions } from './connect-probe.js';
 
 export interface ConnectablePolicy {
@@ -28,6 +29,8 @@ export interface ConnectablePolicy {
   warning: boolean;
   /** The trusted proxies: their own addresses are never checked (a request that came without a forwarded address). */
   trustedProxies?: BlockList | null;
+  /** Seconds a user's (ip, port) stays listed for GET /users/:id/peers after its last announce (peer_ttl). */
+  peerWindowSeconds?: number;
 }
 
 /** The warning a peer found not connectable gets (private.connectable_warning). */
@@ -44,6 +47,7 @@ export function connectablePolicy(config: Config): ConnectablePolicy {
     ratePerSecond: p.connectable_rate,
     privateRanges: p.connectable_private_ranges,
     warning: p.connectable_warning,
+    peerWindowSeconds: config.peer_ttl,
     trustedProxies: config.trusted_proxies.length > 0 ? trustedProxyList(config.trusted_proxies) : null,
   };
 }
@@ -124,6 +128,8 @@ export class Connectability {
     private readonly shared: ConnectableResults | undefined,
     private readonly observe: (result: CheckResult) => void = () => undefined,
     private readonly probe: Probe = tcpProbe,
+    /** Where each user's (ip:port) is listed for the management API (the store's `peers`); optional. */
+    private readonly peers?: UserLedger,
   ) {
     this.tokens = policy.ratePerSecond;
   }
@@ -132,9 +138,10 @@ export class Connectability {
    * On the announce path: what is known of (ip, port) now (undefined: unknown), and a check queued when
    * none was made within the ttl. Costs a map lookup; the check runs later.
    */
-  note(ip: string, port: number, infoHash: Buffer): boolean | undefined {
+  note(ip: string, port: number, infoHash: Buffer, userId?: number): boolean | undefined {
     const key = `${ip}:${port}`;
     const now = Date.now();
+    if (userId !== undefined && port !== 0) this.peers?.note(userId, key, { windowSeconds: this.policy.peerWindowSeconds ?? 3600, limit: 0, enforce: false });
     const entry = this.cache.get(key);
     if (entry && entry.until > now) return entry.result;
     if (this.closed || port === 0) return undefined;
@@ -159,6 +166,16 @@ export class Connectability {
     const type = family === 4 ? 'ipv4' : 'ipv6';
     if (this.policy.trustedProxies?.check(ip, type)) return false;
     return this.policy.privateRanges || !NON_PUBLIC.check(ip, type);
+  }
+
+  /**
+   * For the management API: the result known for an "IP:PORT" key, this process's or (when it has none)
+   * the one the other replicas stored; null while unknown. Reads the store: never on the announce path.
+   */
+  async known(key: string): Promise<boolean | null> {
+    const entry = this.cache.get(key);
+    if (entry?.result !== undefined && entry.until > Date.now()) return entry.result;
+    return (await this.shared?.get(key).catch(() => null)) ?? null;
   }
 
   /** Resolves once no check is queued or running. */

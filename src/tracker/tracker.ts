@@ -169,7 +169,8 @@ export class Tracker {
     this.peerLists = policy.private && lists && lists.budget > 0 ? new PeerListBudget(lists.budget, lists.windowSeconds * 1000) : null;
     const leeching = store.leeching;
     const checked = (result: CheckResult) => observer?.connectabilityChecked?.(result);
-    this.connectability = policy.private && policy.connectable ? new Connectability(policy.connectable, store.connectable, checked) : null;
+    this.connectability =
+      policy.private && policy.connectable ? new Connectability(policy.connectable, store.connectable, checked, undefined, store.peers) : null;
     this.slots = policy.private && leeching && policy.downloadSlotWindow ? new DownloadSlots(leeching, store.catalogue, policy.downloadSlotWindow) : null;
   }
 
@@ -250,7 +251,7 @@ export class Tracker {
     }
     if (swarm.notStored) this.observer?.notStored(swarm.notStored);
     // What is known of the announcing address's port now; a check runs later when none is known.
-    const connectable = user && req.event !== 'stopped' ? this.connectability?.note(formatIp(req.sourceIp), req.port, req.infoHash) : undefined;
+    const connectable = user && req.event !== 'stopped' ? this.connectability?.note(formatIp(req.sourceIp), req.port, req.infoHash, user.id) : undefined;
     // Nothing was written for a peer too soon or not stored: its transfer counts at its next written announce.
     if (user && !swarm.tooSoon && !swarm.notStored) {
       const waiting = this.credit(

@@ -129,6 +129,7 @@ export class RedisStore implements TrackerStore {
   readonly catalogue: RedisCatalogue;
   readonly addresses: RedisUserLedger;
   readonly leeching: RedisUserLedger;
+  readonly peers: RedisUserLedger;
   readonly connectable: RedisConnectable;
   readonly webrtc: RedisRtcSwarms;
   readonly shared: RedisShared;
@@ -188,6 +189,7 @@ export class RedisStore implements TrackerStore {
     this.catalogue = new RedisCatalogue(client, params, ctx.logger);
     this.addresses = new RedisUserLedger(client, `${params.prefix}ua:`, ctx.logger);
     this.leeching = new RedisUserLedger(client, `${params.prefix}ul:`, ctx.logger);
+    this.peers = new RedisUserLedger(client, `${params.prefix}up:`, ctx.logger);
     this.connectable = new RedisConnectable(client, `${params.prefix}conn:`);
   }
 
@@ -397,6 +399,7 @@ export class RedisStore implements TrackerStore {
     await this.catalogue.close();
     this.addresses.close();
     this.leeching.close();
+    this.peers.close();
     await this.webrtc.close();
     const quit = this.client.quit().catch(() => undefined);
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, 1000).unref());
