@@ -58,7 +58,7 @@ export type Probe = (ip: string, port: number, options: ProbeOptions) => Promise
 /** Most (ip, port) results this process remembers; the oldest go first. */
 export const MAX_CACHED = 100_000;
 /** Most checks waiting for a slot; an announce past it is skipped and tried again at a later one. */
-const MAX_QUEUED = 10_000;
+export const MAX_QUEUED = 10_000;
 /** Seconds a replica's claim on a check lasts past its timeout (its result replaces the claim). */
 const CLAIM_GRACE_SECONDS = 5;
 /** The peer id our handshakes carry: "-SH0001-" and random bytes, one per process. */
@@ -145,9 +145,14 @@ export class Connectability {
     const entry = this.cache.get(key);
     if (entry && entry.until > now) return entry.result;
     if (this.closed || port === 0) return undefined;
+    if (this.queue.length >= MAX_QUEUED) {
+      // Not remembered: a later announce tries again once the queue has room.
+      this.observe('skipped');
+      return undefined;
+    }
     // Remembered for the ttl whatever comes next: a refused address costs one decision per ttl, not one per announce.
     this.remember(key, { result: undefined, until: now + this.policy.ttlSeconds * 1000 });
-    if (!this.mayCheck(ip) || this.queue.length >= MAX_QUEUED) {
+    if (!this.mayCheck(ip)) {
       this.observe('skipped');
       return undefined;
     }

@@ -12,7 +12,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { MemoryStore } from '../../src/store/memory/store.js';
 import type { ConnectableResults } from '../../src/store/driver.js';
 import { answersHandshake, handshakeBytes, HANDSHAKE_LENGTH, probe } from '../../src/tracker/connect-probe.js';
-import { Connectability, NOT_CONNECTABLE, type CheckResult, type ConnectablePolicy, type Probe } from '../../src/tracker/connectability.js';
+import { Connectability, MAX_QUEUED, NOT_CONNECTABLE, type CheckResult, type ConnectablePolicy, type Probe } from '../../src/tracker/connectability.js';
 import { Tracker, trackerPolicy } from '../../src/tracker/tracker.js';
 import { KeepingBackend } from '../helpers/accounting.js';
 
@@ -198,6 +198,30 @@ describe('connectability policy', () => {
     await checker.idle();
     assert.equal(fake.calls.length, 20);
     assert.equal(fake.most(), 3);
+    checker.close();
+  });
+
+  it('skips an announce past the full queue without remembering it: a later one is checked', async () => {
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const probes: number[] = [];
+    const blocked: Probe = async (_ip, port) => {
+      probes.push(port);
+      await held;
+      return true;
+    };
+    const seen: CheckResult[] = [];
+    const checker = new Connectability({ ...POLICY, concurrency: 1 }, undefined, (r) => seen.push(r), blocked);
+    // One running, MAX_QUEUED waiting: the next is skipped.
+    for (let port = 1; port <= MAX_QUEUED + 1; port++) checker.note('203.0.113.9', port, infoHash);
+    assert.equal(checker.note('203.0.113.9', 60000, infoHash), undefined);
+    assert.deepEqual(seen, ['skipped']);
+    release();
+    await checker.idle();
+    checker.note('203.0.113.9', 60000, infoHash);
+    await checker.idle();
+    assert.equal(probes.at(-1), 60000, 'checked at the announce after the queue drained');
+    assert.equal(checker.note('203.0.113.9', 60000, infoHash), true);
     checker.close();
   });
 
