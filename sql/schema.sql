@@ -129,6 +129,9 @@ ALTER TABLE active_peers ADD COLUMN IF NOT EXISTS up_mark bigint;
 ALTER TABLE active_peers ADD COLUMN IF NOT EXISTS down_mark bigint;
 -- The session's snatch is counted (once per life of the peer, from whichever record says it completed).
 ALTER TABLE active_peers ADD COLUMN IF NOT EXISTS snatch_counted boolean NOT NULL DEFAULT false;
+-- Whether the peer's announced port accepted the tracker's connection (private.connectable_check): the
+-- latest known result for the row's port; NULL while unknown or when checks are off.
+ALTER TABLE active_peers ADD COLUMN IF NOT EXISTS connectable boolean;
 
 -- Per consumer run: raw bytes the marks credited beyond the records' own deltas (what a lost record
 -- would have cost: a replica killed before its buffer reached the stream, Redis losing recent writes),

@@ -163,12 +163,14 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     }
     if (config.admin.addr) {
       const hotSwarmsSource = hotSwarms && (async (limit: number) => hotSwarmsJson(await hotSwarms.view(limit)));
+      const connectability = tracker.connectability;
       const handleAdmin = createAdminApp({
         store,
         token: config.admin.token,
         logger: logger.child({ admin: true }),
         hotSwarms: hotSwarmsSource,
         deletedReasonTtl: config.private.deleted_reason_ttl,
+        connectable: connectability ? (key) => connectability.known(key) : undefined,
       }).callback();
       adminServer = createLimitedServer((req, res) => void handleAdmin(req, res), auxiliaryLimits(config));
       adminAddress = await listenHttp(adminServer, config.admin.addr.host, config.admin.addr.port);

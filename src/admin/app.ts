@@ -19,12 +19,17 @@ export interface AdminOptions {
   hotSwarms?: HotSwarmsSource;
   /** private.deleted_reason_ttl (default 7 days). */
   deletedReasonTtl?: number;
+  /** GET /users/:id/peers: what the connectability check knows of an "IP:PORT"; absent when checks are off. */
+  connectable?: (key: string) => Promise<boolean | null>;
 }
 
 export function createAdminApp(options: AdminOptions): Koa {
   const app = new Koa();
   app.silent = true; // jsonErrors logs what needs logging
-  const router = adminRouter(options.store, options.hotSwarms ?? null, { deletedReasonTtl: options.deletedReasonTtl ?? 604800 });
+  const router = adminRouter(options.store, options.hotSwarms ?? null, {
+    deletedReasonTtl: options.deletedReasonTtl ?? 604800,
+    connectable: options.connectable,
+  });
   app.use(jsonErrors(options.logger));
   app.use(bearerAuth(options.token));
   app.use(router.routes());

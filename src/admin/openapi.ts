@@ -40,6 +40,7 @@ import {
   ListParam,
   SwarmAnswer,
   AddressesAnswer,
+  PeersAnswer,
   TorrentAnswer,
   TorrentBody,
   TokenAnswer,
@@ -66,6 +67,7 @@ const COMPONENTS: z.ZodType[] = [
   TokensAnswer,
   SwarmAnswer,
   AddressesAnswer,
+  PeersAnswer,
   HotSwarmsAnswer,
   ClientAnswer,
   ClientsAnswer,
@@ -248,6 +250,13 @@ function build(): Json {
         get: {
           summary: "A user's distinct addresses within private.address_window",
           responses: { '200': answer('the addresses', AddressesAnswer), '400': error('BadRequest'), ...ALWAYS },
+        },
+      },
+      '/users/{id}/peers': {
+        parameters: [PARAMS.id],
+        get: {
+          summary: "A user's (address, port) pairs within peer_ttl and whether each is connectable (private.connectable_check)",
+          responses: { '200': answer('the peers', PeersAnswer), '400': error('BadRequest'), ...ALWAYS },
         },
       },
       '/torrents/{info_hash}': {

@@ -27,6 +27,7 @@ import {
   MAX_USER_ID,
   type SwarmAnswer,
   type AddressesAnswer,
+  type PeersAnswer,
   TorrentBody,
   type TokenAnswer,
   TokenBody,
@@ -75,6 +76,8 @@ export type HotSwarmsSource = ((limit: number) => Promise<z.input<typeof HotSwar
 export interface AdminRouterOptions {
   /** private.deleted_reason_ttl: seconds a deleted torrent's reason is told; 0: not kept. */
   deletedReasonTtl: number;
+  /** What the connectability check knows of an "IP:PORT" (null: unknown); absent when checks are off. */
+  connectable?: (key: string) => Promise<boolean | null>;
 }
 
 export function adminRouter(store: TrackerStore, hotSwarms: HotSwarmsSource = null, options: AdminRouterOptions = { deletedReasonTtl: 604800 }): Router {
@@ -146,6 +149,18 @@ export function adminRouter(store: TrackerStore, hotSwarms: HotSwarmsSource = nu
       count: addresses.length,
       addresses: addresses.map((a) => ({ address: a.member, last_seen: new Date(a.lastSeen).toISOString() })),
     } satisfies z.input<typeof AddressesAnswer>;
+  });
+  router.get('/users/:id/peers', async (ctx) => {
+    const id = userId(ctx);
+    const listed = (await store.peers?.list(id)) ?? [];
+    const peers = await Promise.all(
+      listed.map(async ({ member, lastSeen }) => {
+        const colon = member.lastIndexOf(':');
+        const connectable = (await options.connectable?.(member)) ?? null;
+        return { address: member.slice(0, colon), port: Number(member.slice(colon + 1)), last_seen: new Date(lastSeen).toISOString(), connectable };
+      }),
+    );
+    ctx.body = { count: peers.length, peers } satisfies z.input<typeof PeersAnswer>;
   });
   router.get('/torrents/:info_hash', async (ctx) => {
     const hash = infoHash(ctx);

@@ -185,6 +185,26 @@ export const AddressesAnswer = z
     description:
       'Private mode: the distinct addresses a user announced from within private.address_window, as every replica wrote them (about a second late); account sharing shows here.',
   });
+export const PeersAnswer = z
+  .strictObject({
+    count: count().describe("the user's (address, port) pairs that announced within peer_ttl"),
+    peers: z
+      .array(
+        z.strictObject({
+          address: z.string().describe('IPv4 or IPv6 address, as announced from'),
+          port: z.int().min(1).max(65535).describe('the announced port'),
+          last_seen: z.string().describe('when, ISO 8601'),
+          connectable: z.boolean().nullable().describe('whether the port accepted the connection (and handshake) at its last check; null: unknown'),
+        }),
+      )
+      .describe('most recent first'),
+  })
+  .meta({
+    id: 'Peers',
+    description:
+      'Private mode with private.connectable_check: the (address, port) pairs a user announced from within peer_ttl (as every replica wrote them, about a second late), with what the connectability check found.',
+  });
+
 /** Most hot swarms one answer lists. */
 export const MAX_HOT_SWARMS = 100;
 

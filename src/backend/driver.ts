@@ -69,6 +69,12 @@ export interface AccountingRecord {
    * The tracker then deletes the token. Absent otherwise.
    */
   tokenEnd?: TokenEnd;
+  /**
+   * Whether the peer's announced (ip, port) accepted a connection (and a handshake, if configured) at its
+   * latest check (private.connectable_check); absent while unknown, when checks are off, and in records
+   * of older versions.
+   */
+  connectable?: boolean;
 }
 
 /** What made a download free: the global switch, the torrent's flag, the user's personal freeleech, or a freeleech token. */

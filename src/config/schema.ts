@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { blocklistSection } from './blocklist.js';
+import { connectableKeys } from './connectable.js';
 import { bool, duration, integer, section } from './leaves.js';
 import { MAX_PORT_RULES, parsePortRange } from './ports.js';
 import { ACROSS_KEYS } from './errors.js';
@@ -209,6 +210,7 @@ export const ConfigSchema = z
         .describe(
           "Private mode: return a user's own other peers (its other clients on the torrent) to it. Off: left out, so a user's seedbox never counts as its own source.",
         ),
+      ...connectableKeys(),
     }),
     approved_clients_only: bool().prefault(false).describe('Only peer_ids starting with an approved client prefix (management API /clients) may announce.'),
     approved_torrents_only: bool()

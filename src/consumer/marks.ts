@@ -63,6 +63,8 @@ export interface PeerRow extends Marks {
   seq: number | null;
   /** False for a row of a record without a session (its marks mean nothing). */
   marked: boolean;
+  /** The latest known connectability of the peer's port (a record carries it only once checked); null: unknown. */
+  connectable: boolean | null;
 }
 
 /** A peer_sessions row: an epoch that is not the live one. */

@@ -20,10 +20,10 @@ export function integers(values: ReadonlyArray<number | bigint | string | null>)
   return literal + '}';
 }
 
-/** Booleans for boolean[]. */
-export function booleans(values: readonly boolean[]): string {
+/** Booleans for boolean[]; null is NULL. */
+export function booleans(values: ReadonlyArray<boolean | null>): string {
   let literal = '{';
-  for (let i = 0; i < values.length; i++) literal += (i > 0 ? ',' : '') + (values[i] ? 't' : 'f');
+  for (let i = 0; i < values.length; i++) literal += (i > 0 ? ',' : '') + (values[i] === null ? 'NULL' : values[i] ? 't' : 'f');
   return literal + '}';
 }
 

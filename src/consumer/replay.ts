@@ -82,6 +82,8 @@ export function replay(session: Session, r: AccountingRecord, ttlMs: number, see
     upMark: marks?.upMark ?? row?.upMark ?? 0,
     downMark: marks?.downMark ?? row?.downMark ?? 0,
     snatchCounted: marks?.snatchCounted ?? row?.snatchCounted ?? false,
+    // A record without it (not checked yet) keeps what was known of the same port; another port is unknown.
+    connectable: r.connectable ?? (row && row.port === (r.port ?? 0) ? row.connectable : null),
     lastTime: Math.max(marks?.lastTime ?? row?.lastTime ?? 0, r.time),
   };
   return seedMs;

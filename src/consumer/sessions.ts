@@ -66,7 +66,7 @@ export const lockSessionsSql = (param: string): string =>
 const SELECT_PEERS = `
 SELECT user_id, torrent_id, peer_id, host(ipv4) AS ipv4, host(ipv6) AS ipv6, port, client, uploaded, downloaded, "left", seeder,
   announce_interval, (extract(epoch FROM first_announce) * 1000)::bigint AS first_ms, (extract(epoch FROM last_announce) * 1000)::bigint AS last_ms,
-  epoch, seq, up_mark, down_mark, snatch_counted
+  epoch, seq, up_mark, down_mark, snatch_counted, connectable
 FROM active_peers
 WHERE (user_id, torrent_id, peer_id) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]))
 ORDER BY user_id, torrent_id, peer_id
@@ -74,17 +74,17 @@ FOR UPDATE`;
 
 const UPSERT_PEERS = `
 INSERT INTO active_peers AS p (user_id, torrent_id, peer_id, ipv4, ipv6, port, client, uploaded, downloaded, "left", seeder, announce_interval,
-  first_announce, last_announce, epoch, seq, up_mark, down_mark, snatch_counted)
+  first_announce, last_announce, epoch, seq, up_mark, down_mark, snatch_counted, connectable)
 SELECT x.u, x.t, x.p, x.ip4::inet, x.ip6::inet, x.port, x.client, x.up, x.down, x.rest, x.seeder, x.iv, to_timestamp(x.first / 1000.0),
-  to_timestamp(x.last / 1000.0), x.epoch, x.seq, x.upm, x.downm, x.sn
+  to_timestamp(x.last / 1000.0), x.epoch, x.seq, x.upm, x.downm, x.sn, x.conn
 FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::text[], $5::text[], $6::int[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[],
-  $11::boolean[], $12::int[], $13::bigint[], $14::bigint[], $15::text[], $16::int[], $17::bigint[], $18::bigint[], $19::boolean[])
-  AS x(u, t, p, ip4, ip6, port, client, up, down, rest, seeder, iv, first, last, epoch, seq, upm, downm, sn)
+  $11::boolean[], $12::int[], $13::bigint[], $14::bigint[], $15::text[], $16::int[], $17::bigint[], $18::bigint[], $19::boolean[], $20::boolean[])
+  AS x(u, t, p, ip4, ip6, port, client, up, down, rest, seeder, iv, first, last, epoch, seq, upm, downm, sn, conn)
 ON CONFLICT (user_id, torrent_id, peer_id) DO UPDATE SET
   ipv4 = EXCLUDED.ipv4, ipv6 = EXCLUDED.ipv6, port = EXCLUDED.port, client = EXCLUDED.client, uploaded = EXCLUDED.uploaded,
   downloaded = EXCLUDED.downloaded, "left" = EXCLUDED."left", seeder = EXCLUDED.seeder, announce_interval = EXCLUDED.announce_interval,
   first_announce = EXCLUDED.first_announce, last_announce = EXCLUDED.last_announce, epoch = EXCLUDED.epoch, seq = EXCLUDED.seq,
-  up_mark = EXCLUDED.up_mark, down_mark = EXCLUDED.down_mark, snatch_counted = EXCLUDED.snatch_counted`;
+  up_mark = EXCLUDED.up_mark, down_mark = EXCLUDED.down_mark, snatch_counted = EXCLUDED.snatch_counted, connectable = EXCLUDED.connectable`;
 
 const DELETE_PEERS = `
 DELETE FROM active_peers WHERE (user_id, torrent_id, peer_id) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]))`;
@@ -182,6 +182,7 @@ export async function applySessions(db: PoolClient, records: AccountingRecord[],
       integers(rows.map((p) => (p.marked ? p.upMark : null))),
       integers(rows.map((p) => (p.marked ? p.downMark : null))),
       booleans(rows.map((p) => p.snatchCounted)),
+      booleans(rows.map((p) => p.connectable)),
     ]);
   }
   const gone = list.filter((s) => s.existed && !s.row);
@@ -226,6 +227,7 @@ function peerRowOf(row: Record<string, unknown>): PeerRow {
     upMark: marked ? Number(row.up_mark) : 0,
     downMark: marked ? Number(row.down_mark) : 0,
     snatchCounted: row.snatch_counted === true,
+    connectable: typeof row.connectable === 'boolean' ? row.connectable : null,
     lastTime: Number(row.last_ms),
   };
 }

@@ -6,6 +6,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BudgetScope, RequestBudget } from '../tracker/budget.js';
 import type { BudgetProtocol, DefenceObserver } from '../tracker/defences.js';
+import type { CheckResult } from '../tracker/connectability.js';
 import type { NotStored } from '../store/driver.js';
 import type { TokenEnd } from '../backend/driver.js';
 
@@ -16,6 +17,7 @@ export class DefenceMetrics implements DefenceObserver {
   private readonly notStoredCounter: Counter<'reason'>;
   private readonly withheldCounter: Counter;
   private readonly tokensEndedCounter: Counter<'end' | 'outcome'>;
+  private readonly connectabilityCounter: Counter<'result'>;
 
   constructor(registry: Registry, budget: () => RequestBudget | null) {
     const registers = [registry];
@@ -79,6 +81,17 @@ export class DefenceMetrics implements DefenceObserver {
       registers,
     });
     for (const end of ['completed', 'expired']) for (const outcome of ['deleted', 'failed']) this.tokensEndedCounter.labels(end, outcome).inc(0);
+    this.connectabilityCounter = new Counter({
+      name: 'tracker_connectability_checks_total',
+      help: "Connectability checks (private.connectable_check) by result: connectable, not_connectable, or skipped (an address never checked: private range, trusted proxy; or this replica's queue full). A result another replica stored is not counted again.",
+      labelNames: ['result'],
+      registers,
+    });
+    for (const result of ['connectable', 'not_connectable', 'skipped']) this.connectabilityCounter.labels(result).inc(0);
+  }
+
+  connectabilityChecked(result: CheckResult): void {
+    this.connectabilityCounter.labels(result).inc();
   }
 
   tokenEnded(end: TokenEnd, failed: boolean): void {

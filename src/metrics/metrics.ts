@@ -325,6 +325,8 @@ export class TrackerMetrics {
     if (store.addBudgetCounts) instrumented.addBudgetCounts = store.addBudgetCounts.bind(store);
     if (store.addresses) (instrumented as { addresses?: TrackerStore['addresses'] }).addresses = store.addresses;
     if (store.leeching) (instrumented as { leeching?: TrackerStore['leeching'] }).leeching = store.leeching;
+    if (store.peers) (instrumented as { peers?: TrackerStore['peers'] }).peers = store.peers;
+    if (store.connectable) (instrumented as { connectable?: TrackerStore['connectable'] }).connectable = store.connectable;
     if (store.stats) instrumented.stats = store.stats.bind(store);
     if (store.events) instrumented.events = store.events.bind(store);
     if (store.shared) instrumented.shared = store.shared;

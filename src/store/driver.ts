@@ -172,6 +172,16 @@ export interface TrackerStore {
    * it). Shared like `addresses`.
    */
   readonly leeching?: UserLedger;
+  /**
+   * Private mode with connectable_check: the (ip:port) each user announces from (member = "IP:PORT"),
+   * kept for peer_ttl, for GET /users/:id/peers (optional). Shared like `addresses`.
+   */
+  readonly peers?: UserLedger;
+  /**
+   * Private mode: connectability results shared by the replicas of a shared store (optional: a store in
+   * one process leaves it out, and the process's own cache is all there is). Never on the announce path.
+   */
+  readonly connectable?: ConnectableResults;
   /** WebTorrent's swarms of browser peers and their signalling (webrtc-driver.ts); optional. */
   readonly webrtc?: RtcSwarms;
   announce(request: SwarmAnnounce): Promise<SwarmResult>;
@@ -198,6 +208,18 @@ export interface TrackerStore {
   close(): Promise<void>;
   /** What the replicas of a shared store agree on through it (shared.ts); a store in one process leaves it out. */
   shared?: SharedState;
+}
+
+/**
+ * Connectability results by (ip, port) key, shared by the replicas (src/tracker/connectability.ts): a
+ * result holds for its ttl; a claim, held a short while, lets one replica check while the others wait.
+ */
+export interface ConnectableResults {
+  /** The stored result, or null when none (or only a claim). */
+  get(key: string): Promise<boolean | null>;
+  /** Claims the check of `key` for `seconds`: true when no other replica holds a claim or a result. */
+  claim(key: string, seconds: number): Promise<boolean>;
+  set(key: string, connectable: boolean, ttlSeconds: number): Promise<void>;
 }
 
 export interface TrackerDriver {

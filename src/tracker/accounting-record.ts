@@ -22,6 +22,8 @@ export interface CreditedAnnounce {
   port: number;
   /** Seconds until the next announce it was told. */
   interval: number;
+  /** Private mode: whether the peer's (ip, port) was found connectable; undefined while unknown (connectability.ts). */
+  connectable?: boolean;
   /** Set for a WebTorrent peer; absent for HTTP and UDP. */
   transport?: 'webrtc';
 }
@@ -76,6 +78,7 @@ export function accountingRecord(a: CreditedAnnounce, user: User, id: string, ou
   };
   if (outcome.session) record.session = outcome.session;
   if (a.transport) record.transport = a.transport;
+  if (a.connectable !== undefined) record.connectable = a.connectable;
   if (freeleech) record.freeleech = freeleech;
   if (token) {
     const end = tokenEnd(tokenHolds, outcome.snatched ?? false);

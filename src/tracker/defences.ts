@@ -27,6 +27,8 @@ export interface DefenceObserver {
   peerListWithheld(): void;
   /** A freeleech token ended with an announce, and whether deleting it from the catalogue failed (after retries). */
   tokenEnded(end: TokenEnd, failed: boolean): void;
+  /** A connectability check's outcome, or one skipped (a refused address, a full queue); optional. */
+  connectabilityChecked?(result: 'connectable' | 'not_connectable' | 'skipped'): void;
 }
 
 /**

@@ -10,6 +10,7 @@ import { ClientError } from '../bittorrent/errors.js';
 import type { Backend, TokenEnd } from '../backend/driver.js';
 import { accountingRecord, type CreditedAnnounce, type StoreOutcome } from './accounting-record.js';
 import type { Config } from '../config/config.js';
+import { Connectability, connectablePolicy, NOT_CONNECTABLE, type CheckResult, type ConnectablePolicy } from './connectability.js';
 import { coveringRule, parsePortRange } from '../config/ports.js';
 import type { LedgerLimits } from '../store/user-ledger.js';
 import type { Catalogue, User } from '../store/catalogue.js';
@@ -63,6 +64,8 @@ export interface TrackerPolicy {
   minIntervalEnforcement?: MinIntervalEnforcement;
   /** blocklist.peers: the lists whose addresses are never registered nor handed out (blocked-peers.ts); absent: none. */
   blockedPeers?: Blocklists | null;
+  /** Private mode: the connectability check (private.connectable_check, connectability.ts); absent: none. */
+  connectable?: ConnectablePolicy | null;
 }
 
 /** The policy a configuration asks for (boot() builds the Tracker with it; tests and benchmarks start from it). */
@@ -108,6 +111,7 @@ export function trackerPolicy(config: Config): TrackerPolicy {
         }
       : null,
     minIntervalEnforcement: config.min_interval_enforcement,
+    connectable: config.private.connectable_check ? connectablePolicy(config) : null,
   };
 }
 
@@ -149,6 +153,8 @@ export class Tracker {
   private readonly peerLists: PeerListBudget | null;
   /** Private mode: users' download slots; null without a ledger to count them in. */
   private readonly slots: DownloadSlots | null;
+  /** Private mode: the connectability check (connectability.ts); null when off. */
+  readonly connectability: Connectability | null;
 
   constructor(
     readonly store: TrackerStore,
@@ -162,12 +168,16 @@ export class Tracker {
     const lists = policy.peerListBudget;
     this.peerLists = policy.private && lists && lists.budget > 0 ? new PeerListBudget(lists.budget, lists.windowSeconds * 1000) : null;
     const leeching = store.leeching;
+    const checked = (result: CheckResult) => observer?.connectabilityChecked?.(result);
+    this.connectability =
+      policy.private && policy.connectable ? new Connectability(policy.connectable, store.connectable, checked, undefined, store.peers) : null;
     this.slots = policy.private && leeching && policy.downloadSlotWindow ? new DownloadSlots(leeching, store.catalogue, policy.downloadSlotWindow) : null;
   }
 
   /** Stops the budget's background sync. */
   close(): void {
     this.budget?.close();
+    this.connectability?.close();
   }
 
   /**
@@ -240,6 +250,8 @@ export class Tracker {
       if (enforcement === 'refuse') throw TOO_SOON;
     }
     if (swarm.notStored) this.observer?.notStored(swarm.notStored);
+    // What is known of the announcing address's port now; a check runs later when none is known.
+    const connectable = user && req.event !== 'stopped' ? this.connectability?.note(formatIp(req.sourceIp), req.port, req.infoHash, user.id) : undefined;
     // Nothing was written for a peer too soon or not stored: its transfer counts at its next written announce.
     if (user && !swarm.tooSoon && !swarm.notStored) {
       const waiting = this.credit(
@@ -254,6 +266,7 @@ export class Tracker {
           ipv6: v6 ? formatIp(v6.subarray(0, 16)) : '',
           port: req.port,
           interval,
+          connectable,
         },
         user,
         access.announceId!,
@@ -276,7 +289,11 @@ export class Tracker {
       peers6,
       peerIds4,
       peerIds6,
-      warning: swarm.notStored && NOT_STORED_WARNINGS[swarm.notStored],
+      warning: swarm.notStored
+        ? NOT_STORED_WARNINGS[swarm.notStored]
+        : connectable === false && this.connectability!.policy.warning
+          ? NOT_CONNECTABLE
+          : undefined,
     };
   }
 

@@ -150,6 +150,8 @@ async function exercise(api: AdminClient, t: TestTracker, check: Checker): Promi
   await t.get(announcePath({ infoHash: Buffer.from(hash, 'hex'), port: 7001, left: 0 }));
   assert.equal(c('GET /users/{id}/addresses', await api.get('/users/7/addresses')).status, 200);
   c('GET /users/{id}/addresses', await api.get('/users/x/addresses'));
+  assert.equal(c('GET /users/{id}/peers', await api.get('/users/7/peers')).status, 200);
+  c('GET /users/{id}/peers', await api.get('/users/x/peers'));
   const torrentV2 = c('PUT /torrents/{info_hash}', await api.put(`/torrents/${'ab'.repeat(20)}`, { id: 501, info_hash_v2: 'cd'.repeat(20) }));
   assert.equal(torrentV2.status, 201);
   assert.equal(c('PUT /torrents/{info_hash}', await api.put(`/torrents/${'cd'.repeat(20)}`, { id: 502 })).status, 409);

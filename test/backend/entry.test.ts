@@ -1,4 +1,4 @@
-/** The stream entry of an accounting record, and back: the optional fields (`transport`, `freeleech`, `token_end`). */
+/** The stream entry of an accounting record, and back: the optional fields (`transport`, `freeleech`, `token_end`, `connectable`). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { UNKNOWN_LEFT, type AccountingRecord } from '../../src/backend/driver.js';
@@ -27,6 +27,18 @@ describe('accounting stream entries', () => {
     assert.deepEqual(fromFields(toFields(expired)), expired);
     assert.throws(() => fromFields([...toFields(makeRecord(8, 'e', peer)), 'token_end', 'stolen']), /unknown token end/);
     assert.throws(() => fromFields([...toFields(makeRecord(9, 'e', peer)), 'freeleech', 'bribe']), /unknown freeleech rule/);
+  });
+
+  it('carries connectable (true and false), writes nothing while it is unknown, and refuses a value that is not 0 or 1', () => {
+    for (const connectable of [true, false]) {
+      const record: AccountingRecord = { ...makeRecord(10, 'e', peer), connectable };
+      const fields = toFields(record);
+      assert.equal(fields[fields.indexOf('connectable') + 1], connectable ? '1' : '0');
+      assert.deepEqual(fromFields(fields), record);
+    }
+    assert.equal(toFields(makeRecord(11, 'e', peer)).includes('connectable'), false, 'unknown: no field');
+    assert.equal('connectable' in fromFields(toFields(makeRecord(11, 'e', peer))), false);
+    assert.throws(() => fromFields([...toFields(makeRecord(12, 'e', peer)), 'connectable', 'yes']), /connectable is not 0 or 1/);
   });
 
   it('ignores a transport it does not know (a newer producer), as an older consumer ignores the field', () => {

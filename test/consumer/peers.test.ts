@@ -122,6 +122,21 @@ describe('consumer: active peers and seed time', { skip: missing ?? false }, () 
     assert.equal(await seedMs(user, 10), 310_008, 'a new session starts without credit for the pause');
   });
 
+  it("keeps the latest known connectable of the peer's port: a record without one changes nothing, another port is unknown", async () => {
+    const user = 6;
+    const connectable = async () => (await db.pool.query('SELECT connectable FROM active_peers WHERE user_id = $1', [user])).rows[0]?.connectable as unknown;
+    await apply(record({ userId: user, event: 'started', left: 100, time: T0 }));
+    assert.equal(await connectable(), null, 'unknown until checked');
+    await apply(record({ userId: user, time: T0 + 1000, connectable: false }));
+    assert.equal(await connectable(), false);
+    await apply(record({ userId: user, time: T0 + 2000 }));
+    assert.equal(await connectable(), false, 'a record without the field keeps the known value');
+    await apply(record({ userId: user, time: T0 + 3000, connectable: true }));
+    assert.equal(await connectable(), true, 'the latest result wins');
+    await apply(record({ userId: user, time: T0 + 4000, port: 51413 }));
+    assert.equal(await connectable(), null, 'another port: unknown again');
+  });
+
   it('applies a batch once: the same records again change no seed time and no row', async () => {
     const user = 4;
     const batch = [record({ userId: user, left: 0, time: T0 }), record({ userId: user, left: 0, time: T0 + 30_000 })];

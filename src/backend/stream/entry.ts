@@ -48,6 +48,8 @@ export function toFields(r: AccountingRecord): string[] {
   if (r.upMultiplier !== undefined) fields.push('mul_up', String(r.upMultiplier), 'mul_down', String(r.downMultiplier ?? 1));
   if (r.freeleech) fields.push('freeleech', r.freeleech);
   if (r.tokenEnd) fields.push('token_end', r.tokenEnd);
+  // Absent while unknown: a consumer keeps the peer's latest known value.
+  if (r.connectable !== undefined) fields.push('connectable', r.connectable ? '1' : '0');
   // The peer's fields (active_peers, seed time) go together, when the record has them.
   if (r.port === undefined) return fields;
   fields.push(
@@ -116,6 +118,11 @@ function freeleechRule(text: string): FreeleechRule {
   return text as FreeleechRule;
 }
 
+function connectable(text: string): boolean {
+  if (text !== '0' && text !== '1') throw new Error(`stream entry: field connectable is not 0 or 1 (${JSON.stringify(text)})`);
+  return text === '1';
+}
+
 function tokenEnd(text: string): TokenEnd {
   if (!(TOKEN_ENDS as readonly string[]).includes(text)) throw new Error(`stream entry: unknown token end ${JSON.stringify(text)}`);
   return text as TokenEnd;
@@ -148,6 +155,7 @@ export function fromFields(list: string[]): AccountingRecord {
     ...(fields.has('epoch') ? { session: session(fields) } : {}),
     ...(fields.has('freeleech') ? { freeleech: freeleechRule(fields.get('freeleech')!) } : {}),
     ...(fields.has('token_end') ? { tokenEnd: tokenEnd(fields.get('token_end')!) } : {}),
+    ...(fields.has('connectable') ? { connectable: connectable(fields.get('connectable')!) } : {}),
     ...(fields.has('mul_up') ? { upMultiplier: multiplier(fields, 'mul_up'), downMultiplier: multiplier(fields, 'mul_down') } : {}),
     // Records of older versions have none of the peer's fields.
     ...(fields.has('port')

@@ -57,6 +57,7 @@ export class MemoryStore implements TrackerStore {
   readonly catalogue = new MemoryCatalogue();
   readonly addresses = new LocalUserLedger();
   readonly leeching = new LocalUserLedger();
+  readonly peers = new LocalUserLedger();
   private readonly torrents = new Map<string, Torrent>();
   /** Survives the swarm emptying, like a tracker's completed counter should, for torrent_ttl. */
   private readonly snatches = new Map<string, SnatchRecord>();

@@ -29,6 +29,7 @@ import { createHash } from 'node:crypto';
 import { throttledErrorLog } from '../../common/log.js';
 import { LaneFallback, type RespValue } from '../../redis/resp-lane.js';
 import { LaneRouter } from '../../redis/lane-router.js';
+import { RedisConnectable } from './connectable.js';
 
 /** In ANNOUNCE_REPLY's order (protocol.ts): numbers, then strings, as far as the answer goes. */
 type AnnounceReply = Array<number | Buffer | undefined>;
@@ -129,6 +130,8 @@ export class RedisStore implements TrackerStore {
   readonly catalogue: RedisCatalogue;
   readonly addresses: RedisUserLedger;
   readonly leeching: RedisUserLedger;
+  readonly peers: RedisUserLedger;
+  readonly connectable: RedisConnectable;
   readonly webrtc: RedisRtcSwarms;
   readonly shared: RedisShared;
   private readonly scripted: ScriptedClient;
@@ -187,6 +190,8 @@ export class RedisStore implements TrackerStore {
     this.catalogue = new RedisCatalogue(client, params, ctx.logger);
     this.addresses = new RedisUserLedger(client, `${params.prefix}ua:`, ctx.logger);
     this.leeching = new RedisUserLedger(client, `${params.prefix}ul:`, ctx.logger);
+    this.peers = new RedisUserLedger(client, `${params.prefix}up:`, ctx.logger);
+    this.connectable = new RedisConnectable(client, `${params.prefix}conn:`);
   }
 
   async announce(a: SwarmAnnounce): Promise<SwarmResult> {
@@ -395,6 +400,7 @@ export class RedisStore implements TrackerStore {
     await this.catalogue.close();
     this.addresses.close();
     this.leeching.close();
+    this.peers.close();
     await this.webrtc.close();
     const quit = this.client.quit().catch(() => undefined);
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, 1000).unref());
