@@ -94,6 +94,8 @@ changed nothing), a public answer at snatched:
 local band = bit.band
 -- Access first: a refused announce changes nothing.
 --- @include "access"
+--- @include "hybrid"
+if accessRefusal then return { 0, 0, 0, '', '', accessRefusal, v2Torrent } end
 
 local seeders4Key, leechers4Key = KEYS[KEY_SEEDERS4], KEYS[KEY_LEECHERS4]
 local seeders6Key, leechers6Key = KEYS[KEY_SEEDERS6], KEYS[KEY_LEECHERS6]

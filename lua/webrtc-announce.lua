@@ -4,24 +4,31 @@ webrtc-announce: one WebTorrent (WebRTC) peer's announce applied to its swarm's 
 atomically, in one round trip: access rules, lazy expiry (with the expired peers' routes), register or
 refresh or remove the peer with the replica that holds its socket, count a snatch, count the swarm, and
 pick the peers its offers go to, each with its replica. These sets are apart from the compact swarms
-(lua/announce.lua): browsers and HTTP/UDP clients never meet.
+(lua/announce.lua): browsers and HTTP/UDP clients never meet. Access rules and private mode's totals
+are announce.lua's own pieces (lua/includes/access.lua, private-peer.lua, totals.lua); a hybrid
+torrent's v2 hash is a WebRTC swarm of its own (no hybrid.lua).
+
+Assembled at start-up by src/store/redis/scripts.ts as announce.lua is: KEY_<NAME> is a position in
+this command's KEYS (WEBRTC_KEYS in src/store/redis/keys.ts), FLAG_* and EVENT_* are protocol.ts'.
 
 The registry peer_id -> replica is the field of the peer in KEYS[3], in the swarm's own hash slot, so
 the pick and the routes come back in this one reply, and it expires with the peer (and the key with
 the swarm's last peer): a replica that died leaves no route behind for longer than peerTtl.
+Expiry is this command's own: its sets have no packed copies nor subnet indexes (lua/includes/expiry.lua
+keeps those), and an expired peer's route goes with it.
 
 In private mode the announce also swaps the peer's reported totals (lua/includes/private-peer.lua and
 totals.lua, the very pieces and keys of announce.lua): one set of totals per (user, torrent, peer_id),
 so a client announcing one peer_id over HTTP/UDP and WebSocket is credited once, and one snatch per
 torrent. The totals live as long as compact peers do (ARGV[11]), not as WebRTC peers (ARGV[6]).
 
-KEYS: <prefix>{<hex info hash>}:<suffix> (src/store/redis/webrtc.ts); 4 keys, 6 in private mode
-KEYS[1]  :ws  seeders     ZSET  member = peer_id (20 bytes), score = last announce (unix seconds)
-KEYS[2]  :wl  leechers    ZSET  the same
-KEYS[3]  :wr  routes      HASH  peer_id -> name of the replica holding its socket; "d" = snatches
-KEYS[4]  :t   torrent     HASH  registration and list membership (read only, as announce.lua reads it)
-KEYS[5]  :p   totals      HASH  private mode only: announce.lua's (lua/includes/totals.lua)
-KEYS[6]  :pa  totalsAges  ZSET  private mode only: the same fields, score = last announce
+KEYS: <prefix>{<hex info hash>}:<suffix> (keys.ts webrtcKeys, then totalsKeys); 4 keys, 6 in private mode
+KEYS[1]        :ws  seeders     ZSET  member = peer_id (20 bytes), score = last announce (unix seconds)
+KEYS[2]        :wl  leechers    ZSET  the same
+KEYS[3]        :wr  routes      HASH  peer_id -> name of the replica holding its socket; "d" = snatches
+KEYS[4]        :t   torrent     HASH  registration and list membership (read only, as announce.lua reads it)
+KEYS[#KEYS-1]  :p   totals      HASH  private mode only: announce.lua's (lua/includes/totals.lua)
+KEYS[#KEYS]    :pa  totalsAges  ZSET  private mode only: the same fields, score = last announce
 ARGV[1]  peerId          20 bytes
 ARGV[2]  replica         the announcer's replica
 ARGV[3]  flags           the compact announce's bits (protocol.ts): FLAG_SEEDER (left = 0),
@@ -41,7 +48,7 @@ Reply: { complete, incomplete, downloaded, refusal ("" or denied / not_allowed /
          downMultiplier, freeleech, then for each picked peer: its peer_id, its replica }
 ]]
 --- @include "constants"
-local seedersKey, leechersKey, routesKey, torrentKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local seedersKey, leechersKey, routesKey = KEYS[KEY_SEEDERS], KEYS[KEY_LEECHERS], KEYS[KEY_ROUTES]
 local peerId, replica = ARGV[1], ARGV[2]
 local flags, event, numwant, rtcPeerTtl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 -- Private mode's arguments, as the shared pieces private-peer and totals expect them.
@@ -56,15 +63,8 @@ local band = bit.band
 local fmt = string.format
 
 -- Access first: a refused announce changes nothing.
-local terms
-if band(flags, FLAG_REQUIRE_REGISTERED + FLAG_REQUIRE_ALLOWED) ~= 0 then
-  terms = redis.call('HMGET', torrentKey, 'deny', 'allow', 'id', 'up', 'down', 'fl')
-  if terms[1] then return { 0, 0, 0, 'denied' } end
-  if band(flags, FLAG_REQUIRE_ALLOWED) ~= 0 and not terms[2] then return { 0, 0, 0, 'not_allowed' } end
-  if band(flags, FLAG_REQUIRE_REGISTERED) ~= 0 and not terms[3] then return { 0, 0, 0, 'unregistered' } end
-elseif redis.call('HGET', torrentKey, 'deny') then
-  return { 0, 0, 0, 'denied' }
-end
+--- @include "access"
+if accessRefusal then return { 0, 0, 0, accessRefusal } end
 
 --- @include "clock"
 -- Private mode: the announcer's stored totals, and the per-user peer limit (a refusal changes nothing).
@@ -124,7 +124,7 @@ local reply = {
 if privateMode then
   reply[5] = snatched
   reply[6] = sessionReply
-  local t = terms or {}
+  local t = torrentTerms or {}
   reply[7], reply[8], reply[9], reply[10] = t[3] or '', t[4] or '', t[5] or '', t[6] or ''
 end
 if stopped or numwant <= 0 then return reply end

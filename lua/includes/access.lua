@@ -1,19 +1,25 @@
 --[[ access: the torrent's access rules, checked before anything is changed.
-Defines: torrentTerms  the torrent hash's deny, allow, id, up, down, fl, of, v2 (HMGET), or nil when
-                       no rule needs more than the deny flag.
-Returns the refusal reply (complete, incomplete, downloaded, peers4, peers6, refusal) when refused.
-Expects: flags, band, the constants FLAG_*, KEY_TORRENT.
+Defines: torrentTerms   the torrent hash's deny, allow, id, up, down, fl, of, v2 (HMGET), or nil when
+                        no rule needs more than the deny flag.
+         accessRefusal  nil, or why the announce is refused: denied, not_allowed or unregistered. The
+                        command returns its refusal reply (each command has its own layout) before it
+                        changes anything.
+Expects: flags, band, the constants FLAG_*, KEY_TORRENT (announce.lua and webrtc-announce.lua share
+         this piece: the torrent's key is at KEY_TORRENT of either command's KEYS).
 A public tracker without an allow list reads only the deny flag (usually of a key that does not exist).
 ]]
 local requireRegistered = band(flags, FLAG_REQUIRE_REGISTERED) ~= 0
 local requireAllowed = band(flags, FLAG_REQUIRE_ALLOWED) ~= 0
-local torrentTerms
+local torrentTerms, accessRefusal
 if requireRegistered or requireAllowed then
   torrentTerms = redis.call('HMGET', KEYS[KEY_TORRENT], 'deny', 'allow', 'id', 'up', 'down', 'fl', 'of', 'v2')
-  if torrentTerms[1] then return { 0, 0, 0, '', '', 'denied' } end
-  --- @include "hybrid"
-  if requireAllowed and not torrentTerms[2] then return { 0, 0, 0, '', '', 'not_allowed' } end
-  if requireRegistered and not torrentTerms[3] then return { 0, 0, 0, '', '', 'unregistered' } end
+  if torrentTerms[1] then
+    accessRefusal = 'denied'
+  elseif requireAllowed and not torrentTerms[2] then
+    accessRefusal = 'not_allowed'
+  elseif requireRegistered and not torrentTerms[3] then
+    accessRefusal = 'unregistered'
+  end
 elseif redis.call('HGET', KEYS[KEY_TORRENT], 'deny') then
-  return { 0, 0, 0, '', '', 'denied' }
+  accessRefusal = 'denied'
 end

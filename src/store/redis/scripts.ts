@@ -1,6 +1,6 @@
 /**
- * The Lua scripts, assembled once at start-up. Each command file in lua/ (announce.lua, scrape.lua)
- * opens with a header (its KEYS, ARGV and reply) and pulls in named pieces with a line
+ * The Lua scripts, assembled once at start-up. Each command file in lua/ (announce.lua, scrape.lua and the
+ * WebTorrent ones, webrtc-announce.lua and webrtc-scrape.lua) opens with a header (its KEYS, ARGV and reply) and pulls in named pieces with a line
  *
  *   --- @include "name"
  *
@@ -16,7 +16,7 @@
  * per command, the text that defineCommand gets: nothing of this costs anything per call.
  */
 import { readFileSync } from 'node:fs';
-import { INDEX_KEYS, PACKED_COPY_SUFFIX, SWARM_KEYS } from './keys.js';
+import { INDEX_KEYS, PACKED_COPY_SUFFIX, SWARM_KEYS, WEBRTC_KEYS } from './keys.js';
 import { ANNOUNCE_HEADER, ANNOUNCE_HEADER_FORMAT, luaConstants, luaName } from './protocol.js';
 
 /** Where the command files and their pieces are read from. */
@@ -43,12 +43,18 @@ export const fileSource: ScriptSource = {
   include: (name) => readIfExists(new URL(`includes/${name}.lua`, LUA_DIR)),
 };
 
-/** Every constant a script may use: protocol.ts', the key positions of keys.ts and its packed copies' suffixes. */
-export function scriptConstants(): Record<string, number | string> {
+/** The compact commands' KEYS: the swarm's keys, then in exact subnet mode their indexes. */
+const SWARM_COMMAND_KEYS: readonly string[] = [...SWARM_KEYS, ...INDEX_KEYS];
+/** Commands whose KEYS are others (KEY_<NAME> is a position in the command's own KEYS). */
+const COMMAND_KEYS: Readonly<Record<string, readonly string[]>> = { 'webrtc-announce': WEBRTC_KEYS, 'webrtc-scrape': WEBRTC_KEYS };
+
+/**
+ * Every constant a command may use: protocol.ts', the positions of its KEYS (keys.ts) and the packed
+ * copies' suffixes. The totals keys of private mode are the last two, whatever comes before them.
+ */
+export function scriptConstants(keys: readonly string[] = SWARM_COMMAND_KEYS): Record<string, number | string> {
   const constants = luaConstants();
-  // KEYS positions: the swarm's keys, then in exact subnet mode their indexes. The totals keys of
-  // private mode are the last two, whatever comes before them.
-  [...SWARM_KEYS, ...INDEX_KEYS].forEach((name, i) => (constants[`KEY_${luaName(name)}`] = i + 1));
+  keys.forEach((name, i) => (constants[`KEY_${luaName(name)}`] = i + 1));
   constants.PACKED_COPY_SUFFIX = PACKED_COPY_SUFFIX.public;
   constants.PACKED_COPY_PRIVATE_SUFFIX = PACKED_COPY_SUFFIX.private;
   return constants;
@@ -159,7 +165,7 @@ export function assembleScript(name: string, source: ScriptSource = fileSource):
     return out.join('\n');
   };
 
-  const generated = scriptConstants();
+  const generated = scriptConstants(COMMAND_KEYS[name]);
   let runs = luaRuns(expand(source.command(name), `lua/${name}.lua`));
   // The script's own constants first, then every use of any constant replaced by its value.
   const own: Record<string, number> = {};

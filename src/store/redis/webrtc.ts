@@ -27,12 +27,10 @@ import type { RedisParams } from './params.js';
 import { timedOut } from '../../redis/timed-out.js';
 import { Deadlines } from './deadlines.js';
 import { script } from './scripts.js';
-import { totalsKeys } from './keys.js';
+import { TOTALS_KEYS, totalsKeys, WEBRTC_KEYS, webrtcKeys } from './keys.js';
 import { parsePrevious, torrentTerms, userBytes } from './private.js';
 import { ANNOUNCE_EVENTS, ANNOUNCE_FLAGS } from './protocol.js';
 
-/** Suffixes of the WebRTC keys of a swarm, after `<prefix>{<hex info hash>}:` (see lua/webrtc-announce.lua). */
-export const WEBRTC_KEY_SUFFIX = { seeders: 'ws', leechers: 'wl', routes: 'wr', torrent: 't' } as const;
 const REFUSALS = new Set<string>(['denied', 'not_allowed', 'unregistered', 'peer_limit']);
 /** Where the picked peers start in a reply: after the counts and refusal, and in private mode the accounting fields. */
 const PUBLIC_PEERS_AT = 4;
@@ -48,10 +46,8 @@ interface WebRtcCommands {
   trackerWebrtcScrape(...args: Array<string | number>): Promise<[number, number, number]>;
 }
 
-function webrtcKeys(prefix: string, infoHash: BinaryId): string[] {
-  const tag = `${prefix}{${Buffer.from(infoHash, 'latin1').toString('hex')}}:`;
-  return [WEBRTC_KEY_SUFFIX.seeders, WEBRTC_KEY_SUFFIX.leechers, WEBRTC_KEY_SUFFIX.routes, WEBRTC_KEY_SUFFIX.torrent].map((suffix) => tag + suffix);
-}
+/** Scrape reads the peer sets and the routes hash (its snatches): the first three keys. */
+const SCRAPE_KEYS = 3;
 
 /**
  * A signal on the wire: kind (1 byte), info_hash, from, to, offer_id (20 bytes each), the sender's
@@ -114,9 +110,9 @@ export class RedisRtcSwarms implements RtcSwarms {
     this.peerTtl = peerTtl;
     const announce = script('webrtc-announce');
     this.announceSha = createHash('sha1').update(announce).digest('hex');
-    client.defineCommand('trackerWebrtcAnnounce', { numberOfKeys: 4, lua: announce });
-    client.defineCommand('trackerWebrtcAnnouncePrivate', { numberOfKeys: 6, lua: announce });
-    client.defineCommand('trackerWebrtcScrape', { numberOfKeys: 3, lua: script('webrtc-scrape'), readOnly: true });
+    client.defineCommand('trackerWebrtcAnnounce', { numberOfKeys: WEBRTC_KEYS.length, lua: announce });
+    client.defineCommand('trackerWebrtcAnnouncePrivate', { numberOfKeys: WEBRTC_KEYS.length + TOTALS_KEYS.length, lua: announce });
+    client.defineCommand('trackerWebrtcScrape', { numberOfKeys: SCRAPE_KEYS, lua: script('webrtc-scrape'), readOnly: true });
     this.commands = client as unknown as WebRtcCommands;
   }
 
@@ -145,8 +141,9 @@ export class RedisRtcSwarms implements RtcSwarms {
       (a.seeder ? ANNOUNCE_FLAGS.seeder : 0) |
       (access?.requireRegistered ? ANNOUNCE_FLAGS.requireRegistered : 0) |
       (access?.requireAllowed ? ANNOUNCE_FLAGS.requireAllowed : 0);
-    const keys = webrtcKeys(this.params.prefix, a.infoHash);
-    if (userId > 0) keys.push(...totalsKeys(this.params.prefix, Buffer.from(a.infoHash, 'latin1')));
+    const infoHash = Buffer.from(a.infoHash, 'latin1');
+    const keys = webrtcKeys(this.params.prefix, infoHash);
+    if (userId > 0) keys.push(...totalsKeys(this.params.prefix, infoHash));
     const argv: Array<string | Buffer> = [
       Buffer.from(a.peerId, 'latin1'),
       this.replica,
@@ -198,7 +195,9 @@ export class RedisRtcSwarms implements RtcSwarms {
 
   async scrape(infoHashes: BinaryId[]): Promise<SwarmCounts[]> {
     const replies = await Promise.all(
-      infoHashes.map((infoHash) => this.bound(this.commands.trackerWebrtcScrape(...webrtcKeys(this.params.prefix, infoHash).slice(0, 3), this.peerTtl))),
+      infoHashes.map((infoHash) =>
+        this.bound(this.commands.trackerWebrtcScrape(...webrtcKeys(this.params.prefix, Buffer.from(infoHash, 'latin1')).slice(0, SCRAPE_KEYS), this.peerTtl)),
+      ),
     );
     return replies.map(([complete, incomplete, downloaded]) => ({ complete, incomplete, downloaded }));
   }

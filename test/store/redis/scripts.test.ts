@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { INDEX_KEYS, SWARM_KEY_SUFFIX, SWARM_KEYS, TOTALS_KEYS } from '../../../src/store/redis/keys.js';
+import { INDEX_KEYS, SWARM_KEY_SUFFIX, SWARM_KEYS, TOTALS_KEYS, WEBRTC_KEY_SUFFIX, WEBRTC_KEYS } from '../../../src/store/redis/keys.js';
 import {
   ANNOUNCE_ARGV,
   ANNOUNCE_HEADER,
@@ -92,6 +92,32 @@ describe('lua scripts, assembly', () => {
     assert.throws(() => assembleScript('main', memorySource({ main: 'local FLAG_SEEDER = 3' }, {})), /FLAG_SEEDER declared twice/);
   });
 
+  it("numbers KEY_<NAME> in each command's own KEYS: the WebTorrent commands' are WEBRTC_KEYS", () => {
+    const main = '--- @include "constants"\nreturn { KEYS[KEY_TORRENT], KEYS[KEY_ROUTES] }';
+    for (const command of ['webrtc-announce', 'webrtc-scrape']) {
+      const text = assembleScript(command, memorySource({ [command]: main }, {}));
+      assert.match(text, new RegExp(`return \\{ KEYS\\[${WEBRTC_KEYS.indexOf('torrent') + 1}\\], KEYS\\[${WEBRTC_KEYS.indexOf('routes') + 1}\\] \\}`));
+      // A compact swarm's key is none of theirs, nor is a WebTorrent key the compact commands'.
+      assert.throws(
+        () => assembleScript(command, memorySource({ [command]: '--- @include "constants"\nreturn KEYS[KEY_SEEDERS4]' }, {})),
+        /KEY_SEEDERS4 is no constant/,
+      );
+    }
+    assert.throws(() => assembleScript('announce', memorySource({ announce: main }, {})), /KEY_ROUTES is no constant/);
+  });
+
+  it('shares the access rules between the two announce commands, each with its own refusal reply', () => {
+    for (const command of ['announce', 'webrtc-announce'] as const) {
+      const text = script(command);
+      assert.ok(text.includes('-- >>> includes/access.lua\n'), `${command} includes access`);
+      assert.match(text, /if accessRefusal then return \{ 0, 0, 0, /, command);
+      assert.doesNotMatch(read(`lua/${command}.lua`), /'(deny|allow)'/, `${command} reads the access fields itself`);
+    }
+    // A v2 hash served under its torrent is the compact announce's alone.
+    assert.ok(script('announce').includes('-- >>> includes/hybrid.lua\n'));
+    assert.ok(!script('webrtc-announce').includes('-- >>> includes/hybrid.lua\n'));
+  });
+
   it('names flag bits and event codes in every command, as protocol.ts has them (no bare numbers)', () => {
     for (const command of COMMANDS) {
       const code = read(`lua/${command}.lua`)
@@ -168,6 +194,18 @@ describe('lua scripts, the contract with the store', () => {
       listed,
       SWARM_KEYS.slice(0, 6).map((name, i) => [String(i + 1), SWARM_KEY_SUFFIX[name], name]),
     );
+  });
+
+  it("the WebTorrent commands' headers spell out their keys, suffixes and positions as keys.ts has them", () => {
+    const listed = (command: string) => [...header(command).matchAll(/^KEYS\[([^\]]+)\]\s+:(\S+)\s+(\w+)/gm)].map((m) => [m[1], m[2], m[3]]);
+    const own = WEBRTC_KEYS.map((name, i) => [String(i + 1), WEBRTC_KEY_SUFFIX[name], name]);
+    const totals = [
+      ['#KEYS-1', SWARM_KEY_SUFFIX[TOTALS_KEYS[0]], TOTALS_KEYS[0]],
+      ['#KEYS', SWARM_KEY_SUFFIX[TOTALS_KEYS[1]], TOTALS_KEYS[1]],
+    ];
+    assert.deepEqual(listed('webrtc-announce'), [...own, ...totals]);
+    assert.deepEqual(listed('webrtc-scrape'), own.slice(0, 3));
+    assert.equal(WEBRTC_KEY_SUFFIX.torrent, SWARM_KEY_SUFFIX.torrent);
   });
 
   it("announce.lua's header lists ARGV, the header's fields and the reply as protocol.ts has them", () => {
