@@ -17,6 +17,33 @@ export type Outcome = 'ok' | 'client_error' | 'server_error';
 /** Hot swarms exported to Prometheus per replica (an info_hash label each): few, so the series stay bounded. */
 const HOT_SWARMS_EXPORTED = 10;
 
+/**
+ * An object with every member of `target` except those of `replaced`, which it has instead. Members are
+ * found by walking `target` and its prototypes (own fields, class methods, accessors; enumerable or not,
+ * symbols too), so a member a store gains later is passed on without a line here: a decorator that
+ * lists what it copies loses whatever it does not list. Methods are bound to `target` (they run with the
+ * store as `this`, so a write to one of its fields lands on the store); accessors read `target` at each
+ * access; fields are copied as they are now (a store's members are in place once its driver opened it).
+ * Not a Proxy: a trap on every member read would cost the hot path, where the tracker reads the store's
+ * members per announce; these are plain own properties, as the store's own are.
+ */
+export function passThrough<T extends object>(target: T, replaced: Partial<T>): T {
+  const out = { ...replaced } as T;
+  for (let level: object | null = target; level && level !== Object.prototype; level = Object.getPrototypeOf(level) as object | null) {
+    for (const key of Reflect.ownKeys(level)) {
+      if (key === 'constructor' || Object.prototype.hasOwnProperty.call(out, key)) continue;
+      const member = Object.getOwnPropertyDescriptor(level, key)!;
+      if (member.get || member.set) {
+        Object.defineProperty(out, key, { get: member.get?.bind(target), set: member.set?.bind(target), enumerable: true });
+      } else {
+        const value: unknown = member.value;
+        Object.defineProperty(out, key, { value: typeof value === 'function' ? value.bind(target) : value, enumerable: true });
+      }
+    }
+  }
+  return out;
+}
+
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 
 /** What a backend driver reports about its queue; a driver without a queue leaves these at zero. */
@@ -289,7 +316,10 @@ export class TrackerMetrics {
     this.latency.observeAt(pair, seconds);
   }
 
-  /** The store, with every call timed and every failure counted. */
+  /**
+   * The store as the tracker sees it: every member of `store` forwarded (see passThrough), only announce
+   * and scrape replaced by timed calls that count failures, announces by client and hot swarms.
+   */
   instrument(store: TrackerStore): TrackerStore {
     const latency = this.driverLatency;
     const announceErrors = this.driverErrors.labels(this.driverName, 'announce');
@@ -310,28 +340,14 @@ export class TrackerMetrics {
     };
     const clients = this.clients;
     const hot = this.hotSwarms;
-    const instrumented: TrackerStore = {
-      catalogue: store.catalogue,
+    return passThrough(store, {
       announce: (a: SwarmAnnounce): Promise<SwarmResult> => {
         clients.incAt(clientIndex(a.peerId));
         hot?.add(a.infoHash);
         return timed(store.announce(a), 0, announceErrors);
       },
       scrape: (hashes: Buffer[]): Promise<SwarmCounts[]> => timed(store.scrape(hashes), 1, scrapeErrors),
-      ready: () => store.ready(),
-      close: () => store.close(),
-    };
-    if (store.scrapeAll) instrumented.scrapeAll = store.scrapeAll.bind(store);
-    if (store.addBudgetCounts) instrumented.addBudgetCounts = store.addBudgetCounts.bind(store);
-    if (store.addresses) (instrumented as { addresses?: TrackerStore['addresses'] }).addresses = store.addresses;
-    if (store.leeching) (instrumented as { leeching?: TrackerStore['leeching'] }).leeching = store.leeching;
-    if (store.peers) (instrumented as { peers?: TrackerStore['peers'] }).peers = store.peers;
-    if (store.connectable) (instrumented as { connectable?: TrackerStore['connectable'] }).connectable = store.connectable;
-    if (store.stats) instrumented.stats = store.stats.bind(store);
-    if (store.events) instrumented.events = store.events.bind(store);
-    if (store.shared) instrumented.shared = store.shared;
-    if (store.webrtc) return { ...instrumented, webrtc: store.webrtc };
-    return instrumented;
+    });
   }
 
   /** The seed-era JSON view of the same numbers. */
