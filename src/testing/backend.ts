@@ -228,16 +228,23 @@ export class BackendMetricsProbe {
     this.metrics = new BackendMetrics(this.registry, backend);
   }
 
-  /** A series' value; 0 for a label value not counted yet. Throws for a metric or a label name that does not exist. */
+  /**
+   * The value of the one series of `name` with these labels. Throws for a metric or a label name that does
+   * not exist, for labels no series has, and for labels more than one series has: a misspelt or renamed
+   * metric, label or label value must fail a check, never read as 0 (and pass one that expects 0).
+   * BackendMetrics creates every series it has at 0 when it starts, so "not counted yet" is a series of 0.
+   */
   async value(name: string, labels: Record<string, string> = {}): Promise<number> {
     const metric = this.registry.getSingleMetric(name);
     if (!metric) throw new Error(`no metric ${name}`);
-    // A label the metric does not have would match no series and read as 0: a renamed label must fail instead.
     const known = (metric as unknown as { labelNames?: readonly string[] }).labelNames ?? [];
     for (const label of Object.keys(labels)) if (!known.includes(label)) throw new Error(`metric ${name} has no label ${label} (labels: ${known.join(', ')})`);
     const { values } = await metric.get();
-    const found = values.find((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want));
-    return found?.value ?? 0;
+    const found = values.filter((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want));
+    const series = () => values.map((v) => JSON.stringify(v.labels)).join(', ');
+    if (found.length === 0) throw new Error(`metric ${name} has no series ${JSON.stringify(labels)} (series: ${series()})`);
+    if (found.length > 1) throw new Error(`metric ${name}: ${found.length} series match ${JSON.stringify(labels)}; name more labels (series: ${series()})`);
+    return found[0]!.value;
   }
 
   flushes(outcome: 'ok' | 'error'): Promise<number> {
