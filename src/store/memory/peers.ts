@@ -7,8 +7,8 @@
  *   bytes                compact addresses, `addrSize` (6 or 18) bytes per slot, then peer ids, 20 per slot
  *
  * Most swarms are small, and their memory is mostly these arrays, so the capacity C of a small table
- * grows by a quarter at a time (a power of two would leave up to half of it unused) and its index
- * entries are 16 bits wide. From WIDE_CAPACITY up, C doubles (a table that large is rare, and one
+ * grows by an eighth at a time (a power of two would leave up to half of it unused; the copies cost
+ * a few bytes' memcpy per added peer) and its index entries are 16 bits wide. From WIDE_CAPACITY up, C doubles (a table that large is rare, and one
  * allocation per power of two keeps its growth cheap) and the index entries are 32 bits. The capacity
  * shrinks when the swarm falls under a quarter of it, so a swarm holds at most four times what its peers
  * need, and an emptied swarm is dropped by the store. The index has at least two entries per slot (load
@@ -32,7 +32,7 @@ const NOT_SCANNING = -1;
 /** The capacity after `capacity` when the table is full. */
 function grown(capacity: number): number {
   if (capacity >= WIDE_CAPACITY) return capacity * 2;
-  return Math.min(WIDE_CAPACITY, roundUp4(capacity + capacity / 4));
+  return Math.min(WIDE_CAPACITY, roundUp4(capacity + capacity / 8));
 }
 
 /** The capacity to make room for `count` peers at once. */
