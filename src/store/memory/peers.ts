@@ -121,8 +121,31 @@ export class PeerTable {
     }
   }
 
+  /**
+   * A snapshot's peer (snapshot.ts): find() and add() reading the address and the peer id in place in
+   * `src`, from `addrAt` and `idAt`, where two subarrays per peer would be a million objects per million
+   * peers. False, and nothing added, if the address is in the table already.
+   */
+  restorePeer(src: Uint8Array, addrAt: number, idAt: number, seeder: boolean, tick: number, userId: number): boolean {
+    const size = this.addrSize;
+    let i = hashAddress(src, addrAt, size) & this.mask;
+    for (let entry = this.index[i]!; entry !== 0; i = (i + 1) & this.mask, entry = this.index[i]!) {
+      const start = this.addrOffset + (entry - 1) * size;
+      let b = 0;
+      while (b < size && this.bytes[start + b] === src[addrAt + b]) b++;
+      if (b === size) return false;
+    }
+    this.addAt(src, addrAt, src, idAt, seeder, tick, userId);
+    return true;
+  }
+
   /** Adds a peer that find() did not find; returns its slot. */
   add(addr: Uint8Array, peerId: Uint8Array, seeder: boolean, tick: number, userId: number): number {
+    return this.addAt(addr, 0, peerId, 0, seeder, tick, userId);
+  }
+
+  /** add() of the address at `addrAt` in `addrs` and the peer id at `idAt` in `ids`. */
+  private addAt(addrs: Uint8Array, addrAt: number, ids: Uint8Array, idAt: number, seeder: boolean, tick: number, userId: number): number {
     if (this.count === this.capacity) this.allocate(grown(this.capacity));
     let slot = this.count++;
     if (seeder) {
@@ -130,10 +153,15 @@ export class PeerTable {
       if (this.seeders < slot) this.move(this.seeders, slot);
       slot = this.seeders++;
     }
+    const bytes = this.bytes;
     const addrStart = this.addrOffset + slot * this.addrSize;
-    for (let b = 0; b < this.addrSize; b++) this.bytes[addrStart + b] = addr[b]!;
+    for (let b = 0; b < this.addrSize; b++) bytes[addrStart + b] = addrs[addrAt + b]!;
     this.insertIndex(slot);
-    this.refresh(slot, peerId, tick, userId);
+    this.seen[slot] = tick;
+    const idStart = this.idOffset + slot * PEER_ID_LENGTH;
+    for (let b = 0; b < PEER_ID_LENGTH; b++) bytes[idStart + b] = ids[idAt + b]!;
+    if (userId !== 0 && this.users === null) this.users = new Uint32Array(this.capacity);
+    if (this.users !== null) this.users[slot] = userId;
     return slot;
   }
 
