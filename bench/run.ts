@@ -575,7 +575,7 @@ async function scalingMemoryAndTargets(rounds: number, hasRedis: boolean, withRe
       memory.set(c.name, r);
       const shape = `${fmt(r.swarms)} swarm${r.swarms === 1 ? '' : 's'} of ${fmt(r.peers / r.swarms)}${c.private ? ', private' : ''}`;
       console.log(
-        `  N = ${fmt(r.peers).padStart(9)} IPv${r.family} peers in ${shape.padEnd(20)} marginal ${r.rssBytesPerPeer.toFixed(1).padStart(6)} B RSS, ` +
+        `  N = ${fmt(r.peers).padStart(9)} IPv${r.family} peers in ${shape.padEnd(29)} marginal ${r.rssBytesPerPeer.toFixed(1).padStart(6)} B RSS, ` +
           `${r.heapExternalBytesPerPeer.toFixed(1).padStart(6)} B heap+external per peer; from empty ${r.rssBytesPerPeerFromEmpty.toFixed(1)} B RSS, ` +
           `${r.heapExternalBytesPerPeerFromEmpty.toFixed(1)} B heap+external (${fmt(r.storedPeers)} stored at 2N, N loaded in ${r.seconds.toFixed(1)} s)`,
       );
