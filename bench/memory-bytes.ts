@@ -1,8 +1,12 @@
 /**
  * Memory driver bytes per peer: a fresh process per case loads peers through MemoryStore's public API
- * (constructor and announce) and reports RSS growth and heap+external growth per peer, each taken after
- * a forced GC, after a warm-up in the same process (see measure). Only the public API is used, so it measures
- * whichever store is built. The one measure of memory per peer: `npm run bench` prints it.
+ * (constructor and announce) and reports the marginal RSS and heap+external per peer between N and 2N
+ * peers (the case's peers, then as many again: more swarms of the same size, or a single swarm grown to
+ * twice its size), each taken after a forced GC, after a warm-up in the same process (see measure). The
+ * marginal cost leaves out what a process pays once (a heap grown to its working size, code, tables of
+ * the store) and shows what each further peer costs. The growth from empty to N is reported too. Only
+ * the public API is used, so it measures whichever store is built. The one measure of memory per peer:
+ * `npm run bench` prints it.
  *   node dist/bench/memory-bytes.js                      -> runs every case, one child each, one JSON line per case
  *   node --expose-gc dist/bench/memory-bytes.js CASE     -> measures one case (CASE as below)
  */
@@ -31,9 +35,15 @@ export interface MemoryResult {
   peers: number;
   swarms: number;
   family: 4 | 6;
+  /** Peers stored at 2N. */
   storedPeers: number;
+  /** Marginal: growth between N and 2N peers, divided by N. */
   rssBytesPerPeer: number;
   heapExternalBytesPerPeer: number;
+  /** Growth from an empty store to N peers, divided by N. */
+  rssBytesPerPeerFromEmpty: number;
+  heapExternalBytesPerPeerFromEmpty: number;
+  /** Time to load the first N peers. */
   seconds: number;
 }
 
@@ -70,10 +80,10 @@ function fill(out: SwarmAnnounce, c: MemoryCase, n: number): void {
   }
 }
 
-/** Announces every peer of case `c` (peer numbers from `first`) into `store`. */
-async function load(store: { announce(a: SwarmAnnounce): Promise<unknown> }, c: MemoryCase, first = 0): Promise<void> {
+/** Announces every peer of case `c` (peer numbers from `first`, swarm numbers from `firstSwarm`) into `store`. */
+async function load(store: { announce(a: SwarmAnnounce): Promise<unknown> }, c: MemoryCase, first = 0, firstSwarm = 0): Promise<void> {
   let n = first;
-  for (let s = 0; s < c.swarms; s++) {
+  for (let s = firstSwarm; s < firstSwarm + c.swarms; s++) {
     const infoHash = Buffer.allocUnsafe(20);
     infoHash.fill(0x11);
     infoHash.writeUInt32BE(s, 0);
@@ -112,17 +122,22 @@ async function measure(c: MemoryCase): Promise<MemoryResult> {
   const started = performance.now();
   await load(store, c);
   const seconds = (performance.now() - started) / 1000;
+  const middle = await settle();
+  const peers = c.swarms * c.peersPerSwarm;
+  // N more peers: new swarms of the same size, or (one swarm) the same swarm grown to twice its size.
+  await load(store, c, peers, c.swarms === 1 ? 0 : c.swarms);
   const after = await settle();
   const stats = await store.stats();
-  const peers = c.swarms * c.peersPerSwarm;
   const result: MemoryResult = {
     case: c.name,
     peers,
     swarms: c.swarms,
     family: c.family,
     storedPeers: stats.peers,
-    rssBytesPerPeer: (after.rss - before.rss) / peers,
-    heapExternalBytesPerPeer: (after.heapExternal - before.heapExternal) / peers,
+    rssBytesPerPeer: (after.rss - middle.rss) / peers,
+    heapExternalBytesPerPeer: (after.heapExternal - middle.heapExternal) / peers,
+    rssBytesPerPeerFromEmpty: (middle.rss - before.rss) / peers,
+    heapExternalBytesPerPeerFromEmpty: (middle.heapExternal - before.heapExternal) / peers,
     seconds,
   };
   await store.close();

@@ -204,8 +204,10 @@ export function decodeSnapshot(file: Buffer, o: RestoreOptions): RestoredState {
     if (count === 0 || seeders > count) throw new SnapshotError(`table of ${count} peers, ${seeders} seeders`);
     r.need(count * (4 + addrSize + PEER_ID_LENGTH + (hasUsers ? 4 : 0)));
     const ages = r.take(count * 4);
-    const addrs = r.take(count * addrSize);
-    const ids = r.take(count * PEER_ID_LENGTH);
+    const addrsAt = r.offset;
+    r.take(count * addrSize);
+    const idsAt = r.offset;
+    r.take(count * PEER_ID_LENGTH);
     const users = hasUsers ? r.take(count * 4) : null;
     let table: PeerTable | null = null;
     let oldest = Infinity;
@@ -214,10 +216,10 @@ export function decodeSnapshot(file: Buffer, o: RestoreOptions): RestoredState {
       const age = ages.readUInt32LE(i * 4) + elapsed;
       if (age >= o.peerTtlMs) continue;
       const tick = o.tickOf(o.now - age);
-      const addr = addrs.subarray(i * addrSize, (i + 1) * addrSize);
       table ??= new PeerTable(addrSize, key, tick, o.maxPeers > 0 ? Math.min(count, o.maxPeers - state.peers) : count);
-      if (table.find(addr) >= 0) throw new SnapshotError('a peer twice in one table');
-      table.add(addr, ids.subarray(i * PEER_ID_LENGTH, (i + 1) * PEER_ID_LENGTH), i < seeders, tick, users ? users.readUInt32LE(i * 4) : 0);
+      if (!table.restorePeer(body, addrsAt + i * addrSize, idsAt + i * PEER_ID_LENGTH, i < seeders, tick, users ? users.readUInt32LE(i * 4) : 0)) {
+        throw new SnapshotError('a peer twice in one table');
+      }
       if (tick < oldest) oldest = tick;
       state.peers++;
     }
@@ -341,6 +343,11 @@ class Reader {
 
   get left(): number {
     return this.buffer.length - this.at;
+  }
+
+  /** Where the next read starts in the buffer. */
+  get offset(): number {
+    return this.at;
   }
 
   need(n: number): void {

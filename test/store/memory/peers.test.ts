@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DueQueue } from '../../../src/store/memory/due-queue.js';
-import { PeerTable } from '../../../src/store/memory/peers.js';
+import { PeerTable, WIDE_CAPACITY } from '../../../src/store/memory/peers.js';
 
 const addrOf = (n: number, size = 6): Buffer => {
   const b = Buffer.alloc(size);
@@ -62,6 +62,26 @@ describe('memory peer table', () => {
       assert.equal(table.capacity, 4, 'the arrays shrink back as the peers leave');
     });
   }
+
+  it('grows past the 16-bit index into 32-bit entries and back, keeping every peer findable', () => {
+    const table = new PeerTable(6, 'k', 0);
+    const model = new Map<number, Model>();
+    const peers = WIDE_CAPACITY * 2 + 1000;
+    for (let n = 0; n < peers; n++) {
+      table.add(addrOf(n), idOf(n), n % 3 === 0, n, 1 + (n % 5));
+      model.set(n, { seeder: n % 3 === 0, tick: n, user: 1 + (n % 5), id: n });
+    }
+    assert.ok(table.capacity > WIDE_CAPACITY * 2);
+    check(table, model, 6);
+    // Removing all but a few crosses back below the wide capacity, one shrink at a time.
+    for (let n = 0; n < peers - 50; n++) {
+      table.remove(table.find(addrOf(n)));
+      model.delete(n);
+      if (n % 20_011 === 0) check(table, model, 6);
+    }
+    assert.ok(table.capacity < WIDE_CAPACITY);
+    check(table, model, 6);
+  });
 
   it('expires in bounded steps, and its oldest tick stays a lower bound through moves between the steps', () => {
     for (let trial = 0; trial < 30; trial++) {

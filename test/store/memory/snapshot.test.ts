@@ -1,6 +1,6 @@
 /** The memory driver's snapshot file, through the driver as the tracker opens it (real files, real clock). */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -200,6 +200,24 @@ describe('memory driver snapshot', () => {
       bytes.writeUInt32LE(SNAPSHOT_VERSION + 1, 8);
       writeFileSync(path, bytes);
       await expectEmpty(path, hash, /version/);
+    });
+
+    it('a table holding one address twice (checksum right)', async () => {
+      const path = newPath();
+      const hash = randomBytes(20);
+      const s = await open({ snapshot_file: path });
+      await announce(s.store, hash, v4Addr());
+      await announce(s.store, hash, v4Addr());
+      await s.store.close();
+      const bytes = readFileSync(path);
+      // Body: u32 tables, u8 key length, 20-byte key, u8 address size, u32 count, u32 seeders, u8 has users, u32 ages[2], addresses.
+      const addrs = 64 + 4 + 1 + 20 + 1 + 4 + 4 + 1 + 2 * 4;
+      assert.equal(bytes[64 + 4 + 1 + 20], 6);
+      assert.equal(bytes.readUInt32LE(64 + 4 + 1 + 20 + 1), 2);
+      bytes.copy(bytes, addrs + 6, addrs, addrs + 6);
+      createHash('sha256').update(bytes.subarray(0, 24)).update(bytes.subarray(64)).digest().copy(bytes, 32);
+      writeFileSync(path, bytes);
+      await expectEmpty(path, hash, /a peer twice/);
     });
 
     it('a foreign file', async () => {
