@@ -1,0 +1,199 @@
+/**
+ * Batched announces: the announces waiting for one Redis node within one event-loop turn go in one
+ * call of lua/announce-batch.lua, which applies each as lua/announce.lua would and answers one packed
+ * string for all. Why: what a script call costs Redis besides the script's own work (EVALSHA, the
+ * script's set-up, the clock, the reply) is paid once per call instead of once per announce
+ * (measured: docs/performance.md, "Batched announces").
+ *
+ * Nothing waits for a batch to fill: the queue is flushed after the current turn's I/O callbacks
+ * (setImmediate), whatever it holds; a lone announce goes alone, through the single script, as before.
+ * Grouped by the fast lane that owns each announce's slot (one per node on Cluster, the one lane
+ * otherwise), at most `max` an call. Whatever goes wrong with a batch (the lane not ready, an error
+ * reply such as NOSCRIPT, MOVED or OOM, the connection lost) fails each of its announces with
+ * LaneFallback, and the store sends each again alone through ioredis, as it does after a single call's
+ * fallback; an announce of the batch that failed alone (a slot that moved away) falls back alone.
+ */
+import { LaneFallback, type RespLane, type RespValue, type TaggedKeys } from '../../redis/resp-lane.js';
+import { isKeyList } from '../../redis/resp-writer.js';
+import { BATCH_REPLY } from './protocol.js';
+
+/** One announce's answer as lua/announce.lua's reply table: numbers, then strings (and snatched, a number). */
+export type DecodedReply = Array<number | Buffer>;
+
+interface Waiting {
+  lane: RespLane;
+  keys: readonly string[] | TaggedKeys;
+  argv: ReadonlyArray<string | Buffer>;
+  deadline: number;
+  resolve: (value: RespValue) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Counts of what the queue sent (the store's events()). */
+export interface BatchCounts {
+  /** calls of the batch script */
+  announce_batch_calls: number;
+  /** announces those calls carried */
+  announce_batched: number;
+}
+
+const HEX = '0123456789abcdef';
+
+/** A tagged key list as the key names it stands for (resp-writer.ts writes the same bytes). */
+function keyNames(keys: readonly string[] | TaggedKeys): Array<string | Buffer> {
+  if (isKeyList(keys)) return keys as string[];
+  let hex = '';
+  for (const byte of keys.tag) hex += HEX[byte >> 4]! + HEX[byte & 15]!;
+  const braced = Buffer.from(`{${hex}}:`, 'latin1');
+  return keys.tails.map((tail) => Buffer.concat([keys.head, braced, tail]));
+}
+
+export class AnnounceBatcher {
+  private waiting: Waiting[] = [];
+  private scheduled = false;
+  private readonly shared: Buffer;
+  readonly counts: BatchCounts = { announce_batch_calls: 0, announce_batched: 0 };
+  private readonly flush = (): void => this.send();
+
+  constructor(
+    /** Most announces of one call (2 or more). */
+    private readonly max: number,
+    /** SHA1 of lua/announce.lua (a lone announce) and of lua/announce-batch.lua. */
+    private readonly singleSha: string,
+    private readonly batchSha: string,
+    peerTtl: number,
+    /** Told when a node answered NOSCRIPT to the batch script: load it there. */
+    private readonly onNoScript: (lane: RespLane) => void,
+  ) {
+    this.shared = Buffer.alloc(4);
+    this.shared.writeUInt32BE(peerTtl);
+  }
+
+  /** The announce's reply (as the single script's table), through `lane`, alone or in a batch. Rejects with LaneFallback as a lane call does. */
+  submit(lane: RespLane, keys: readonly string[] | TaggedKeys, argv: ReadonlyArray<string | Buffer>, deadline: number): Promise<RespValue> {
+    return new Promise<RespValue>((resolve, reject) => {
+      this.waiting.push({ lane, keys, argv, deadline, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(this.flush);
+      }
+    });
+  }
+
+  private send(): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    this.scheduled = false;
+    if (waiting.length === 1) return this.single(waiting[0]!);
+    const byLane = new Map<RespLane, Waiting[]>();
+    for (const entry of waiting) {
+      const group = byLane.get(entry.lane);
+      if (group === undefined) byLane.set(entry.lane, [entry]);
+      else group.push(entry);
+    }
+    for (const group of byLane.values()) {
+      for (let from = 0; from < group.length; from += this.max) {
+        const part = group.length <= this.max ? group : group.slice(from, from + this.max);
+        if (part.length === 1) this.single(part[0]!);
+        else this.batch(part);
+      }
+    }
+  }
+
+  private single(entry: Waiting): void {
+    let sent: Promise<RespValue> | null;
+    try {
+      sent = entry.lane.evalsha(this.singleSha, entry.keys, entry.argv, entry.deadline);
+    } catch (error) {
+      return entry.reject(error);
+    }
+    if (sent === null) return entry.reject(new LaneFallback('closed', 'redis fast lane: not ready'));
+    sent.then(entry.resolve, entry.reject);
+  }
+
+  private batch(part: Waiting[]): void {
+    const words: Array<string | Buffer> = ['EVALSHA', this.batchSha, '0', this.shared];
+    let deadline = Infinity;
+    for (const entry of part) {
+      const keys = keyNames(entry.keys);
+      words.push(Buffer.from([keys.length, entry.argv.length]));
+      for (const key of keys) words.push(key);
+      for (const arg of entry.argv) words.push(arg);
+      if (entry.deadline < deadline) deadline = entry.deadline;
+    }
+    const lane = part[0]!.lane;
+    let sent: Promise<RespValue> | null;
+    try {
+      sent = lane.command(words, deadline);
+    } catch (error) {
+      for (const entry of part) entry.reject(error);
+      return;
+    }
+    if (sent === null) {
+      const declined = new LaneFallback('closed', 'redis fast lane: not ready');
+      for (const entry of part) entry.reject(declined);
+      return;
+    }
+    this.counts.announce_batch_calls++;
+    this.counts.announce_batched += part.length;
+    sent.then(
+      (value) => {
+        let replies: Array<DecodedReply | string>;
+        try {
+          if (!Buffer.isBuffer(value)) throw new Error('announce batch script: the reply is no string');
+          replies = decodeBatch(value, part.length);
+        } catch (error) {
+          for (const entry of part) entry.reject(error);
+          return;
+        }
+        for (let i = 0; i < part.length; i++) {
+          const reply = replies[i]!;
+          if (typeof reply === 'string') part[i]!.reject(new LaneFallback('error_reply', reply));
+          else part[i]!.resolve(reply);
+        }
+      },
+      (error: unknown) => {
+        if (error instanceof LaneFallback && error.message.startsWith('NOSCRIPT')) this.onNoScript(lane);
+        for (const entry of part) entry.reject(error);
+      },
+    );
+  }
+}
+
+/**
+ * lua/announce-batch.lua's reply: `count` answers, each as the single script's reply table (strings as
+ * views of `packed`, no copies), or an error's message. Throws on a malformed reply.
+ */
+export function decodeBatch(packed: Buffer, count: number): Array<DecodedReply | string> {
+  const out: Array<DecodedReply | string> = [];
+  let at = 0;
+  const string = (): Buffer => {
+    const length = packed.readUInt32BE(at);
+    const start = at + 4;
+    at = start + length;
+    if (at > packed.length) throw new RangeError('announce batch script: reply cut short');
+    return packed.subarray(start, at);
+  };
+  for (let n = 0; n < count; n++) {
+    const kind = packed[at++];
+    if (kind === BATCH_REPLY.error) {
+      out.push(string().toString('utf8'));
+      continue;
+    }
+    if (kind !== BATCH_REPLY.refusal && kind !== BATCH_REPLY.public && kind !== BATCH_REPLY.v2 && kind !== BATCH_REPLY.private) {
+      throw new Error(`announce batch script: unknown answer kind ${String(kind)}`);
+    }
+    const reply: DecodedReply = [packed.readUInt32BE(at), packed.readUInt32BE(at + 4), packed.readUInt32BE(at + 8)];
+    at += 12;
+    reply.push(string(), string(), string());
+    if (kind === BATCH_REPLY.v2) reply.push(string());
+    else if (kind === BATCH_REPLY.public || kind === BATCH_REPLY.private) {
+      if (at >= packed.length) throw new RangeError('announce batch script: reply cut short');
+      reply.push(packed[at++]!);
+      if (kind === BATCH_REPLY.private) reply.push(string(), string(), string(), string(), string());
+    }
+    out.push(reply);
+  }
+  if (at !== packed.length) throw new Error('announce batch script: reply longer than its answers');
+  return out;
+}
