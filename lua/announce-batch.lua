@@ -24,55 +24,99 @@ then per announce, in order:
           k keys     its KEYS, as lua/announce.lua takes them (6, 8, 10 or 12)
           m args     its ARGV, as lua/announce.lua takes them (3 public, 9 private)
 
-Reply: one string, each announce's answer after the other's (protocol.ts, BATCH_REPLY_*; decoded by
-src/store/redis/announce-batch.ts), all numbers big-endian:
-  kind B      BATCH_REPLY_ERROR: then I length, the error's message; nothing else
-              BATCH_REPLY_REFUSAL, BATCH_REPLY_PUBLIC, BATCH_REPLY_V2, BATCH_REPLY_PRIVATE: the
-              number of elements of lua/announce.lua's reply table it stands for (6, 7, 7, 12)
-  complete I, incomplete I, downloaded I
-  peers4, peers6, refusal   each I length and bytes
-  PUBLIC and PRIVATE: snatched B
-  V2: the torrent's hex info hash, I length and bytes
-  PRIVATE: previousTotals, torrentId, upMultiplier, downMultiplier, freeleech, each I length and bytes
+Reply: one flat array of strings (no nested tables), each announce's answer after the other's
+(protocol.ts, BATCH_REPLY_*; decoded by src/store/redis/announce-batch.ts). An answer is a head, a
+string packed with struct (big-endian), then strings as lua/announce.lua's reply has them:
+  head: kind B   BATCH_REPLY_ERROR: then one string, the error's message; nothing else
+                 BATCH_REPLY_REFUSAL, BATCH_REPLY_PUBLIC, BATCH_REPLY_V2, BATCH_REPLY_PRIVATE: the
+                 number of elements of lua/announce.lua's reply table it stands for (6, 7, 7, 12)
+        complete I, incomplete I, downloaded I
+        PUBLIC and PRIVATE: snatched B
+  then peers4, peers6, refusal
+  V2: then the torrent's hex info hash
+  PRIVATE: then previousTotals, torrentId, upMultiplier, downMultiplier, freeleech
+Why not one string for all: Lua hashes every string it makes, byte by byte, and joining a batch's
+answers makes several (measured: docs/performance.md, "Batched announces"); an array of strings that
+exist already costs Redis a copy of each into the reply.
 ]]
 --- @include "constants"
 local fmt = string.format
 local peerTtl = struct.unpack('>I', ARGV[1])
 --- @include "clock"
 
+--[[ What the batch's announces share besides the clock: reads that the batch's own writes keep true,
+so that a swarm announced to several times in one batch is read once. Only this script writes in
+between (a script runs alone; its keys do not expire while it runs), and every write here updates or
+forgets what it changes (the pieces say how; "memo" there). nil in a call of one announce.
+  expired    peer set -> true: expired at this clock already (what stays is fresh, what comes is new)
+  ttl        peer set -> true: its TTL set at this clock already
+  cards      peer set -> its size
+  inUse      a family's seeders key -> whether the family's sets exist (EXISTS), true once written
+  copies     packed copy key -> its value; copyRead: read once already (the second read takes it whole)
+  snatches   snatch hash -> its fields d, x, xt
+  terms, deny  torrent hash -> what access read of it (nothing here writes it)
+]]
+local memo = { expired = {}, ttl = {}, cards = {}, inUse = {}, copies = {}, copyRead = {}, snatches = {}, terms = {}, deny = {} }
+function memo.card(key)
+  local size = memo.cards[key]
+  if not size then
+    size = redis.call('ZCARD', key)
+    memo.cards[key] = size
+  end
+  return size
+end
+function memo.counted(key, change)
+  local size = memo.cards[key]
+  if size then memo.cards[key] = size + change end
+end
+function memo.exists(seedersKey, leechersKey)
+  local inUse = memo.inUse[seedersKey]
+  if inUse == nil then
+    inUse = redis.call('EXISTS', seedersKey, leechersKey) > 0
+    memo.inUse[seedersKey] = inUse
+  end
+  return inUse
+end
+
 local function announceOne(KEYS, ARGV)
 --- @include "announce-one"
 end
 
 local spack = struct.pack
-local function packed(ok, r)
+local out, n = {}, 0
+-- Each announce's answer: its head packed, then its strings as they are (packing them again into one
+-- string would copy and hash them again, and a long concatenation in Lua more so).
+local function answer(ok, r)
   if not ok then
     local message = r
     if type(r) == 'table' then message = r.err or 'error' end
-    message = tostring(message)
-    return spack('>BIc0', BATCH_REPLY_ERROR, #message, message)
+    out[n + 1], out[n + 2] = spack('>B', BATCH_REPLY_ERROR), tostring(message)
+    n = n + 2
+    return
   end
-  local n = #r
-  if n == 7 then
-    if type(r[7]) == 'number' then
-      return spack('>BIIIIc0Ic0Ic0B', BATCH_REPLY_PUBLIC, r[1], r[2], r[3], #r[4], r[4], #r[5], r[5], #r[6], r[6], r[7])
-    end
-    return spack('>BIIIIc0Ic0Ic0Ic0', BATCH_REPLY_V2, r[1], r[2], r[3], #r[4], r[4], #r[5], r[5], #r[6], r[6], #r[7], r[7])
+  local size = #r
+  if size == 6 then
+    out[n + 1], out[n + 2], out[n + 3], out[n + 4] = spack('>BIII', BATCH_REPLY_REFUSAL, r[1], r[2], r[3]), r[4], r[5], r[6]
+    n = n + 4
+  elseif size == 12 then
+    out[n + 1], out[n + 2], out[n + 3], out[n + 4] = spack('>BIIIB', BATCH_REPLY_PRIVATE, r[1], r[2], r[3], r[7]), r[4], r[5], r[6]
+    out[n + 5], out[n + 6], out[n + 7], out[n + 8], out[n + 9] = r[8], r[9], r[10], r[11], r[12]
+    n = n + 9
+  elseif type(r[7]) == 'number' then
+    out[n + 1], out[n + 2], out[n + 3], out[n + 4] = spack('>BIIIB', BATCH_REPLY_PUBLIC, r[1], r[2], r[3], r[7]), r[4], r[5], r[6]
+    n = n + 4
+  else
+    out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5] = spack('>BIII', BATCH_REPLY_V2, r[1], r[2], r[3]), r[4], r[5], r[6], r[7]
+    n = n + 5
   end
-  if n == 12 then
-    return spack('>BIIIIc0Ic0Ic0BIc0Ic0Ic0Ic0Ic0', BATCH_REPLY_PRIVATE, r[1], r[2], r[3], #r[4], r[4], #r[5], r[5], #r[6], r[6], r[7],
-      #r[8], r[8], #r[9], r[9], #r[10], r[10], #r[11], r[11], #r[12], r[12])
-  end
-  return spack('>BIIIIc0Ic0Ic0', BATCH_REPLY_REFUSAL, r[1], r[2], r[3], #r[4], r[4], #r[5], r[5], #r[6], r[6])
 end
 
-local out = {}
 local at, last = 2, #ARGV
 while at <= last do
   local keyCount, argCount = string.byte(ARGV[at], 1, 2)
   local keys = { unpack(ARGV, at + 1, at + keyCount) }
   local args = { unpack(ARGV, at + keyCount + 1, at + keyCount + argCount) }
   at = at + 1 + keyCount + argCount
-  out[#out + 1] = packed(pcall(announceOne, keys, args))
+  answer(pcall(announceOne, keys, args))
 end
-return table.concat(out)
+return out

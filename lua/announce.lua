@@ -90,4 +90,6 @@ changed nothing), a public answer at snatched:
   [12] freeleech
 ]]
 --- @include "constants"
+-- What a batch remembers across its announces (lua/announce-batch.lua): nothing, in a call of one.
+local memo = nil
 --- @include "announce-one"

@@ -38,8 +38,16 @@ if overPeerLimit then return { 0, 0, 0, '', '', 'peer_limit' } end
 --- @include "expiry"
 -- The family the announcer is in is written anyway. The other one is usually empty: one EXISTS
 -- instead of expiring and counting two sets.
-local ipv4InUse = announcer4 ~= '' or redis.call('EXISTS', seeders4Key, leechers4Key) > 0
-local ipv6InUse = announcer6 ~= '' or redis.call('EXISTS', seeders6Key, leechers6Key) > 0
+-- In a batch, what an EXISTS found is remembered (by the family's seeders key) until the family is
+-- written (membership).
+local ipv4InUse, ipv6InUse = announcer4 ~= '', announcer6 ~= ''
+if not memo then
+  ipv4InUse = ipv4InUse or redis.call('EXISTS', seeders4Key, leechers4Key) > 0
+  ipv6InUse = ipv6InUse or redis.call('EXISTS', seeders6Key, leechers6Key) > 0
+else
+  if not ipv4InUse then ipv4InUse = memo.exists(seeders4Key, leechers4Key) end
+  if not ipv6InUse then ipv6InUse = memo.exists(seeders6Key, leechers6Key) end
+end
 if ipv4InUse then expire(seeders4Key); expire(leechers4Key) end
 if ipv6InUse then expire(seeders6Key); expire(leechers6Key) end
 --- @include "admission"
@@ -54,8 +62,14 @@ register(announcer6, seeders6Key, leechers6Key)
 --- @include "totals"
 
 local seeders4Count, leechers4Count, seeders6Count, leechers6Count = 0, 0, 0, 0
-if ipv4InUse then seeders4Count, leechers4Count = redis.call('ZCARD', seeders4Key), redis.call('ZCARD', leechers4Key) end
-if ipv6InUse then seeders6Count, leechers6Count = redis.call('ZCARD', seeders6Key), redis.call('ZCARD', leechers6Key) end
+if not memo then
+  if ipv4InUse then seeders4Count, leechers4Count = redis.call('ZCARD', seeders4Key), redis.call('ZCARD', leechers4Key) end
+  if ipv6InUse then seeders6Count, leechers6Count = redis.call('ZCARD', seeders6Key), redis.call('ZCARD', leechers6Key) end
+else
+  -- A batch counts each set once and follows its own changes (membership).
+  if ipv4InUse then seeders4Count, leechers4Count = memo.card(seeders4Key), memo.card(leechers4Key) end
+  if ipv6InUse then seeders6Count, leechers6Count = memo.card(seeders6Key), memo.card(leechers6Key) end
+end
 
 local peersLeft = numwant
 local peers4, peers6, picked = '', '', 0

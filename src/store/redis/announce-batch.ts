@@ -1,7 +1,7 @@
 /**
  * Batched announces: the announces waiting for one Redis node within one event-loop turn go in one
- * call of lua/announce-batch.lua, which applies each as lua/announce.lua would and answers one packed
- * string for all. Why: what a script call costs Redis besides the script's own work (EVALSHA, the
+ * call of lua/announce-batch.lua, which applies each as lua/announce.lua would and answers one flat
+ * array of strings for all. Why: what a script call costs Redis besides the script's own work (EVALSHA, the
  * script's set-up, the clock, the reply) is paid once per call instead of once per announce
  * (measured: docs/performance.md, "Batched announces").
  *
@@ -140,7 +140,7 @@ export class AnnounceBatcher {
       (value) => {
         let replies: Array<DecodedReply | string>;
         try {
-          if (!Buffer.isBuffer(value)) throw new Error('announce batch script: the reply is no string');
+          if (!Array.isArray(value)) throw new Error('announce batch script: the reply is no array');
           replies = decodeBatch(value, part.length);
         } catch (error) {
           for (const entry of part) entry.reject(error);
@@ -161,39 +161,40 @@ export class AnnounceBatcher {
 }
 
 /**
- * lua/announce-batch.lua's reply: `count` answers, each as the single script's reply table (strings as
- * views of `packed`, no copies), or an error's message. Throws on a malformed reply.
+ * lua/announce-batch.lua's reply (a flat array of strings): `count` answers, each as the single
+ * script's reply table (strings as they came, no copies), or an error's message. Throws on a
+ * malformed reply.
  */
-export function decodeBatch(packed: Buffer, count: number): Array<DecodedReply | string> {
+export function decodeBatch(parts: RespValue[], count: number): Array<DecodedReply | string> {
   const out: Array<DecodedReply | string> = [];
   let at = 0;
-  const string = (): Buffer => {
-    const length = packed.readUInt32BE(at);
-    const start = at + 4;
-    at = start + length;
-    if (at > packed.length) throw new RangeError('announce batch script: reply cut short');
-    return packed.subarray(start, at);
+  const next = (): Buffer => {
+    const part = parts[at++];
+    if (!Buffer.isBuffer(part)) throw new Error('announce batch script: an answer cut short or not a string');
+    return part;
   };
   for (let n = 0; n < count; n++) {
-    const kind = packed[at++];
-    if (kind === BATCH_REPLY.error) {
-      out.push(string().toString('utf8'));
+    const head = next();
+    const kind = head[0];
+    if (kind === BATCH_REPLY.error && head.length === 1) {
+      out.push(next().toString('utf8'));
       continue;
     }
-    if (kind !== BATCH_REPLY.refusal && kind !== BATCH_REPLY.public && kind !== BATCH_REPLY.v2 && kind !== BATCH_REPLY.private) {
-      throw new Error(`announce batch script: unknown answer kind ${String(kind)}`);
+    const snatched = kind === BATCH_REPLY.public || kind === BATCH_REPLY.private;
+    if (
+      (kind !== BATCH_REPLY.refusal && kind !== BATCH_REPLY.public && kind !== BATCH_REPLY.v2 && kind !== BATCH_REPLY.private) ||
+      head.length !== (snatched ? 14 : 13)
+    ) {
+      throw new Error(`announce batch script: malformed answer (kind ${String(kind)}, ${head.length} bytes)`);
     }
-    const reply: DecodedReply = [packed.readUInt32BE(at), packed.readUInt32BE(at + 4), packed.readUInt32BE(at + 8)];
-    at += 12;
-    reply.push(string(), string(), string());
-    if (kind === BATCH_REPLY.v2) reply.push(string());
-    else if (kind === BATCH_REPLY.public || kind === BATCH_REPLY.private) {
-      if (at >= packed.length) throw new RangeError('announce batch script: reply cut short');
-      reply.push(packed[at++]!);
-      if (kind === BATCH_REPLY.private) reply.push(string(), string(), string(), string(), string());
+    const reply: DecodedReply = [head.readUInt32BE(1), head.readUInt32BE(5), head.readUInt32BE(9), next(), next(), next()];
+    if (kind === BATCH_REPLY.v2) reply.push(next());
+    else if (snatched) {
+      reply.push(head[13]!);
+      if (kind === BATCH_REPLY.private) reply.push(next(), next(), next(), next(), next());
     }
     out.push(reply);
   }
-  if (at !== packed.length) throw new Error('announce batch script: reply longer than its answers');
+  if (at !== parts.length) throw new Error('announce batch script: more answers than announces');
   return out;
 }

@@ -161,7 +161,7 @@ export const REPLY_V2_TORRENT = REPLY.refusal + 1;
 export const PUBLIC_REPLY_LENGTH = REPLY.snatched + 1;
 
 /**
- * lua/announce-batch.lua's reply: one string, each announce's answer after the other's, opening with
+ * lua/announce-batch.lua's reply: each announce's answer after the other's, its head opening with
  * its kind (Lua: BATCH_REPLY_ERROR, ...): an error, or the number of elements of the single script's
  * reply it stands for (a refusal or too soon, a public answer, the refusal "v2" and its torrent, a
  * private answer). Decoded by announce-batch.ts.
