@@ -21,7 +21,8 @@ ARGV[1]   shared     struct ">I": peerTtl, seconds a peer lives after its last a
                      announce's header carries the same); the clock is read once, for all
 then per announce, in order:
           shape      2 bytes: its key count k and its argument count m
-          k keys     its KEYS, as lua/announce.lua takes them (6, 8, 10 or 12)
+          k keys     its KEYS, as lua/announce.lua takes them (6, 8, 10 or 12); k = 0: the same KEYS
+                     as the announce before (the same swarm: no new strings for them)
           m args     its ARGV, as lua/announce.lua takes them (3 public, 9 private)
 
 Reply: one flat array of strings (no nested tables), each announce's answer after the other's
@@ -53,10 +54,14 @@ forgets what it changes (the pieces say how; "memo" there). nil in a call of one
   cards      peer set -> its size
   inUse      a family's seeders key -> whether the family's sets exist (EXISTS), true once written
   copies     packed copy key -> its value; copyRead: read once already (the second read takes it whole)
+  copyKeyOf  copy suffix -> peer set -> its copy's key
   snatches   snatch hash -> its fields d, x, xt
   terms, deny  torrent hash -> what access read of it (nothing here writes it)
 ]]
-local memo = { expired = {}, ttl = {}, cards = {}, inUse = {}, copies = {}, copyRead = {}, snatches = {}, terms = {}, deny = {} }
+local memo = {
+  expired = {}, ttl = {}, cards = {}, inUse = {}, copies = {}, copyRead = {}, snatches = {}, terms = {}, deny = {},
+  copyKeyOf = { [PACKED_COPY_SUFFIX] = {}, [PACKED_COPY_PRIVATE_SUFFIX] = {} },
+}
 function memo.card(key)
   local size = memo.cards[key]
   if not size then
@@ -112,9 +117,10 @@ local function answer(ok, r)
 end
 
 local at, last = 2, #ARGV
+local keys
 while at <= last do
   local keyCount, argCount = string.byte(ARGV[at], 1, 2)
-  local keys = { unpack(ARGV, at + 1, at + keyCount) }
+  if keyCount > 0 then keys = { unpack(ARGV, at + 1, at + keyCount) } end
   local args = { unpack(ARGV, at + keyCount + 1, at + keyCount + argCount) }
   at = at + 1 + keyCount + argCount
   answer(pcall(announceOne, keys, args))

@@ -36,16 +36,26 @@ local PACKED_COPY_MAX_BYTES = 32768
 local PACKED_COPY_MAX_REMOVALS = 16
 local copySuffix = PACKED_COPY_SUFFIX
 if privateMode then copySuffix = PACKED_COPY_PRIVATE_SUFFIX end
+-- In a batch, each copy's key name is made once (a concatenation makes a new string, hashed).
+local copyKeyOf = memo and memo.copyKeyOf[copySuffix]
 
 local function copyAdded(setKey, member)
-  local copyKey = setKey .. copySuffix
+  local copyKey = copyKeyOf and copyKeyOf[setKey]
+  if not copyKey then
+    copyKey = setKey .. copySuffix
+    if copyKeyOf then copyKeyOf[setKey] = copyKey end
+  end
   if redis.call('EXISTS', copyKey) == 0 then return end
   if memo then memo.copies[copyKey] = nil end
   if redis.call('APPEND', copyKey, member) > PACKED_COPY_MAX_BYTES then redis.call('DEL', copyKey) end
 end
 
 local function copyRemoved(setKey, members)
-  local copyKey = setKey .. copySuffix
+  local copyKey = copyKeyOf and copyKeyOf[setKey]
+  if not copyKey then
+    copyKey = setKey .. copySuffix
+    if copyKeyOf then copyKeyOf[setKey] = copyKey end
+  end
   local copy = nil
   if memo then
     copy = memo.copies[copyKey]
@@ -84,7 +94,11 @@ end
 local function copyWindow(setKey, setSize, take, entrySize, mayBuild)
   local length = setSize * entrySize
   if length > PACKED_COPY_MAX_BYTES then return nil end
-  local copyKey = setKey .. copySuffix
+  local copyKey = copyKeyOf and copyKeyOf[setKey]
+  if not copyKey then
+    copyKey = setKey .. copySuffix
+    if copyKeyOf then copyKeyOf[setKey] = copyKey end
+  end
   local whole = nil
   if memo then
     whole = memo.copies[copyKey]

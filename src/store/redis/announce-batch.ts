@@ -48,6 +48,35 @@ function keyNames(keys: readonly string[] | TaggedKeys): Array<string | Buffer> 
   return keys.tails.map((tail) => Buffer.concat([keys.head, braced, tail]));
 }
 
+/** Whether two announces have the very same keys (the same swarm, announced the same way). */
+function sameKeys(a: readonly string[] | TaggedKeys, b: readonly string[] | TaggedKeys): boolean {
+  if (isKeyList(a) || isKeyList(b)) {
+    if (!isKeyList(a) || !isKeyList(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    return true;
+  }
+  return a.tails === b.tails && a.head === b.head && a.tag.equals(b.tag);
+}
+
+/**
+ * The batch with each swarm's announces together, in their order: announces of different swarms touch
+ * no key in common, so their order between them changes nothing, and those of one swarm share their keys.
+ */
+function bySwarm(part: Waiting[]): Waiting[] {
+  if (part.length <= 2) return part;
+  const groups = new Map<string, Waiting[]>();
+  for (const entry of part) {
+    const id = isKeyList(entry.keys) ? entry.keys.join(' ') : entry.keys.tag.toString('latin1');
+    const group = groups.get(id);
+    if (group === undefined) groups.set(id, [entry]);
+    else group.push(entry);
+  }
+  if (groups.size === part.length) return part;
+  const ordered: Waiting[] = [];
+  for (const group of groups.values()) for (const entry of group) ordered.push(entry);
+  return ordered;
+}
+
 export class AnnounceBatcher {
   private waiting: Waiting[] = [];
   private scheduled = false;
@@ -111,15 +140,23 @@ export class AnnounceBatcher {
     sent.then(entry.resolve, entry.reject);
   }
 
-  private batch(part: Waiting[]): void {
+  private batch(unordered: Waiting[]): void {
+    const part = bySwarm(unordered);
     const words: Array<string | Buffer> = ['EVALSHA', this.batchSha, '0', this.shared];
     let deadline = Infinity;
+    let previous: Waiting | null = null;
     for (const entry of part) {
-      const keys = keyNames(entry.keys);
-      words.push(Buffer.from([keys.length, entry.argv.length]));
-      for (const key of keys) words.push(key);
+      if (previous !== null && sameKeys(previous.keys, entry.keys)) {
+        // The same swarm's keys as the announce before: the script takes those again (no new strings).
+        words.push(Buffer.from([0, entry.argv.length]));
+      } else {
+        const keys = keyNames(entry.keys);
+        words.push(Buffer.from([keys.length, entry.argv.length]));
+        for (const key of keys) words.push(key);
+      }
       for (const arg of entry.argv) words.push(arg);
       if (entry.deadline < deadline) deadline = entry.deadline;
+      previous = entry;
     }
     const lane = part[0]!.lane;
     let sent: Promise<RespValue> | null;
