@@ -13,9 +13,14 @@
  * LaneFallback, and the store sends each again alone through ioredis, as it does after a single call's
  * fallback; an announce of the batch that failed alone (a slot that moved away) falls back alone.
  */
+import { createHash } from 'node:crypto';
+import { Cluster } from 'ioredis';
+import type { Logger } from 'pino';
+import type { RedisClient } from '../../redis/connection.js';
 import { LaneFallback, type RespLane, type RespValue, type TaggedKeys } from '../../redis/resp-lane.js';
 import { isKeyList } from '../../redis/resp-writer.js';
 import { BATCH_REPLY } from './protocol.js';
+import { script } from './scripts.js';
 
 /** One announce's answer as lua/announce.lua's reply table: numbers, then strings (and snatched, a number). */
 export type DecodedReply = Array<number | Buffer>;
@@ -83,19 +88,42 @@ export class AnnounceBatcher {
   private readonly shared: Buffer;
   readonly counts: BatchCounts = { announce_batch_calls: 0, announce_batched: 0 };
   private readonly flush = (): void => this.send();
+  private readonly batchSha = createHash('sha1').update(script('announce-batch')).digest('hex');
 
   constructor(
+    private readonly client: RedisClient,
     /** Most announces of one call (2 or more). */
     private readonly max: number,
-    /** SHA1 of lua/announce.lua (a lone announce) and of lua/announce-batch.lua. */
+    /** SHA1 of lua/announce.lua (a lone announce). */
     private readonly singleSha: string,
-    private readonly batchSha: string,
     peerTtl: number,
-    /** Told when a node answered NOSCRIPT to the batch script: load it there. */
-    private readonly onNoScript: (lane: RespLane) => void,
+    private readonly logger: Logger,
   ) {
     this.shared = Buffer.alloc(4);
     this.shared.writeUInt32BE(peerTtl);
+    // Loaded ahead on every (re)connection, so that the first batches do not fall back (NOSCRIPT).
+    client.on('ready', this.preload);
+    if (client.status === 'ready') this.preload();
+  }
+
+  close(): void {
+    this.client.off('ready', this.preload);
+  }
+
+  private readonly preload = (): void => {
+    const client = this.client;
+    for (const node of client instanceof Cluster ? client.nodes('master') : [client]) this.load(node);
+  };
+
+  private load(node: { script(...args: string[]): Promise<unknown> }): void {
+    node.script('LOAD', script('announce-batch')).catch((error: Error) => this.logger.warn({ err: error }, 'loading the announce batch script failed'));
+  }
+
+  /** A node answered NOSCRIPT to the batch script (a new master, a flushed cache): load it there; meanwhile its announces fall back one by one. */
+  private onNoScript(lane: RespLane): void {
+    const client = this.client;
+    const node = client instanceof Cluster ? client.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === lane.address()) : client;
+    if (node) this.load(node);
   }
 
   /** The announce's reply (as the single script's table), through `lane`, alone or in a batch. Rejects with LaneFallback as a lane call does. */
@@ -183,6 +211,8 @@ export class AnnounceBatcher {
           for (const entry of part) entry.reject(error);
           return;
         }
+        // The lane counts calls answered; a batch answers each of its announces.
+        lane.answered += part.length - 1;
         for (let i = 0; i < part.length; i++) {
           const reply = replies[i]!;
           if (typeof reply === 'string') part[i]!.reject(new LaneFallback('error_reply', reply));

@@ -31,7 +31,6 @@ import { LaneFallback, type RespValue } from '../../redis/resp-lane.js';
 import { LaneRouter } from '../../redis/lane-router.js';
 import { RedisConnectable } from './connectable.js';
 import { AnnounceBatcher } from './announce-batch.js';
-import { Cluster } from 'ioredis';
 
 /** In ANNOUNCE_REPLY's order (protocol.ts): numbers, then strings, as far as the answer goes. */
 type AnnounceReply = Array<number | Buffer | undefined>;
@@ -185,9 +184,7 @@ export class RedisStore implements TrackerStore {
     this.publicTails = tails(publicNames);
     this.privateTails = tails([...publicNames, ...TOTALS_KEYS]);
     this.lanes = new LaneRouter(client, timedOut, throttledErrorLog(ctx.logger, 'redis fast lane connection error (reconnecting)', 5000));
-    const batchSha = createHash('sha1').update(script('announce-batch')).digest('hex');
-    this.batcher =
-      params.batchMax > 1 ? new AnnounceBatcher(params.batchMax, this.announceSha, batchSha, ctx.peerTtl, (lane) => this.loadBatchScript(lane)) : null;
+    this.batcher = params.batchMax > 1 ? new AnnounceBatcher(client, params.batchMax, this.announceSha, ctx.peerTtl, ctx.logger) : null;
     client.defineCommand('trackerScrape', { numberOfKeys: SCRAPE_KEYS, lua: script('scrape'), readOnly: true });
     this.scripted = client as unknown as ScriptedClient;
     this.webrtc = new RedisRtcSwarms(client, params, ctx.webrtcPeerTtl ?? ctx.peerTtl, ctx.logger, ctx.peerTtl, this.lanes);
@@ -260,13 +257,6 @@ export class RedisStore implements TrackerStore {
     const lane = this.lanes.pick(keys);
     if (lane === null) return null;
     return this.batcher ? this.batcher.submit(lane, keys, argv, deadline) : lane.evalsha(this.announceSha, keys, argv, deadline);
-  }
-
-  /** A node answered NOSCRIPT to the batch script: load it there (meanwhile its announces fall back one by one). */
-  private loadBatchScript(lane: { address(): string }): void {
-    const client = this.client;
-    const node = client instanceof Cluster ? client.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === lane.address()) : client;
-    node?.script('LOAD', script('announce-batch')).catch((error: Error) => this.ctx.logger.warn({ err: error }, 'loading the announce batch script failed'));
   }
 
   /** The script's keys, in KEYS order (keys.ts): the swarm's, the indexes' in exact mode, the totals' in private mode. */
@@ -412,6 +402,7 @@ export class RedisStore implements TrackerStore {
   }
 
   async close(): Promise<void> {
+    this.batcher?.close();
     this.lanes.close();
     await this.catalogue.close();
     this.addresses.close();

@@ -159,7 +159,8 @@ describe('batched announces', { skip: missing ?? false }, () => {
       server = await startRedis();
     });
     after(() => server.kill());
-    const open = (): Open => (batchMax, prefix) => redisDriver.open({ url: server.url, prefix, batch_max: batchMax }, { peerTtl: PEER_TTL, logger });
+    const open = (): Open => (batchMax, prefix) =>
+      redisDriver.open({ url: server.url, prefix, batch_max: batchMax, command_timeout: 5000 }, { peerTtl: PEER_TTL, logger });
     sameAnswersAsSingles(open);
 
     it('an announce failing inside a batch falls back alone; the others are applied once (no snatch counted twice)', async () => {
@@ -258,7 +259,8 @@ describe('batched announces', { skip: missing ?? false }, () => {
       cluster = await startCluster();
     });
     after(() => cluster.stop());
-    const open = (): Open => (batchMax, prefix) => redisDriver.open({ cluster: cluster.addresses, prefix, batch_max: batchMax }, { peerTtl: PEER_TTL, logger });
+    const open = (): Open => (batchMax, prefix) =>
+      redisDriver.open({ cluster: cluster.addresses, prefix, batch_max: batchMax, command_timeout: 5000 }, { peerTtl: PEER_TTL, logger });
     sameAnswersAsSingles(open);
 
     it("one turn's announces of swarms on every master go in one batch per master", async () => {
