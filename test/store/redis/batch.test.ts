@@ -22,7 +22,6 @@ type Open = (batchMax: number, prefix: string) => Promise<TrackerStore>;
 /** One turn's announces: several swarms, public and private (several users), every event, seeders and leechers. */
 function turns(hashes: Buffer[], privateHashes: Buffer[]): SwarmAnnounce[][] {
   const rounds: SwarmAnnounce[][] = [];
-  let record = 0;
   const events = ['started', 'none', 'completed', 'none', 'stopped'] as const;
   for (let round = 0; round < events.length; round++) {
     const turn: SwarmAnnounce[] = [];
@@ -46,7 +45,6 @@ function turns(hashes: Buffer[], privateHashes: Buffer[]): SwarmAnnounce[][] {
           withPeerIds: false,
         };
         if (isPrivate) {
-          record++;
           a.access = {
             requireRegistered: true,
             requireAllowed: false,
