@@ -3,6 +3,9 @@
  * a measure that does not drift with the VM's speed (Redis time per announce does, by up to 2x within
  * minutes here), for comparing versions of the announce script. Everything the server does for the
  * command counts: reading and parsing it, the script, and writing the answer.
+ * First with every announce its own call (batch_max 1, the single script), then with the announces
+ * waiting in one turn sent in batches of 1, 8 and 32 (lua/announce-batch.lua; a batch of 1 is the
+ * batch script carrying one announce, what a call of it costs beside the single script's).
  *   npm run bench:instructions            (needs Debian's valgrind and redis-server)
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -76,7 +79,7 @@ const server = spawn(
 );
 const control = (...args: string[]): void => void execFileSync('callgrind_control', [...args, String(server.pid)], { stdio: 'ignore' });
 
-let store: TrackerStore | undefined;
+const stores: TrackerStore[] = [];
 try {
   for (let i = 0; ; i++) {
     try {
@@ -87,20 +90,42 @@ try {
       await sleep(200);
     }
   }
-  store = await redisDriver.open(
-    { url: `redis://127.0.0.1:${port}`, prefix: 't:', command_timeout: 60_000 },
-    { peerTtl: 3600, logger: pino({ level: 'silent' }) },
-  );
+  const open = async (batchMax: number): Promise<TrackerStore> => {
+    const store = await redisDriver.open(
+      { url: `redis://127.0.0.1:${port}`, prefix: 't:', command_timeout: 60_000, batch_max: batchMax },
+      { peerTtl: 3600, logger: pino({ level: 'silent' }) },
+    );
+    stores.push(store);
+    return store;
+  };
+  const single = await open(1);
 
-  /** Instructions per announce of CALLS re-announces (pipelined) into a swarm of `size` peers. */
-  const measure = async (size: number, privateMode: boolean): Promise<number> => {
+  /**
+   * Instructions per announce of CALLS re-announces (pipelined) into a swarm of `size` peers; with
+   * `batch`, sent in batches of that many (each one turn's announces), else each its own call.
+   */
+  const measure = async (size: number, privateMode: boolean, batch?: number): Promise<number> => {
+    const store = single;
     const infoHash = randomBytes(20);
-    if (privateMode) await store!.catalogue!.putTorrent({ infoHash, id: 1, upMultiplier: 1, downMultiplier: 1, freeleech: false });
+    if (privateMode) await store.catalogue!.putTorrent({ infoHash, id: 1, upMultiplier: 1, downMultiplier: 1, freeleech: false });
     for (let i = 0; i < size; i += 100)
-      await Promise.all(Array.from({ length: Math.min(100, size - i) }, (_, k) => store!.announce(announce(infoHash, i + k, privateMode))));
+      await Promise.all(Array.from({ length: Math.min(100, size - i) }, (_, k) => store.announce(announce(infoHash, i + k, privateMode))));
+    // The batch script loaded (NOSCRIPT's fallback would count too), and the lane connected.
+    const batched = batch === undefined ? store : await open(Math.max(2, batch));
+    if (batch !== undefined) {
+      for (let i = 0; i < 3; i++) await Promise.all([0, 1].map(() => batched.announce(announce(infoHash, Math.floor(Math.random() * size), privateMode))));
+    }
     const dumps = readdirSync(dir).length;
     control('-i', 'on');
-    await Promise.all(Array.from({ length: CALLS }, () => store!.announce(announce(infoHash, Math.floor(Math.random() * size), privateMode))));
+    if (batch === undefined) {
+      await Promise.all(Array.from({ length: CALLS }, () => store.announce(announce(infoHash, Math.floor(Math.random() * size), privateMode))));
+    } else {
+      // One turn's announces at a time, `batch` of them: one call. A lone announce (a batch of 1) goes
+      // as the driver sends it when load is light: alone, through the single script.
+      for (let sent = 0; sent < CALLS; sent += batch) {
+        await Promise.all(Array.from({ length: batch }, () => batched.announce(announce(infoHash, Math.floor(Math.random() * size), privateMode))));
+      }
+    }
     control('-i', 'off');
     control('-d');
     while (readdirSync(dir).length === dumps) await sleep(100);
@@ -115,19 +140,25 @@ try {
   };
 
   console.log(`Redis instructions per announce (callgrind; ${CALLS} re-announces, numwant 50, 30% seeders):`);
-  for (const [size, privateMode] of [
+  const cases: Array<[number, boolean, number?]> = [
     [10, false],
     [100, false],
     [1000, false],
     [100, true],
-  ] as const) {
-    const perCall = await measure(size, privateMode);
+  ];
+  const only = process.env.BENCH_BATCHES;
+  for (const batch of only ? only.split(',').map(Number) : [1, 8, 32]) cases.push([100, false, batch], [100, true, batch]);
+  for (const [size, privateMode, batch] of process.env.BENCH_BATCHES ? cases.slice(4) : cases) {
+    const perCall = await measure(size, privateMode, batch);
+    const how = batch === undefined ? 'each its own call' : `in batches of ${String(batch).padStart(2)}`;
     console.log(
-      `  ${privateMode ? 'private' : 'public '} announce into a swarm of ${String(size).padStart(5)} peers: ${Math.round(perCall).toLocaleString('en-US')} instructions`,
+      `  ${privateMode ? 'private' : 'public '} announce into a swarm of ${String(size).padStart(5)} peers, ${how}: ${Math.round(perCall).toLocaleString('en-US')} instructions`,
     );
   }
 } finally {
-  await store?.close();
+  for (const store of stores) await store.close();
   server.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
+  // CALLGRIND_KEEP=1 keeps the dumps (one per case, in order) for callgrind_annotate.
+  if (process.env.CALLGRIND_KEEP) console.log(`callgrind dumps kept in ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
 }

@@ -62,7 +62,8 @@ local stopped = event == EVENT_STOPPED
 local band = bit.band
 local fmt = string.format
 
--- Access first: a refused announce changes nothing.
+-- Access first: a refused announce changes nothing (no batch here: nothing is remembered across calls).
+local memo = nil
 --- @include "access"
 if accessRefusal then return { 0, 0, 0, accessRefusal } end
 

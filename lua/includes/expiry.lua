@@ -1,7 +1,9 @@
 --[[ expiry: lazy expiry of one peer set, on touch.
 Defines: expire(key)  removes the members of the peer set `key` last seen before staleBelow, from its
                       packed copy too (packed-copy), and in exact subnet mode from its index.
-Expects: exactSubnets, staleBelow (clock), indexKeyOf (subnet-index), what packed-copy expects.
+Expects: exactSubnets, staleBelow (clock), indexKeyOf (subnet-index), memo (nil, or a batch's: a set is
+         expired once per batch, as staleBelow is the same for all and what comes later is fresh),
+         what packed-copy expects.
 Outside exact subnet mode only the first few stale members are read (one more than a copy takes out
 one by one): more than that drops the copy, and a mass expiry of a large set builds no large list.
 ]]
@@ -11,6 +13,11 @@ one by one): more than that drops the copy, and a mass expiry of a large set bui
 -- ZREM's members go through unpack(), whose stack is limited: so many at a time.
 local ZREM_BATCH = 1000
 local function expire(key)
+  if memo then
+    if memo.expired[key] then return end
+    memo.expired[key] = true
+    memo.cards[key] = nil
+  end
   if exactSubnets then
     local gone = redis.call('ZRANGEBYSCORE', key, '-inf', staleBelow)
     if #gone > 0 then

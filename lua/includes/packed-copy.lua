@@ -24,7 +24,10 @@ Defines: copyAdded(setKey, member)     after ZADD added `member` to the set
                                        string (every entry, when take >= setSize); nil when there is
                                        no copy to read and none is built (mayBuild false, the set too
                                        large, members of another length): the caller reads the set
-Expects: privateMode, fmt, peerKeyTtl (clock); math.randomseed already called.
+In a batch (memo), a copy read a second time in the batch is read whole, once, and its windows cut
+in Lua; the copy remembered follows this script's changes (or is forgotten).
+Expects: privateMode, fmt, peerKeyTtl (clock), memo (nil, or a batch's); math.randomseed already
+called.
 ]]
 --- @include "clock"
 --- @include "entry-find"
@@ -33,20 +36,36 @@ local PACKED_COPY_MAX_BYTES = 32768
 local PACKED_COPY_MAX_REMOVALS = 16
 local copySuffix = PACKED_COPY_SUFFIX
 if privateMode then copySuffix = PACKED_COPY_PRIVATE_SUFFIX end
+-- In a batch, each copy's key name is made once (a concatenation makes a new string, hashed).
+local copyKeyOf = memo and memo.copyKeyOf[copySuffix]
 
 local function copyAdded(setKey, member)
-  local copyKey = setKey .. copySuffix
+  local copyKey = copyKeyOf and copyKeyOf[setKey]
+  if not copyKey then
+    copyKey = setKey .. copySuffix
+    if copyKeyOf then copyKeyOf[setKey] = copyKey end
+  end
   if redis.call('EXISTS', copyKey) == 0 then return end
+  if memo then memo.copies[copyKey] = nil end
   if redis.call('APPEND', copyKey, member) > PACKED_COPY_MAX_BYTES then redis.call('DEL', copyKey) end
 end
 
 local function copyRemoved(setKey, members)
-  local copyKey = setKey .. copySuffix
+  local copyKey = copyKeyOf and copyKeyOf[setKey]
+  if not copyKey then
+    copyKey = setKey .. copySuffix
+    if copyKeyOf then copyKeyOf[setKey] = copyKey end
+  end
+  local copy = nil
+  if memo then
+    copy = memo.copies[copyKey]
+    memo.copies[copyKey] = nil
+  end
   if #members > PACKED_COPY_MAX_REMOVALS then
     redis.call('DEL', copyKey)
     return
   end
-  local copy = redis.call('GET', copyKey)
+  if not copy then copy = redis.call('GET', copyKey) end
   if not copy then return end
   for i = 1, #members do
     local member = members[i]
@@ -68,25 +87,42 @@ local function copyRemoved(setKey, members)
     redis.call('DEL', copyKey)
   else
     redis.call('SET', copyKey, copy, 'KEEPTTL')
+    if memo then memo.copies[copyKey] = copy end
   end
 end
 
 local function copyWindow(setKey, setSize, take, entrySize, mayBuild)
   local length = setSize * entrySize
   if length > PACKED_COPY_MAX_BYTES then return nil end
-  local copyKey = setKey .. copySuffix
-  local stored = redis.call('STRLEN', copyKey)
+  local copyKey = copyKeyOf and copyKeyOf[setKey]
+  if not copyKey then
+    copyKey = setKey .. copySuffix
+    if copyKeyOf then copyKeyOf[setKey] = copyKey end
+  end
   local whole = nil
+  if memo then
+    whole = memo.copies[copyKey]
+    if whole == nil and memo.copyRead[copyKey] then
+      whole = redis.call('GET', copyKey)
+      if whole then memo.copies[copyKey] = whole end
+    end
+    memo.copyRead[copyKey] = true
+    if whole and #whole ~= length then whole = nil end
+  end
+  local stored = length
+  if not whole then stored = redis.call('STRLEN', copyKey) end
   if stored ~= length then
     if not mayBuild then return nil end
     whole = table.concat(redis.call('ZRANGE', setKey, '0', '-1'))
     if #whole ~= length then
       if stored > 0 then redis.call('DEL', copyKey) end
+      if memo then memo.copies[copyKey] = nil end
       return nil
     end
     -- The set's own TTL (this announce may not have written it), so that the copy expires first.
     local ttl = redis.call('PTTL', setKey)
     if ttl > 0 then redis.call('SET', copyKey, whole, 'PX', fmt('%d', ttl)) else redis.call('SET', copyKey, whole, 'EX', peerKeyTtl) end
+    if memo then memo.copies[copyKey] = whole end
   end
   if take >= setSize then return whole or redis.call('GET', copyKey) end
   local start = math.random(0, setSize - 1) * entrySize

@@ -69,7 +69,7 @@ export class LaneRouter {
     return lane.isReady() ? lane : null;
   }
 
-  /** Calls the lanes answered so far (lanes closed since not counted). */
+  /** Calls the lanes answered so far, a batch of announces as its announces (lanes closed since not counted). */
   answered(): number {
     let total = this.single?.answered ?? 0;
     for (const lane of this.byNode.values()) total += lane.answered;

@@ -119,7 +119,7 @@ export class RespLane {
     this.open();
   }
 
-  /** Calls answered so far (not counting fallbacks and timeouts). */
+  /** Calls answered so far (not counting fallbacks and timeouts); the batcher adds the other announces of a batch. */
   answered = 0;
 
   /** Whether calls go through the lane now. */

@@ -29,6 +29,11 @@ export const RedisParamsSchema = z
       .describe(
         "admission control: most peers of one swarm (per address family); beyond it new peers are answered but not stored (default 0: no limit but Redis' maxmemory)",
       ),
+    batch_max: integerParam(1, 256)
+      .default(32)
+      .describe(
+        'most announces of one Redis script call: the announces waiting for one Redis node within one event-loop turn share a call (default 32; 1: every announce its own call)',
+      ),
   })
   .superRefine(checkRedisConnection)
   .transform((params) => ({
@@ -47,6 +52,8 @@ export const RedisParamsSchema = z
     userCacheSize: params.user_cache_size,
     /** Admission control: most peers of one family's swarm, 0: no limit. */
     maxSwarmPeers: params.max_swarm_peers,
+    /** Most announces of one script call (announce-batch.ts); 1: no batches. */
+    batchMax: params.batch_max,
   }));
 
 export type RedisParams = z.output<typeof RedisParamsSchema>;

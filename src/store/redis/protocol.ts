@@ -160,6 +160,14 @@ export const REFUSAL_REPLY_LENGTH = REPLY.refusal + 1;
 export const REPLY_V2_TORRENT = REPLY.refusal + 1;
 export const PUBLIC_REPLY_LENGTH = REPLY.snatched + 1;
 
+/**
+ * lua/announce-batch.lua's reply: each announce's answer after the other's, its head opening with
+ * its kind (Lua: BATCH_REPLY_ERROR, ...): an error, or the number of elements of the single script's
+ * reply it stands for (a refusal or too soon, a public answer, the refusal "v2" and its torrent, a
+ * private answer). Decoded by announce-batch.ts.
+ */
+export const BATCH_REPLY = { error: 0, refusal: 6, public: 7, v2: 8, private: 12 } as const;
+
 /** Bytes of a compact address (Lua: ADDRESS4_SIZE, ADDRESS6_SIZE). */
 export const ADDRESS4_SIZE = 6;
 export const ADDRESS6_SIZE = 18;
@@ -189,5 +197,6 @@ export function luaConstants(): Record<string, number | string> {
   constants.ADDRESS6_SIZE = ADDRESS6_SIZE;
   constants.USER_ID_SIZE = USER_ID_SIZE;
   constants.SUBNET_OVERSAMPLING = SUBNET_OVERSAMPLING;
+  for (const [name, kind] of Object.entries(BATCH_REPLY)) constants[`BATCH_REPLY_${upper(name)}`] = kind;
   return constants;
 }

@@ -204,8 +204,8 @@ export function assembleScript(name: string, source: ScriptSource = fileSource):
 
 const assembled = new Map<string, string>();
 
-/** The four commands of lua/. */
-export type CommandName = 'announce' | 'scrape' | 'webrtc-announce' | 'webrtc-scrape';
+/** The commands of lua/. */
+export type CommandName = 'announce' | 'announce-batch' | 'scrape' | 'webrtc-announce' | 'webrtc-scrape';
 
 /** The assembled command, read and assembled on first use. */
 export function script(name: CommandName): string {

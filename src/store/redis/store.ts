@@ -30,6 +30,7 @@ import { throttledErrorLog } from '../../common/log.js';
 import { LaneFallback, type RespValue } from '../../redis/resp-lane.js';
 import { LaneRouter } from '../../redis/lane-router.js';
 import { RedisConnectable } from './connectable.js';
+import { AnnounceBatcher } from './announce-batch.js';
 
 /** In ANNOUNCE_REPLY's order (protocol.ts): numbers, then strings, as far as the answer goes. */
 type AnnounceReply = Array<number | Buffer | undefined>;
@@ -159,6 +160,8 @@ export class RedisStore implements TrackerStore {
   private readonly keyHead: Buffer;
   private readonly publicTails: readonly Buffer[];
   private readonly privateTails: readonly Buffer[];
+  /** Announces of one turn and one node in one call (announce-batch.ts); null when batch_max is 1. */
+  private readonly batcher: AnnounceBatcher | null;
 
   constructor(
     private readonly client: RedisClient,
@@ -181,6 +184,7 @@ export class RedisStore implements TrackerStore {
     this.publicTails = tails(publicNames);
     this.privateTails = tails([...publicNames, ...TOTALS_KEYS]);
     this.lanes = new LaneRouter(client, timedOut, throttledErrorLog(ctx.logger, 'redis fast lane connection error (reconnecting)', 5000));
+    this.batcher = params.batchMax > 1 ? new AnnounceBatcher(client, params.batchMax, this.announceSha, ctx.peerTtl, ctx.logger) : null;
     client.defineCommand('trackerScrape', { numberOfKeys: SCRAPE_KEYS, lua: script('scrape'), readOnly: true });
     this.scripted = client as unknown as ScriptedClient;
     this.webrtc = new RedisRtcSwarms(client, params, ctx.webrtcPeerTtl ?? ctx.peerTtl, ctx.logger, ctx.peerTtl, this.lanes);
@@ -250,7 +254,9 @@ export class RedisStore implements TrackerStore {
    */
   private viaLane(a: SwarmAnnounce, torrentHash: Buffer | undefined, argv: Array<string | Buffer>, deadline: number): Promise<RespValue> | null {
     const keys = torrentHash ? this.keyNames(a, torrentHash) : { head: this.keyHead, tag: a.infoHash, tails: this.keyTails(a) };
-    return this.lanes.pick(keys)?.evalsha(this.announceSha, keys, argv, deadline) ?? null;
+    const lane = this.lanes.pick(keys);
+    if (lane === null) return null;
+    return this.batcher ? this.batcher.submit(lane, keys, argv, deadline) : lane.evalsha(this.announceSha, keys, argv, deadline);
   }
 
   /** The script's keys, in KEYS order (keys.ts): the swarm's, the indexes' in exact mode, the totals' in private mode. */
@@ -344,7 +350,7 @@ export class RedisStore implements TrackerStore {
   }
 
   events(): Record<string, number> {
-    return { ...this.laneEvents };
+    return this.batcher ? { ...this.laneEvents, ...this.batcher.counts } : { ...this.laneEvents };
   }
 
   async scrape(infoHashes: Buffer[]): Promise<SwarmCounts[]> {
@@ -396,6 +402,7 @@ export class RedisStore implements TrackerStore {
   }
 
   async close(): Promise<void> {
+    this.batcher?.close();
     this.lanes.close();
     await this.catalogue.close();
     this.addresses.close();

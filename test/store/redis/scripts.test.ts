@@ -20,7 +20,7 @@ import { assembleScript, script, type ScriptSource } from '../../../src/store/re
 import { redisMissing, startRedis, type RedisServer } from '../../helpers/redis.js';
 
 const ROOT = new URL('../../../../', import.meta.url);
-const COMMANDS = ['announce', 'scrape', 'webrtc-announce', 'webrtc-scrape'] as const;
+const COMMANDS = ['announce', 'announce-batch', 'scrape', 'webrtc-announce', 'webrtc-scrape'] as const;
 const read = (path: string): string => readFileSync(new URL(path, ROOT), 'utf8');
 const pieces = readdirSync(new URL('lua/includes/', ROOT)).map((file) => file.replace(/\.lua$/, ''));
 
