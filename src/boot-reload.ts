@@ -152,7 +152,7 @@ export class TrackerReloads {
       },
     });
     reloader.register({
-      name: 'blocklists',
+      name: 'blocklist.files',
       keys: ['blocklist.files', 'blocklist.check_interval', 'blocklist.max_file_bytes', 'blocklist.max_ranges'],
       prepare: (next) => blocklists.prepare(blocklistOptions(next, parts.logger)),
     });
