@@ -159,7 +159,8 @@ export class TrackerReloads {
     reloader.register({
       name: 'log',
       keys: ['log.level'],
-      prepare: (next) => () => setLevel(parts.logger, next.log.level),
+      // pino's children follow their parent's level unless made with one of their own.
+      prepare: (next) => () => void (parts.logger.level = next.log.level),
     });
     // Read where it is used (the stop), from the configuration in force.
     reloader.register({ name: 'shutdown', keys: ['shutdown_timeout'], prepare: () => () => undefined });
@@ -202,34 +203,4 @@ export class TrackerReloads {
     const subscribers = await this.shared.publishReload(this.replica);
     return { ...report, published: { subscribers } };
   }
-}
-
-/** The level of a logger and of every child made from it since trackChildLevels(). */
-function setLevel(logger: Logger, level: string): void {
-  logger.level = level;
-  for (const child of CHILDREN.get(logger) ?? []) setLevel(child, level);
-}
-
-const CHILDREN = new WeakMap<Logger, Set<Logger>>();
-/** Children followed per logger: boot() makes a handful; one made per request would not be followed past this. */
-const MAX_CHILDREN = 256;
-
-/**
- * pino's child loggers keep the level they were made with; a log level reload must reach them too
- * (the drivers', the management API's, the WebSocket frontend's). Call before any child is made.
- */
-export function trackChildLevels(logger: Logger): void {
-  if (CHILDREN.has(logger)) return;
-  const children = new Set<Logger>();
-  CHILDREN.set(logger, children);
-  const makeChild = logger.child.bind(logger);
-  logger.child = ((...args: Parameters<Logger['child']>) => {
-    const child = makeChild(...args) as unknown as Logger;
-    // Only children that follow their parent's level: one made with a level of its own keeps it.
-    if (!args[1]?.level && children.size < MAX_CHILDREN) {
-      children.add(child);
-      trackChildLevels(child);
-    }
-    return child;
-  }) as unknown as Logger['child'];
 }

@@ -8,7 +8,7 @@ import { createLimitedServer, listenHttp, type ListenerLimits } from './common/l
 import type { Backend } from './backend/driver.js';
 import { backendDrivers } from './backend/registry.js';
 import { ConfigError, loadConfigTree, trustedProxyList, type Config, type LoadOptions } from './config/config.js';
-import { blocklistOptions, trackChildLevels, TrackerReloads, webSocketLimits, type ConfigReloader, type ReloadReport } from './boot-reload.js';
+import { blocklistOptions, TrackerReloads, webSocketLimits, type ConfigReloader, type ReloadReport } from './boot-reload.js';
 import { randomBytes } from 'node:crypto';
 import { createHttpApp } from './frontend/http/app.js';
 import { createTrackerHttpServer, type ConnectionLimits } from './frontend/http/server.js';
@@ -62,7 +62,6 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   const loaded = loadConfigTree(source());
   const config = loaded.config;
   const logger = options.logger ?? pino({ level: config.log.level });
-  trackChildLevels(logger);
 
   const trackerDriver = trackerDrivers.get(config.tracker.driver);
   if (!trackerDriver)

@@ -144,6 +144,18 @@ describe('configuration reload (in process, from a file)', () => {
     assert.equal(running.config.announce_interval, 1800);
   });
 
+  it('applies a log level to the logger and to its children', async () => {
+    const reply = await api.send('POST', '/config/reload');
+    assert.equal(reply.json.outcome, 'unchanged');
+    await write({ log: { level: 'warn' } });
+    assert.deepEqual((await api.send('POST', '/config/reload')).json.changed, ['log.level']);
+    assert.equal(running.logger.level, 'warn');
+    const child = running.logger.child({ probe: true });
+    await write({ log: { level: 'error' } });
+    await api.send('POST', '/config/reload');
+    assert.deepEqual([running.logger.level, child.level], ['error', 'error']);
+  });
+
   it('answers unchanged when nothing changed, and 400 on a bad all parameter', async () => {
     const reply = await api.send('POST', '/config/reload?all=false');
     assert.deepEqual([reply.status, reply.json.outcome, reply.json.changed, reply.json.restart], [200, 'unchanged', [], []]);
