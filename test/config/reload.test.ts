@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import { boot, type RunningTracker } from '../../src/boot.js';
 import { ADMIN_TOKEN, adminClient, type AdminClient } from '../helpers/admin.js';
 import { announcePath, decode, httpGet, randomHash, text } from '../helpers/http.js';
+import { announce, binaryId, isAnnounceReply, WsClient } from '../helpers/ws.js';
 
 const failure = (answer: Record<string, any>): string | undefined => (answer['failure reason'] === undefined ? undefined : text(answer['failure reason']));
 
@@ -154,6 +155,34 @@ describe('configuration reload (in process, from a file)', () => {
     await write({ log: { level: 'error' } });
     await api.send('POST', '/config/reload');
     assert.deepEqual([running.logger.level, child.level], ['error', 'error']);
+  });
+
+  it('applies the WebTorrent announce interval and allowed origins to new sockets and answers', async () => {
+    const url = `ws://127.0.0.1:${running.httpAddress.port}/announce`;
+    const before = await WsClient.open(url, { origin: 'https://elsewhere.example' });
+    const reply = await before.request(announce(binaryId(), binaryId()), isAnnounceReply);
+    assert.equal(reply.interval, 120);
+    await write({ webtorrent: { announce_interval: 60, origins: ['https://site.example'] } });
+    const reloaded = await api.send('POST', '/config/reload');
+    assert.deepEqual(reloaded.json.changed.sort(), ['webtorrent.announce_interval', 'webtorrent.origins']);
+    // The open socket is answered with the new interval; a new one from another origin is refused.
+    assert.equal((await before.request(announce(binaryId(), binaryId()), isAnnounceReply)).interval, 60);
+    await assert.rejects(WsClient.open(url, { origin: 'https://elsewhere.example' }), /upgrade refused: 403/);
+    const allowed = await WsClient.open(url, { origin: 'https://site.example' });
+    assert.equal((await allowed.request(announce(binaryId(), binaryId()), isAnnounceReply)).interval, 60);
+    await Promise.all([before.close(), allowed.close()]);
+  });
+
+  it('applies trusted_proxies: a forwarded address is believed once its proxy is trusted', async () => {
+    const seen = async (): Promise<string> => {
+      const path = announcePath({ infoHash: randomHash(), port: 7001 });
+      const answer = decode((await httpGet('127.0.0.1', running.httpAddress.port, path, { 'x-forwarded-for': '10.1.2.3' })).body);
+      return Buffer.from(answer['external ip']).join('.');
+    };
+    assert.equal(await seen(), '127.0.0.1');
+    await write({ trusted_proxies: ['127.0.0.1/32'] });
+    assert.deepEqual((await api.send('POST', '/config/reload')).json.changed, ['trusted_proxies']);
+    assert.equal(await seen(), '10.1.2.3');
   });
 
   it('answers unchanged when nothing changed, and 400 on a bad all parameter', async () => {
