@@ -7,7 +7,8 @@ import { Blocklists } from './blocklist/lists.js';
 import { createLimitedServer, listenHttp, type ListenerLimits } from './common/listen.js';
 import type { Backend } from './backend/driver.js';
 import { backendDrivers } from './backend/registry.js';
-import { ConfigError, loadConfig, trustedProxyList, type Config, type LoadOptions } from './config/config.js';
+import { ConfigError, loadConfigTree, trustedProxyList, type Config, type LoadOptions } from './config/config.js';
+import { blocklistOptions, TrackerReloads, webSocketLimits, type ConfigReloader, type ReloadReport } from './boot-reload.js';
 import { randomBytes } from 'node:crypto';
 import { createHttpApp } from './frontend/http/app.js';
 import { createTrackerHttpServer, type ConnectionLimits } from './frontend/http/server.js';
@@ -36,7 +37,8 @@ export interface BootOptions extends LoadOptions {
 }
 
 export interface RunningTracker {
-  config: Config;
+  /** The configuration in force (a reload replaces it). */
+  readonly config: Config;
   logger: Logger;
   tracker: Tracker;
   /** The bound HTTP address (port 0 in the configuration becomes the real port here). */
@@ -47,12 +49,18 @@ export interface RunningTracker {
   metricsAddress: AddressInfo | null;
   /** The bound management API address, when admin.addr is set. */
   adminAddress: AddressInfo | null;
+  /** Reloads: parts that take a new configuration at run time register here (src/config/reload.ts). */
+  reloader: ConfigReloader;
+  /** Reads the configuration again and applies what can change at run time, as SIGHUP does. */
+  reload(): Promise<ReloadReport>;
   /** Stops accepting, lets in-flight requests finish (up to shutdown_timeout), then closes the drivers. */
   close(): Promise<void>;
 }
 
 export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
-  const config = loadConfig({ config: options.config, env: options.env ?? process.env });
+  const source = (): LoadOptions => ({ config: options.config, env: options.env ?? process.env });
+  const loaded = loadConfigTree(source());
+  const config = loaded.config;
   const logger = options.logger ?? pino({ level: config.log.level });
 
   const trackerDriver = trackerDrivers.get(config.tracker.driver);
@@ -82,7 +90,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
       : null;
   hotSwarms?.start();
   const metrics = new TrackerMetrics(config.tracker.driver, rawStore, hotSwarms);
-  if (blocklists) blocklists.observer = new BlocklistMetrics(metrics.registry, blocklists);
+  blocklists.observer = new BlocklistMetrics(metrics.registry, blocklists);
   const store = metrics.instrument(rawStore);
   let backend: Backend;
   try {
@@ -101,6 +109,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   const policy = { ...trackerPolicy(config), blockedPeers: config.blocklist.peers ? blocklists : null };
   tracker = new Tracker(store, backendDriver.wantsRecords ? backend : null, policy, defences);
 
+  // One object, read per request: a reload replaces both fields at once (boot-reload.ts).
   const clientIp = {
     trusted: config.trusted_proxies.length > 0 ? trustedProxyList(config.trusted_proxies) : null,
     header: (config.real_ip_header || 'x-forwarded-for').toLowerCase(),
@@ -126,7 +135,8 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   const server = httpListener.server;
   const ws = webSocketFrontend(config, store, tracker, metrics, logger, clientIp, blocklists);
   if (ws) server.on('upgrade', ws.handleUpgrade);
-  if (ws && blocklists) blocklists.onChange(ws.closeBlocked);
+  if (ws) blocklists.onChange(ws.closeBlocked);
+  const reloads = new TrackerReloads({ config: loaded, source, logger, registry: metrics.registry, tracker, store, clientIp, blocklists, ws });
   let udp: UdpFrontend | null = null;
   let udpAddress: AddressInfo | null = null;
   let metricsServer: Server | null = null;
@@ -171,6 +181,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
         hotSwarms: hotSwarmsSource,
         deletedReasonTtl: config.private.deleted_reason_ttl,
         connectable: connectability ? (key) => connectability.known(key) : undefined,
+        reload: (all) => reloads.reloadFromApi(all),
       }).callback();
       adminServer = createLimitedServer((req, res) => void handleAdmin(req, res), auxiliaryLimits(config));
       adminAddress = await listenHttp(adminServer, config.admin.addr.host, config.admin.addr.port);
@@ -178,7 +189,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   } catch (error) {
     sharedKeys?.stop();
     hotSwarms?.stop();
-    blocklists?.close();
+    blocklists.close();
     server.close();
     void ws?.close(0);
     metricsServer?.close();
@@ -187,7 +198,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     tracker.close();
     throw error;
   }
-  blocklists?.start();
+  blocklists.start();
   const httpAddress = server.address() as AddressInfo;
   logger.info(
     {
@@ -205,15 +216,12 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      await Promise.all([
-        ws?.close(config.shutdown_timeout * 1000),
-        drain(server, config.shutdown_timeout * 1000),
-        udp?.close(config.shutdown_timeout * 1000),
-        adminServer && drain(adminServer, config.shutdown_timeout * 1000),
-      ]);
+      process.off('SIGHUP', onHangup);
+      const timeoutMs = reloads.config.shutdown_timeout * 1000;
+      await Promise.all([ws?.close(timeoutMs), drain(server, timeoutMs), udp?.close(timeoutMs), adminServer && drain(adminServer, timeoutMs)]);
       sharedKeys?.stop();
       hotSwarms?.stop();
-      blocklists?.close();
+      blocklists.close();
       metricsServer?.closeAllConnections();
       metricsServer?.close();
       await backend.flush().catch((error: unknown) => logger.error({ err: error }, 'backend flush failed at shutdown'));
@@ -224,7 +232,10 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     return closing;
   };
 
+  // SIGHUP reloads the configuration (boot-reload.ts); other listeners (certificates) may share it.
+  const onHangup = (): void => void reloads.reload('signal');
   if (options.handleSignals) {
+    process.on('SIGHUP', onHangup);
     const onSignal = (signal: NodeJS.Signals): void => {
       logger.info({ signal }, 'stopping');
       close().then(
@@ -239,7 +250,20 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     process.once('SIGINT', onSignal);
   }
 
-  return { config, logger, tracker, httpAddress, udpAddress, metricsAddress, adminAddress, close };
+  return {
+    get config() {
+      return reloads.config;
+    },
+    logger,
+    tracker,
+    httpAddress,
+    udpAddress,
+    metricsAddress,
+    adminAddress,
+    reloader: reloads.reloader,
+    reload: () => reloads.reload('api'),
+    close,
+  };
 }
 
 function httpConnectionLimits(config: Config): ConnectionLimits {
@@ -260,18 +284,10 @@ function auxiliaryLimits(config: Config): ListenerLimits {
   return { ...httpConnectionLimits(config), maxConnections: AUXILIARY_MAX_CONNECTIONS };
 }
 
-/** The lists of blocklist.files, loaded (null when there are none); a file that cannot be loaded stops the start. */
-async function openBlocklists(config: Config, logger: Logger): Promise<Blocklists | null> {
-  const settings = config.blocklist;
-  if (settings.files.length === 0) return null;
+/** The lists of blocklist.files, loaded (none when there are none: a reload may add some); a file that cannot be loaded stops the start. */
+async function openBlocklists(config: Config, logger: Logger): Promise<Blocklists> {
   try {
-    return await Blocklists.open({
-      files: settings.files,
-      maxFileBytes: settings.max_file_bytes,
-      maxRanges: settings.max_ranges,
-      checkIntervalMs: settings.check_interval * 1000,
-      logger: logger.child({ blocklist: true }),
-    });
+    return await Blocklists.open(blocklistOptions(config, logger));
   } catch (error) {
     throw new ConfigError('blocklist.files', (error as Error).message);
   }
@@ -311,14 +327,7 @@ function webSocketFrontend(
     clientIp,
     blocklists,
     maxScrapeHashes: config.max_scrape_infohashes,
-    limits: {
-      maxMessageBytes: settings.max_message_bytes,
-      idleTimeoutMs: settings.idle_timeout * 1000,
-      maxConnectionsPerIp: settings.max_connections_per_ip,
-      maxSwarmsPerSocket: settings.max_swarms_per_socket,
-      maxMessagesPerMinute: settings.max_messages_per_minute,
-      origins: settings.origins.map((origin) => origin.toLowerCase()),
-    },
+    limits: webSocketLimits(settings),
   });
 }
 

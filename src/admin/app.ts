@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { TrackerStore } from '../store/driver.js';
 import { bearerAuth } from './auth.js';
 import { ApiError, jsonErrors } from './errors.js';
-import { adminRouter, type HotSwarmsSource } from './routes.js';
+import { adminRouter, type AdminRouterOptions, type HotSwarmsSource } from './routes.js';
 
 export interface AdminOptions {
   store: TrackerStore;
@@ -21,6 +21,8 @@ export interface AdminOptions {
   deletedReasonTtl?: number;
   /** GET /users/:id/peers: what the connectability check knows of an "IP:PORT"; absent when checks are off. */
   connectable?: (key: string) => Promise<boolean | null>;
+  /** POST /config/reload (src/boot-reload.ts); absent: the route answers 404. */
+  reload?: AdminRouterOptions['reload'];
 }
 
 export function createAdminApp(options: AdminOptions): Koa {
@@ -29,6 +31,7 @@ export function createAdminApp(options: AdminOptions): Koa {
   const router = adminRouter(options.store, options.hotSwarms ?? null, {
     deletedReasonTtl: options.deletedReasonTtl ?? 604800,
     connectable: options.connectable,
+    reload: options.reload,
   });
   app.use(jsonErrors(options.logger));
   app.use(bearerAuth(options.token));

@@ -41,6 +41,7 @@ import {
   SwarmAnswer,
   AddressesAnswer,
   PeersAnswer,
+  ReloadAnswer,
   TorrentAnswer,
   TorrentBody,
   TokenAnswer,
@@ -74,6 +75,7 @@ const COMPONENTS: z.ZodType[] = [
   HashListAnswer,
   ListEntryAnswer,
   FreeleechAnswer,
+  ReloadAnswer,
   BulkUser,
   BulkTorrent,
   BulkUsersBody,
@@ -319,6 +321,21 @@ function build(): Json {
           summary: 'Set the global freeleech switch',
           requestBody: body(FreeleechBody),
           responses: { '200': answer('the switch', FreeleechAnswer), ...WITH_BODY, ...ALWAYS },
+        },
+      },
+      '/config/reload': {
+        post: {
+          summary:
+            'Read the configuration file and environment again and apply what can change at run time (as SIGHUP does); with all=true, ask every replica of a shared tracker driver too',
+          parameters: [
+            query('all', 'also every other replica of a shared tracker driver (each reloads its own file)', { type: 'string', enum: ['true', 'false'] }),
+          ],
+          responses: {
+            '200': answer('what changed, what needs a restart (nothing invalid)', ReloadAnswer),
+            '400': error('BadRequest'),
+            '422': answer('the configuration is invalid: nothing changed (errors lists why)', ReloadAnswer),
+            ...ALWAYS,
+          },
         },
       },
       '/openapi.json': {

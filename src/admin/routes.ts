@@ -28,6 +28,7 @@ import {
   type SwarmAnswer,
   type AddressesAnswer,
   type PeersAnswer,
+  type ReloadAnswer,
   TorrentBody,
   type TokenAnswer,
   TokenBody,
@@ -78,6 +79,8 @@ export interface AdminRouterOptions {
   deletedReasonTtl: number;
   /** What the connectability check knows of an "IP:PORT" (null: unknown); absent when checks are off. */
   connectable?: (key: string) => Promise<boolean | null>;
+  /** POST /config/reload: reloads the configuration (with `all`, every replica's); absent: the route answers 404. */
+  reload?: (all: boolean) => Promise<z.input<typeof ReloadAnswer>>;
 }
 
 export function adminRouter(store: TrackerStore, hotSwarms: HotSwarmsSource = null, options: AdminRouterOptions = { deletedReasonTtl: 604800 }): Router {
@@ -193,6 +196,17 @@ export function adminRouter(store: TrackerStore, hotSwarms: HotSwarmsSource = nu
     const limit = raw === undefined ? 10 : typeof raw === 'string' && /^[0-9]{1,3}$/.test(raw) ? Number(raw) : NaN;
     if (!(limit >= 1 && limit <= MAX_HOT_SWARMS)) badRequest(`limit: must be an integer from 1 to ${MAX_HOT_SWARMS}`);
     ctx.body = await hotSwarms(limit);
+  });
+
+  router.post('/config/reload', async (ctx) => {
+    const { reload } = options;
+    if (!reload) throw new ApiError(404, 'reloads are not available on this tracker');
+    const all = ctx.query.all;
+    if (all !== undefined && all !== 'true' && all !== 'false') badRequest('all: must be true or false');
+    const report = await reload(all === 'true');
+    // Unprocessable: the request was fine, the configuration it read was not.
+    ctx.status = report.outcome === 'invalid' ? 422 : 200;
+    ctx.body = report;
   });
 
   router.get('/clients', async (ctx) => {

@@ -262,6 +262,30 @@ export const ListEntryAnswer = z.strictObject({ list: z.enum(['allow', 'deny']),
 
 export const FreeleechAnswer = z.strictObject({ enabled: z.boolean() }).meta({ id: 'Freeleech' });
 
+const configKeys = () => z.array(z.string()).describe('dotted key paths, e.g. "budget.per_address"');
+
+export const ReloadAnswer = z
+  .strictObject({
+    outcome: z
+      .enum(['applied', 'unchanged', 'restart_needed', 'invalid'])
+      .describe('restart_needed: some changed keys keep their old value until a restart (the others are applied); invalid: nothing changed'),
+    changed: configKeys().describe('keys now in force with their new value'),
+    restart: configKeys().describe('keys whose new value needs a restart; their old value stays in force'),
+    unchanged: count().describe('how many keys have the same value as before'),
+    errors: z
+      .array(z.strictObject({ key: z.string(), reason: z.string() }))
+      .optional()
+      .describe('invalid: what is wrong, each under the key (or environment variable) it is about'),
+    published: z
+      .union([z.literal(false), z.strictObject({ subscribers: count().describe('replicas (this one among them) that received the request') })])
+      .optional()
+      .describe('?all=true: false when the tracker driver is not shared (only this process reloaded)'),
+  })
+  .meta({
+    id: 'Reload',
+    description: 'What a configuration reload did in this process. Other replicas (?all=true) each reload their own file and log what they did.',
+  });
+
 /** Every error, 4xx and 503 alike: a message for people, never a stack trace. */
 export const ErrorAnswer = z
   .strictObject({ error: z.string().min(1).describe('what went wrong; a bad field is named first ("passkey: required")') })

@@ -32,6 +32,8 @@ export interface BlocklistObserver {
   withheld(list: string): void;
   /** A load after a change: in force, or failed and the previous list kept. */
   reloaded(list: string, ok: boolean): void;
+  /** The lists are now these (a configuration reload). */
+  listsChanged?(names: readonly string[]): void;
 }
 
 export interface BlocklistOptions {
@@ -119,8 +121,13 @@ export class Blocklists {
 
   private constructor(
     private readonly lists: List[],
-    private readonly options: BlocklistOptions,
+    private options: BlocklistOptions,
   ) {}
+
+  /** start() was called: a reload keeps checking (or starts, when check_interval was 0 or no file was listed). */
+  private started = false;
+  /** Bumped by each start() and close(). */
+  private chain = 0;
 
   /** Loads every file; rejects with the first one that cannot be loaded. */
   static async open(options: BlocklistOptions): Promise<Blocklists> {
@@ -158,6 +165,23 @@ export class Blocklists {
     return list;
   }
 
+  /**
+   * Loads the lists of other settings (a configuration reload); rejects as open() does, leaving these
+   * in force. The returned step puts the new lists and settings in force in one go.
+   */
+  async prepare(options: BlocklistOptions): Promise<() => void> {
+    const fresh = await Blocklists.open(options);
+    return () => {
+      const started = this.started;
+      this.close();
+      this.lists.splice(0, this.lists.length, ...fresh.lists);
+      this.options = options;
+      this.observer?.listsChanged?.(this.names);
+      if (started) this.start();
+      for (const listener of this.listeners) listener();
+    };
+  }
+
   /** Called after a list changed (the WebSocket frontend closes the sockets it now blocks). */
   onChange(listener: () => void): void {
     this.listeners.push(listener);
@@ -165,16 +189,21 @@ export class Blocklists {
 
   /** Starts checking the files for changes (blocklist.check_interval). */
   start(): void {
+    this.started = true;
     if (this.options.checkIntervalMs <= 0 || this.lists.length === 0 || this.timer) return;
+    // A chain of checks of its own: one left over from before a reload stops at its next turn.
+    const chain = ++this.chain;
     const tick = (): void => {
       void this.check().finally(() => {
-        if (this.timer) this.timer = setTimeout(tick, this.options.checkIntervalMs).unref();
+        if (this.timer && chain === this.chain) this.timer = setTimeout(tick, this.options.checkIntervalMs).unref();
       });
     };
     this.timer = setTimeout(tick, this.options.checkIntervalMs).unref();
   }
 
   close(): void {
+    this.started = false;
+    this.chain++;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }

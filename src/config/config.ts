@@ -1,13 +1,14 @@
 /** Configuration: defaults, a JSON file, environment overrides, validation with errors that name the key. */
 import { readFileSync } from 'node:fs';
 import { BlockList } from 'node:net';
+import type { z } from 'zod';
 import { ACROSS_KEYS, ConfigError, configError } from './errors.js';
 import { CONFIG_KEYS, ConfigSchema, parseCidr, type Config, type ConfigKey } from './schema.js';
 
 export { ConfigError } from './errors.js';
 export { parseCidr, parseListenAddress, type Config, type ListenAddress } from './schema.js';
 
-type Tree = Record<string, unknown>;
+export type Tree = Record<string, unknown>;
 
 function isTree(value: unknown): value is Tree {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -68,6 +69,20 @@ function readFile(path: string): Tree {
 }
 
 export function loadConfig(options: LoadOptions = {}): Config {
+  return loadConfigTree(options).config;
+}
+
+/** A configuration and the tree it was validated from (the file with the environment overrides applied). */
+export interface LoadedConfig {
+  config: Config;
+  tree: Tree;
+}
+
+/**
+ * loadConfig(), also answering the tree; a reload keeps it to put back the keys that need a restart.
+ * On an invalid tree the ConfigError names the first issue, and `issues` lists every one.
+ */
+export function loadConfigTree(options: LoadOptions = {}): LoadedConfig {
   const tree: Tree = typeof options.config === 'string' ? readFile(options.config) : structuredClone(options.config ?? {});
   const env = options.env ?? {};
   // Environment overrides replace the file's value, and an error in one names the variable.
@@ -78,17 +93,47 @@ export function loadConfig(options: LoadOptions = {}): Config {
     setPath(tree, key.path, fromEnvironment(key, text));
     fromEnv.set(key.path, key.env);
   }
+  return validateTree(tree, fromEnv);
+}
+
+/** Validates a tree as loadConfigTree() does; `fromEnv` names the variables an error is reported under. */
+export function validateTree(tree: Tree, fromEnv: ReadonlyMap<string, string> = new Map()): LoadedConfig {
   const result = ConfigSchema.safeParse(tree);
-  if (result.success) return result.data;
-  throw configError(result.error, {
+  if (result.success) return { config: result.data, tree };
+  const rename = (path: string, issue: z.core.$ZodIssue): string => {
+    const variable = fromEnv.get(path);
+    const across = issue.code === 'custom' && issue.params?.across === ACROSS_KEYS.across;
+    return variable && !across ? `${variable} (${path})` : path;
+  };
+  const error = configError(result.error, {
     unknownKey: (key) =>
       key.includes('.') ? 'unknown configuration key (nest it: {"http": {"addr": ...}}, not {"http.addr": ...})' : 'unknown configuration key',
-    rename: (path, issue) => {
-      const variable = fromEnv.get(path);
-      const across = issue.code === 'custom' && issue.params?.across === ACROSS_KEYS.across;
-      return variable && !across ? `${variable} (${path})` : path;
-    },
+    rename,
   });
+  error.issues = result.error.issues.map((issue) => {
+    const path = issue.path.filter((p): p is string => typeof p === 'string').join('.');
+    if (issue.code === 'unrecognized_keys') return { key: [path, ...issue.keys].filter(Boolean).join('.'), reason: 'unknown configuration key' };
+    return { key: rename(path, issue), reason: issue.message };
+  });
+  throw error;
+}
+
+/** The value at a dotted path of a tree (undefined when absent). */
+export function getPath(tree: unknown, path: string): unknown {
+  let node = tree;
+  for (const part of path.split('.')) {
+    if (!isTree(node)) return undefined;
+    node = node[part];
+  }
+  return node;
+}
+
+/** Sets (or, with undefined, removes) the value at a dotted path of a tree. */
+export function putPath(tree: Tree, path: string, value: unknown): void {
+  if (value !== undefined) return setPath(tree, path, structuredClone(value));
+  const parts = path.split('.');
+  const parent = parts.length === 1 ? tree : getPath(tree, parts.slice(0, -1).join('.'));
+  if (isTree(parent)) delete parent[parts.at(-1)!];
 }
 
 /** The trusted proxy CIDRs as a matcher. */

@@ -8,6 +8,8 @@ import { firstIssue } from '../common/schema.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
+  /** Every issue found, when validation found several (the message names the first). */
+  issues?: Array<{ key: string; reason: string }>;
   constructor(
     readonly key: string,
     readonly reason: string,

@@ -42,13 +42,24 @@ export class BlocklistMetrics implements BlocklistObserver {
         for (const { name, ranges } of lists.ranges()) this.labels(name).set(ranges);
       },
     });
-    for (const list of lists.names) {
+    this.refused0 = refused;
+    this.withheld0 = withheld;
+    this.listsChanged(lists.names);
+  }
+
+  private readonly refused0: Counter<'list' | 'protocol'>;
+  private readonly withheld0: Counter<'list'>;
+
+  /** Makes the counters of lists new since the start (a reload of blocklist.files); a removed list's stay. */
+  listsChanged(names: readonly string[]): void {
+    for (const list of names) {
+      if (this.withheldByList.has(list)) continue;
       for (const protocol of PROTOCOLS) {
-        const child = refused.labels(list, protocol);
+        const child = this.refused0.labels(list, protocol);
         child.inc(0);
         this.refusals.set(`${list} ${protocol}`, child);
       }
-      const child = withheld.labels(list);
+      const child = this.withheld0.labels(list);
       child.inc(0);
       this.withheldByList.set(list, child);
       for (const result of ['ok', 'failed']) this.reloads.labels(list, result).inc(0);

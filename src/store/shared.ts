@@ -1,7 +1,7 @@
 /**
  * What the replicas of a shared tracker driver agree on through the driver, besides swarms: the UDP
  * connection id keys (so that no operator has to hand every replica the same secret) and each replica's
- * hottest swarms (so that any replica can answer for all). Optional for a driver: a store that lives in
+ * hottest swarms (so that any replica can answer for all), and requests to reload the configuration. Optional for a driver: a store that lives in
  * one process has nothing to share, and boot() then keeps both to the process.
  */
 
@@ -50,4 +50,12 @@ export interface SharedState {
   publishHotSwarms(summary: PublishedHotSwarms, ttlSeconds: number): Promise<void>;
   /** Every replica's summary still within its TTL (at most a bounded number of replicas). */
   hotSwarms(): Promise<PublishedHotSwarms[]>;
+  /**
+   * Asks every replica to reload its configuration (POST /config/reload?all=true); `origin` is the
+   * asking replica's id. Answers how many subscribers received it (the asking replica among them).
+   * Optional: without it, a reload for all reloads the asking process only.
+   */
+  publishReload?(origin: string): Promise<number>;
+  /** Calls `listener` with the origin of every reload published from now on, until the store closes. */
+  onReload?(listener: (origin: string) => void): void;
 }

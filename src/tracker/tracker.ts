@@ -4,116 +4,28 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isDeepStrictEqual } from 'node:util';
 import { compactPeer, formatIp } from '../bittorrent/address.js';
 import type { AnnounceEvent, AnnounceRequest, AnnounceResult, ScrapeRequest, ScrapeResult } from '../bittorrent/announce.js';
 import { ClientError } from '../bittorrent/errors.js';
 import type { Backend, TokenEnd } from '../backend/driver.js';
 import { accountingRecord, type CreditedAnnounce, type StoreOutcome } from './accounting-record.js';
-import type { Config } from '../config/config.js';
-import { Connectability, connectablePolicy, NOT_CONNECTABLE, type CheckResult, type ConnectablePolicy } from './connectability.js';
-import { coveringRule, parsePortRange } from '../config/ports.js';
-import type { LedgerLimits } from '../store/user-ledger.js';
+import { Connectability, NOT_CONNECTABLE, type CheckResult } from './connectability.js';
+import { coveringRule } from '../config/ports.js';
 import type { Catalogue, User } from '../store/catalogue.js';
 import type { Refusal, SwarmAccess, SwarmAnnounce, TrackerStore } from '../store/driver.js';
-import { RequestBudget, type BudgetPolicy } from './budget.js';
+import { RequestBudget } from './budget.js';
 import { DownloadSlots, type TakenSlot } from './download-slots.js';
 import { checkRegistered, withoutBlocked } from './blocked-peers.js';
-import type { Blocklists } from '../blocklist/lists.js';
 import { PeerListBudget } from './peer-lists.js';
-import { UserAgentRules } from './user-agents.js';
-import { NOT_STORED_WARNINGS, OVER_BUDGET, TOO_SOON, type BudgetProtocol, type DefenceObserver, type MinIntervalEnforcement } from './defences.js';
+import type { TrackerPolicy } from './policy.js';
+import { NOT_STORED_WARNINGS, OVER_BUDGET, TOO_SOON, type BudgetProtocol, type DefenceObserver } from './defences.js';
+
+export { trackerPolicy, type TrackerPolicy } from './policy.js';
 
 /** Attempts at deleting a used-up freeleech token, a second apart. */
 const TOKEN_END_ATTEMPTS = 3;
 const TOKEN_END_RETRY_MS = 1000;
-
-export interface TrackerPolicy {
-  announceInterval: number;
-  minAnnounceInterval: number;
-  intervalJitter: number;
-  defaultNumwant: number;
-  maxNumwant: number;
-  maxScrapeInfoHashes: number;
-  allowFullScrape: boolean;
-  allowIpSpoofing: boolean;
-  respectAf: boolean;
-  /** Prefix lengths for same-subnet-first ordering; 0 when grouping is off. */
-  subnet4: number;
-  subnet6: number;
-  /** Passkeys, registered torrents and accounting. */
-  private: boolean;
-  approvedClientsOnly: boolean;
-  approvedTorrentsOnly: boolean;
-  /** Private mode: most peers per user and torrent (0: none); the config's `private` section. */
-  peersPerTorrent?: number;
-  /** Private mode: return a user's own other peers to it (private.own_peers). */
-  ownPeers?: boolean;
-  /** Private mode: announces with peers per user and window (private.peer_list_budget; 0 or absent: no limit). */
-  peerListBudget?: { budget: number; windowSeconds: number };
-  /** Private mode: User-Agents refused (private.denied_user_agents). */
-  deniedUserAgents?: UserAgentRules;
-  /** Private mode: announced ports refused (private.denied_ports), each rule as written and its range. */
-  deniedPorts?: ReadonlyArray<{ text: string; first: number; last: number }>;
-  /** Private mode: distinct addresses per user over a window (private.addresses_per_user, ...). */
-  addressLimits?: LedgerLimits;
-  /** Private mode: seconds a download holds its slot after its last announce (peer_ttl); absent: slots not enforced. */
-  downloadSlotWindow?: number;
-  /** Request budgets per address and subnet; null: none. */
-  budget?: BudgetPolicy | null;
-  /** What an announce without an event sooner than minAnnounceInterval gets (default off). */
-  minIntervalEnforcement?: MinIntervalEnforcement;
-  /** blocklist.peers: the lists whose addresses are never registered nor handed out (blocked-peers.ts); absent: none. */
-  blockedPeers?: Blocklists | null;
-  /** Private mode: the connectability check (private.connectable_check, connectability.ts); absent: none. */
-  connectable?: ConnectablePolicy | null;
-}
-
-/** The policy a configuration asks for (boot() builds the Tracker with it; tests and benchmarks start from it). */
-export function trackerPolicy(config: Config): TrackerPolicy {
-  return {
-    announceInterval: config.announce_interval,
-    minAnnounceInterval: config.min_announce_interval,
-    intervalJitter: config.interval_jitter,
-    defaultNumwant: config.default_numwant,
-    maxNumwant: config.max_numwant,
-    maxScrapeInfoHashes: config.max_scrape_infohashes,
-    allowFullScrape: config.allow_full_scrape,
-    allowIpSpoofing: config.allow_ip_spoofing,
-    respectAf: config.respect_af,
-    subnet4: config.preferred_subnet ? config.preferred_ipv4_subnet : 0,
-    subnet6: config.preferred_subnet ? config.preferred_ipv6_subnet : 0,
-    private: config.private_enabled,
-    approvedClientsOnly: config.approved_clients_only,
-    approvedTorrentsOnly: config.approved_torrents_only,
-    peersPerTorrent: config.private.peers_per_torrent,
-    ownPeers: config.private.own_peers,
-    deniedUserAgents: new UserAgentRules(config.private.denied_user_agents),
-    peerListBudget: { budget: config.private.peer_list_budget, windowSeconds: config.private.peer_list_window },
-    deniedPorts: config.private.denied_ports.map((text) => {
-      const [first, last] = parsePortRange(text)!;
-      return { text, first, last };
-    }),
-    addressLimits: {
-      windowSeconds: config.private.address_window,
-      limit: config.private.addresses_per_user,
-      enforce: config.private.enforce_address_limit,
-    },
-    downloadSlotWindow: config.peer_ttl,
-    budget: config.budget.enabled
-      ? {
-          windowSeconds: config.budget.window,
-          perAddress: config.budget.per_address,
-          perSubnet: config.budget.per_subnet,
-          ipv4Prefix: config.budget.ipv4_prefix,
-          ipv6Prefix: config.budget.ipv6_prefix,
-          syncIntervalMs: config.budget.sync_interval * 1000,
-          maxTracked: config.budget.max_tracked,
-        }
-      : null,
-    minIntervalEnforcement: config.min_interval_enforcement,
-    connectable: config.private.connectable_check ? connectablePolicy(config) : null,
-  };
-}
 
 export const REFUSALS: Record<Refusal, string> = {
   denied: 'this torrent is not allowed on this tracker',
@@ -145,12 +57,17 @@ export class Tracker {
   /** Accounting record ids: this process's random prefix and a counter, unique without coordination. */
   private readonly recordPrefix = randomBytes(8).toString('hex');
   private recordCount = 0;
+  /**
+   * The policy in force. Every request reads it once, through this one reference, and what hangs off it
+   * (budgets, peer-list counts, the open access rules) is replaced with it: reconfigure().
+   */
+  policy: TrackerPolicy;
   /** Request budgets, shared through the store when it offers shared counters. */
-  readonly budget: RequestBudget | null;
-  /** The access rules of an announce without a user: the same for every one, so made once. */
-  private readonly openAccess: SwarmAccess;
+  budget: RequestBudget | null = null;
+  /** The access rules of an announce without a user: the same for every one, so made once per policy. */
+  private openAccess: SwarmAccess;
   /** Private mode: peer lists per user (private.peer_list_budget); null when unlimited. */
-  private readonly peerLists: PeerListBudget | null;
+  private peerLists: PeerListBudget | null = null;
   /** Private mode: users' download slots; null without a ledger to count them in. */
   private readonly slots: DownloadSlots | null;
   /** Private mode: the connectability check (connectability.ts); null when off. */
@@ -159,19 +76,40 @@ export class Tracker {
   constructor(
     readonly store: TrackerStore,
     private readonly backend: Backend | null,
-    readonly policy: TrackerPolicy,
+    policy: TrackerPolicy,
     private readonly observer?: DefenceObserver,
   ) {
+    this.policy = policy;
     this.openAccess = { requireRegistered: policy.private, requireAllowed: policy.approvedTorrentsOnly };
-    const sharing = store.addBudgetCounts?.bind(store) ?? null;
-    this.budget = policy.budget ? new RequestBudget(policy.budget, sharing) : null;
-    const lists = policy.peerListBudget;
-    this.peerLists = policy.private && lists && lists.budget > 0 ? new PeerListBudget(lists.budget, lists.windowSeconds * 1000) : null;
+    this.install(policy, null);
     const leeching = store.leeching;
     const checked = (result: CheckResult) => observer?.connectabilityChecked?.(result);
     this.connectability =
       policy.private && policy.connectable ? new Connectability(policy.connectable, store.connectable, checked, undefined, store.peers) : null;
     this.slots = policy.private && leeching && policy.downloadSlotWindow ? new DownloadSlots(leeching, store.catalogue, policy.downloadSlotWindow) : null;
+  }
+
+  /**
+   * Puts `next` in force in one step (a configuration reload). Budgets and peer-list counts start again
+   * only when their own settings changed. The connectability check and download slots keep the policy
+   * they were made with: the keys behind them need a restart (src/boot-reload.ts).
+   */
+  reconfigure(next: TrackerPolicy): void {
+    this.install(next, this.policy);
+  }
+
+  private install(next: TrackerPolicy, previous: TrackerPolicy | null): void {
+    if (!previous || !isDeepStrictEqual(next.budget, previous.budget)) {
+      this.budget?.close();
+      const sharing = this.store.addBudgetCounts?.bind(this.store) ?? null;
+      this.budget = next.budget ? new RequestBudget(next.budget, sharing) : null;
+    }
+    if (!previous || next.private !== previous.private || !isDeepStrictEqual(next.peerListBudget, previous.peerListBudget)) {
+      const lists = next.peerListBudget;
+      this.peerLists = next.private && lists && lists.budget > 0 ? new PeerListBudget(lists.budget, lists.windowSeconds * 1000) : null;
+    }
+    this.openAccess = { requireRegistered: next.private, requireAllowed: next.approvedTorrentsOnly };
+    this.policy = next;
   }
 
   /** Stops the budget's background sync. */

@@ -51,7 +51,7 @@ export class WebRtcTracker {
     private readonly tracker: Tracker,
     readonly swarms: RtcSwarms,
     /** Seconds between announces a WebTorrent client is asked to keep. */
-    readonly interval: number,
+    public interval: number,
   ) {}
 
   async announce(req: RtcAnnounceRequest): Promise<RtcAnnounceResult> {

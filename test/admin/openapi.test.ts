@@ -234,6 +234,13 @@ async function exercise(api: AdminClient, t: TestTracker, check: Checker): Promi
   c('PUT /freeleech', await api.put('/freeleech', { enabled: false }));
   c('GET /freeleech', await api.send('GET', '/freeleech', { headers: { authorization: 'Basic x' } }));
 
+  // Configuration reload: the tracker was booted from a tree, not a file, so nothing changes.
+  const reloaded = c('POST /config/reload', await api.send('POST', '/config/reload?all=true'));
+  assert.equal(reloaded.status, 200);
+  assert.equal(reloaded.json.outcome, 'unchanged');
+  c('POST /config/reload', await api.send('POST', '/config/reload?all=1'));
+  c('POST /config/reload', await api.send('POST', '/config/reload', { headers: { authorization: '' } }));
+
   // Answers outside any operation: unknown routes and methods a path does not take.
   for (const path of ['/', '/userz', '/users/1/extra']) {
     const reply = await api.get(path);

@@ -91,13 +91,22 @@ export class WebSocketFrontend {
   private readonly frames = new FrameWriter();
   private closing = false;
 
-  constructor(private readonly options: WsFrontendOptions) {
+  constructor(private options: WsFrontendOptions) {
     this.logError = throttledErrorLog(options.logger);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.limits.maxMessageBytes, perMessageDeflate: false, clientTracking: false });
     // Until the driver listens (a Redis subscription), offers from other replicas find no one here.
     options.tracker.swarms.onSignal((signal) => this.deliver(signal)).catch(this.logError);
     this.sweeper = setInterval(() => this.closeIdle(), Math.max(250, Math.min(10_000, options.limits.idleTimeoutMs / 4)));
     this.sweeper.unref();
+  }
+  /**
+   * A configuration reload: these limits and this announce interval from the next upgrade, message or
+   * answer on. The largest message stays as the server was made with it (webtorrent.max_message_bytes
+   * needs a restart), and so does the idle sweep's period.
+   */
+  reconfigure(limits: WsLimits, announceInterval: number): void {
+    this.options = { ...this.options, limits: { ...limits, maxMessageBytes: this.options.limits.maxMessageBytes } };
+    this.options.tracker.interval = announceInterval;
   }
 
   get openSockets(): number {

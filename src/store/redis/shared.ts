@@ -5,6 +5,10 @@
  * Keys (prefix `t:` by default): `t:secret:NAME` (HASH current, previous, next, rotated);
  * `t:{hot}:replicas` (ZSET replica id → expiry, Unix ms) and `t:{hot}:r:ID` (STRING, the replica's summary
  * as JSON, with the same expiry). The hot keys share one hash tag, so MGET works on Cluster.
+ *
+ * Configuration reloads for every replica: PUBLISH on `t:config-reload` (the message is the asking
+ * replica's id), heard by each replica on a connection of its own. On a Cluster, PUBLISH reaches every
+ * node's subscribers, but its answer counts only those of the node that took it.
  */
 import type { RedisClient } from '../../redis/connection.js';
 import type { PublishedHotSwarms, SharedKeys, SharedState } from '../shared.js';
@@ -38,6 +42,7 @@ const MAX_SUMMARY_BYTES = 256 * 1024;
 type KeysReply = [string, string, string, number, number];
 
 export class RedisShared implements SharedState {
+  private subscriber: RedisClient | null = null;
   private readonly scripted: { trackerConnectionKeys(key: string, period: number, current: string, next: string): Promise<KeysReply> };
 
   constructor(
@@ -82,6 +87,35 @@ export class RedisShared implements SharedState {
       if (summary) summaries.push(summary);
     }
     return summaries;
+  }
+
+  async publishReload(origin: string): Promise<number> {
+    return this.call(() => this.client.publish(this.reloadChannel(), origin));
+  }
+
+  onReload(listener: (origin: string) => void): void {
+    if (this.subscriber) throw new Error('onReload: this store already has a listener');
+    // A subscribed connection takes no other commands; ioredis subscribes again after each reconnect.
+    const subscriber = (this.client.duplicate as () => RedisClient).call(this.client);
+    this.subscriber = subscriber;
+    subscriber.on('error', () => undefined); // the main connection logs Redis errors
+    subscriber.on('message', (channel: string, message: string) => {
+      if (channel === this.reloadChannel()) listener(message);
+    });
+    subscriber.subscribe(this.reloadChannel()).catch(() => undefined);
+  }
+
+  /** Ends the reload subscription. */
+  close(): void {
+    const subscriber = this.subscriber;
+    this.subscriber = null;
+    if (!subscriber) return;
+    void subscriber.quit().catch(() => undefined);
+    subscriber.disconnect();
+  }
+
+  private reloadChannel(): string {
+    return `${this.prefix}config-reload`;
   }
 
   private replicasKey(): string {

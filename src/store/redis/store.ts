@@ -409,6 +409,7 @@ export class RedisStore implements TrackerStore {
     this.leeching.close();
     this.peers.close();
     await this.webrtc.close();
+    this.shared.close();
     const quit = this.client.quit().catch(() => undefined);
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, 1000).unref());
     await Promise.race([quit, timeout]);
