@@ -50,7 +50,11 @@ describe('a bad certificate file at start', () => {
   const garbage = join(dir, 'garbage.pem');
   writeFileSync(garbage, 'not pem\n');
   const cases: Array<[string, Record<string, string>, RegExp]> = [
-    ['a missing certificate', { cert: join(dir, 'missing.crt'), key: good.keyPath }, /configuration error: http\.tls\.cert: cannot read .*missing\.crt: ENOENT/],
+    [
+      'a missing certificate',
+      { cert: join(dir, 'missing.crt'), key: good.keyPath },
+      /configuration error: http\.tls\.cert: cannot read .*missing\.crt: ENOENT/,
+    ],
     ['a missing key', { cert: good.certPath, key: join(dir, 'missing.key') }, /configuration error: http\.tls\.key: cannot read .*missing\.key: ENOENT/],
     ['a directory as the key', { cert: good.certPath, key: dir }, /configuration error: http\.tls\.key: cannot read .*EISDIR/],
     ['no certificate in the file', { cert: garbage, key: good.keyPath }, /configuration error: http\.tls\.cert: .*garbage\.pem holds no PEM certificate/],

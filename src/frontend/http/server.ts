@@ -112,8 +112,7 @@ export function createTrackerHttpServer(handle: (req: IncomingMessage, res: Serv
     connectionsCheckingInterval: checkingInterval(limits.headerTimeoutMs),
   };
   const tls = options.tls ?? null;
-  const secure = (): SecureServer =>
-    createSecureServer({ ...httpOptions, ...tls!.context, handshakeTimeout: tls!.handshakeTimeoutMs }, onRequest);
+  const secure = (): SecureServer => createSecureServer({ ...httpOptions, ...tls!.context, handshakeTimeout: tls!.handshakeTimeoutMs }, onRequest);
   const server: AnyHttpServer = tls && !tls.separate ? secure() : createServer(httpOptions, onRequest);
   const secureServer = tls?.separate ? secure() : null;
 

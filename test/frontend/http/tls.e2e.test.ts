@@ -65,7 +65,10 @@ describe('HTTPS and WSS on http.addr', () => {
     assert.equal(reply.headers['content-type'], 'text/plain');
     const scrape = decode((await httpsGet(port, scrapePath([infoHash]), pair.cert)).body);
     const files = Object.values(scrape.files as Record<string, { complete: number; incomplete: number }>);
-    assert.deepEqual(files.map((f) => [f.complete, f.incomplete]), [[1, 1]]);
+    assert.deepEqual(
+      files.map((f) => [f.complete, f.incomplete]),
+      [[1, 1]],
+    );
   });
 
   it('answers a WebTorrent announce over WSS', async () => {
@@ -161,7 +164,7 @@ describe('certificates reloaded without a restart', () => {
     }
   });
 
-  it("follows a Kubernetes Secret mount: the `..data` symlink swapped to a new directory", async () => {
+  it('follows a Kubernetes Secret mount: the `..data` symlink swapped to a new directory', async () => {
     // The layout the kubelet writes: tls.crt -> ..data/tls.crt, ..data -> ..TIMESTAMP/.
     const mount = tempDir();
     const writeVersion = (name: string, pair: TestCertificate): void => {
