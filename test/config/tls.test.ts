@@ -49,6 +49,8 @@ describe('a bad certificate file at start', () => {
   const other = makeCertificate(dir, 'other');
   const garbage = join(dir, 'garbage.pem');
   writeFileSync(garbage, 'not pem\n');
+  const huge = join(dir, 'huge.pem');
+  writeFileSync(huge, Buffer.alloc(1024 * 1024 + 1, 0x41));
   const cases: Array<[string, Record<string, string>, RegExp]> = [
     [
       'a missing certificate',
@@ -57,6 +59,7 @@ describe('a bad certificate file at start', () => {
     ],
     ['a missing key', { cert: good.certPath, key: join(dir, 'missing.key') }, /configuration error: http\.tls\.key: cannot read .*missing\.key: ENOENT/],
     ['a directory as the key', { cert: good.certPath, key: dir }, /configuration error: http\.tls\.key: cannot read .*EISDIR/],
+    ['a file over the size limit', { cert: huge, key: good.keyPath }, /configuration error: http\.tls\.cert: .*huge\.pem is larger than 1048576 bytes/],
     ['no certificate in the file', { cert: garbage, key: good.keyPath }, /configuration error: http\.tls\.cert: .*garbage\.pem holds no PEM certificate/],
     ['the key of another certificate', { cert: good.certPath, key: other.keyPath }, /configuration error: http\.tls: .* are not a certificate and its key/],
   ];

@@ -13,6 +13,8 @@ export interface TestCertificate {
   cert: Buffer;
   key: Buffer;
   fingerprint: string;
+  /** notAfter as a Unix time, in seconds. */
+  notAfter: number;
 }
 
 /** A self-signed certificate for localhost and 127.0.0.1 (EC P-256, valid for a day), written into `dir` as NAME.crt and NAME.key. */
@@ -44,7 +46,8 @@ export function makeCertificate(dir: string, name: string): TestCertificate {
     { stdio: 'ignore' },
   );
   const cert = readFileSync(certPath);
-  return { certPath, keyPath, cert, key: readFileSync(keyPath), fingerprint: new X509Certificate(cert).fingerprint256 };
+  const x509 = new X509Certificate(cert);
+  return { certPath, keyPath, cert, key: readFileSync(keyPath), fingerprint: x509.fingerprint256, notAfter: Math.floor(Date.parse(x509.validTo) / 1000) };
 }
 
 /** GET over HTTPS on a fresh connection, trusting `ca` only (the name checked is 127.0.0.1's). */

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -133,6 +133,27 @@ describe('https_addr beside a plain http.addr', () => {
   });
 });
 
+describe('http.max_connections with https_addr', () => {
+  it('counts the connections of both listeners together', async () => {
+    const pair = makeCertificate(tempDir(), 'tracker');
+    const running = await bootTls({ https_addr: '127.0.0.1:0', max_connections: 2, tls: { cert: pair.certPath, key: pair.keyPath } });
+    const sockets: Socket[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const socket = connect(running.httpAddress.port, '127.0.0.1');
+        sockets.push(socket);
+        await new Promise((resolve) => socket.once('connect', resolve));
+      }
+      await waitUntil('both plain connections counted', async () => (await metric(running.metricsAddress!.port, 'tracker_http_connections_open')) === 2);
+      await assert.rejects(servedFingerprint(running.httpsAddress!.port), 'the HTTPS listener is full too');
+      assert.equal(await metric(running.metricsAddress!.port, 'tracker_http_connections_closed_total', 'reason="total_cap"'), 1);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await running.close();
+    }
+  });
+});
+
 describe('certificates reloaded without a restart', () => {
   it('serves a certificate renamed over the old files, and keeps the old one when the new pair is bad', async () => {
     const dir = tempDir();
@@ -142,11 +163,13 @@ describe('certificates reloaded without a restart', () => {
     const metricsPort = running.metricsAddress!.port;
     try {
       assert.equal(await servedFingerprint(port), first.fingerprint);
+      assert.equal(await metric(metricsPort, 'tracker_tls_certificate_expiry_timestamp_seconds'), first.notAfter);
       const second = makeCertificate(join(dir, 'next'), 'live');
       replaceFile(first.keyPath, second.key);
       replaceFile(first.certPath, second.cert);
       await waitUntil('the new certificate is served', async () => (await servedFingerprint(port)) === second.fingerprint);
       assert.equal(await metric(metricsPort, 'tracker_tls_reloads_total', 'outcome="ok"'), 1);
+      assert.equal(await metric(metricsPort, 'tracker_tls_certificate_expiry_timestamp_seconds'), second.notAfter);
 
       // A certificate whose key is another one's: refused, the second pair stays.
       const other = makeCertificate(join(dir, 'other'), 'live');
@@ -157,6 +180,7 @@ describe('certificates reloaded without a restart', () => {
       replaceFile(first.certPath, Buffer.from('not a certificate\n'));
       await waitUntil('the garbage is counted', async () => (await metric(metricsPort, 'tracker_tls_reloads_total', 'outcome="error"')) === 2);
       assert.equal(await servedFingerprint(port), second.fingerprint);
+      assert.equal(await metric(metricsPort, 'tracker_tls_certificate_expiry_timestamp_seconds'), second.notAfter);
       const https = await httpsGet(port, '/healthz', second.cert);
       assert.equal(https.body.toString(), 'ok\n');
     } finally {
