@@ -3,7 +3,8 @@
  * is complete, keep-alive or one connection per request. Run as a child process:
  *   node dist/bench/load.js '{"host":"127.0.0.1","port":6969,...}'   -> prints one JSON line of results
  */
-import { connect, type Socket } from 'node:net';
+import { connect as connectTcp, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 
 export interface LoadOptions {
   host: string;
@@ -29,6 +30,14 @@ export interface LoadOptions {
   rate?: number;
   /** Private mode: peers announce as this many users, through /PASSKEY/announce (see benchPasskey). */
   users?: number;
+  /** HTTPS: every connection makes a TLS handshake first (the certificate is not checked). */
+  tls?: boolean;
+}
+
+/** A connection to the server (TLS when asked), `ready` called once requests can go out. */
+function connect(o: LoadOptions, ready: () => void): Socket {
+  if (o.tls) return connectTls({ host: o.host, port: o.port, rejectUnauthorized: false }, ready).setNoDelay(true);
+  return connectTcp({ host: o.host, port: o.port, noDelay: true }, ready);
 }
 
 /** The passkey of benchmark user `n` (ids start at 1). */
@@ -182,7 +191,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
 
   const keepAliveWorker = (): Promise<void> =>
     new Promise((resolve) => {
-      const socket: Socket = connect({ host: o.host, port: o.port, noDelay: true });
+      const socket: Socket = connect(o, () => send());
       let pending: Buffer = Buffer.alloc(0);
       let sentAt = 0;
       const send = (): void => {
@@ -199,7 +208,6 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         if (wait > 0) setTimeout(write, wait);
         else write();
       };
-      socket.on('connect', send);
       socket.on('data', (chunk: Buffer) => {
         pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
         const response = takeResponse(pending);
@@ -218,7 +226,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     while (!finished()) {
       await new Promise<void>((resolve) => {
         const sentAt = performance.now();
-        const socket = connect({ host: o.host, port: o.port, noDelay: true }, () => socket.end(requests[next++ % requests.length]!));
+        const socket = connect(o, () => socket.end(requests[next++ % requests.length]!));
         const chunks: Buffer[] = [];
         socket.on('data', (chunk: Buffer) => chunks.push(chunk));
         socket.on('close', () => {

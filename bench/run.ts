@@ -1,13 +1,15 @@
 /**
  * `npm run bench`: the tracker (memory driver, and redis driver when redis-server exists) against floors
  * measured in the same run under the same load: a Koa 3 + @koa/router server with the tracker's routes
- * (HTTP keep-alive), a bare node:http server (keep-alive and Connection: close) and a bare node:dgram
- * server (UDP), all answering fixed bodies. Then the scaling case, the memory driver's bytes per peer, the
+ * (HTTP keep-alive), a bare node:http server (keep-alive and Connection: close), a bare node:https server
+ * (HTTPS keep-alive, a throwaway certificate) and a bare node:dgram server (UDP), all answering fixed bodies. Then the scaling case, the memory driver's bytes per peer, the
  * Redis costs, and a summary of the Performance issue's targets. Servers are pinned to CPU 0 and the load
  * generator to CPU 1 when `taskset` exists.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { redisDriver } from '../src/store/redis/driver.js';
@@ -25,6 +27,8 @@ Runs, in interleaved rounds under the same load (same query strings, packets and
   tracker (memory driver): HTTP keep-alive, HTTP Connection: close, UDP
   Koa floor: Koa 3 + @koa/router with the tracker's routes, fixed 100-byte body, keep-alive
   bare floor: node:http, fixed 100-byte body, keep-alive and Connection: close
+  HTTPS: the tracker's https_addr (a throwaway self-signed EC certificate) against a bare node:https
+               floor with the same certificate, fixed 100-byte body, keep-alive (one handshake per connection)
   dgram floor: node:dgram, BEP 15 connect reply and a fixed 50-peer announce reply
   tracker (redis driver, with redis-server installed): HTTP keep-alive, UDP; and private mode, keep-alive
 and prints per case requests/s, p50/p99 and server CPU µs per request (medians, every round shown), the
@@ -48,7 +52,7 @@ and a summary of the Performance issue's targets with PASS/FAIL.
 
   --seconds N  seconds per case per round (5)      --rounds N  interleaved rounds (3)
   --slices N   the two (or three) sides of each target ratio alternate in N slices of seconds/N within each
-               round: tracker, Koa floor and redis tracker keep-alive; tracker, dgram floor and redis tracker UDP (4)
+               round: tracker, Koa floor and redis tracker keep-alive; tracker, dgram floor and redis tracker UDP; tracker and bare https HTTPS (4)
   --redis-cpu N  the CPU redis-server is pinned to (1, beside the load generator). With 0, beside the
                tracker, the redis case's rate is held down as much and preemption costs the tracker more:
                redis ÷ memory UDP 1.33 in one run, against 1.02-1.37 with Redis on CPU 1`;
@@ -137,7 +141,9 @@ async function load(server: ChildProcess, options: LoadOptions, generator = './l
   return { ...result, cpuUsPerRequest: (cpu * 1e6) / Math.max(1, result.requests) };
 }
 
-async function startTracker(env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number; udpPort: number; metricsPort: number }> {
+async function startTracker(
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; port: number; udpPort: number; metricsPort: number; httpsPort: number }> {
   const child = spawnPinned(0, CLI, [], {
     ...process.env,
     TRACKER_HTTP_ADDR: '127.0.0.1:0',
@@ -152,14 +158,14 @@ async function startTracker(env: Record<string, string> = {}): Promise<{ child: 
     ...env,
   });
   const line = await firstLine(child, (l) => l.includes('tracker started'));
-  const { http, udp, metrics } = JSON.parse(line) as { http: string; udp: string; metrics: string };
+  const { http, https, udp, metrics } = JSON.parse(line) as { http: string; https: string | null; udp: string; metrics: string };
   const portOf = (address: string): number => Number(address.slice(address.lastIndexOf(':') + 1));
-  return { child, port: portOf(http), udpPort: portOf(udp), metricsPort: portOf(metrics) };
+  return { child, port: portOf(http), udpPort: portOf(udp), metricsPort: portOf(metrics), httpsPort: https ? portOf(https) : 0 };
 }
 
 /** A floor server (bare-server.js, koa-server.js, dgram-server.js): prints {"port":N} when listening. */
-async function startBare(script = './bare-server.js'): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawnPinned(0, here(script), ['0']);
+async function startBare(script = './bare-server.js', extra: string[] = []): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawnPinned(0, here(script), ['0', ...extra]);
   const line = await firstLine(child, (l) => l.startsWith('{'));
   return { child, port: (JSON.parse(line) as { port: number }).port };
 }
@@ -173,6 +179,35 @@ function stop(child: ChildProcess): Promise<void> {
 
 function redisCli(port: number, ...args: string[]): string {
   return execFileSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+}
+
+/** A self-signed EC certificate for 127.0.0.1 in a temporary directory (openssl), for the HTTPS cases. */
+function throwawayCertificate(): { dir: string; cert: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-bench-tls-'));
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
+  return { dir, cert, key };
 }
 
 /** The CPU redis-server is pinned to: 1 (beside the load generator) unless --redis-cpu says otherwise. */
@@ -278,15 +313,23 @@ async function serverCases(
     `load: ${base.connections} connections, ${base.pool} peers over ${base.torrents} torrents (Zipf s=${base.zipf}), ${base.seeders * 100}% seeders, numwant ${base.numwant}`,
   );
   console.log(
-    `every case runs ${seconds} s in each of ${rounds} interleaved rounds (this VM's speed drifts), the sides of each target ratio alternating in ${slices} slices (keep-alive: tracker, Koa, redis tracker; UDP: tracker, dgram, redis tracker); the table shows medians, every round below it`,
+    `every case runs ${seconds} s in each of ${rounds} interleaved rounds (this VM's speed drifts), the sides of each target ratio alternating in ${slices} slices (keep-alive: tracker, Koa, redis tracker; UDP: tracker, dgram, redis tracker; HTTPS: tracker, bare https); the table shows medians, every round below it`,
   );
   console.log(
-    "floors, under the same load generators: Koa 3 + @koa/router with the tracker's routes and bare node:http (fixed 100-byte body), bare node:dgram (fixed 50-peer reply)",
+    "floors, under the same load generators: Koa 3 + @koa/router with the tracker's routes and bare node:http (fixed 100-byte body), bare node:https with the tracker's certificate (the same body), bare node:dgram (fixed 50-peer reply)",
   );
   console.log('each tracker is warmed up with one announce from every peer; measured announces are re-announces\n');
 
-  const tracker = await startTracker();
+  // HTTPS: a throwaway certificate, served by the memory-driver tracker on https_addr (beside its plain
+  // listener: the same swarms) and by the bare node:https floor.
+  const certificate = throwawayCertificate();
+  const tracker = await startTracker({
+    TRACKER_HTTP_HTTPS_ADDR: '127.0.0.1:0',
+    TRACKER_HTTP_TLS_CERT: certificate.cert,
+    TRACKER_HTTP_TLS_KEY: certificate.key,
+  });
   const bare = await startBare();
+  const bareTls = await startBare('./bare-server.js', [certificate.cert, certificate.key]);
   const koa = await startBare('./koa-server.js');
   const dgram = await startBare('./dgram-server.js');
   const redis = withRedis ? await startRedisServer() : null;
@@ -302,6 +345,12 @@ async function serverCases(
   // pass, for the JIT).
   for (const t of [tracker, redisTracker, koa, bare])
     if (t) await load(t.child, { ...base, host: '127.0.0.1', port: t.port, keepAlive: true, seconds: 120, maxRequests: base.pool });
+  // The HTTPS listeners get a pass of their own for the JIT (a fifth of the pool: the swarms are filled).
+  for (const [t, port] of [
+    [tracker, tracker.httpsPort],
+    [bareTls, bareTls.port],
+  ] as const)
+    await load(t.child, { ...base, host: '127.0.0.1', port, keepAlive: true, tls: true, seconds: 120, maxRequests: base.pool / 5 });
   await load(dgram.child, { ...base, host: '127.0.0.1', port: dgram.port, keepAlive: true, seconds: 120, maxRequests: base.pool }, './udp-load.js');
   // The trackers' UDP frontends get a pass of their own, as the dgram floor does (a fifth of the pool: the
   // swarms are filled already, this one is for the JIT).
@@ -318,6 +367,8 @@ async function serverCases(
   const udp = (t: { child: ChildProcess; port: number }) => (seconds: number) =>
     load(t.child, { ...base, host: '127.0.0.1', port: t.port, keepAlive: true, seconds }, './udp-load.js');
   const udpOf = (t: { child: ChildProcess; udpPort: number }) => ({ child: t.child, port: t.udpPort });
+  const https = (child: ChildProcess, port: number) => (seconds: number) =>
+    load(child, { ...base, host: '127.0.0.1', port, keepAlive: true, tls: true, seconds });
   const TRACKER_KA = 'tracker  keep-alive';
   const KOA_KA = 'koa      keep-alive';
   const BARE_KA = 'bare     keep-alive';
@@ -328,12 +379,16 @@ async function serverCases(
   const REDIS_KA = 'tracker  keep-alive, redis';
   const REDIS_UDP = 'tracker  UDP, redis';
   const PRIVATE_KA = 'private  keep-alive, redis';
+  const TRACKER_TLS = 'tracker  HTTPS keep-alive';
+  const BARE_TLS = 'bare     HTTPS keep-alive';
   const cases: Case[] = [
     { name: TRACKER_KA, run: http(tracker, true) },
     { name: KOA_KA, run: http(koa, true) },
     { name: BARE_KA, run: http(bare, true) },
     { name: TRACKER_CLOSE, run: http(tracker, false) },
     { name: BARE_CLOSE, run: http(bare, false) },
+    { name: TRACKER_TLS, run: https(tracker.child, tracker.httpsPort) },
+    { name: BARE_TLS, run: https(bareTls.child, bareTls.port) },
     { name: TRACKER_UDP, run: udp(udpOf(tracker)) },
     { name: DGRAM_UDP, run: udp(dgram) },
   ];
@@ -353,6 +408,7 @@ async function serverCases(
   const sliceGroups: string[][] = [
     [TRACKER_KA, KOA_KA, ...(redisTracker ? [REDIS_KA] : [])],
     [TRACKER_UDP, DGRAM_UDP, ...(redisTracker ? [REDIS_UDP] : [])],
+    [TRACKER_TLS, BARE_TLS],
   ];
   const groupOf = new Map(sliceGroups.flatMap((group) => group.map((name) => [name, group] as const)));
   const sliceSeconds = seconds / slices;
@@ -431,7 +487,8 @@ async function serverCases(
       `stream length ${redisCli(privateRedis.port, 'xlen', PRIVATE_STREAM).trim()} (capped by max_len)`;
     privateRedis.child.kill('SIGKILL');
   }
-  await Promise.all([stop(tracker.child), stop(bare.child), stop(koa.child), stop(dgram.child)]);
+  await Promise.all([stop(tracker.child), stop(bare.child), stop(bareTls.child), stop(koa.child), stop(dgram.child)]);
+  rmSync(certificate.dir, { recursive: true, force: true });
 
   const med = (name: string, pick: (r: Measured) => number): number => median(results.get(name)!.map(pick));
   /** Per-round ratios a/b (both sides of each ran minutes apart at most), their median and every round. */
@@ -476,6 +533,11 @@ async function serverCases(
   console.log(
     `  tracker UDP ÷ dgram floor, server CPU per request:                    ${showRatio(udpFloor)}; throughput dgram/tracker ${showRatio(roundRatios(DGRAM_UDP, TRACKER_UDP, rps))}`,
   );
+  const tlsFloor = roundRatios(TRACKER_TLS, BARE_TLS, cpu);
+  console.log(
+    `  tracker HTTPS keep-alive ÷ bare https keep-alive, server CPU per request: ${showRatio(tlsFloor)}; throughput bare/tracker ${showRatio(roundRatios(BARE_TLS, TRACKER_TLS, rps))}`,
+  );
+  console.log(`  tracker HTTPS keep-alive ÷ tracker HTTP keep-alive, CPU per request:  ${showRatio(roundRatios(TRACKER_TLS, TRACKER_KA, cpu))}`);
   console.log(`  tracker HTTP keep-alive ÷ tracker UDP (memory driver), CPU per request: ${showRatio(roundRatios(TRACKER_KA, TRACKER_UDP, cpu))}`);
   let redisKa: Ratio | null = null;
   let redisUdp: Ratio | null = null;

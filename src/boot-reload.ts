@@ -9,6 +9,7 @@
  * restart: listeners and their connection limits, drivers and their parameters, peer_ttl, the UDP
  * keys and bans, the management API, the connectability check, and the like.
  */
+import type { CertificateReloader } from './frontend/http/tls.js';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
@@ -77,6 +78,8 @@ export interface ReloadParts {
   clientIp: ClientIpOptions;
   blocklists: Blocklists;
   ws: WebSocketFrontend | null;
+  /** http.tls's certificate files, re-read by every reload (their paths need a restart). */
+  certificates?: CertificateReloader | null;
 }
 
 /** The WebSocket frontend's limits a configuration asks for. */
@@ -110,10 +113,12 @@ export class TrackerReloads {
   private readonly replica = randomBytes(8).toString('hex');
   private readonly shared: SharedState | undefined;
   private readonly logger: Logger;
+  private readonly certificates: CertificateReloader | null;
 
   constructor(parts: ReloadParts) {
     const { tracker, store, clientIp, blocklists, ws } = parts;
     this.logger = parts.logger;
+    this.certificates = parts.certificates ?? null;
     this.shared = store.shared;
     const counter = new Counter({
       name: 'tracker_config_reloads_total',
@@ -187,6 +192,9 @@ export class TrackerReloads {
   /** Reloads this process's configuration, and logs what it did; `cause` is for the log. */
   async reload(cause: 'signal' | 'api' | 'published'): Promise<ReloadReport> {
     const report = await this.reloader.reload();
+    // Certificates renewed in place (certbot, cert-manager) are read again whatever the file says; a bad
+    // pair keeps the served one and is logged and counted by the reloader itself.
+    await this.certificates?.reload();
     const fields = { cause, changed: report.changed, restart: report.restart, unchanged: report.unchanged };
     if (report.outcome === 'invalid') this.logger.error({ cause, errors: report.errors }, 'configuration not reloaded: invalid, nothing changed');
     else if (report.restart.length > 0) this.logger.warn(fields, 'configuration reloaded; some changed keys need a restart and keep their old value');

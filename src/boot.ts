@@ -1,5 +1,6 @@
 /** boot(): configuration -> drivers -> tracker -> listeners, and a graceful stop. */
 import type { Server } from 'node:http';
+import type { Server as SecureServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { createAdminApp } from './admin/app.js';
@@ -11,7 +12,9 @@ import { ConfigError, loadConfigTree, trustedProxyList, type Config, type LoadOp
 import { blocklistOptions, TrackerReloads, webSocketLimits, type ConfigReloader, type ReloadReport } from './boot-reload.js';
 import { randomBytes } from 'node:crypto';
 import { createHttpApp } from './frontend/http/app.js';
-import { createTrackerHttpServer, type ConnectionLimits } from './frontend/http/server.js';
+import { createTrackerHttpServer, type AnyHttpServer, type ConnectionLimits } from './frontend/http/server.js';
+import { CertificateReloader, readTlsPair, TlsFileError, type TlsPair } from './frontend/http/tls.js';
+import { TlsMetrics } from './metrics/tls.js';
 import { UdpOffenders } from './frontend/udp/offenders.js';
 import { ConnectionMetrics, UdpBanMetrics } from './metrics/hygiene.js';
 import { ConnectionIds } from './frontend/udp/connection-id.js';
@@ -43,6 +46,10 @@ export interface RunningTracker {
   tracker: Tracker;
   /** The bound HTTP address (port 0 in the configuration becomes the real port here). */
   httpAddress: AddressInfo;
+  /** The bound http.https_addr, when it is set. */
+  httpsAddress: AddressInfo | null;
+  /** The certificate of the HTTPS listener, when TLS is on: reload() reads its files again. */
+  certificates: CertificateReloader | null;
   /** The bound UDP address, when UDP is on. */
   udpAddress: AddressInfo | null;
   /** The bound metrics address, when metrics are on. */
@@ -73,6 +80,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     logger.warn('allow_full_scrape: the %s driver may not offer a full scrape; such scrapes get a failure reason', config.tracker.driver);
   }
 
+  const tlsPair = await readCertificate(config);
   const blocklists = await openBlocklists(config, logger);
   const rawStore: TrackerStore = await trackerDriver.open(config.tracker.params, {
     peerTtl: config.peer_ttl,
@@ -131,12 +139,28 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     clientIp,
     metrics: connectionMetrics,
     logger,
+    tls: tlsPair && {
+      context: { cert: tlsPair.cert, key: tlsPair.key },
+      handshakeTimeoutMs: config.http.tls.handshake_timeout * 1000,
+      separate: config.http.https_addr !== null,
+    },
   });
   const server = httpListener.server;
+  const secureServer = httpListener.secureServer;
   const ws = webSocketFrontend(config, store, tracker, metrics, logger, clientIp, blocklists);
   if (ws) server.on('upgrade', ws.handleUpgrade);
+  if (ws) secureServer?.on('upgrade', ws.handleUpgrade);
   if (ws) blocklists.onChange(ws.closeBlocked);
-  const reloads = new TrackerReloads({ config: loaded, source, logger, registry: metrics.registry, tracker, store, clientIp, blocklists, ws });
+  const certificates =
+    tlsPair &&
+    new CertificateReloader({
+      files: config.http.tls,
+      current: tlsPair,
+      servers: [secureServer ?? (server as SecureServer)],
+      logger,
+      metrics: new TlsMetrics(metrics.registry),
+    });
+  const reloads = new TrackerReloads({ config: loaded, source, logger, registry: metrics.registry, tracker, store, clientIp, blocklists, ws, certificates });
   let udp: UdpFrontend | null = null;
   let udpAddress: AddressInfo | null = null;
   let metricsServer: Server | null = null;
@@ -144,8 +168,10 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   let adminServer: Server | null = null;
   let adminAddress: AddressInfo | null = null;
   let sharedKeys: SharedKeysHandle | null = null;
+  let httpsAddress: AddressInfo | null = null;
   try {
     await listenHttp(server, config.http.addr.host, config.http.addr.port);
+    if (secureServer && config.http.https_addr) httpsAddress = await listenHttp(secureServer, config.http.https_addr.host, config.http.https_addr.port);
     if (config.udp.addr) {
       // A configured key wins. Otherwise the replicas of a shared driver agree on keys through it; the
       // memory driver is one process, so a key of its own is correct. Any other driver must be given one.
@@ -191,6 +217,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     hotSwarms?.stop();
     blocklists.close();
     server.close();
+    secureServer?.close();
     void ws?.close(0);
     metricsServer?.close();
     adminServer?.close();
@@ -199,10 +226,13 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     throw error;
   }
   blocklists.start();
+  certificates?.start();
   const httpAddress = server.address() as AddressInfo;
   logger.info(
     {
       http: formatAddress(httpAddress),
+      https: httpsAddress ? formatAddress(httpsAddress) : null,
+      tls: tlsPair ? { fingerprint: tlsPair.fingerprint, not_after: tlsPair.notAfter.toISOString() } : null,
       udp: udpAddress ? formatAddress(udpAddress) : null,
       metrics: metricsAddress ? formatAddress(metricsAddress) : null,
       admin: adminAddress ? formatAddress(adminAddress) : null,
@@ -217,8 +247,15 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   const close = (): Promise<void> => {
     closing ??= (async () => {
       process.off('SIGHUP', onHangup);
+      certificates?.close();
       const timeoutMs = reloads.config.shutdown_timeout * 1000;
-      await Promise.all([ws?.close(timeoutMs), drain(server, timeoutMs), udp?.close(timeoutMs), adminServer && drain(adminServer, timeoutMs)]);
+      await Promise.all([
+        ws?.close(timeoutMs),
+        drain(server, timeoutMs),
+        secureServer && drain(secureServer, timeoutMs),
+        udp?.close(timeoutMs),
+        adminServer && drain(adminServer, timeoutMs),
+      ]);
       sharedKeys?.stop();
       hotSwarms?.stop();
       blocklists.close();
@@ -232,7 +269,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     return closing;
   };
 
-  // SIGHUP reloads the configuration (boot-reload.ts); other listeners (certificates) may share it.
+  // SIGHUP reloads the configuration and the certificates (boot-reload.ts).
   const onHangup = (): void => void reloads.reload('signal');
   if (options.handleSignals) {
     process.on('SIGHUP', onHangup);
@@ -257,6 +294,8 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
     logger,
     tracker,
     httpAddress,
+    httpsAddress,
+    certificates,
     udpAddress,
     metricsAddress,
     adminAddress,
@@ -282,6 +321,17 @@ const AUXILIARY_MAX_CONNECTIONS = 64;
 /** The metrics and management listeners: the tracker's timeouts, and few connections. */
 function auxiliaryLimits(config: Config): ListenerLimits {
   return { ...httpConnectionLimits(config), maxConnections: AUXILIARY_MAX_CONNECTIONS };
+}
+
+/** http.tls's certificate and key, read and checked (null when TLS is off); a bad pair stops the start. */
+async function readCertificate(config: Config): Promise<TlsPair | null> {
+  const { cert, key } = config.http.tls;
+  if (cert === '') return null;
+  try {
+    return await readTlsPair({ cert, key });
+  } catch (error) {
+    throw error instanceof TlsFileError ? new ConfigError(error.key, error.message) : error;
+  }
 }
 
 /** The lists of blocklist.files, loaded (none when there are none: a reload may add some); a file that cannot be loaded stops the start. */
@@ -336,7 +386,7 @@ function formatAddress(address: AddressInfo): string {
 }
 
 /** Stops accepting; idle keep-alive connections go at once, busy ones after their response or the timeout. */
-function drain(server: Server, timeoutMs: number): Promise<void> {
+function drain(server: AnyHttpServer, timeoutMs: number): Promise<void> {
   return new Promise((resolve) => {
     const sweeper = setInterval(() => server.closeIdleConnections(), 50);
     const deadline = setTimeout(() => server.closeAllConnections(), timeoutMs);

@@ -10,6 +10,7 @@ import { connectableKeys } from './connectable.js';
 import { bool, duration, integer, section } from './leaves.js';
 import { MAX_PORT_RULES, parsePortRange } from './ports.js';
 import { ACROSS_KEYS } from './errors.js';
+import { checkTls, tlsSection } from './tls.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -82,7 +83,13 @@ const params = () => z.record(z.string(), z.unknown(), { error: 'must be an obje
 export const ConfigSchema = z
   .strictObject({
     http: section({
-      addr: listenAddress().prefault('[::]:6969').describe('HTTP tracker listener, "host:port". "[::]" listens on every IPv4 and IPv6 address.'),
+      addr: listenAddress()
+        .prefault('[::]:6969')
+        .describe('HTTP tracker listener, "host:port". "[::]" listens on every IPv4 and IPv6 address. With http.tls set (and no https_addr) it serves HTTPS.'),
+      https_addr: optionalListenAddress()
+        .prefault('')
+        .describe('HTTPS (and WSS) listener beside a plain http.addr, "host:port"; needs http.tls. "" (the default): none.'),
+      tls: tlsSection(),
       max_query_length: integer(256, 65536).prefault(8192).describe('Longest query string accepted, in bytes; longer requests get a failure reason.'),
       header_timeout: duration(1, 300)
         .prefault(5)
@@ -347,6 +354,7 @@ export const ConfigSchema = z
     if (config.http.header_timeout > config.http.request_timeout) {
       fail('http.header_timeout', `must not exceed http.request_timeout (${config.http.request_timeout})`);
     }
+    checkTls(config.http, fail);
     if (config.default_numwant > config.max_numwant) {
       fail('default_numwant', `must not exceed max_numwant (${config.max_numwant})`);
     }

@@ -5,7 +5,7 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 
-export const CLOSE_REASONS = ['address_cap', 'total_cap', 'timeout', 'malformed', 'keep_alive_idle'] as const;
+export const CLOSE_REASONS = ['address_cap', 'total_cap', 'timeout', 'malformed', 'keep_alive_idle', 'tls_handshake'] as const;
 export type CloseReason = (typeof CLOSE_REASONS)[number];
 
 interface Inc {
@@ -21,7 +21,7 @@ export class ConnectionMetrics {
     const registers = [registry];
     const closes = new Counter({
       name: 'tracker_http_connections_closed_total',
-      help: 'HTTP connections the tracker closed, by reason: address_cap and total_cap (refused at once), timeout (request head or request not complete in time, or nothing sent), malformed (unparsable request), keep_alive_idle (idle after an answer: normal).',
+      help: 'HTTP connections the tracker closed, by reason: address_cap and total_cap (refused at once), timeout (request head or request not complete in time, or nothing sent), malformed (unparsable request), keep_alive_idle (idle after an answer: normal), tls_handshake (a TLS handshake failed or was not done within http.tls.handshake_timeout).',
       labelNames: ['reason'],
       registers,
     });

@@ -2,7 +2,7 @@
  * The Kubernetes manifests, checked offline: every object against the Kubernetes schemas
  * (kubernetes-models), every kustomization's files present, the ConfigMap's config.json (with the
  * Secret's overrides) through the tracker's own validation, the operational settings that matter, and
- * a real `kubectl kustomize` rendering of the base and the Redis Cluster overlay.
+ * a real `kubectl kustomize` rendering of the base and the overlays.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -56,7 +56,8 @@ describe('k8s manifests', () => {
     for (const [file, docs] of manifests) {
       for (const doc of docs) {
         // Prometheus Operator objects (k8s/monitoring) have no schema in kubernetes-models: monitoring.test.ts checks them.
-        if (doc.kind === 'Kustomization' || doc.apiVersion === 'monitoring.coreos.com/v1') continue;
+        // cert-manager's Certificate (k8s/tls) has none either: the TLS overlay's test checks it.
+        if (doc.kind === 'Kustomization' || doc.apiVersion === 'monitoring.coreos.com/v1' || doc.apiVersion === 'cert-manager.io/v1') continue;
         const module = require(`kubernetes-models/${doc.apiVersion}`) as Record<string, new (data: unknown) => { validate(): void }>;
         const Model = module[doc.kind];
         assert.ok(Model, `${file}: unknown kind ${doc.apiVersion} ${doc.kind}`);
@@ -95,7 +96,7 @@ describe('k8s manifests', () => {
           assert.ok(statSync(join(file, '..', resource)).isFile(), `${file}: ${resource} is a directory: list it in bases`);
       }
     }
-    assert.equal(kustomizations, 6);
+    assert.equal(kustomizations, 7);
   });
 
   it('render with kustomize, the base and the Redis Cluster overlay alike', { skip: kubectlMissing ?? false }, () => {
@@ -139,6 +140,37 @@ describe('k8s manifests', () => {
     assert.match(consumerConfig.consumer.postgres_url, /^postgres:\/\//);
     assert.equal(consumer.spec.template.spec.securityContext.runAsNonRoot, true);
     assert.equal(container.securityContext.readOnlyRootFilesystem, true);
+  });
+
+  it('the TLS overlay serves HTTPS from the Secret cert-manager keeps, mounted so that renewals reach the pods', { skip: kubectlMissing ?? false }, () => {
+    const docs = parseAllDocuments(execFileSync('kubectl', ['kustomize', join(K8S, 'tls')], { encoding: 'utf8' })).map((doc) => doc.toJS() as Manifest);
+    const get = (kind: string, name: string): Manifest => {
+      const found = docs.find((d) => d.kind === kind && d.metadata.name === name);
+      assert.ok(found, `${kind}/${name} is missing`);
+      return found;
+    };
+    const certificate = get('Certificate', 'tracker-tls');
+    assert.equal(certificate.metadata.namespace, 'tracker');
+    assert.ok(certificate.spec.dnsNames.length > 0 && certificate.spec.issuerRef.name);
+    const pod = get('Deployment', 'tracker').spec.template.spec;
+    const container = pod.containers[0];
+    const env = Object.fromEntries(container.env.map((e: { name: string; value: string }) => [e.name, e.value])) as Record<string, string>;
+    const config = loadConfig({
+      config: JSON.parse(get('ConfigMap', 'tracker-config').data['config.json']),
+      env: { ...(get('Secret', 'tracker-secrets').stringData as Record<string, string>), ...env },
+    });
+    assert.ok(config.http.https_addr, 'HTTPS beside the plain listener the probes use');
+    assert.equal(container.readinessProbe.httpGet.port, 'http');
+    const volume = pod.volumes.find((v: { secret?: { secretName: string } }) => v.secret?.secretName === certificate.spec.secretName);
+    assert.ok(volume, "the Certificate's Secret is a volume");
+    const mount = container.volumeMounts.find((m: { name: string }) => m.name === volume.name);
+    assert.equal(mount.subPath, undefined, 'a subPath mount never sees a renewal');
+    for (const file of [config.http.tls.cert, config.http.tls.key]) assert.equal(join(file, '..'), mount.mountPath, file);
+    const port = container.ports.find((p: { name: string }) => p.name === 'https');
+    assert.equal(port.containerPort, config.http.https_addr.port);
+    const service = get('Service', 'tracker-https');
+    assert.equal(service.spec.ports[0].targetPort, 'https');
+    assert.equal(service.spec.externalTrafficPolicy, 'Local', "TLS ends in the pod: the client's address must reach it");
   });
 
   it("the ConfigMap's config.json, with the Secret's overrides, passes the tracker's own validation", () => {

@@ -28,10 +28,10 @@ export class WsClient {
     this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
   }
 
-  /** Opens a socket; rejects with the HTTP status when the upgrade is refused. */
-  static open(url: string, headers: Record<string, string> = {}, localAddress?: string): Promise<WsClient> {
+  /** Opens a socket (wss:// trusting `ca` when given); rejects with the HTTP status when the upgrade is refused. */
+  static open(url: string, headers: Record<string, string> = {}, localAddress?: string, ca?: Buffer): Promise<WsClient> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { headers, perMessageDeflate: false, localAddress });
+      const ws = new WebSocket(url, { headers, perMessageDeflate: false, localAddress, ...(ca ? { ca } : {}) });
       const client = new WsClient(ws);
       ws.once('open', () => resolve(client));
       ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));

@@ -11,9 +11,15 @@
  * Behind a trusted proxy the TCP connection is the proxy's, shared by many clients: its connections are
  * not capped per address (only in total), and `maxPerAddress` caps instead the requests in flight per
  * forwarded client address, answered with a failure reason beyond it (the proxy's connection stays open).
+ *
+ * With TLS the same rules hold on the HTTPS listener (on its own, or beside the plain one, sharing the
+ * caps), and a TLS handshake must be done within its own timeout: until then no HTTP timer runs, so without
+ * it a connection that opens a handshake and stalls would be held for node's default two minutes.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer as createSecureServer, type Server as SecureServer } from 'node:https';
 import type { Socket } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import { parseIp } from '../../bittorrent/address.js';
 import type { ConnectionMetrics } from '../../metrics/hygiene.js';
@@ -35,10 +41,25 @@ export interface TrackerHttpServerOptions {
   metrics?: ConnectionMetrics;
   /** Told (at most once a minute) when the total cap turns connections away. */
   logger?: Logger;
+  /** HTTPS: the certificate and key, and where to serve them. */
+  tls?: TrackerTlsOptions | null;
 }
 
+export interface TrackerTlsOptions {
+  context: SecureContextOptions;
+  handshakeTimeoutMs: number;
+  /** true: `server` stays plain HTTP and `secureServer` serves HTTPS beside it; false: `server` is HTTPS. */
+  separate: boolean;
+}
+
+/** A plain or an HTTPS listener: the same HTTP machinery either way. */
+export type AnyHttpServer = Server | SecureServer;
+
 export interface TrackerHttpServer {
-  server: Server;
+  /** The http.addr listener (HTTPS when TLS is on without a separate address). */
+  server: AnyHttpServer;
+  /** The http.https_addr listener, when there is one. */
+  secureServer: SecureServer | null;
   /** HTTP connections open now (refused ones never count). */
   readonly openConnections: number;
 }
@@ -84,80 +105,96 @@ export function createTrackerHttpServer(handle: (req: IncomingMessage, res: Serv
     handle(req, res);
   };
 
-  const server = createServer(
-    {
-      headersTimeout: limits.headerTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
-      keepAliveTimeout: limits.keepAliveTimeoutMs,
-      connectionsCheckingInterval: checkingInterval(limits.headerTimeoutMs),
-    },
-    onRequest,
-  );
-  // How long a connection may stay silent while its request is answered (a client that stops reading).
-  server.timeout = limits.requestTimeoutMs;
-  // Beyond it node closes an accepted connection before making a socket of it, and emits 'drop'.
-  server.maxConnections = limits.maxConnections;
-  let warnedAt = -Infinity;
-  server.on('drop', () => {
-    metrics?.closed('total_cap');
-    const now = performance.now();
-    if (options.logger && now - warnedAt >= 60_000) {
-      warnedAt = now;
-      options.logger.warn('http.max_connections (%d) reached: new connections are closed at once', limits.maxConnections);
-    }
-  });
+  const httpOptions: ServerOptions = {
+    headersTimeout: limits.headerTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionsCheckingInterval: checkingInterval(limits.headerTimeoutMs),
+  };
+  const tls = options.tls ?? null;
+  const secure = (): SecureServer => createSecureServer({ ...httpOptions, ...tls!.context, handshakeTimeout: tls!.handshakeTimeoutMs }, onRequest);
+  const server: AnyHttpServer = tls && !tls.separate ? secure() : createServer(httpOptions, onRequest);
+  const secureServer = tls?.separate ? secure() : null;
 
-  // node's own connection listener makes a parser for every socket: a refused one is closed before it runs.
-  const httpListeners = server.listeners('connection') as Array<(socket: Socket) => void>;
-  server.removeAllListeners('connection');
-  server.on('connection', (socket: Socket) => {
-    const ip = socket.remoteAddress ? parseIp(socket.remoteAddress) : null;
-    if (!ip) {
-      socket.destroy(); // already gone
-      return;
-    }
-    let key: string | null = null;
-    if (clientIp.trusted && isTrusted(clientIp.trusted, ip)) {
-      proxySockets.add(socket);
-    } else {
-      key = addressKey(ip);
-      if (!perAddress.tryAcquire(key)) {
-        metrics?.closed('address_cap');
+  const guard = (server: AnyHttpServer): void => {
+    // How long a connection may stay silent while its request is answered (a client that stops reading).
+    server.timeout = limits.requestTimeoutMs;
+    // Beyond it node closes an accepted connection before making a socket of it, and emits 'drop'.
+    server.maxConnections = limits.maxConnections;
+    let warnedAt = -Infinity;
+    server.on('drop', () => {
+      metrics?.closed('total_cap');
+      const now = performance.now();
+      if (options.logger && now - warnedAt >= 60_000) {
+        warnedAt = now;
+        options.logger.warn('http.max_connections (%d) reached: new connections are closed at once', limits.maxConnections);
+      }
+    });
+
+    // node's own connection listener makes a parser for every socket: a refused one is closed before it runs.
+    const httpListeners = server.listeners('connection') as Array<(socket: Socket) => void>;
+    server.removeAllListeners('connection');
+    server.on('connection', (socket: Socket) => {
+      const ip = socket.remoteAddress ? parseIp(socket.remoteAddress) : null;
+      if (!ip) {
+        socket.destroy(); // already gone
+        return;
+      }
+      // Each listener has node's cap; beside each other they share it here.
+      if (secureServer && open >= limits.maxConnections) {
+        metrics?.closed('total_cap');
         socket.destroy();
         return;
       }
-    }
-    open++;
-    socket.once('close', () => {
-      open--;
-      if (key !== null) perAddress.release(key);
+      let key: string | null = null;
+      if (clientIp.trusted && isTrusted(clientIp.trusted, ip)) {
+        proxySockets.add(socket);
+      } else {
+        key = addressKey(ip);
+        if (!perAddress.tryAcquire(key)) {
+          metrics?.closed('address_cap');
+          socket.destroy();
+          return;
+        }
+      }
+      open++;
+      socket.once('close', () => {
+        open--;
+        if (key !== null) perAddress.release(key);
+      });
+      for (const listener of httpListeners) listener.call(server, socket);
     });
-    for (const listener of httpListeners) listener.call(server, socket);
-  });
 
-  // With a listener here node no longer destroys a timed-out socket itself: this does, and says why.
-  server.on('timeout', (socket: HttpSocket) => {
-    const idle = socket.bytesWritten > 0 && !socket._httpMessage;
-    metrics?.closed(idle ? 'keep_alive_idle' : 'timeout');
-    socket.destroy();
-  });
+    // With a listener here node no longer destroys a timed-out socket itself: this does, and says why.
+    server.on('timeout', (socket: HttpSocket) => {
+      const idle = socket.bytesWritten > 0 && !socket._httpMessage;
+      metrics?.closed(idle ? 'keep_alive_idle' : 'timeout');
+      socket.destroy();
+    });
 
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: HttpSocket) => {
-    const code = error.code ?? '';
-    const timeout = code === 'ERR_HTTP_REQUEST_TIMEOUT';
-    // A reset, a broken pipe or an end in the middle of a head (HPE_INVALID_EOF_STATE) is the client
-    // leaving: nothing to answer, nothing to count.
-    const malformed = code.startsWith('HPE_') && code !== 'HPE_INVALID_EOF_STATE';
-    // A head over the limit (node's max header size) is answered as node itself would: 431.
-    const answer = timeout ? REQUEST_TIMEOUT : code === 'HPE_HEADER_OVERFLOW' ? HEAD_TOO_LARGE : BAD_REQUEST;
-    if ((timeout || malformed) && socket.writable && !socket._httpMessage?.headersSent) socket.write(answer);
-    if (timeout) metrics?.closed('timeout');
-    else if (malformed) metrics?.closed('malformed');
-    socket.destroy();
-  });
+    server.on('clientError', (error: NodeJS.ErrnoException, socket: HttpSocket) => {
+      const code = error.code ?? '';
+      const timeout = code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      // A reset, a broken pipe or an end in the middle of a head (HPE_INVALID_EOF_STATE) is the client
+      // leaving: nothing to answer, nothing to count.
+      const malformed = code.startsWith('HPE_') && code !== 'HPE_INVALID_EOF_STATE';
+      // A head over the limit (node's max header size) is answered as node itself would: 431.
+      const answer = timeout ? REQUEST_TIMEOUT : code === 'HPE_HEADER_OVERFLOW' ? HEAD_TOO_LARGE : BAD_REQUEST;
+      if ((timeout || malformed) && socket.writable && !socket._httpMessage?.headersSent) socket.write(answer);
+      // A handshake that failed (no common cipher, plain HTTP on the HTTPS port) or was not done in time.
+      const handshake = code.startsWith('ERR_SSL_') || code === 'ERR_TLS_HANDSHAKE_TIMEOUT';
+      if (timeout) metrics?.closed('timeout');
+      else if (handshake) metrics?.closed('tls_handshake');
+      else if (malformed) metrics?.closed('malformed');
+      socket.destroy();
+    });
+  };
+  guard(server);
+  if (secureServer) guard(secureServer);
 
   return {
     server,
+    secureServer,
     get openConnections() {
       return open;
     },
