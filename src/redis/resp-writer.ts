@@ -128,6 +128,7 @@ export class RespWriter {
   }
 
   private arg(arg: string | Buffer): void {
+    if (typeof arg === 'string' && arg.length <= SHORT_STRING && this.ascii(arg)) return;
     const length = typeof arg === 'string' ? Buffer.byteLength(arg, 'utf8') : arg.length;
     this.reserve(length + 16);
     let at = writeHeader(this.batch, this.length, 36 /* $ */, length);
@@ -137,7 +138,31 @@ export class RespWriter {
     this.batch[at++] = 10;
     this.length = at;
   }
+
+  /**
+   * A short string written a byte per character, when all of them are ASCII (a stream entry's field names,
+   * numbers and hex): two calls into C++ (byteLength, write) cost more than the loop. False, and nothing
+   * kept, at the first character that is not ASCII.
+   */
+  private ascii(arg: string): boolean {
+    const length = arg.length;
+    this.reserve(length + 16);
+    const out = this.batch;
+    let at = writeHeader(out, this.length, 36 /* $ */, length);
+    for (let i = 0; i < length; i++) {
+      const code = arg.charCodeAt(i);
+      if (code > 127) return false;
+      out[at++] = code;
+    }
+    out[at++] = CR;
+    out[at++] = 10;
+    this.length = at;
+    return true;
+  }
 }
+
+/** Strings up to this many characters are tried as ASCII, a byte per character, by a loop in JS. */
+const SHORT_STRING = 64;
 
 /**
  * `from` into `out` at `at`; answers the offset after it. A byte loop for the short arguments of an
