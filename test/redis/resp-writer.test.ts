@@ -37,6 +37,20 @@ describe('RESP writer', () => {
     assert.deepEqual(writer.take(), expected(words));
   });
 
+  it("a large batch is handed over, a small one copied: neither changes when the next batches are written", () => {
+    const writer = new RespWriter(1 << 20, () => assert.fail('not full'));
+    const other = ['SET', 'k', 'x'.repeat(50)];
+    for (const count of [400, 400, 1, 400, 1, 1]) {
+      for (let i = 0; i < count; i++) writer.command(words);
+      const taken = writer.take();
+      const copy = Buffer.from(taken);
+      for (let i = 0; i < 500; i++) writer.command(other);
+      assert.deepEqual(writer.take(), Buffer.concat(Array.from({ length: 500 }, () => expected(other))));
+      assert.deepEqual(taken, copy, `a batch of ${count} commands was overwritten by the next`);
+      assert.deepEqual(taken, Buffer.concat(Array.from({ length: count }, () => expected(words))));
+    }
+  });
+
   it('a batch written out in the middle of a command (maxBatchBytes reached) loses and repeats no byte', () => {
     const out: Buffer[] = [];
     // Past the buffer's usual size (16 KiB) the writer asks for the batch to be written out.
