@@ -45,7 +45,7 @@ describe('accounting stream entries', () => {
     assert.throws(() => fromFields([...toFields(makeRecord(12, 'e', peer)), 'connectable', 'yes']), /connectable is not 0 or 1/);
   });
 
-  it('writes the session as one field in the script\'s format, the multipliers as one, and reads both back', () => {
+  it("writes the session as one field in the script's format, the multipliers as one, and reads both back", () => {
     const value = (fields: string[], name: string): string | undefined => (fields.includes(name) ? fields[fields.indexOf(name) + 1] : undefined);
     const open: AccountingRecord = {
       ...makeRecord(13, 'e', peer),
@@ -58,7 +58,12 @@ describe('accounting stream entries', () => {
     assert.equal(value(fields, 'mul'), '1.15:0');
     for (const gone of ['epoch', 'seq', 'base_up', 'base_down', 'open', 'completed', 'mul_up', 'mul_down']) assert.equal(fields.includes(gone), false, gone);
     assert.deepEqual(fromFields(fields), open);
-    const closed: AccountingRecord = { ...makeRecord(14, 'e', peer), session: { epoch: 'e-e', seq: 1, baseUploaded: 0, baseDownloaded: 5, open: false }, upMultiplier: 2, downMultiplier: 1 };
+    const closed: AccountingRecord = {
+      ...makeRecord(14, 'e', peer),
+      session: { epoch: 'e-e', seq: 1, baseUploaded: 0, baseDownloaded: 5, open: false },
+      upMultiplier: 2,
+      downMultiplier: 1,
+    };
     assert.equal(value(toFields(closed), 'session'), 'e-e#1#0:5#0#0');
     assert.deepEqual(fromFields(toFields(closed)), closed, 'completed false reads back as absent');
     const bare = toFields(makeRecord(15, 'e', peer));
@@ -80,9 +85,24 @@ describe('accounting stream entries', () => {
   it('refuses a session or multipliers field that is not in its format', () => {
     const base = toFields(makeRecord(17, 'e', peer));
     const bad = (name: string, text: string): string[] => [...base, name, text];
-    for (const text of ['e#1#0:0#0', 'e#1#0:0#0#0#0', '#1#0:0#0#0', `${'e'.repeat(65)}#1#0:0#0#0`, 'e#0#0:0#0#0', 'e#1e3#0:0#0#0', 'e#-1#0:0#0#0', 'e#1#00#0#0', 'e#1#0:x#0#0', 'e#1#:0#0#0', 'e#1#0:0#2#0', 'e#1#0:0#0#yes', 'e#99999999999999999#0:0#0#0'])
+    for (const text of [
+      'e#1#0:0#0',
+      'e#1#0:0#0#0#0',
+      '#1#0:0#0#0',
+      `${'e'.repeat(65)}#1#0:0#0#0`,
+      'e#0#0:0#0#0',
+      'e#1e3#0:0#0#0',
+      'e#-1#0:0#0#0',
+      'e#1#00#0#0',
+      'e#1#0:x#0#0',
+      'e#1#:0#0#0',
+      'e#1#0:0#2#0',
+      'e#1#0:0#0#yes',
+      'e#99999999999999999#0:0#0#0',
+    ])
       assert.throws(() => fromFields(bad('session', text)), /stream entry: .*(session|epoch)/, text);
-    for (const text of ['1', '1:', ':1', 'x:1', '1:-1', '1:1001', '1:Infinity']) assert.throws(() => fromFields(bad('mul', text)), /stream entry: field mul (up|down) is not a multiplier|field mul is not up:down/, text);
+    for (const text of ['1', '1:', ':1', 'x:1', '1:-1', '1:1001', '1:Infinity'])
+      assert.throws(() => fromFields(bad('mul', text)), /stream entry: field mul (up|down) is not a multiplier|field mul is not up:down/, text);
   });
 
   it('ignores a transport it does not know (a newer producer), as an older consumer ignores the field', () => {
