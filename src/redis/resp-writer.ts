@@ -19,7 +19,7 @@ export const isKeyList = (keys: readonly string[] | TaggedKeys): keys is readonl
 
 const CR = 13;
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
-/** The batch buffer's usual size; one grown by a burst goes back to it once written. */
+/** The batch buffer's usual size; above it, take() hands the buffer over instead of copying it. */
 const USUAL_SIZE = 16 * 1024;
 
 export class RespWriter {
@@ -37,8 +37,19 @@ export class RespWriter {
     private readonly full: () => void,
   ) {}
 
-  /** The batch's bytes, a copy (the buffer is reused for the next turn while the socket may hold these); the batch is empty after. */
+  /**
+   * The batch's bytes; the batch is empty after. A small batch is copied out (the buffer is reused for the
+   * next turn while the socket may hold these); a large one (a redis-stream flush of hundreds of XADDs) is
+   * handed over as it is, and the next batch gets a new buffer of the same size, at most maxBatchBytes:
+   * copying it, and growing a small buffer again for the next one, cost more than the allocation.
+   */
   take(): Buffer {
+    if (this.length > USUAL_SIZE) {
+      const bytes = this.batch.subarray(0, this.length);
+      this.batch = Buffer.allocUnsafe(Math.max(USUAL_SIZE, Math.min(this.batch.length, this.maxBatchBytes)));
+      this.length = 0;
+      return bytes;
+    }
     const bytes = Buffer.from(this.batch.subarray(0, this.length));
     this.length = 0;
     if (this.batch.length > 4 * USUAL_SIZE) this.batch = Buffer.allocUnsafe(USUAL_SIZE);
@@ -128,6 +139,7 @@ export class RespWriter {
   }
 
   private arg(arg: string | Buffer): void {
+    if (typeof arg === 'string' && arg.length <= SHORT_STRING && this.ascii(arg)) return;
     const length = typeof arg === 'string' ? Buffer.byteLength(arg, 'utf8') : arg.length;
     this.reserve(length + 16);
     let at = writeHeader(this.batch, this.length, 36 /* $ */, length);
@@ -137,7 +149,31 @@ export class RespWriter {
     this.batch[at++] = 10;
     this.length = at;
   }
+
+  /**
+   * A short string written a byte per character, when all of them are ASCII (a stream entry's field names,
+   * numbers and hex): two calls into C++ (byteLength, write) cost more than the loop. False, and nothing
+   * kept, at the first character that is not ASCII.
+   */
+  private ascii(arg: string): boolean {
+    const length = arg.length;
+    this.reserve(length + 16);
+    const out = this.batch;
+    let at = writeHeader(out, this.length, 36 /* $ */, length);
+    for (let i = 0; i < length; i++) {
+      const code = arg.charCodeAt(i);
+      if (code > 127) return false;
+      out[at++] = code;
+    }
+    out[at++] = CR;
+    out[at++] = 10;
+    this.length = at;
+    return true;
+  }
 }
+
+/** Strings up to this many characters are tried as ASCII, a byte per character, by a loop in JS. */
+const SHORT_STRING = 64;
 
 /**
  * `from` into `out` at `at`; answers the offset after it. A byte loop for the short arguments of an

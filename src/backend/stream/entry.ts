@@ -39,13 +39,10 @@ export function toFields(r: AccountingRecord): string[] {
   ];
   // Only for a WebTorrent peer's record: a consumer that does not know the field ignores it.
   if (r.transport) fields.push('transport', r.transport);
-  // The session and the multipliers (a consumer that does not know them credits the deltas above).
-  if (r.session) {
-    const s = r.session;
-    fields.push('epoch', s.epoch, 'seq', String(s.seq), 'base_up', String(s.baseUploaded), 'base_down', String(s.baseDownloaded), 'open', s.open ? '1' : '0');
-    if (s.completed) fields.push('completed', '1');
-  }
-  if (r.upMultiplier !== undefined) fields.push('mul_up', String(r.upMultiplier), 'mul_down', String(r.downMultiplier ?? 1));
+  // The session and the multipliers (a consumer that does not know them credits the deltas above), each
+  // one field: fewer arguments for every XADD to encode and every read to decode.
+  if (r.session) fields.push('session', sessionText(r.session));
+  if (r.upMultiplier !== undefined) fields.push('mul', `${r.upMultiplier}:${r.downMultiplier ?? 1}`);
   if (r.freeleech) fields.push('freeleech', r.freeleech);
   if (r.tokenEnd) fields.push('token_end', r.tokenEnd);
   // Absent while unknown: a consumer keeps the peer's latest known value.
@@ -69,6 +66,14 @@ export function toFields(r: AccountingRecord): string[] {
   return fields;
 }
 
+/**
+ * A session as one field, "epoch#seq#baseUp:baseDown#open#completed" (open and completed 1 or 0): the
+ * format the redis driver's script stores and replies it in (lua/includes/totals.lua).
+ */
+export function sessionText(s: AccountingSession): string {
+  return `${s.epoch}#${s.seq}#${s.baseUploaded}:${s.baseDownloaded}#${s.open ? 1 : 0}#${s.completed ? 1 : 0}`;
+}
+
 /** An address as the tracker wrote it (node's text form), or "" for none; at most an IPv6 text's length. */
 function address(fields: Map<string, string>, name: string): string {
   const text = fields.get(name) ?? '';
@@ -84,9 +89,8 @@ function integer(fields: Map<string, string>, name: string): number {
 }
 
 /** A multiplier as the tracker wrote it: a finite, non-negative decimal, at most MAX_MULTIPLIER. */
-function multiplier(fields: Map<string, string>, name: string): number {
-  const text = fields.get(name);
-  const value = text === undefined || text === '' ? NaN : Number(text);
+function multiplier(text: string, name: string): number {
+  const value = text === '' ? NaN : Number(text);
   if (!Number.isFinite(value) || value < 0 || value > MAX_MULTIPLIER)
     throw new Error(`stream entry: field ${name} is not a multiplier (${JSON.stringify(text)})`);
   return value;
@@ -101,16 +105,41 @@ function hex(fields: Map<string, string>, name: string, bytes: number): Buffer {
   return Buffer.from(text, 'hex');
 }
 
-function session(fields: Map<string, string>): AccountingSession {
-  const epoch = fields.get('epoch') ?? '';
+/** A non-negative integer's decimal text (no sign, no exponent, no fraction), within the safe integers. */
+function decimal(text: string, what: string): number {
+  const value = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value)) throw new Error(`stream entry: ${what} is not a non-negative integer (${JSON.stringify(text)})`);
+  return value;
+}
+
+/** The `session` field (sessionText's format); the epoch is the record id that opened it: no '#' in it. */
+function session(text: string): AccountingSession {
+  const parts = text.split('#');
+  if (parts.length !== 5) throw new Error(`stream entry: field session is not epoch#seq#base#open#completed (${JSON.stringify(text)})`);
+  const [epoch, seqText, base, open, completed] = parts as [string, string, string, string, string];
   if (epoch === '' || epoch.length > 64) throw new Error('stream entry: empty or overlong epoch');
-  const seq = integer(fields, 'seq');
-  if (seq < 1) throw new Error('stream entry: field seq is below 1');
-  const open = fields.get('open');
-  if (open !== '0' && open !== '1') throw new Error(`stream entry: field open is not 0 or 1 (${JSON.stringify(open)})`);
-  const session: AccountingSession = { epoch, seq, baseUploaded: integer(fields, 'base_up'), baseDownloaded: integer(fields, 'base_down'), open: open === '1' };
-  if (fields.get('completed') === '1') session.completed = true;
-  return session;
+  const seq = decimal(seqText, 'the session seq');
+  if (seq < 1) throw new Error('stream entry: the session seq is below 1');
+  const colon = base.indexOf(':');
+  if (colon < 0) throw new Error(`stream entry: the session base is not up:down (${JSON.stringify(base)})`);
+  if ((open !== '0' && open !== '1') || (completed !== '0' && completed !== '1'))
+    throw new Error(`stream entry: the session's open or completed is not 0 or 1 (${JSON.stringify(text)})`);
+  const result: AccountingSession = {
+    epoch,
+    seq,
+    baseUploaded: decimal(base.slice(0, colon), 'the session base up'),
+    baseDownloaded: decimal(base.slice(colon + 1), 'the session base down'),
+    open: open === '1',
+  };
+  if (completed === '1') result.completed = true;
+  return result;
+}
+
+/** The `mul` field, "up:down", each a multiplier. */
+function multipliers(text: string): { upMultiplier: number; downMultiplier: number } {
+  const colon = text.indexOf(':');
+  if (colon < 0) throw new Error(`stream entry: field mul is not up:down (${JSON.stringify(text)})`);
+  return { upMultiplier: multiplier(text.slice(0, colon), 'mul up'), downMultiplier: multiplier(text.slice(colon + 1), 'mul down') };
 }
 
 function freeleechRule(text: string): FreeleechRule {
@@ -152,11 +181,11 @@ export function fromFields(list: string[]): AccountingRecord {
     time: integer(fields, 'time'),
     ...(fields.get('transport') === 'webrtc' ? { transport: 'webrtc' as const } : {}),
     // Records of older versions have no session and no multipliers.
-    ...(fields.has('epoch') ? { session: session(fields) } : {}),
+    ...(fields.has('session') ? { session: session(fields.get('session')!) } : {}),
     ...(fields.has('freeleech') ? { freeleech: freeleechRule(fields.get('freeleech')!) } : {}),
     ...(fields.has('token_end') ? { tokenEnd: tokenEnd(fields.get('token_end')!) } : {}),
     ...(fields.has('connectable') ? { connectable: connectable(fields.get('connectable')!) } : {}),
-    ...(fields.has('mul_up') ? { upMultiplier: multiplier(fields, 'mul_up'), downMultiplier: multiplier(fields, 'mul_down') } : {}),
+    ...(fields.has('mul') ? multipliers(fields.get('mul')!) : {}),
     // Records of older versions have none of the peer's fields.
     ...(fields.has('port')
       ? {

@@ -13,25 +13,54 @@ export function userBytes(id: number): Buffer {
 /** "uploaded:downloaded" as the script stores it. */
 export function parseTotals(text: string | undefined): { uploaded: number; downloaded: number } | null {
   if (!text) return null;
-  const [up, down] = text.split(':');
-  const uploaded = Number(up);
-  const downloaded = Number(down);
+  return totalsIn(text, 0, text.length);
+}
+
+/** "uploaded:downloaded" in text[start, end), without a copy of the whole; null when it is not two numbers. */
+function totalsIn(text: string, start: number, end: number): { uploaded: number; downloaded: number } | null {
+  if (start >= end) return null;
+  const colon = text.indexOf(':', start);
+  const uploaded = Number(text.slice(start, colon < 0 || colon > end ? end : colon));
+  const downloaded = colon < 0 || colon > end ? NaN : Number(text.slice(colon + 1, end));
   return Number.isFinite(uploaded) && Number.isFinite(downloaded) ? { uploaded, downloaded } : null;
 }
 
 /**
  * The scripts' reply of the previous totals and the session (lua/includes/totals.lua):
  * "uploaded:downloaded#epoch#seq#baseUp:baseDown#open#completed", the totals "" for a peer it did not know.
+ * Read by position (no arrays of parts): it runs on every private announce.
  */
 export function parsePrevious(reply: Buffer | undefined): { previous: { uploaded: number; downloaded: number } | null; session?: AccountingSession } {
   if (!reply || reply.length === 0) return { previous: null };
-  const [totals, epoch, seq, base, open, completed] = reply.toString('latin1').split('#');
-  const previous = parseTotals(totals);
-  if (!epoch || !seq || !base) return { previous };
-  const [up, down] = base.split(':');
-  const session = { epoch, seq: Number(seq), baseUploaded: Number(up), baseDownloaded: Number(down), open: open === '1', completed: completed === '1' };
-  const valid = Number.isSafeInteger(session.seq) && Number.isSafeInteger(session.baseUploaded) && Number.isSafeInteger(session.baseDownloaded);
-  return valid ? { previous, session } : { previous };
+  const text = reply.toString('latin1');
+  const end = text.length;
+  const afterTotals = hashAt(text, 0, end);
+  const previous = totalsIn(text, 0, afterTotals);
+  const afterEpoch = hashAt(text, afterTotals + 1, end);
+  const afterSeq = hashAt(text, afterEpoch + 1, end);
+  const afterBase = hashAt(text, afterSeq + 1, end);
+  const afterOpen = hashAt(text, afterBase + 1, end);
+  // Epoch, seq and base must be there and not empty.
+  if (afterEpoch <= afterTotals + 1 || afterSeq <= afterEpoch + 1 || afterBase <= afterSeq + 1) return { previous };
+  const base = totalsIn(text, afterSeq + 1, afterBase);
+  const seq = Number(text.slice(afterEpoch + 1, afterSeq));
+  if (!base || !Number.isSafeInteger(seq) || !Number.isSafeInteger(base.uploaded) || !Number.isSafeInteger(base.downloaded)) return { previous };
+  const session = {
+    epoch: text.slice(afterTotals + 1, afterEpoch),
+    seq,
+    baseUploaded: base.uploaded,
+    baseDownloaded: base.downloaded,
+    open: text.slice(afterBase + 1, afterOpen) === '1',
+    completed: text.slice(afterOpen + 1, hashAt(text, afterOpen + 1, end)) === '1',
+  };
+  return { previous, session };
+}
+
+/** The index of the next '#' at or after `from`, or `end` when there is none (or `from` is past it). */
+function hashAt(text: string, from: number, end: number): number {
+  if (from >= end) return end;
+  const at = text.indexOf('#', from);
+  return at < 0 ? end : at;
 }
 
 /** A torrent's registration as the scripts reply it (the fields of its `:t` hash); undefined when unregistered. */
