@@ -18,6 +18,7 @@ import type { Refusal, SwarmAccess, SwarmAnnounce, TrackerStore } from '../store
 import { RequestBudget, type BudgetPolicy } from './budget.js';
 import { DownloadSlots, type TakenSlot } from './download-slots.js';
 import { checkRegistered, withoutBlocked } from './blocked-peers.js';
+import { fullScrapeOf, type FullScrapePolicy, type FullScrapeSnapshot } from './full-scrape.js';
 import type { Blocklists } from '../blocklist/lists.js';
 import { PeerListBudget } from './peer-lists.js';
 import { UserAgentRules } from './user-agents.js';
@@ -35,6 +36,7 @@ export interface TrackerPolicy {
   maxNumwant: number;
   maxScrapeInfoHashes: number;
   allowFullScrape: boolean;
+  fullScrape?: FullScrapePolicy;
   allowIpSpoofing: boolean;
   respectAf: boolean;
   /** Prefix lengths for same-subnet-first ordering; 0 when grouping is off. */
@@ -78,6 +80,7 @@ export function trackerPolicy(config: Config): TrackerPolicy {
     maxNumwant: config.max_numwant,
     maxScrapeInfoHashes: config.max_scrape_infohashes,
     allowFullScrape: config.allow_full_scrape,
+    fullScrape: { intervalSeconds: config.full_scrape_interval, maxSwarms: config.full_scrape_max_swarms },
     allowIpSpoofing: config.allow_ip_spoofing,
     respectAf: config.respect_af,
     subnet4: config.preferred_subnet ? config.preferred_ipv4_subnet : 0,
@@ -122,9 +125,6 @@ export const REFUSALS: Record<Refusal, string> = {
   peer_limit: 'your account already runs the most peers allowed on this torrent (private.peers_per_torrent): stop one of them first',
 };
 
-/** Most swarms a full scrape lists: the answer must stay a sane size. */
-const FULL_SCRAPE_LIMIT = 10_000;
-
 /**
  * How many peers an announce gets, for every frontend: none on `stopped`; otherwise what the client
  * asked for (undefined: default_numwant), at most max_numwant and at most `transportCap`, what the
@@ -155,6 +155,7 @@ export class Tracker {
   private readonly slots: DownloadSlots | null;
   /** Private mode: the connectability check (connectability.ts); null when off. */
   readonly connectability: Connectability | null;
+  readonly fullScrape: FullScrapeSnapshot | null; // allow_full_scrape (full-scrape.ts); null: off, or no scrapeAll
 
   constructor(
     readonly store: TrackerStore,
@@ -171,6 +172,7 @@ export class Tracker {
     const checked = (result: CheckResult) => observer?.connectabilityChecked?.(result);
     this.connectability =
       policy.private && policy.connectable ? new Connectability(policy.connectable, store.connectable, checked, undefined, store.peers) : null;
+    this.fullScrape = policy.allowFullScrape ? fullScrapeOf(store, policy.fullScrape) : null;
     this.slots = policy.private && leeching && policy.downloadSlotWindow ? new DownloadSlots(leeching, store.catalogue, policy.downloadSlotWindow) : null;
   }
 
@@ -302,8 +304,8 @@ export class Tracker {
     this.spendBudget(req.transport ?? 'http', 'scrape', req.sourceIp);
     if (this.policy.private) await this.userOf(req.passkey);
     if (req.infoHashes.length === 0) {
-      if (!this.policy.allowFullScrape || !this.store.scrapeAll) throw new ClientError('full scrape is not allowed: name at least one info_hash');
-      return { files: await this.store.scrapeAll(FULL_SCRAPE_LIMIT), minRequestInterval };
+      if (!this.fullScrape) throw new ClientError('full scrape is not allowed: name at least one info_hash');
+      return { files: await this.fullScrape.get(), minRequestInterval };
     }
     if (req.infoHashes.length > this.policy.maxScrapeInfoHashes) {
       throw new ClientError(`too many info_hash values in one scrape (at most ${this.policy.maxScrapeInfoHashes})`);

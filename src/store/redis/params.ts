@@ -29,6 +29,9 @@ export const RedisParamsSchema = z
       .describe(
         "admission control: most peers of one swarm (per address family); beyond it new peers are answered but not stored (default 0: no limit but Redis' maxmemory)",
       ),
+    full_scrape_rate: integerParam(1000, 10_000_000)
+      .default(50_000)
+      .describe('allow_full_scrape: most keys each replica has Redis SCAN per second while it builds a full scrape (default 50000)'),
   })
   .superRefine(checkRedisConnection)
   .transform((params) => ({
@@ -47,6 +50,8 @@ export const RedisParamsSchema = z
     userCacheSize: params.user_cache_size,
     /** Admission control: most peers of one family's swarm, 0: no limit. */
     maxSwarmPeers: params.max_swarm_peers,
+    /** Full scrape: most keys SCANned per second while a snapshot is built (each Cluster master in turn). */
+    fullScrapeRate: params.full_scrape_rate,
   }));
 
 export type RedisParams = z.output<typeof RedisParamsSchema>;
