@@ -12,6 +12,13 @@ import type { RedisClient } from '../../redis/connection.js';
 /** Keys one SCAN call examines (a hint to Redis): small enough that one call is a short slice of its time. */
 export const SCAN_COUNT = 1000;
 
+/**
+ * Hashes counted per round of scrape scripts: a SCAN call's finds are counted in rounds of this many, one
+ * after the other, so that a build never queues more than this on Redis at once (the requests' scripts
+ * wait behind it) nor gets near the command timeout.
+ */
+const SCRAPE_ROUND = 100;
+
 export type FullScrapeFile = { infoHash: Buffer; counts: SwarmCounts };
 
 /** A glob (SCAN MATCH) matching `text` literally. */
@@ -62,7 +69,8 @@ export async function scanSwarms(scan: SwarmScan): Promise<FullScrapeFile[]> {
         seen.add(hex);
         batch.push(Buffer.from(hex, 'hex'));
       }
-      const counts = batch.length > 0 ? await scan.scrape(batch) : [];
+      const counts: SwarmCounts[] = [];
+      for (let i = 0; i < batch.length; i += SCRAPE_ROUND) counts.push(...(await scan.scrape(batch.slice(i, i + SCRAPE_ROUND))));
       for (let i = 0; i < batch.length && files.length < limit; i++) {
         const c = counts[i]!;
         // A set left holding only expired peers is no live swarm (its hash scrapes as none).
