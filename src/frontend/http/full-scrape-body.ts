@@ -2,7 +2,7 @@
  * A full scrape's answer, encoded once per snapshot: the tracker hands out the same files array until
  * its next build (src/tracker/full-scrape.ts), so the bencoded body and its gzip are kept beside it and
  * reused for every request of that snapshot. A client that accepts gzip gets it with
- * `Content-Encoding: gzip` (a body a tenth the size); any other gets the plain body. Same content either way.
+ * `Content-Encoding: gzip`; any other gets the plain body. Same content either way.
  */
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';

@@ -20,9 +20,7 @@ describe('full scrape over HTTP', { skip: redisMissing() ?? false }, () => {
   const trackers: TestTracker[] = [];
   const start = async (driver: 'memory' | 'redis'): Promise<TestTracker> => {
     const tracker =
-      driver === 'memory'
-        ? { driver }
-        : { driver, params: { url: redis.url, prefix: `h${randomBytes(3).toString('hex')}:`, command_timeout: 5000 } };
+      driver === 'memory' ? { driver } : { driver, params: { url: redis.url, prefix: `h${randomBytes(3).toString('hex')}:`, command_timeout: 5000 } };
     const t = await startTracker({ tracker, allow_full_scrape: true, full_scrape_interval: INTERVAL });
     trackers.push(t);
     return t;
