@@ -33,6 +33,8 @@ const POLICY_KEYS = [
   'max_numwant',
   'max_scrape_infohashes',
   'allow_full_scrape',
+  'full_scrape_interval',
+  'full_scrape_max_swarms',
   'allow_ip_spoofing',
   'respect_af',
   'preferred_subnet',

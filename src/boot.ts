@@ -76,9 +76,6 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   const backendDriver = backendDrivers.get(config.backend.driver);
   if (!backendDriver)
     throw new ConfigError('backend.driver', `unknown driver ${JSON.stringify(config.backend.driver)} (registered: ${backendDrivers.names().join(', ')})`);
-  if (config.allow_full_scrape && config.tracker.driver !== 'memory') {
-    logger.warn('allow_full_scrape: the %s driver may not offer a full scrape; such scrapes get a failure reason', config.tracker.driver);
-  }
 
   const tlsPair = await readCertificate(config);
   const blocklists = await openBlocklists(config, logger);
@@ -91,6 +88,9 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   if (!rawStore.catalogue && (config.private_enabled || config.approved_clients_only || config.approved_torrents_only)) {
     await rawStore.close();
     throw new ConfigError('tracker.driver', `the ${config.tracker.driver} driver keeps no catalogue, which private_enabled and approved_*_only need`);
+  }
+  if (config.allow_full_scrape && !rawStore.scrapeAll) {
+    logger.warn('allow_full_scrape: the %s driver offers no full scrape; such scrapes get a failure reason', config.tracker.driver);
   }
   const hotSwarms =
     config.metrics.hot_swarms > 0

@@ -65,7 +65,7 @@ export interface SwarmCounts {
 }
 
 export interface ScrapeResult {
-  files: Array<{ infoHash: Buffer; counts: SwarmCounts }>;
+  files: ReadonlyArray<{ infoHash: Buffer; counts: SwarmCounts }>;
   minRequestInterval: number;
 }
 

@@ -2,8 +2,18 @@
  * A set of IP address ranges, IPv4 and IPv6, built once and then only read: sorted, merged ranges in
  * typed arrays and a binary search per lookup. Typed arrays because a list of millions of ranges must
  * cost a few bytes per range and nothing for the garbage collector to walk; IPv6 addresses as four
- * 32-bit words (big-endian word order), so no lookup allocates a BigInt.
+ * 32-bit words (big-endian word order), so no lookup allocates a BigInt. IPv6 ranges live in blocks of
+ * a fixed size, from the first add to the last lookup: the builder grows by a block, never by copying
+ * everything it holds into an array twice as big, and the set keeps the builder's blocks, so that a
+ * load never holds the list twice (its peak is the list plus the sort's index arrays).
  */
+
+/** IPv6 ranges per block: 2 ** BLOCK_BITS. */
+const BLOCK_BITS = 15;
+const BLOCK_RANGES = 2 ** BLOCK_BITS;
+const BLOCK_MASK = BLOCK_RANGES - 1;
+/** Contiguous arrays (IPv4) as one block: an index below 2 ** 31 is its own offset. */
+const WHOLE_BITS = 31;
 
 /** A built set: disjoint, non-adjacent ranges in ascending order. */
 export class RangeSet {
@@ -11,12 +21,13 @@ export class RangeSet {
     /** First and last address of each IPv4 range. */
     private readonly starts4: Uint32Array,
     private readonly ends4: Uint32Array,
-    /** First and last address of each IPv6 range, four words each. */
-    private readonly starts6: Uint32Array,
-    private readonly ends6: Uint32Array,
+    /** First and last address of each IPv6 range, four words each, BLOCK_RANGES ranges per block. */
+    private readonly starts6: readonly Uint32Array[],
+    private readonly ends6: readonly Uint32Array[],
+    private readonly count6: number,
   ) {}
 
-  static readonly EMPTY = new RangeSet(new Uint32Array(0), new Uint32Array(0), new Uint32Array(0), new Uint32Array(0));
+  static readonly EMPTY = new RangeSet(new Uint32Array(0), new Uint32Array(0), [], [], 0);
 
   /** Ranges after merging, per family. */
   get size4(): number {
@@ -24,12 +35,14 @@ export class RangeSet {
   }
 
   get size6(): number {
-    return this.starts6.length / 4;
+    return this.count6;
   }
 
-  /** Bytes the set holds. */
+  /** Bytes the set holds (its arrays' buffers, which may run a little past the ranges: merge4/merge6). */
   get bytes(): number {
-    return this.starts4.byteLength + this.ends4.byteLength + this.starts6.byteLength + this.ends6.byteLength;
+    let bytes = this.starts4.buffer.byteLength + this.ends4.buffer.byteLength;
+    for (const block of [...this.starts6, ...this.ends6]) bytes += block.buffer.byteLength;
+    return bytes;
   }
 
   /**
@@ -60,14 +73,14 @@ export class RangeSet {
   has6(w0: number, w1: number, w2: number, w3: number): boolean {
     const starts = this.starts6;
     let lo = 0;
-    let hi = starts.length / 4 - 1;
-    if (hi < 0 || compareWords(starts, 0, w0, w1, w2, w3) > 0) return false;
+    let hi = this.count6 - 1;
+    if (hi < 0 || compareWords(starts[0]!, 0, w0, w1, w2, w3) > 0) return false;
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
-      if (compareWords(starts, mid * 4, w0, w1, w2, w3) <= 0) lo = mid;
+      if (compareWords(starts[mid >>> BLOCK_BITS]!, (mid & BLOCK_MASK) * 4, w0, w1, w2, w3) <= 0) lo = mid;
       else hi = mid - 1;
     }
-    return compareWords(this.ends6, lo * 4, w0, w1, w2, w3) >= 0;
+    return compareWords(this.ends6[lo >>> BLOCK_BITS]!, (lo & BLOCK_MASK) * 4, w0, w1, w2, w3) >= 0;
   }
 }
 
@@ -76,8 +89,8 @@ export class RangeSetBuilder {
   private starts4: Uint32Array = new Uint32Array(1024);
   private ends4: Uint32Array = new Uint32Array(1024);
   private count4 = 0;
-  private starts6: Uint32Array = new Uint32Array(1024);
-  private ends6: Uint32Array = new Uint32Array(1024);
+  private starts6: Uint32Array[] = [];
+  private ends6: Uint32Array[] = [];
   private count6 = 0;
 
   /** @param maxRanges ranges beyond it make add4/add6 throw (before merging: what memory the build needs). */
@@ -101,13 +114,14 @@ export class RangeSetBuilder {
   /** An IPv6 range, first <= last, four words each at the given offsets. */
   add6(first: Uint32Array, firstOffset: number, last: Uint32Array, lastOffset: number): void {
     this.checkRoom();
-    if (this.count6 * 4 === this.starts6.length) {
-      this.starts6 = grow(this.starts6);
-      this.ends6 = grow(this.ends6);
+    const at = (this.count6 & BLOCK_MASK) * 4;
+    if (at === 0) {
+      this.starts6.push(new Uint32Array(BLOCK_RANGES * 4));
+      this.ends6.push(new Uint32Array(BLOCK_RANGES * 4));
     }
-    copy4(first, firstOffset, this.starts6, this.count6 * 4);
-    copy4(last, lastOffset, this.ends6, this.count6 * 4);
-    this.count6++;
+    const block = this.count6++ >>> BLOCK_BITS;
+    copy4(first, firstOffset, this.starts6[block]!, at);
+    copy4(last, lastOffset, this.ends6[block]!, at);
   }
 
   private checkRoom(): void {
@@ -116,11 +130,14 @@ export class RangeSetBuilder {
 
   build(): RangeSet {
     const [starts4, ends4] = merge4(this.starts4, this.ends4, this.count4);
-    const [starts6, ends6] = merge6(this.starts6, this.ends6, this.count6);
-    // The builder's arrays go: a builder is used once.
-    this.starts4 = this.ends4 = this.starts6 = this.ends6 = new Uint32Array(0);
+    const count6 = merge6(this.starts6, this.ends6, this.count6);
+    const set = new RangeSet(starts4, ends4, this.starts6, this.ends6, count6);
+    // The builder's arrays go to the set: a builder is used once.
+    this.starts4 = this.ends4 = new Uint32Array(0);
+    this.starts6 = [];
+    this.ends6 = [];
     this.count4 = this.count6 = 0;
-    return new RangeSet(starts4, ends4, starts6, ends6);
+    return set;
   }
 }
 
@@ -158,7 +175,8 @@ function compareWords(words: Uint32Array, offset: number, w0: number, w1: number
  * called from native code. Each word is gathered once in the current order and moves with the indices,
  * so a pass reads its digits in sequence rather than all over the keys.
  */
-function sortedOrder(keys: Uint32Array, stride: number, count: number): Uint32Array {
+function sortedOrder(keys: readonly Uint32Array[], bits: number, stride: number, count: number): Uint32Array {
+  const mask = 2 ** bits - 1;
   let order = new Uint32Array(count);
   for (let i = 0; i < count; i++) order[i] = i;
   let nextOrder = new Uint32Array(count);
@@ -166,7 +184,10 @@ function sortedOrder(keys: Uint32Array, stride: number, count: number): Uint32Ar
   let nextDigits = new Uint32Array(count);
   const buckets = new Uint32Array(65537);
   for (let word = stride - 1; word >= 0; word--) {
-    for (let i = 0; i < count; i++) digits[i] = keys[order[i]! * stride + word]!;
+    for (let i = 0; i < count; i++) {
+      const index = order[i]!;
+      digits[i] = keys[index >>> bits]![(index & mask) * stride + word]!;
+    }
     for (let shift = 0; shift <= 16; shift += 16) {
       buckets.fill(0);
       for (let i = 0; i < count; i++) buckets[((digits[i]! >>> shift) & 0xffff) + 1]!++;
@@ -186,46 +207,116 @@ function sortedOrder(keys: Uint32Array, stride: number, count: number): Uint32Ar
   return order;
 }
 
-function merge4(starts: Uint32Array, ends: Uint32Array, count: number): [Uint32Array, Uint32Array] {
-  const order = sortedOrder(starts, 1, count);
-  const outStarts = new Uint32Array(count);
-  const outEnds = new Uint32Array(count);
-  let n = 0;
+/**
+ * Reorders the `count` IPv4 ranges in `starts` and `ends` in place so that range i becomes the one
+ * `order[i]` named: each cycle of the permutation walked once, one range held aside. No second pair of
+ * arrays as big as the list. `order` is used up (each index set to itself as its range lands).
+ */
+function permute(starts: Uint32Array, ends: Uint32Array, order: Uint32Array, count: number): void {
   for (let i = 0; i < count; i++) {
-    const index = order[i]!;
-    const start = starts[index]!;
-    const end = ends[index]!;
-    // Overlapping or adjacent (start right after the last end): one range.
-    if (n > 0 && start <= outEnds[n - 1]! + 1) {
-      if (end > outEnds[n - 1]!) outEnds[n - 1] = end;
-    } else {
-      outStarts[n] = start;
-      outEnds[n++] = end;
+    if (order[i] === i) continue;
+    const heldStart = starts[i]!;
+    const heldEnd = ends[i]!;
+    let j = i;
+    for (;;) {
+      const from = order[j]!;
+      order[j] = j;
+      if (from === i) {
+        starts[j] = heldStart;
+        ends[j] = heldEnd;
+        break;
+      }
+      starts[j] = starts[from]!;
+      ends[j] = ends[from]!;
+      j = from;
     }
   }
-  return [outStarts.slice(0, n), outEnds.slice(0, n)];
 }
 
-function merge6(starts: Uint32Array, ends: Uint32Array, count: number): [Uint32Array, Uint32Array] {
-  const order = sortedOrder(starts, 4, count);
-  const outStarts = new Uint32Array(count * 4);
-  const outEnds = new Uint32Array(count * 4);
+/**
+ * The first `words` words of `array`, without a copy when they fill most of it: a copy would need the
+ * list twice over at the end of the build, for a few percent less to keep.
+ */
+function trimmed(array: Uint32Array, words: number): Uint32Array {
+  return words * 4 >= array.length * 3 ? array.subarray(0, words) : array.slice(0, words);
+}
+
+/** Sorts and merges the builder's IPv4 ranges in its own arrays (they are its to give away). */
+function merge4(starts: Uint32Array, ends: Uint32Array, count: number): [Uint32Array, Uint32Array] {
+  permute(starts, ends, sortedOrder([starts], WHOLE_BITS, 1, count), count);
+  let n = 0;
+  for (let i = 0; i < count; i++) {
+    const start = starts[i]!;
+    const end = ends[i]!;
+    // Overlapping or adjacent (start right after the last end): one range. Written at n <= i: read already.
+    if (n > 0 && start <= ends[n - 1]! + 1) {
+      if (end > ends[n - 1]!) ends[n - 1] = end;
+    } else {
+      starts[n] = start;
+      ends[n++] = end;
+    }
+  }
+  return [trimmed(starts, n), trimmed(ends, n)];
+}
+
+/**
+ * The same for IPv6, in the blocks (permuteBlocks, then merged in place); returns the ranges left. The
+ * blocks past the last range are dropped and the last one cut to its ranges.
+ */
+function merge6(starts: Uint32Array[], ends: Uint32Array[], count: number): number {
+  permuteBlocks(starts, ends, sortedOrder(starts, BLOCK_BITS, 4, count), count);
   const successor = new Uint32Array(4);
   let n = 0;
   for (let i = 0; i < count; i++) {
-    const at = order[i]! * 4;
-    const last = (n - 1) * 4;
-    if (n > 0 && startsWithin(starts, at, outEnds, last, successor)) {
-      if (compareWords(ends, at, outEnds[last]!, outEnds[last + 1]!, outEnds[last + 2]!, outEnds[last + 3]!) > 0) {
-        copy4(ends, at, outEnds, last);
-      }
+    const fromStarts = starts[i >>> BLOCK_BITS]!;
+    const fromEnds = ends[i >>> BLOCK_BITS]!;
+    const at = (i & BLOCK_MASK) * 4;
+    const lastEnds = n > 0 ? ends[(n - 1) >>> BLOCK_BITS]! : fromEnds;
+    const last = ((n - 1) & BLOCK_MASK) * 4;
+    if (n > 0 && startsWithin(fromStarts, at, lastEnds, last, successor)) {
+      if (compareWords(fromEnds, at, lastEnds[last]!, lastEnds[last + 1]!, lastEnds[last + 2]!, lastEnds[last + 3]!) > 0) copy4(fromEnds, at, lastEnds, last);
     } else {
-      copy4(starts, at, outStarts, n * 4);
-      copy4(ends, at, outEnds, n * 4);
+      if (n !== i) {
+        copy4(fromStarts, at, starts[n >>> BLOCK_BITS]!, (n & BLOCK_MASK) * 4);
+        copy4(fromEnds, at, ends[n >>> BLOCK_BITS]!, (n & BLOCK_MASK) * 4);
+      }
       n++;
     }
   }
-  return [outStarts.slice(0, n * 4), outEnds.slice(0, n * 4)];
+  const blocks = Math.ceil(n / BLOCK_RANGES);
+  starts.length = ends.length = blocks;
+  const inLast = n - (blocks - 1) * BLOCK_RANGES;
+  if (blocks > 0 && inLast < BLOCK_RANGES) {
+    starts[blocks - 1] = starts[blocks - 1]!.slice(0, inLast * 4);
+    ends[blocks - 1] = ends[blocks - 1]!.slice(0, inLast * 4);
+  }
+  return n;
+}
+
+/** permute() for IPv6 ranges, in blocks of BLOCK_RANGES. */
+function permuteBlocks(starts: Uint32Array[], ends: Uint32Array[], order: Uint32Array, count: number): void {
+  const held = new Uint32Array(8);
+  for (let i = 0; i < count; i++) {
+    if (order[i] === i) continue;
+    copy4(starts[i >>> BLOCK_BITS]!, (i & BLOCK_MASK) * 4, held, 0);
+    copy4(ends[i >>> BLOCK_BITS]!, (i & BLOCK_MASK) * 4, held, 4);
+    let j = i;
+    for (;;) {
+      const from = order[j]!;
+      order[j] = j;
+      const toStarts = starts[j >>> BLOCK_BITS]!;
+      const toEnds = ends[j >>> BLOCK_BITS]!;
+      const to = (j & BLOCK_MASK) * 4;
+      if (from === i) {
+        copy4(held, 0, toStarts, to);
+        copy4(held, 4, toEnds, to);
+        break;
+      }
+      copy4(starts[from >>> BLOCK_BITS]!, (from & BLOCK_MASK) * 4, toStarts, to);
+      copy4(ends[from >>> BLOCK_BITS]!, (from & BLOCK_MASK) * 4, toEnds, to);
+      j = from;
+    }
+  }
 }
 
 /** Whether the start at `at` is at most one past the end at `last`: overlapping or adjacent. */

@@ -274,7 +274,13 @@ export const ConfigSchema = z
     default_numwant: integer(0, 1000).prefault(50).describe('Peers returned when the client does not send numwant.'),
     max_numwant: integer(0, 1000).prefault(200).describe('Most peers returned to one announce, whatever numwant asks.'),
     max_scrape_infohashes: integer(1, 1000).prefault(74).describe('Most info_hashes in one scrape; more get a failure reason.'),
-    allow_full_scrape: bool().prefault(false).describe('Answer a scrape without info_hash with every swarm (memory driver only; costly on big trackers).'),
+    allow_full_scrape: bool()
+      .prefault(false)
+      .describe('Answer a scrape without info_hash with every live swarm, from a snapshot each replica builds at most every full_scrape_interval.'),
+    full_scrape_interval: duration(10, 3600, true)
+      .prefault(60)
+      .describe('Seconds a full scrape snapshot is served before the next is built (in the background; the stale one is served meanwhile).'),
+    full_scrape_max_swarms: integer(1, 1_000_000).prefault(10_000).describe('Most swarms one full scrape lists, so that its answer stays a bounded size.'),
     allow_ip_spoofing: bool()
       .prefault(false)
       .describe('Honour the ip, ipv4 and ipv6 parameters (BEP 7 dual-stack registration). Off: only the connection address counts.'),

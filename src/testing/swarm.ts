@@ -1,7 +1,7 @@
 /**
  * Conformance, swarm: registration, moves between leechers and seeders, events and the snatch count,
  * counts after the announce, IPv4 and IPv6 swarms kept apart, dual-stack announcers, peer ids, scrape,
- * atomic concurrent announces.
+ * full scrape (where offered), atomic concurrent announces.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -137,6 +137,34 @@ export function defineSwarmTests(ctx: ConformanceContext): void {
       { complete: 0, incomplete: 0, downloaded: 0 },
       { complete: 1, incomplete: 2, downloaded: 0 },
     ]);
+  });
+
+  it('a full scrape, where offered, lists each live swarm with the counts its own scrape gives, up to the limit', async (t) => {
+    const store = ctx.store;
+    if (!store.scrapeAll) return t.skip('the driver offers no full scrape (scrapeAll)');
+    const live: Buffer[] = [];
+    for (let i = 0; i < 3; i++) {
+      fresh();
+      live.push(ctx.hash);
+      await ann({ v4: v4Addr(), event: 'completed', seeder: true });
+      for (let j = 0; j < i; j++) await ann({ v6: v6Addr() });
+    }
+    fresh();
+    const gone = ctx.hash;
+    const a = v4Addr();
+    await ann({ v4: a, event: 'completed', seeder: true });
+    await ann({ v4: a, event: 'stopped', seeder: true });
+    const files = await store.scrapeAll(1_000_000);
+    const listed = new Map(files.map((f) => [hex(f.infoHash), f.counts]));
+    assert.equal(listed.size, files.length, 'each swarm once');
+    const counts = await store.scrape(live);
+    assert.deepEqual(
+      live.map((h) => listed.get(hex(h))),
+      counts,
+    );
+    assert.deepEqual(counts[2], { complete: 1, incomplete: 2, downloaded: 1 });
+    assert.equal(listed.has(hex(gone)), false, 'a swarm whose peers all stopped is not listed (its snatch count is)');
+    assert.equal((await store.scrapeAll(2)).length, 2, 'no more than the limit');
   });
 
   it('applies concurrent announces atomically', async () => {

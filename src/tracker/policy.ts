@@ -2,6 +2,7 @@
  * The tracker's policy: what a configuration asks of the announce and scrape paths, in the form they
  * read it. One object per configuration: a reload builds a new one and swaps it in (Tracker.reconfigure).
  */
+import type { FullScrapePolicy } from './full-scrape.js';
 import type { Config } from '../config/config.js';
 import { parsePortRange } from '../config/ports.js';
 import type { LedgerLimits } from '../store/user-ledger.js';
@@ -19,6 +20,7 @@ export interface TrackerPolicy {
   maxNumwant: number;
   maxScrapeInfoHashes: number;
   allowFullScrape: boolean;
+  fullScrape?: FullScrapePolicy;
   allowIpSpoofing: boolean;
   respectAf: boolean;
   /** Prefix lengths for same-subnet-first ordering; 0 when grouping is off. */
@@ -62,6 +64,7 @@ export function trackerPolicy(config: Config): TrackerPolicy {
     maxNumwant: config.max_numwant,
     maxScrapeInfoHashes: config.max_scrape_infohashes,
     allowFullScrape: config.allow_full_scrape,
+    fullScrape: { intervalSeconds: config.full_scrape_interval, maxSwarms: config.full_scrape_max_swarms },
     allowIpSpoofing: config.allow_ip_spoofing,
     respectAf: config.respect_af,
     subnet4: config.preferred_subnet ? config.preferred_ipv4_subnet : 0,

@@ -17,6 +17,7 @@ import type { Refusal, SwarmAccess, SwarmAnnounce, TrackerStore } from '../store
 import { RequestBudget } from './budget.js';
 import { DownloadSlots, type TakenSlot } from './download-slots.js';
 import { checkRegistered, withoutBlocked } from './blocked-peers.js';
+import { fullScrapeOf, type FullScrapeSnapshot } from './full-scrape.js';
 import { PeerListBudget } from './peer-lists.js';
 import type { TrackerPolicy } from './policy.js';
 import { NOT_STORED_WARNINGS, OVER_BUDGET, TOO_SOON, type BudgetProtocol, type DefenceObserver } from './defences.js';
@@ -33,9 +34,6 @@ export const REFUSALS: Record<Refusal, string> = {
   unregistered: 'unregistered torrent',
   peer_limit: 'your account already runs the most peers allowed on this torrent (private.peers_per_torrent): stop one of them first',
 };
-
-/** Most swarms a full scrape lists: the answer must stay a sane size. */
-const FULL_SCRAPE_LIMIT = 10_000;
 
 /**
  * How many peers an announce gets, for every frontend: none on `stopped`; otherwise what the client
@@ -72,6 +70,8 @@ export class Tracker {
   private readonly slots: DownloadSlots | null;
   /** Private mode: the connectability check (connectability.ts); null when off. */
   readonly connectability: Connectability | null;
+  /** allow_full_scrape (full-scrape.ts); null: off, or no scrapeAll. */
+  fullScrape: FullScrapeSnapshot | null = null;
 
   constructor(
     readonly store: TrackerStore,
@@ -107,6 +107,9 @@ export class Tracker {
     if (!previous || next.private !== previous.private || !isDeepStrictEqual(next.peerListBudget, previous.peerListBudget)) {
       const lists = next.peerListBudget;
       this.peerLists = next.private && lists && lists.budget > 0 ? new PeerListBudget(lists.budget, lists.windowSeconds * 1000) : null;
+    }
+    if (!previous || next.allowFullScrape !== previous.allowFullScrape || !isDeepStrictEqual(next.fullScrape, previous.fullScrape)) {
+      this.fullScrape = next.allowFullScrape ? fullScrapeOf(this.store, next.fullScrape) : null;
     }
     this.openAccess = { requireRegistered: next.private, requireAllowed: next.approvedTorrentsOnly };
     this.policy = next;
@@ -240,8 +243,8 @@ export class Tracker {
     this.spendBudget(req.transport ?? 'http', 'scrape', req.sourceIp);
     if (this.policy.private) await this.userOf(req.passkey);
     if (req.infoHashes.length === 0) {
-      if (!this.policy.allowFullScrape || !this.store.scrapeAll) throw new ClientError('full scrape is not allowed: name at least one info_hash');
-      return { files: await this.store.scrapeAll(FULL_SCRAPE_LIMIT), minRequestInterval };
+      if (!this.fullScrape) throw new ClientError('full scrape is not allowed: name at least one info_hash');
+      return { files: await this.fullScrape.get(), minRequestInterval };
     }
     if (req.infoHashes.length > this.policy.maxScrapeInfoHashes) {
       throw new ClientError(`too many info_hash values in one scrape (at most ${this.policy.maxScrapeInfoHashes})`);

@@ -185,6 +185,20 @@ describe('configuration reload (in process, from a file)', () => {
     assert.equal(await seen(), '10.1.2.3');
   });
 
+  it('turns the full scrape on and off', async () => {
+    const fullScrape = async (): Promise<Record<string, any>> => decode((await httpGet('127.0.0.1', running.httpAddress.port, '/scrape')).body);
+    assert.match(failure(await fullScrape()) ?? '', /full scrape is not allowed/);
+    await write({ allow_full_scrape: true, full_scrape_interval: 10 });
+    const reply = await api.send('POST', '/config/reload');
+    assert.deepEqual(reply.json.changed.sort(), ['allow_full_scrape', 'full_scrape_interval']);
+    const answer = await fullScrape();
+    assert.equal(failure(answer), undefined);
+    assert.ok(answer.files !== undefined, 'a full scrape answers with files');
+    await write();
+    await api.send('POST', '/config/reload');
+    assert.match(failure(await fullScrape()) ?? '', /full scrape is not allowed/);
+  });
+
   it('answers unchanged when nothing changed, and 400 on a bad all parameter', async () => {
     const reply = await api.send('POST', '/config/reload?all=false');
     assert.deepEqual([reply.status, reply.json.outcome, reply.json.changed, reply.json.restart], [200, 'unchanged', [], []]);

@@ -12,6 +12,7 @@ import { announceAnswer, announceFastPath, checkBlocked, queryOf } from './annou
 import { resolveClientIp, type ClientIpOptions } from './client-ip.js';
 import { parseScrape } from './parser.js';
 import { writeFailure, writeScrape } from './writer.js';
+import { FullScrapeBodies } from './full-scrape-body.js';
 
 export interface HttpFrontendOptions {
   tracker: Tracker;
@@ -31,6 +32,7 @@ export function createHttpApp(options: HttpFrontendOptions): Koa {
   const app = new Koa();
   app.silent = true; // errors are logged by throttledErrorLog, not by Koa on stderr
   const router = new Router();
+  const fullScrapes = new FullScrapeBodies();
 
   /** Runs a tracker action; any failure becomes a bencoded `failure reason` with status 200. */
   const bencoded = (name: 'scrape', action: (ctx: RouterContext, query: string) => Promise<Buffer>) => async (ctx: RouterContext) => {
@@ -64,7 +66,14 @@ export function createHttpApp(options: HttpFrontendOptions): Koa {
     const sourceIp = resolveClientIp(ctx.req.socket.remoteAddress, ctx.req.headers, clientIp) ?? undefined;
     if (blocklists && sourceIp) checkBlocked(blocklists, sourceIp);
     const infoHashes = parseScrape(query, tracker.policy.maxScrapeInfoHashes);
-    return writeScrape(await tracker.scrape({ infoHashes, passkey: ctx.params.passkey, sourceIp, transport: 'http' }));
+    const result = await tracker.scrape({ infoHashes, passkey: ctx.params.passkey, sourceIp, transport: 'http' });
+    if (infoHashes.length > 0) return writeScrape(result);
+    // A full scrape: the snapshot's answer, encoded once (full-scrape-body.ts).
+    const wantGzip = ctx.acceptsEncodings('gzip', 'identity') === 'gzip';
+    const body = await fullScrapes.body(result, wantGzip);
+    ctx.vary('Accept-Encoding');
+    if (wantGzip) ctx.set('Content-Encoding', 'gzip');
+    return body;
   });
 
   router.get('/announce', announce);

@@ -34,6 +34,9 @@ export const RedisParamsSchema = z
       .describe(
         'most announces of one Redis script call: the announces waiting for one Redis node within one event-loop turn share a call (default 32; 1: every announce its own call)',
       ),
+    full_scrape_rate: integerParam(1000, 10_000_000)
+      .default(50_000)
+      .describe('allow_full_scrape: most keys each replica has Redis SCAN per second while it builds a full scrape (default 50000)'),
   })
   .superRefine(checkRedisConnection)
   .transform((params) => ({
@@ -54,6 +57,8 @@ export const RedisParamsSchema = z
     maxSwarmPeers: params.max_swarm_peers,
     /** Most announces of one script call (announce-batch.ts); 1: no batches. */
     batchMax: params.batch_max,
+    /** Full scrape: most keys SCANned per second while a snapshot is built (each Cluster master in turn). */
+    fullScrapeRate: params.full_scrape_rate,
   }));
 
 export type RedisParams = z.output<typeof RedisParamsSchema>;

@@ -31,6 +31,7 @@ import { LaneFallback, type RespValue } from '../../redis/resp-lane.js';
 import { LaneRouter } from '../../redis/lane-router.js';
 import { RedisConnectable } from './connectable.js';
 import { AnnounceBatcher } from './announce-batch.js';
+import { scanSwarms, type FullScrapeFile } from './full-scrape.js';
 
 /** In ANNOUNCE_REPLY's order (protocol.ts): numbers, then strings, as far as the answer goes. */
 type AnnounceReply = Array<number | Buffer | undefined>;
@@ -356,6 +357,12 @@ export class RedisStore implements TrackerStore {
   async scrape(infoHashes: Buffer[]): Promise<SwarmCounts[]> {
     // One small read-only script per hash; auto-pipelining batches them per node.
     return Promise.all(infoHashes.map((infoHash) => this.scrapeOne(infoHash)));
+  }
+
+  /** Every live swarm by a paced SCAN (full-scrape.ts); each counted as scrape() counts it. */
+  scrapeAll(limit: number): Promise<FullScrapeFile[]> {
+    const { prefix, fullScrapeRate } = this.params;
+    return scanSwarms({ client: this.client, prefix, limit, keysPerSecond: fullScrapeRate, scrape: (hashes) => this.scrape(hashes) });
   }
 
   /** A hybrid torrent's v2 hash is counted where its swarm lives, in its torrent's slot. */
