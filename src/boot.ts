@@ -26,8 +26,8 @@ import { DefenceMetrics } from './metrics/defences.js';
 import { listenMetrics } from './metrics/server.js';
 import { UdpFrontend } from './frontend/udp/server.js';
 import { WebSocketFrontend } from './frontend/ws/server.js';
-import { WebRtcMetrics } from './metrics/webrtc.js';
-import { WebRtcTracker } from './tracker/webrtc.js';
+import { WebTorrentMetrics } from './metrics/webtorrent.js';
+import { WebTorrentTracker } from './tracker/webtorrent.js';
 import type { TrackerStore } from './store/driver.js';
 import { trackerDrivers } from './store/registry.js';
 import { Tracker, trackerPolicy } from './tracker/tracker.js';
@@ -81,7 +81,7 @@ export async function boot(options: BootOptions = {}): Promise<RunningTracker> {
   const blocklists = await openBlocklists(config, logger);
   const rawStore: TrackerStore = await trackerDriver.open(config.tracker.params, {
     peerTtl: config.peer_ttl,
-    webrtcPeerTtl: config.webtorrent.peer_ttl,
+    webTorrentPeerTtl: config.webtorrent.peer_ttl,
     logger: logger.child({ driver: config.tracker.driver }),
   });
   // A custom driver written for a public tracker may come without a catalogue: fine, unless asked for one.
@@ -369,10 +369,10 @@ function webSocketFrontend(
   const settings = config.webtorrent;
   if (!settings.enabled) return null;
   // A driver without WebRTC swarms: no upgrades (the start line says webtorrent: false).
-  if (!store.webrtc) return null;
+  if (!store.webtorrent) return null;
   return new WebSocketFrontend({
-    tracker: new WebRtcTracker(tracker, store.webrtc, settings.announce_interval),
-    metrics: new WebRtcMetrics(metrics.registry),
+    tracker: new WebTorrentTracker(tracker, store.webtorrent, settings.announce_interval),
+    metrics: new WebTorrentMetrics(metrics.registry),
     logger: logger.child({ frontend: 'ws' }),
     clientIp,
     blocklists,

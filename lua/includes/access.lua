@@ -5,7 +5,7 @@ Defines: torrentTerms   the torrent hash's deny, allow, id, up, down, fl, of, v2
                         command returns its refusal reply (each command has its own layout) before it
                         changes anything.
 Expects: flags, band, memo (nil, or a batch's: the torrent hash read once per batch, as nothing here
-         writes it), the constants FLAG_*, KEY_TORRENT (announce.lua and webrtc-announce.lua share
+         writes it), the constants FLAG_*, KEY_TORRENT (announce.lua and webtorrent-announce.lua share
          this piece: the torrent's key is at KEY_TORRENT of either command's KEYS).
 A public tracker without an allow list reads only the deny flag (usually of a key that does not exist).
 ]]

@@ -9,7 +9,7 @@ Defines: totalsKey, totalsAgesKey   the torrent's totals hash and its ages (priv
                                     peerLimit peers on it (0: no limit): the command returns its refusal
                                     "peer_limit" (nothing changed but expiry)
 Expects: privateMode, userId, peerId, peerLimit (the command's arguments, read where its ARGV has them:
-         announce.lua and webrtc-announce.lua share this piece), stopped, staleBelow (clock).
+         announce.lua and webtorrent-announce.lua share this piece), stopped, staleBelow (clock).
 The totals are kept per torrent, not per announced hash: a hybrid torrent's two swarms live in one hash
 slot and share them, so the second announce of a pair finds the first one's totals (nothing to credit
 twice) and a peer counts once against its user's limit. The totals hash also counts each user's peers

@@ -46,11 +46,11 @@ export interface AccountingRecord {
   reportedDownloaded?: number;
   interval?: number;
   /**
-   * "webrtc" for a WebTorrent peer's announce over a WebSocket (its addresses are the socket's, its
+   * "webtorrent" for a WebTorrent peer's announce over a WebSocket (its addresses are the socket's, its
    * port 0, and `left` is UNKNOWN_LEFT while it does not know the torrent's size); absent for HTTP and
    * UDP, and in records of older versions.
    */
-  transport?: 'webrtc';
+  transport?: 'webtorrent';
   /**
    * The peer's accounting session as the tracker's atomic step numbered it (src/store/session.ts),
    * with the reported totals above: a consumer keeps a high-water mark per session epoch and credits

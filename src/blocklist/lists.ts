@@ -17,7 +17,7 @@ import { ClientError } from '../bittorrent/errors.js';
 import { ListParser, type ParseStats } from './parse.js';
 import { RangeSet, RangeSetBuilder } from './ranges.js';
 
-export type BlockProtocol = 'http' | 'udp' | 'webrtc';
+export type BlockProtocol = 'http' | 'udp' | 'webtorrent';
 
 /** What a blocked client is told: HTTP's failure reason, the WebSocket's close reason. */
 export function blockedError(list: string): ClientError {

@@ -6,7 +6,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BlocklistObserver, Blocklists, BlockProtocol } from '../blocklist/lists.js';
 
-const PROTOCOLS: BlockProtocol[] = ['http', 'udp', 'webrtc'];
+const PROTOCOLS: BlockProtocol[] = ['http', 'udp', 'webtorrent'];
 
 export class BlocklistMetrics implements BlocklistObserver {
   private readonly refusals = new Map<string, { inc(): void }>();

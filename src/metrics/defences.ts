@@ -27,7 +27,7 @@ export class DefenceMetrics implements DefenceObserver {
       labelNames: ['protocol', 'action', 'scope'],
       registers,
     });
-    for (const protocol of ['http', 'udp', 'webrtc'] satisfies BudgetProtocol[])
+    for (const protocol of ['http', 'udp', 'webtorrent'] satisfies BudgetProtocol[])
       for (const action of ['announce', 'scrape'])
         for (const scope of ['address', 'subnet']) {
           const child = overBudget.labels(protocol, action, scope);

@@ -48,7 +48,7 @@ import type { AnnounceEvent, SwarmCounts } from '../bittorrent/announce.js';
 import type { UserLedger } from './user-ledger.js';
 import type { AccountingSession } from './session.js';
 import type { Catalogue } from './catalogue.js';
-import type { RtcSwarms } from './webrtc-driver.js';
+import type { WebTorrentSwarms } from './webtorrent-driver.js';
 import type { SharedState } from './shared.js';
 
 export type { SharedState } from './shared.js';
@@ -64,7 +64,7 @@ export interface DriverContext {
   /** Seconds after which a peer that has not announced is gone. */
   peerTtl: number;
   /** Seconds after which a WebRTC (WebSocket) peer that has not announced is gone; peerTtl when unset. */
-  webrtcPeerTtl?: number;
+  webTorrentPeerTtl?: number;
   logger: Logger;
 }
 
@@ -182,8 +182,8 @@ export interface TrackerStore {
    * one process leaves it out, and the process's own cache is all there is). Never on the announce path.
    */
   readonly connectable?: ConnectableResults;
-  /** WebTorrent's swarms of browser peers and their signalling (webrtc-driver.ts); optional. */
-  readonly webrtc?: RtcSwarms;
+  /** WebTorrent's swarms of browser peers and their signalling (webtorrent-driver.ts); optional. */
+  readonly webtorrent?: WebTorrentSwarms;
   announce(request: SwarmAnnounce): Promise<SwarmResult>;
   /** Counts for each hash, in the order given; unknown hashes count zero. */
   scrape(infoHashes: Buffer[]): Promise<SwarmCounts[]>;

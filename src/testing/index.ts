@@ -14,7 +14,7 @@ export { expirySuite, defineExpiryTests } from './expiry.js';
 export { accessSuite, defineAccessTests } from './access.js';
 export { privateCatalogueSuite, definePrivateCatalogueTests } from './private-catalogue.js';
 export { defineHybridTests } from './hybrid.js';
-export { webrtcSuite, defineWebRtcTests } from './webrtc.js';
+export { webTorrentSuite, defineWebTorrentTests } from './webtorrent.js';
 export { defencesSuite, defineDefenceTests } from './defences.js';
 export { bulkCatalogueSuite, defineBulkCatalogueTests } from './bulk-catalogue.js';
 export {

@@ -25,10 +25,10 @@ export interface CreditedAnnounce {
   /** Private mode: whether the peer's (ip, port) was found connectable; undefined while unknown (connectability.ts). */
   connectable?: boolean;
   /** Set for a WebTorrent peer; absent for HTTP and UDP. */
-  transport?: 'webrtc';
+  transport?: 'webtorrent';
 }
 
-/** What the store's atomic step answered, as the accounting needs it (SwarmResult and RtcResult both have it). */
+/** What the store's atomic step answered, as the accounting needs it (SwarmResult and WebTorrentResult both have it). */
 export interface StoreOutcome {
   previous?: { uploaded: number; downloaded: number } | null;
   session?: AccountingSession;

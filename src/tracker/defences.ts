@@ -14,7 +14,7 @@ export type MinIntervalEnforcement = 'off' | 'answer' | 'refuse';
 export const MIN_INTERVAL_ENFORCEMENTS = ['off', 'answer', 'refuse'] as const satisfies readonly MinIntervalEnforcement[];
 
 /** Where a request came in, as the budget refusals are counted: HTTP, UDP or WebTorrent's WebSocket. */
-export type BudgetProtocol = Transport | 'webrtc';
+export type BudgetProtocol = Transport | 'webtorrent';
 
 export interface DefenceObserver {
   /** A request refused because its address or subnet spent its budget. */

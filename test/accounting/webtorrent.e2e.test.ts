@@ -92,7 +92,7 @@ describe('WebTorrent private accounting end to end: WebSockets, redis, the strea
     ]);
     for (const r of got) {
       assert.deepEqual([r.userId, r.torrentId, r.infoHash.toString('latin1'), r.peerId.toString('latin1')], [USER.id, TORRENT.id, hash, peerId]);
-      assert.deepEqual([r.transport, r.port, r.ipv4 || r.ipv6, r.interval], ['webrtc', 0, r.ipv4 ? '127.0.0.1' : '::ffff:127.0.0.1', 120]);
+      assert.deepEqual([r.transport, r.port, r.ipv4 || r.ipv6, r.interval], ['webtorrent', 0, r.ipv4 ? '127.0.0.1' : '::ffff:127.0.0.1', 120]);
     }
     assert.deepEqual(
       got.map((r) => [r.left, r.reportedUploaded, r.reportedDownloaded]),

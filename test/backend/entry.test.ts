@@ -20,7 +20,7 @@ describe('accounting stream entries', () => {
   });
 
   it("carries a WebTorrent record's transport, port 0 and unknown left through the stream", () => {
-    const record: AccountingRecord = { ...makeRecord(4, 'e', { ...peer, port: 0 }), left: UNKNOWN_LEFT, transport: 'webrtc' };
+    const record: AccountingRecord = { ...makeRecord(4, 'e', { ...peer, port: 0 }), left: UNKNOWN_LEFT, transport: 'webtorrent' };
     assert.deepEqual(fromFields(toFields(record)), record);
   });
 

@@ -107,7 +107,7 @@ describe('blocklists', () => {
   it('closes a WebSocket from a blocked address with 1008 and the reason', async () => {
     const client = await WsClient.open(`ws://127.0.0.1:${tracker.port}/announce`, {}, '127.0.0.2');
     assert.deepEqual(await client.closed, { code: 1008, reason: BLOCKED('bad.txt') });
-    assert.match(await metricsText(tracker), /tracker_blocklist_refusals_total\{list="bad.txt",protocol="webrtc"\} 1\n/);
+    assert.match(await metricsText(tracker), /tracker_blocklist_refusals_total\{list="bad.txt",protocol="webtorrent"\} 1\n/);
   });
 
   it('picks up a changed file without a restart, closes the sockets it now blocks, and keeps the list when a change is broken', async () => {

@@ -87,7 +87,7 @@ describe('a WebTorrent transfer between two browsers through two replicas', { sk
     const infoHash: string = await seeder.evaluate(async (trackerUrl: string) => {
       const bundleUrl: string = '/webtorrent.min.js';
       const { default: WebTorrent } = await import(bundleUrl);
-      const client = new WebTorrent({ tracker: { rtcConfig: { iceServers: [] } }, dht: false, lsd: false, utp: false });
+      const client = new WebTorrent({ tracker: { webTorrentConfig: { iceServers: [] } }, dht: false, lsd: false, utp: false });
       const data = new Uint8Array(await (await fetch('/data.bin')).arrayBuffer());
       (globalThis as any).client = client;
       return new Promise<string>((resolve, reject) => {
@@ -101,7 +101,7 @@ describe('a WebTorrent transfer between two browsers through two replicas', { sk
       async ({ trackerUrl, hash }: { trackerUrl: string; hash: string }) => {
         const bundleUrl: string = '/webtorrent.min.js';
         const { default: WebTorrent } = await import(bundleUrl);
-        const client = new WebTorrent({ tracker: { rtcConfig: { iceServers: [] } }, dht: false, lsd: false, utp: false });
+        const client = new WebTorrent({ tracker: { webTorrentConfig: { iceServers: [] } }, dht: false, lsd: false, utp: false });
         // No tracker in the magnet link: the leecher knows replica B only.
         const magnet = `magnet:?xt=urn:btih:${hash}&dn=data.bin`;
         return new Promise<{ sha256: string; length: number }>((resolve, reject) => {

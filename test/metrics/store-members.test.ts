@@ -1,7 +1,7 @@
 /**
  * The metrics layer between the driver's store and the tracker loses no member of the store: every
  * member the driver's store has (own or inherited: fields, methods, optional parts such as leeching,
- * peers, connectable, webrtc) is reachable, the same, through what boot hands the tracker. A decorator
+ * peers, connectable, webtorrent) is reachable, the same, through what boot hands the tracker. A decorator
  * that hand-copied members dropped optional ones it did not list, each found only end to end.
  */
 import assert from 'node:assert/strict';
@@ -40,7 +40,7 @@ function members(object: object): Map<string | symbol, boolean> {
 }
 
 /** The optional members of TrackerStore, each of which a decorator has dropped or could drop. */
-const OPTIONAL = ['addresses', 'leeching', 'peers', 'connectable', 'webrtc', 'shared', 'scrapeAll', 'events', 'stats', 'addBudgetCounts'] as const;
+const OPTIONAL = ['addresses', 'leeching', 'peers', 'connectable', 'webtorrent', 'shared', 'scrapeAll', 'events', 'stats', 'addBudgetCounts'] as const;
 /** What the metrics layer times in place of the store's own. */
 const TIMED = new Set<string | symbol>(['announce', 'scrape']);
 
@@ -82,7 +82,7 @@ describe('the store boot hands the tracker', () => {
     const running = await bootWith('recorded-memory', {});
     try {
       const raw = opened.get('memory')!;
-      for (const name of ['leeching', 'peers', 'addresses', 'webrtc', 'scrapeAll', 'stats'] as const)
+      for (const name of ['leeching', 'peers', 'addresses', 'webtorrent', 'scrapeAll', 'stats'] as const)
         assert.ok(raw[name] !== undefined, `the memory store has ${name} (else this test checks less)`);
       const handed = running.tracker.store;
       assertEveryMember(raw, handed);
@@ -107,7 +107,7 @@ describe('the store boot hands the tracker', () => {
       const running = await bootWith('recorded-redis', { url: redis.url });
       try {
         const raw = opened.get('redis')!;
-        for (const name of ['leeching', 'peers', 'addresses', 'connectable', 'webrtc', 'shared', 'events', 'addBudgetCounts'] as const)
+        for (const name of ['leeching', 'peers', 'addresses', 'connectable', 'webtorrent', 'shared', 'events', 'addBudgetCounts'] as const)
           assert.ok(raw[name] !== undefined, `the redis store has ${name} (else this test checks less)`);
         const handed = running.tracker.store;
         assertEveryMember(raw, handed);

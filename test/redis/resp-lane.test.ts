@@ -423,27 +423,27 @@ while true do local t = redis.call('TIME') if t[1] * 1000000 + t[2] >= stop then
     const redis = await startRedis();
     const store = await redisDriver.open({ url: redis.url }, { peerTtl: 60, logger: pino({ level: 'silent' }) });
     const lanes = (store as unknown as { lanes: LaneRouter }).lanes;
-    const webrtc = store.webrtc!;
+    const webtorrent = store.webtorrent!;
     try {
       const received: string[] = [];
-      await webrtc.onSignal((signal) => received.push(signal.offerId));
+      await webtorrent.onSignal((signal) => received.push(signal.offerId));
       const until = Date.now() + 5000;
       while (!lanes.pick(['x']) && Date.now() < until) await sleep(10);
       const signal = (n: number) => ({
         kind: 'offer' as const,
         infoHash: 'h'.repeat(20),
         from: 'f'.repeat(20),
-        fromReplica: webrtc.replica,
+        fromReplica: webtorrent.replica,
         to: 't'.repeat(20),
         offerId: String(n).padStart(20, '0'),
         sdp: Buffer.from('"v=0\\r\\n"'),
       });
       const before = lanes.answered();
-      assert.deepEqual(await Promise.all(Array.from({ length: 20 }, (_, i) => webrtc.send(webrtc.replica, signal(i)))), Array(20).fill(true));
+      assert.deepEqual(await Promise.all(Array.from({ length: 20 }, (_, i) => webtorrent.send(webtorrent.replica, signal(i)))), Array(20).fill(true));
       assert.equal(lanes.answered() - before, 20, 'each SPUBLISH went through the lane');
-      assert.equal(await webrtc.send('nobody-listens', signal(99)), false);
+      assert.equal(await webtorrent.send('nobody-listens', signal(99)), false);
       lanes.close();
-      assert.equal(await webrtc.send(webrtc.replica, signal(100)), true, 'through ioredis once the lane is gone');
+      assert.equal(await webtorrent.send(webtorrent.replica, signal(100)), true, 'through ioredis once the lane is gone');
       const deadline = Date.now() + 2000;
       while (received.length < 21 && Date.now() < deadline) await sleep(10);
       assert.equal(received.length, 21);
@@ -458,13 +458,13 @@ while true do local t = redis.call('TIME') if t[1] * 1000000 + t[2] >= stop then
     const redis = await startRedis();
     const store = await redisDriver.open({ url: redis.url }, { peerTtl: 60, logger: pino({ level: 'silent' }) });
     const lanes = (store as unknown as { lanes: LaneRouter }).lanes;
-    const webrtc = store.webrtc!;
+    const webtorrent = store.webtorrent!;
     try {
       const until = Date.now() + 5000;
       while (!lanes.pick(['x']) && Date.now() < until) await sleep(10);
       const infoHash = randomBytes(20).toString('latin1');
       const id = (n: number): string => `peer-${String(n).padStart(15, '0')}`;
-      const announce = (n: number) => webrtc.announce({ infoHash, peerId: id(n), seeder: n % 2 === 0, event: 'started', numwant: 50 });
+      const announce = (n: number) => webtorrent.announce({ infoHash, peerId: id(n), seeder: n % 2 === 0, event: 'started', numwant: 50 });
       // The first call may meet NOSCRIPT on the lane and go through ioredis, which loads the script.
       await announce(0);
       const before = lanes.answered();
@@ -481,13 +481,13 @@ while true do local t = redis.call('TIME') if t[1] * 1000000 + t[2] >= stop then
       const last = results[9]!; // peer 10, a seeder: offers go to leechers only
       assert.deepEqual([last.complete, last.incomplete], [6, 5]);
       assert.deepEqual(last.peers.map((p) => p.peerId).sort(), [1, 3, 5, 7, 9].map(id));
-      assert.ok(last.peers.every((p) => p.replica === webrtc.replica));
+      assert.ok(last.peers.every((p) => p.replica === webtorrent.replica));
 
       // Private mode: a registered torrent's terms and the peer's totals swapped, through the lane too.
       const privateHash = randomBytes(20);
       await store.catalogue.putTorrent({ infoHash: privateHash, id: 77, upMultiplier: 2, downMultiplier: 0.5, freeleech: false });
       const privately = (uploaded: number, record: string) =>
-        webrtc.announce({
+        webtorrent.announce({
           infoHash: privateHash.toString('latin1'),
           peerId: id(1),
           seeder: false,

@@ -70,9 +70,9 @@ describe('shoal/testing against broken drivers', () => {
     assert.equal(bulk?.get('syncs: what was put under a sync is kept, everything else removed on replace; an unknown sync is refused'), 'not ok');
     assert.equal([...(bulk?.values() ?? [])].filter((o) => o === 'not ok').length, 1, 'only the sync test fails');
     // WebRTC swarms that hand the announcer back to itself: the picking tests fail, signals still pass.
-    const webrtc = bySuite.get('tracker driver conformance, webrtc: picks-itself');
-    assert.equal(webrtc?.get('picks up to numwant distinct other peers, each with its replica, never the announcer'), 'not ok');
-    assert.equal(webrtc?.get('delivers a signal sent to its own replica, and reports a replica no one listens as'), 'ok');
+    const webtorrent = bySuite.get('tracker driver conformance, webtorrent: picks-itself');
+    assert.equal(webtorrent?.get('picks up to numwant distinct other peers, each with its replica, never the announcer'), 'not ok');
+    assert.equal(webtorrent?.get('delivers a signal sent to its own replica, and reports a replica no one listens as'), 'ok');
     // A store that writes every announce, min interval or not: the too-soon test fails, the others pass.
     const defences = bySuite.get('tracker driver conformance, defences: writes-every-announce');
     assert.equal(defences?.get('answers an announce without an event sooner than min interval with the counts, and writes nothing (peer TTL 3 s)'), 'not ok');

@@ -179,7 +179,7 @@ export function fromFields(list: string[]): AccountingRecord {
     left: integer(fields, 'left'),
     snatched: fields.get('snatched') === '1',
     time: integer(fields, 'time'),
-    ...(fields.get('transport') === 'webrtc' ? { transport: 'webrtc' as const } : {}),
+    ...(fields.get('transport') === 'webtorrent' ? { transport: 'webtorrent' as const } : {}),
     // Records of older versions have no session and no multipliers.
     ...(fields.has('session') ? { session: session(fields.get('session')!) } : {}),
     ...(fields.has('freeleech') ? { freeleech: freeleechRule(fields.get('freeleech')!) } : {}),

@@ -8,8 +8,8 @@
  */
 import { INFO_HASH_LENGTH, PEER_ID_LENGTH, type AnnounceEvent } from '../../bittorrent/announce.js';
 import { ClientError } from '../../bittorrent/errors.js';
-import { MAX_OFFERS } from '../../tracker/webrtc.js';
-import type { BinaryId } from '../../store/webrtc-driver.js';
+import { MAX_OFFERS } from '../../tracker/webtorrent.js';
+import type { BinaryId } from '../../store/webtorrent-driver.js';
 import { checkCount, checkNumwant, eventOfName } from '../sanitize.js';
 import { skeletonOf, tokenOf } from './frame-scan.js';
 

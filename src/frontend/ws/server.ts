@@ -1,6 +1,6 @@
 /**
  * The WebSocket frontend (WebTorrent): upgrades on the HTTP listener at `/`, `/announce` and
- * `/PASSKEY/announce`; announces and scrapes through the tracker's policy (tracker/webrtc.ts); offers
+ * `/PASSKEY/announce`; announces and scrapes through the tracker's policy (tracker/webtorrent.ts); offers
  * relayed to the peers the driver picked and answers back to their offerers, on this replica or, through
  * the driver, on the replica that holds the target's socket.
  *
@@ -15,9 +15,9 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { blockedError, type Blocklists } from '../../blocklist/lists.js';
 import { throttledErrorLog } from '../../common/log.js';
-import type { SignalKind, WebRtcMetrics, WsMessageType, WsOutcome, WsRejection } from '../../metrics/webrtc.js';
-import type { RtcSignal } from '../../store/webrtc-driver.js';
-import type { RtcAnnounceResult, WebRtcTracker } from '../../tracker/webrtc.js';
+import type { SignalKind, WebTorrentMetrics, WsMessageType, WsOutcome, WsRejection } from '../../metrics/webtorrent.js';
+import type { WebTorrentSignal } from '../../store/webtorrent-driver.js';
+import type { WebTorrentAnnounceResult, WebTorrentTracker } from '../../tracker/webtorrent.js';
 import { resolveClientIp, type ClientIpOptions } from '../http/client-ip.js';
 import { failureOutcome, failureReason } from '../sanitize.js';
 import { Connection, OFFER_LIFETIME_MS, type LastReport } from './connection.js';
@@ -45,8 +45,8 @@ export interface WsLimits {
 }
 
 export interface WsFrontendOptions {
-  tracker: WebRtcTracker;
-  metrics?: WebRtcMetrics;
+  tracker: WebTorrentTracker;
+  metrics?: WebTorrentMetrics;
   logger: Logger;
   clientIp: ClientIpOptions;
   maxScrapeHashes: number;
@@ -128,7 +128,7 @@ export class WebSocketFrontend {
     if (origins.length > 0 && !origins.includes(String(req.headers.origin ?? '').toLowerCase())) return this.refuse(socket, 'origin', 403, 'Forbidden');
     const ip = resolveClientIp(req.socket.remoteAddress, req.headers, this.options.clientIp);
     if (!ip) return this.refuse(socket, 'path', 400, 'Bad Request');
-    const blocked = this.options.blocklists?.refuses(ip, 'webrtc') ?? null;
+    const blocked = this.options.blocklists?.refuses(ip, 'webtorrent') ?? null;
     if (blocked !== null) {
       // The handshake, then a close with the reason: a browser never shows a script why an upgrade was
       // refused, but it does show a close frame's code and reason.
@@ -160,7 +160,7 @@ export class WebSocketFrontend {
     const lists = this.options.blocklists;
     if (!lists) return;
     for (const conn of this.connections) {
-      const list = lists.refuses(conn.ip, 'webrtc');
+      const list = lists.refuses(conn.ip, 'webtorrent');
       if (list !== null) this.closeSocket(conn, 1008, closeReason(list));
     }
   };
@@ -290,7 +290,7 @@ export class WebSocketFrontend {
     const report: LastReport = { uploaded: a.uploaded, downloaded: a.downloaded, left: a.left };
     const reportKey = hash + peerId;
     if (conn.passkey !== undefined) conn.reports.set(reportKey, report);
-    let result: RtcAnnounceResult;
+    let result: WebTorrentAnnounceResult;
     try {
       result = await tracker.announce({
         infoHash: a.infoHash,
@@ -366,7 +366,7 @@ export class WebSocketFrontend {
     });
   }
 
-  private route(replica: string, signal: RtcSignal): void {
+  private route(replica: string, signal: WebTorrentSignal): void {
     const swarms = this.options.tracker.swarms;
     if (replica === swarms.replica) {
       this.deliver(signal);
@@ -382,7 +382,7 @@ export class WebSocketFrontend {
   }
 
   /** A signal for a socket of this replica (relayed here, or arrived from another replica). */
-  private deliver(signal: RtcSignal): void {
+  private deliver(signal: WebTorrentSignal): void {
     const kind: SignalKind = signal.kind;
     const to = signal.to;
     const conn = this.byPeer.get(to);

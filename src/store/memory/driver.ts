@@ -70,7 +70,7 @@ export const memoryDriver: TrackerDriver = {
       torrentTtlMs: params.torrent_ttl * 1000,
       maxPeers: params.max_peers,
       onFull,
-      webrtcPeerTtlMs: (ctx.webrtcPeerTtl ?? ctx.peerTtl) * 1000,
+      webTorrentPeerTtlMs: (ctx.webTorrentPeerTtl ?? ctx.peerTtl) * 1000,
       onClose: async () => writer?.close(),
     });
     if (snapshot) {

@@ -15,7 +15,7 @@ import { Picks, sameSubnetFirst, samplePeers } from './select.js';
 import { AgeList, SnatchRecord, Torrent } from './swarm.js';
 import { packAddresses, packPeerIds } from './pack.js';
 import { PrivateTotals } from './private-totals.js';
-import { MemoryRtcSwarms } from './webrtc.js';
+import { MemoryWebTorrentSwarms } from './webtorrent.js';
 import { snapshotSourceOf, type RestoredState, type SnapshotSource } from './snapshot.js';
 
 /** Expired peers removed inline per request: keeps a request's extra work bounded. */
@@ -47,7 +47,7 @@ export interface MemoryStoreOptions {
   /** Told (throttled) when new peers are turned away at maxPeers. */
   onFull?: () => void;
   /** WebRTC peers' lifetime; peerTtlMs when unset. */
-  webrtcPeerTtlMs?: number;
+  webTorrentPeerTtlMs?: number;
   now?: () => number;
   /** Run when the store closes, before it is gone (the snapshot's last write). */
   onClose?: () => Promise<void>;
@@ -76,13 +76,13 @@ export class MemoryStore implements TrackerStore {
   private readonly picked6 = new Picks();
   private readonly candidates = new Picks();
   private peerCount = 0;
-  readonly webrtc: MemoryRtcSwarms;
+  readonly webtorrent: MemoryWebTorrentSwarms;
 
   constructor(private readonly options: MemoryStoreOptions) {
     this.now = options.now ?? Date.now;
-    this.webrtc = new MemoryRtcSwarms(
+    this.webtorrent = new MemoryWebTorrentSwarms(
       this.catalogue,
-      options.webrtcPeerTtlMs ?? options.peerTtlMs,
+      options.webTorrentPeerTtlMs ?? options.peerTtlMs,
       this.now,
       (torrentKey, userId, peerId, event, access, now) => this.totals.swap(torrentKey, userId, peerId, event, access, this.tickOf(now)),
     );
@@ -295,7 +295,7 @@ export class MemoryStore implements TrackerStore {
 
   async close(): Promise<void> {
     clearInterval(this.reapTimer);
-    this.webrtc.close();
+    this.webtorrent.close();
     await this.options.onClose?.();
   }
 

@@ -11,7 +11,7 @@ function tagOf(prefix: string, infoHash: Buffer): string {
  * The suffix of each key of a swarm, after `<prefix>{<hex info hash>}:`. Defined here only: the
  * scripts in lua/ get the keys by position (KEY_<NAME> in their generated constants, scripts.ts), and
  * their headers spell these suffixes out (a test compares them). Changing one breaks rolling upgrades.
- * The WebTorrent commands' keys are WEBRTC_KEY_SUFFIX's, below.
+ * The WebTorrent commands' keys are WEBTORRENT_KEY_SUFFIX's, below.
  */
 export const SWARM_KEY_SUFFIX = {
   /** ZSET member = compact IPv4 address (private mode: + user id), score = last announce (unix s). */
@@ -51,10 +51,10 @@ export const INDEX_KEYS = ['seeders4Index', 'leechers4Index', 'seeders6Index', '
 export const TOTALS_KEYS = ['totals', 'totalsAges'] as const satisfies readonly SwarmKeyName[];
 
 /**
- * The suffix of each key of a swarm's WebTorrent (WebRTC) peers (lua/webrtc-announce.lua), after the same
+ * The suffix of each key of a swarm's WebTorrent (WebRTC) peers (lua/webtorrent-announce.lua), after the same
  * `<prefix>{<hex info hash>}:`; the torrent's registration is the compact swarm's own key.
  */
-export const WEBRTC_KEY_SUFFIX = {
+export const WEBTORRENT_KEY_SUFFIX = {
   /** ZSET member = peer_id (20 bytes), score = last announce (unix s). */
   seeders: 'ws',
   leechers: 'wl',
@@ -62,14 +62,14 @@ export const WEBRTC_KEY_SUFFIX = {
   routes: 'wr',
   torrent: SWARM_KEY_SUFFIX.torrent,
 } as const;
-export type WebrtcKeyName = keyof typeof WEBRTC_KEY_SUFFIX;
+export type WebTorrentKeyName = keyof typeof WEBTORRENT_KEY_SUFFIX;
 /** What a WebTorrent announce touches, in KEYS order (private mode: TOTALS_KEYS after them); scrape reads the first three. */
-export const WEBRTC_KEYS = ['seeders', 'leechers', 'routes', 'torrent'] as const satisfies readonly WebrtcKeyName[];
+export const WEBTORRENT_KEYS = ['seeders', 'leechers', 'routes', 'torrent'] as const satisfies readonly WebTorrentKeyName[];
 
-/** A swarm's WebTorrent keys, in WEBRTC_KEYS' order. */
-export function webrtcKeys(prefix: string, infoHash: Buffer): string[] {
+/** A swarm's WebTorrent keys, in WEBTORRENT_KEYS' order. */
+export function webTorrentKeys(prefix: string, infoHash: Buffer): string[] {
   const tag = tagOf(prefix, infoHash);
-  return WEBRTC_KEYS.map((name) => tag + WEBRTC_KEY_SUFFIX[name]);
+  return WEBTORRENT_KEYS.map((name) => tag + WEBTORRENT_KEY_SUFFIX[name]);
 }
 
 function keysOf(prefix: string, infoHash: Buffer, names: readonly SwarmKeyName[]): string[] {

@@ -1,4 +1,4 @@
-/** Private mode's values as the Lua scripts take and reply them (announce.lua and webrtc-announce.lua alike). */
+/** Private mode's values as the Lua scripts take and reply them (announce.lua and webtorrent-announce.lua alike). */
 import type { TorrentTerms } from '../driver.js';
 import type { AccountingSession } from '../session.js';
 import { USER_ID_SIZE } from './protocol.js';

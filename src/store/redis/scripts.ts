@@ -1,6 +1,6 @@
 /**
  * The Lua scripts, assembled once at start-up. Each command file in lua/ (announce.lua, scrape.lua and the
- * WebTorrent ones, webrtc-announce.lua and webrtc-scrape.lua) opens with a header (its KEYS, ARGV and reply) and pulls in named pieces with a line
+ * WebTorrent ones, webtorrent-announce.lua and webtorrent-scrape.lua) opens with a header (its KEYS, ARGV and reply) and pulls in named pieces with a line
  *
  *   --- @include "name"
  *
@@ -16,7 +16,7 @@
  * per command, the text that defineCommand gets: nothing of this costs anything per call.
  */
 import { readFileSync } from 'node:fs';
-import { INDEX_KEYS, PACKED_COPY_SUFFIX, SWARM_KEYS, WEBRTC_KEYS } from './keys.js';
+import { INDEX_KEYS, PACKED_COPY_SUFFIX, SWARM_KEYS, WEBTORRENT_KEYS } from './keys.js';
 import { ANNOUNCE_HEADER, ANNOUNCE_HEADER_FORMAT, luaConstants, luaName } from './protocol.js';
 
 /** Where the command files and their pieces are read from. */
@@ -46,7 +46,7 @@ export const fileSource: ScriptSource = {
 /** The compact commands' KEYS: the swarm's keys, then in exact subnet mode their indexes. */
 const SWARM_COMMAND_KEYS: readonly string[] = [...SWARM_KEYS, ...INDEX_KEYS];
 /** Commands whose KEYS are others (KEY_<NAME> is a position in the command's own KEYS). */
-const COMMAND_KEYS: Readonly<Record<string, readonly string[]>> = { 'webrtc-announce': WEBRTC_KEYS, 'webrtc-scrape': WEBRTC_KEYS };
+const COMMAND_KEYS: Readonly<Record<string, readonly string[]>> = { 'webtorrent-announce': WEBTORRENT_KEYS, 'webtorrent-scrape': WEBTORRENT_KEYS };
 
 /**
  * Every constant a command may use: protocol.ts', the positions of its KEYS (keys.ts) and the packed
@@ -205,7 +205,7 @@ export function assembleScript(name: string, source: ScriptSource = fileSource):
 const assembled = new Map<string, string>();
 
 /** The commands of lua/. */
-export type CommandName = 'announce' | 'announce-batch' | 'scrape' | 'webrtc-announce' | 'webrtc-scrape';
+export type CommandName = 'announce' | 'announce-batch' | 'scrape' | 'webtorrent-announce' | 'webtorrent-scrape';
 
 /** The assembled command, read and assembled on first use. */
 export function script(name: CommandName): string {

@@ -20,7 +20,7 @@ import {
 } from './protocol.js';
 import { script } from './scripts.js';
 import { parsePrevious, torrentTerms, userBytes } from './private.js';
-import { RedisRtcSwarms } from './webrtc.js';
+import { RedisWebTorrentSwarms } from './webtorrent.js';
 import { OutOfMemory, isOutOfMemory, withAllowOom } from './out-of-memory.js';
 import { RedisShared } from './shared.js';
 import { timedOut } from '../../redis/timed-out.js';
@@ -134,7 +134,7 @@ export class RedisStore implements TrackerStore {
   readonly leeching: RedisUserLedger;
   readonly peers: RedisUserLedger;
   readonly connectable: RedisConnectable;
-  readonly webrtc: RedisRtcSwarms;
+  readonly webtorrent: RedisWebTorrentSwarms;
   readonly shared: RedisShared;
   private readonly scripted: ScriptedClient;
   /** The announce command of each key count. */
@@ -188,7 +188,7 @@ export class RedisStore implements TrackerStore {
     this.batcher = params.batchMax > 1 ? new AnnounceBatcher(client, params.batchMax, this.announceSha, ctx.peerTtl, ctx.logger) : null;
     client.defineCommand('trackerScrape', { numberOfKeys: SCRAPE_KEYS, lua: script('scrape'), readOnly: true });
     this.scripted = client as unknown as ScriptedClient;
-    this.webrtc = new RedisRtcSwarms(client, params, ctx.webrtcPeerTtl ?? ctx.peerTtl, ctx.logger, ctx.peerTtl, this.lanes);
+    this.webtorrent = new RedisWebTorrentSwarms(client, params, ctx.webTorrentPeerTtl ?? ctx.peerTtl, ctx.logger, ctx.peerTtl, this.lanes);
     this.shared = new RedisShared(client, params.prefix, (run) => this.withRetries(run));
     // Only now: the catalogue sends commands at once, and an auto-pipeline created before the scripts
     // were defined would not know them.
@@ -400,7 +400,7 @@ export class RedisStore implements TrackerStore {
   }
 
   async ready(): Promise<boolean> {
-    if (this.client.status !== 'ready' || !this.webrtc.isListening()) return false;
+    if (this.client.status !== 'ready' || !this.webtorrent.isListening()) return false;
     try {
       return (await this.client.ping()) === 'PONG';
     } catch {
@@ -415,7 +415,7 @@ export class RedisStore implements TrackerStore {
     this.addresses.close();
     this.leeching.close();
     this.peers.close();
-    await this.webrtc.close();
+    await this.webtorrent.close();
     this.shared.close();
     const quit = this.client.quit().catch(() => undefined);
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, 1000).unref());

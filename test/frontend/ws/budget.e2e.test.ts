@@ -54,8 +54,8 @@ describe('WebTorrent and request budgets', () => {
     assert.equal((await reply(observer, { action: 'scrape', info_hash: hash })).files[hash].complete, 0);
 
     const metrics = (await httpGet('127.0.0.1', tracker.metricsPort!, '/metrics')).body.toString();
-    assert.match(metrics, /tracker_budget_refusals_total\{protocol="webrtc",action="announce",scope="address"\} 1\n/);
-    assert.match(metrics, /tracker_budget_refusals_total\{protocol="webrtc",action="scrape",scope="address"\} 1\n/);
+    assert.match(metrics, /tracker_budget_refusals_total\{protocol="webtorrent",action="announce",scope="address"\} 1\n/);
+    assert.match(metrics, /tracker_budget_refusals_total\{protocol="webtorrent",action="scrape",scope="address"\} 1\n/);
     assert.match(metrics, /tracker_budget_refusals_total\{protocol="http",action="announce",scope="address"\} 0\n/);
   });
 });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { INDEX_KEYS, SWARM_KEY_SUFFIX, SWARM_KEYS, TOTALS_KEYS, WEBRTC_KEY_SUFFIX, WEBRTC_KEYS } from '../../../src/store/redis/keys.js';
+import { INDEX_KEYS, SWARM_KEY_SUFFIX, SWARM_KEYS, TOTALS_KEYS, WEBTORRENT_KEY_SUFFIX, WEBTORRENT_KEYS } from '../../../src/store/redis/keys.js';
 import {
   ANNOUNCE_ARGV,
   ANNOUNCE_HEADER,
@@ -20,7 +20,7 @@ import { assembleScript, script, type ScriptSource } from '../../../src/store/re
 import { redisMissing, startRedis, type RedisServer } from '../../helpers/redis.js';
 
 const ROOT = new URL('../../../../', import.meta.url);
-const COMMANDS = ['announce', 'announce-batch', 'scrape', 'webrtc-announce', 'webrtc-scrape'] as const;
+const COMMANDS = ['announce', 'announce-batch', 'scrape', 'webtorrent-announce', 'webtorrent-scrape'] as const;
 const read = (path: string): string => readFileSync(new URL(path, ROOT), 'utf8');
 const pieces = readdirSync(new URL('lua/includes/', ROOT)).map((file) => file.replace(/\.lua$/, ''));
 
@@ -92,11 +92,11 @@ describe('lua scripts, assembly', () => {
     assert.throws(() => assembleScript('main', memorySource({ main: 'local FLAG_SEEDER = 3' }, {})), /FLAG_SEEDER declared twice/);
   });
 
-  it("numbers KEY_<NAME> in each command's own KEYS: the WebTorrent commands' are WEBRTC_KEYS", () => {
+  it("numbers KEY_<NAME> in each command's own KEYS: the WebTorrent commands' are WEBTORRENT_KEYS", () => {
     const main = '--- @include "constants"\nreturn { KEYS[KEY_TORRENT], KEYS[KEY_ROUTES] }';
-    for (const command of ['webrtc-announce', 'webrtc-scrape']) {
+    for (const command of ['webtorrent-announce', 'webtorrent-scrape']) {
       const text = assembleScript(command, memorySource({ [command]: main }, {}));
-      assert.match(text, new RegExp(`return \\{ KEYS\\[${WEBRTC_KEYS.indexOf('torrent') + 1}\\], KEYS\\[${WEBRTC_KEYS.indexOf('routes') + 1}\\] \\}`));
+      assert.match(text, new RegExp(`return \\{ KEYS\\[${WEBTORRENT_KEYS.indexOf('torrent') + 1}\\], KEYS\\[${WEBTORRENT_KEYS.indexOf('routes') + 1}\\] \\}`));
       // A compact swarm's key is none of theirs, nor is a WebTorrent key the compact commands'.
       assert.throws(
         () => assembleScript(command, memorySource({ [command]: '--- @include "constants"\nreturn KEYS[KEY_SEEDERS4]' }, {})),
@@ -107,7 +107,7 @@ describe('lua scripts, assembly', () => {
   });
 
   it('shares the access rules between the two announce commands, each with its own refusal reply', () => {
-    for (const command of ['announce', 'webrtc-announce'] as const) {
+    for (const command of ['announce', 'webtorrent-announce'] as const) {
       const text = script(command);
       assert.ok(text.includes('-- >>> includes/access.lua\n'), `${command} includes access`);
       assert.match(text, /if accessRefusal then return \{ 0, 0, 0, /, command);
@@ -115,7 +115,7 @@ describe('lua scripts, assembly', () => {
     }
     // A v2 hash served under its torrent is the compact announce's alone.
     assert.ok(script('announce').includes('-- >>> includes/hybrid.lua\n'));
-    assert.ok(!script('webrtc-announce').includes('-- >>> includes/hybrid.lua\n'));
+    assert.ok(!script('webtorrent-announce').includes('-- >>> includes/hybrid.lua\n'));
   });
 
   it('names flag bits and event codes in every command, as protocol.ts has them (no bare numbers)', () => {
@@ -198,14 +198,14 @@ describe('lua scripts, the contract with the store', () => {
 
   it("the WebTorrent commands' headers spell out their keys, suffixes and positions as keys.ts has them", () => {
     const listed = (command: string) => [...header(command).matchAll(/^KEYS\[([^\]]+)\]\s+:(\S+)\s+(\w+)/gm)].map((m) => [m[1], m[2], m[3]]);
-    const own = WEBRTC_KEYS.map((name, i) => [String(i + 1), WEBRTC_KEY_SUFFIX[name], name]);
+    const own = WEBTORRENT_KEYS.map((name, i) => [String(i + 1), WEBTORRENT_KEY_SUFFIX[name], name]);
     const totals = [
       ['#KEYS-1', SWARM_KEY_SUFFIX[TOTALS_KEYS[0]], TOTALS_KEYS[0]],
       ['#KEYS', SWARM_KEY_SUFFIX[TOTALS_KEYS[1]], TOTALS_KEYS[1]],
     ];
-    assert.deepEqual(listed('webrtc-announce'), [...own, ...totals]);
-    assert.deepEqual(listed('webrtc-scrape'), own.slice(0, 3));
-    assert.equal(WEBRTC_KEY_SUFFIX.torrent, SWARM_KEY_SUFFIX.torrent);
+    assert.deepEqual(listed('webtorrent-announce'), [...own, ...totals]);
+    assert.deepEqual(listed('webtorrent-scrape'), own.slice(0, 3));
+    assert.equal(WEBTORRENT_KEY_SUFFIX.torrent, SWARM_KEY_SUFFIX.torrent);
   });
 
   it("announce.lua's header lists ARGV, the header's fields and the reply as protocol.ts has them", () => {

@@ -1,5 +1,5 @@
 /**
- * The memory driver's WebRTC swarms (webrtc-driver.ts): browser peers by peer_id, apart from the packed
+ * The memory driver's WebRTC swarms (webtorrent-driver.ts): browser peers by peer_id, apart from the packed
  * compact swarms. There is one replica, so every route leads here and `send` finds no one else.
  *
  * Each swarm keeps its peers in a Map in the order they last announced (a refresh moves a peer to the
@@ -9,16 +9,16 @@
  */
 import type { SwarmCounts } from '../../bittorrent/announce.js';
 import type { SwarmAccess, TorrentTerms } from '../driver.js';
-import type { BinaryId, RtcAnnounce, RtcPeer, RtcResult, RtcSignal, RtcSwarms } from '../webrtc-driver.js';
+import type { BinaryId, WebTorrentAnnounce, WebTorrentPeer, WebTorrentResult, WebTorrentSignal, WebTorrentSwarms } from '../webtorrent-driver.js';
 import type { MemoryCatalogue } from './catalogue.js';
 import type { TotalsSwap, TotalsSwapper } from './swarm.js';
 
 /** The one replica name of an in-process store. */
 export const LOCAL_REPLICA = 'local';
-const NO_PEERS: RtcPeer[] = [];
+const NO_PEERS: WebTorrentPeer[] = [];
 const OPEN: SwarmAccess = { requireRegistered: false, requireAllowed: false };
 
-interface RtcPeerEntry {
+interface WebTorrentPeerEntry {
   id: string;
   seen: number;
   seeder: boolean;
@@ -26,21 +26,21 @@ interface RtcPeerEntry {
   index: number;
 }
 
-class RtcSwarm {
+class WebTorrentSwarm {
   /** Every peer, least recently announced first. */
-  readonly byAge = new Map<string, RtcPeerEntry>();
-  readonly seeders: RtcPeerEntry[] = [];
-  readonly leechers: RtcPeerEntry[] = [];
+  readonly byAge = new Map<string, WebTorrentPeerEntry>();
+  readonly seeders: WebTorrentPeerEntry[] = [];
+  readonly leechers: WebTorrentPeerEntry[] = [];
   downloaded = 0;
 
-  add(entry: RtcPeerEntry): void {
+  add(entry: WebTorrentPeerEntry): void {
     const list = entry.seeder ? this.seeders : this.leechers;
     entry.index = list.length;
     list.push(entry);
     this.byAge.set(entry.id, entry);
   }
 
-  remove(entry: RtcPeerEntry): void {
+  remove(entry: WebTorrentPeerEntry): void {
     const list = entry.seeder ? this.seeders : this.leechers;
     const last = list.pop()!;
     if (last !== entry) {
@@ -59,7 +59,7 @@ class RtcSwarm {
 }
 
 /** Up to `count` distinct random entries of `list`, none of them `skip`, appended to `out`. */
-function sample(list: RtcPeerEntry[], count: number, skip: RtcPeerEntry | undefined, out: RtcPeer[]): void {
+function sample(list: WebTorrentPeerEntry[], count: number, skip: WebTorrentPeerEntry | undefined, out: WebTorrentPeer[]): void {
   const available = list.length - (skip && list[skip.index] === skip ? 1 : 0);
   if (count <= 0 || available <= 0) return;
   if (available <= count) {
@@ -76,10 +76,10 @@ function sample(list: RtcPeerEntry[], count: number, skip: RtcPeerEntry | undefi
   }
 }
 
-export class MemoryRtcSwarms implements RtcSwarms {
+export class MemoryWebTorrentSwarms implements WebTorrentSwarms {
   readonly replica = LOCAL_REPLICA;
-  private readonly swarms = new Map<string, RtcSwarm>();
-  private handler: ((signal: RtcSignal) => void) | null = null;
+  private readonly swarms = new Map<string, WebTorrentSwarm>();
+  private handler: ((signal: WebTorrentSignal) => void) | null = null;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
@@ -100,7 +100,7 @@ export class MemoryRtcSwarms implements RtcSwarms {
     return { swarms: this.swarms.size, peers };
   }
 
-  async announce(a: RtcAnnounce): Promise<RtcResult> {
+  async announce(a: WebTorrentAnnounce): Promise<WebTorrentResult> {
     const key = a.infoHash;
     const access = a.access;
     // The deny list applies whatever the access asks. Checked without the user: a v2 hash is no
@@ -122,19 +122,19 @@ export class MemoryRtcSwarms implements RtcSwarms {
       return this.privateResult({ ...countsOf(swarm), peers: NO_PEERS }, swapped, verdict.terms, false);
     }
     if (!swarm) {
-      swarm = new RtcSwarm();
+      swarm = new WebTorrentSwarm();
       this.swarms.set(key, swarm);
     }
     const wasSeeder = old?.seeder ?? false;
     const seeder = a.seeder || a.event === 'completed';
     if (old) swarm.remove(old);
-    const entry: RtcPeerEntry = { id, seen: now, seeder, index: 0 };
+    const entry: WebTorrentPeerEntry = { id, seen: now, seeder, index: 0 };
     swarm.add(entry);
     // A private peer counts one snatch per torrent, whether it completed here or in a compact swarm.
     const counted = a.event === 'completed' && !wasSeeder && !(swapped?.completedBefore ?? false) && swapped?.retriedSnatch === undefined;
     if (counted) swarm.downloaded++;
     if (counted && swapped?.record) swapped.record.snatched = swapped.record.completed = true;
-    const peers: RtcPeer[] = [];
+    const peers: WebTorrentPeer[] = [];
     // A seeder offers to leechers only; a leecher to seeders first, then leechers.
     if (!seeder) sample(swarm.seeders, a.numwant, entry, peers);
     sample(swarm.leechers, a.numwant - peers.length, entry, peers);
@@ -142,7 +142,7 @@ export class MemoryRtcSwarms implements RtcSwarms {
   }
 
   /** The answer, with what private mode adds: the torrent's terms, the previous totals, the snatch. */
-  private privateResult(result: RtcResult, swapped: TotalsSwap | undefined, terms: TorrentTerms | undefined, snatched: boolean): RtcResult {
+  private privateResult(result: WebTorrentResult, swapped: TotalsSwap | undefined, terms: TorrentTerms | undefined, snatched: boolean): WebTorrentResult {
     result.snatched = snatched;
     if (swapped) {
       result.previous = swapped.previous;
@@ -162,13 +162,13 @@ export class MemoryRtcSwarms implements RtcSwarms {
   }
 
   /** One process, one replica: there is no other to send to. */
-  async send(replica: string, signal: RtcSignal): Promise<boolean> {
+  async send(replica: string, signal: WebTorrentSignal): Promise<boolean> {
     if (replica !== LOCAL_REPLICA || !this.handler) return false;
     this.handler(signal);
     return true;
   }
 
-  async onSignal(handler: (signal: RtcSignal) => void): Promise<void> {
+  async onSignal(handler: (signal: WebTorrentSignal) => void): Promise<void> {
     this.handler = handler;
   }
 
@@ -185,12 +185,12 @@ export class MemoryRtcSwarms implements RtcSwarms {
   }
 
   /** An empty swarm holds no memory (its snatch count goes with it, as the redis driver's does). */
-  private dropIfEmpty(key: string, swarm: RtcSwarm): void {
+  private dropIfEmpty(key: string, swarm: WebTorrentSwarm): void {
     if (swarm.byAge.size === 0) this.swarms.delete(key);
   }
 }
 
-function countsOf(swarm: RtcSwarm | undefined): SwarmCounts {
+function countsOf(swarm: WebTorrentSwarm | undefined): SwarmCounts {
   return swarm
     ? { complete: swarm.seeders.length, incomplete: swarm.leechers.length, downloaded: swarm.downloaded }
     : { complete: 0, incomplete: 0, downloaded: 0 };

@@ -1,5 +1,5 @@
 /**
- * Private mode's accounting of WebTorrent announces in the WebRtcTracker, over the memory store: the
+ * Private mode's accounting of WebTorrent announces in the WebTorrentTracker, over the memory store: the
  * same deltas, multipliers, snatches and record as a compact announce's (test/tracker/accounting.test.ts),
  * one set of totals with the compact swarms, and the per-user limits.
  */
@@ -10,7 +10,7 @@ import { UNKNOWN_LEFT, type AccountingRecord } from '../../src/backend/driver.js
 import { loadConfig } from '../../src/config/config.js';
 import { MemoryStore } from '../../src/store/memory/store.js';
 import { Tracker, trackerPolicy, type TrackerPolicy } from '../../src/tracker/tracker.js';
-import { WebRtcTracker, type RtcAnnounceRequest } from '../../src/tracker/webrtc.js';
+import { WebTorrentTracker, type WebTorrentAnnounceRequest } from '../../src/tracker/webtorrent.js';
 import { KeepingBackend } from '../helpers/accounting.js';
 
 const POLICY: TrackerPolicy = { ...trackerPolicy(loadConfig()), intervalJitter: 0, private: true, minIntervalEnforcement: 'off' };
@@ -19,7 +19,7 @@ describe('private mode accounting of WebTorrent announces', () => {
   let store: MemoryStore;
   let backend: KeepingBackend;
   let tracker: Tracker;
-  let rtc: WebRtcTracker;
+  let rtc: WebTorrentTracker;
   const infoHash = randomBytes(20);
   const passkey = 'w'.repeat(32);
   const peerId = '-WW0208-' + 'a'.repeat(12);
@@ -28,13 +28,13 @@ describe('private mode accounting of WebTorrent announces', () => {
     store = new MemoryStore({ peerTtlMs: 60_000, reapIntervalMs: 1000 });
     backend = new KeepingBackend();
     tracker = new Tracker(store, backend, POLICY);
-    rtc = new WebRtcTracker(tracker, store.webrtc, 120);
+    rtc = new WebTorrentTracker(tracker, store.webtorrent, 120);
     await store.catalogue.putUser({ id: 7, passkey, upMultiplier: 2, downMultiplier: 1, enabled: true });
     await store.catalogue.putTorrent({ infoHash, id: 99, upMultiplier: 1, downMultiplier: 0.5, freeleech: false });
   });
   after(() => store.close());
 
-  const request = (overrides: Partial<RtcAnnounceRequest>): RtcAnnounceRequest => ({
+  const request = (overrides: Partial<WebTorrentAnnounceRequest>): WebTorrentAnnounceRequest => ({
     infoHash: infoHash.toString('latin1'),
     peerId,
     uploaded: 0,
@@ -91,7 +91,7 @@ describe('private mode accounting of WebTorrent announces', () => {
         upMultiplier: 2,
         downMultiplier: 0.5,
         session: undefined,
-        transport: 'webrtc',
+        transport: 'webtorrent',
       },
     );
     assert.ok(Math.abs(record.time - Date.now()) < 5000);
@@ -158,14 +158,14 @@ describe('private mode accounting of WebTorrent announces', () => {
     assert.deepEqual(
       backend.records.slice(-2).map((r) => [r.transport ?? 'compact', r.rawUploaded]),
       [
-        ['webrtc', 600],
+        ['webtorrent', 600],
         ['compact', 0],
       ],
     );
   });
 
   it('applies the per-user peer limit and the address limit with the same failure reasons', async () => {
-    const limited = new WebRtcTracker(new Tracker(store, backend, { ...POLICY, peersPerTorrent: 1 }), store.webrtc, 120);
+    const limited = new WebTorrentTracker(new Tracker(store, backend, { ...POLICY, peersPerTorrent: 1 }), store.webtorrent, 120);
     const hash = randomBytes(20);
     await store.catalogue.putTorrent({ infoHash: hash, id: 100, upMultiplier: 1, downMultiplier: 1, freeleech: false });
     const before = backend.records.length;
@@ -175,9 +175,9 @@ describe('private mode accounting of WebTorrent announces', () => {
       /your account already runs 1 peers on this torrent/,
     );
     assert.equal(backend.records.length, before + 1, 'the refused announce is not accounted');
-    const strict = new WebRtcTracker(
+    const strict = new WebTorrentTracker(
       new Tracker(store, backend, { ...POLICY, addressLimits: { windowSeconds: 60, limit: 1, enforce: true } }),
-      store.webrtc,
+      store.webtorrent,
       120,
     );
     await store.catalogue.putUser({ id: 8, passkey: 'x'.repeat(32), upMultiplier: 1, downMultiplier: 1, enabled: true });

@@ -10,12 +10,12 @@ import { ClientError } from '../bittorrent/errors.js';
 import { UNKNOWN_LEFT } from '../backend/driver.js';
 import { formatIp } from '../bittorrent/address.js';
 import type { Tracker } from './tracker.js';
-import type { BinaryId, RtcPeer, RtcSwarms } from '../store/webrtc-driver.js';
+import type { BinaryId, WebTorrentPeer, WebTorrentSwarms } from '../store/webtorrent-driver.js';
 
 /** Most offers one announce may carry, as every WebTorrent tracker has it: the peers it may be sent to. */
 export const MAX_OFFERS = 10;
 
-export interface RtcAnnounceRequest {
+export interface WebTorrentAnnounceRequest {
   infoHash: BinaryId;
   peerId: BinaryId;
   /** The totals the client reports (checked byte counts); a socket's close reports its last ones again. */
@@ -40,26 +40,26 @@ export interface RtcAnnounceRequest {
   userAgent?: string;
 }
 
-export interface RtcAnnounceResult extends SwarmCounts {
+export interface WebTorrentAnnounceResult extends SwarmCounts {
   interval: number;
   /** The peers to relay the offers to, in the order of the offers. */
-  peers: RtcPeer[];
+  peers: WebTorrentPeer[];
 }
 
-export class WebRtcTracker {
+export class WebTorrentTracker {
   constructor(
     private readonly tracker: Tracker,
-    readonly swarms: RtcSwarms,
+    readonly swarms: WebTorrentSwarms,
     /** Seconds between announces a WebTorrent client is asked to keep. */
     public interval: number,
   ) {}
 
-  async announce(req: RtcAnnounceRequest): Promise<RtcAnnounceResult> {
+  async announce(req: WebTorrentAnnounceRequest): Promise<WebTorrentAnnounceResult> {
     const tracker = this.tracker;
     const policy = tracker.policy;
     // The budgets HTTP and UDP announces spend, shared with them. A stop (a socket's close among them)
     // only ends a peer: never refused, so a client over budget still leaves the swarms it was in.
-    if (req.event !== 'stopped') tracker.spendBudget('webrtc', 'announce', req.sourceIp);
+    if (req.event !== 'stopped') tracker.spendBudget('webtorrent', 'announce', req.sourceIp);
     tracker.checkClient(Buffer.from(req.peerId, 'latin1'));
     if (req.event !== 'stopped') tracker.checkUserAgent(req.userAgent);
     const user = policy.private ? await tracker.userOf(req.passkey) : null;
@@ -95,7 +95,7 @@ export class WebRtcTracker {
           ipv6: ip?.length === 16 ? formatIp(ip) : '',
           port: 0,
           interval: this.interval,
-          transport: 'webrtc',
+          transport: 'webtorrent',
         },
         user,
         access.announceId!,
@@ -108,7 +108,7 @@ export class WebRtcTracker {
 
   async scrape(req: { infoHashes: BinaryId[]; passkey?: string; sourceIp?: Buffer }): Promise<SwarmCounts[]> {
     const policy = this.tracker.policy;
-    this.tracker.spendBudget('webrtc', 'scrape', req.sourceIp);
+    this.tracker.spendBudget('webtorrent', 'scrape', req.sourceIp);
     if (policy.private) await this.tracker.userOf(req.passkey);
     if (req.infoHashes.length === 0) throw new ClientError('full scrape is not allowed: name at least one info_hash');
     if (req.infoHashes.length > policy.maxScrapeInfoHashes) {

@@ -1,7 +1,7 @@
 /**
- * The redis driver's WebRTC swarms and signal delivery (src/store/webrtc-driver.ts).
+ * The redis driver's WebRTC swarms and signal delivery (src/store/webtorrent-driver.ts).
  *
- * Swarms: lua/webrtc-announce.lua keeps each swarm's browser peers in two sorted sets of peer_ids and
+ * Swarms: lua/webtorrent-announce.lua keeps each swarm's browser peers in two sorted sets of peer_ids and
  * the route of each (peer_id -> replica) in a hash, all under the swarm's hash tag: an announce, its
  * expiry, its pick and the picked peers' routes are one script call, one round trip.
  *
@@ -22,12 +22,12 @@ import type { RedisClient } from '../../redis/connection.js';
 import { LaneFallback } from '../../redis/resp-lane.js';
 import type { LaneRouter } from '../../redis/lane-router.js';
 import type { Refusal } from '../driver.js';
-import type { BinaryId, RtcAnnounce, RtcPeer, RtcResult, RtcSignal, RtcSwarms } from '../webrtc-driver.js';
+import type { BinaryId, WebTorrentAnnounce, WebTorrentPeer, WebTorrentResult, WebTorrentSignal, WebTorrentSwarms } from '../webtorrent-driver.js';
 import type { RedisParams } from './params.js';
 import { timedOut } from '../../redis/timed-out.js';
 import { Deadlines } from './deadlines.js';
 import { script } from './scripts.js';
-import { TOTALS_KEYS, totalsKeys, WEBRTC_KEYS, webrtcKeys } from './keys.js';
+import { TOTALS_KEYS, totalsKeys, WEBTORRENT_KEYS, webTorrentKeys } from './keys.js';
 import { parsePrevious, torrentTerms, userBytes } from './private.js';
 import { ANNOUNCE_EVENTS, ANNOUNCE_FLAGS } from './protocol.js';
 
@@ -39,11 +39,11 @@ const KINDS = ['offer', 'answer'] as const;
 const ID = 20;
 
 type AnnounceReply = Array<number | Buffer>;
-interface WebRtcCommands {
-  trackerWebrtcAnnounceBuffer(...args: Array<string | Buffer | number>): Promise<AnnounceReply>;
+interface WebTorrentCommands {
+  trackerWebTorrentAnnounceBuffer(...args: Array<string | Buffer | number>): Promise<AnnounceReply>;
   /** The same script with the totals keys of private mode (a fixed key count per command: Cluster auto-pipelining). */
-  trackerWebrtcAnnouncePrivateBuffer(...args: Array<string | Buffer | number>): Promise<AnnounceReply>;
-  trackerWebrtcScrape(...args: Array<string | number>): Promise<[number, number, number]>;
+  trackerWebTorrentAnnouncePrivateBuffer(...args: Array<string | Buffer | number>): Promise<AnnounceReply>;
+  trackerWebTorrentScrape(...args: Array<string | number>): Promise<[number, number, number]>;
 }
 
 /** Scrape reads the peer sets and the routes hash (its snatches): the first three keys. */
@@ -53,7 +53,7 @@ const SCRAPE_KEYS = 3;
  * A signal on the wire: kind (1 byte), info_hash, from, to, offer_id (20 bytes each), the sender's
  * replica (a length byte, then its name), then the SDP's JSON string token (UTF-8).
  */
-export function encodeSignal(signal: RtcSignal): Buffer {
+export function encodeSignal(signal: WebTorrentSignal): Buffer {
   const replica = Buffer.from(signal.fromReplica, 'latin1');
   const out = Buffer.allocUnsafe(1 + 4 * ID + 1 + replica.length + signal.sdp.length);
   out[0] = KINDS.indexOf(signal.kind);
@@ -68,7 +68,7 @@ export function encodeSignal(signal: RtcSignal): Buffer {
 }
 
 /** The SDP stays a view of `bytes`: ioredis hands each message in buffers of its own, never reused. */
-export function decodeSignal(bytes: Buffer): RtcSignal | null {
+export function decodeSignal(bytes: Buffer): WebTorrentSignal | null {
   if (bytes.length < 2 + 4 * ID || bytes[0]! > 1) return null;
   const replicaEnd = 2 + 4 * ID + bytes[1 + 4 * ID]!;
   if (replicaEnd > bytes.length) return null;
@@ -83,10 +83,10 @@ export function decodeSignal(bytes: Buffer): RtcSignal | null {
   };
 }
 
-export class RedisRtcSwarms implements RtcSwarms {
+export class RedisWebTorrentSwarms implements WebTorrentSwarms {
   /** Random per process: a restarted replica is a new one, and the old name's routes simply expire. */
   readonly replica = randomBytes(8).toString('hex');
-  private readonly commands: WebRtcCommands;
+  private readonly commands: WebTorrentCommands;
   private subscriber: RedisClient | null = null;
   /** A handler was set: this replica must listen before it is ready. */
   private wanted = false;
@@ -102,18 +102,18 @@ export class RedisRtcSwarms implements RtcSwarms {
     private readonly params: RedisParams,
     peerTtl: number,
     private readonly logger: Logger,
-    /** The compact peers' TTL: private totals are shared with them and live as long (webrtc-driver.ts). */
+    /** The compact peers' TTL: private totals are shared with them and live as long (webtorrent-driver.ts). */
     private readonly totalsTtl: number = peerTtl,
     /** The store's fast lanes, for the signals' SPUBLISH; null: every call through ioredis. */
     private readonly lanes: LaneRouter | null = null,
   ) {
     this.peerTtl = peerTtl;
-    const announce = script('webrtc-announce');
+    const announce = script('webtorrent-announce');
     this.announceSha = createHash('sha1').update(announce).digest('hex');
-    client.defineCommand('trackerWebrtcAnnounce', { numberOfKeys: WEBRTC_KEYS.length, lua: announce });
-    client.defineCommand('trackerWebrtcAnnouncePrivate', { numberOfKeys: WEBRTC_KEYS.length + TOTALS_KEYS.length, lua: announce });
-    client.defineCommand('trackerWebrtcScrape', { numberOfKeys: SCRAPE_KEYS, lua: script('webrtc-scrape'), readOnly: true });
-    this.commands = client as unknown as WebRtcCommands;
+    client.defineCommand('trackerWebTorrentAnnounce', { numberOfKeys: WEBTORRENT_KEYS.length, lua: announce });
+    client.defineCommand('trackerWebTorrentAnnouncePrivate', { numberOfKeys: WEBTORRENT_KEYS.length + TOTALS_KEYS.length, lua: announce });
+    client.defineCommand('trackerWebTorrentScrape', { numberOfKeys: SCRAPE_KEYS, lua: script('webtorrent-scrape'), readOnly: true });
+    this.commands = client as unknown as WebTorrentCommands;
   }
 
   /** `call`'s outcome, or the timeout's error once command_timeout has passed. */
@@ -133,7 +133,7 @@ export class RedisRtcSwarms implements RtcSwarms {
    * a lost connection) goes through ioredis, which loads the script and behaves as it always did. A
    * repeated call is harmless: the announce is idempotent, and a private one carries its record id.
    */
-  async announce(a: RtcAnnounce): Promise<RtcResult> {
+  async announce(a: WebTorrentAnnounce): Promise<WebTorrentResult> {
     const access = a.access;
     const userId = access?.userId ?? 0;
     // The compact announce's flag bits and event codes (protocol.ts): the script reads them by name.
@@ -142,7 +142,7 @@ export class RedisRtcSwarms implements RtcSwarms {
       (access?.requireRegistered ? ANNOUNCE_FLAGS.requireRegistered : 0) |
       (access?.requireAllowed ? ANNOUNCE_FLAGS.requireAllowed : 0);
     const infoHash = Buffer.from(a.infoHash, 'latin1');
-    const keys = webrtcKeys(this.params.prefix, infoHash);
+    const keys = webTorrentKeys(this.params.prefix, infoHash);
     if (userId > 0) keys.push(...totalsKeys(this.params.prefix, infoHash));
     const argv: Array<string | Buffer> = [
       Buffer.from(a.peerId, 'latin1'),
@@ -165,24 +165,24 @@ export class RedisRtcSwarms implements RtcSwarms {
     if (viaLane) {
       try {
         const value = await viaLane;
-        if (!Array.isArray(value)) throw new Error('webrtc announce script: the reply is no array');
+        if (!Array.isArray(value)) throw new Error('webtorrent announce script: the reply is no array');
         reply = value as AnnounceReply;
       } catch (error) {
         if (!(error instanceof LaneFallback)) throw error;
       }
     }
     reply ??= await this.bound(
-      userId > 0 ? this.commands.trackerWebrtcAnnouncePrivateBuffer(...keys, ...argv) : this.commands.trackerWebrtcAnnounceBuffer(...keys, ...argv),
+      userId > 0 ? this.commands.trackerWebTorrentAnnouncePrivateBuffer(...keys, ...argv) : this.commands.trackerWebTorrentAnnounceBuffer(...keys, ...argv),
     );
     const refusal = (reply[3] as Buffer).toString('latin1');
     if (refusal !== '') {
-      if (!REFUSALS.has(refusal)) throw new Error(`webrtc announce script: unexpected refusal ${JSON.stringify(refusal)}`);
+      if (!REFUSALS.has(refusal)) throw new Error(`webtorrent announce script: unexpected refusal ${JSON.stringify(refusal)}`);
       return { complete: 0, incomplete: 0, downloaded: 0, peers: [], refused: refusal as Refusal };
     }
-    const peers: RtcPeer[] = [];
+    const peers: WebTorrentPeer[] = [];
     for (let i = userId > 0 ? PRIVATE_PEERS_AT : PUBLIC_PEERS_AT; i + 1 < reply.length; i += 2)
       peers.push({ peerId: (reply[i] as Buffer).toString('latin1'), replica: (reply[i + 1] as Buffer).toString('latin1') });
-    const result: RtcResult = { complete: reply[0] as number, incomplete: reply[1] as number, downloaded: reply[2] as number, peers };
+    const result: WebTorrentResult = { complete: reply[0] as number, incomplete: reply[1] as number, downloaded: reply[2] as number, peers };
     if (userId > 0) {
       result.snatched = reply[4] === 1;
       const { previous, session } = parsePrevious(reply[5] as Buffer);
@@ -196,7 +196,9 @@ export class RedisRtcSwarms implements RtcSwarms {
   async scrape(infoHashes: BinaryId[]): Promise<SwarmCounts[]> {
     const replies = await Promise.all(
       infoHashes.map((infoHash) =>
-        this.bound(this.commands.trackerWebrtcScrape(...webrtcKeys(this.params.prefix, Buffer.from(infoHash, 'latin1')).slice(0, SCRAPE_KEYS), this.peerTtl)),
+        this.bound(
+          this.commands.trackerWebTorrentScrape(...webTorrentKeys(this.params.prefix, Buffer.from(infoHash, 'latin1')).slice(0, SCRAPE_KEYS), this.peerTtl),
+        ),
       ),
     );
     return replies.map(([complete, incomplete, downloaded]) => ({ complete, incomplete, downloaded }));
@@ -209,7 +211,7 @@ export class RedisRtcSwarms implements RtcSwarms {
    * MOVED) goes through ioredis. A signal written on a lane connection then lost is not sent again: it
    * may have been delivered, and delivery is at most once.
    */
-  async send(replica: string, signal: RtcSignal): Promise<boolean> {
+  async send(replica: string, signal: WebTorrentSignal): Promise<boolean> {
     const channel = this.channelOf(replica);
     const message = encodeSignal(signal);
     const viaLane = this.lanes?.pick([channel])?.command(['SPUBLISH', channel, message], Date.now() + this.params.commandTimeout);
@@ -224,7 +226,7 @@ export class RedisRtcSwarms implements RtcSwarms {
     return Number(receivers) > 0;
   }
 
-  async onSignal(handler: (signal: RtcSignal) => void): Promise<void> {
+  async onSignal(handler: (signal: WebTorrentSignal) => void): Promise<void> {
     if (this.subscriber) throw new Error('onSignal: this store already has a handler');
     this.wanted = true;
     // A connection of its own: a subscribed connection takes no other commands. On a Cluster, ioredis
@@ -233,7 +235,7 @@ export class RedisRtcSwarms implements RtcSwarms {
       ? (this.client as Cluster).duplicate([], { shardedSubscribers: true })
       : (this.client as Redis).duplicate({ enableAutoPipelining: false });
     this.subscriber = subscriber;
-    subscriber.on('error', (error: unknown) => this.logger.debug({ err: error }, 'webrtc subscriber connection error (reconnecting)'));
+    subscriber.on('error', (error: unknown) => this.logger.debug({ err: error }, 'webtorrent subscriber connection error (reconnecting)'));
     subscriber.on('smessageBuffer', (_channel: Buffer, message: Buffer) => {
       const signal = decodeSignal(message);
       if (signal) handler(signal);
@@ -247,7 +249,7 @@ export class RedisRtcSwarms implements RtcSwarms {
         this.listening = true;
         return;
       } catch (error) {
-        if (attempt === 0) this.logger.warn({ err: error }, "webrtc: cannot subscribe to this replica's signal channel yet; retrying");
+        if (attempt === 0) this.logger.warn({ err: error }, "webtorrent: cannot subscribe to this replica's signal channel yet; retrying");
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
     }

@@ -67,7 +67,7 @@ function bound<K extends string, V>(keys: readonly K[], make: (key: K) => V): Re
   return Object.fromEntries(keys.map((key) => [key, make(key)])) as Record<K, V>;
 }
 
-export class WebRtcMetrics {
+export class WebTorrentMetrics {
   readonly sockets: Gauge;
   private readonly messageSeries: Record<WsMessageType, Record<WsOutcome, Tally>>;
   private readonly relayedSeries: Record<SignalKind, Record<SignalRoute, Tally>>;

@@ -1,10 +1,10 @@
 /**
  * The WebRTC (WebTorrent) part of the tracker driver contract: swarms of browser peers, kept apart from
  * the compact HTTP/UDP peers, and the delivery of signalling messages (offers, answers) to the replica
- * that holds the target's WebSocket. A driver offers it as `TrackerStore.webrtc`; without it the
+ * that holds the target's WebSocket. A driver offers it as `TrackerStore.webtorrent`; without it the
  * WebSocket frontend answers every announce with a failure reason.
  *
- * Obligations (the conformance suite in src/testing/webrtc.ts checks each one):
+ * Obligations (the conformance suite in src/testing/webtorrent.ts checks each one):
  * - `announce` is atomic and, for a networked store, one round trip. It registers or refreshes the peer
  *   (by peer_id) in the swarm's WebRTC set, with the replica that holds its socket, and applies the
  *   event as the compact swarms do: `stopped` removes it and picks no one; `completed` makes it a seeder
@@ -39,7 +39,7 @@ import type { Refusal, SwarmAccess, TorrentTerms } from './driver.js';
  */
 export type BinaryId = string;
 
-export interface RtcAnnounce {
+export interface WebTorrentAnnounce {
   infoHash: BinaryId;
   peerId: BinaryId;
   /** left = 0 */
@@ -51,14 +51,14 @@ export interface RtcAnnounce {
   access?: SwarmAccess;
 }
 
-export interface RtcPeer {
+export interface WebTorrentPeer {
   peerId: BinaryId;
-  /** The replica holding the peer's socket (RtcSwarms.replica of that process). */
+  /** The replica holding the peer's socket (WebTorrentSwarms.replica of that process). */
   replica: string;
 }
 
-export interface RtcResult extends SwarmCounts {
-  peers: RtcPeer[];
+export interface WebTorrentResult extends SwarmCounts {
+  peers: WebTorrentPeer[];
   /** Set when access rules refused the announce; nothing was changed. */
   refused?: Refusal;
   /** Private mode: the registered torrent's terms. */
@@ -72,7 +72,7 @@ export interface RtcResult extends SwarmCounts {
 }
 
 /** An offer on its way to the peer chosen for it, or an answer on its way back to the offerer. */
-export interface RtcSignal {
+export interface WebTorrentSignal {
   kind: 'offer' | 'answer';
   infoHash: BinaryId;
   /** The sender's peer_id (the offerer of an offer, the answerer of an answer). */
@@ -88,14 +88,14 @@ export interface RtcSignal {
   sdp: Uint8Array;
 }
 
-export interface RtcSwarms {
+export interface WebTorrentSwarms {
   /** This process's name among the replicas: what the swarms record as the route to its sockets. */
   readonly replica: string;
-  announce(request: RtcAnnounce): Promise<RtcResult>;
+  announce(request: WebTorrentAnnounce): Promise<WebTorrentResult>;
   /** The WebRTC swarms' counts, in the order given; unknown hashes count zero. */
   scrape(infoHashes: BinaryId[]): Promise<SwarmCounts[]>;
   /** Delivers a signal to another replica; false when none listens under that name. */
-  send(replica: string, signal: RtcSignal): Promise<boolean>;
+  send(replica: string, signal: WebTorrentSignal): Promise<boolean>;
   /** Where signals sent to this replica arrive (one handler; the WebSocket frontend); resolves once listening. */
-  onSignal(handler: (signal: RtcSignal) => void): Promise<void>;
+  onSignal(handler: (signal: WebTorrentSignal) => void): Promise<void>;
 }

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe } from 'node:test';
 import { pino } from 'pino';
 import { redisDriver } from '../../../src/store/redis/driver.js';
-import { webrtcSuite } from '../../../src/testing/index.js';
+import { webTorrentSuite } from '../../../src/testing/index.js';
 import { redisMissing, startCluster, startRedis, type RedisCluster, type RedisServer } from '../../helpers/redis.js';
 
 const logger = pino({ level: 'silent' });
@@ -16,7 +16,7 @@ describe('redis driver, WebRTC swarms', { skip: missing ?? false }, () => {
       server = await startRedis();
     });
     after(() => server.kill());
-    webrtcSuite('redis (standalone)', ({ peerTtl }) =>
+    webTorrentSuite('redis (standalone)', ({ peerTtl }) =>
       redisDriver.open({ url: server.url, prefix: `w${randomBytes(3).toString('hex')}:` }, { peerTtl, logger }),
     );
   });
@@ -27,6 +27,6 @@ describe('redis driver, WebRTC swarms', { skip: missing ?? false }, () => {
       cluster = await startCluster();
     });
     after(() => cluster.stop());
-    webrtcSuite('redis (cluster of 3 masters and 3 replicas)', ({ peerTtl }) => redisDriver.open({ cluster: cluster.addresses }, { peerTtl, logger }));
+    webTorrentSuite('redis (cluster of 3 masters and 3 replicas)', ({ peerTtl }) => redisDriver.open({ cluster: cluster.addresses }, { peerTtl, logger }));
   });
 });

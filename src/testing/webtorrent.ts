@@ -1,32 +1,32 @@
 /**
- * Conformance, WebRTC (WebTorrent) swarms and signal delivery: the obligations of TrackerStore.webrtc
- * (src/store/webrtc-driver.ts), for a driver that offers it, private mode's accounting among them
+ * Conformance, WebRTC (WebTorrent) swarms and signal delivery: the obligations of TrackerStore.webtorrent
+ * (src/store/webtorrent-driver.ts), for a driver that offers it, private mode's accounting among them
  * (totals shared with the compact swarms, snatches, the per-user peer limit). About 5 seconds of
  * waiting (expiry).
  *
- *   import { webrtcSuite } from 'shoal/testing';
- *   webrtcSuite('mine', ({ peerTtl }) => myDriver.open({}, { peerTtl, logger }));
+ *   import { webTorrentSuite } from 'shoal/testing';
+ *   webTorrentSuite('mine', ({ peerTtl }) => myDriver.open({}, { peerTtl, logger }));
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RtcAnnounce, RtcResult, RtcSignal, RtcSwarms } from '../store/webrtc-driver.js';
+import type { WebTorrentAnnounce, WebTorrentResult, WebTorrentSignal, WebTorrentSwarms } from '../store/webtorrent-driver.js';
 import { priv, storeUnderTest, uid, v4Addr, type ConformanceContext, type StoreFactory } from './harness.js';
 
 /** A random 20-byte id as WebTorrent writes it (BinaryId). */
 const newId = (): string => randomBytes(20).toString('latin1');
-const ids = (result: RtcResult): string[] => result.peers.map((p) => p.peerId);
+const ids = (result: WebTorrentResult): string[] => result.peers.map((p) => p.peerId);
 
 /** Adds this group's tests to the enclosing describe(), against the store that `ctx` holds. */
-export function defineWebRtcTests(ctx: ConformanceContext): void {
+export function defineWebTorrentTests(ctx: ConformanceContext): void {
   const { fresh } = ctx;
-  const swarms = (): RtcSwarms => {
-    const webrtc = ctx.store.webrtc;
-    if (!webrtc) assert.fail('the store offers no WebRTC swarms (TrackerStore.webrtc)');
-    return webrtc;
+  const swarms = (): WebTorrentSwarms => {
+    const webtorrent = ctx.store.webtorrent;
+    if (!webtorrent) assert.fail('the store offers no WebRTC swarms (TrackerStore.webtorrent)');
+    return webtorrent;
   };
-  const rtc = (overrides: Partial<RtcAnnounce> = {}): Promise<RtcResult> =>
+  const rtc = (overrides: Partial<WebTorrentAnnounce> = {}): Promise<WebTorrentResult> =>
     swarms().announce({ infoHash: ctx.hash.toString('latin1'), peerId: newId(), seeder: false, event: 'none', numwant: 10, ...overrides });
   const counts = async (): Promise<number[]> => {
     const [c] = await swarms().scrape([ctx.hash.toString('latin1')]);
@@ -248,29 +248,29 @@ export function defineWebRtcTests(ctx: ConformanceContext): void {
   });
 
   it('delivers a signal sent to its own replica, and reports a replica no one listens as', async () => {
-    const webrtc = swarms();
-    const received: RtcSignal[] = [];
-    await webrtc.onSignal((signal) => received.push(signal));
-    const signal: RtcSignal = {
+    const webtorrent = swarms();
+    const received: WebTorrentSignal[] = [];
+    await webtorrent.onSignal((signal) => received.push(signal));
+    const signal: WebTorrentSignal = {
       kind: 'offer',
       infoHash: newId(),
       from: newId(),
-      fromReplica: webrtc.replica,
+      fromReplica: webtorrent.replica,
       to: newId(),
       offerId: newId(),
       sdp: Buffer.from(JSON.stringify('v=0 ünïcode'), 'utf8'),
     };
-    assert.equal(await webrtc.send(webrtc.replica, signal), true);
+    assert.equal(await webtorrent.send(webtorrent.replica, signal), true);
     const deadline = Date.now() + 2000;
     while (received.length === 0 && Date.now() < deadline) await sleep(10);
     assert.deepEqual(received, [signal]);
-    assert.equal(await webrtc.send(`gone-${randomBytes(4).toString('hex')}`, { ...signal, kind: 'answer' }), false);
+    assert.equal(await webtorrent.send(`gone-${randomBytes(4).toString('hex')}`, { ...signal, kind: 'answer' }), false);
   });
 }
 
 /** This group of the conformance suite on its own, against a store of its own. */
-export function webrtcSuite(driverName: string, open: StoreFactory): void {
-  describe(`tracker driver conformance, webrtc: ${driverName}`, () => {
-    defineWebRtcTests(storeUnderTest(open));
+export function webTorrentSuite(driverName: string, open: StoreFactory): void {
+  describe(`tracker driver conformance, webtorrent: ${driverName}`, () => {
+    defineWebTorrentTests(storeUnderTest(open));
   });
 }

@@ -1,6 +1,6 @@
 #!lua
 --[[
-webrtc-announce: one WebTorrent (WebRTC) peer's announce applied to its swarm's WebRTC sets,
+webtorrent-announce: one WebTorrent (WebRTC) peer's announce applied to its swarm's WebRTC sets,
 atomically, in one round trip: access rules, lazy expiry (with the expired peers' routes), register or
 refresh or remove the peer with the replica that holds its socket, count a snatch, count the swarm, and
 pick the peers its offers go to, each with its replica. These sets are apart from the compact swarms
@@ -9,7 +9,7 @@ are announce.lua's own pieces (lua/includes/access.lua, private-peer.lua, totals
 torrent's v2 hash is a WebRTC swarm of its own (no hybrid.lua).
 
 Assembled at start-up by src/store/redis/scripts.ts as announce.lua is: KEY_<NAME> is a position in
-this command's KEYS (WEBRTC_KEYS in src/store/redis/keys.ts), FLAG_* and EVENT_* are protocol.ts'.
+this command's KEYS (WEBTORRENT_KEYS in src/store/redis/keys.ts), FLAG_* and EVENT_* are protocol.ts'.
 
 The registry peer_id -> replica is the field of the peer in KEYS[3], in the swarm's own hash slot, so
 the pick and the routes come back in this one reply, and it expires with the peer (and the key with
@@ -22,7 +22,7 @@ totals.lua, the very pieces and keys of announce.lua): one set of totals per (us
 so a client announcing one peer_id over HTTP/UDP and WebSocket is credited once, and one snatch per
 torrent. The totals live as long as compact peers do (ARGV[11]), not as WebRTC peers (ARGV[6]).
 
-KEYS: <prefix>{<hex info hash>}:<suffix> (keys.ts webrtcKeys, then totalsKeys); 4 keys, 6 in private mode
+KEYS: <prefix>{<hex info hash>}:<suffix> (keys.ts webTorrentKeys, then totalsKeys); 4 keys, 6 in private mode
 KEYS[1]        :ws  seeders     ZSET  member = peer_id (20 bytes), score = last announce (unix seconds)
 KEYS[2]        :wl  leechers    ZSET  the same
 KEYS[3]        :wr  routes      HASH  peer_id -> name of the replica holding its socket; "d" = snatches
@@ -50,13 +50,13 @@ Reply: { complete, incomplete, downloaded, refusal ("" or denied / not_allowed /
 --- @include "constants"
 local seedersKey, leechersKey, routesKey = KEYS[KEY_SEEDERS], KEYS[KEY_LEECHERS], KEYS[KEY_ROUTES]
 local peerId, replica = ARGV[1], ARGV[2]
-local flags, event, numwant, rtcPeerTtl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local flags, event, numwant, webTorrentPeerTtl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 -- Private mode's arguments, as the shared pieces private-peer and totals expect them.
 local userId = ARGV[7] or ''
 local privateMode = userId ~= ''
 -- The clock's peerTtl is the totals' lifetime (they are the compact swarms' too); the WebRTC sets
--- expire by rtcPeerTtl.
-local peerTtl, reportedTotals, recordId, peerLimit = rtcPeerTtl
+-- expire by webTorrentPeerTtl.
+local peerTtl, reportedTotals, recordId, peerLimit = webTorrentPeerTtl
 if privateMode then reportedTotals, recordId, peerLimit, peerTtl = ARGV[8], ARGV[9], ARGV[10], tonumber(ARGV[11]) end
 local stopped = event == EVENT_STOPPED
 local band = bit.band
@@ -73,12 +73,12 @@ if accessRefusal then return { 0, 0, 0, accessRefusal } end
 if overPeerLimit then return { 0, 0, 0, 'peer_limit' } end
 
 -- The WebRTC sets' bound and key TTL: the clock's own in public mode, where both TTLs are one.
-local rtcStaleBelow, rtcKeyTtl = staleBelow, peerKeyTtl
-if privateMode then rtcStaleBelow, rtcKeyTtl = '(' .. fmt('%d', tonumber(now) - rtcPeerTtl), fmt('%d', rtcPeerTtl + 1) end
+local webTorrentStaleBelow, webTorrentKeyTtl = staleBelow, peerKeyTtl
+if privateMode then webTorrentStaleBelow, webTorrentKeyTtl = '(' .. fmt('%d', tonumber(now) - webTorrentPeerTtl), fmt('%d', webTorrentPeerTtl + 1) end
 -- Lazy expiry, at most 1000 a set per call (unpack's stack is limited); the rest go on later calls,
 -- and the keys' own TTL takes an abandoned swarm whole.
 local function expire(key)
-  local gone = redis.call('ZRANGEBYSCORE', key, '-inf', rtcStaleBelow, 'LIMIT', 0, 1000)
+  local gone = redis.call('ZRANGEBYSCORE', key, '-inf', webTorrentStaleBelow, 'LIMIT', 0, 1000)
   if #gone > 0 then
     redis.call('ZREM', key, unpack(gone))
     redis.call('HDEL', routesKey, unpack(gone))
@@ -108,9 +108,9 @@ else
     redis.call('HINCRBY', routesKey, 'd', 1)
     snatched = 1
   end
-  redis.call('EXPIRE', seedersKey, rtcKeyTtl)
-  redis.call('EXPIRE', leechersKey, rtcKeyTtl)
-  redis.call('EXPIRE', routesKey, rtcKeyTtl)
+  redis.call('EXPIRE', seedersKey, webTorrentKeyTtl)
+  redis.call('EXPIRE', leechersKey, webTorrentKeyTtl)
+  redis.call('EXPIRE', routesKey, webTorrentKeyTtl)
 end
 -- WebRTC peers have no admission control: the totals are always written.
 local admitted = true
