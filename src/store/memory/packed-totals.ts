@@ -21,6 +21,8 @@ const AGE_AFTER_KEY = 16;
 
 export class PackedTotals {
   private readonly dead: Uint8Array;
+  /** Each record's key hash: a probe compares these before any key byte (keys of one swarm share their first 20). */
+  private readonly hashes: Int32Array;
   /** Record index + 1 per slot, 0: empty; a power of two at least twice the records. */
   private readonly slots: Int32Array;
   private readonly mask: number;
@@ -41,6 +43,7 @@ export class PackedTotals {
     readonly count: number,
   ) {
     this.dead = new Uint8Array(count);
+    this.hashes = new Int32Array(count);
     let size = 2;
     while (size < count * 2) size *= 2;
     this.slots = new Int32Array(size);
@@ -51,10 +54,11 @@ export class PackedTotals {
       const length = b[at - 1]!;
       let h = 0x811c9dc5;
       for (let j = 0; j < length; j++) h = Math.imul(h ^ b[at + j]!, 0x01000193);
+      this.hashes[i] = h;
       let slot = h & this.mask;
       let twice = false;
       for (let v = this.slots[slot]!; v !== 0; v = this.slots[slot]!) {
-        if (this.keyEquals(v - 1, at, length)) {
+        if (this.hashes[v - 1] === h && this.keyEquals(v - 1, at, length)) {
           twice = true;
           break;
         }
@@ -86,7 +90,7 @@ export class PackedTotals {
     for (let slot = h & this.mask, v = this.slots[slot]!; v !== 0; slot = (slot + 1) & this.mask, v = this.slots[slot]!) {
       const i = v - 1;
       const at = this.starts[i]! + 1;
-      if (this.dead[i] === 1 || b[at - 1] !== key.length) continue;
+      if (this.hashes[i] !== h || this.dead[i] === 1 || b[at - 1] !== key.length) continue;
       let j = 0;
       while (j < key.length && b[at + j] === key.charCodeAt(j)) j++;
       if (j === key.length) return i;

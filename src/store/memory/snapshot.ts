@@ -281,8 +281,8 @@ export function decodeSnapshot(file: Buffer, o: RestoreOptions): RestoredState {
     ticks[alive] = o.tickOf(o.now - age);
     alive++;
   }
-  // A copy of the section alone, so that the file's buffer (its peers and all) can go.
-  if (alive > 0) state.totals = new PackedTotals(Buffer.from(body.subarray(sectionAt, r.offset)), starts, ends, ticks, alive);
+  // The file's own buffer, not a copy (the totals are most of it): it goes once no record in it is left.
+  if (alive > 0) state.totals = new PackedTotals(body.subarray(sectionAt, r.offset), starts, ends, ticks, alive);
   if (r.left !== 0) throw new SnapshotError(`${r.left} bytes after the last section`);
   return state;
 }
