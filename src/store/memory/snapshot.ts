@@ -262,18 +262,18 @@ export function decodeSnapshot(file: Buffer, o: RestoreOptions): RestoredState {
   for (let i = 0; i < totals; i++) {
     const start = r.offset - sectionAt;
     r.skipKey();
-    r.f64(); // uploaded
-    r.f64(); // downloaded
+    r.skipF64(); // uploaded
+    r.skipF64(); // downloaded
     const age = r.f64() + elapsed;
-    r.f64(); // previous uploaded
-    r.f64(); // previous downloaded
+    r.skipF64(); // previous uploaded
+    r.skipF64(); // previous downloaded
     const flags = r.u8();
     r.skipText(); // announce id
     if (flags & TOTALS_SESSION) {
       r.skipText(); // epoch
-      r.f64(); // seq
-      r.f64(); // base uploaded
-      r.f64(); // base downloaded
+      r.skipF64(); // seq
+      r.skipF64(); // base uploaded
+      r.skipF64(); // base downloaded
     }
     if (age >= o.peerTtlMs) continue;
     starts[alive] = start;
@@ -404,6 +404,12 @@ class Reader {
     const v = this.buffer.readDoubleLE(this.skip(8));
     if (!Number.isFinite(v)) throw new SnapshotError('a number that is not finite');
     return v;
+  }
+
+  /** Passes a double, checked finite from its exponent bits alone (all ones: infinite or NaN). */
+  skipF64(): void {
+    const at = this.skip(8);
+    if ((this.buffer[at + 7]! & 0x7f) === 0x7f && (this.buffer[at + 6]! & 0xf0) === 0xf0) throw new SnapshotError('a number that is not finite');
   }
 
   key(): string {
