@@ -35,15 +35,16 @@ interface Peer {
   hash: Buffer;
   peerId: Buffer;
   userId: number;
+  addr: Buffer;
 }
 
-const newPeer = (userId: number, hash = randomBytes(20)): Peer => ({ hash, peerId: randomBytes(20), userId });
+const newPeer = (userId: number, hash = randomBytes(20)): Peer => ({ hash, peerId: randomBytes(20), userId, addr: v4Addr() });
 
 function announce(store: MemoryStore, p: Peer, uploaded: number, id: string, event: SwarmAnnounce['event'] = 'none', peerLimit?: number): Promise<SwarmResult> {
   return store.announce({
     infoHash: p.hash,
     peerId: p.peerId,
-    v4: v4Addr(),
+    v4: p.addr,
     seeder: false,
     event,
     numwant: 0,
@@ -99,6 +100,28 @@ describe('private totals restored from a snapshot', () => {
     assert.equal(second.counters.totals, 18);
     const again = await announce(second, peers[3]!, 50, 'x-5', 'started');
     assert.equal(again.previous, null, 'stopped: unknown again');
+    await second.close();
+  });
+
+  it('a restored peer that counted its snatch counts no other, and its retry answers from the packed record', async () => {
+    const o = fileOptions(600_000);
+    const first = new MemoryStore({ peerTtlMs: o.peerTtlMs, reapIntervalMs: 3600_000 });
+    const p = newPeer(5);
+    await announce(first, p, 1, 'c-1', 'started');
+    const done = await announce(first, p, 9, 'c-2', 'completed');
+    assert.equal((await first.scrape([p.hash]))[0]!.downloaded, 1);
+    const second = await saveAndLoad(first, o);
+    await first.close();
+    const retried = await announce(second, p, 9, 'c-2', 'completed');
+    assert.deepEqual(
+      { previous: retried.previous, seq: retried.session?.seq, snatched: retried.snatched },
+      { previous: done.previous, seq: done.session?.seq, snatched: true },
+    );
+    assert.equal(second.counters.totals, 1);
+    // From another address, a leecher in the swarm's table: only its totals know it completed.
+    p.addr = v4Addr();
+    await announce(second, p, 12, 'c-3', 'completed');
+    assert.equal((await second.scrape([p.hash]))[0]!.downloaded, 1, 'its snatch was counted before the save');
     await second.close();
   });
 
