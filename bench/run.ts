@@ -48,7 +48,9 @@ and a summary of the Performance issue's targets with PASS/FAIL.
                held down by redis-server sharing CPU 1 with the load generator, not by the tracker; a
                tracker that is idle between requests pays more per request (event-loop wakeups, one
                syscall per request instead of per batch), so the saturated ratio charges the redis driver
-               for the shape of this 2-core machine. At one rate both pay the same wakeups.
+               for the shape of this 2-core machine. At one rate both pay the same wakeups. Redis' own
+               CPU per announce (INFO cpu around each redis run) is added to the redis tracker's for the
+               total cost of shared state: (redis tracker + Redis) ÷ memory tracker, UDP, target ≤ 1.5x.
 
   --seconds N  seconds per case per round (5)      --rounds N  interleaved rounds (3)
   --slices N   the two (or three) sides of each target ratio alternate in N slices of seconds/N within each
@@ -175,6 +177,13 @@ function stop(child: ChildProcess): Promise<void> {
     child.once('exit', () => resolve());
     child.kill('SIGTERM');
   });
+}
+
+/** redis-server's own CPU seconds so far (INFO cpu: the main thread and its children, user and system). */
+function redisCpuSeconds(port: number): number {
+  const info = redisCli(port, 'info', 'cpu');
+  const field = (name: string): number => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN);
+  return field('used_cpu_user') + field('used_cpu_sys');
 }
 
 function redisCli(port: number, ...args: string[]): string {
@@ -433,7 +442,7 @@ async function serverCases(
   const metricsText = await (await fetch(`http://127.0.0.1:${tracker.metricsPort}/metrics`)).text();
   let redisStats = withRedis ? '' : hasRedis ? 'redis driver: skipped (--no-redis)' : 'redis driver: skipped (redis-server not installed)';
   let redisMicros = NaN;
-  type SameRate = { memoryCase: string; redisCase: string; rate: number; memory: Measured[]; redis: Measured[] };
+  type SameRate = { memoryCase: string; redisCase: string; rate: number; memory: Measured[]; redis: Measured[]; redisCpu: number[] };
   const sameRate: SameRate[] = [];
   if (redis && redisTracker) {
     // Script calls counted over the whole run, divided by the announces of all redis cases (HTTP and UDP).
@@ -453,14 +462,21 @@ async function serverCases(
         );
         const generator = memoryCase === TRACKER_UDP ? './udp-load.js' : './load.js';
         const runAt = (t: typeof tracker) => load(t.child, { ...base, host: '127.0.0.1', port: port(t).port, keepAlive: true, seconds, rate }, generator);
-        const pair: SameRate = { memoryCase, redisCase, rate, memory: [], redis: [] };
+        const pair: SameRate = { memoryCase, redisCase, rate, memory: [], redis: [], redisCpu: [] };
+        // Redis' own CPU per announce of the redis case (INFO cpu around it; nothing else uses this Redis then).
+        const runRedis = async (): Promise<Measured> => {
+          const before = redisCpuSeconds(redis.port);
+          const measured = await runAt(redisTracker);
+          pair.redisCpu.push(((redisCpuSeconds(redis.port) - before) * 1e6) / Math.max(1, measured.requests));
+          return measured;
+        };
         for (let round = 0; round < rounds; round++) {
           // Alternating which goes first, as the UDP slices do.
           if (round % 2 === 0) {
             pair.memory.push(await runAt(tracker));
-            pair.redis.push(await runAt(redisTracker));
+            pair.redis.push(await runRedis());
           } else {
-            pair.redis.push(await runAt(redisTracker));
+            pair.redis.push(await runRedis());
             pair.memory.push(await runAt(tracker));
           }
         }
@@ -586,6 +602,13 @@ async function serverCases(
       const what = pair.memoryCase === TRACKER_UDP ? 'UDP' : 'HTTP keep-alive';
       sameRateRatios.push({ what, ratio });
       console.log(`  redis ÷ memory driver, tracker CPU per announce at the same rate, ${what}: ${showRatio(ratio)}`);
+      console.log(
+        `  Redis CPU per announce of the redis case, ${what}: ${fmt(median(pair.redisCpu), 1)} µs (${pair.redisCpu.map((us) => fmt(us, 1)).join(', ')})`,
+      );
+      const totals = pair.redis.map((r, i) => (r.cpuUsPerRequest + pair.redisCpu[i]!) / pair.memory[i]!.cpuUsPerRequest);
+      const total = { median: median(totals), rounds: totals };
+      sameRateRatios.push({ what: `${what}, tracker + Redis`, ratio: total });
+      console.log(`  (redis tracker + Redis) ÷ memory tracker, CPU per announce at the same rate, ${what}: ${showRatio(total)}`);
     }
   }
   console.log('\n/metrics of the memory-driver tracker after its runs (excerpt):');
@@ -691,6 +714,13 @@ async function scalingMemoryAndTargets(rounds: number, hasRedis: boolean, withRe
       skipped: floors ? undefined : '--no-servers',
     },
     { what: 'UDP ÷ dgram floor (server CPU/req)', value: floors?.udpFloor.median ?? NaN, limit: 2.0, unit: 'x', skipped: floors ? undefined : '--no-servers' },
+    {
+      what: '(redis tracker + Redis) ÷ memory tracker, UDP same rate',
+      value: floors?.sameRateRatios.find((r) => r.what === 'UDP, tracker + Redis')?.ratio.median ?? NaN,
+      limit: 1.5,
+      unit: 'x',
+      skipped: !floors ? '--no-servers' : !withRedis ? redisSkip : args.includes('--no-same-rate') ? '--no-same-rate' : undefined,
+    },
     {
       what: 'redis ÷ memory driver tracker CPU, HTTP keep-alive',
       value: floors?.redisKa?.median ?? NaN,

@@ -1,7 +1,7 @@
 /**
  * The memory driver's snapshot at a million peers: fills a store through its announce path, writes the
  * snapshot file the way SIGTERM does (encode, temporary file, fsync, rename) and loads it into a fresh
- * store the way a start does, and prints both times and the file size as one JSON line per case.
+ * store the way a start does, and prints both times (wall and CPU) and the file size as one JSON line per case.
  *   npm run bench:snapshot                          -> every case
  *   node --expose-gc dist/bench/snapshot.js CASE    -> one case (names below)
  * With --expose-gc (the npm script passes it) the filled store is collected before the load is timed.
@@ -73,15 +73,23 @@ async function fill(store: MemoryStore, c: Case): Promise<void> {
 }
 
 /** Fills a store of its own and writes its snapshot. */
-async function save(c: Case, options: SnapshotFileOptions): Promise<{ peers: number; saveSeconds: number }> {
+async function save(c: Case, options: SnapshotFileOptions): Promise<{ peers: number; saveSeconds: number; saveCpuSeconds: number }> {
   const store = new MemoryStore({ peerTtlMs: TTL_MS, reapIntervalMs: 60_000 });
   await fill(store, c);
   const peers = (await store.stats()).peers;
   const started = performance.now();
+  const cpu = process.cpuUsage();
   await new SnapshotWriter(store, options).save('close');
+  const saveCpuSeconds = cpuSeconds(cpu);
   const saveSeconds = (performance.now() - started) / 1000;
   await store.close();
-  return { peers, saveSeconds };
+  return { peers, saveSeconds, saveCpuSeconds };
+}
+
+/** CPU seconds (user and system) of this process since `from`: the machine may be shared, the wall time then says little. */
+function cpuSeconds(from: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(from);
+  return (used.user + used.system) / 1e6;
 }
 
 async function run(c: Case): Promise<void> {
@@ -96,14 +104,16 @@ async function run(c: Case): Promise<void> {
       maxPeers: 0,
       logger: pino({ level: 'silent' }),
     };
-    const { peers, saveSeconds } = await save(c, options);
+    const { peers, saveSeconds, saveCpuSeconds } = await save(c, options);
     const bytes = statSync(options.path).size;
     // The saving store is garbage by now, as in a process that starts from the file.
     (globalThis as { gc?: () => void }).gc?.();
 
     const loaded = new MemoryStore({ peerTtlMs: TTL_MS, reapIntervalMs: 60_000 });
     const started = performance.now();
+    const cpu = process.cpuUsage();
     await loadSnapshot(loaded, options);
+    const loadCpuSeconds = cpuSeconds(cpu);
     const loadSeconds = (performance.now() - started) / 1000;
     const stats = await loaded.stats();
     await loaded.close();
@@ -114,7 +124,9 @@ async function run(c: Case): Promise<void> {
         peers,
         swarms: stats.swarms,
         saveSeconds: +saveSeconds.toFixed(3),
+        saveCpuSeconds: +saveCpuSeconds.toFixed(3),
         loadSeconds: +loadSeconds.toFixed(3),
+        loadCpuSeconds: +loadCpuSeconds.toFixed(3),
         bytes,
         bytesPerPeer: +(bytes / peers).toFixed(1),
       }),

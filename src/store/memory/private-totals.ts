@@ -2,16 +2,21 @@
  * Private mode's totals in the memory driver: the totals each peer (torrent, user, peer_id) reported
  * last, with its accounting session, in the order they were touched (for expiry), and the live peers
  * per torrent and user (for the per-user peer limit). The same rules as the redis driver's totals
- * script (src/store/session.ts numbers the sessions for both).
+ * script (src/store/session.ts numbers the sessions for both). The records a snapshot restored stay
+ * packed (packed-totals.ts) until their peer announces: all of them older than any record touched
+ * since, so they expire, and are written, before the live ones.
  */
 import type { AnnounceEvent } from '../../bittorrent/announce.js';
 import type { SwarmAccess } from '../driver.js';
 import { nextSession } from '../session.js';
+import type { PackedTotals } from './packed-totals.js';
 import { AgeList, TotalsRecord, type TotalsSwap } from './swarm.js';
 
 export class PrivateTotals {
   private readonly records = new Map<string, TotalsRecord>();
   private readonly ages = new AgeList<TotalsRecord>();
+  /** The records restored from a snapshot that no announce has touched since; null once none is left. */
+  private restored: PackedTotals | null = null;
   /**
    * Private mode: live peers (totals records) per torrent and user, for the per-user peer limit. Kept
    * only once an announce has carried a limit: the configuration is fixed for the life of this store
@@ -21,7 +26,7 @@ export class PrivateTotals {
   private counting = false;
 
   get size(): number {
-    return this.records.size;
+    return this.records.size + (this.restored?.live ?? 0);
   }
 
   /** Whether live peers are counted per torrent and user (a snapshot keeps it: see userPeers). */
@@ -29,27 +34,58 @@ export class PrivateTotals {
     return this.counting;
   }
 
-  /** Every record, touched longest ago first. */
+  /** The records touched since the snapshot was loaded (or all of them without one), touched longest ago first. */
   oldestFirst(): Iterable<TotalsRecord> {
     return this.ages;
   }
 
-  /** Loads records from a snapshot, oldest first, into an empty map. */
-  restore(records: TotalsRecord[], countingUserPeers: boolean): void {
-    this.counting ||= countingUserPeers;
-    for (const record of records) {
-      if (this.records.has(record.key)) continue;
-      this.records.set(record.key, record);
-      this.ages.append(record);
-      if (!this.counting) continue;
-      const owner = userPeersKey(record.key);
-      this.userPeers.set(owner, (this.userPeers.get(owner) ?? 0) + 1);
-    }
+  /** The records restored from a snapshot and untouched since, oldest first: older than all of oldestFirst(). */
+  get packed(): PackedTotals | null {
+    return this.restored;
   }
 
-  /** The record touched longest ago, or null. */
-  get oldest(): TotalsRecord | null {
-    return this.ages.head;
+  /** Takes a snapshot's records, oldest first; into an empty store (otherwise each becomes an object here). */
+  restore(packed: PackedTotals | null, countingUserPeers: boolean): void {
+    this.counting ||= countingUserPeers;
+    if (!packed || packed.live === 0) return;
+    if (this.records.size > 0 || this.restored) {
+      for (const i of packed.indices()) {
+        const record = packed.record(i);
+        if (this.records.has(record.key) || (this.restored !== null && this.restored.find(record.key) >= 0)) continue;
+        this.records.set(record.key, record);
+        this.ages.append(record);
+        if (this.counting) this.countOwner(userPeersKey(record.key), 1);
+      }
+      return;
+    }
+    this.restored = packed;
+    if (this.counting) for (const i of packed.indices()) this.countOwner(packed.owner(i), 1);
+  }
+
+  /**
+   * Drops the records touched before cutoffTick, oldest first, at most `budget` of them: returns the
+   * budget left, or -1 if it ran out first.
+   */
+  expire(cutoffTick: number, budget: number): number {
+    const restored = this.restored;
+    if (restored) {
+      budget = restored.expire(cutoffTick, budget, (i) => {
+        if (this.counting) this.countOwner(restored.owner(i), -1);
+      });
+      if (restored.live === 0) this.restored = null;
+      if (budget < 0) return -1;
+    }
+    for (let record = this.ages.head; record && record.touched < cutoffTick; record = this.ages.head) {
+      if (budget-- <= 0) return -1;
+      this.drop(record);
+    }
+    return budget;
+  }
+
+  private countOwner(owner: string, by: number): void {
+    const left = (this.userPeers.get(owner) ?? 0) + by;
+    if (left > 0) this.userPeers.set(owner, left);
+    else this.userPeers.delete(owner);
   }
 
   /**
@@ -61,6 +97,11 @@ export class PrivateTotals {
     const key = totalsKey(torrentKey, userId, peerId);
     const announceId = access.announceId ?? '';
     let record = this.records.get(key);
+    let restoredAt = -1;
+    if (!record && this.restored) {
+      restoredAt = this.restored.find(key);
+      if (restoredAt >= 0) record = this.restored.record(restoredAt);
+    }
     const limit = access.peerLimit ?? 0;
     if (limit > 0) this.counting = true;
     // A new peer beyond its user's limit: refused (null) before anything changes.
@@ -71,6 +112,13 @@ export class PrivateTotals {
         retriedSnatch: record.snatched,
         ...(record.session ? { session: { ...record.session, completed: record.completed } } : {}),
       };
+    }
+    if (restoredAt >= 0) {
+      // Touched now: live from here on, counted as before for its owner.
+      this.restored!.take(restoredAt);
+      if (this.restored!.live === 0) this.restored = null;
+      this.records.set(key, record!);
+      this.ages.append(record!);
     }
     const previous = record ? { uploaded: record.uploaded, downloaded: record.downloaded } : null;
     const reported = { uploaded: access.uploaded ?? 0, downloaded: access.downloaded ?? 0 };
@@ -101,14 +149,10 @@ export class PrivateTotals {
     return { previous, record, completedBefore: record.completed, session };
   }
 
-  drop(record: TotalsRecord): void {
+  private drop(record: TotalsRecord): void {
     this.records.delete(record.key);
     this.ages.unlink(record);
-    if (!this.counting) return;
-    const owner = userPeersKey(record.key);
-    const left = (this.userPeers.get(owner) ?? 1) - 1;
-    if (left > 0) this.userPeers.set(owner, left);
-    else this.userPeers.delete(owner);
+    if (this.counting) this.countOwner(userPeersKey(record.key), -1);
   }
 }
 

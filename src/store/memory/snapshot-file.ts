@@ -57,7 +57,7 @@ export async function loadSnapshot(store: MemoryStore, o: SnapshotFileOptions): 
         snapshot_file: o.path,
         peers: state.peers,
         snatch_counts: state.snatches.length,
-        totals: state.totals.length,
+        totals: state.totals?.live ?? 0,
         ms: Math.round(performance.now() - started),
       },
       'snapshot loaded',

@@ -20,10 +20,10 @@
  */
 import { createHash } from 'node:crypto';
 import { PEER_ID_LENGTH } from '../../bittorrent/announce.js';
-import type { AccountingSession } from '../session.js';
 import { PeerTable } from './peers.js';
+import { PackedTotals, SESSION_COMPLETED, SESSION_HAS_COMPLETED, SESSION_OPEN, TOTALS_COMPLETED, TOTALS_SESSION, TOTALS_SNATCHED } from './packed-totals.js';
 import type { PrivateTotals } from './private-totals.js';
-import { SnatchRecord, TotalsRecord, type Torrent } from './swarm.js';
+import { SnatchRecord, type Torrent, type TotalsRecord } from './swarm.js';
 
 export const SNAPSHOT_VERSION = 1;
 const MAGIC = Buffer.from('SHOALMEM', 'latin1');
@@ -34,12 +34,6 @@ const MAX_TEXT_LENGTH = 1024;
 const MAX_AGE_MS = 0xffffffff;
 
 const FLAG_COUNTING_USER_PEERS = 1;
-const TOTALS_SNATCHED = 1;
-const TOTALS_COMPLETED = 2;
-const TOTALS_SESSION = 4;
-const SESSION_OPEN = 8;
-const SESSION_HAS_COMPLETED = 16;
-const SESSION_COMPLETED = 32;
 
 export class SnapshotError extends Error {}
 
@@ -48,6 +42,8 @@ export interface SnapshotSource {
   tables: Iterable<PeerTable>;
   /** Oldest first. */
   snatches: Iterable<SnatchRecord>;
+  /** Records restored from a snapshot and not touched since, oldest first: older than all of `totals`. */
+  packedTotals: PackedTotals | null;
   /** Oldest first. */
   totals: Iterable<TotalsRecord>;
   countingUserPeers: boolean;
@@ -62,7 +58,8 @@ export interface RestoredState {
   tables: PeerTable[];
   peers: number;
   snatches: SnatchRecord[];
-  totals: TotalsRecord[];
+  /** Null when the file holds none that are still alive. */
+  totals: PackedTotals | null;
   countingUserPeers: boolean;
 }
 
@@ -93,7 +90,15 @@ export function snapshotSourceOf(
   }
   // Per peer: age, an IPv6 address, peer id, user id; per table, snatch count and totals record: their fields and keys.
   const sizeHint = HEADER_LENGTH + 12 + counts.peers * 46 + counts.tables * 64 + counts.snatches * 40 + totals.size * 192;
-  return { tables: tables(), snatches, totals: totals.oldestFirst(), countingUserPeers: totals.countingUserPeers, sizeHint, timeOfTick };
+  return {
+    tables: tables(),
+    snatches,
+    packedTotals: totals.packed,
+    totals: totals.oldestFirst(),
+    countingUserPeers: totals.countingUserPeers,
+    sizeHint,
+    timeOfTick,
+  };
 }
 
 export function encodeSnapshot(source: SnapshotSource, now: number): Buffer {
@@ -142,6 +147,13 @@ export function encodeSnapshot(source: SnapshotSource, now: number): Buffer {
   const totalsAt = w.length;
   let totals = 0;
   w.u32(0);
+  // Untouched since they were loaded: the same bytes, with their age brought up to now.
+  source.packedTotals?.forEachLive((bytes, ageAt, tick) => {
+    totals++;
+    const at = w.length;
+    w.bytes(bytes);
+    w.buffer.writeDoubleLE(age(source.timeOfTick(tick)), at + ageAt);
+  });
   for (const r of source.totals) {
     totals++;
     w.key(r.key);
@@ -191,7 +203,7 @@ export function decodeSnapshot(file: Buffer, o: RestoreOptions): RestoredState {
   // Time on disk counts against every age; a clock that went back counts as none.
   const elapsed = Math.max(0, o.now - savedAt);
   const r = new Reader(body);
-  const state: RestoredState = { tables: [], peers: 0, snatches: [], totals: [], countingUserPeers: (flags & FLAG_COUNTING_USER_PEERS) !== 0 };
+  const state: RestoredState = { tables: [], peers: 0, snatches: [], totals: null, countingUserPeers: (flags & FLAG_COUNTING_USER_PEERS) !== 0 };
 
   const tables = r.u32();
   for (let t = 0; t < tables; t++) {
@@ -239,27 +251,38 @@ export function decodeSnapshot(file: Buffer, o: RestoreOptions): RestoredState {
     if (o.torrentTtlMs === 0 || age < o.torrentTtlMs) state.snatches.push(record);
   }
 
+  // Private totals are checked here but left packed (packed-totals.ts): objects only when their peer announces.
   const totals = r.u32();
   r.need(totals * 44);
+  const sectionAt = r.offset;
+  const starts = new Uint32Array(totals);
+  const ends = new Uint32Array(totals);
+  const ticks = new Float64Array(totals);
+  let alive = 0;
   for (let i = 0; i < totals; i++) {
-    const record = new TotalsRecord(r.key());
-    record.uploaded = r.f64();
-    record.downloaded = r.f64();
+    const start = r.offset - sectionAt;
+    r.skipKey();
+    r.skipF64(); // uploaded
+    r.skipF64(); // downloaded
     const age = r.f64() + elapsed;
-    record.touched = o.tickOf(o.now - age);
-    record.previousUploaded = r.f64();
-    record.previousDownloaded = r.f64();
+    r.skipF64(); // previous uploaded
+    r.skipF64(); // previous downloaded
     const flags = r.u8();
-    record.snatched = (flags & TOTALS_SNATCHED) !== 0;
-    record.completed = (flags & TOTALS_COMPLETED) !== 0;
-    record.announceId = r.text();
+    r.skipText(); // announce id
     if (flags & TOTALS_SESSION) {
-      const session: AccountingSession = { epoch: r.text(), seq: r.f64(), baseUploaded: r.f64(), baseDownloaded: r.f64(), open: (flags & SESSION_OPEN) !== 0 };
-      if (flags & SESSION_HAS_COMPLETED) session.completed = (flags & SESSION_COMPLETED) !== 0;
-      record.session = session;
+      r.skipText(); // epoch
+      r.skipF64(); // seq
+      r.skipF64(); // base uploaded
+      r.skipF64(); // base downloaded
     }
-    if (age < o.peerTtlMs) state.totals.push(record);
+    if (age >= o.peerTtlMs) continue;
+    starts[alive] = start;
+    ends[alive] = r.offset - sectionAt;
+    ticks[alive] = o.tickOf(o.now - age);
+    alive++;
   }
+  // The file's own buffer, not a copy (the totals are most of it): it goes once no record in it is left.
+  if (alive > 0) state.totals = new PackedTotals(body.subarray(sectionAt, r.offset), starts, ends, ticks, alive);
   if (r.left !== 0) throw new SnapshotError(`${r.left} bytes after the last section`);
   return state;
 }
@@ -383,17 +406,28 @@ class Reader {
     return v;
   }
 
-  key(): string {
-    const length = this.u8();
-    if (length === 0 || length > MAX_KEY_LENGTH) throw new SnapshotError(`key of ${length} bytes`);
-    const at = this.skip(length);
-    return this.buffer.toString('latin1', at, at + length);
+  /** Passes a double, checked finite from its exponent bits alone (all ones: infinite or NaN). */
+  skipF64(): void {
+    const at = this.skip(8);
+    if ((this.buffer[at + 7]! & 0x7f) === 0x7f && (this.buffer[at + 6]! & 0xf0) === 0xf0) throw new SnapshotError('a number that is not finite');
   }
 
-  text(): string {
+  key(): string {
+    const at = this.skipKey();
+    return this.buffer.toString('latin1', at, this.at);
+  }
+
+  /** Passes a key, checked: returns where its bytes start. */
+  skipKey(): number {
+    const length = this.u8();
+    if (length === 0 || length > MAX_KEY_LENGTH) throw new SnapshotError(`key of ${length} bytes`);
+    return this.skip(length);
+  }
+
+  /** Passes a u16-prefixed text, its length checked. */
+  skipText(): void {
     const length = this.buffer.readUInt16LE(this.skip(2));
     if (length > MAX_TEXT_LENGTH) throw new SnapshotError(`text of ${length} bytes`);
-    const at = this.skip(length);
-    return this.buffer.toString('utf8', at, at + length);
+    this.skip(length);
   }
 }

@@ -393,12 +393,8 @@ export class MemoryStore implements TrackerStore {
         this.expiryQueue.update(table);
       }
     }
-    let totals = this.totals.oldest;
-    while (totals && totals.touched < cutoffTick) {
-      if (budget-- <= 0) return false;
-      this.totals.drop(totals);
-      totals = this.totals.oldest;
-    }
+    budget = this.totals.expire(cutoffTick, budget);
+    if (budget < 0) return false;
     const torrentTtlMs = this.options.torrentTtlMs ?? 0;
     if (torrentTtlMs > 0) {
       let snatch = this.snatchAges.head;

@@ -220,6 +220,24 @@ describe('memory driver snapshot', () => {
       await expectEmpty(path, hash, /a peer twice/);
     });
 
+    it('private totals holding a number that is not finite (checksum right)', async () => {
+      const path = newPath();
+      const hash = randomBytes(20);
+      const s = await open({ snapshot_file: path });
+      const access = { requireRegistered: false, requireAllowed: false, userId: 3, uploaded: 123456789, downloaded: 0, announceId: 'x' };
+      await announce(s.store, hash, v4Addr(), { access });
+      await s.store.close();
+      const bytes = readFileSync(path);
+      const uploaded = Buffer.alloc(8);
+      uploaded.writeDoubleLE(123456789);
+      const at = bytes.indexOf(uploaded, 64);
+      assert.ok(at > 0 && bytes.indexOf(uploaded, at + 1) === -1, 'the uploaded total, once');
+      bytes.writeDoubleLE(Infinity, at);
+      createHash('sha256').update(bytes.subarray(0, 24)).update(bytes.subarray(64)).digest().copy(bytes, 32);
+      writeFileSync(path, bytes);
+      await expectEmpty(path, hash, /not finite/);
+    });
+
     it('a foreign file', async () => {
       const path = newPath();
       writeFileSync(path, randomBytes(5000));
