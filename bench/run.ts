@@ -20,7 +20,7 @@ import { freePort } from './swarm-peers.js';
 /** The same-rate cases offer this share of the lower of the two drivers' saturated rates. */
 const SAME_RATE_SHARE = 0.8;
 
-const HELP = `usage: npm run bench -- [--seconds N] [--rounds N] [--slices N] [--redis-cpu N] [--connections N] [--torrents N] [--zipf S] [--seeders F] [--numwant N] [--peers N]
+const HELP = `usage: npm run bench -- [--seconds N] [--rounds N] [--slices N] [--redis-cpu N] [--batch-max N] [--connections N] [--torrents N] [--zipf S] [--seeders F] [--numwant N] [--peers N]
                         [--no-servers] [--no-redis] [--no-same-rate] [--no-scaling] [--no-memory] [--sizes 10,100000,1000000]
 
 Runs, in interleaved rounds under the same load (same query strings, packets and connection counts):
@@ -221,6 +221,8 @@ function throwawayCertificate(): { dir: string; cert: string; key: string } {
 
 /** The CPU redis-server is pinned to: 1 (beside the load generator) unless --redis-cpu says otherwise. */
 const REDIS_CPU = option('redis-cpu', 1);
+/** --batch-max N: the redis trackers' tracker.params.batch_max (absent: the driver's default). */
+const BATCH_PARAMS = args.includes('--batch-max') ? { batch_max: option('batch-max', 32) } : {};
 
 async function startRedisServer(): Promise<{ child: ChildProcess; port: number }> {
   const port = await freePort();
@@ -261,7 +263,7 @@ async function startPrivateTracker(
   await store.close();
   return startTracker({
     TRACKER_TRACKER_DRIVER: 'redis',
-    TRACKER_TRACKER_PARAMS: JSON.stringify({ url }),
+    TRACKER_TRACKER_PARAMS: JSON.stringify({ url, ...BATCH_PARAMS }),
     TRACKER_PRIVATE_ENABLED: 'true',
     TRACKER_BACKEND_DRIVER: 'redis-stream',
     TRACKER_BACKEND_PARAMS: JSON.stringify({ url, stream: PRIVATE_STREAM, max_len: 200_000 }),
@@ -343,7 +345,7 @@ async function serverCases(
   const dgram = await startBare('./dgram-server.js');
   const redis = withRedis ? await startRedisServer() : null;
   const redisTracker = redis
-    ? await startTracker({ TRACKER_TRACKER_DRIVER: 'redis', TRACKER_TRACKER_PARAMS: JSON.stringify({ url: `redis://127.0.0.1:${redis.port}` }) })
+    ? await startTracker({ TRACKER_TRACKER_DRIVER: 'redis', TRACKER_TRACKER_PARAMS: JSON.stringify({ url: `redis://127.0.0.1:${redis.port}`, ...BATCH_PARAMS }) })
     : null;
   // Private mode: the same driver on a Redis of its own (so that INFO tells its costs apart), every
   // announce checked against users and registered torrents, and its accounting written to a stream.

@@ -50,7 +50,8 @@ so that a swarm announced to several times in one batch is read once. Only this 
 between (a script runs alone; its keys do not expire while it runs), and every write here updates or
 forgets what it changes (the pieces say how; "memo" there). nil in a call of one announce.
   expired    peer set -> true: expired at this clock already (what stays is fresh, what comes is new)
-  ttl        peer set -> true: its TTL set at this clock already
+  ttl        peer set, totals hash -> true: its TTL set at this clock already
+  swept      totals ages key -> true: its stale totals all removed at this clock
   cards      peer set -> its size
   inUse      a family's seeders key -> whether the family's sets exist (EXISTS), true once written
   copies     packed copy key -> its value; copyRead: read once already (the second read takes it whole)
@@ -59,7 +60,7 @@ forgets what it changes (the pieces say how; "memo" there). nil in a call of one
   terms, deny  torrent hash -> what access read of it (nothing here writes it)
 ]]
 local memo = {
-  expired = {}, ttl = {}, cards = {}, inUse = {}, copies = {}, copyRead = {}, snatches = {}, terms = {}, deny = {},
+  expired = {}, ttl = {}, swept = {}, cards = {}, inUse = {}, copies = {}, copyRead = {}, snatches = {}, terms = {}, deny = {},
   copyKeyOf = { [PACKED_COPY_SUFFIX] = {}, [PACKED_COPY_PRIVATE_SUFFIX] = {} },
 }
 function memo.card(key)

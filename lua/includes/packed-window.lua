@@ -55,10 +55,25 @@ local function packedWindow(key, setSize, count, self, addressSize)
       end
     end
   end
-  if #packed > count * entrySize then
-    local rotate = math.random(0, #packed / entrySize - 1) * entrySize
-    if rotate > 0 then packed = string.sub(packed, rotate + 1) .. string.sub(packed, 1, rotate) end
-    packed = string.sub(packed, 1, count * entrySize)
+  local entries = #packed / entrySize
+  local extra = entries - count
+  if extra > 0 then
+    -- The surplus is cut from a random point, wrapping around (what a turn of the window from a random
+    -- entry and a cut at its end would keep), in as few strings as can be: each string made here is
+    -- copied and hashed whole.
+    local from = math.random(0, entries - 1)
+    local to = from + extra
+    if to <= entries then
+      if from == 0 then
+        packed = string.sub(packed, extra * entrySize + 1)
+      elseif to == entries then
+        packed = string.sub(packed, 1, from * entrySize)
+      else
+        packed = string.sub(packed, 1, from * entrySize) .. string.sub(packed, to * entrySize + 1)
+      end
+    else
+      packed = string.sub(packed, (to - entries) * entrySize + 1, from * entrySize)
+    end
   end
   return packed
 end

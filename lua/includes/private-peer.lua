@@ -9,7 +9,10 @@ Defines: totalsKey, totalsAgesKey   the torrent's totals hash and its ages (priv
                                     peerLimit peers on it (0: no limit): the command returns its refusal
                                     "peer_limit" (nothing changed but expiry)
 Expects: privateMode, userId, peerId, peerLimit (the command's arguments, read where its ARGV has them:
-         announce.lua and webtorrent-announce.lua share this piece), stopped, staleBelow (clock).
+         announce.lua and webtorrent-announce.lua share this piece), stopped, staleBelow (clock), memo (nil,
+         or a batch's: the stale totals are swept once per batch and key when one sweep took them all,
+         as staleBelow is the same for the whole batch and what the batch writes is fresh; a sweep that
+         removes fields may delete the hash, so the TTLs set of both keys are forgotten).
 The totals are kept per torrent, not per announced hash: a hybrid torrent's two swarms live in one hash
 slot and share them, so the second announce of a pair finds the first one's totals (nothing to credit
 twice) and a peer counts once against its user's limit. The totals hash also counts each user's peers
@@ -24,14 +27,19 @@ local completedBefore, overPeerLimit = false, false
 if privateMode then
   totalsKey, totalsAgesKey = KEYS[#KEYS - 1], KEYS[#KEYS]
   totalsField = userId .. peerId
-  local staleFields = redis.call('ZRANGEBYSCORE', totalsAgesKey, '-inf', staleBelow, 'LIMIT', 0, STALE_TOTALS_PER_CALL)
-  if #staleFields > 0 then
-    redis.call('HDEL', totalsKey, unpack(staleFields))
-    redis.call('ZREM', totalsAgesKey, unpack(staleFields))
-    for i = 1, #staleFields do
-      local owner = string.sub(staleFields[i], 1, USER_ID_SIZE)
-      if redis.call('HINCRBY', totalsKey, owner, -1) <= 0 then redis.call('HDEL', totalsKey, owner) end
+  if not (memo and memo.swept[totalsAgesKey]) then
+    -- '64': STALE_TOTALS_PER_CALL as a string (a number would be formatted on every call).
+    local staleFields = redis.call('ZRANGEBYSCORE', totalsAgesKey, '-inf', staleBelow, 'LIMIT', '0', '64')
+    if #staleFields > 0 then
+      redis.call('HDEL', totalsKey, unpack(staleFields))
+      redis.call('ZREM', totalsAgesKey, unpack(staleFields))
+      for i = 1, #staleFields do
+        local owner = string.sub(staleFields[i], 1, USER_ID_SIZE)
+        if redis.call('HINCRBY', totalsKey, owner, -1) <= 0 then redis.call('HDEL', totalsKey, owner) end
+      end
+      if memo then memo.ttl[totalsKey], memo.ttl[totalsAgesKey] = nil, nil end
     end
+    if memo and #staleFields < STALE_TOTALS_PER_CALL then memo.swept[totalsAgesKey] = true end
   end
   storedTotals = redis.call('HGET', totalsKey, totalsField)
   if storedTotals then

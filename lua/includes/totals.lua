@@ -7,7 +7,8 @@ Changes: snatched, to what the first run answered, when this is a retry of an an
 Expects: privateMode, userId, reportedTotals ("uploaded:downloaded"), recordId (the command's
          arguments), event, stopped, admitted (admission), now, peerKeyTtl (clock), totalsKey,
          totalsAgesKey, totalsField, storedTotals, completedBefore (private-peer), snatched (snatches: 0
-         or 1), the constant EVENT_STARTED.
+         or 1), fmt (string.format), memo (nil, or a batch's: both keys' TTLs set once per batch,
+         again after a removal that may have deleted them), the constant EVENT_STARTED.
 The torrent's totals hash maps userId .. peer_id to
   "uploaded:downloaded#record id#previous totals#snatched#epoch#seq#base#open#completed"
 ("completed": the peer has counted its snatch of the torrent) and its ages (a ZSET of the same fields,
@@ -69,7 +70,8 @@ if privateMode and admitted then
       local up, down = string.match(reportedTotals, '^(%d+):(%d+)$')
       local upBack, downBack = decimalBelow(up, previousUp), decimalBelow(down, previousDown)
       if storedEpoch and not upBack and not downBack then
-        session = storedEpoch .. '#' .. (storedSeq + 1) .. '#' .. storedBaseOpen
+        -- Numbers into text as "%d": concatenated, Lua would format them with "%.14g", dearer.
+        session = storedEpoch .. '#' .. fmt('%d', storedSeq + 1) .. '#' .. storedBaseOpen
       else
         -- A counter that went back counts from 0; the other one, and totals stored before sessions, from the stored value.
         if upBack then previousUp = '0' end
@@ -88,12 +90,17 @@ if privateMode and admitted then
       redis.call('HDEL', totalsKey, totalsField)
       redis.call('ZREM', totalsAgesKey, totalsField)
       if redis.call('HINCRBY', totalsKey, userId, -1) <= 0 then redis.call('HDEL', totalsKey, userId) end
+      -- Its last fields gone, the hash and its ages are deleted, their TTLs with them.
+      if memo then memo.ttl[totalsKey], memo.ttl[totalsAgesKey] = nil, nil end
     end
   elseif not retried then
-    redis.call('HSET', totalsKey, totalsField, reportedTotals .. '#' .. recordId .. '#' .. previousTotals .. '#' .. snatched .. '#' .. session .. '#' .. completed)
+    redis.call('HSET', totalsKey, totalsField, reportedTotals .. '#' .. recordId .. '#' .. previousTotals .. '#' .. (snatched == 1 and '1' or '0') .. '#' .. session .. '#' .. completed)
     if not storedTotals then redis.call('HINCRBY', totalsKey, userId, 1) end
     redis.call('ZADD', totalsAgesKey, now, totalsField)
-    redis.call('EXPIRE', totalsKey, peerKeyTtl)
-    redis.call('EXPIRE', totalsAgesKey, peerKeyTtl)
+    if not (memo and memo.ttl[totalsKey]) then
+      redis.call('EXPIRE', totalsKey, peerKeyTtl)
+      redis.call('EXPIRE', totalsAgesKey, peerKeyTtl)
+      if memo then memo.ttl[totalsKey] = true end
+    end
   end
 end

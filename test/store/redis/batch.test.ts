@@ -161,6 +161,107 @@ describe('batched announces', { skip: missing ?? false }, () => {
       redisDriver.open({ url: server.url, prefix, batch_max: batchMax, command_timeout: 5000 }, { peerTtl: PEER_TTL, logger });
     sameAnswersAsSingles(open);
 
+    it('a batch leaves the same keys, TTLs and peers as the same announces sent alone (stale peers and totals expired, sets emptied and made again)', async () => {
+      const singles = await open()(1, `ts${randomBytes(3).toString('hex')}:`);
+      const batched = await open()(32, `tb${randomBytes(3).toString('hex')}:`);
+      const redis = new Redis(server.url);
+      const publicHash = randomBytes(20);
+      const privateHash = randomBytes(20);
+      const user = (id: number) => {
+        const b = Buffer.alloc(4);
+        b.writeUInt32BE(id);
+        return b;
+      };
+      // Stale state written as an earlier run would have left it (last seen at second 1): more stale
+      // totals than one call sweeps, stale peers in both swarms.
+      const seed = async (store: TrackerStore) => {
+        const prefix = (store as unknown as { params: { prefix: string } }).params.prefix;
+        const tag = (h: Buffer) => `${prefix}{${h.toString('hex')}}:`;
+        const p = tag(privateHash);
+        const stale = Array.from({ length: 70 }, (_, i) => Buffer.concat([user(7), Buffer.alloc(20, i + 1)]));
+        for (const field of stale) {
+          await redis.hset(`${p}p`, field, '5:5#old##0#old#1#0:0#0#0');
+          await redis.zadd(`${p}pa`, 1, field);
+        }
+        await redis.hset(`${p}p`, user(7), String(stale.length));
+        await redis.zadd(`${p}l4`, '1', Buffer.concat([Buffer.from([10, 7, 7, 7, 0, 1]), user(7)]));
+        await redis.zadd(`${tag(publicHash)}l4`, '1', Buffer.from([10, 7, 7, 7, 0, 1]));
+        return prefix;
+      };
+      const announce = (infoHash: Buffer, peer: number, event: SwarmAnnounce['event']): SwarmAnnounce => {
+        const a: SwarmAnnounce = {
+          infoHash,
+          peerId: Buffer.alloc(20, 100 + peer),
+          v4: Buffer.from([10, 2, 2, peer, 0, 1]),
+          seeder: event === 'completed',
+          event,
+          numwant: 50,
+          want4: true,
+          want6: false,
+          subnet4: 0,
+          subnet6: 0,
+          withPeerIds: false,
+        };
+        if (infoHash === privateHash) {
+          a.access = { requireRegistered: false, requireAllowed: false, userId: 1, uploaded: 10 * peer, downloaded: peer, announceId: `t-${peer}-${event}` };
+        }
+        return a;
+      };
+      // One turn: two peers come (the first two calls sweep the stale totals) and go (the sets and the
+      // totals hash are deleted), then others come (the keys are made again, and need their TTLs
+      // again), one completes.
+      const turn = [publicHash, privateHash].flatMap((h) => [
+        announce(h, 1, 'started'),
+        announce(h, 2, 'started'),
+        announce(h, 1, 'stopped'),
+        announce(h, 2, 'stopped'),
+        announce(h, 3, 'started'),
+        announce(h, 4, 'started'),
+        announce(h, 4, 'completed'),
+      ]);
+      /** Every key of the store: its name (less the prefix), its TTL class, its members or fields. */
+      const state = async (prefix: string) => {
+        const names = [
+          ...(await redis.keys(`${prefix}{${publicHash.toString('hex')}}*`)),
+          ...(await redis.keys(`${prefix}{${privateHash.toString('hex')}}*`)),
+        ].sort();
+        const out: Record<string, unknown> = {};
+        for (const name of names) {
+          const ttl = await redis.ttl(name);
+          // Both runs set the same TTLs a moment apart: the same within a second or two.
+          const ttlClass = ttl < 0 ? ttl : ttl > PEER_TTL - 5 && ttl <= PEER_TTL + 1 ? 'peer ttl' : ttl;
+          const type = await redis.type(name);
+          let content: unknown = null;
+          if (type === 'zset') content = (await redis.zrangeBuffer(name, '0', '-1')).map((m) => m.toString('hex')).sort();
+          if (type === 'hash') content = (await redis.hkeysBuffer(name)).map((m) => m.toString('hex')).sort();
+          out[name.slice(prefix.length)] = { ttlClass, type, content };
+        }
+        return out;
+      };
+      try {
+        await warm(batched);
+        const singlesPrefix = await seed(singles);
+        const batchedPrefix = await seed(batched);
+        const before = batched.events!();
+        for (const a of turn) await singles.announce(a);
+        await Promise.all(turn.map((a) => batched.announce(a)));
+        const events = batched.events!();
+        assert.equal(events.announce_batched! - before.announce_batched!, turn.length, 'the whole turn went in a batch');
+        const expected = await state(singlesPrefix);
+        const got = await state(batchedPrefix);
+        assert.deepEqual(got, expected);
+        // The comparison says something: the keys made again have their TTLs, the stale are gone.
+        const p = `{${privateHash.toString('hex')}}:`;
+        assert.equal((expected[`${p}p`] as { ttlClass: unknown }).ttlClass, 'peer ttl');
+        assert.equal((expected[`${p}l4`] as { ttlClass: unknown }).ttlClass, 'peer ttl');
+        assert.deepEqual((expected[`${p}pa`] as { content: string[] }).content.length, 2, 'the stale totals all swept');
+      } finally {
+        redis.disconnect();
+        await singles.close();
+        await batched.close();
+      }
+    });
+
     it('an announce failing inside a batch falls back alone; the others are applied once (no snatch counted twice)', async () => {
       const store = await open()(32, `f${randomBytes(3).toString('hex')}:`);
       const redis = new Redis(server.url);
