@@ -345,7 +345,10 @@ async function serverCases(
   const dgram = await startBare('./dgram-server.js');
   const redis = withRedis ? await startRedisServer() : null;
   const redisTracker = redis
-    ? await startTracker({ TRACKER_TRACKER_DRIVER: 'redis', TRACKER_TRACKER_PARAMS: JSON.stringify({ url: `redis://127.0.0.1:${redis.port}`, ...BATCH_PARAMS }) })
+    ? await startTracker({
+        TRACKER_TRACKER_DRIVER: 'redis',
+        TRACKER_TRACKER_PARAMS: JSON.stringify({ url: `redis://127.0.0.1:${redis.port}`, ...BATCH_PARAMS }),
+      })
     : null;
   // Private mode: the same driver on a Redis of its own (so that INFO tells its costs apart), every
   // announce checked against users and registered torrents, and its accounting written to a stream.
